@@ -1,0 +1,44 @@
+"""expertdraw: auditable random drawing of evaluation experts, venues and workstations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config as config_module
+from .extensions import db, migrate
+
+MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: config → extensions → blueprints → errors → cli → jobs."""
+    settings = config_module.from_environment()
+    if test_config:
+        settings.update(test_config)
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+
+
+def register_blueprints(app: Flask) -> None:
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+
+def register_cli(app: Flask) -> None:
+    from . import cli
+
+    cli.init_app(app)

@@ -1,0 +1,86 @@
+"""Settings from the environment.
+
+Every setting has a default suitable for a single-machine demo on SQLite; a trading centre sets
+``EXPERTDRAW_DATABASE_URL`` to PostgreSQL and ``EXPERTDRAW_KEY_PASSPHRASE`` in production.
+Values are validated here so that a bad setting stops the service at start with a message that
+names the variable, instead of failing later.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+PREFIX = "EXPERTDRAW_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{PREFIX}{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{PREFIX}{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+def default_instance_path() -> Path:
+    """The instance folder: keys, secrets and the default SQLite database live here."""
+    return Path.cwd() / "instance"
+
+
+def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables."""
+    env = dict(os.environ if env is None else env)
+    instance = Path(env.get(PREFIX + "INSTANCE_PATH") or default_instance_path()).resolve()
+    database_url = env.get(PREFIX + "DATABASE_URL") or f"sqlite:///{instance / 'expertdraw.db'}"
+    if "://" not in database_url:
+        raise ConfigError(f"{PREFIX}DATABASE_URL must be a SQLAlchemy URL, got {database_url!r}")
+    if database_url.startswith("postgresql://"):
+        # psycopg 3 is the PostgreSQL driver.
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    production = env.get(PREFIX + "ENV", "development") == "production"
+    if env.get(PREFIX + "ENV", "development") not in {"development", "production", "testing"}:
+        raise ConfigError(f"{PREFIX}ENV must be development, production or testing")
+    return {
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PRODUCTION": production,
+        "DEMO": _bool(env, "DEMO", False),
+        "SCHEDULER_ENABLED": _bool(env, "SCHEDULER", False),
+        "LOG_ORIGIN": env.get(PREFIX + "LOG_ORIGIN", "ledger.expertdraw.zt.example"),
+        "KEY_PASSPHRASE": env.get(PREFIX + "KEY_PASSPHRASE") or None,
+        "DATA_KEY": env.get(PREFIX + "DATA_KEY") or None,
+        "SECRET_KEY": env.get(PREFIX + "SECRET_KEY") or None,
+        "REDIS_URL": env.get(PREFIX + "REDIS_URL") or None,
+        "RESPONSE_WINDOW_MINUTES": _int(env, "RESPONSE_WINDOW_MINUTES", 30, 1),
+        "ANNOUNCE_TIMEOUT_MINUTES": _int(env, "ANNOUNCE_TIMEOUT_MINUTES", 60, 1),
+        "CHECKPOINT_INTERVAL_SECONDS": _int(env, "CHECKPOINT_INTERVAL_SECONDS", 300, 1),
+        "SMTP_HOST": env.get(PREFIX + "SMTP_HOST") or None,
+        "SMTP_PORT": _int(env, "SMTP_PORT", 25, 1),
+        "SMTP_FROM": env.get(PREFIX + "SMTP_FROM", "expertdraw@localhost"),
+        "SMS_GATEWAY_URL": env.get(PREFIX + "SMS_GATEWAY_URL") or None,
+        "SMS_GATEWAY_SECRET": env.get(PREFIX + "SMS_GATEWAY_SECRET") or None,
+        "BEACON_URL": env.get(PREFIX + "BEACON_URL") or None,
+    }
