@@ -28,7 +28,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    from . import models, personal_data  # noqa: F401  (models register their tables)
+
     db.init_app(app)
+    personal_data.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
 
 

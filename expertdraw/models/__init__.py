@@ -1,0 +1,68 @@
+"""ORM tables, one module per concept; import from here."""
+
+from .draws import Alternate, Booking, Delivery, Draw, Member, Notice, Witness
+from .ledger import (
+    APPEND_ONLY_TABLES,
+    BeaconPulse,
+    Checkpoint,
+    Cosignature,
+    LedgerEntry,
+    LedgerNode,
+    SigningKey,
+    Snapshot,
+)
+from .parties import ORGANISATION_KINDS, Organisation
+from .pool import (
+    EXPERT_KINDS,
+    EXPERT_STATUSES,
+    Employment,
+    Expert,
+    ExpertRelation,
+    ExpertSpecialty,
+    Leave,
+    Penalty,
+)
+from .projects import Project, ProjectBidder, ProjectDrafter, Stratum
+from .reference import Region, Specialty
+from .users import ROLES, ApiToken, User
+from .venues import Room, Venue, Workstation
+
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "EXPERT_KINDS",
+    "EXPERT_STATUSES",
+    "ORGANISATION_KINDS",
+    "ROLES",
+    "Alternate",
+    "ApiToken",
+    "BeaconPulse",
+    "Booking",
+    "Checkpoint",
+    "Cosignature",
+    "Delivery",
+    "Draw",
+    "Employment",
+    "Expert",
+    "ExpertRelation",
+    "ExpertSpecialty",
+    "Leave",
+    "LedgerEntry",
+    "LedgerNode",
+    "Member",
+    "Notice",
+    "Organisation",
+    "Penalty",
+    "Project",
+    "ProjectBidder",
+    "ProjectDrafter",
+    "Region",
+    "Room",
+    "SigningKey",
+    "Snapshot",
+    "Specialty",
+    "Stratum",
+    "User",
+    "Venue",
+    "Witness",
+    "Workstation",
+]

@@ -1,0 +1,166 @@
+"""Draws, their witnesses, members, alternates, seats (bookings) and notices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import EncryptedText, UTCDateTime
+
+DRAW_STATES = ("announced", "completed", "failed")
+
+
+class Draw(db.Model):
+    """One random selection for a project; ``D-R<n>`` ids are supplementary draws of ``D``."""
+
+    __tablename__ = "draws"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    root_id: Mapped[str | None] = mapped_column(ForeignKey("draws.id"), index=True)
+    state: Mapped[str] = mapped_column(String(10))
+    algorithm: Mapped[str] = mapped_column(String(24))
+    snapshot_hash: Mapped[str] = mapped_column(String(64))
+    commitment: Mapped[str] = mapped_column(String(64))
+    # Secret until completion or failure reveals it in the ledger.
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    entropy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seed: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    announced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    list_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("state IN ('announced', 'completed', 'failed')", name="state"),
+    )
+
+
+class Witness(db.Model):
+    """A supervisor's witness value for a draw, in the order entered."""
+
+    __tablename__ = "witnesses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[str] = mapped_column(ForeignKey("draws.id"), index=True)
+    position: Mapped[int]
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    value: Mapped[str] = mapped_column(String(200))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("draw_id", "supervisor_id", name="uq_witness_supervisor"),
+        UniqueConstraint("draw_id", "position", name="uq_witness_position"),
+    )
+
+
+class Member(db.Model):
+    """An expert on a committee (of the root draw), with the seat drawn for them."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[str] = mapped_column(ForeignKey("draws.id"), index=True)
+    source_draw_id: Mapped[str] = mapped_column(ForeignKey("draws.id"))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"), index=True)
+    stratum: Mapped[str] = mapped_column(String(32))
+    venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"))
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id"))
+    workstation_id: Mapped[str] = mapped_column(ForeignKey("workstations.id"))
+    state: Mapped[str] = mapped_column(String(10), default="active")
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    left_reason: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("draw_id", "expert_id", name="uq_member_expert"),
+        CheckConstraint("state IN ('active', 'replaced')", name="state"),
+    )
+
+
+class Alternate(db.Model):
+    """An alternate of a stratum, in walk order."""
+
+    __tablename__ = "alternates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[str] = mapped_column(ForeignKey("draws.id"), index=True)
+    stratum: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int]
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
+    used: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        UniqueConstraint("draw_id", "expert_id", name="uq_alternate_expert"),
+        UniqueConstraint("draw_id", "stratum", "position", name="uq_alternate_position"),
+    )
+
+
+class Booking(db.Model):
+    """A workstation held for an expert during a window. The database refuses overlaps."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workstation_id: Mapped[str] = mapped_column(ForeignKey("workstations.id"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"), index=True)
+    draw_id: Mapped[str] = mapped_column(ForeignKey("draws.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint('"end" > start', name="period"),)
+
+
+class Notice(db.Model):
+    """The anonymous message to a member, and the member's answer."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    draw_id: Mapped[str] = mapped_column(ForeignKey("draws.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), unique=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"), index=True)
+    check_in_code: Mapped[str] = mapped_column(EncryptedText)
+    check_in_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'accepted', 'declined', 'timeout', 'withdrawn')",
+            name="status",
+        ),
+    )
+
+
+class Delivery(db.Model):
+    """One channel's delivery of a notice (inbox, e-mail, SMS, voice) and its status."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("notice_id", "channel", name="uq_delivery_channel"),
+        CheckConstraint("channel IN ('inbox', 'email', 'sms', 'voice')", name="channel"),
+    )

@@ -1,0 +1,125 @@
+"""The expert pool: experts and the facts their eligibility depends on."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import EncryptedText, UTCDateTime
+
+EXPERT_STATUSES = ("active", "suspended", "retired", "removed")
+EXPERT_KINDS = ("technical", "economic")
+
+
+class Expert(db.Model):
+    """An expert in the pool. ID and phone numbers are encrypted; ``*_hash`` allow look-up."""
+
+    __tablename__ = "experts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    id_number: Mapped[str] = mapped_column(EncryptedText)
+    id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    email: Mapped[str | None] = mapped_column(String(200))
+    home_region: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    title: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    qualification_expiry: Mapped[date | None]
+    data_confirmed_on: Mapped[date | None]
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    specialties: Mapped[list[ExpertSpecialty]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'suspended', 'retired', 'removed')", name="status"),
+        CheckConstraint("kind IN ('technical', 'economic')", name="kind"),
+        Index("ix_experts_status_region", "status", "home_region"),
+    )
+
+
+class ExpertSpecialty(db.Model):
+    """A specialty an expert is qualified for."""
+
+    __tablename__ = "expert_specialties"
+
+    expert_id: Mapped[int] = mapped_column(
+        ForeignKey("experts.id", ondelete="CASCADE"), primary_key=True
+    )
+    specialty_code: Mapped[str] = mapped_column(
+        ForeignKey("specialties.code"), primary_key=True, index=True
+    )
+
+
+class Employment(db.Model):
+    """A period of employment (or advising) with an organisation."""
+
+    __tablename__ = "employments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(10), default="employee")
+    start: Mapped[date]
+    end: Mapped[date | None]
+
+    __table_args__ = (
+        CheckConstraint("relation IN ('employee', 'adviser')", name="relation"),
+        CheckConstraint('"end" IS NULL OR "end" >= start', name="period"),
+    )
+
+
+class ExpertRelation(db.Model):
+    """An organisation the expert is related to: a relative's employer or a declared conflict."""
+
+    __tablename__ = "expert_relations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('relative', 'declared')", name="kind"),
+        db.UniqueConstraint("expert_id", "organisation_id", "kind", name="uq_expert_relation"),
+    )
+
+
+class Penalty(db.Model):
+    """An administrative or criminal penalty, or a blacklist entry."""
+
+    __tablename__ = "penalties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    start: Mapped[date]
+    end: Mapped[date | None]
+    note: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('administrative', 'criminal', 'blacklist')", name="kind"),
+    )
+
+
+class Leave(db.Model):
+    """A declared period of unavailability."""
+
+    __tablename__ = "leaves"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"), index=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint('"end" > start', name="period"),)

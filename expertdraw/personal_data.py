@@ -1,0 +1,93 @@
+"""Encryption at rest for personal data, and keyed hashes for exact look-up.
+
+One 32-byte master key per deployment, from ``EXPERTDRAW_DATA_KEY`` (base64) or generated on
+first run into ``<instance>/data.key`` (mode 0600). Two sub-keys are derived with HKDF: one for
+AES-256-GCM, one for HMAC-SHA256 look-up hashes. Values never appear in logs or exceptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask, current_app
+
+EXTENSION = "expertdraw.personal_data"
+KEY_FILE = "data.key"
+
+
+class PersonalDataError(Exception):
+    """The data key is missing or wrong, or a ciphertext does not authenticate."""
+
+    code = "personal-data"
+
+
+def _derive(master: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+
+class Protector:
+    """Encrypts and hashes personal data with keys derived from one master key."""
+
+    def __init__(self, master: bytes) -> None:
+        if len(master) != 32:
+            raise PersonalDataError("the data key must be 32 bytes")
+        self._aead = AESGCM(_derive(master, b"expertdraw/personal-data/aes-gcm/v1"))
+        self._mac_key = _derive(master, b"expertdraw/personal-data/lookup/v1")
+
+    def encrypt(self, text: str) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + self._aead.encrypt(nonce, text.encode("utf-8"), b"expertdraw/pd")
+
+    def decrypt(self, blob: bytes) -> str:
+        try:
+            plain = self._aead.decrypt(blob[:12], blob[12:], b"expertdraw/pd")
+        except InvalidTag:
+            raise PersonalDataError("personal data does not decrypt with this key") from None
+        return plain.decode("utf-8")
+
+    def lookup_hash(self, text: str) -> str:
+        """Keyed hash of a normalised value, so exact look-ups work without decrypting."""
+        normalised = "".join(text.split()).upper()
+        return hmac.new(self._mac_key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def load_master_key(instance_path: str, configured: str | None) -> bytes:
+    """The master key from configuration, or the instance file, created if missing."""
+    if configured:
+        try:
+            key = base64.b64decode(configured, validate=True)
+        except ValueError:
+            raise PersonalDataError("EXPERTDRAW_DATA_KEY must be base64") from None
+        if len(key) != 32:
+            raise PersonalDataError("EXPERTDRAW_DATA_KEY must decode to 32 bytes")
+        return key
+    path = Path(instance_path) / KEY_FILE
+    if path.exists():
+        key = base64.b64decode(path.read_text().strip())
+        if len(key) != 32:
+            raise PersonalDataError(f"{path} does not hold a 32-byte key")
+        return key
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(base64.b64encode(key).decode() + "\n")
+    return key
+
+
+def init_app(app: Flask) -> None:
+    master = load_master_key(app.instance_path, app.config.get("DATA_KEY"))
+    app.extensions[EXTENSION] = Protector(master)
+
+
+def protector() -> Protector:
+    """The running app's protector."""
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,175 @@
+"""Shared fixtures: an app per test on a fresh database, on SQLite and on PostgreSQL.
+
+Each database is built once per session from the Alembic migrations (never ``create_all``)
+and then copied per test: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
+PostgreSQL. So every test starts from a clean, migrated schema, and services can commit.
+
+PostgreSQL runs when ``EXPERTDRAW_TEST_DATABASE_URL`` names a server database; with
+``CI=true`` a skipped PostgreSQL test fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from expertdraw import create_app
+
+PG_ENV = "EXPERTDRAW_TEST_DATABASE_URL"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EXPERTDRAW_SHARED") or REPO.parent / "shared")
+
+_skipped_postgres: list[str] = []
+_ran_postgres: list[str] = []
+
+
+def _pg_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        return None
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _admin_engine(url: str) -> sa.Engine:
+    return sa.create_engine(
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
+    )
+
+
+def _migrate(url: str, instance: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(instance)})
+    with app.app_context():
+        upgrade()
+        from expertdraw.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def template_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Migrated template databases, one per engine, built once per session."""
+    instance = tmp_path_factory.mktemp("template-instance")
+    templates: dict[str, str] = {}
+    sqlite_file = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate(f"sqlite:///{sqlite_file}", instance)
+    templates["sqlite"] = str(sqlite_file)
+    pg = _pg_url()
+    template_name = None
+    if pg:
+        template_name = f"expertdraw_tmpl_{uuid.uuid4().hex[:10]}"
+        admin = _admin_engine(pg)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{template_name}"'))
+        _migrate(make_url(pg).set(database=template_name).render_as_string(False), instance)
+        templates["postgresql"] = template_name
+    yield templates
+    if pg and template_name:
+        with _admin_engine(pg).connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{template_name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database engine a test runs on; database tests run once per engine."""
+    if request.param == "postgresql" and not _pg_url():
+        pytest.skip(f"PostgreSQL tests need {PG_ENV}")
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, template_databases: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    if backend == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(template_databases["sqlite"], path)
+        yield f"sqlite:///{path}"
+        return
+    pg = _pg_url()
+    assert pg is not None
+    name = f"expertdraw_t_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(pg)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template_databases[backend]}"'))
+    yield make_url(pg).set(database=name).render_as_string(False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,
+        "SCHEDULER_ENABLED": False,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Any]:
+    application = create_app(app_config)
+    with application.app_context():
+        yield application
+        from expertdraw.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Any) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The published specs and vectors beside the repository."""
+    if not (SHARED / "vectors").is_dir():
+        pytest.fail(f"shared/ not found at {SHARED}; set EXPERTDRAW_SHARED")
+    return SHARED
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "[postgresql" not in report.nodeid and "-postgresql" not in report.nodeid:
+        return
+    if report.skipped:
+        _skipped_postgres.append(report.nodeid)
+    elif report.when == "call" and report.passed:
+        _ran_postgres.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI, PostgreSQL tests must run: a skip, or none at all, fails the session."""
+    if os.environ.get("CI", "").lower() != "true":
+        return
+    if _skipped_postgres or not _ran_postgres:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(
+                f"CI: {len(_skipped_postgres)} PostgreSQL tests skipped, "
+                f"{len(_ran_postgres)} ran; PostgreSQL tests must run in CI",
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

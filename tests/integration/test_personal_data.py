@@ -1,0 +1,70 @@
+"""Personal data is encrypted at rest and found by keyed hash."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from expertdraw.extensions import db
+from expertdraw.models import Expert, Region
+from expertdraw.personal_data import PersonalDataError, Protector, protector
+
+ID_NUMBER = "53060219800101001X"
+PHONE = "13987012345"
+
+
+def _expert() -> Expert:
+    return Expert(
+        code="E0000001",
+        name="张三",
+        id_number=ID_NUMBER,
+        id_number_hash=protector().lookup_hash(ID_NUMBER),
+        phone=PHONE,
+        phone_hash=protector().lookup_hash(PHONE),
+        home_region="530602",
+        title="高级工程师",
+        kind="technical",
+        status="active",
+    )
+
+
+def test_encrypted_fields_round_trip_and_are_unreadable_in_the_table(app):
+    db.session.add(Region(code="530602", name="昭阳区", level="county"))
+    db.session.flush()
+    db.session.add(_expert())
+    db.session.commit()
+    db.session.expunge_all()
+
+    expert = db.session.scalars(sa.select(Expert)).one()
+    assert expert.id_number == ID_NUMBER
+    assert expert.phone == PHONE
+
+    raw_id, raw_phone = db.session.execute(sa.text("SELECT id_number, phone FROM experts")).one()
+    for raw, plain in ((bytes(raw_id), ID_NUMBER), (bytes(raw_phone), PHONE)):
+        assert plain.encode() not in raw
+        assert len(raw) >= len(plain) + 12 + 16  # nonce and tag
+
+
+def test_lookup_by_keyed_hash_finds_the_expert(app):
+    db.session.add(Region(code="530602", name="昭阳区", level="county"))
+    db.session.flush()
+    db.session.add(_expert())
+    db.session.commit()
+    found = db.session.scalars(
+        sa.select(Expert).where(
+            Expert.id_number_hash == protector().lookup_hash(" 53060219800101001x")
+        )
+    ).one()
+    assert found.code == "E0000001"
+
+
+def test_ciphertext_does_not_decrypt_under_another_key():
+    blob = Protector(b"\x01" * 32).encrypt(ID_NUMBER)
+    with pytest.raises(PersonalDataError):
+        Protector(b"\x02" * 32).decrypt(blob)
+
+
+def test_same_value_encrypts_differently_each_time():
+    p = Protector(b"\x01" * 32)
+    assert p.encrypt(PHONE) != p.encrypt(PHONE)
+    assert p.lookup_hash(PHONE) == p.lookup_hash(PHONE)

@@ -1,0 +1,194 @@
+"""The schema is built by migrations and enforces its invariants at the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from expertdraw.extensions import db
+from expertdraw.migrations.sql import APPEND_ONLY
+from expertdraw.models import APPEND_ONLY_TABLES
+
+T0 = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
+
+
+def test_migrations_build_every_table_of_the_models(app):
+    tables = set(sa.inspect(db.engine).get_table_names())
+    assert set(db.metadata.tables) <= tables
+    assert "alembic_version" in tables
+
+
+def test_migrated_schema_matches_the_models(app):
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    assert diff == []
+
+
+def test_append_only_table_lists_agree():
+    assert set(APPEND_ONLY) == set(APPEND_ONLY_TABLES)
+
+
+def _insert_ledger_rows(conn: sa.Connection) -> None:
+    conn.execute(
+        sa.text(
+            "INSERT INTO ledger_entries (seq, type, time, leaf, key_id, record) "
+            "VALUES (0, 'log.created', '2026-11-27T00:00:00.000Z', :leaf, 'abcd0123', '{}')"
+        ),
+        {"leaf": "00" * 32},
+    )
+    conn.execute(
+        sa.text('INSERT INTO ledger_nodes (level, "index", hash) VALUES (0, 0, :h)'),
+        {"h": b"\x00" * 32},
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO checkpoints (size, root, note, issued_at) VALUES (1, :root, 'note', :at)"
+        ),
+        {"root": "00" * 32, "at": datetime(2026, 11, 27)},
+    )
+    conn.execute(
+        sa.text("INSERT INTO snapshots (draw_id, hash, canonical) VALUES ('D1', :h, '{}')"),
+        {"h": "00" * 32},
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "statement"),
+    [
+        ("ledger_entries", "UPDATE ledger_entries SET type = 'x'"),
+        ("ledger_entries", "DELETE FROM ledger_entries"),
+        ("ledger_nodes", "UPDATE ledger_nodes SET hash = :blank"),
+        ("ledger_nodes", "DELETE FROM ledger_nodes"),
+        ("checkpoints", "UPDATE checkpoints SET note = 'forged'"),
+        ("checkpoints", "DELETE FROM checkpoints"),
+        ("snapshots", "UPDATE snapshots SET canonical = '[]'"),
+        ("snapshots", "DELETE FROM snapshots"),
+    ],
+)
+def test_database_refuses_update_and_delete_on_append_only_tables(app, table, statement):
+    with db.engine.begin() as conn:
+        _insert_ledger_rows(conn)
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.engine.begin() as conn:
+        conn.execute(sa.text(statement), {"blank": b"\x01" * 32})
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 1
+
+
+def _booking_fixture(conn: sa.Connection) -> None:
+    conn.execute(
+        sa.text("INSERT INTO regions (code, name, level) VALUES ('530000', '云南省', 'province')")
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO venues (id, name, region_code, address, active) "
+            "VALUES ('V1', 'Venue', '530000', 'Addr', :t)"
+        ),
+        {"t": True},
+    )
+    conn.execute(
+        sa.text("INSERT INTO rooms (id, venue_id, name, active) VALUES ('V1-R01', 'V1', 'R', :t)"),
+        {"t": True},
+    )
+    for ws in ("V1-R01-W01", "V1-R01-W02"):
+        conn.execute(
+            sa.text("INSERT INTO workstations (id, room_id, active) VALUES (:w, 'V1-R01', :t)"),
+            {"w": ws, "t": True},
+        )
+    for expert_id in (1, 2):
+        conn.execute(
+            sa.text(
+                "INSERT INTO experts (id, code, name, id_number, id_number_hash, home_region, "
+                "title, kind, status) VALUES (:id, :code, 'x', :blob, :h, '530000', 't', "
+                "'technical', 'active')"
+            ),
+            {"id": expert_id, "code": f"E{expert_id}", "blob": b"x", "h": f"h{expert_id}"},
+        )
+    conn.execute(
+        sa.text(
+            "INSERT INTO organisations (id, uscc, name, kind) "
+            "VALUES (1, '91530600MA6K000000', 'T', 'tenderer')"
+        )
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO projects (id, code, name, tenderer_id, region_code, window_start, "
+            "window_end, separation, max_per_group, region_policy, allow_no_entropy, created_at) "
+            "VALUES (1, 'P1', 'p', 1, '530000', :s, :e, 'venue', 1, 'exclude-prefecture', :f, :s)"
+        ),
+        {"s": datetime(2026, 12, 3, 1), "e": datetime(2026, 12, 3, 9), "f": False},
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO draws (id, project_id, state, algorithm, snapshot_hash, commitment, "
+            "secret, entropy, announced_at, deadline_at) VALUES ('D1', 1, 'completed', "
+            "'expertdraw-score-v1', 'h', 'c', :b, '{}', :s, :s)"
+        ),
+        {"b": b"x", "s": datetime(2026, 11, 27)},
+    )
+
+
+def _book(conn: sa.Connection, ws: str, expert: int, start: datetime, hours: int) -> None:
+    conn.execute(
+        sa.text(
+            'INSERT INTO bookings (workstation_id, expert_id, draw_id, start, "end") '
+            "VALUES (:ws, :e, 'D1', :s, :end)"
+        ),
+        {
+            "ws": ws,
+            "e": expert,
+            "s": start.replace(tzinfo=None),
+            "end": (start + timedelta(hours=hours)).replace(tzinfo=None),
+        },
+    )
+
+
+def test_database_refuses_double_booking_of_a_workstation(app):
+    with db.engine.begin() as conn:
+        _booking_fixture(conn)
+        _book(conn, "V1-R01-W01", 1, T0, 8)
+    with pytest.raises(sa.exc.DatabaseError), db.engine.begin() as conn:
+        _book(conn, "V1-R01-W01", 2, T0 + timedelta(hours=7), 4)
+    with db.engine.begin() as conn:  # adjacent windows do not overlap
+        _book(conn, "V1-R01-W01", 2, T0 + timedelta(hours=8), 4)
+        assert conn.execute(sa.text("SELECT count(*) FROM bookings")).scalar_one() == 2
+
+
+def test_database_refuses_seating_an_expert_twice_at_once(app):
+    with db.engine.begin() as conn:
+        _booking_fixture(conn)
+        _book(conn, "V1-R01-W01", 1, T0, 8)
+    with pytest.raises(sa.exc.DatabaseError), db.engine.begin() as conn:
+        _book(conn, "V1-R01-W02", 1, T0 + timedelta(hours=2), 1)
+
+
+def test_a_released_booking_frees_the_workstation(app):
+    with db.engine.begin() as conn:
+        _booking_fixture(conn)
+        _book(conn, "V1-R01-W01", 1, T0, 8)
+        conn.execute(sa.text("UPDATE bookings SET released_at = :t"), {"t": datetime(2026, 12, 1)})
+        _book(conn, "V1-R01-W01", 2, T0, 8)
+    with pytest.raises(sa.exc.DatabaseError), db.engine.begin() as conn:
+        # un-releasing the first booking would overlap the second
+        conn.execute(sa.text("UPDATE bookings SET released_at = NULL WHERE expert_id = 1"))
+
+
+def test_expert_is_at_most_once_a_member_of_a_draw(app):
+    with db.engine.begin() as conn:
+        _booking_fixture(conn)
+        row = {
+            "d": "D1",
+            "e": 1,
+            "t": datetime(2026, 11, 27),
+        }
+        insert = sa.text(
+            "INSERT INTO members (draw_id, source_draw_id, expert_id, stratum, venue_id, "
+            "room_id, workstation_id, state, joined_at) VALUES (:d, :d, :e, 'technical', 'V1', "
+            "'V1-R01', 'V1-R01-W01', 'active', :t)"
+        )
+        conn.execute(insert, row)
+    with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+        conn.execute(insert, row)
