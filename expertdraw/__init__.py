@@ -22,8 +22,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_cli(app)
+    register_jobs(app)
     return app
 
 
@@ -35,10 +37,24 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
 
 
+def register_security(app: Flask) -> None:
+    from . import auth
+
+    auth.init_app(app)
+
+
 def register_blueprints(app: Flask) -> None:
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    from . import api, ops, web
+
+    ops.init_app(app)
+    api.init_app(app)
+    web.init_app(app)
+
+
+def register_jobs(app: Flask) -> None:
+    from . import jobs
+
+    jobs.init_app(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -1,0 +1,298 @@
+"""The draw snapshot (draw.md §1, §2): ids, structure, hash, request and feasibility.
+
+A snapshot is plain JSON data. :func:`parse_snapshot` checks it and returns a read-only view
+that the selection uses. Ordering policy: draw.md says every list of the snapshot is sorted by
+id. The announcement path (:func:`check_feasible`) refuses a snapshot whose lists are not
+sorted, so what is published is always in normal form; the selection itself does not depend on
+list order (scores, venues and workstations are compared by ``(HMAC, id)``, and ``rfc3797``
+numbers candidates in id order), so :func:`parse_snapshot` without ``strict`` accepts any order
+and gives the same result. :func:`snapshot_hash` is over the snapshot exactly as given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from expertdraw.domain.canonical import CanonicalError, canonical
+from expertdraw.domain.draw_errors import DrawError
+
+SCORE = "expertdraw-score-v1"
+RFC3797 = "rfc3797"
+ALGORITHMS = (SCORE, RFC3797)
+SEPARATIONS = ("venue", "room")
+
+_ID = re.compile(r"[A-Za-z0-9._-]+")
+_IDS = re.compile(r"[A-Za-z0-9._-]+(?:\n[A-Za-z0-9._-]+)*")
+TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+_SNAPSHOT_KEYS = {"draw", "window", "strata", "max_per_group", "separation", "venues"}
+_STRATUM_KEYS = {"name", "specialty", "count", "alternates", "candidates"}
+
+
+def is_id(value: object) -> bool:
+    """True when ``value`` is an id of draw.md §1: a non-empty string of ``[A-Za-z0-9._-]``."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def check_id(value: object, where: str, code: str = "invalid:snapshot") -> str:
+    """Return ``value`` if it is an id (draw.md §1); raise :class:`DrawError` ``code`` if not."""
+    if not is_id(value):
+        raise DrawError(code, f"{where} must be an id of [A-Za-z0-9._-]+, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_count(value: object, where: str, minimum: int, code: str = "invalid:snapshot") -> int:
+    """Return ``value`` if it is an integer (not a bool) >= ``minimum``, else raise ``code``."""
+    if type(value) is not int or value < minimum:
+        raise DrawError(code, f"{where} must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Stratum:
+    """One stratum of a parsed snapshot; ``ids`` are the candidates in the order given."""
+
+    name: str
+    specialty: str
+    count: int
+    alternates: int
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """A room and the workstations free for the whole window."""
+
+    id: str
+    workstations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """A venue the draw may use, with its rooms."""
+
+    id: str
+    rooms: tuple[Room, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A checked snapshot (draw.md §2). ``group_of`` maps every candidate to its group."""
+
+    draw: str
+    strata: tuple[Stratum, ...]
+    max_per_group: int
+    separation: str
+    venues: tuple[Venue, ...]
+    group_of: dict[str, str]
+
+
+def _object(value: object, keys: set[str], where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise DrawError("invalid:snapshot", f"{where} must be an object")
+    if set(value) != keys:
+        missing, extra = sorted(keys - set(value)), sorted(set(value) - keys)
+        raise DrawError("invalid:snapshot", f"{where}: missing {missing}, unexpected {extra}")
+    return value
+
+
+def _list(value: object, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise DrawError("invalid:snapshot", f"{where} must be a list")
+    return value
+
+
+def _check_ids(ids: list[Any], where: str, strict: bool) -> None:
+    """Check that ``ids`` are ids, unique, and (``strict``) ascending; fast for long lists."""
+    try:
+        fine = not ids or _IDS.fullmatch("\n".join(ids)) is not None
+    except TypeError:
+        fine = False
+    if not fine:
+        for index, value in enumerate(ids):
+            check_id(value, f"{where}[{index}]")
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        for value in ids:
+            if value in seen:
+                raise DrawError("invalid:snapshot", f"{where}: id {value!r} appears twice")
+            seen.add(value)
+    if strict:
+        for index in range(1, len(ids)):
+            if ids[index - 1] > ids[index]:
+                raise DrawError(
+                    "invalid:snapshot", f"{where} is not sorted by id at {ids[index]!r}"
+                )
+
+
+def _parse_stratum(raw: object, where: str, strict: bool, group_of: dict[str, str]) -> Stratum:
+    item = _object(raw, _STRATUM_KEYS, where)
+    candidates = _list(item["candidates"], f"{where}.candidates")
+    ids: list[Any] = []
+    groups: list[Any] = []
+    for index, cand in enumerate(candidates):
+        if type(cand) is not dict or len(cand) != 2 or "id" not in cand or "group" not in cand:
+            _object(cand, {"id", "group"}, f"{where}.candidates[{index}]")
+        ids.append(cand["id"])
+        groups.append(cand["group"])
+    _check_ids(ids, f"{where}.candidates ids", strict)
+    try:
+        groups_fine = not groups or _IDS.fullmatch("\n".join(set(groups))) is not None
+    except TypeError:
+        groups_fine = False
+    if not groups_fine:
+        for index, group in enumerate(groups):
+            check_id(group, f"{where}.candidates[{index}].group")
+    for cid, group in zip(ids, groups, strict=True):
+        if group_of.setdefault(cid, group) != group:
+            raise DrawError(
+                "invalid:snapshot", f"{cid} has group {group_of[cid]!r} and {group!r}"
+            )
+    return Stratum(
+        name=check_id(item["name"], f"{where}.name"),
+        specialty=check_id(item["specialty"], f"{where}.specialty"),
+        count=check_count(item["count"], f"{where}.count", 1),
+        alternates=check_count(item["alternates"], f"{where}.alternates", 0),
+        ids=tuple(ids),
+    )
+
+
+def _parse_venues(raw: object, strict: bool) -> tuple[Venue, ...]:
+    venues: list[Venue] = []
+    room_ids: list[str] = []
+    workstation_ids: list[str] = []
+    for vi, v in enumerate(_list(raw, "venues")):
+        item = _object(v, {"id", "rooms"}, f"venues[{vi}]")
+        rooms: list[Room] = []
+        for ri, r in enumerate(_list(item["rooms"], f"venues[{vi}].rooms")):
+            room = _object(r, {"id", "workstations"}, f"venues[{vi}].rooms[{ri}]")
+            where = f"venues[{vi}].rooms[{ri}].workstations"
+            ws = _list(room["workstations"], where)
+            _check_ids(ws, where, strict)
+            rooms.append(Room(check_id(room["id"], f"venues[{vi}].rooms[{ri}].id"), tuple(ws)))
+            workstation_ids.extend(ws)
+        _check_ids([r.id for r in rooms], f"venues[{vi}].rooms ids", strict)
+        room_ids.extend(r.id for r in rooms)
+        venues.append(Venue(check_id(item["id"], f"venues[{vi}].id"), tuple(rooms)))
+    _check_ids([v.id for v in venues], "venues ids", strict)
+    _check_ids(room_ids, "room ids (all venues)", False)
+    _check_ids(workstation_ids, "workstation ids (all rooms)", False)
+    return tuple(venues)
+
+
+def parse_snapshot(snapshot: object, *, strict: bool = False) -> Snapshot:
+    """Check ``snapshot`` against draw.md §1-§2 and return a read-only view of it.
+
+    Checks: exactly the members of §2; ids of §1; ``count`` >= 1, ``alternates`` >= 0,
+    ``max_per_group`` >= 1; ``separation`` of ``venue``/``room``; window times in the ledger's
+    format with start before end; stratum names and candidates unique; one group per expert;
+    venue, room and workstation ids unique. With ``strict`` every list must also be sorted by id.
+    Raises :class:`DrawError` ``invalid:snapshot`` naming the first problem.
+    """
+    snap = _object(snapshot, _SNAPSHOT_KEYS, "snapshot")
+    window = _object(snap["window"], {"start", "end"}, "window")
+    for key in ("start", "end"):
+        if not isinstance(window[key], str) or not TIME.fullmatch(window[key]):
+            raise DrawError("invalid:snapshot", f"window.{key} must be like 2026-12-03T01:00:00.000Z")
+    if window["start"] >= window["end"]:
+        raise DrawError("invalid:snapshot", "window.start must be before window.end")
+    if snap["separation"] not in SEPARATIONS:
+        raise DrawError("invalid:snapshot", f"separation must be 'venue' or 'room', not {snap['separation']!r}")
+    raw_strata = _list(snap["strata"], "strata")
+    if not raw_strata:
+        raise DrawError("invalid:snapshot", "strata must not be empty")
+    group_of: dict[str, str] = {}
+    strata = tuple(
+        _parse_stratum(raw, f"strata[{i}]", strict, group_of) for i, raw in enumerate(raw_strata)
+    )
+    names = [s.name for s in strata]
+    if len(set(names)) != len(names):
+        raise DrawError("invalid:snapshot", f"stratum names must be unique: {names}")
+    return Snapshot(
+        draw=check_id(snap["draw"], "draw"),
+        strata=strata,
+        max_per_group=check_count(snap["max_per_group"], "max_per_group", 1),
+        separation=snap["separation"],
+        venues=_parse_venues(snap["venues"], strict),
+        group_of=group_of,
+    )
+
+
+def snapshot_hash(snapshot: dict[str, Any]) -> str:
+    """``hex(H(C(snapshot)))`` (draw.md §2), over the snapshot exactly as given.
+
+    Raises :class:`DrawError` ``invalid:snapshot`` when it has no canonical form (a float...).
+    """
+    try:
+        return hashlib.sha256(canonical(snapshot)).hexdigest()
+    except CanonicalError as exc:
+        raise DrawError("invalid:snapshot", str(exc)) from None
+
+
+def request_of(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The announcement's ``request`` (draw.md §3.1): the snapshot's own values without
+    candidates and venues. Raises :class:`DrawError` ``invalid:snapshot``."""
+    parse_snapshot(snapshot)
+    return {
+        "strata": [
+            {key: s[key] for key in ("name", "specialty", "count", "alternates")}
+            for s in snapshot["strata"]
+        ],
+        "max_per_group": snapshot["max_per_group"],
+        "separation": snapshot["separation"],
+        "window": dict(snapshot["window"]),
+    }
+
+
+def check_algorithm(algorithm: object) -> str:
+    """Return ``algorithm`` if draw.md knows it, else raise ``invalid:algorithm``."""
+    if algorithm not in ALGORITHMS:
+        raise DrawError("invalid:algorithm", f"algorithm must be one of {ALGORITHMS}")
+    return algorithm  # type: ignore[return-value]
+
+
+def check_feasible(snapshot: dict[str, Any], algorithm: str = SCORE) -> None:
+    """Refuse, before anything is announced, a request that cannot be met (draw.md §2).
+
+    The snapshot must be in normal form (``parse_snapshot(strict=True)``). Raises
+    :class:`DrawError` with, in this order of checks: ``infeasible:rfc3797:strata`` (rfc3797
+    handles exactly one stratum), ``infeasible:candidates:<stratum>`` (fewer than ``count``),
+    ``infeasible:groups:<stratum>`` (fewer than ``ceil(count / max_per_group)`` groups; not in
+    rfc3797 mode, which has no group limit), ``infeasible:members`` (fewer distinct candidates
+    than members requested), ``infeasible:venues`` or ``infeasible:rooms`` (fewer separated
+    places with a free workstation than members); or ``invalid:*`` for a malformed input.
+    """
+    check_algorithm(algorithm)
+    snap = parse_snapshot(snapshot, strict=True)
+    if algorithm == RFC3797 and len(snap.strata) != 1:
+        raise DrawError("infeasible:rfc3797:strata", "rfc3797 mode draws exactly one stratum")
+    for s in snap.strata:
+        if len(s.ids) < s.count:
+            raise DrawError(
+                f"infeasible:candidates:{s.name}",
+                f"{s.name}: {len(s.ids)} candidates for {s.count} members",
+            )
+        groups = len({snap.group_of[c] for c in s.ids})
+        needed = math.ceil(s.count / snap.max_per_group)
+        if algorithm == SCORE and groups < needed:
+            raise DrawError(
+                f"infeasible:groups:{s.name}",
+                f"{s.name}: {groups} groups, {needed} needed at {snap.max_per_group} per group",
+            )
+    members = sum(s.count for s in snap.strata)
+    if len(snap.group_of) < members:
+        raise DrawError(
+            "infeasible:members", f"{len(snap.group_of)} distinct candidates for {members} members"
+        )
+    if snap.separation == "venue":
+        places = sum(1 for v in snap.venues if any(r.workstations for r in v.rooms))
+    else:
+        places = sum(1 for v in snap.venues for r in v.rooms if r.workstations)
+    if places < members:
+        raise DrawError(
+            f"infeasible:{snap.separation}s",
+            f"{places} {snap.separation}s with a free workstation for {members} members",
+        )

@@ -1,0 +1,199 @@
+"""The exclusion rules of rules.md, one small pure function per reason code.
+
+Each ``check_*`` takes ``(expert, project, rules)`` and returns its reason code when the rule
+excludes the expert, else None. ``RULES`` lists them in rules.md's order; the boundary choices
+are documented in ``expertdraw.domain.eligibility``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+
+from expertdraw.domain.eligibility_config import Rules
+from expertdraw.domain.eligibility_facts import (
+    ExpertFacts,
+    Membership,
+    Penalty,
+    Period,
+    ProjectFacts,
+)
+
+Rule = Callable[[ExpertFacts, ProjectFacts, Rules], str | None]
+DEFAULT_RULES = Rules()
+
+
+def evaluation_date(project: ProjectFacts, rules: Rules = DEFAULT_RULES) -> date:
+    """The local calendar date of the window start (what date-based rules compare with)."""
+    start = project.window_start
+    if start.tzinfo is not None:
+        start = start.astimezone(rules.zone)
+    return start.date()
+
+
+def years_before(day: date, years: int) -> date:
+    """``day`` minus ``years`` calendar years; 29 February maps to 28 February."""
+    year = max(day.year - years, 1)
+    try:
+        return day.replace(year=year)
+    except ValueError:  # 29 February in a non-leap year
+        return day.replace(year=year, day=28)
+
+
+def _related(org: str, org_group: str | None, party: str, party_group: str | None) -> bool:
+    """Same organisation, or one controls the other (one level of ``group``)."""
+    return org == party or (org_group is not None and org_group == party) or party_group == org
+
+
+def _employer_related_to(expert: ExpertFacts, project: ProjectFacts, orgs: Iterable[str]) -> bool:
+    employer = expert.employer
+    if not employer:
+        return False
+    group = expert.employer_group or project.related_orgs.get(employer)
+    return any(_related(employer, group, org, project.related_orgs.get(org)) for org in orgs)
+
+
+def check_inactive(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``inactive``: not active, or qualification expired before the evaluation date."""
+    if expert.status != "active":
+        return "inactive"
+    expiry = expert.qualification_expiry
+    if expiry is not None and expiry < evaluation_date(project, rules):
+        return "inactive"
+    return None
+
+
+def check_region(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``region``: home region inside the project's prefecture (first 4 digits of GB/T 2260)
+    or, under ``exclude-county``, inside the project's own region (its code, or the
+    prefecture / province that a ``XXYY00`` / ``XX0000`` code names)."""
+    home, own = expert.home_region, project.region
+    if rules.region_policy == "exclude-prefecture":
+        inside = home[:4] == own[:4]
+    elif rules.region_policy == "exclude-county":
+        if own.endswith("0000"):
+            inside = home[:2] == own[:2]
+        elif own.endswith("00"):
+            inside = home[:4] == own[:4]
+        else:
+            inside = home == own
+    else:
+        inside = False
+    return "region" if inside else None
+
+
+def check_party_employer(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``party-employer``: employer is (or controls / is controlled by) tenderer, agency or a
+    bidder."""
+    hit = _employer_related_to(expert, project, sorted(project.interested_parties))
+    return "party-employer" if hit else None
+
+
+def check_party_former(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``party-former``: employed by or advising a party within the last N years."""
+    cutoff = years_before(evaluation_date(project, rules), rules.former_employer_years)
+    parties = project.parties
+    for role in (*expert.employment_history, *expert.advising):
+        if role.org in parties and (role.end is None or role.end >= cutoff):
+            return "party-former"
+    return None
+
+
+def check_party_relative(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``party-relative``: a declared close relative works for or leads a party."""
+    return "party-relative" if project.parties.intersection(expert.relatives_orgs) else None
+
+
+def check_party_declared(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``party-declared``: the expert declared a conflict with a party."""
+    return "party-declared" if project.parties.intersection(expert.declared_conflicts) else None
+
+
+def check_authority(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``authority``: works for (or for a unit controlled by) a supervising/approving body."""
+    hit = _employer_related_to(expert, project, project.authorities)
+    return "authority" if hit else None
+
+
+def _penalty_applies(penalty: Penalty, on: date, cutoff: date) -> bool:
+    running = penalty.end is None or penalty.end > on
+    if penalty.kind == "blacklist":
+        return penalty.start <= on and running
+    return penalty.start >= cutoff or (penalty.end is not None and penalty.end > on)
+
+
+def check_penalty(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``penalty``: a penalty within N years of its start, or a blacklist entry in force."""
+    on = evaluation_date(project, rules)
+    cutoff = years_before(on, rules.penalty_years)
+    hit = any(_penalty_applies(p, on, cutoff) for p in expert.penalties)
+    return "penalty" if hit else None
+
+
+def check_drafting(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``drafting``: took part in drafting or consulting on the project's documents."""
+    return "drafting" if expert.code in project.drafters else None
+
+
+def _overlaps(periods: Iterable[Period], start: datetime, end: datetime) -> bool:
+    return any(p.start < end and p.end > start for p in periods)
+
+
+def check_busy(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``busy``: seated elsewhere within the window widened by the travel buffer."""
+    start = project.window_start - rules.travel_buffer
+    end = project.window_end + rules.travel_buffer
+    return "busy" if _overlaps(expert.bookings, start, end) else None
+
+
+def check_unavailable(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``unavailable``: declared leave overlapping the window."""
+    hit = _overlaps(expert.leave, project.window_start, project.window_end)
+    return "unavailable" if hit else None
+
+
+def _recent(history: Iterable[Membership], start: datetime, days: int) -> list[Membership]:
+    since = start - timedelta(days=days)
+    return [m for m in history if since <= m.time < start]
+
+
+def check_frequency(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``frequency``: already a member ``frequency_limit`` times in the last N days."""
+    recent = _recent(expert.member_history, project.window_start, rules.frequency_days)
+    return "frequency" if len(recent) >= rules.frequency_limit else None
+
+
+def check_same_tenderer(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``same-tenderer``: a member for this tenderer within the last N days."""
+    recent = _recent(expert.member_history, project.window_start, rules.same_tenderer_days)
+    return "same-tenderer" if any(m.tenderer == project.tenderer for m in recent) else None
+
+
+def is_stale(expert: ExpertFacts, rules: Rules, on: date) -> bool:
+    """True when the expert's data was never confirmed, or not within ``stale_days`` of ``on``."""
+    confirmed = expert.data_confirmed_on
+    return confirmed is None or confirmed < on - timedelta(days=rules.stale_days)
+
+
+def check_stale_data(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
+    """``stale-data``: employer / declarations not confirmed within N days."""
+    return "stale-data" if is_stale(expert, rules, evaluation_date(project, rules)) else None
+
+
+RULES: tuple[tuple[str, Rule], ...] = (
+    ("inactive", check_inactive),
+    ("region", check_region),
+    ("party-employer", check_party_employer),
+    ("party-former", check_party_former),
+    ("party-relative", check_party_relative),
+    ("party-declared", check_party_declared),
+    ("authority", check_authority),
+    ("penalty", check_penalty),
+    ("drafting", check_drafting),
+    ("busy", check_busy),
+    ("unavailable", check_unavailable),
+    ("frequency", check_frequency),
+    ("same-tenderer", check_same_tenderer),
+    ("stale-data", check_stale_data),
+)
+REASON_CODES: tuple[str, ...] = tuple(code for code, _ in RULES)
