@@ -1,9 +1,209 @@
-"""Authentication and role checks (sessions for pages, bearer tokens for the API)."""
+"""Authentication glue: page sessions, bearer tokens, ``current_user()``, login rate limits.
+
+Why here: pages and the API share one notion of "who is asking". Pages use Flask's signed
+session cookie (``login_user``/``logout_user``); API clients send ``Authorization: Bearer``.
+A bearer header, when present, wins and is never silently replaced by the cookie. The database
+work lives in ``services.auth``; this module only reads the request and the session.
+
+The session cookie holds the user id, a fingerprint of the password hash (so a password change
+ends every session) and the login time (sessions end after ``SESSION_ABSOLUTE_SECONDS`` even
+when refreshed). ``SECRET_KEY`` comes from config or from ``<instance>/secret_key`` (0600).
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import os
+import secrets
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits import parse
+
+from .models import ApiToken, User
+from .services import auth as auth_service
+
+SECRET_FILE = "secret_key"
+LIMITER = "expertdraw.limiter"
+_RESOLVED = "_auth_resolved"
+
+
+class RateLimited(Exception):
+    """Too many attempts; reported as 429 ``rate-limited`` with ``Retry-After``."""
+
+    code = "rate-limited"
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        self.message = f"too many attempts; try again in {retry_after} seconds"
+        super().__init__(self.message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 def init_app(app: Flask) -> None:
-    """Bind login, tokens and rate limiting to the app."""
+    """Secret key, cookie settings, the login rate limiter, and ``g.user`` on each request."""
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_secret_key(app.instance_path)
+    # Flask's defaults exist for these keys, so they are set, not ``setdefault``.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    if app.config.get("PRODUCTION"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+    idle = int(app.config.setdefault("SESSION_IDLE_SECONDS", 8 * 3600))
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=idle)
+    app.config.setdefault("SESSION_ABSOLUTE_SECONDS", 12 * 3600)
+    app.config.setdefault("LOGIN_RATE_LIMIT", "10/minute")
+    app.config.setdefault("LOGIN_RATE_LIMIT_PER_ADDRESS", "60/minute")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    limiter = Limiter(get_remote_address, auto_check=False, key_prefix="expertdraw")
+    limiter.init_app(app)
+    app.extensions[LIMITER] = limiter
+    app.before_request(_load_user)
+
+
+def load_secret_key(instance_path: str) -> str:
+    """The session signing key from ``<instance>/secret_key``, created (mode 0600) if missing."""
+    path = Path(instance_path) / SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise RuntimeError(
+                f"{path} holds no usable secret key; delete it to regenerate"
+            ) from None
+        return key
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _load_user() -> None:
+    g.user = current_user()
+
+
+def _bearer() -> str | None:
+    """The bearer token sent with the request; ``""`` for a malformed Authorization header."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return ""
+    return token.strip()
+
+
+def current_user() -> User | None:
+    """The user making this request (bearer token first, else page session), or ``None``.
+
+    Resolved once per request; ``auth_method()`` then says how, ``auth_error()`` why not.
+    """
+    if not has_request_context():
+        return None
+    if g.get(_RESOLVED) is _this_request():
+        return g.get("user")
+    g.auth_method = None
+    g.auth_error = None
+    g.api_token = None
+    user: User | None = None
+    token = _bearer()
+    if token is not None:
+        found = auth_service.user_for_token(token)
+        if found is None:
+            g.auth_error = "auth:invalid-token"
+        else:
+            user, g.api_token = found
+            g.auth_method = "token"
+    elif "uid" in session:
+        user = _session_user()
+        if user is not None:
+            g.auth_method = "session"
+    setattr(g, _RESOLVED, _this_request())
+    g.user = user
+    return user
+
+
+def _this_request() -> object:
+    """The request object itself: ``g`` can outlive a request (tests keep one app context)."""
+    return request._get_current_object()  # type: ignore[attr-defined]
+
+
+def _session_user() -> User | None:
+    started = session.get("iat")
+    max_age = int(current_app.config["SESSION_ABSOLUTE_SECONDS"])
+    if not isinstance(started, int) or time.time() - started > max_age:
+        session.clear()
+        return None
+    user = auth_service.user_for_session(session.get("uid"), session.get("sv"))
+    if user is None:
+        session.clear()
+    return user
+
+
+def auth_method() -> str | None:
+    """``"token"``, ``"session"`` or ``None`` for the current request."""
+    current_user()
+    return g.get("auth_method")
+
+
+def auth_error() -> str | None:
+    """Why a presented credential was refused (``auth:invalid-token``), else ``None``."""
+    current_user()
+    return g.get("auth_error")
+
+
+def current_token() -> ApiToken | None:
+    """The token row the request authenticated with, if it used one."""
+    current_user()
+    return g.get("api_token")
+
+
+def login_user(user: User) -> None:
+    """Start a page session for ``user`` (call after ``services.auth.authenticate``)."""
+    session.clear()
+    session["uid"] = user.id
+    session["sv"] = auth_service.session_version(user)
+    session["iat"] = int(time.time())
+    session.permanent = True
+    g.user = user
+    g.auth_method = "session"
+    setattr(g, _RESOLVED, _this_request())
+
+
+def logout_user() -> None:
+    """End the page session of this browser."""
+    session.clear()
+    g.user = None
+    g.auth_method = None
+    setattr(g, _RESOLVED, _this_request())
+
+
+def limiter() -> Limiter:
+    """The running app's Flask-Limiter (its storage is memory or ``REDIS_URL``)."""
+    return current_app.extensions[LIMITER]
+
+
+def check_login_rate(username: str) -> None:
+    """Count one login attempt; raise ``RateLimited`` past the configured limits.
+
+    Two limits apply: ``LOGIN_RATE_LIMIT`` per remote address and username, and
+    ``LOGIN_RATE_LIMIT_PER_ADDRESS`` per remote address (against trying many usernames).
+    Every attempt counts, successful or not. Behind a reverse proxy, configure ProxyFix so the
+    remote address is the client's.
+    """
+    address = get_remote_address() or "unknown"
+    name = username.strip().lower()[:64]
+    checks = (
+        (current_app.config["LOGIN_RATE_LIMIT"], ("login", address, name)),
+        (current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], ("login-address", address)),
+    )
+    strategy = limiter().limiter
+    for text, key in checks:
+        item = parse(text)
+        if not strategy.hit(item, *key):
+            reset = strategy.get_window_stats(item, *key).reset_time
+            raise RateLimited(max(1, int(reset - time.time()) + 1))

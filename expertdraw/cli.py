@@ -2,17 +2,90 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask_migrate import upgrade
+
+from .extensions import db
 
 
 def init_app(app: Flask) -> None:
+    from . import cli_ledger, jobs
+
     app.cli.add_command(init_command)
+    app.cli.add_command(seed_command)
+    app.cli.add_command(import_command)
+    app.cli.add_command(demo_logins_command)
+    app.cli.add_command(jobs.scheduler_command)
+    cli_ledger.init_app(app)
 
 
 @click.command("init")
 def init_command() -> None:
-    """Create or upgrade the schema to the latest migration."""
+    """Create or upgrade the schema, and create the ledger (key, log.created) if new."""
+    from .services import ledger
+
     upgrade()
     click.echo("database schema is up to date")
+    if ledger.create_log():
+        db.session.commit()
+        click.echo(f"ledger created with key {ledger.keys.current_row().name}")
+
+
+@click.command("seed")
+@click.option(
+    "--experts",
+    "extra_experts",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Generate this many more experts after the seed pool (benchmarks).",
+)
+@click.option(
+    "--conflicts",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Add this many declared-conflict / relative relations (benchmarks).",
+)
+def seed_command(extra_experts: int, conflicts: int) -> None:
+    """Load the demo trading centre from seed_data/ (idempotent)."""
+    from .services import seed
+
+    report = seed.seed(extra_experts=extra_experts, conflicts=conflicts)
+    for table, count in report.inserted.items():
+        click.echo(f"{table}: {count} inserted")
+    click.echo(f"seed loaded in {report.seconds:.1f} s")
+
+
+@click.command("import-data")
+@click.argument("kind", type=click.Choice(["experts", "organisations", "venues"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(kind: str, file: Path) -> None:
+    """Import experts, organisations or venues from a CSV or XLSX file (all or nothing)."""
+    from .services import imports
+
+    result = imports.import_file(kind, file)
+    if result.errors:
+        for error in result.errors:
+            click.echo(f"line {error.line}, column {error.column}: {error.message}", err=True)
+        click.echo(f"{len(result.errors)} error(s); nothing was imported", err=True)
+        raise click.exceptions.Exit(1)
+    for table, count in result.inserted.items():
+        click.echo(f"{table}: {count} inserted, {result.updated.get(table, 0)} updated")
+
+
+@click.command("demo-logins")
+def demo_logins_command() -> None:
+    """Print the demo users and their passwords (demo mode only)."""
+    if not current_app.config.get("DEMO"):
+        click.echo("demo mode is off (set EXPERTDRAW_DEMO=1); there are no demo logins")
+        return
+    from .services import seed
+
+    for login in seed.demo_logins():
+        linked = login["expert_code"] or login["venue_id"] or ""
+        state = "" if login["exists"] else "  (not created yet: run flask seed)"
+        click.echo(
+            f"{login['role']:<16} {login['username']:<12} {login['password']:<24} {linked}{state}"
+        )

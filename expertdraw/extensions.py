@@ -32,10 +32,22 @@ migrate = Migrate()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """SQLite: enforce foreign keys, wait for locks instead of failing, WAL for readers."""
+    """SQLite: enforce foreign keys, wait for locks instead of failing, WAL for readers.
+
+    The driver's own transaction handling is switched off so that ``_sqlite_begin`` can start
+    every transaction with BEGIN IMMEDIATE: one writer at a time, taken at the start, so a
+    transaction never fails to upgrade its read lock halfway (the ledger's serialisation).
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -6,21 +6,18 @@ Verification needs no clock: the certificate must be valid *at the pulse's times
 archived pulse still verifies after its certificate has expired. Hex letter case never matters;
 :class:`Pulse` keeps every hex value in lower case.
 
-Fetching pulses is optional: :func:`beacon_source_from_url` returns None when no URL is
-configured, and :class:`HttpBeaconSource` uses only ``urllib``.
+Fetching pulses (off by default) lives in ``expertdraw.domain.beacon_source``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import re
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -29,17 +26,16 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 SOURCE_NAME = "nist-beacon-2.0"
 LIST_TYPES: tuple[str, ...] = ("previous", "hour", "day", "month", "year")
-_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
-_MAX_RESPONSE = 1 << 20
+HEX_PATTERN = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z")
 
 
 class BeaconError(ValueError):
     """A pulse that is malformed or does not verify, or a failed fetch.
 
     Codes: ``beacon:format``, ``beacon:certificate``, ``beacon:signature``, ``beacon:output``,
-    ``beacon:chain``, ``beacon:too-early``, ``beacon:not-first``, ``beacon:fetch``,
-    ``beacon:config``.
+    ``beacon:chain``, ``beacon:too-early``, ``beacon:not-first``; when fetching also
+    ``beacon:fetch`` and ``beacon:config``.
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -150,7 +146,7 @@ def _uint(obj: Mapping[str, Any], key: str, size: int, where: str = "pulse") -> 
 
 def _hex(obj: Mapping[str, Any], key: str, size: int | None = 64, where: str = "pulse") -> str:
     value = _get(obj, key, str, where)
-    if not _HEX.fullmatch(value) or (size is not None and len(value) != 2 * size):
+    if not HEX_PATTERN.fullmatch(value) or (size is not None and len(value) != 2 * size):
         wanted = f"{size} bytes of " if size else ""
         raise BeaconError("beacon:format", f"{where}.{key} must be {wanted}hex")
     return value.lower()
@@ -195,8 +191,14 @@ def parse_pulse(pulse_json: bytes | str | Mapping[str, Any]) -> Pulse:
     if sorted(e.type for e in entries) != sorted(LIST_TYPES):
         raise BeaconError("beacon:format", f"listValues must have exactly the types {LIST_TYPES}")
     time_stamp = _get(obj, "timeStamp", str)
-    if not _TIME.fullmatch(time_stamp):
-        raise BeaconError("beacon:format", "pulse.timeStamp must be like 2026-08-31T19:04:00.000Z")
+    try:
+        if not _TIME.fullmatch(time_stamp):
+            raise ValueError(time_stamp)
+        datetime.fromisoformat(time_stamp)
+    except ValueError:
+        raise BeaconError(
+            "beacon:format", "pulse.timeStamp must be a UTC time like 2026-08-31T19:04:00.000Z"
+        ) from None
     pulse = Pulse(
         uri=_get(obj, "uri", str),
         version=_get(obj, "version", str),
@@ -319,91 +321,3 @@ def check_pulse_time(pulse: Pulse, not_before: datetime) -> None:
         raise BeaconError("beacon:too-early", f"pulse time {pulse.time_stamp} is before not_before")
     if when - pulse.period_delta >= not_before:
         raise BeaconError("beacon:not-first", "an earlier pulse was already at or after not_before")
-
-
-@runtime_checkable
-class BeaconSource(Protocol):
-    """Where pulses come from (the NIST service, or a fixture in tests)."""
-
-    def fetch_pulse_at_or_after(self, t: datetime) -> bytes:
-        """The JSON bytes of the first pulse at or after ``t``, as served."""
-        ...
-
-
-class HttpBeaconSource:
-    """A beacon 2.0 REST service over HTTP(S) with ``urllib``.
-
-    ``base_url`` is e.g. ``https://beacon.nist.gov/beacon/2.0``; pulses are read from
-    ``{base_url}/pulse/time/{ms}`` (``ms`` = ``t`` rounded up to the whole minute, in Unix
-    milliseconds), certificates from ``{base_url}/certificate/{certificateId}``.
-    """
-
-    def __init__(self, base_url: str, *, timeout: float = 10.0, period_ms: int = 60000) -> None:
-        """Raises: BeaconError ``beacon:config`` for a URL that is not http(s)."""
-        if not re.match(r"https?://[^/]", base_url):
-            raise BeaconError("beacon:config", "beacon URL must be http:// or https://")
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.period_ms = period_ms
-
-    def _get(self, path: str) -> bytes:
-        request = urllib.request.Request(
-            self.base_url + path, headers={"User-Agent": "expertdraw", "Accept": "*/*"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                data: bytes = response.read(_MAX_RESPONSE + 1)
-        except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
-            raise BeaconError("beacon:fetch", f"GET {path} failed: {exc}") from None
-        if len(data) > _MAX_RESPONSE:
-            raise BeaconError("beacon:fetch", f"GET {path}: response too large")
-        return data
-
-    def fetch_pulse_at_or_after(self, t: datetime) -> bytes:
-        """Raises: BeaconError ``beacon:fetch`` (network / HTTP error), ``beacon:format``
-        for a naive ``t``."""
-        if t.tzinfo is None:
-            raise BeaconError("beacon:format", "t must be timezone-aware")
-        micros = (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-        step = self.period_ms * 1000
-        ms = -(-micros // step) * self.period_ms  # rounded up to a whole period
-        return self._get(f"/pulse/time/{ms}")
-
-    def fetch_certificate(self, certificate_id: str) -> bytes:
-        """The PEM certificate for ``certificate_id``. Raises: BeaconError ``beacon:fetch``."""
-        if not _HEX.fullmatch(certificate_id):
-            raise BeaconError("beacon:format", "certificate id must be hex")
-        return self._get(f"/certificate/{certificate_id.lower()}")
-
-
-def beacon_source_from_url(url: str | None, *, timeout: float = 10.0) -> HttpBeaconSource | None:
-    """An HTTP source when a beacon URL is configured, else None (fetching is off by default).
-
-    Raises:
-        BeaconError: ``beacon:config`` for a URL that is not http(s).
-    """
-    return HttpBeaconSource(url, timeout=timeout) if url else None
-
-
-def pulse_for_announcement(
-    source: BeaconSource, not_before: datetime, certificate_pem: bytes | None = None
-) -> tuple[Pulse, bytes]:
-    """Fetch, verify and time-check the pulse for an announcement's ``not_before``.
-
-    Returns the pulse and its JSON bytes exactly as served (to keep for the bundle). Without
-    ``certificate_pem`` the certificate is fetched from the source (it must then have a
-    ``fetch_certificate`` method); it is checked against ``certificateId`` either way.
-
-    Raises:
-        BeaconError: any code of :func:`verify_pulse` and :func:`check_pulse_time`,
-            ``beacon:fetch``, or ``beacon:config`` if no certificate can be obtained.
-    """
-    raw = source.fetch_pulse_at_or_after(not_before)
-    if certificate_pem is None:
-        fetch = getattr(source, "fetch_certificate", None)
-        if fetch is None:
-            raise BeaconError("beacon:config", "no certificate given and the source cannot fetch")
-        certificate_pem = fetch(parse_pulse(raw).certificate_id)
-    pulse = verify_pulse(raw, certificate_pem)
-    check_pulse_time(pulse, not_before)
-    return pulse, raw

@@ -4,6 +4,9 @@ Entries hold no floats and only integers within ±(2^53-1); for such values RFC 
 Python's ``json.dumps`` with sorted keys, no whitespace and no ASCII escaping, except that
 RFC 8785 sorts keys by UTF-16 code units. Keys are checked and the rare non-BMP key is sorted
 the RFC 8785 way, so the bytes are exact for every value we accept.
+
+Validation walks the value once without recursion (the hot path of every ledger append);
+only when it finds a bad value does a second, slower walk name the path to it.
 """
 
 from __future__ import annotations
@@ -13,33 +16,93 @@ from typing import Any
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
+_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+_encode_unsorted = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
 
 class CanonicalError(ValueError):
-    """A value cannot be put in canonical form (float, unsafe integer, bad key...)."""
+    """A value cannot be put in canonical form (float, unsafe integer, bad key...).
+
+    ``code`` is always ``canonical:invalid``.
+    """
+
+    code = "canonical:invalid"
 
 
-def _check(value: Any, path: str = "$") -> bool:
-    """Validate ``value``; return True if some object key is outside the BMP."""
-    astral = False
+def _problem(value: Any, path: str) -> str | None:
+    """Describe the first value under ``value`` that canonical JSON refuses, or None."""
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise CanonicalError(f"{path}: object key {key!r} is not a string")
-            if any(ord(ch) > 0xFFFF for ch in key):
-                astral = True
-            astral = _check(item, f"{path}.{key}") or astral
+                return f"{path}: object key {key!r} is not a string"
+            found = _problem(item, f"{path}.{key}")
+            if found:
+                return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            astral = _check(item, f"{path}[{index}]") or astral
+            found = _problem(item, f"{path}[{index}]")
+            if found:
+                return found
     elif isinstance(value, bool) or value is None or isinstance(value, str):
-        pass
+        return None
     elif isinstance(value, int):
         if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            raise CanonicalError(f"{path}: integer {value} is outside ±(2^53-1)")
+            return f"{path}: integer {value} is outside ±(2^53-1)"
     elif isinstance(value, float):
-        raise CanonicalError(f"{path}: floating-point numbers are not allowed")
+        return f"{path}: floating-point numbers are not allowed"
     else:
-        raise CanonicalError(f"{path}: {type(value).__name__} is not a JSON value")
+        return f"{path}: {type(value).__name__} is not a JSON value"
+    return None
+
+
+def _describe(value: Any) -> str:
+    try:
+        return _problem(value, "$") or "not a JSON value"
+    except RecursionError:
+        return "not a JSON value (nested too deeply or contains itself)"
+
+
+def _check(value: Any) -> bool:
+    """Validate ``value``; return True if some object key is outside the BMP.
+
+    Raises:
+        CanonicalError: naming the path of the first bad value.
+    """
+    astral = False
+    stack = [value]
+    seen: set[int] = set()
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                raise CanonicalError(_describe(value))
+        elif kind is dict or kind is list or isinstance(item, (dict, list)):
+            if id(item) in seen:  # shared (checked already) or circular (the encoder refuses)
+                continue
+            seen.add(id(item))
+            if isinstance(item, list):
+                extend(item)
+                continue
+            for key in item:
+                if not isinstance(key, str):
+                    raise CanonicalError(_describe(value))
+                if not key.isascii() and any(ord(ch) > 0xFFFF for ch in key):
+                    astral = True
+            extend(item.values())
+        elif isinstance(item, str):
+            continue
+        elif isinstance(item, int) and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+            raise CanonicalError(_describe(value))
+        elif not isinstance(item, int):
+            raise CanonicalError(_describe(value))
     return astral
 
 
@@ -53,15 +116,17 @@ def _utf16_sorted(value: Any) -> Any:
 
 
 def canonical(value: Any) -> bytes:
-    """Return ``C(value)``: the RFC 8785 canonical JSON bytes (UTF-8)."""
-    if _check(value):
-        text = json.dumps(
-            _utf16_sorted(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-    else:
-        text = json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+    """Return ``C(value)``: the RFC 8785 canonical JSON bytes (UTF-8).
+
+    Raises:
+        CanonicalError: for floats, integers outside ±(2^53-1), non-string keys, values that
+            are not JSON, and strings that are not valid Unicode (lone surrogates).
+    """
+    astral = _check(value)
+    try:
+        text = _encode_unsorted(_utf16_sorted(value)) if astral else _encode(value)
+    except (ValueError, RecursionError) as exc:  # circular or too deeply nested
+        raise CanonicalError(f"not a JSON value: {exc}") from None
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:  # lone surrogates cannot be UTF-8

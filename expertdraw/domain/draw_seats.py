@@ -98,9 +98,12 @@ def choose_seat(
         trace.append(
             {
                 "expert": expert,
-                "venues": [{"venue": v, "hmac": h.hex()} for h, v in sorted(venue_scores, key=_by_id)],
+                "venues": [
+                    {"venue": v, "hmac": h.hex()} for h, v in sorted(venue_scores, key=_by_id)
+                ],
                 "workstations": [
-                    {"workstation": w, "hmac": h.hex()} for h, w, _ in sorted(candidates, key=_by_id)
+                    {"workstation": w, "hmac": h.hex()}
+                    for h, w, _ in sorted(candidates, key=_by_id)
                 ],
                 "seat": seat.as_dict(),
             }

@@ -1,18 +1,18 @@
-"""The draw snapshot (draw.md §1, §2): ids, structure, hash, request and feasibility.
+"""The draw snapshot (draw.md §1, §2): ids, structure, hash and request.
 
 A snapshot is plain JSON data. :func:`parse_snapshot` checks it and returns a read-only view
 that the selection uses. Ordering policy: draw.md says every list of the snapshot is sorted by
-id. The announcement path (:func:`check_feasible`) refuses a snapshot whose lists are not
-sorted, so what is published is always in normal form; the selection itself does not depend on
-list order (scores, venues and workstations are compared by ``(HMAC, id)``, and ``rfc3797``
-numbers candidates in id order), so :func:`parse_snapshot` without ``strict`` accepts any order
-and gives the same result. :func:`snapshot_hash` is over the snapshot exactly as given.
+id. The announcement path (``draw_feasibility.check_feasible``) refuses a snapshot whose lists
+are not sorted, so what is published is always in normal form; the selection itself does not
+depend on list order (scores, venues and workstations are compared by ``(HMAC, id)``, and
+``rfc3797`` numbers candidates in id order), so :func:`parse_snapshot` without ``strict``
+accepts any order and gives the same result. :func:`snapshot_hash` is over the snapshot
+exactly as given.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +26,7 @@ ALGORITHMS = (SCORE, RFC3797)
 SEPARATIONS = ("venue", "room")
 
 _ID = re.compile(r"[A-Za-z0-9._-]+")
-_IDS = re.compile(r"[A-Za-z0-9._-]+(?:\n[A-Za-z0-9._-]+)*")
+_ID_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 _SNAPSHOT_KEYS = {"draw", "window", "strata", "max_per_group", "separation", "venues"}
 _STRATUM_KEYS = {"name", "specialty", "count", "alternates", "candidates"}
@@ -105,21 +105,33 @@ def _list(value: object, where: str) -> list[Any]:
     return value
 
 
-def _check_ids(ids: list[Any], where: str, strict: bool) -> None:
-    """Check that ``ids`` are ids, unique, and (``strict``) ascending; fast for long lists."""
+def _all_ids(values: list[Any]) -> bool:
+    """True when every value is an id; C-speed for long lists (one join and one translate)."""
+    if not all(values):
+        return False
     try:
-        fine = not ids or _IDS.fullmatch("\n".join(ids)) is not None
-    except TypeError:
-        fine = False
-    if not fine:
-        for index, value in enumerate(ids):
-            check_id(value, f"{where}[{index}]")
-    if len(set(ids)) != len(ids):
+        joined = "\n".join(values).encode()
+    except (TypeError, UnicodeEncodeError):
+        return False
+    return joined.translate(None, _ID_BYTES) == b"\n" * (len(values) - 1)
+
+
+def _check_unique(values: list[str], distinct: int, where: str) -> None:
+    if distinct != len(values):
         seen: set[str] = set()
-        for value in ids:
+        for value in values:
             if value in seen:
                 raise DrawError("invalid:snapshot", f"{where}: id {value!r} appears twice")
             seen.add(value)
+
+
+def _check_ids(ids: list[Any], where: str, strict: bool, distinct: int | None = None) -> None:
+    """Check that ``ids`` are ids, unique, and (``strict``) ascending. ``distinct`` is the
+    number of distinct ids when the caller already knows it."""
+    if not _all_ids(ids):
+        for index, value in enumerate(ids):
+            check_id(value, f"{where}[{index}]")
+    _check_unique(ids, len(set(ids)) if distinct is None else distinct, where)
     if strict:
         for index in range(1, len(ids)):
             if ids[index - 1] > ids[index]:
@@ -128,29 +140,37 @@ def _check_ids(ids: list[Any], where: str, strict: bool) -> None:
                 )
 
 
+def _candidates(raw: object, where: str) -> tuple[list[Any], list[Any]]:
+    """Ids and groups of a candidate list; every item must be exactly ``{"id", "group"}``."""
+    candidates = _list(raw, where)
+    try:
+        # C-speed path for long lists: all dicts, both keys present, and (each has >= 2 keys)
+        # 2 keys in total per item, so exactly these two.
+        if set(map(type, candidates)) <= {dict} and sum(map(len, candidates)) == 2 * len(
+            candidates
+        ):
+            return [c["id"] for c in candidates], [c["group"] for c in candidates]
+    except KeyError:
+        pass
+    for index, cand in enumerate(candidates):
+        _object(cand, {"id", "group"}, f"{where}[{index}]")
+    return [c["id"] for c in candidates], [c["group"] for c in candidates]
+
+
 def _parse_stratum(raw: object, where: str, strict: bool, group_of: dict[str, str]) -> Stratum:
     item = _object(raw, _STRATUM_KEYS, where)
-    candidates = _list(item["candidates"], f"{where}.candidates")
-    ids: list[Any] = []
-    groups: list[Any] = []
-    for index, cand in enumerate(candidates):
-        if type(cand) is not dict or len(cand) != 2 or "id" not in cand or "group" not in cand:
-            _object(cand, {"id", "group"}, f"{where}.candidates[{index}]")
-        ids.append(cand["id"])
-        groups.append(cand["group"])
-    _check_ids(ids, f"{where}.candidates ids", strict)
-    try:
-        groups_fine = not groups or _IDS.fullmatch("\n".join(set(groups))) is not None
-    except TypeError:
-        groups_fine = False
-    if not groups_fine:
+    ids, groups = _candidates(item["candidates"], f"{where}.candidates")
+    if not _all_ids(groups):
         for index, group in enumerate(groups):
             check_id(group, f"{where}.candidates[{index}].group")
-    for cid, group in zip(ids, groups, strict=True):
-        if group_of.setdefault(cid, group) != group:
+    mine = dict(zip(ids, groups, strict=True))
+    _check_ids(ids, f"{where}.candidates ids", strict, len(mine))
+    for cid in mine.keys() & group_of.keys():
+        if group_of[cid] != mine[cid]:
             raise DrawError(
-                "invalid:snapshot", f"{cid} has group {group_of[cid]!r} and {group!r}"
+                "invalid:snapshot", f"{cid} has group {group_of[cid]!r} and {mine[cid]!r}"
             )
+    group_of.update(mine)
     return Stratum(
         name=check_id(item["name"], f"{where}.name"),
         specialty=check_id(item["specialty"], f"{where}.specialty"),
@@ -196,11 +216,15 @@ def parse_snapshot(snapshot: object, *, strict: bool = False) -> Snapshot:
     window = _object(snap["window"], {"start", "end"}, "window")
     for key in ("start", "end"):
         if not isinstance(window[key], str) or not TIME.fullmatch(window[key]):
-            raise DrawError("invalid:snapshot", f"window.{key} must be like 2026-12-03T01:00:00.000Z")
+            raise DrawError(
+                "invalid:snapshot", f"window.{key} must be like 2026-12-03T01:00:00.000Z"
+            )
     if window["start"] >= window["end"]:
         raise DrawError("invalid:snapshot", "window.start must be before window.end")
     if snap["separation"] not in SEPARATIONS:
-        raise DrawError("invalid:snapshot", f"separation must be 'venue' or 'room', not {snap['separation']!r}")
+        raise DrawError(
+            "invalid:snapshot", f"separation must be 'venue' or 'room', not {snap['separation']!r}"
+        )
     raw_strata = _list(snap["strata"], "strata")
     if not raw_strata:
         raise DrawError("invalid:snapshot", "strata must not be empty")
@@ -252,47 +276,3 @@ def check_algorithm(algorithm: object) -> str:
     if algorithm not in ALGORITHMS:
         raise DrawError("invalid:algorithm", f"algorithm must be one of {ALGORITHMS}")
     return algorithm  # type: ignore[return-value]
-
-
-def check_feasible(snapshot: dict[str, Any], algorithm: str = SCORE) -> None:
-    """Refuse, before anything is announced, a request that cannot be met (draw.md §2).
-
-    The snapshot must be in normal form (``parse_snapshot(strict=True)``). Raises
-    :class:`DrawError` with, in this order of checks: ``infeasible:rfc3797:strata`` (rfc3797
-    handles exactly one stratum), ``infeasible:candidates:<stratum>`` (fewer than ``count``),
-    ``infeasible:groups:<stratum>`` (fewer than ``ceil(count / max_per_group)`` groups; not in
-    rfc3797 mode, which has no group limit), ``infeasible:members`` (fewer distinct candidates
-    than members requested), ``infeasible:venues`` or ``infeasible:rooms`` (fewer separated
-    places with a free workstation than members); or ``invalid:*`` for a malformed input.
-    """
-    check_algorithm(algorithm)
-    snap = parse_snapshot(snapshot, strict=True)
-    if algorithm == RFC3797 and len(snap.strata) != 1:
-        raise DrawError("infeasible:rfc3797:strata", "rfc3797 mode draws exactly one stratum")
-    for s in snap.strata:
-        if len(s.ids) < s.count:
-            raise DrawError(
-                f"infeasible:candidates:{s.name}",
-                f"{s.name}: {len(s.ids)} candidates for {s.count} members",
-            )
-        groups = len({snap.group_of[c] for c in s.ids})
-        needed = math.ceil(s.count / snap.max_per_group)
-        if algorithm == SCORE and groups < needed:
-            raise DrawError(
-                f"infeasible:groups:{s.name}",
-                f"{s.name}: {groups} groups, {needed} needed at {snap.max_per_group} per group",
-            )
-    members = sum(s.count for s in snap.strata)
-    if len(snap.group_of) < members:
-        raise DrawError(
-            "infeasible:members", f"{len(snap.group_of)} distinct candidates for {members} members"
-        )
-    if snap.separation == "venue":
-        places = sum(1 for v in snap.venues if any(r.workstations for r in v.rooms))
-    else:
-        places = sum(1 for v in snap.venues for r in v.rooms if r.workstations)
-    if places < members:
-        raise DrawError(
-            f"infeasible:{snap.separation}s",
-            f"{places} {snap.separation}s with a free workstation for {members} members",
-        )

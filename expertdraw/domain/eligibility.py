@@ -20,8 +20,9 @@ Boundary choices (all documented here so that a supervisor can explain any outco
 - ``party-former``: an employment or advising role at a party (tenderer, agency, bidder or
   authority) that lasts, or ended (last day) on or after the evaluation date minus N years.
 - ``penalty``: an administrative or criminal penalty whose start (decision) date is within the
-  last N years, or that is still running (``end`` after the evaluation date); a blacklist entry
-  while in force: ``start <= evaluation date < end`` (``end`` None = indefinitely).
+  last N years, or that is still running (``end``, the lapse day, after the evaluation date); a
+  blacklist entry while in force: ``start <= evaluation date < end`` (``end`` None = indefinitely).
+  Only penalties for bidding misconduct are expected in the data.
 - ``busy``: a booking overlapping ``[window start - buffer, window end + buffer)``; touching
   ends do not overlap. ``unavailable``: leave overlapping ``[window start, window end)``.
 - ``frequency``: at least ``frequency_limit`` memberships with

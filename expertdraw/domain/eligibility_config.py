@@ -46,7 +46,8 @@ class Rules:
       in that many days before the window start;
     - ``same_tenderer_days``: ``same-tenderer`` look-back (days);
     - ``stale_days``: ``stale-data`` when not confirmed within this many days;
-    - ``stale_share_limit``: a stratum may be drawn only if its stale share is below this;
+    - ``stale_share_limit``: a stratum may be drawn only if its stale share is below this
+      (exact: a ``Fraction``; ``Decimal``, ``int`` and strings like ``"0.2"`` are converted);
     - ``region_policy``: ``exclude-prefecture`` (default), ``exclude-county`` or ``none``;
     - ``utc_offset``: the trading centre's offset from UTC (China: +08:00), which turns the
       window start into the evaluation date.
@@ -82,11 +83,10 @@ class Rules:
             raise RulesError(
                 "rules:invalid", "travel_buffer", "must be a non-negative whole-second duration"
             )
-        limit = self.stale_share_limit
-        if not isinstance(limit, Fraction) or not 0 < limit <= 1:
-            raise RulesError(
-                "rules:invalid", "stale_share_limit", "must be a Fraction with 0 < limit <= 1"
-            )
+        limit = _fraction("stale_share_limit", self.stale_share_limit)
+        if not 0 < limit <= 1:
+            raise RulesError("rules:invalid", "stale_share_limit", "must be > 0 and <= 1")
+        object.__setattr__(self, "stale_share_limit", limit)
         if self.region_policy not in REGION_POLICIES:
             raise RulesError(
                 "rules:invalid", "region_policy", f"must be one of {', '.join(REGION_POLICIES)}"

@@ -27,7 +27,7 @@ PenaltyKind = Literal["administrative", "criminal", "blacklist"]
 
 EXPERT_STATUSES: tuple[str, ...] = ("active", "suspended", "retired", "removed")
 PENALTY_KINDS: tuple[str, ...] = ("administrative", "criminal", "blacklist")
-_REGION = re.compile(r"[0-9]{6}")
+_REGION = re.compile(r"[1-9][0-9]{5}")
 
 
 class EligibilityError(ValueError):
@@ -57,7 +57,7 @@ def check_region_code(value: str, what: str) -> None:
     _require(
         isinstance(value, str) and _REGION.fullmatch(value) is not None,
         "eligibility:region-code",
-        f"{what} must be a 6-digit GB/T 2260 code, got {value!r}",
+        f"{what} must be a six-digit GB/T 2260 code, got {value!r}",
     )
 
 
@@ -83,7 +83,8 @@ class Employment:
 
 @dataclass(frozen=True)
 class Penalty:
-    """A penalty for bidding misconduct: ``start`` is the decision date, ``end`` the last day.
+    """A penalty for bidding misconduct: ``start`` is the decision date (first day in force),
+    ``end`` the day it lapses (no longer in force on that day; unlike ``Employment.end``).
 
     For administrative and criminal penalties ``end`` may be None (a one-off penalty); for a
     blacklist entry None means "until further notice".

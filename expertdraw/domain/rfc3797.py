@@ -35,7 +35,12 @@ class Pick:
 
     def as_dict(self) -> dict[str, int | str]:
         """The pick as the vector files write it."""
-        return {"i": self.i, "md5_hex": self.md5_hex, "remaining": self.remaining, "picked": self.picked}
+        return {
+            "i": self.i,
+            "md5_hex": self.md5_hex,
+            "remaining": self.remaining,
+            "picked": self.picked,
+        }
 
 
 def key_string(sources: Sequence[Sequence[int]]) -> str:

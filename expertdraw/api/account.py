@@ -1,0 +1,126 @@
+"""Logging in and out, bearer tokens, and "who am I".
+
+``POST /auth/token`` exchanges a username and password for a bearer token, shown once;
+``DELETE /auth/token`` revokes the token the request carries. ``POST``/``DELETE /auth/session``
+do the same for the signed session cookie the pages use. Logins are rate limited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+from .. import auth
+from ..services import auth as auth_service
+from .blueprint import bp
+from .errors import ApiError
+from .framework import ALL_ROLES, PUBLIC, api_route
+from .schemas import ApiModel, Label, OutModel, Password
+
+
+class LoginIn(ApiModel):
+    """Credentials."""
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Password
+
+
+class TokenIn(LoginIn):
+    """Credentials, and a label to recognise the token by (e.g. the client's name)."""
+
+    label: Label = ""
+
+
+class MeOut(OutModel):
+    """The logged-in user, as the user may see it."""
+
+    id: int
+    username: str
+    pseudonym: str
+    role: str
+    language: str | None
+    venue_id: str | None
+
+
+class TokenOut(OutModel):
+    """A new bearer token. ``token`` is shown only in this response."""
+
+    token: str
+    token_id: int
+    label: str
+    created_at: datetime
+    user: MeOut
+
+
+@api_route(
+    bp,
+    "POST",
+    "/auth/token",
+    roles=PUBLIC,
+    body=TokenIn,
+    response=TokenOut,
+    status=201,
+    rate_limited=True,
+    summary="Exchange username and password for a bearer token",
+)
+def create_token(body: TokenIn) -> dict[str, object]:
+    """Send the token as `Authorization: Bearer <token>`; it is not shown again."""
+    auth.check_login_rate(body.username)
+    user, row, token = auth_service.token_login(body.username, body.password, body.label)
+    return {
+        "token": token,
+        "token_id": row.id,
+        "label": row.label,
+        "created_at": row.created_at,
+        "user": user,
+    }
+
+
+@api_route(
+    bp,
+    "DELETE",
+    "/auth/token",
+    roles=ALL_ROLES,
+    status=204,
+    summary="Revoke the bearer token this request carries",
+)
+def revoke_token() -> None:
+    """Later requests with the same token get 401."""
+    token = auth.current_token()
+    if token is None:
+        raise ApiError(400, "invalid:no-token", "this request was not made with a bearer token")
+    auth_service.revoke_token(token.id)
+
+
+@api_route(
+    bp,
+    "POST",
+    "/auth/session",
+    roles=PUBLIC,
+    body=LoginIn,
+    response=MeOut,
+    rate_limited=True,
+    summary="Log in with username and password (session cookie)",
+)
+def create_session(body: LoginIn) -> object:
+    """For the pages: sets the signed session cookie."""
+    auth.check_login_rate(body.username)
+    user = auth_service.authenticate(body.username, body.password)
+    auth.login_user(user)
+    return user
+
+
+@api_route(
+    bp, "DELETE", "/auth/session", roles=PUBLIC, status=204, summary="Log out (session cookie)"
+)
+def delete_session() -> None:
+    """Clears the session cookie; harmless when not logged in."""
+    auth.logout_user()
+
+
+@api_route(bp, "GET", "/me", roles=ALL_ROLES, response=MeOut, summary="The logged-in user")
+def me() -> object:
+    """Who the bearer token or session belongs to."""
+    return auth.current_user()

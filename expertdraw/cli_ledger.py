@@ -1,0 +1,70 @@
+"""Ledger commands: export-ledger, keys (list, rotate), checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from .extensions import db
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(export_command)
+    app.cli.add_command(keys_group)
+    app.cli.add_command(checkpoint_command)
+
+
+@click.command("export-ledger")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--to", "to_seq", type=click.IntRange(min=0), default=None, help="last seq")
+def export_command(out: Path, to_seq: int | None) -> None:
+    """Write the export bundle of ledger.md §5 to folder OUT (must not exist or be empty)."""
+    from .services import export
+
+    try:
+        summary = export.write_bundle(out, to_seq)
+    except export.ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"exported entries 0..{summary.last_seq}, {summary.checkpoints} checkpoints, "
+        f"{summary.snapshots} snapshots to {out}"
+    )
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """The log's signing keys."""
+
+
+@keys_group.command("list")
+def keys_list() -> None:
+    """Print keys.txt: every verifier key with its seq range."""
+    from .services import keys
+
+    click.echo(keys.keys_txt(), nl=False)
+
+
+@keys_group.command("rotate")
+@click.option("--reason", required=True, help="why the key is rotated (recorded in the ledger)")
+def keys_rotate(reason: str) -> None:
+    """Append key.rotated signed by the old key and switch to a new key."""
+    from .services import ledger
+
+    reason = reason.strip()
+    if not reason or len(reason) > 200:
+        raise click.BadParameter("must be 1 to 200 characters", param_hint="--reason")
+    row = ledger.rotate_key(reason, {"role": "admin", "id": "cli"})
+    db.session.commit()
+    click.echo(f"rotated: new key {row.name} signs from seq {row.from_seq}")
+
+
+@click.command("checkpoint")
+def checkpoint_command() -> None:
+    """Issue a signed checkpoint of the whole log now."""
+    from .services import ledger
+
+    row = ledger.issue_checkpoint()
+    db.session.commit()
+    click.echo(f"checkpoint at size {row.size}, root {row.root}")

@@ -1,0 +1,258 @@
+"""The full audit of an export bundle (ledger.md §5), in one streaming pass over entries.jsonl.
+
+Order of work: keys.txt and checkpoints.txt are read first (they are small); then
+entries.jsonl is read in chunks of ``2**level`` lines, checked line by line (in worker
+processes when it is large, see :mod:`~expertdraw.domain.bundle_scan`), and merged in order:
+``prev`` and times across chunk edges, the tree (whole chunks join the compact range as one
+perfect subtree), each checkpoint's root, time and origin when the pass reaches its size,
+and the entries that span the log (keys, draws; :mod:`~expertdraw.domain.bundle_events`).
+
+Problems are listed in the order of the places they name (checkpoints.txt and keys.txt
+syntax and signatures first, then by ``seq``, a checkpoint right after its last entry), so
+the first problem names the first bad place. The pass stops at the first line that does not
+parse or does not hold the next ``seq``: nothing after it can be checked.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from expertdraw.domain.bundle_checkpoints import ParsedCheckpoint, check_checkpoints
+from expertdraw.domain.bundle_draws import DrawFiles
+from expertdraw.domain.bundle_events import LogEvents
+from expertdraw.domain.bundle_scan import ChunkResult, Problem, ScanContext, decode_json, scan_chunk
+from expertdraw.domain.ledger_files import TrustList, read_keys_txt
+from expertdraw.domain.merkle import EMPTY_ROOT, CompactRange, fold
+from expertdraw.domain.notes import VerifierKey
+
+PARALLEL_FROM_BYTES = 16 << 20
+
+
+@dataclass
+class AuditReport:
+    """Problems (first bad place first) and a summary of what was checked."""
+
+    problems: list[Problem] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the audit found nothing wrong."""
+        return not self.problems
+
+    @property
+    def first(self) -> Problem | None:
+        """The problem naming the first bad place, if any."""
+        return self.problems[0] if self.problems else None
+
+
+def _peek_origin(path: Path) -> str | None:
+    with path.open("rb") as f:
+        line = f.readline()
+    try:
+        log = decode_json(line.decode("utf-8"))["entry"]["log"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return log if isinstance(log, str) else None
+
+
+def _chunks(path: Path, level: int) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as f:
+        start = 0
+        while lines := list(islice(f, 1 << level)):
+            yield start, b"".join(lines)
+            start += 1 << level
+
+
+_CONTEXT: ScanContext | None = None
+
+
+def _init_worker(ctx: ScanContext) -> None:
+    global _CONTEXT
+    _CONTEXT = ctx
+
+
+def _scan_in_worker(start: int, data: bytes) -> ChunkResult:
+    assert _CONTEXT is not None
+    return scan_chunk(_CONTEXT, start, data)
+
+
+def _results(ctx: ScanContext, path: Path, workers: int) -> Iterator[ChunkResult]:
+    """Chunk results in order; with ``workers`` > 1 from a process pool, a few chunks ahead."""
+    if workers <= 1:
+        for start, data in _chunks(path, ctx.level):
+            yield scan_chunk(ctx, start, data)
+        return
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context(method), initializer=_init_worker,
+        initargs=(ctx,),
+    ) as pool:
+        pending: deque[Future[ChunkResult]] = deque()
+        try:
+            for start, data in _chunks(path, ctx.level):
+                pending.append(pool.submit(_scan_in_worker, start, data))
+                if len(pending) > 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+class _Audit:
+    """State of one audit while merging chunk results."""
+
+    def __init__(
+        self, trust: TrustList, parsed: list[ParsedCheckpoint], origin: str | None, files: DrawFiles
+    ) -> None:
+        self.by_size: dict[int, list[ParsedCheckpoint]] = {}
+        for p in parsed:
+            self.by_size.setdefault(p.checkpoint.size, []).append(p)
+        covered = [p.checkpoint.size for p in parsed if p.signed]
+        self.events = LogEvents(origin, trust.ranges, covered, files)
+        self.origin = origin
+        self.frontier = CompactRange()
+        self.count = 0
+        self.root = EMPTY_ROOT
+        self.last_leaf: bytes | None = None
+        self.last_time: str | None = None
+        self.dropped = 0
+
+    def merge(self, chunk: ChunkResult, level: int) -> list[tuple[tuple[int, int], Problem]]:
+        found = [((p.seq or 0, 0), p) for p in chunk.problems]
+        self.dropped += chunk.dropped
+        if chunk.start and self.last_leaf is not None and chunk.first_prev is not None:
+            if chunk.first_prev != self.last_leaf.hex():
+                message = f"prev does not match the leaf of seq {chunk.start - 1}"
+                found.append(((chunk.start, 0), Problem("entry:prev", message, seq=chunk.start)))
+            if isinstance(chunk.first_time, str) and chunk.first_time < (self.last_time or ""):
+                message = f"time {chunk.first_time} is earlier than seq {chunk.start - 1}'s"
+                found.append(((chunk.start, 0), Problem("entry:time", message, seq=chunk.start)))
+        for seq, kind, body in chunk.events:
+            self.events.on_event(seq, kind, body)
+        found += [((p.seq or 0, 0), p) for p in self.events.problems]
+        self.events.problems.clear()
+        for size in sorted(chunk.partials):
+            hashes, when = chunk.partials[size]
+            root = fold(self.frontier.hashes + hashes)
+            self.root = root
+            for p in self.by_size.get(size, ()):
+                found += [((size - 1, 1), x) for x in self._checkpoint(p, root, when)]
+        if chunk.subtree is not None:
+            self.frontier.push_subtree(level, chunk.subtree)
+        self.count = chunk.start + chunk.count
+        self.last_leaf = chunk.last_leaf or self.last_leaf
+        self.last_time = chunk.last_time or self.last_time
+        found.sort(key=lambda item: item[0])
+        return found
+
+    def _checkpoint(self, p: ParsedCheckpoint, root: bytes, when: str) -> Iterable[Problem]:
+        cp, i = p.checkpoint, p.index
+        if cp.root != root:
+            yield Problem("checkpoint:root", f"root is not root({cp.size}) of the entries", None, i)
+        if cp.time != when:
+            yield Problem("checkpoint:time", f"time is not the time of seq {cp.size - 1}", None, i)
+        if self.origin is not None and cp.origin != self.origin:
+            yield Problem("checkpoint:origin", f"origin is not {self.origin!r}", None, i)
+
+
+def audit_bundle(
+    path: str | os.PathLike[str],
+    *,
+    replay: bool = False,
+    entry_signatures: bool = False,
+    keys_file: str | os.PathLike[str] | None = None,
+    cosigners: Sequence[VerifierKey] = (),
+    beacon_certificates: bytes | None = None,
+    workers: int | None = None,
+    max_problems: int = 1000,
+    level: int = 12,
+) -> AuditReport:
+    """Audit the bundle folder ``path``; never raises for a bad bundle.
+
+    ``keys_file``: the auditor's own trust list (keys.txt format) instead of the bundle's;
+    ``cosigners``: supervisors' keys whose checkpoint signature lines must then verify;
+    ``workers``: processes for entries.jsonl (default: all CPUs for files over 16 MB).
+
+    Raises:
+        OSError: only if a file exists but cannot be read.
+    """
+    started = time.perf_counter()
+    root = Path(path)
+    report = AuditReport()
+    entries = root / "entries.jsonl"
+    for name in ("entries.jsonl", "checkpoints.txt", "keys.txt"):
+        if not (root / name).is_file() and not (name == "keys.txt" and keys_file):
+            report.problems.append(Problem("bundle:missing", f"{name} is missing", file=name))
+    if not entries.is_file():
+        return report
+    keys_path = Path(keys_file) if keys_file else root / "keys.txt"
+    keys_text = keys_path.read_bytes().decode("utf-8", "replace") if keys_path.is_file() else ""
+    ranges, key_problems = read_keys_txt(keys_text)
+    front = [Problem("keys:format", m, file=f"keys.txt line {n}") for n, m in key_problems]
+    trust = TrustList(ranges, cosigners)
+    cps_path = root / "checkpoints.txt"
+    parsed, cp_problems = check_checkpoints(
+        cps_path.read_bytes() if cps_path.is_file() else b"", trust
+    )
+    front += cp_problems
+    origin = _peek_origin(entries)
+    ctx = ScanContext(
+        origin,
+        tuple((r.from_seq, r.to_seq, r.key.key_id, r.key.public_key) for r in trust.ranges),
+        frozenset(p.checkpoint.size for p in parsed),
+        entry_signatures,
+        level,
+    )
+    files = DrawFiles(root, replay, beacon_certificates)
+    audit = _Audit(trust, parsed, origin, files)
+    if workers is None:
+        large = entries.stat().st_size > PARALLEL_FROM_BYTES
+        workers = (os.cpu_count() or 1) if large else 1
+    stream: list[Problem] = []
+    broken = False
+    for chunk in _results(ctx, entries, workers):
+        stream += [p for _, p in audit.merge(chunk, level)]
+        if chunk.broken:
+            broken = True
+            break
+    beyond = [p for p in parsed if p.checkpoint.size > audit.count]
+    if not broken:
+        for p in beyond:
+            message = (
+                f"size {p.checkpoint.size} but the bundle ends at seq {audit.count - 1}: "
+                f"entries {audit.count}..{p.checkpoint.size - 1} are missing"
+            )
+            stream.append(Problem("checkpoint:beyond", message, checkpoint=p.index))
+        stream += audit.events.finish(audit.count)
+    everything = front + stream
+    report.problems += everything[: max(0, max_problems - len(report.problems))]
+    sizes = [p.checkpoint.size for p in parsed if p.signed and p.checkpoint.size <= audit.count]
+    report.summary = {
+        "entries": audit.count,
+        "root": audit.root.hex(),
+        "checkpoints": len(parsed),
+        "checkpoints_unchecked": len(beyond) if broken else 0,
+        "uncovered_tail": audit.count - max(sizes, default=0),
+        "keys": len(trust.ranges),
+        "stopped_at_seq": audit.count if broken else None,
+        "problems": len(everything) + audit.dropped,
+        "entry_signatures": entry_signatures,
+        "replay": replay,
+        "replayed": files.replayed,
+        "workers": workers,
+        "seconds": round(time.perf_counter() - started, 3),
+        **{f"draws_{k}": v for k, v in audit.events.counts.items()},
+    }
+    return report

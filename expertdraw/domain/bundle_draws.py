@@ -1,0 +1,182 @@
+"""A bundle's draw files (ledger.md §5): snapshots, beacon pulses, and replay (draw.md §8).
+
+* ``snapshots/<draw>.json`` must be exactly ``C(snapshot)`` and hash to the announcement's
+  ``snapshot_hash`` (always checked: the ledger's hash protects every byte of it).
+* ``beacon/<draw>.json``: its ``outputValue`` (lower case) must be the result's
+  ``entropy_value`` and its ``timeStamp`` at or after ``not_before`` (always checked); NIST's
+  signature is checked on replay by ``expertdraw.domain.beacon.verify_pulse`` with the
+  certificate(s) in ``beacon/*.pem`` or given to the audit.
+* With replay, ``expertdraw.domain.draw.replay`` and ``replay_replacement`` recompute each
+  result; they are looked up lazily, and their absence is a problem, not a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from expertdraw.domain.bundle_scan import decode_json
+from expertdraw.domain.canonical import CanonicalError, canonical
+
+Body = dict[str, Any]
+Found = list[tuple[str, str]]
+_SUPPLEMENTARY = re.compile(r"(.+)-R[1-9][0-9]*")
+
+
+def _when(text: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class DrawFiles:
+    """Checks the files of each draw as the audit meets its entries."""
+
+    def __init__(self, root: Path, replay: bool, certificates: bytes | None = None) -> None:
+        """``root``: the bundle folder; ``certificates``: NIST PEM certificates, if any."""
+        self.root = root
+        self.replay = replay
+        pems = sorted((root / "beacon").glob("*.pem")) if (root / "beacon").is_dir() else []
+        self.certificates = (certificates or b"") + b"".join(p.read_bytes() for p in pems)
+        self.completed: dict[str, Body] = {}
+        self.replacements: dict[str, list[Body]] = {}
+        self.supplementary: dict[str, list[Body]] = {}
+        self.unavailable: set[str] = set()
+        self.replayed = 0
+
+    def _snapshot(self, draw: str) -> tuple[Any, bytes | None, str | None]:
+        path = self.root / "snapshots" / f"{draw}.json"
+        if not path.is_file():
+            return None, None, f"snapshots/{draw}.json is missing"
+        data = path.read_bytes()
+        try:
+            snapshot = decode_json(data.decode("utf-8"))
+            if canonical(snapshot) != data:
+                return None, data, f"snapshots/{draw}.json is not exactly C(snapshot)"
+        except (UnicodeDecodeError, ValueError, CanonicalError) as exc:
+            return None, data, f"snapshots/{draw}.json does not parse: {exc}"
+        return snapshot, data, None
+
+    def announced(self, seq: int, body: Body) -> list[str]:
+        """Check the snapshot of a newly announced draw; return problem messages."""
+        snapshot, data, problem = self._snapshot(body["draw"])
+        if problem:
+            return [problem]
+        if hashlib.sha256(data).hexdigest() != body["snapshot_hash"]:
+            return [f"snapshots/{body['draw']}.json does not hash to snapshot_hash"]
+        if not isinstance(snapshot, dict) or snapshot.get("draw") != body["draw"]:
+            return [f"snapshots/{body['draw']}.json is not draw {body['draw']}'s snapshot"]
+        return []
+
+    def _engine(self, module: str, name: str) -> tuple[Any, str | None]:
+        try:
+            found = getattr(importlib.import_module(f"expertdraw.domain.{module}"), name, None)
+        except ImportError as exc:
+            found, reason = None, str(exc)
+        else:
+            reason = f"expertdraw.domain.{module} has no {name}"
+        if found is None:
+            return None, f"{module}.{name} unavailable: {reason}"
+        return found, None
+
+    def _call(self, code: str, module: str, name: str, *args: Any, **kwargs: Any) -> Found:
+        fn, missing = self._engine(module, name)
+        if fn is None:
+            if missing in self.unavailable:
+                return []
+            self.unavailable.add(missing)
+            return [(f"{code}-unavailable", f"{name} unavailable: {missing}")]
+        accepted = inspect.signature(fn).parameters
+        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+        try:
+            outcome = fn(*args, **kwargs)
+        except Exception as exc:  # an engine error is a finding about this draw
+            return [(code, f"{name} failed: {getattr(exc, 'code', type(exc).__name__)}: {exc}")]
+        if outcome is False or (isinstance(outcome, str) and outcome):
+            return [(code, f"{name}: {outcome}" if isinstance(outcome, str) else f"{name} fails")]
+        return []
+
+    def _beacon(self, announced: Body, body: Body) -> Found:
+        entropy = announced.get("entropy")
+        if not isinstance(entropy, dict) or entropy.get("kind") != "beacon":
+            return []
+        if "entropy_value" not in body:
+            return []
+        path = self.root / "beacon" / f"{body['draw']}.json"
+        if not path.is_file():
+            return [("draw:beacon", f"beacon/{body['draw']}.json is missing")]
+        data = path.read_bytes()
+        try:
+            pulse = json.loads(data)["pulse"]
+            output = str(pulse["outputValue"]).lower()
+            stamp, not_before = _when(pulse["timeStamp"]), _when(entropy.get("not_before"))
+        except (ValueError, KeyError, TypeError) as exc:
+            return [("draw:beacon", f"beacon/{body['draw']}.json is not a pulse: {exc}")]
+        found: Found = []
+        if output != body["entropy_value"]:
+            found.append(("draw:beacon", "pulse outputValue is not the draw's entropy_value"))
+        if stamp is None or not_before is None or stamp < not_before:
+            found.append(("draw:beacon", "pulse timeStamp is before the announced not_before"))
+        if self.replay:
+            if not self.certificates:
+                found.append(("draw:beacon", "no NIST certificate to check the pulse signature"))
+            else:
+                found += self._call("draw:beacon", "beacon", "verify_pulse", data, self.certificates)
+        return found
+
+    def finished(self, seq: int, announced: Body, body: Body) -> Found:
+        """Check a draw.completed or draw.failed body: beacon pulse, and replay on request."""
+        found = self._beacon(announced, body)
+        draw = body["draw"]
+        if self.replay:
+            snapshot, _, problem = self._snapshot(draw)
+            if problem:
+                return [*found, ("draw:replay", f"cannot replay: {problem}")]
+            self.replayed += 1
+            found += self._call("draw:replay", "draw", "replay", snapshot, announced, body)
+        if self.replay and "members" in body:
+            self.completed[draw] = body
+            base = _SUPPLEMENTARY.fullmatch(draw)
+            if base:
+                self._supplementary_members(base.group(1), draw, body)
+        return found
+
+    def _supplementary_members(self, base: str, draw: str, body: Body) -> None:
+        snapshot, _, _ = self._snapshot(draw)
+        groups = {}
+        for stratum in (snapshot or {}).get("strata", []):
+            for c in stratum.get("candidates", []):
+                groups[c.get("id")] = c.get("group")
+        members = [dict(m, group=groups.get(m.get("expert"))) for m in body["members"]]
+        self.supplementary.setdefault(base, []).extend(members)
+
+    def replaced(self, seq: int, body: Body) -> Found:
+        """Replay a draw.replaced body (on request) against the draw and its history."""
+        draw = body["draw"]
+        prior = self.replacements.setdefault(draw, [])
+        found: Found = []
+        if self.replay:
+            snapshot, _, problem = self._snapshot(draw)
+            if problem or draw not in self.completed:
+                found = [("draw:replay", f"cannot replay: {problem or 'no completed body'}")]
+            else:
+                self.replayed += 1
+                found = self._call(
+                    "draw:replay",
+                    "draw",
+                    "replay_replacement",
+                    snapshot,
+                    self.completed[draw],
+                    list(prior),
+                    body,
+                    supplementary_members=list(self.supplementary.get(draw, [])),
+                )
+            prior.append(body)
+        return found

@@ -1,0 +1,172 @@
+"""Parsing one line of entries.jsonl exactly (ledger.md §5), fast when it is plain.
+
+A canonical line is ``{"entry":{"actor":{"id":…,"role":…},"body":{…},"log":…,"prev":…,
+"seq":…,"time":…,"type":…,"v":1},"key":…,"leaf":…,"sig":…}``: sorted keys, no whitespace.
+When the line is ASCII and has no backslash, one regular expression takes the envelope apart
+and only the body is parsed as JSON; the body is then canonical exactly when its objects'
+keys are sorted and unique (counted against its ``":`` pairs, as no string can hold a quote)
+and no space lies between tokens. Any other line is parsed whole and re-encoded to compare.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, NamedTuple
+
+from expertdraw.domain.canonical import MAX_SAFE_INTEGER, CanonicalError, canonical
+from expertdraw.domain.ledger import BODY_MEMBERS, body_problem, entry_problem, is_time
+
+_STR = rb'[^"\\\x00-\x1f]'
+_LINE = re.compile(
+    rb'\{"entry":\{"actor":\{"id":"(' + _STR + rb'*)","role":"(' + _STR + rb'*)"\},'
+    rb'"body":(\{.*\}),"log":"(' + _STR + rb'+)","prev":"([0-9a-f]{64})",'
+    rb'"seq":(0|[1-9][0-9]{0,15}),"time":"(' + _STR + rb'*)","type":"(' + _STR + rb'*)",'
+    rb'"v":1\},"key":"([0-9a-f]{8})","leaf":"([0-9a-f]{64})",'
+    rb'"sig":"([A-Za-z0-9+/]{85}[AQgw]==)"\}'
+).fullmatch
+_PREFIX = len(b'{"entry":')
+_TAIL = 189  # ,"key":"<8>","leaf":"<64>","sig":"<88>"}
+_RECORD_KEYS = {"entry", "key", "leaf", "sig"}
+
+
+def _no_float(text: str) -> Any:
+    raise ValueError(f"floating-point number {text} is not allowed")
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not allowed")
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if text == "-0" or not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise ValueError(f"integer {text} is outside ±(2^53-1) or not canonical")
+    return value
+
+
+_decoder = json.JSONDecoder(parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_constant)
+_raw_decode = _decoder.raw_decode
+decode_json = _decoder.decode
+decode_json.__doc__ = "Parse JSON text refusing floats, NaN/Infinity, unsafe integers and -0."
+
+
+class Line(NamedTuple):
+    """The parts of one line. ``data`` is ``C(entry)`` (None if the entry cannot be
+    canonical); ``problem`` says how the line breaks §1/§5 (None when it does not)."""
+
+    seq: Any
+    log: Any
+    time: Any
+    kind: Any
+    prev: Any
+    body: Any
+    data: bytes | None
+    key: Any
+    leaf: Any
+    sig: Any
+    problem: str | None
+
+
+def _sorted_key_count(value: dict[str, Any]) -> int:
+    """Keys in all objects under ``value``, or -1 if some object's keys are not sorted."""
+    keys = list(value)
+    if keys != sorted(keys):
+        return -1
+    count = len(keys)
+    for item in value.values():
+        if type(item) is dict:
+            inner = _sorted_key_count(item)
+            if inner < 0:
+                return -1
+            count += inner
+        elif type(item) is list:
+            for element in item:
+                if type(element) in (dict, list):
+                    inner = _sorted_key_count({"": element})
+                    if inner < 0:
+                        return -1
+                    count += inner - 1
+    return count
+
+
+def _shape(time: str, kind: str, body: dict[str, Any]) -> str | None:
+    if not is_time(time):
+        return f"time {time!r} is not YYYY-MM-DDTHH:MM:SS.mmmZ"
+    if kind not in BODY_MEMBERS:
+        return f"type {kind!r} is not a v1 entry type"
+    return body_problem(kind, body)
+
+
+def parse_fast(line: bytes) -> Line | None:
+    """The parts of a canonical plain-ASCII line, or None to take :func:`parse_line`."""
+    m = _LINE(line)
+    if m is None or not line.isascii():
+        return None
+    raw = m.group(3)
+    if b"\\" in raw or b"\t" in raw or b"\r" in raw:
+        return None
+    if b" " in raw and b" " in b"".join(raw.split(b'"')[::2]):  # a space between tokens
+        return None
+    text = raw.decode("ascii")
+    try:
+        body, end = _raw_decode(text)
+    except ValueError:
+        return None
+    if end != len(text) or type(body) is not dict or _sorted_key_count(body) != raw.count(b'":'):
+        return None
+    time, kind = m.group(7).decode(), m.group(8).decode()
+    return Line(
+        int(m.group(6)),
+        m.group(4).decode(),
+        time,
+        kind,
+        m.group(5),
+        body,
+        line[_PREFIX : len(line) - _TAIL],
+        m.group(9),
+        m.group(10),
+        m.group(11),
+        _shape(time, kind, body),
+    )
+
+
+def _ascii(value: Any) -> Any:
+    return value.encode("ascii", "replace") if isinstance(value, str) else value
+
+
+def parse_line(line: bytes) -> Line:
+    """The parts of any line, checking it is exactly ``C(record)`` by re-encoding.
+
+    Raises:
+        ValueError: if the line is not JSON (UTF-8, no floats) holding an ``entry`` object.
+    """
+    fast = parse_fast(line)
+    if fast is not None:
+        return fast
+    record = decode_json(line.decode("utf-8"))
+    if type(record) is not dict or type(record.get("entry")) is not dict:
+        raise ValueError("line is not a record with an entry object")
+    entry = record["entry"]
+    problem = entry_problem(entry)
+    try:
+        data = canonical(entry)
+    except CanonicalError as exc:
+        data, problem = None, problem or str(exc)
+    if record.keys() != _RECORD_KEYS:
+        problem = f"record members must be exactly {sorted(_RECORD_KEYS)}"
+    elif data is not None and canonical(record) != line:
+        problem = "line is not exactly C(record)"
+    return Line(
+        entry.get("seq"),
+        entry.get("log"),
+        entry.get("time"),
+        entry.get("type"),
+        _ascii(entry.get("prev")),
+        entry.get("body"),
+        data,
+        _ascii(record.get("key")),
+        _ascii(record.get("leaf")),
+        record.get("sig"),
+        problem,
+    )

@@ -1,0 +1,152 @@
+"""The snapshot of a supplementary draw ``D-R<n>`` (draw.md §6.4).
+
+It is drawn by the whole of draw.md, for ``D``'s open places only. Its candidates leave out
+every expert ever taken or sent a notice for ``D`` (reason ``taken``) and, in
+expertdraw-score-v1, every candidate whose group already has ``max_per_group`` of ``D``'s
+current members (reason ``group-full``); its venues leave out the rooms (and, with
+``separation: "venue"``, the venues) of ``D``'s current members.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from expertdraw.domain.draw_errors import DrawError
+from expertdraw.domain.draw_replace import history, supplementary_number
+from expertdraw.domain.draw_snapshot import (
+    SCORE,
+    check_algorithm,
+    check_count,
+    check_id,
+    parse_snapshot,
+)
+
+
+class Supplementary(NamedTuple):
+    """A supplementary draw's snapshot, the counts to add to its announcement's ``excluded``
+    (non-zero ones only), and what was left out: experts (``taken``), groups (``group-full``),
+    ``[venue, room]`` pairs and venues, each sorted."""
+
+    snapshot: dict[str, Any]
+    excluded: dict[str, int]
+    taken: list[str]
+    full_groups: list[str]
+    rooms: list[list[str]]
+    venues: list[str]
+
+
+def default_alternates(places: int) -> int:
+    """rules.md default: one alternate per two members, at least one."""
+    return max(1, places // 2)
+
+
+def supplementary_snapshot(
+    snapshot: dict[str, Any],
+    completed: Mapping[str, Any],
+    prior_replacements: Sequence[Mapping[str, Any]],
+    *,
+    draw_id: str,
+    noticed: Iterable[str] = (),
+    candidates: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    venues: Sequence[Mapping[str, Any]] | None = None,
+    alternates: Mapping[str, int] | None = None,
+    supplementary_members: Sequence[Mapping[str, Any]] = (),
+    supplementary_taken: Iterable[str] = (),
+    algorithm: str = SCORE,
+) -> Supplementary:
+    """Build the snapshot of ``draw_id`` (``D-R<n>``) for the places of ``D`` open now.
+
+    ``snapshot``, ``completed`` and ``prior_replacements`` are ``D``'s. ``noticed``: experts sent
+    a notice for ``D``. ``candidates``: per stratum, the experts eligible now (``{"id",
+    "group"}``; default ``D``'s candidates). ``venues``: the venues free now (default ``D``'s).
+    ``alternates``: per stratum (default :func:`default_alternates`). ``supplementary_members``
+    and ``supplementary_taken``: members (with group) and every expert taken by earlier
+    ``D-R<k>``. Window, ``max_per_group`` and ``separation`` are ``D``'s.
+    Raises :class:`DrawError` ``invalid:supplementary`` (no open place, bad id or input) or
+    any error of :func:`~expertdraw.domain.draw_replace.history`.
+    """
+    check_algorithm(algorithm)
+    state = history(snapshot, completed, prior_replacements, supplementary_members)
+    snap = state.snap
+    supplementary_number(snap.draw, draw_id, "draw_id")
+    taken = {m["expert"] for m in completed["members"]}
+    taken.update(e for experts in state.alternates.values() for e in experts)
+    taken.update(m.expert for m in state.members)
+    for expert in (*noticed, *supplementary_taken):
+        taken.add(check_id(expert, "taken expert", "invalid:supplementary"))
+    groups = Counter(m.group for m in state.members)
+    full = (
+        {g for g, n in groups.items() if n >= snap.max_per_group} if algorithm == SCORE else set()
+    )
+    seated = Counter(m.stratum for m in state.members)
+    strata: list[dict[str, Any]] = []
+    left_out: dict[str, set[str]] = {"taken": set(), "group-full": set()}
+    for index, stratum in enumerate(snapshot["strata"]):
+        places = stratum["count"] - seated[stratum["name"]]
+        if places <= 0:
+            continue
+        pool = stratum["candidates"] if candidates is None else candidates.get(stratum["name"], ())
+        kept = []
+        for cand in pool:
+            if not isinstance(cand, Mapping):
+                raise DrawError(
+                    "invalid:supplementary", f"a candidate of {stratum['name']} is not an object"
+                )
+            cid = check_id(cand.get("id"), "candidate id", "invalid:supplementary")
+            group = check_id(cand.get("group"), "candidate group", "invalid:supplementary")
+            reason = "taken" if cid in taken else "group-full" if group in full else None
+            if reason:
+                left_out[reason].add(cid)
+            else:
+                kept.append({"id": cid, "group": group})
+        wanted = (
+            default_alternates(places)
+            if alternates is None
+            else alternates.get(stratum["name"], default_alternates(places))
+        )
+        strata.append(
+            {
+                "name": stratum["name"],
+                "specialty": stratum["specialty"],
+                "count": places,
+                "alternates": check_count(
+                    wanted, f"alternates[{index}]", 0, "invalid:supplementary"
+                ),
+                "candidates": sorted(kept, key=lambda c: c["id"]),
+            }
+        )
+    if not strata:
+        raise DrawError("invalid:supplementary", f"{snap.draw} has no open place")
+    rooms = {(m.seat.venue, m.seat.room) for m in state.members}
+    busy_venues = {m.seat.venue for m in state.members} if snap.separation == "venue" else set()
+    busy_rooms = {room for _, room in rooms}
+    kept_venues = []
+    for venue in snapshot["venues"] if venues is None else venues:
+        if venue["id"] in busy_venues:
+            continue
+        free = [
+            {"id": r["id"], "workstations": sorted(r["workstations"])}
+            for r in venue["rooms"]
+            if r["id"] not in busy_rooms
+        ]
+        if free:
+            kept_venues.append({"id": venue["id"], "rooms": sorted(free, key=lambda r: r["id"])})
+    new = {
+        "draw": draw_id,
+        "window": dict(snapshot["window"]),
+        "strata": strata,
+        "max_per_group": snap.max_per_group,
+        "separation": snap.separation,
+        "venues": sorted(kept_venues, key=lambda v: v["id"]),
+    }
+    parse_snapshot(new, strict=True)
+    return Supplementary(
+        snapshot=new,
+        excluded={reason: len(ids) for reason, ids in left_out.items() if ids},
+        taken=sorted(taken),
+        full_groups=sorted(full),
+        rooms=[list(pair) for pair in sorted(rooms)],
+        venues=sorted(busy_venues),
+    )

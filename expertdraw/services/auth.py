@@ -1,0 +1,208 @@
+"""Authentication use cases: login, page-session checks, API bearer tokens, user accounts.
+
+Why here and not in the Flask glue (``expertdraw.auth``): these touch the database, and only
+services do. Tokens are 32 random bytes (URL-safe base64), shown once; the database keeps only
+their SHA-256 (hex), so a leaked table grants nothing. A token is refused once ``revoked_at`` is
+set or its user is deactivated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import ApiToken, Expert, User
+from . import users
+from .pagination import paginate
+
+TOKEN_BYTES = 32
+MAX_TOKEN_LENGTH = 128  # a presented token longer than this is not one of ours
+
+
+class AuthError(Exception):
+    """Authentication failed; ``code`` and ``http_status`` say how (mapped to problem+json)."""
+
+    code = "auth:required"
+    http_status = 401
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadCredentials(AuthError):
+    """Unknown username, wrong password or inactive user (deliberately indistinguishable)."""
+
+    code = "auth:bad-credentials"
+
+
+class UserNotFound(Exception):
+    """No user has this id."""
+
+    code = "not-found:user"
+    http_status = 404
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"no user with id {user_id}")
+        self.message = f"no user with id {user_id}"
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 (hex) of a bearer token: what ``api_tokens.token_hash`` stores."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def authenticate(username: str, password: str) -> User:
+    """The active user with this username and password; raises ``BadCredentials`` otherwise.
+
+    Delegates to ``services.users.verify_password`` (Argon2id; an unknown username costs a
+    verification too, and outdated hashes are upgraded).
+    """
+    user = users.verify_password(username, password)
+    if user is None:
+        raise BadCredentials("wrong username or password")
+    return user
+
+
+def session_version(user: User) -> str:
+    """A fingerprint of the user's password hash, kept in the session cookie.
+
+    Changing the password changes it, which ends every page session of that user.
+    """
+    return hashlib.sha256(b"expertdraw/session/v1\x00" + user.password_hash.encode()).hexdigest()[
+        :16
+    ]
+
+
+def user_for_session(user_id: object, version: object) -> User | None:
+    """The active user a session cookie names, if its version still matches."""
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or not isinstance(version, str):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    if not hmac.compare_digest(session_version(user), version):
+        return None
+    return user
+
+
+def token_login(
+    username: str, password: str, label: str = "", now: datetime | None = None
+) -> tuple[User, ApiToken, str]:
+    """Authenticate and issue a bearer token: the user, the token row and the token text.
+
+    Raises ``BadCredentials``.
+    """
+    user = authenticate(username, password)
+    row, token = issue_token(user, label, now)
+    return user, row, token
+
+
+def issue_token(user: User, label: str = "", now: datetime | None = None) -> tuple[ApiToken, str]:
+    """Create and commit a bearer token for ``user``; returns the row and the token text.
+
+    The text is returned only here; afterwards only its hash exists.
+    """
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    row = ApiToken(user_id=user.id, token_hash=hash_token(token), label=label, created_at=_now(now))
+    db.session.add(row)
+    db.session.commit()
+    return row, token
+
+
+def user_for_token(token: str) -> tuple[User, ApiToken] | None:
+    """The active user and the unrevoked token row for a presented bearer token, or ``None``."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    return user, row
+
+
+def revoke_token(token_id: int, now: datetime | None = None) -> None:
+    """Revoke one token (idempotent) and commit."""
+    row = db.session.get(ApiToken, token_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = _now(now)
+        db.session.commit()
+
+
+def revoke_all_tokens(user_id: int, now: datetime | None = None) -> int:
+    """Revoke every unrevoked token of a user and commit; returns how many were revoked.
+
+    Raises ``UserNotFound`` when no user has this id.
+    """
+    if db.session.get(User, user_id) is None:
+        raise UserNotFound(user_id)
+    result = db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=_now(now))
+    )
+    db.session.commit()
+    return int(result.rowcount or 0)
+
+
+def list_users(
+    *, page: int, per_page: int, role: str | None = None, active: bool | None = None
+) -> tuple[list[tuple[User, str | None]], int]:
+    """One page of users ordered by id, each with its expert's code; and the total.
+
+    Optionally filtered by role and active flag.
+    """
+    stmt = sa.select(User).order_by(User.id)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    rows, total = paginate(stmt, page=page, per_page=per_page)
+    ids = {u.expert_id for u in rows if u.expert_id is not None}
+    codes: dict[int, str] = {}
+    if ids:
+        found = db.session.execute(sa.select(Expert.id, Expert.code).where(Expert.id.in_(ids)))
+        codes = {row.id: row.code for row in found}
+    return [(u, codes.get(u.expert_id) if u.expert_id else None) for u in rows], total
+
+
+def create_account(
+    username: str,
+    password: str,
+    role: str,
+    *,
+    expert_code: str | None = None,
+    venue_id: str | None = None,
+    language: str | None = None,
+    now: datetime | None = None,
+) -> User:
+    """Create and commit a user; an expert user is linked by the expert's code.
+
+    Raises ``users.UserError`` (``user:username`` taken, ``user:link`` no such expert or venue,
+    or the link does not fit the role, ``user:password``, ``user:role``).
+    """
+    expert_id: int | None = None
+    if expert_code is not None:
+        expert_id = db.session.scalar(sa.select(Expert.id).where(Expert.code == expert_code))
+        if expert_id is None:
+            raise users.UserError("user:link", f"no expert with code {expert_code}")
+    return users.create_user(
+        username,
+        password,
+        role,
+        expert_id=expert_id,
+        venue_id=venue_id,
+        language=language,
+        now=_now(now),
+    )

@@ -1,0 +1,325 @@
+"""Delivery of notices through their channels, with retries, safe under several instances.
+
+A notice gets one ``Delivery`` row per channel (``queue_deliveries``, in the transaction that
+creates the notice). The scheduler job calls ``deliver_due(now)``, which works through the rows
+that are due, one at a time and each in short transactions of its own:
+
+1. claim: ``UPDATE deliveries SET status='sending', attempts=attempts+1 ... WHERE id=:id AND
+   <still due>``; only the instance whose update hits the row sends it (SQLite serialises
+   writers; PostgreSQL re-checks the condition on the row it locks). The claim also moves
+   ``next_attempt_at`` ahead by ``claim_timeout``, so a claim whose process died is taken over
+   once that passes (at-least-once delivery; ``attempts`` grows on every claim);
+2. prepare: recipient (e-mail address or phone, decrypted by the ORM) and text, read and the
+   transaction ended: no database transaction stays open while the network is used;
+3. send, outside any transaction;
+4. record: ``delivered``, ``retrying`` with exponential backoff, ``failed`` (permanent error or
+   too many attempts) or ``cancelled`` (the notice was declined, timed out or withdrawn),
+   written only if the claim is still ours (status ``sending`` and the same ``attempts``).
+
+Logs and ``last_error`` carry the delivery id, channel and an error code, never an address or
+a phone number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .. import clock
+from ..domain.notice_text import NoticeContent, render, sms_text
+from ..extensions import db
+from ..logfmt import event
+from ..models import Delivery, Expert, Notice, User
+from .channels import Channel, DeliveryFailed, configured_channels, enabled_channels
+from .notice_content import NoticeDataError, notice_content_for
+
+log = logging.getLogger("expertdraw.delivery")
+DELIVERIES = Delivery.__table__
+
+DUE_STATUSES = ("queued", "retrying")
+CLOSED_NOTICE_STATUSES = ("declined", "timeout", "withdrawn")
+DEFAULT_CHANNELS = ("email", "sms")
+
+__all__ = [
+    "BACKOFF",
+    "Backoff",
+    "deliver_due",
+    "delivery_state",
+    "notice_content_for",
+    "queue_deliveries",
+]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Retry timing: ``first`` after the first failure, doubling up to ``cap``."""
+
+    first: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(minutes=15)
+    max_attempts: int = 8
+    claim_timeout: timedelta = timedelta(minutes=10)
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt (1-based)."""
+        return min(self.first * 2 ** max(attempts - 1, 0), self.cap)
+
+
+BACKOFF = Backoff()
+
+
+class _Cancelled(Exception):
+    """The notice no longer wants delivering; the message is the reason code."""
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """One claimed delivery, ready to send: plain values only, no ORM objects."""
+
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+
+
+def queue_deliveries(
+    notice: Notice,
+    channels: Iterable[str] = DEFAULT_CHANNELS,
+    *,
+    now: datetime | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> list[Delivery]:
+    """Add the delivery rows of a new notice to the session (the caller commits).
+
+    The inbox always, delivered at once (the notice row is the inbox message); of the
+    requested ``channels``: ``email`` when SMTP is configured and the expert has an address,
+    ``sms`` / ``voice`` when the gateway is configured and the expert has a phone. Rows are
+    due at ``now`` (default: the notice's ``sent_at``). Channels the notice already has are
+    skipped, so calling again is harmless. Returns the rows added.
+    Raises ValueError for an unknown channel name.
+    """
+    wanted = set(channels)
+    unknown = wanted - {"inbox", "email", "sms", "voice"}
+    if unknown:
+        raise ValueError(f"unknown delivery channel(s): {sorted(unknown)}")
+    enabled = enabled_channels(current_app.config if config is None else config)
+    when = now or notice.sent_at
+    db.session.flush()  # the notice row exists before rows that refer to it
+    expert = db.session.get(Expert, notice.expert_id)
+    if expert is None:
+        raise ValueError(f"notice {notice.id} names no known expert")
+    existing = set(delivery_state(notice.id))
+    addresses = {"email": expert.email, "sms": expert.phone, "voice": expert.phone}
+    added: list[Delivery] = []
+    if "inbox" not in existing:
+        added.append(
+            Delivery(
+                notice_id=notice.id,
+                channel="inbox",
+                status="delivered",
+                attempts=1,
+                delivered_at=when,
+            )
+        )
+    for channel in ("email", "sms", "voice"):
+        wanted_here = channel in wanted and channel in enabled and channel not in existing
+        if wanted_here and addresses[channel]:
+            added.append(
+                Delivery(
+                    notice_id=notice.id,
+                    channel=channel,
+                    status="queued",
+                    attempts=0,
+                    next_attempt_at=when,
+                )
+            )
+    db.session.add_all(added)
+    db.session.flush()
+    return added
+
+
+def delivery_state(notice_id: str) -> dict[str, str]:
+    """The status of each channel's delivery of a notice, e.g. ``{"inbox": "delivered"}``.
+
+    Statuses: queued, sending, retrying, delivered, failed, cancelled.
+    """
+    rows = db.session.execute(
+        sa.select(Delivery.channel, Delivery.status).where(Delivery.notice_id == notice_id)
+    )
+    return {channel: status for channel, status in rows}
+
+
+def deliver_due(
+    now: datetime | None = None,
+    *,
+    channels: Mapping[str, Channel] | None = None,
+    limit: int = 100,
+    backoff: Backoff = BACKOFF,
+) -> int:
+    """Send the deliveries due at ``now`` (at most ``limit``); returns how many were tried.
+
+    ``now`` defaults to ``clock.now()``; ``channels`` to those the app's configuration
+    enables. Each delivery is claimed, sent and recorded on its own (see the module
+    docstring); a delivery another instance claimed first is skipped.
+    Raises SQLAlchemyError when the database fails.
+    """
+    now = now or clock.now()
+    if channels is None:
+        channels = configured_channels(current_app.config)
+    tried = 0
+    for delivery_id in _due_ids(now, limit):
+        attempts = _claim(delivery_id, now, backoff)
+        if attempts is None:
+            continue
+        tried += 1
+        _process(delivery_id, attempts, now, channels, backoff)
+    return tried
+
+
+def _due_ids(now: datetime, limit: int) -> list[int]:
+    """Ids of due deliveries, oldest first; includes claims left by a process that died."""
+    d = DELIVERIES.c
+    ids = list(
+        db.session.scalars(
+            sa.select(d.id).where(_due(now)).order_by(d.next_attempt_at, d.id).limit(limit)
+        )
+    )
+    db.session.commit()
+    return ids
+
+
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    d = DELIVERIES.c
+    return sa.or_(
+        sa.and_(
+            d.status.in_(DUE_STATUSES),
+            sa.or_(d.next_attempt_at.is_(None), d.next_attempt_at <= now),
+        ),
+        sa.and_(d.status == "sending", d.next_attempt_at <= now),
+    )
+
+
+def _claim(delivery_id: int, now: datetime, backoff: Backoff) -> int | None:
+    """Claim a due delivery; returns its attempt number, or None if it is not ours."""
+    d = DELIVERIES.c
+    attempts = db.session.execute(
+        sa.update(DELIVERIES)
+        .where(d.id == delivery_id, _due(now))
+        .values(
+            status="sending", attempts=d.attempts + 1, next_attempt_at=now + backoff.claim_timeout
+        )
+        .returning(d.attempts)
+    ).scalar_one_or_none()
+    db.session.commit()
+    return attempts
+
+
+def _process(
+    delivery_id: int,
+    attempts: int,
+    now: datetime,
+    channels: Mapping[str, Channel],
+    backoff: Backoff,
+) -> None:
+    """Prepare, send and record one claimed delivery."""
+    try:
+        outgoing = _prepare(delivery_id)
+    except _Cancelled as cancelled:
+        _record(delivery_id, attempts, now, "cancelled", str(cancelled), None)
+        return
+    except DeliveryFailed as failure:
+        _record(delivery_id, attempts, now, "failed", failure.message, None)
+        return
+    finally:
+        db.session.commit()  # end the read before the network is used
+    channel = channels.get(outgoing.channel)
+    try:
+        if channel is None:
+            raise DeliveryFailed("channel:not-configured", retryable=False)
+        channel.send(outgoing.recipient, outgoing.subject, outgoing.body, delivery_id=delivery_id)
+    except DeliveryFailed as failure:
+        if failure.retryable and attempts < backoff.max_attempts:
+            next_at = now + backoff.delay(attempts)
+            _record(delivery_id, attempts, now, "retrying", failure.message, next_at)
+        else:
+            _record(delivery_id, attempts, now, "failed", failure.message, None)
+    except Exception as exc:  # a bug in a channel: keep the batch going, bounded by attempts
+        code = f"internal:{type(exc).__name__}"
+        status = "retrying" if attempts < backoff.max_attempts else "failed"
+        next_at = now + backoff.delay(attempts) if status == "retrying" else None
+        _record(delivery_id, attempts, now, status, code, next_at)
+    else:
+        _record(delivery_id, attempts, now, "delivered", None, None)
+
+
+def _prepare(delivery_id: int) -> _Outgoing:
+    """Recipient and text of a delivery. Raises _Cancelled or DeliveryFailed (permanent)."""
+    delivery = db.session.get(Delivery, delivery_id)
+    notice = db.session.get(Notice, delivery.notice_id) if delivery else None
+    if delivery is None or notice is None:
+        raise DeliveryFailed("data:missing", retryable=False)
+    if notice.status in CLOSED_NOTICE_STATUSES:
+        raise _Cancelled(f"notice:{notice.status}")
+    if delivery.channel == "inbox":
+        return _Outgoing("inbox", "", "", "")
+    expert = db.session.get(Expert, notice.expert_id)
+    recipient = None
+    if expert is not None:
+        recipient = expert.email if delivery.channel == "email" else expert.phone
+    if not recipient:
+        raise DeliveryFailed("recipient:missing", retryable=False)
+    try:
+        content: NoticeContent = notice_content_for(notice)
+    except NoticeDataError as exc:
+        raise DeliveryFailed(exc.code, retryable=False) from None
+    lang = _language(notice.expert_id)
+    if delivery.channel == "email":
+        subject, body = render(content, lang)
+    else:
+        subject, body = "", sms_text(content, lang)
+    return _Outgoing(delivery.channel, recipient, subject, body)
+
+
+def _language(expert_id: int) -> str:
+    """The expert's notice language: English when their account says so, else Chinese."""
+    language = db.session.scalar(
+        sa.select(User.language).where(User.expert_id == expert_id).limit(1)
+    )
+    return "en" if language and language.lower().startswith("en") else "zh"
+
+
+def _record(
+    delivery_id: int,
+    attempts: int,
+    now: datetime,
+    status: str,
+    error: str | None,
+    next_at: datetime | None,
+) -> None:
+    """Write the outcome if the claim (status ``sending``, same ``attempts``) is still ours."""
+    d = DELIVERIES.c
+    values: dict[str, Any] = {"status": status, "last_error": error, "next_attempt_at": next_at}
+    if status == "delivered":
+        values["delivered_at"] = now
+    channel = db.session.execute(
+        sa.update(DELIVERIES)
+        .where(d.id == delivery_id, d.status == "sending", d.attempts == attempts)
+        .values(**values)
+        .returning(d.channel)
+    ).scalar_one_or_none()
+    db.session.commit()
+    if channel is None:
+        log.warning(event("delivery.superseded", delivery=delivery_id, attempt=attempts))
+        return
+    fields = {"delivery": delivery_id, "channel": channel, "attempt": attempts}
+    if status == "delivered":
+        log.info(event("delivery.delivered", **fields))
+    elif status == "retrying":
+        log.warning(event("delivery.retrying", **fields, error=error, next_attempt_at=next_at))
+    else:
+        log.warning(event(f"delivery.{status}", **fields, error=error))

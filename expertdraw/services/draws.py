@@ -1,0 +1,420 @@
+"""The draw lifecycle: dry run → announce → entropy → complete (or fail), one transaction each.
+
+Every step appends to the ledger in the same transaction as the change it records, and the
+announcement and every result are covered by a signed checkpoint before the transaction
+commits, so nobody sees a result the ledger does not already prove.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .. import clock
+from ..domain import draw as engine
+from ..domain import eligibility as el
+from ..domain.canonical import canonical
+from ..domain.ledger import format_time
+from ..extensions import db
+from ..models import Draw, Project, Snapshot, User, Witness
+from . import ledger, pool, seating
+from .errors import Conflict, Forbidden, NotFound, ServiceError
+
+SCORE = engine.SCORE
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """Counts before anything is announced: per stratum, per exclusion reason, the verdict."""
+
+    strata: list[dict[str, Any]]
+    excluded: dict[str, int]
+    feasible: bool
+    reason: str | None
+    venues: int
+    workstations: int
+
+
+def actor_of(user: User | None) -> dict[str, str]:
+    """The ledger's actor for a user (pseudonymous), or the scheduler."""
+    if user is None:
+        return dict(ledger.SYSTEM)
+    return {"role": user.role, "id": user.pseudonym}
+
+
+def rules() -> el.Rules:
+    """The deployment's eligibility rules (rules.md defaults, changed by configuration)."""
+    return el.Rules.from_mapping(current_app.config.get("ELIGIBILITY_RULES") or {})
+
+
+def build_snapshot(
+    draw_id: str, project: Project, strata_pool: pool.Pool, max_per_group: int
+) -> dict[str, Any]:
+    """The snapshot of draw.md §2 from a built pool."""
+    return {
+        "draw": draw_id,
+        "window": {
+            "start": format_time(project.window_start),
+            "end": format_time(project.window_end),
+        },
+        "strata": [
+            {
+                "name": s.name,
+                "specialty": s.specialty,
+                "count": s.count,
+                "alternates": s.alternates,
+                "candidates": s.candidates,
+            }
+            for s in strata_pool.strata
+        ],
+        "max_per_group": max_per_group,
+        "separation": project.separation,
+        "venues": strata_pool.venues,
+    }
+
+
+def _feasibility(snapshot: dict[str, Any], built: pool.Pool, algorithm: str) -> str | None:
+    if built.stale_blocked:
+        return f"stale-data:share:{built.stale_blocked[0]}"
+    try:
+        engine.check_feasible(snapshot, algorithm)
+    except engine.DrawError as exc:
+        return exc.code
+    return None
+
+
+def dry_run(project: Project, algorithm: str = SCORE) -> DryRun:
+    """Per-stratum and per-reason counts and the feasibility verdict; writes nothing."""
+    from .projects import strata_request
+
+    built = pool.build_pool(project, strata_request(project), rules(), family="DRYRUN")
+    snapshot = build_snapshot("DRYRUN", project, built, project.max_per_group)
+    reason = _feasibility(snapshot, built, algorithm)
+    return DryRun(
+        strata=[
+            {
+                "name": s.name,
+                "specialty": s.specialty,
+                "count": s.count,
+                "alternates": s.alternates,
+                "considered": s.considered,
+                "eligible": len(s.candidates),
+                "groups": len({c["group"] for c in s.candidates}),
+                "stale_share": s.stale_share,
+            }
+            for s in built.strata
+        ],
+        excluded=built.excluded,
+        feasible=reason is None,
+        reason=reason,
+        venues=len(built.venues),
+        workstations=sum(len(r["workstations"]) for v in built.venues for r in v["rooms"]),
+    )
+
+
+def _next_draw_id(now: datetime) -> str:
+    prefix = f"D{now.year}-"
+    count = db.session.scalar(
+        sa.select(sa.func.count(Draw.id)).where(Draw.id.startswith(prefix), Draw.root_id.is_(None))
+    )
+    return f"{prefix}{count + 1:06d}"
+
+
+def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The announcement's ``entropy`` member from a request, checked against the project."""
+    kind = request.get("kind", "witness")
+    if kind == "witness":
+        k = request.get("witnesses", 2)
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 9:
+            raise ServiceError("invalid:entropy", "witnesses is 1 to 9", "entropy.witnesses")
+        return {"kind": "witness", "witnesses": k}
+    if kind == "none":
+        if not project.allow_no_entropy:
+            raise ServiceError(
+                "invalid:entropy",
+                "this project requires outside entropy (witnesses, beacon or lottery)",
+                "entropy.kind",
+            )
+        return {"kind": "none"}
+    if kind == "beacon":
+        not_before = request.get("not_before")
+        if not isinstance(not_before, datetime) or not_before <= now:
+            raise ServiceError(
+                "invalid:entropy",
+                "not_before must be a time after the announcement",
+                "entropy.not_before",
+            )
+        return {
+            "kind": "beacon",
+            "source": "nist-beacon-2.0",
+            "not_before": format_time(not_before),
+        }
+    if kind == "public-lottery":
+        sources = request.get("sources")
+        if (
+            not isinstance(sources, list)
+            or not sources
+            or not all(isinstance(s, str) and s.strip() and len(s) <= 200 for s in sources)
+        ):
+            raise ServiceError(
+                "invalid:entropy", "sources is a list of descriptions", "entropy.sources"
+            )
+        return {"kind": "public-lottery", "sources": [s.strip() for s in sources]}
+    raise ServiceError("invalid:entropy", f"unknown entropy kind {kind!r}", "entropy.kind")
+
+
+def announce(
+    project: Project,
+    user: User,
+    entropy_request: dict[str, Any],
+    *,
+    algorithm: str = SCORE,
+    idempotency_key: str | None = None,
+) -> Draw:
+    """Fix the snapshot, commit to a secret and announce the draw (commits).
+
+    A retried request with the same idempotency key returns the draw it created.
+
+    Raises:
+        ServiceError: ``infeasible:*`` / ``stale-data:share:*`` (nothing announced),
+            ``invalid:entropy``; Conflict: the project already has a live draw.
+    """
+    from .projects import strata_request
+
+    now = clock.now()
+    ledger.lock()
+    if idempotency_key:
+        existing = db.session.scalar(sa.select(Draw).where(Draw.idempotency_key == idempotency_key))
+        if existing is not None:
+            if existing.project_id != project.id:
+                raise Conflict("conflict:idempotency-key", "key used for another project")
+            return existing
+    if project.window_start <= now:
+        raise ServiceError("invalid:window", "the evaluation window has started", "window_start")
+    live = db.session.scalar(
+        sa.select(Draw.id).where(
+            Draw.project_id == project.id,
+            Draw.root_id.is_(None),
+            Draw.state.in_(("announced", "completed")),
+        )
+    )
+    if live:
+        raise Conflict("conflict:draw", f"project already has draw {live}")
+    spec = entropy_spec(project, entropy_request, now)
+    draw_id = _next_draw_id(now)
+    built = pool.build_pool(project, strata_request(project), rules(), family=draw_id)
+    snapshot = build_snapshot(draw_id, project, built, project.max_per_group)
+    reason = _feasibility(snapshot, built, algorithm)
+    if reason:
+        db.session.rollback()
+        raise ServiceError(reason, f"the request cannot be met: {reason}")
+    return _announce(project, user, snapshot, built.excluded, spec, algorithm, now, idempotency_key)
+
+
+def _announce(
+    project: Project,
+    user: User | None,
+    snapshot: dict[str, Any],
+    excluded: dict[str, int],
+    spec: dict[str, Any],
+    algorithm: str,
+    now: datetime,
+    idempotency_key: str | None = None,
+    root_id: str | None = None,
+) -> Draw:
+    secret = b"" if algorithm == engine.RFC3797 else secrets.token_bytes(32)
+    try:
+        body = engine.announced_body(
+            snapshot,
+            project=project.code,
+            algorithm=algorithm,
+            excluded=excluded,
+            secret=secret,
+            entropy=spec,
+        )
+    except engine.DrawError as exc:
+        db.session.rollback()
+        raise ServiceError(exc.code, str(exc)) from None
+    timeout = timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
+    draw = Draw(
+        id=snapshot["draw"],
+        project_id=project.id,
+        root_id=root_id,
+        state="announced",
+        algorithm=algorithm,
+        snapshot_hash=body["snapshot_hash"],
+        commitment=body["commitment"],
+        secret=secret.hex(),
+        entropy=spec,
+        requested_by=user.id if user else None,
+        idempotency_key=idempotency_key,
+        announced_at=now,
+        deadline_at=now + timeout,
+    )
+    db.session.add(draw)
+    db.session.add(
+        Snapshot(
+            draw_id=draw.id, hash=body["snapshot_hash"], canonical=canonical(snapshot).decode()
+        )
+    )
+    ledger.append("draw.announced", body, actor_of(user), draw_id=draw.id, now=now)
+    ledger.issue_checkpoint(now)
+    db.session.commit()
+    return draw
+
+
+def get_draw(draw_id: str) -> Draw:
+    """A draw by id. Raises NotFound."""
+    draw = db.session.get(Draw, draw_id)
+    if draw is None:
+        raise NotFound("draw", draw_id)
+    return draw
+
+
+def snapshot_of(draw_id: str) -> dict[str, Any]:
+    """The stored snapshot of a draw."""
+    row = db.session.get(Snapshot, draw_id)
+    if row is None:
+        raise NotFound("snapshot", draw_id)
+    return json.loads(row.canonical)
+
+
+def add_witness(draw: Draw, supervisor: User, value: str) -> Draw:
+    """A supervisor's witness value; the last one completes the draw (commits).
+
+    Raises:
+        Forbidden: not a supervisor; Conflict: already witnessed, or the draw is not waiting;
+        ServiceError: empty or over-long value.
+    """
+    if supervisor.role != "supervisor":
+        raise Forbidden("forbidden:witness", "only supervisors witness draws")
+    value = value.strip() if isinstance(value, str) else ""
+    if not value or len(value) > 200:
+        raise ServiceError("invalid:witness", "a witness value is 1 to 200 characters", "value")
+    ledger.lock()
+    db.session.refresh(draw)
+    if draw.state != "announced" or draw.entropy.get("kind") != "witness":
+        raise Conflict("conflict:draw-state", f"draw {draw.id} is not waiting for witnesses")
+    entered = list(
+        db.session.scalars(
+            sa.select(Witness).where(Witness.draw_id == draw.id).order_by(Witness.position)
+        )
+    )
+    if any(w.supervisor_id == supervisor.id for w in entered):
+        raise Conflict("conflict:witness", "each supervisor witnesses once")
+    now = clock.now()
+    db.session.add(
+        Witness(
+            draw_id=draw.id,
+            position=len(entered),
+            supervisor_id=supervisor.id,
+            value=value,
+            entered_at=now,
+        )
+    )
+    db.session.flush()
+    if len(entered) + 1 == draw.entropy["witnesses"]:
+        values = [w.value for w in entered] + [value]
+        return complete(draw, values, supervisor, now=now)
+    db.session.commit()
+    return draw
+
+
+def witnesses_of(draw: Draw) -> list[Witness]:
+    """The witness rows of a draw, in the order entered."""
+    return list(
+        db.session.scalars(
+            sa.select(Witness).where(Witness.draw_id == draw.id).order_by(Witness.position)
+        )
+    )
+
+
+def complete(
+    draw: Draw, entropy_value: Any, user: User | None, *, now: datetime | None = None
+) -> Draw:
+    """Take the entropy, draw members, alternates and seats, book and notify (commits).
+
+    An ``insufficient:*`` result, or seats booked by other draws since the snapshot, fails
+    the draw with its secret, entropy value and seed revealed.
+    """
+    now = now or clock.now()
+    ledger.lock()
+    db.session.refresh(draw)
+    if draw.state != "announced":
+        raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
+    snapshot = snapshot_of(draw.id)
+    announced = ledger.entry_body("draw.announced", draw.id)
+    secret = bytes.fromhex(draw.secret)
+    try:
+        kind, body = engine.complete(snapshot, announced, secret, entropy_value)
+    except engine.DrawError as exc:
+        db.session.rollback()
+        raise ServiceError(exc.code, str(exc), "entropy") from None
+    if kind == "draw.completed":
+        clash = seating.clashes(draw, body["members"])
+        if clash:
+            kind = "draw.failed"
+            body = engine.failed_body(
+                draw.id,
+                clash,
+                secret,
+                entropy_value=body["entropy_value"],
+                seed=bytes.fromhex(body["seed"]),
+            )
+    draw.seed = body.get("seed")
+    draw.finished_at = now
+    actor = actor_of(user)
+    if kind == "draw.failed":
+        draw.state = "failed"
+        draw.reason = body["reason"]
+        ledger.append("draw.failed", body, actor, draw_id=draw.id, now=now)
+    else:
+        draw.state = "completed"
+        ledger.append("draw.completed", body, actor, draw_id=draw.id, now=now)
+        seating.seat_committee(draw, body, now)
+    ledger.issue_checkpoint(now)
+    db.session.commit()
+    if kind == "draw.completed":
+        seating.after_commit(draw)
+    return draw
+
+
+def fail(draw: Draw, reason: str, user: User | None, now: datetime | None = None) -> Draw:
+    """Fail an announced draw, revealing its secret (commits)."""
+    now = now or clock.now()
+    ledger.lock()
+    db.session.refresh(draw)
+    if draw.state != "announced":
+        raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
+    body = engine.failed_body(draw.id, reason, bytes.fromhex(draw.secret))
+    draw.state = "failed"
+    draw.reason = reason
+    draw.finished_at = now
+    ledger.append("draw.failed", body, actor_of(user), draw_id=draw.id, now=now)
+    ledger.issue_checkpoint(now)
+    db.session.commit()
+    return draw
+
+
+def fail_stale(now: datetime | None = None) -> int:
+    """Scheduler job: fail announced draws past their deadline (secret revealed)."""
+    now = now or clock.now()
+    ids = list(
+        db.session.scalars(
+            sa.select(Draw.id).where(Draw.state == "announced", Draw.deadline_at <= now)
+        )
+    )
+    failed = 0
+    for draw_id in ids:
+        try:
+            fail(get_draw(draw_id), "timeout:entropy", None, now)
+            failed += 1
+        except Conflict:
+            db.session.rollback()
+    return failed

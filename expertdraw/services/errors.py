@@ -1,0 +1,29 @@
+"""Service-level errors: each has a stable ``code`` and the HTTP status the API maps it to."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A request that cannot be done; ``code`` is stable, ``field`` names the bad input."""
+
+    http_status = 422
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+class NotFound(ServiceError):
+    http_status = 404
+
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__("not-found", f"{what} {key} not found")
+
+
+class Forbidden(ServiceError):
+    http_status = 403
+
+
+class Conflict(ServiceError):
+    http_status = 409

@@ -1,0 +1,264 @@
+"""Rows of an import file: the columns of each kind, and the checks of single cells.
+
+Columns (English name, or the Chinese label in brackets):
+
+- experts: code (专家编号), name (姓名), id_number (身份证号码), home_region (常住地区划代码),
+  title (职称), kind (专家类别: technical|economic), specialties (专业代码, separated by ``;``);
+  optional phone (手机号码), email (电子邮箱), employer_uscc (工作单位统一社会信用代码),
+  employer_since (入职日期), status (状态: active|suspended|retired|removed),
+  qualification_expiry (资格有效期至), data_confirmed_on (信息确认日期).
+- organisations: uscc (统一社会信用代码), name (单位名称), kind (单位类型:
+  tenderer|agency|bidder|authority|employer); optional region_code (行政区划代码),
+  parent_uscc (上级单位统一社会信用代码).
+- venues, one row per workstation: venue_id (场地编号), venue_name (场地名称),
+  region_code (行政区划代码), address (地址), room_id (评标室编号), room_name (评标室名称),
+  workstation_id (工位编号); optional active (启用, 1/0).
+
+On update only the columns present in the file change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..domain.codes import CodeError, validate_id
+
+KINDS = ("experts", "organisations", "venues")
+REQUIRED = {
+    "experts": ("code", "name", "id_number", "home_region", "title", "kind", "specialties"),
+    "organisations": ("uscc", "name", "kind"),
+    "venues": (
+        "venue_id",
+        "venue_name",
+        "region_code",
+        "address",
+        "room_id",
+        "room_name",
+        "workstation_id",
+    ),
+}
+OPTIONAL = {
+    "experts": (
+        "phone",
+        "email",
+        "employer_uscc",
+        "employer_since",
+        "status",
+        "qualification_expiry",
+        "data_confirmed_on",
+    ),
+    "organisations": ("region_code", "parent_uscc"),
+    "venues": ("active",),
+}
+ALIASES = {
+    "experts": {
+        "专家编号": "code",
+        "姓名": "name",
+        "身份证号码": "id_number",
+        "身份证号": "id_number",
+        "常住地区划代码": "home_region",
+        "职称": "title",
+        "专家类别": "kind",
+        "专业代码": "specialties",
+        "手机号码": "phone",
+        "电子邮箱": "email",
+        "工作单位统一社会信用代码": "employer_uscc",
+        "入职日期": "employer_since",
+        "状态": "status",
+        "资格有效期至": "qualification_expiry",
+        "信息确认日期": "data_confirmed_on",
+    },
+    "organisations": {
+        "统一社会信用代码": "uscc",
+        "单位名称": "name",
+        "单位类型": "kind",
+        "行政区划代码": "region_code",
+        "上级单位统一社会信用代码": "parent_uscc",
+    },
+    "venues": {
+        "场地编号": "venue_id",
+        "场地名称": "venue_name",
+        "行政区划代码": "region_code",
+        "地址": "address",
+        "评标室编号": "room_id",
+        "评标室名称": "room_name",
+        "工位编号": "workstation_id",
+        "启用": "active",
+    },
+}
+_PHONE = re.compile(r"1[3-9]\d{9}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_LIST_SEPARATORS = re.compile(r"[;；,，、\s]+")
+_IN_CHUNK = 500
+
+
+@dataclass
+class Row:
+    """One data row: its line (CSV) or row number (XLSX), and its cells in header order."""
+
+    line: int
+    cells: list[Any]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: line (or worksheet row), column header as written, what is wrong."""
+
+    line: int
+    column: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "message": self.message}
+
+
+class Checker:
+    """Maps the header to column names and collects problems while rows are checked."""
+
+    def __init__(self, kind: str, header: list[Any]) -> None:
+        self.kind = kind
+        self.errors: list[Problem] = []
+        self.index: dict[str, int] = {}
+        self.label: dict[str, str] = {}
+        known = set(REQUIRED[kind]) | set(OPTIONAL[kind])
+        for position, cell in enumerate(header):
+            written = "" if cell is None else str(cell).strip()
+            if not written:
+                continue
+            name = ALIASES[kind].get(written, written.lower())
+            if name not in known:
+                self.error(1, written, f"unknown column {written!r} for {kind}")
+            elif name in self.index:
+                self.error(1, written, f"column {name} appears twice")
+            else:
+                self.index[name] = position
+                self.label[name] = written
+        for name in REQUIRED[kind]:
+            if name not in self.index:
+                self.error(1, name, f"required column {name} is missing")
+
+    def error(self, line: int, column: str, message: str) -> None:
+        self.errors.append(Problem(line, self.label.get(column, column), message))
+
+    def has(self, name: str) -> bool:
+        return name in self.index
+
+    def raw(self, row: Row, name: str) -> Any:
+        position = self.index.get(name)
+        if position is None or position >= len(row.cells):
+            return None
+        value = row.cells[position]
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    def text(self, row: Row, name: str, *, required: bool = False, max_len: int = 200) -> Any:
+        value = self.raw(row, name)
+        if value is None:
+            if required:
+                self.error(row.line, name, f"{name} is required")
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, (datetime, date)):
+            value = value.isoformat()
+        value = str(value)
+        if len(value) > max_len:
+            self.error(row.line, name, f"{name} is longer than {max_len} characters")
+            return None
+        return value
+
+    def code_text(self, row: Row, name: str, *, required: bool = True, max_len: int = 64) -> Any:
+        """Codes must be text cells: a number cell loses leading zeros, digits or the X."""
+        value = self.raw(row, name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.error(row.line, name, f"{name} must be a text cell, not a number")
+            return None
+        return self.text(row, name, required=required, max_len=max_len)
+
+    def draw_id(self, row: Row, name: str, max_len: int) -> str | None:
+        value = self.code_text(row, name, max_len=max_len)
+        if value is None:
+            return None
+        try:
+            return validate_id(value, name)
+        except CodeError as exc:
+            self.error(row.line, name, str(exc))
+            return None
+
+    def code(self, row: Row, name: str, validator: Any, *, required: bool = True) -> Any:
+        value = self.code_text(row, name, required=required)
+        if value is None:
+            return None
+        try:
+            return validator(value)
+        except CodeError as exc:
+            self.error(row.line, name, str(exc))
+            return None
+
+    def date(self, row: Row, name: str) -> date | None:
+        value = self.raw(row, name)
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).replace("/", "-"))
+        except ValueError:
+            self.error(row.line, name, f"{name} must be a date YYYY-MM-DD, got {value!r}")
+            return None
+
+    def choice(
+        self, row: Row, name: str, allowed: Iterable[str], *, default: str | None = None
+    ) -> str | None:
+        value = self.text(row, name, required=default is None)
+        if value is None:
+            return default
+        allowed = tuple(allowed)
+        if value not in allowed:
+            self.error(row.line, name, f"{name} must be one of {', '.join(allowed)}")
+            return None
+        return value
+
+    def flag(self, row: Row, name: str, default: bool = True) -> bool:
+        value = self.raw(row, name)
+        if value is None:
+            return default
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "是", "1.0"}:
+            return True
+        if text in {"0", "false", "no", "否", "0.0"}:
+            return False
+        self.error(row.line, name, f"{name} must be 1 or 0")
+        return default
+
+    def unique(self, seen: dict[Any, int], value: Any, row: Row, name: str) -> None:
+        if value is None:
+            return
+        if value in seen:
+            self.error(row.line, name, f"{name} {value} repeats line {seen[value]}")
+        else:
+            seen[value] = row.line
+
+
+def lookup(conn: sa.Connection, key: Any, value: Any, wanted: Iterable[Any]) -> dict[Any, Any]:
+    """``{key: value}`` of the rows whose ``key`` is in ``wanted`` (chunked IN queries)."""
+    wanted = sorted(set(wanted))
+    out: dict[Any, Any] = {}
+    for i in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[i : i + _IN_CHUNK]
+        out.update(conn.execute(sa.select(key, value).where(key.in_(chunk))).tuples().all())
+    return out
+
+
+def all_codes(conn: sa.Connection, column: Any) -> set[str]:
+    return set(conn.execute(sa.select(column)).scalars())

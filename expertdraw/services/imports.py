@@ -1,0 +1,195 @@
+"""Import experts, organisations and venues from CSV or XLSX files, all or nothing.
+
+The whole file is read and checked first: columns, types, codes (USCC and ID-number check
+characters, region and specialty codes), dates, enumerations, duplicates within the file, and
+clashes with the database by natural key (expert code, USCC, venue / room / workstation id).
+If any row is wrong, nothing is written and the result lists every problem as
+``{line, column, message}``: ``line`` is the file's line number (CSV, header = line 1) or the
+worksheet row number (XLSX), ``column`` the header as written in the file. Otherwise good rows
+are inserted, or update the row with the same natural key, in one transaction.
+
+File formats: CSV in UTF-8 (with or without BOM) or GB 18030 (what Excel writes on Chinese
+Windows); XLSX (first worksheet). Headers are the English column names of ``seed_data`` or
+their Chinese labels (see ``import_kinds``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from .import_experts import validate_experts, write_experts
+from .import_places import (
+    validate_organisations,
+    validate_venues,
+    write_organisations,
+    write_venues,
+)
+from .import_rows import KINDS, Checker, Row
+from .import_rows import Problem as ImportProblem
+
+MAX_ERRORS = 1000
+
+
+@dataclass
+class ImportResult:
+    """Rows read, rows inserted and updated per table, or the problems (then nothing written)."""
+
+    kind: str
+    rows: int = 0
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    errors: list[ImportProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "rows": self.rows,
+            "inserted": dict(self.inserted),
+            "updated": dict(self.updated),
+            "errors": [e.as_dict() for e in self.errors],
+        }
+
+
+class ImportKindError(ValueError):
+    """The kind is not one of experts, organisations, venues (``import:kind``)."""
+
+    code = "import:kind"
+
+
+def import_file(kind: str, path: Path, *, today: date | None = None) -> ImportResult:
+    """Import ``path`` (``.csv`` or ``.xlsx``) as ``kind``; see the module docstring.
+
+    Raises:
+        ImportKindError: ``kind`` is unknown.
+    """
+    return import_bytes(kind, Path(path).read_bytes(), Path(path).name, today=today)
+
+
+def import_bytes(
+    kind: str, data: bytes, filename: str, *, today: date | None = None
+) -> ImportResult:
+    """Import file content; ``filename`` only tells CSV from XLSX.
+
+    Raises:
+        ImportKindError: ``kind`` is unknown.
+    """
+    if kind not in KINDS:
+        raise ImportKindError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    result = ImportResult(kind)
+    try:
+        header, rows = read_table(data, filename)
+    except ValueError as exc:
+        result.errors.append(ImportProblem(1, "", str(exc)))
+        return result
+    result.rows = len(rows)
+    checker = Checker(kind, header)
+    if not checker.errors and not rows:
+        checker.error(2, "", "the file has no data rows")
+    try:
+        conn = db.session.connection()
+        plan = None if checker.errors else _validate(kind, conn, checker, rows, today)
+        if checker.errors:
+            db.session.rollback()
+            result.errors = sorted(checker.errors, key=lambda e: e.line)[:MAX_ERRORS]
+            return result
+        result.inserted, result.updated = _write(kind, conn, plan)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result
+
+
+def _validate(
+    kind: str, conn: sa.Connection, checker: Checker, rows: list[Row], today: date | None
+) -> Any:
+    if kind == "experts":
+        return validate_experts(conn, checker, rows, today or date.today())
+    if kind == "organisations":
+        return validate_organisations(conn, checker, rows)
+    return validate_venues(conn, checker, rows)
+
+
+def _write(kind: str, conn: sa.Connection, plan: Any) -> tuple[dict[str, int], dict[str, int]]:
+    if kind == "experts":
+        return write_experts(conn, plan)
+    if kind == "organisations":
+        return write_organisations(conn, plan)
+    return write_venues(conn, plan)
+
+
+def read_table(data: bytes, filename: str) -> tuple[list[Any], list[Row]]:
+    """The header cells and the non-empty data rows, each with its line / row number.
+
+    Raises:
+        ValueError: the file cannot be read as CSV or XLSX.
+    """
+    suffix = Path(filename).suffix.lower()
+    if suffix == ".xlsx" or data[:4] == b"PK\x03\x04":
+        return _read_xlsx(data)
+    if suffix not in {".csv", ".txt", ""}:
+        raise ValueError(f"unsupported file type {suffix!r}: use .csv or .xlsx")
+    return _read_csv(data)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise ValueError("the CSV file is neither UTF-8 nor GB 18030 text") from None
+
+
+def _read_csv(data: bytes) -> tuple[list[Any], list[Row]]:
+    reader = csv.reader(io.StringIO(_decode(data), newline=""))
+    try:
+        header = next(reader, [])
+        rows: list[Row] = []
+        previous = reader.line_num
+        for record in reader:
+            start = previous + 1
+            previous = reader.line_num
+            if any(cell.strip() for cell in record):
+                rows.append(Row(start, list(record)))
+    except csv.Error as exc:
+        raise ValueError(f"line {reader.line_num}: the CSV file is malformed ({exc})") from None
+    return header, rows
+
+
+def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
+    from openpyxl import load_workbook
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise ValueError(f"the XLSX file cannot be read ({type(exc).__name__})") from None
+    try:
+        sheet = workbook.worksheets[0]
+        header: list[Any] = []
+        rows: list[Row] = []
+        for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+            if number == 1:
+                header = list(values)
+            elif any(v is not None and str(v).strip() for v in values):
+                rows.append(Row(number, list(values)))
+    finally:
+        workbook.close()
+    return header, rows

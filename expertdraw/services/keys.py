@@ -1,0 +1,135 @@
+"""The log's Ed25519 signing keys: generated into the instance folder, rotated, never deleted.
+
+Private keys live in ``<instance>/ledger-keys/<key id>.pem`` (PKCS#8, encrypted with
+``EXPERTDRAW_KEY_PASSPHRASE`` when set; production refuses to run without it). Public verifier
+keys and their ``seq`` ranges are rows of ``signing_keys``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import current_app
+
+from ..domain.notes import NoteSigner, VerifierKey
+from ..extensions import db
+from ..models import SigningKey
+
+KEY_DIR = "ledger-keys"
+
+
+class SigningKeyError(Exception):
+    """A signing key is missing, unreadable, or the passphrase is wrong."""
+
+    code = "keys:unavailable"
+
+
+def _key_path(key_id_hex: str) -> Path:
+    folder = Path(current_app.instance_path) / KEY_DIR
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder / f"{key_id_hex}.pem"
+
+
+def _passphrase() -> bytes | None:
+    value = current_app.config.get("KEY_PASSPHRASE")
+    return value.encode("utf-8") if value else None
+
+
+def _write_private(signer_key: Ed25519PrivateKey, key_id_hex: str) -> None:
+    passphrase = _passphrase()
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    pem = signer_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    path = _key_path(key_id_hex)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+
+
+def _next_name(now: datetime) -> str:
+    """``<origin>/<year><letter>``: the first key of 2026 is ``.../2026a``."""
+    origin = current_app.config["LOG_ORIGIN"]
+    prefix = f"{origin}/{now.year}"
+    taken = set(
+        db.session.scalars(sa.select(SigningKey.name).where(SigningKey.name.startswith(prefix)))
+    )
+    for index in range(26 * 27):
+        suffix = chr(97 + index % 26) * (1 + index // 26)
+        if f"{prefix}{suffix}" not in taken:
+            return f"{prefix}{suffix}"
+    raise SigningKeyError("no free key name left this year")
+
+
+def generate(now: datetime) -> NoteSigner:
+    """A new signer with its private key written to the instance folder (not yet active)."""
+    name = _next_name(now)
+    private = Ed25519PrivateKey.generate()
+    signer = NoteSigner(name, private)
+    _write_private(private, signer.key_id.hex())
+    return signer
+
+
+def load_signer(row: SigningKey) -> NoteSigner:
+    """The signer of a stored key, from its private key file."""
+    path = _key_path(row.key_id)
+    try:
+        private = serialization.load_pem_private_key(path.read_bytes(), password=_passphrase())
+    except FileNotFoundError:
+        raise SigningKeyError(f"private key file for key {row.name} is missing") from None
+    except (TypeError, ValueError):
+        raise SigningKeyError(f"private key of {row.name} cannot be read (passphrase?)") from None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise SigningKeyError(f"key {row.name} is not an Ed25519 key")
+    signer = NoteSigner(row.name, private)
+    if str(signer.verifier) != row.verifier:
+        raise SigningKeyError(f"private key file of {row.name} does not match its public key")
+    return signer
+
+
+def current_row() -> SigningKey | None:
+    """The key that signs new entries (its range is still open)."""
+    return db.session.scalars(
+        sa.select(SigningKey).where(SigningKey.to_seq.is_(None)).order_by(SigningKey.id.desc())
+    ).first()
+
+
+def register(signer: NoteSigner, from_seq: int, now: datetime) -> SigningKey:
+    """Record a signer's public key as valid from ``from_seq``."""
+    row = SigningKey(
+        name=signer.name,
+        key_id=signer.key_id.hex(),
+        verifier=str(signer.verifier),
+        from_seq=from_seq,
+        to_seq=None,
+        created_at=now,
+    )
+    db.session.add(row)
+    return row
+
+
+def trust_list() -> list[tuple[VerifierKey, int, int | None]]:
+    """Every verifier key with its ``seq`` range, in order of ``from_seq``."""
+    rows = db.session.scalars(sa.select(SigningKey).order_by(SigningKey.from_seq))
+    return [(VerifierKey.parse(r.verifier), r.from_seq, r.to_seq) for r in rows]
+
+
+def keys_txt() -> str:
+    """``keys.txt`` of ledger.md §5 for the whole log."""
+    rows = list(db.session.scalars(sa.select(SigningKey).order_by(SigningKey.from_seq)))
+    lines = []
+    for row in rows:
+        if row.to_seq is None:
+            lines.append(f"{row.verifier} {row.from_seq}")
+        else:
+            lines.append(f"{row.verifier} {row.from_seq} {row.to_seq}")
+    return "".join(line + "\n" for line in lines)

@@ -1,0 +1,290 @@
+"""Appending to the signed ledger, inside the caller's transaction.
+
+Appends are serialised so ``seq`` has no gaps and ``prev`` never forks, also with several app
+processes: PostgreSQL takes a transaction-level advisory lock, SQLite's transactions begin
+IMMEDIATE (one writer at a time). The tree is kept incrementally: each append stores the
+perfect subtrees it completes (``ledger_nodes``), so appending costs O(log n) and proofs need
+O(log n) look-ups, never a rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .. import clock
+from ..domain import ledger as dl
+from ..domain import merkle
+from ..domain.notes import Checkpoint as CheckpointText
+from ..domain.notes import NoteSigner, checkpoint_note
+from ..extensions import db
+from ..models import Checkpoint, LedgerEntry, LedgerNode, SigningKey
+from . import keys
+
+LOCK_KEY = 0x6564_6C67  # "edlg": the ledger's advisory lock
+ZERO_PREV = "0" * 64
+SYSTEM = {"role": "system", "id": "scheduler"}
+
+
+@dataclass(frozen=True)
+class Head:
+    """The last entry: its ``seq``, leaf hash and time."""
+
+    seq: int
+    leaf: str
+    time: str
+
+
+def lock() -> None:
+    """Serialise ledger writers until the end of the current transaction."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+
+
+def head() -> Head | None:
+    """The last entry, or None for an empty log."""
+    row = db.session.execute(
+        sa.select(LedgerEntry.seq, LedgerEntry.leaf, LedgerEntry.time)
+        .order_by(LedgerEntry.seq.desc())
+        .limit(1)
+    ).first()
+    return Head(row.seq, row.leaf, row.time) if row else None
+
+
+def size() -> int:
+    """Number of entries."""
+    last = head()
+    return last.seq + 1 if last else 0
+
+
+def _get_node(level: int, index: int) -> bytes:
+    value = db.session.scalar(
+        sa.select(LedgerNode.hash).where(LedgerNode.level == level, LedgerNode.index == index)
+    )
+    if value is None:
+        raise merkle.MerkleError("merkle:range", f"no stored node ({level}, {index})")
+    return bytes(value)
+
+
+def _signer() -> NoteSigner:
+    row = keys.current_row()
+    if row is None:
+        raise keys.SigningKeyError("the log has no signing key; run `flask init`")
+    return keys.load_signer(row)
+
+
+def _store(signed: dl.SignedEntry, draw_id: str | None) -> None:
+    entry = signed.entry
+    db.session.add(
+        LedgerEntry(
+            seq=entry["seq"],
+            type=entry["type"],
+            time=entry["time"],
+            draw_id=draw_id,
+            leaf=signed.leaf.hex(),
+            key_id=signed.key_id.hex(),
+            record=signed.line().decode("utf-8").rstrip("\n"),
+        )
+    )
+    frontier = merkle.CompactRange.from_store(entry["seq"], _get_node)
+    for node in frontier.append(signed.leaf):
+        db.session.add(LedgerNode(level=node.level, index=node.index, hash=node.hash))
+
+
+def _time_after(previous: str | None, now: datetime) -> str:
+    stamp = dl.format_time(now)
+    return previous if previous is not None and previous > stamp else stamp
+
+
+def append(
+    kind: str,
+    body: dict[str, Any],
+    actor: dict[str, str],
+    *,
+    draw_id: str | None = None,
+    now: datetime | None = None,
+    signer: NoteSigner | None = None,
+) -> dict[str, Any]:
+    """Append one signed entry in the current transaction and return it.
+
+    Raises:
+        LedgerError: ``ledger:entry`` when the entry is malformed (nothing is written).
+        SigningKeyError: when the signing key is unavailable.
+    """
+    lock()
+    last = head()
+    if last is None:
+        raise dl.LedgerError("ledger:empty", "the log is not created yet; run `flask init`")
+    now = now or clock.now()
+    entry = dl.make_entry(
+        log=current_app.config["LOG_ORIGIN"],
+        seq=last.seq + 1,
+        time=_time_after(last.time, now),
+        type=kind,
+        actor=actor,
+        prev=last.leaf,
+        body=body,
+    )
+    _store(dl.sign(entry, signer or _signer()), draw_id)
+    db.session.flush()
+    return entry
+
+
+def create_log(now: datetime | None = None) -> bool:
+    """Create the log if it is empty: a key, ``log.created`` at seq 0, a checkpoint.
+
+    Returns True if it created the log.
+    """
+    lock()
+    if head() is not None:
+        return False
+    now = now or clock.now()
+    signer = keys.generate(now)
+    keys.register(signer, 0, now)
+    origin = current_app.config["LOG_ORIGIN"]
+    entry = dl.make_entry(
+        log=origin,
+        seq=0,
+        time=dl.format_time(now),
+        type="log.created",
+        actor=SYSTEM,
+        prev=ZERO_PREV,
+        body={"origin": origin, "key": str(signer.verifier)},
+    )
+    _store(dl.sign(entry, signer), None)
+    db.session.flush()
+    issue_checkpoint(now, signers=[signer])
+    return True
+
+
+def root(tree_size: int) -> bytes:
+    """``root(n)`` from the stored subtree hashes."""
+    return merkle.root_at(tree_size, _get_node)
+
+
+def issue_checkpoint(
+    now: datetime | None = None, signers: list[NoteSigner] | None = None
+) -> Checkpoint:
+    """Sign and store a checkpoint of the whole log in the current transaction."""
+    lock()
+    last = head()
+    if last is None:
+        raise dl.LedgerError("ledger:empty", "the log is not created yet")
+    latest = latest_checkpoint()
+    if latest is not None and latest.size == last.seq + 1:
+        return latest
+    tree_size = last.seq + 1
+    tree_root = root(tree_size)
+    text = CheckpointText(current_app.config["LOG_ORIGIN"], tree_size, tree_root, last.time)
+    note = checkpoint_note(text, signers or [_signer()])
+    row = Checkpoint(size=tree_size, root=tree_root.hex(), note=note, issued_at=now or clock.now())
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def latest_checkpoint() -> Checkpoint | None:
+    """The most recent checkpoint."""
+    return db.session.scalars(sa.select(Checkpoint).order_by(Checkpoint.id.desc()).limit(1)).first()
+
+
+def checkpoint_if_due(now: datetime | None = None) -> Checkpoint | None:
+    """Scheduler job: a checkpoint when entries arrived since the last one and it is due."""
+    now = now or clock.now()
+    interval = timedelta(seconds=current_app.config["CHECKPOINT_INTERVAL_SECONDS"])
+    latest = latest_checkpoint()
+    if latest is None or latest.size >= size():
+        return None
+    if now - latest.issued_at < interval:
+        return None
+    row = issue_checkpoint(now)
+    db.session.commit()
+    return row
+
+
+def rotate_key(reason: str, actor: dict[str, str], now: datetime | None = None) -> SigningKey:
+    """Append ``key.rotated`` signed by the old key and switch to a new key."""
+    now = now or clock.now()
+    lock()
+    old_row = keys.current_row()
+    if old_row is None:
+        raise keys.SigningKeyError("the log has no signing key")
+    old = keys.load_signer(old_row)
+    new = keys.generate(now)
+    entry = append(
+        "key.rotated",
+        {"old_key": old_row.verifier, "new_key": str(new.verifier), "reason": reason},
+        actor,
+        now=now,
+        signer=old,
+    )
+    old_row.to_seq = entry["seq"]
+    new_row = keys.register(new, entry["seq"] + 1, now)
+    db.session.flush()
+    issue_checkpoint(now, signers=[old, new])
+    return new_row
+
+
+def entry_record(seq: int) -> dict[str, Any]:
+    """The stored record (entry, key, leaf, sig) of one entry."""
+    record = db.session.scalar(sa.select(LedgerEntry.record).where(LedgerEntry.seq == seq))
+    if record is None:
+        raise dl.LedgerError("not-found", f"no entry {seq}")
+    return json.loads(record)
+
+
+def receipt(seq: int) -> dict[str, Any]:
+    """A receipt (ledger.md §5) proving entry ``seq`` against the latest covering checkpoint."""
+    record = entry_record(seq)
+    checkpoint = db.session.scalars(
+        sa.select(Checkpoint).where(Checkpoint.size > seq).order_by(Checkpoint.id.desc()).limit(1)
+    ).first()
+    if checkpoint is None:
+        raise dl.LedgerError("ledger:uncovered", f"no checkpoint covers entry {seq} yet")
+    proof = merkle.inclusion_proof(seq, checkpoint.size, _get_node)
+    return {
+        "entry": record["entry"],
+        "sig": record["sig"],
+        "key": record["key"],
+        "index": seq,
+        "tree_size": checkpoint.size,
+        "inclusion": [h.hex() for h in proof],
+        "checkpoint": checkpoint.note,
+    }
+
+
+def consistency(old: int, new: int) -> list[str]:
+    """Consistency proof between two tree sizes."""
+    if not 0 < old <= new <= size():
+        raise dl.LedgerError("ledger:range", f"sizes must satisfy 0 < old <= new <= {size()}")
+    return [h.hex() for h in merkle.consistency_proof(old, new, _get_node)]
+
+
+def entry_body(kind: str, draw_id: str) -> dict[str, Any]:
+    """The body of the (first) entry of ``kind`` recorded for a draw."""
+    record = db.session.scalar(
+        sa.select(LedgerEntry.record)
+        .where(LedgerEntry.type == kind, LedgerEntry.draw_id == draw_id)
+        .order_by(LedgerEntry.seq)
+        .limit(1)
+    )
+    if record is None:
+        raise dl.LedgerError("not-found", f"no {kind} entry for draw {draw_id}")
+    return json.loads(record)["entry"]["body"]
+
+
+def entry_bodies(kind: str, draw_id: str) -> list[dict[str, Any]]:
+    """Bodies of every entry of ``kind`` recorded for a draw, in ``seq`` order."""
+    return [
+        json.loads(record)["entry"]["body"]
+        for record in db.session.scalars(
+            sa.select(LedgerEntry.record)
+            .where(LedgerEntry.type == kind, LedgerEntry.draw_id == draw_id)
+            .order_by(LedgerEntry.seq)
+        )
+    ]

@@ -1,0 +1,74 @@
+"""What a notice says, read from the database: the seat, the window, the specialty drawn.
+
+``notice_content_for`` is the one place that turns a ``Notice`` row into ``NoticeContent``,
+for every channel and for the inbox page. It reads only the fields a notice may carry
+(rules.md, "Notices and answers"); the project's name, parties and the other members are
+never loaded, so no renderer can leak them.
+
+Path: notice → member (seat: venue, room, workstation; stratum name) → draw → project (window;
+strata by name → specialty) and venue (name, address).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from ..domain.notice_text import BEIJING, NoticeContent
+from ..extensions import db
+from ..models import Draw, Member, Notice, Project, Room, Specialty, Stratum, Venue, Workstation
+
+
+class NoticeDataError(LookupError):
+    """A row a notice depends on is missing or inconsistent; ``code`` names which."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def notice_content_for(notice: Notice, *, utc_offset: timedelta = BEIJING) -> NoticeContent:
+    """The content of ``notice``, in the trading centre's offset (default UTC+08:00).
+
+    Raises NoticeDataError (``data:member``, ``data:draw``, ``data:seat``,
+    ``data:stratum``) when the rows do not fit together.
+    """
+    member = db.session.get(Member, notice.member_id)
+    if member is None:
+        raise NoticeDataError("data:member", f"notice {notice.id} has no member")
+    draw = db.session.get(Draw, member.draw_id)
+    project = db.session.get(Project, draw.project_id) if draw else None
+    if project is None:
+        raise NoticeDataError("data:draw", f"member {member.id} has no draw or project")
+    venue = db.session.get(Venue, member.venue_id)
+    room = db.session.get(Room, member.room_id)
+    workstation = db.session.get(Workstation, member.workstation_id)
+    if (
+        venue is None
+        or room is None
+        or workstation is None
+        or room.venue_id != venue.id
+        or workstation.room_id != room.id
+    ):
+        raise NoticeDataError("data:seat", f"member {member.id} has an inconsistent seat")
+    stratum = db.session.scalars(
+        sa.select(Stratum).where(Stratum.project_id == project.id, Stratum.name == member.stratum)
+    ).one_or_none()
+    specialty = db.session.get(Specialty, stratum.specialty_code) if stratum else None
+    if stratum is None or specialty is None:
+        raise NoticeDataError("data:stratum", f"member {member.id} has an unknown stratum")
+    return NoticeContent(
+        notice_id=notice.id,
+        window_start=project.window_start,
+        window_end=project.window_end,
+        venue_name=venue.name,
+        venue_address=venue.address,
+        room_id=room.id,
+        workstation_id=workstation.id,
+        check_in_code=notice.check_in_code,
+        specialty_code=specialty.code,
+        specialty_name=specialty.name,
+        response_due=notice.due_at,
+        utc_offset=utc_offset,
+    )

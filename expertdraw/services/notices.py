@@ -1,0 +1,266 @@
+"""Experts' answers to notices, timeouts, declared conflicts, and venue check-in."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import clock
+from ..extensions import db
+from ..models import (
+    Booking,
+    Draw,
+    Expert,
+    ExpertRelation,
+    Member,
+    Notice,
+    Organisation,
+    Project,
+    User,
+)
+from ..personal_data import protector
+from . import ledger, replacements, seating
+from .errors import Conflict, Forbidden, NotFound, ServiceError
+
+DECLINE_REASONS = ("ill", "travel", "conflict", "other")
+CHECK_IN_EARLY = timedelta(hours=2)
+
+
+def _actor(user: User | None) -> dict[str, str]:
+    return {"role": user.role, "id": user.pseudonym} if user else dict(ledger.SYSTEM)
+
+
+def _expert_code(expert_id: int) -> str:
+    return db.session.scalar(sa.select(Expert.code).where(Expert.id == expert_id))
+
+
+def notice_for(user: User, notice_id: str) -> Notice:
+    """An expert's own notice; anyone else's is not found (no existence leak)."""
+    notice = db.session.get(Notice, notice_id)
+    if notice is None or user.role != "expert" or notice.expert_id != user.expert_id:
+        raise NotFound("notice", notice_id)
+    return notice
+
+
+def answer(
+    user: User,
+    notice_id: str,
+    accept: bool,
+    reason: str | None = None,
+    conflict_with: str | None = None,
+) -> dict[str, Any]:
+    """Record an expert's answer; a decline replaces the member (commits).
+
+    ``conflict_with`` (a unified social credit code) records a declared conflict on the
+    expert for later draws, as rules.md asks.
+
+    Raises:
+        NotFound: not the expert's notice; Conflict: already answered or past due;
+        ServiceError: bad reason.
+    """
+    now = clock.now()
+    ledger.lock()
+    notice = notice_for(user, notice_id)
+    db.session.refresh(notice)
+    if notice.status != "pending":
+        raise Conflict("conflict:notice", f"the notice is {notice.status}")
+    if now > notice.due_at:
+        raise Conflict("conflict:notice", "the response window has closed")
+    if accept:
+        reason = None
+    elif reason not in DECLINE_REASONS:
+        raise ServiceError(
+            "invalid:reason", f"reason is one of {', '.join(DECLINE_REASONS)}", "reason"
+        )
+    notice.status = "accepted" if accept else "declined"
+    notice.reason = reason
+    notice.answered_at = now
+    code = _expert_code(notice.expert_id)
+    actor = _actor(user)
+    ledger.append(
+        "notice.answered",
+        {
+            "draw": notice.draw_id,
+            "notice": notice.id,
+            "expert": code,
+            "answer": notice.status,
+            "reason": reason or "",
+        },
+        actor,
+        draw_id=notice.draw_id,
+        now=now,
+    )
+    if conflict_with:
+        declare_conflict(user, conflict_with, now=now, commit=False)
+    if accept:
+        ledger.issue_checkpoint(now)
+        db.session.commit()
+        return {"notice": notice.id, "status": notice.status}
+    member = db.session.get(Member, notice.member_id)
+    replacements.replace_member(member, "declined", actor, now)
+    return {"notice": notice.id, "status": "declined"}
+
+
+def declare_conflict(
+    user: User, uscc: str, *, now: datetime | None = None, commit: bool = True
+) -> None:
+    """An expert declares a conflict with an organisation (``pool.changed``)."""
+    from ..domain.codes import CodeError, validate_uscc
+
+    now = now or clock.now()
+    if user.role != "expert" or user.expert_id is None:
+        raise Forbidden("auth:forbidden", "only experts declare their own conflicts")
+    try:
+        code = validate_uscc(uscc)
+    except CodeError as exc:
+        raise ServiceError(exc.code, str(exc), "conflict_with") from None
+    org = db.session.scalar(sa.select(Organisation).where(Organisation.uscc == code))
+    if org is None:
+        raise ServiceError("invalid:organisation", f"no organisation {code}", "conflict_with")
+    exists = db.session.scalar(
+        sa.select(ExpertRelation.id).where(
+            ExpertRelation.expert_id == user.expert_id,
+            ExpertRelation.organisation_id == org.id,
+            ExpertRelation.kind == "declared",
+        )
+    )
+    if exists:
+        return
+    db.session.add(
+        ExpertRelation(
+            expert_id=user.expert_id, organisation_id=org.id, kind="declared", declared_at=now
+        )
+    )
+    ledger.append(
+        "pool.changed",
+        {
+            "expert": _expert_code(user.expert_id),
+            "field": "declared-conflict",
+            "from": "",
+            "to": org.uscc,
+            "reason": "declared by the expert",
+        },
+        _actor(user),
+        now=now,
+    )
+    if commit:
+        db.session.commit()
+
+
+def expire_overdue(now: datetime | None = None) -> int:
+    """Scheduler job: pending notices past their response window time out and are replaced."""
+    now = now or clock.now()
+    ids = list(
+        db.session.scalars(
+            sa.select(Notice.id)
+            .where(Notice.status == "pending", Notice.due_at <= now)
+            .order_by(Notice.due_at)
+        )
+    )
+    done = 0
+    for notice_id in ids:
+        ledger.lock()
+        notice = db.session.get(Notice, notice_id)
+        db.session.refresh(notice)
+        if notice.status != "pending":
+            db.session.rollback()
+            continue
+        notice.status = "timeout"
+        notice.answered_at = now
+        ledger.append(
+            "notice.answered",
+            {
+                "draw": notice.draw_id,
+                "notice": notice.id,
+                "expert": _expert_code(notice.expert_id),
+                "answer": "timeout",
+                "reason": "",
+            },
+            dict(ledger.SYSTEM),
+            draw_id=notice.draw_id,
+            now=now,
+        )
+        member = db.session.get(Member, notice.member_id)
+        replacements.replace_member(member, "timeout", dict(ledger.SYSTEM), now)
+        done += 1
+    return done
+
+
+def inbox(user: User) -> list[dict[str, Any]]:
+    """An expert's own notices, newest first, with only what a notice may say."""
+    if user.role != "expert" or user.expert_id is None:
+        raise Forbidden("auth:forbidden", "only experts have an inbox")
+    rows = db.session.execute(
+        sa.select(Notice, Member, Project)
+        .join(Member, Member.id == Notice.member_id)
+        .join(Draw, Draw.id == Notice.draw_id)
+        .join(Project, Project.id == Draw.project_id)
+        .where(Notice.expert_id == user.expert_id)
+        .order_by(Notice.sent_at.desc())
+    ).all()
+    return [notice_view(n, m, p) for n, m, p in rows]
+
+
+def notice_view(notice: Notice, member: Member, project: Project) -> dict[str, Any]:
+    """The anonymous content of a notice (rules.md): never project, parties or other members."""
+    from ..models import Stratum, Venue
+
+    venue = db.session.get(Venue, member.venue_id)
+    specialty = db.session.scalar(
+        sa.select(Stratum.specialty_code).where(
+            Stratum.project_id == project.id, Stratum.name == member.stratum
+        )
+    )
+    return {
+        "notice": notice.id,
+        "status": notice.status,
+        "window_start": project.window_start,
+        "window_end": project.window_end,
+        "venue": venue.id,
+        "venue_name": venue.name,
+        "venue_address": venue.address,
+        "room": member.room_id,
+        "workstation": member.workstation_id,
+        "check_in_code": notice.check_in_code,
+        "specialty": specialty,
+        "due_at": notice.due_at,
+        "answered_at": notice.answered_at,
+    }
+
+
+def check_in(staff: User, code: str) -> dict[str, Any]:
+    """Venue staff enter a check-in code: confirm workstation and time, nothing about the project.
+
+    Raises:
+        Forbidden: not venue staff; NotFound: unknown code; ServiceError: wrong venue, not
+        accepted, outside the check-in time.
+    """
+    if staff.role != "venue_staff" or not staff.venue_id:
+        raise Forbidden("auth:forbidden", "only venue staff check experts in")
+    now = clock.now()
+    digest = protector().lookup_hash(seating.normalise_code(code))
+    notice = db.session.scalar(sa.select(Notice).where(Notice.check_in_hash == digest))
+    if notice is None:
+        raise NotFound("check-in code", "given")
+    member = db.session.get(Member, notice.member_id)
+    booking = db.session.scalar(
+        sa.select(Booking).where(Booking.member_id == member.id, Booking.released_at.is_(None))
+    )
+    if booking is None or notice.status != "accepted":
+        raise ServiceError("checkin:not-seated", "this code has no accepted, current seat")
+    if member.venue_id != staff.venue_id:
+        raise ServiceError("checkin:wrong-venue", "this code is for another venue")
+    if not booking.start - CHECK_IN_EARLY <= now < booking.end:
+        raise ServiceError("checkin:time", "check-in opens two hours before the window")
+    if notice.checked_in_at is None:
+        notice.checked_in_at = now
+    db.session.commit()
+    return {
+        "workstation": member.workstation_id,
+        "room": member.room_id,
+        "window_start": booking.start,
+        "window_end": booking.end,
+        "checked_in_at": notice.checked_in_at,
+    }

@@ -1,0 +1,271 @@
+"""Projects: registration, parties, strata and the committee shape of rules.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import clock
+from ..domain.codes import CodeError, validate_id, validate_uscc
+from ..extensions import db
+from ..models import Organisation, Project, ProjectBidder, Region, Specialty, Stratum, User
+from .errors import Conflict, NotFound, ServiceError
+
+KINDS = ("technical", "economic")
+
+
+@dataclass(frozen=True)
+class StratumSpec:
+    """One line of a request."""
+
+    name: str
+    specialty: str
+    kind: str
+    count: int
+    alternates: int | None = None
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """What a project manager registers."""
+
+    code: str
+    name: str
+    tenderer: str
+    region: str
+    window_start: datetime
+    window_end: datetime
+    strata: list[StratumSpec]
+    agency: str | None = None
+    authority: str | None = None
+    bidders: tuple[str, ...] = ()
+    bid_deadline: datetime | None = None
+    separation: str = "venue"
+    max_per_group: int = 1
+    region_policy: str = "exclude-prefecture"
+    tenderer_representatives: int = 0
+    allow_no_entropy: bool = False
+
+
+def default_alternates(count: int) -> int:
+    """rules.md: one alternate per stratum per two members, at least one."""
+    return max(1, count // 2)
+
+
+def check_committee(strata: list[StratumSpec], representatives: int = 0) -> None:
+    """Committee shape: five or more, odd, technical and economic at least two thirds.
+
+    Raises:
+        ServiceError: ``committee:*`` naming the rule broken.
+    """
+    if not strata:
+        raise ServiceError("committee:empty", "a draw needs at least one stratum", "strata")
+    drawn = sum(s.count for s in strata)
+    total = drawn + representatives
+    if total < 5:
+        raise ServiceError(
+            "committee:size", f"a committee has 5 or more members, not {total}", "strata"
+        )
+    if total % 2 == 0:
+        raise ServiceError(
+            "committee:odd", f"a committee has an odd number of members, not {total}", "strata"
+        )
+    if 3 * drawn < 2 * total:
+        raise ServiceError(
+            "committee:experts",
+            "technical and economic experts must be at least two thirds of the committee",
+            "tenderer_representatives",
+        )
+
+
+def _organisation(uscc: str, field: str) -> Organisation:
+    try:
+        code = validate_uscc(uscc)
+    except CodeError as exc:
+        raise ServiceError(exc.code, str(exc), field) from None
+    org = db.session.scalar(sa.select(Organisation).where(Organisation.uscc == code))
+    if org is None:
+        raise ServiceError("invalid:organisation", f"no organisation with code {code}", field)
+    return org
+
+
+def _check_strata(strata: list[StratumSpec]) -> None:
+    names = set()
+    for index, stratum in enumerate(strata):
+        where = f"strata.{index}"
+        try:
+            validate_id(stratum.name, "stratum")
+        except CodeError as exc:
+            raise ServiceError(exc.code, str(exc), f"{where}.name") from None
+        if stratum.name in names:
+            raise ServiceError(
+                "invalid:stratum", f"stratum {stratum.name} repeats", f"{where}.name"
+            )
+        names.add(stratum.name)
+        if stratum.kind not in KINDS:
+            raise ServiceError("invalid:stratum", "kind is technical or economic", f"{where}.kind")
+        if not 1 <= stratum.count <= 50:
+            raise ServiceError("invalid:stratum", "count is 1 to 50", f"{where}.count")
+        if stratum.alternates is not None and not 0 <= stratum.alternates <= 50:
+            raise ServiceError("invalid:stratum", "alternates is 0 to 50", f"{where}.alternates")
+        if db.session.get(Specialty, stratum.specialty) is None:
+            raise ServiceError(
+                "invalid:specialty", f"unknown specialty {stratum.specialty}", f"{where}.specialty"
+            )
+
+
+def create_project(spec: ProjectSpec, user: User) -> Project:
+    """Register a project with its parties and strata (commits).
+
+    Raises:
+        ServiceError: a field is invalid (the error names it); Conflict: the code exists.
+    """
+    now = clock.now()
+    try:
+        validate_id(spec.code, "project")
+    except CodeError as exc:
+        raise ServiceError(exc.code, str(exc), "code") from None
+    if db.session.scalar(sa.select(Project.id).where(Project.code == spec.code)):
+        raise Conflict("conflict:project", f"project {spec.code} exists", "code")
+    if spec.window_start <= now:
+        raise ServiceError(
+            "invalid:window", "the evaluation window must be in the future", "window_start"
+        )
+    if spec.window_end <= spec.window_start:
+        raise ServiceError("invalid:window", "the window must end after it starts", "window_end")
+    if spec.bid_deadline is not None and spec.bid_deadline > spec.window_start:
+        raise ServiceError("invalid:deadline", "bids close before the evaluation", "bid_deadline")
+    if spec.separation not in ("venue", "room"):
+        raise ServiceError("invalid:separation", "separation is venue or room", "separation")
+    if not 1 <= spec.max_per_group <= 10:
+        raise ServiceError("invalid:max_per_group", "max_per_group is 1 to 10", "max_per_group")
+    if spec.region_policy not in ("exclude-prefecture", "exclude-county", "none"):
+        raise ServiceError("invalid:region_policy", "unknown region policy", "region_policy")
+    if db.session.get(Region, spec.region) is None:
+        raise ServiceError("invalid:region", f"unknown region {spec.region}", "region")
+    _check_strata(spec.strata)
+    check_committee(spec.strata, spec.tenderer_representatives)
+    tenderer = _organisation(spec.tenderer, "tenderer")
+    agency = _organisation(spec.agency, "agency") if spec.agency else None
+    authority = _organisation(spec.authority, "authority") if spec.authority else None
+    bidders = [_organisation(b, f"bidders.{i}") for i, b in enumerate(spec.bidders)]
+    if len({b.id for b in bidders}) != len(bidders):
+        raise ServiceError("invalid:bidders", "a bidder is listed twice", "bidders")
+    project = Project(
+        code=spec.code,
+        name=spec.name,
+        tenderer_id=tenderer.id,
+        agency_id=agency.id if agency else None,
+        authority_id=authority.id if authority else None,
+        region_code=spec.region,
+        window_start=spec.window_start,
+        window_end=spec.window_end,
+        bid_deadline=spec.bid_deadline,
+        separation=spec.separation,
+        max_per_group=spec.max_per_group,
+        region_policy=spec.region_policy,
+        allow_no_entropy=spec.allow_no_entropy,
+        created_by=user.id,
+        created_at=now,
+    )
+    project.strata = [
+        Stratum(
+            position=i,
+            name=s.name,
+            specialty_code=s.specialty,
+            kind=s.kind,
+            count=s.count,
+            alternates=s.alternates if s.alternates is not None else default_alternates(s.count),
+        )
+        for i, s in enumerate(spec.strata)
+    ]
+    project.bidders = [ProjectBidder(organisation_id=b.id, added_at=now) for b in bidders]
+    db.session.add(project)
+    db.session.commit()
+    return project
+
+
+def get_project(code: str) -> Project:
+    """A project by code.
+
+    Raises:
+        NotFound
+    """
+    project = db.session.scalar(sa.select(Project).where(Project.code == code))
+    if project is None:
+        raise NotFound("project", code)
+    return project
+
+
+def strata_request(project: Project) -> list[dict[str, Any]]:
+    """The project's strata as the draw request lines."""
+    return [
+        {
+            "name": s.name,
+            "specialty": s.specialty_code,
+            "count": s.count,
+            "alternates": s.alternates,
+        }
+        for s in project.strata
+    ]
+
+
+def add_bidder(project: Project, uscc: str) -> Organisation:
+    """Add a bidder until the bid deadline (the caller re-checks drawn members; commits).
+
+    Raises:
+        ServiceError: after the deadline, unknown organisation; Conflict: already a bidder.
+    """
+    now = clock.now()
+    if project.bid_deadline is not None and now > project.bid_deadline:
+        raise ServiceError("invalid:deadline", "bids closed at the bid deadline", "uscc")
+    org = _organisation(uscc, "uscc")
+    if any(b.organisation_id == org.id for b in project.bidders):
+        raise Conflict("conflict:bidder", f"{org.uscc} is already a bidder", "uscc")
+    project.bidders.append(ProjectBidder(organisation_id=org.id, added_at=now))
+    db.session.flush()
+    return org
+
+
+def summary(project: Project) -> dict[str, Any]:
+    """What anyone allowed to see the project sees (no expert data)."""
+    codes = dict(
+        db.session.execute(
+            sa.select(Organisation.id, Organisation.uscc).where(
+                Organisation.id.in_(
+                    [project.tenderer_id, project.agency_id, project.authority_id]
+                    + [b.organisation_id for b in project.bidders]
+                )
+            )
+        ).all()
+    )
+    return {
+        "code": project.code,
+        "name": project.name,
+        "tenderer": codes.get(project.tenderer_id),
+        "agency": codes.get(project.agency_id) if project.agency_id else None,
+        "authority": codes.get(project.authority_id) if project.authority_id else None,
+        "bidders": sorted(codes[b.organisation_id] for b in project.bidders),
+        "region": project.region_code,
+        "window_start": project.window_start,
+        "window_end": project.window_end,
+        "bid_deadline": project.bid_deadline,
+        "separation": project.separation,
+        "max_per_group": project.max_per_group,
+        "region_policy": project.region_policy,
+        "allow_no_entropy": project.allow_no_entropy,
+        "awarded_at": project.awarded_at,
+        "strata": [
+            {
+                "name": s.name,
+                "specialty": s.specialty_code,
+                "kind": s.kind,
+                "count": s.count,
+                "alternates": s.alternates,
+            }
+            for s in project.strata
+        ],
+    }

@@ -1,0 +1,239 @@
+"""Replacements (补抽, draw.md §6): a leaving member's place goes to an alternate, or to a
+supplementary draw ``D-R<n>`` when no alternate is left.
+
+The committee's state is derived by the draw engine from the ledger's own bodies (the
+completed draw, earlier replacements, completed supplementary draws), never from mutable rows,
+so that what is decided here is exactly what a replay recomputes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import clock
+from ..domain import draw as engine
+from ..domain import eligibility as el
+from ..extensions import db
+from ..models import Alternate, Booking, Draw, Expert, Member, Notice, Project, Snapshot
+from . import draws, ledger, pool, seating
+from .errors import Conflict, ServiceError
+
+
+def _supplementary(root: Draw) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """Ids of ``root``'s supplementary draws, their members (with group), and everyone taken."""
+    ids, members, taken = [], [], []
+    for sub in db.session.scalars(
+        sa.select(Draw).where(Draw.root_id == root.id).order_by(Draw.announced_at, Draw.id)
+    ):
+        ids.append(sub.id)
+        if sub.state != "completed":
+            continue
+        body = ledger.entry_body("draw.completed", sub.id)
+        snapshot = json.loads(db.session.get(Snapshot, sub.id).canonical)
+        group_of = {c["id"]: c["group"] for s in snapshot["strata"] for c in s["candidates"]}
+        for m in body["members"]:
+            members.append({**m, "group": group_of[m["expert"]]})
+        taken += [m["expert"] for m in body["members"]]
+        taken += [e for a in body["alternates"] for e in a["experts"]]
+    return ids, members, taken
+
+
+def state_of(root: Draw) -> dict[str, Any]:
+    """Everything the engine needs to derive the committee of ``root`` now."""
+    sub_ids, sub_members, sub_taken = _supplementary(root)
+    return {
+        "snapshot": draws.snapshot_of(root.id),
+        "completed": ledger.entry_body("draw.completed", root.id),
+        "prior": ledger.entry_bodies("draw.replaced", root.id),
+        "supplementary_draws": sub_ids,
+        "supplementary_members": sub_members,
+        "supplementary_taken": sub_taken,
+    }
+
+
+def _ineligible(project: Project, codes: list[str]) -> dict[str, str]:
+    """Current exclusion reason of each listed expert (only those excluded)."""
+    if not codes:
+        return {}
+    ids = seating.expert_ids(codes)
+    rules = draws.rules()
+    facts = pool.project_facts(project)
+    loaded = pool.load_facts(list(ids.values()), project, facts, rules)
+    reasons = {}
+    for fact in loaded.values():
+        reason = el.first_exclusion(fact, facts, rules)
+        if reason:
+            reasons[fact.code] = reason
+    return reasons
+
+
+def _unavailable(root: Draw, snapshot: dict[str, Any], project: Project) -> list[str]:
+    """Snapshot workstations booked by others since the snapshot, sorted."""
+    listed = [w for v in snapshot["venues"] for r in v["rooms"] for w in r["workstations"]]
+    rows = db.session.scalars(
+        sa.select(Booking.workstation_id).where(
+            Booking.workstation_id.in_(listed),
+            Booking.released_at.is_(None),
+            Booking.draw_id != root.id,
+            Booking.start < project.window_end,
+            Booking.end > project.window_start,
+        )
+    )
+    return sorted(set(rows))
+
+
+def _release(member: Member, reason: str, now: datetime) -> None:
+    member.state = "replaced"
+    member.left_at = now
+    member.left_reason = reason
+    db.session.execute(
+        sa.update(Booking)
+        .where(Booking.member_id == member.id, Booking.released_at.is_(None))
+        .values(released_at=now)
+    )
+    db.session.execute(
+        sa.update(Notice)
+        .where(Notice.member_id == member.id, Notice.status == "pending")
+        .values(status="withdrawn")
+    )
+    db.session.flush()
+
+
+def replace_member(
+    member: Member, reason: str, actor: dict[str, str], now: datetime | None = None
+) -> dict[str, Any]:
+    """Replace a member who declined, timed out or is conflicted (commits).
+
+    Returns the ``draw.replaced`` body. A supplementary draw it calls for is announced in the
+    same transaction (and completed at once when its entropy is ``none``).
+
+    Raises:
+        Conflict: the member has already left.
+    """
+    now = now or clock.now()
+    ledger.lock()
+    db.session.refresh(member)
+    if member.state != "active":
+        raise Conflict("conflict:member", "the member has already been replaced")
+    root = db.session.get(Draw, member.draw_id)
+    project = db.session.get(Project, root.project_id)
+    state = state_of(root)
+    code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
+    alternates = [
+        e
+        for a in state["completed"]["alternates"]
+        if a["stratum"] == member.stratum
+        for e in a["experts"]
+    ]
+    ineligible = _ineligible(project, alternates)
+    unavailable = _unavailable(root, state["snapshot"], project)
+    _release(member, reason, now)
+    try:
+        body = engine.replace(
+            state["snapshot"],
+            state["completed"],
+            state["prior"],
+            code,
+            reason,
+            ineligible,
+            unavailable,
+            root.algorithm,
+            supplementary_members=state["supplementary_members"],
+            supplementary_draws=state["supplementary_draws"],
+        )
+    except engine.DrawError as exc:
+        db.session.rollback()
+        raise ServiceError(exc.code, str(exc)) from None
+    ledger.append("draw.replaced", body, actor, draw_id=root.id, now=now)
+    if body["in"] is not None:
+        newcomer = seating.expert_ids([body["in"]])[body["in"]]
+        seat = {"stratum": member.stratum, "expert": body["in"], **body["seat"]}
+        seating.seat_member(root, seat, newcomer, now, actor)
+        db.session.execute(
+            sa.update(Alternate)
+            .where(Alternate.draw_id == root.id, Alternate.expert_id == newcomer)
+            .values(used=True)
+        )
+    ledger.issue_checkpoint(now)
+    if body.get("supplementary"):
+        sub = _announce_supplementary(root, project, state, body["supplementary"], now)
+        if sub.entropy.get("kind") == "none":
+            draws.complete(sub, "", None, now=now)
+        return body
+    db.session.commit()
+    return body
+
+
+def _announce_supplementary(
+    root: Draw, project: Project, state: dict[str, Any], sub_id: str, now: datetime
+) -> Draw:
+    from .projects import strata_request
+
+    built = pool.build_pool(project, strata_request(project), draws.rules(), family=root.id)
+    noticed = list(
+        db.session.scalars(
+            sa.select(Expert.code)
+            .join(Notice, Notice.expert_id == Expert.id)
+            .where(Notice.draw_id == root.id)
+        )
+    )
+    try:
+        sub = engine.supplementary_snapshot(
+            state["snapshot"],
+            state["completed"],
+            ledger.entry_bodies("draw.replaced", root.id),
+            draw_id=sub_id,
+            noticed=noticed,
+            candidates={s.name: s.candidates for s in built.strata},
+            venues=pool.free_venues(project.window_start, project.window_end, project.region_code),
+            supplementary_members=state["supplementary_members"],
+            supplementary_taken=state["supplementary_taken"],
+            algorithm=root.algorithm,
+        )
+    except engine.DrawError as exc:
+        db.session.rollback()
+        raise ServiceError(exc.code, str(exc)) from None
+    excluded = dict(built.excluded)
+    for reason, count in sub.excluded.items():
+        excluded[reason] = excluded.get(reason, 0) + count
+    return draws._announce(
+        project,
+        None,
+        sub.snapshot,
+        excluded,
+        dict(root.entropy),
+        root.algorithm,
+        now,
+        root_id=root.id,
+    )
+
+
+def recheck_members(
+    root: Draw, actor: dict[str, str], now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Re-check the current members (e.g. after a bidder was added); replace the conflicted."""
+    project = db.session.get(Project, root.project_id)
+    members = list(
+        db.session.scalars(
+            sa.select(Member).where(Member.draw_id == root.id, Member.state == "active")
+        )
+    )
+    codes = dict(
+        db.session.execute(
+            sa.select(Expert.id, Expert.code).where(Expert.id.in_([m.expert_id for m in members]))
+        ).all()
+    )
+    facts = pool.project_facts(project)
+    rules = draws.rules()
+    loaded = pool.load_facts(list(codes), project, facts, rules)
+    bodies = []
+    for member in members:
+        fact = loaded[member.expert_id]
+        reasons = [r for r in el.exclusions(fact, facts, rules) if r.startswith("party")]
+        if reasons:
+            bodies.append(replace_member(member, "conflict", actor, now))
+    return bodies

@@ -1,0 +1,155 @@
+"""The sealed list: who the members are, hidden until the rules open it, every opening logged.
+
+Before opening, project managers see counts only. The list opens for venue staff at the
+window start (their own venue), for the project manager after the award is recorded, and for
+a supervisor at any time with a stated purpose. Every opening appends ``list.opened``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import clock
+from ..extensions import db
+from ..models import Draw, Expert, Member, Notice, Project, User
+from . import ledger
+from .errors import Forbidden, ServiceError
+
+
+def progress(draw: Draw) -> dict[str, Any]:
+    """Counts only (safe for project managers): accepted, pending, declined, timeout, replaced."""
+    root = draw.root_id or draw.id
+    statuses = Counter(db.session.scalars(sa.select(Notice.status).where(Notice.draw_id == root)))
+    replaced = db.session.scalar(
+        sa.select(sa.func.count(Member.id)).where(
+            Member.draw_id == root, Member.state == "replaced"
+        )
+    )
+    seated = db.session.scalar(
+        sa.select(sa.func.count(Member.id)).where(Member.draw_id == root, Member.state == "active")
+    )
+    return {
+        "draw": draw.id,
+        "state": draw.state,
+        "members": seated,
+        "accepted": statuses.get("accepted", 0),
+        "pending": statuses.get("pending", 0),
+        "declined": statuses.get("declined", 0),
+        "timeout": statuses.get("timeout", 0),
+        "replaced": replaced,
+    }
+
+
+def _may_open(draw: Draw, project: Project, user: User, purpose: str, now: datetime) -> None:
+    if user.role in ("supervisor", "admin"):
+        if not purpose:
+            raise ServiceError(
+                "invalid:purpose", "opening the list early needs a purpose", "purpose"
+            )
+        return
+    if user.role == "project_manager":
+        if project.awarded_at is None:
+            raise Forbidden("forbidden:list-sealed", "the list opens after the award is recorded")
+        return
+    if user.role == "venue_staff":
+        if now < project.window_start:
+            raise Forbidden("forbidden:list-sealed", "the list opens at the window start")
+        return
+    raise Forbidden("forbidden:list-sealed", "this role never sees the list")
+
+
+def open_list(draw: Draw, user: User, purpose: str = "") -> list[dict[str, Any]]:
+    """The members (venue staff: of their venue) after checking the rules; logs the opening."""
+    now = clock.now()
+    project = db.session.get(Project, draw.project_id)
+    purpose = (purpose or "").strip()
+    if len(purpose) > 300:
+        raise ServiceError("invalid:purpose", "purpose is at most 300 characters", "purpose")
+    _may_open(draw, project, user, purpose, now)
+    root = draw.root_id or draw.id
+    query = (
+        sa.select(Member, Expert, Notice)
+        .join(Expert, Expert.id == Member.expert_id)
+        .outerjoin(Notice, Notice.member_id == Member.id)
+        .where(Member.draw_id == root)
+        .order_by(Member.id)
+    )
+    if user.role == "venue_staff":
+        query = query.where(Member.venue_id == user.venue_id, Member.state == "active")
+    rows = db.session.execute(query).all()
+    ledger.lock()
+    ledger.append(
+        "list.opened",
+        {"draw": root, "by": user.pseudonym, "purpose": purpose or _default_purpose(user)},
+        {"role": user.role, "id": user.pseudonym},
+        draw_id=root,
+        now=now,
+    )
+    db.session.commit()
+    return [
+        {
+            "expert": expert.code,
+            "name": expert.name,
+            "stratum": member.stratum,
+            "state": member.state,
+            "venue": member.venue_id,
+            "room": member.room_id,
+            "workstation": member.workstation_id,
+            "answer": notice.status if notice else None,
+            "checked_in_at": notice.checked_in_at if notice else None,
+        }
+        for member, expert, notice in rows
+    ]
+
+
+def _default_purpose(user: User) -> str:
+    return {"project_manager": "after award", "venue_staff": "check-in at window start"}.get(
+        user.role, "review"
+    )
+
+
+def record_award(project: Project, user: User) -> Project:
+    """The project manager records the award; the list may then be opened to them."""
+    if user.role not in ("project_manager", "admin"):
+        raise Forbidden("auth:forbidden", "only project managers record the award")
+    if project.awarded_at is None:
+        project.awarded_at = clock.now()
+        db.session.commit()
+    return project
+
+
+def open_due(now: datetime | None = None) -> int:
+    """Scheduler job: at window start, open completed draws' lists for the venue staff."""
+    now = now or clock.now()
+    rows = db.session.execute(
+        sa.select(Draw)
+        .join(Project, Project.id == Draw.project_id)
+        .where(
+            Draw.root_id.is_(None),
+            Draw.state == "completed",
+            Draw.list_opened_at.is_(None),
+            Project.window_start <= now,
+        )
+    ).scalars()
+    opened = 0
+    for draw in list(rows):
+        ledger.lock()
+        db.session.refresh(draw)
+        if draw.list_opened_at is not None:
+            db.session.rollback()
+            continue
+        draw.list_opened_at = now
+        ledger.append(
+            "list.opened",
+            {"draw": draw.id, "by": "scheduler", "purpose": "window start: venue staff check-in"},
+            dict(ledger.SYSTEM),
+            draw_id=draw.id,
+            now=now,
+        )
+        db.session.commit()
+        opened += 1
+    return opened

@@ -1,0 +1,173 @@
+"""Turning a draw result into seats: members, alternates, bookings and notices.
+
+Runs inside the draw's transaction while the ledger lock is held; every transaction that books
+a workstation holds that lock too, so the clash check and the bookings cannot interleave with
+another draw's. The database's exclusion constraints stay as the last guard.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from ..models import Alternate, Booking, Draw, Expert, Member, Notice, Project
+from ..personal_data import protector
+from . import ledger
+
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def root_of(draw: Draw) -> str:
+    """The committee's draw id (``D`` for ``D`` and its ``D-R<n>``)."""
+    return draw.root_id or draw.id
+
+
+def expert_ids(codes: list[str]) -> dict[str, int]:
+    """Database ids of experts by code."""
+    return dict(
+        db.session.execute(sa.select(Expert.code, Expert.id).where(Expert.code.in_(codes))).all()
+    )
+
+
+def _window(draw: Draw) -> tuple[datetime, datetime]:
+    project = db.session.get(Project, draw.project_id)
+    assert project is not None
+    return project.window_start, project.window_end
+
+
+def clashes(draw: Draw, seats: list[dict[str, Any]]) -> str | None:
+    """A failure reason if a drawn workstation or expert was booked since the snapshot."""
+    start, end = _window(draw)
+    ids = expert_ids([s["expert"] for s in seats])
+    live = (Booking.released_at.is_(None), Booking.start < end, Booking.end > start)
+    taken = db.session.scalar(
+        sa.select(sa.func.count(Booking.id)).where(
+            Booking.workstation_id.in_([s["workstation"] for s in seats]), *live
+        )
+    )
+    if taken:
+        return "conflict:workstation-booked"
+    busy = db.session.scalar(
+        sa.select(sa.func.count(Booking.id)).where(Booking.expert_id.in_(list(ids.values())), *live)
+    )
+    return "conflict:expert-booked" if busy else None
+
+
+def new_check_in_code() -> str:
+    """Ten characters from an unambiguous alphabet, shown as ``XXXXX-XXXXX``."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+def normalise_code(code: str) -> str:
+    """What the hash is taken of: upper case, no separators or spaces."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def response_due(now: datetime, window_start: datetime) -> datetime:
+    """The response window (default 30 minutes), shorter when the evaluation is near."""
+    window = timedelta(minutes=current_app.config["RESPONSE_WINDOW_MINUTES"])
+    return now + min(window, max((window_start - now) / 4, timedelta(minutes=5)))
+
+
+def _notice_id(root: str) -> str:
+    count = db.session.scalar(sa.select(sa.func.count(Notice.id)).where(Notice.draw_id == root))
+    return f"{root}-N{count + 1:02d}"
+
+
+def seat_member(
+    draw: Draw, seat: dict[str, Any], expert_id: int, now: datetime, actor: dict[str, str]
+) -> Member:
+    """Create the member, its booking and its notice, and append ``notice.sent``."""
+    root = root_of(draw)
+    start, end = _window(draw)
+    member = Member(
+        draw_id=root,
+        source_draw_id=draw.id,
+        expert_id=expert_id,
+        stratum=seat["stratum"],
+        venue_id=seat["venue"],
+        room_id=seat["room"],
+        workstation_id=seat["workstation"],
+        state="active",
+        joined_at=now,
+    )
+    db.session.add(member)
+    db.session.flush()
+    db.session.add(
+        Booking(
+            workstation_id=seat["workstation"],
+            expert_id=expert_id,
+            draw_id=root,
+            member_id=member.id,
+            start=start,
+            end=end,
+        )
+    )
+    code = new_check_in_code()
+    notice = Notice(
+        id=_notice_id(root),
+        draw_id=root,
+        member_id=member.id,
+        expert_id=expert_id,
+        check_in_code=code,
+        check_in_hash=protector().lookup_hash(normalise_code(code)),
+        status="pending",
+        sent_at=now,
+        due_at=response_due(now, start),
+    )
+    db.session.add(notice)
+    db.session.flush()
+    _queue(notice)
+    ledger.append(
+        "notice.sent",
+        {"draw": root, "notice": notice.id, "expert": seat["expert"], "channel": "inbox"},
+        actor,
+        draw_id=root,
+        now=now,
+    )
+    return member
+
+
+def _queue(notice: Notice) -> None:
+    try:
+        from . import delivery
+    except ImportError:  # channels not configured in this build
+        return
+    delivery.queue_deliveries(notice)
+
+
+def seat_committee(draw: Draw, body: dict[str, Any], now: datetime) -> None:
+    """Members, alternates, bookings and notices of a completed draw."""
+    codes = [m["expert"] for m in body["members"]]
+    codes += [e for a in body["alternates"] for e in a["experts"]]
+    ids = expert_ids(codes)
+    for seat in body["members"]:
+        seat_member(draw, seat, ids[seat["expert"]], now, ledger.SYSTEM)
+    for group in body["alternates"]:
+        for position, code in enumerate(group["experts"]):
+            db.session.add(
+                Alternate(
+                    draw_id=draw.id,
+                    stratum=group["stratum"],
+                    position=position,
+                    expert_id=ids[code],
+                )
+            )
+    db.session.flush()
+
+
+def after_commit(draw: Draw) -> None:
+    """Hand new notices to the delivery channels once the result is committed."""
+    try:
+        from . import delivery
+    except ImportError:
+        return
+    deliver = getattr(delivery, "deliver_due", None)
+    if deliver is not None and current_app.config.get("DELIVER_IMMEDIATELY", False):
+        deliver()

@@ -1,0 +1,486 @@
+"""The demo trading centre: load ``seed_data/*.csv`` into the database, and benchmark pools.
+
+``seed()`` runs in one transaction and only inserts what is missing, by natural key (region and
+specialty code, USCC, venue / room / workstation id, expert code, and for the pool's facts the
+expert with the organisation, kind and start date), so running it twice changes nothing.
+Rows go in with Core bulk inserts (COPY on PostgreSQL for large batches, see ``bulk``).
+
+``extra_experts`` adds a generated pool after the seed experts (codes continue from the last
+seed code); ``conflicts`` adds a deterministic set of declared-conflict / relative relations.
+Demo users are created only in demo mode (``DEMO``) or under test (``TESTING``).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from ..models import (
+    Employment,
+    Expert,
+    ExpertRelation,
+    ExpertSpecialty,
+    Leave,
+    Organisation,
+    Penalty,
+    Region,
+    Room,
+    Specialty,
+    User,
+    Venue,
+    Workstation,
+)
+from ..personal_data import protector
+from . import users as user_service
+from .bulk import COPY_THRESHOLD, existing_keys, id_map, insert_ignoring_duplicates, insert_rows
+
+SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
+POOL_TABLES = ("experts", "expert_specialties", "employments", "relations", "penalties", "leaves")
+
+
+class SeedError(Exception):
+    """The seed files are missing or inconsistent; ``code`` is ``seed:...``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class SeedReport:
+    """Rows inserted per table, and the time the whole load took."""
+
+    inserted: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add(self, table: str, count: int) -> None:
+        self.inserted[table] = self.inserted.get(table, 0) + count
+
+
+def data_dir() -> Path:
+    """The folder of the seed CSVs: ``SEED_DATA_DIR`` in the config, else ``seed_data/``."""
+    return Path(current_app.config.get("SEED_DATA_DIR") or SEED_DIR)
+
+
+@cache
+def generator(directory: Path = SEED_DIR) -> ModuleType:
+    """``seed_data/generate.py``, loaded by path (it is a script, not a package module)."""
+    path = directory / "generate.py"
+    if not path.is_file():
+        raise SeedError("seed:missing", f"{path} not found")
+    spec = importlib.util.spec_from_file_location("expertdraw_seed_generate", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_csv(directory: Path, name: str) -> list[dict[str, str]]:
+    """Rows of ``<directory>/<name>.csv`` as dicts of strings."""
+    path = directory / f"{name}.csv"
+    if not path.is_file():
+        raise SeedError("seed:missing", f"{path} not found; run seed_data/generate.py")
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def seed(
+    *,
+    directory: Path | None = None,
+    extra_experts: int = 0,
+    conflicts: int = 0,
+    with_users: bool | None = None,
+    copy_threshold: int = COPY_THRESHOLD,
+) -> SeedReport:
+    """Load the seed (and, if asked, the extra pool and conflicts) in one transaction.
+
+    Raises:
+        SeedError: a file is missing, or a row names a code that no other file defines.
+    """
+    started = time.perf_counter()
+    directory = directory or data_dir()
+    tables = {name: read_csv(directory, name) for name in generator().COLUMNS}
+    if with_users is None:
+        with_users = bool(current_app.config.get("DEMO") or current_app.config.get("TESTING"))
+    report = SeedReport()
+    conn = db.session.connection()
+    try:
+        load_reference(conn, tables, report, copy_threshold)
+        load_pool(conn, tables, report, copy_threshold)
+        if extra_experts:
+            load_pool(conn, extra_pool(tables, extra_experts), report, copy_threshold)
+        if conflicts:
+            report.add("expert_relations", add_conflicts(conn, conflicts, copy_threshold))
+        if with_users:
+            report.add("users", load_users(tables["users"]))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def seed_reference(directory: Path | None = None) -> SeedReport:
+    """Load only regions, specialties, organisations and venues (no experts, no users)."""
+    directory = directory or data_dir()
+    names = ("regions", "specialties", "organisations", "venues", "rooms", "workstations")
+    tables = {name: read_csv(directory, name) for name in names}
+    report = SeedReport()
+    try:
+        load_reference(db.session.connection(), tables, report)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return report
+
+
+def _opt(value: str) -> str | None:
+    return value or None
+
+
+def _date(value: str) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes"}
+
+
+def _insert_missing(
+    conn: sa.Connection,
+    table: sa.Table,
+    key: Sequence[str],
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    report: SeedReport,
+    copy_threshold: int,
+) -> list[tuple[Any, ...]]:
+    """Insert the rows whose ``key`` columns are not in the table yet; returns those rows."""
+    seen = existing_keys(conn, table, key)
+    positions = [columns.index(k) for k in key]
+    missing = []
+    for row in rows:
+        natural = tuple(row[i] for i in positions)
+        if natural not in seen:
+            seen.add(natural)
+            missing.append(row)
+    report.add(
+        table.name, insert_rows(conn, table, columns, missing, copy_threshold=copy_threshold)
+    )
+    return missing
+
+
+def load_reference(
+    conn: sa.Connection,
+    tables: dict[str, list[dict[str, str]]],
+    report: SeedReport,
+    copy_threshold: int = COPY_THRESHOLD,
+) -> None:
+    """Regions, specialties, organisations, venues, rooms and workstations."""
+    t = copy_threshold
+    _insert_missing(
+        conn,
+        Region.__table__,
+        ("code",),
+        ("code", "name", "level", "parent_code"),
+        [(r["code"], r["name"], r["level"], _opt(r["parent_code"])) for r in tables["regions"]],
+        report,
+        t,
+    )
+    _insert_missing(
+        conn,
+        Specialty.__table__,
+        ("code",),
+        ("code", "name", "level", "parent_code"),
+        [
+            (r["code"], r["name"], int(r["level"]), _opt(r["parent_code"]))
+            for r in tables["specialties"]
+        ],
+        report,
+        t,
+    )
+    organisations = Organisation.__table__
+    added = _insert_missing(
+        conn,
+        organisations,
+        ("uscc",),
+        ("uscc", "name", "kind", "region_code"),
+        [
+            (r["uscc"], r["name"], r["kind"], _opt(r["region_code"]))
+            for r in tables["organisations"]
+        ],
+        report,
+        t,
+    )
+    # Parents are set only on organisations inserted now, once every id is known.
+    new = {row[0] for row in added}
+    ids = id_map(conn, organisations, "uscc")
+    parents = []
+    for r in tables["organisations"]:
+        if r["uscc"] in new and r["parent_uscc"]:
+            if r["parent_uscc"] not in ids:
+                raise SeedError("seed:organisation", f"unknown parent_uscc {r['parent_uscc']}")
+            parents.append({"_id": ids[r["uscc"]], "_parent": ids[r["parent_uscc"]]})
+    if parents:
+        conn.execute(
+            sa.update(organisations)
+            .where(organisations.c.id == sa.bindparam("_id"))
+            .values(parent_id=sa.bindparam("_parent")),
+            parents,
+        )
+    _insert_missing(
+        conn,
+        Venue.__table__,
+        ("id",),
+        ("id", "name", "region_code", "address", "active"),
+        [
+            (r["id"], r["name"], r["region_code"], r["address"], _bool(r["active"]))
+            for r in tables["venues"]
+        ],
+        report,
+        t,
+    )
+    _insert_missing(
+        conn,
+        Room.__table__,
+        ("id",),
+        ("id", "venue_id", "name", "active"),
+        [(r["id"], r["venue_id"], r["name"], _bool(r["active"])) for r in tables["rooms"]],
+        report,
+        t,
+    )
+    _insert_missing(
+        conn,
+        Workstation.__table__,
+        ("id",),
+        ("id", "room_id", "active"),
+        [(r["id"], r["room_id"], _bool(r["active"])) for r in tables["workstations"]],
+        report,
+        t,
+    )
+
+
+def load_pool(
+    conn: sa.Connection,
+    tables: dict[str, list[dict[str, str]]],
+    report: SeedReport,
+    copy_threshold: int = COPY_THRESHOLD,
+) -> None:
+    """Experts and their specialties, employments, relations, penalties and leaves."""
+    t = copy_threshold
+    orgs = id_map(conn, Organisation.__table__, "uscc")
+
+    def org(uscc: str) -> int:
+        try:
+            return orgs[uscc]
+        except KeyError:
+            raise SeedError("seed:organisation", f"unknown organisation {uscc}") from None
+
+    experts = Expert.__table__
+    known = set(conn.execute(sa.select(experts.c.code)).scalars())
+    lookup = protector().lookup_hash
+    rows = []
+    for r in tables["experts"]:
+        if r["code"] in known:
+            continue
+        rows.append(
+            (
+                r["code"],
+                r["name"],
+                r["id_number"],
+                lookup(r["id_number"]),
+                _opt(r["phone"]),
+                lookup(r["phone"]) if r["phone"] else None,
+                _opt(r["email"]),
+                r["home_region"],
+                org(r["employer_uscc"]) if r["employer_uscc"] else None,
+                r["title"],
+                r["kind"],
+                r["status"],
+                _date(r["qualification_expiry"]),
+                _date(r["data_confirmed_on"]),
+            )
+        )
+    columns = (
+        "code",
+        "name",
+        "id_number",
+        "id_number_hash",
+        "phone",
+        "phone_hash",
+        "email",
+        "home_region",
+        "employer_id",
+        "title",
+        "kind",
+        "status",
+        "qualification_expiry",
+        "data_confirmed_on",
+    )
+    report.add("experts", insert_rows(conn, experts, columns, rows, copy_threshold=t))
+    ids = id_map(conn, experts, "code")
+
+    def expert(code: str) -> int:
+        try:
+            return ids[code]
+        except KeyError:
+            raise SeedError("seed:expert", f"unknown expert {code}") from None
+
+    facts: tuple[tuple[sa.Table, str, tuple[str, ...], tuple[str, ...], Any], ...] = (
+        (
+            ExpertSpecialty.__table__,
+            "expert_specialties",
+            ("expert_id", "specialty_code"),
+            ("expert_id", "specialty_code"),
+            lambda r: (expert(r["expert_code"]), r["specialty_code"]),
+        ),
+        (
+            Employment.__table__,
+            "employments",
+            ("expert_id", "organisation_id", "relation", "start"),
+            ("expert_id", "organisation_id", "relation", "start", "end"),
+            lambda r: (
+                expert(r["expert_code"]),
+                org(r["organisation_uscc"]),
+                r["relation"],
+                _date(r["start"]),
+                _date(r["end"]),
+            ),
+        ),
+        (
+            ExpertRelation.__table__,
+            "relations",
+            ("expert_id", "organisation_id", "kind"),
+            ("expert_id", "organisation_id", "kind", "declared_at"),
+            lambda r: (
+                expert(r["expert_code"]),
+                org(r["organisation_uscc"]),
+                r["kind"],
+                _instant(r["declared_at"]),
+            ),
+        ),
+        (
+            Penalty.__table__,
+            "penalties",
+            ("expert_id", "kind", "start"),
+            ("expert_id", "kind", "start", "end", "note"),
+            lambda r: (
+                expert(r["expert_code"]),
+                r["kind"],
+                _date(r["start"]),
+                _date(r["end"]),
+                _opt(r["note"]),
+            ),
+        ),
+        (
+            Leave.__table__,
+            "leaves",
+            ("expert_id", "start"),
+            ("expert_id", "start", "end"),
+            lambda r: (expert(r["expert_code"]), _instant(r["start"]), _instant(r["end"])),
+        ),
+    )
+    for table, name, key, cols, convert in facts:
+        _insert_missing(conn, table, key, cols, [convert(r) for r in tables[name]], report, t)
+
+
+def extra_pool(
+    tables: dict[str, list[dict[str, str]]], count: int
+) -> dict[str, list[dict[str, str]]]:
+    """``count`` generated experts after the seed's last code, with their facts (deterministic)."""
+    last = max((int(r["code"][1:]) for r in tables["experts"]), default=0)
+    return generator().extra_experts(
+        count,
+        first_number=last + 1,
+        organisations=tables["organisations"],
+        specialties=tables["specialties"],
+        used_id_numbers=[r["id_number"] for r in tables["experts"]],
+    )
+
+
+def add_conflicts(conn: sa.Connection, count: int, copy_threshold: int = COPY_THRESHOLD) -> int:
+    """Add a deterministic set of ``count`` expert-organisation relations; returns rows added.
+
+    The set depends only on ``count`` and the experts and organisations present (ordered by
+    code and USCC); relations already present are skipped, so a second run adds nothing.
+
+    Raises:
+        SeedError: ``seed:conflicts`` when more are asked than expert x organisation x kind.
+    """
+    experts = conn.execute(sa.select(Expert.id).order_by(Expert.code)).scalars().all()
+    orgs = conn.execute(sa.select(Organisation.id).order_by(Organisation.uscc)).scalars().all()
+    per_expert = len(orgs) * 2
+    capacity = len(experts) * per_expert
+    if count > capacity:
+        raise SeedError(
+            "seed:conflicts", f"{count} relations asked, only {capacity} distinct ones exist"
+        )
+    rng = random.Random(generator().SEED + 2)
+    picks = sorted(rng.sample(range(capacity), count))
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    span = 3 * 365 * 86400
+    kinds = ("declared", "relative")
+
+    def rows() -> Any:
+        for pick in picks:
+            e, rest = divmod(pick, per_expert)
+            o, k = divmod(rest, 2)
+            yield (experts[e], orgs[o], kinds[k], base + timedelta(seconds=pick % span))
+
+    columns = ("expert_id", "organisation_id", "kind", "declared_at")
+    return insert_ignoring_duplicates(
+        conn, ExpertRelation.__table__, columns, rows(), copy_threshold=copy_threshold
+    )
+
+
+def load_users(rows: Sequence[dict[str, str]]) -> int:
+    """Create the demo users that do not exist yet; returns how many were created."""
+    existing = set(db.session.scalars(sa.select(User.username)))
+    created = 0
+    for r in rows:
+        if r["username"] in existing:
+            continue
+        expert_id = None
+        if r["expert_code"]:
+            expert_id = db.session.scalar(
+                sa.select(Expert.id).where(Expert.code == r["expert_code"])
+            )
+            if expert_id is None:
+                raise SeedError("seed:users", f"unknown expert {r['expert_code']}")
+        user_service.create_user(
+            r["username"],
+            r["password"],
+            r["role"],
+            expert_id=expert_id,
+            venue_id=_opt(r["venue_id"]),
+            language=_opt(r["language"]),
+            commit=False,
+        )
+        created += 1
+    return created
+
+
+def demo_logins(directory: Path | None = None) -> list[dict[str, Any]]:
+    """The demo users of ``users.csv`` with their passwords, and whether each exists."""
+    rows = read_csv(directory or data_dir(), "users")
+    existing = set(db.session.scalars(sa.select(User.username)))
+    return [{**r, "exists": r["username"] in existing} for r in rows]

@@ -1,0 +1,127 @@
+"""Users: creation with an Argon2id password hash, and password verification.
+
+Each user gets a ``pseudonym``: ``U`` and ten base32 characters, random, fixed at creation.
+The ledger names actors by pseudonym, never by username.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+from datetime import UTC, datetime
+from functools import cache
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from ..extensions import db
+from ..models import ROLES, Expert, User, Venue
+
+PSEUDONYM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32
+MIN_PASSWORD_LENGTH = 10
+_USERNAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
+_hasher = PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so both answers take as long."""
+    return _hasher.hash("expertdraw: no such user")
+
+
+class UserError(ValueError):
+    """A user cannot be created as asked; ``code`` is stable (``user:role``, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def new_pseudonym() -> str:
+    """A fresh random pseudonym, ``U`` + 10 base32 characters (50 bits)."""
+    return "U" + "".join(secrets.choice(PSEUDONYM_ALPHABET) for _ in range(10))
+
+
+def hash_password(password: str) -> str:
+    """The Argon2id hash of ``password`` (parameters of argon2-cffi's ``PasswordHasher``)."""
+    return _hasher.hash(password)
+
+
+def create_user(
+    username: str,
+    password: str,
+    role: str,
+    *,
+    expert_id: int | None = None,
+    venue_id: str | None = None,
+    language: str | None = None,
+    now: datetime | None = None,
+    commit: bool = True,
+) -> User:
+    """Create a user. Without ``commit`` the user is only flushed into the running transaction.
+
+    Raises:
+        UserError: ``user:username`` (malformed or taken), ``user:password`` (too short),
+            ``user:role`` (unknown role), ``user:link`` (an expert needs an expert, venue staff
+            a venue, and the linked record must exist).
+    """
+    if not _USERNAME.fullmatch(username):
+        raise UserError("user:username", "a username is 2-64 characters of [A-Za-z0-9._-]")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(
+            "user:password", f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    if role not in ROLES:
+        raise UserError("user:role", f"role must be one of {', '.join(ROLES)}")
+    if (role == "expert") != (expert_id is not None):
+        raise UserError("user:link", "an expert user, and only one, is linked to an expert")
+    if (role == "venue_staff") != (venue_id is not None):
+        raise UserError("user:link", "a venue staff user, and only one, is linked to a venue")
+    if expert_id is not None and db.session.get(Expert, expert_id) is None:
+        raise UserError("user:link", f"no expert with id {expert_id}")
+    if venue_id is not None and db.session.get(Venue, venue_id) is None:
+        raise UserError("user:link", f"no venue {venue_id}")
+    if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
+        raise UserError("user:username", f"username {username} is taken")
+    pseudonym = new_pseudonym()
+    while db.session.scalar(sa.select(User.id).where(User.pseudonym == pseudonym)) is not None:
+        pseudonym = new_pseudonym()  # pragma: no cover - 50 random bits
+    user = User(
+        username=username,
+        pseudonym=pseudonym,
+        password_hash=hash_password(password),
+        role=role,
+        expert_id=expert_id,
+        venue_id=venue_id,
+        language=language,
+        active=True,
+        created_at=now or datetime.now(UTC),
+    )
+    db.session.add(user)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return user
+
+
+def verify_password(username: str, password: str) -> User | None:
+    """The active user if ``password`` is right, else None (unknown, inactive or wrong).
+
+    A hash made with weaker parameters than the current ones is replaced (and committed).
+    """
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    if user is None or not user.active:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_dummy_hash(), password)
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.commit()
+    return user

@@ -1,0 +1,186 @@
+"""Logging in, bearer tokens, page sessions, rate limiting and the session secret."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from expertdraw import create_app
+from expertdraw.extensions import db
+from expertdraw.models import ApiToken, User
+
+from .conftest import PASSWORD, assert_problem
+
+TOKEN = "/api/v1/auth/token"
+SESSION = "/api/v1/auth/session"
+ME = "/api/v1/me"
+
+
+def _token_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) or 0
+
+
+def test_login_with_the_right_password_returns_a_token_that_works(client, users):
+    response = client.post(TOKEN, json={"username": "supervisor-user", "password": PASSWORD})
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["user"]["role"] == "supervisor"
+    assert "password_hash" not in body["user"]
+    assert response.headers["Cache-Control"] == "no-store"
+    me = client.get(ME, headers={"Authorization": f"Bearer {body['token']}"})
+    assert me.status_code == 200
+    assert me.get_json()["username"] == "supervisor-user"
+
+
+def test_a_token_is_stored_only_as_its_sha256(client, users):
+    response = client.post(
+        TOKEN, json={"username": "admin-user", "password": PASSWORD, "label": "cli"}
+    )
+    token = response.get_json()["token"]
+    assert len(token) >= 43  # 32 random bytes, URL-safe base64
+    row = db.session.get(ApiToken, response.get_json()["token_id"])
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert row.label == "cli"
+    assert token not in {row.token_hash, row.label}
+
+
+def test_login_with_a_wrong_password_is_refused_and_issues_no_token(client, users):
+    response = client.post(TOKEN, json={"username": "admin-user", "password": "wrong" * 3})
+    assert_problem(response, 401, "auth:bad-credentials")
+    assert _token_count() == 0
+
+
+def test_an_unknown_user_is_refused_exactly_like_a_wrong_password(client, users):
+    unknown = client.post(TOKEN, json={"username": "nobody", "password": PASSWORD})
+    wrong = client.post(TOKEN, json={"username": "admin-user", "password": "x" * 12})
+    assert assert_problem(unknown, 401, "auth:bad-credentials") == assert_problem(
+        wrong, 401, "auth:bad-credentials"
+    )
+
+
+def test_an_inactive_user_cannot_log_in_and_their_tokens_stop_working(api, client, users):
+    admin = api("admin")
+    assert admin.get(ME).status_code == 200
+    db.session.get(User, users["admin"].id).active = False
+    db.session.commit()
+    assert_problem(admin.get(ME), 401, "auth:invalid-token")
+    response = client.post(TOKEN, json={"username": "admin-user", "password": PASSWORD})
+    assert_problem(response, 401, "auth:bad-credentials")
+
+
+def test_a_revoked_token_is_refused(api):
+    expert = api("expert")
+    assert expert.get(ME).status_code == 200
+    assert expert.delete(TOKEN).status_code == 204
+    body = assert_problem(expert.get(ME), 401, "auth:invalid-token")
+    assert "token" in body["detail"]
+    assert expert.get(ME).headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_admin_revokes_every_token_of_a_user(api, token_for, users):
+    first, second = token_for("venue_staff"), token_for("venue_staff")
+    response = api("admin").post(f"/api/v1/users/{users['venue_staff'].id}/tokens/revoke-all")
+    assert response.status_code == 200
+    assert response.get_json() == {"user_id": users["venue_staff"].id, "revoked": 2}
+    for token in (first, second):
+        refused = api(None).get(ME, headers={"Authorization": f"Bearer {token}"})
+        assert_problem(refused, 401, "auth:invalid-token")
+    assert api("venue_staff").get(ME).status_code == 200  # a new token still works
+
+
+def test_revoke_all_for_an_unknown_user_is_not_found(api, users):
+    assert_problem(api("admin").post("/api/v1/users/424242/tokens/revoke-all"), 404, "not-found:user")
+
+
+def test_a_malformed_authorization_header_is_refused(client, users):
+    for header in ("Basic YWRtaW46eA==", "Bearer", "Bearer " + "x" * 5000):
+        response = client.get(ME, headers={"Authorization": header})
+        assert_problem(response, 401, "auth:invalid-token")
+
+
+def test_revoking_needs_a_bearer_token(client, users):
+    client.post(SESSION, json={"username": "admin-user", "password": PASSWORD})
+    assert_problem(client.delete(TOKEN), 400, "invalid:no-token")
+
+
+def test_session_login_sets_a_signed_cookie_and_logout_ends_it(client, users):
+    response = client.post(SESSION, json={"username": "project_manager-user", "password": PASSWORD})
+    assert response.status_code == 200
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get(ME).get_json()["role"] == "project_manager"
+    assert client.delete(SESSION).status_code == 204
+    assert_problem(client.get(ME), 401, "auth:required")
+
+
+def test_session_login_with_a_wrong_password_sets_no_session(client, users):
+    response = client.post(SESSION, json={"username": "admin-user", "password": "nope"})
+    assert_problem(response, 401, "auth:bad-credentials")
+    assert_problem(client.get(ME), 401, "auth:required")
+
+
+def test_a_password_change_ends_existing_sessions(client, users, password_hash):
+    client.post(SESSION, json={"username": "supervisor-user", "password": PASSWORD})
+    assert client.get(ME).status_code == 200
+    user = db.session.get(User, users["supervisor"].id)
+    user.password_hash = password_hash + "changed"
+    db.session.commit()
+    assert_problem(client.get(ME), 401, "auth:required")
+
+
+def test_a_forged_session_cookie_is_ignored(client, users):
+    client.set_cookie("session", "eyJ1aWQiOjF9.forged.signature")
+    assert_problem(client.get(ME), 401, "auth:required")
+
+
+def test_cookie_sessions_need_the_csrf_token_for_writes(app, client, users):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client.post(SESSION, json={"username": "admin-user", "password": PASSWORD})
+    assert client.get("/api/v1/users").status_code == 200  # reads need no token
+    response = client.post(
+        "/api/v1/users",
+        json={"username": "new-user", "password": "p" * 12, "role": "supervisor"},
+    )
+    assert_problem(response, 403, "auth:csrf")
+    assert db.session.scalar(sa.select(User).where(User.username == "new-user")) is None
+
+
+def test_too_many_logins_are_refused_with_429_problem(app, client, users):
+    app.config["LOGIN_RATE_LIMIT"] = "3/minute"
+    for _ in range(3):
+        response = client.post(TOKEN, json={"username": "admin-user", "password": "bad" * 4})
+        assert response.status_code == 401
+    response = client.post(TOKEN, json={"username": "admin-user", "password": PASSWORD})
+    assert_problem(response, 429, "rate-limited")
+    assert int(response.headers["Retry-After"]) >= 1
+    other = client.post(TOKEN, json={"username": "expert-user", "password": PASSWORD})
+    assert other.status_code == 201  # the limit is per address and username
+    session = client.post(SESSION, json={"username": "admin-user", "password": PASSWORD})
+    assert_problem(session, 429, "rate-limited")  # page logins share the limit
+
+
+def test_the_per_address_limit_covers_many_usernames(app, client, users):
+    app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"] = "2/minute"
+    client.post(TOKEN, json={"username": "a1", "password": "x"})
+    client.post(TOKEN, json={"username": "a2", "password": "x"})
+    assert_problem(client.post(TOKEN, json={"username": "a3", "password": "x"}), 429, "rate-limited")
+
+
+def test_without_a_configured_secret_one_is_generated_once_with_mode_0600(
+    app_config: dict[str, Any], tmp_path: Path
+):
+    instance = tmp_path / "fresh-instance"
+    instance.mkdir()
+    config = {**app_config, "SECRET_KEY": None, "INSTANCE_PATH": str(instance)}
+    first = create_app(config)
+    key_file = instance / "secret_key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert first.config["SECRET_KEY"] == key_file.read_text().strip()
+    assert len(first.config["SECRET_KEY"]) >= 64
+    second = create_app(config)
+    assert second.config["SECRET_KEY"] == first.config["SECRET_KEY"]

@@ -1,0 +1,134 @@
+"""The draw workflow through the services, on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Booking, Draw, LedgerEntry, Member, Notice
+from expertdraw.services import draws, notices, projects, sealed
+from expertdraw.services.errors import ServiceError
+
+from . import centre as c
+
+
+@pytest.fixture
+def trading_centre(app):
+    with clock.frozen(c.NOW):
+        built = c.build()
+    return built
+
+
+def _spec(centre: c.Centre, **overrides) -> projects.ProjectSpec:
+    values = dict(
+        code="P2027-0001",
+        name="某某学校教学楼工程",
+        tenderer=centre.tenderer,
+        agency=centre.agency,
+        bidders=tuple(centre.bidders),
+        region="530602",
+        window_start=c.WINDOW,
+        window_end=c.WINDOW + timedelta(hours=8),
+        strata=[
+            projects.StratumSpec("technical", "A0101", "technical", 4, 2),
+            projects.StratumSpec("economic", "C0301", "economic", 1, 1),
+        ],
+    )
+    values.update(overrides)
+    return projects.ProjectSpec(**values)
+
+
+def test_committee_shape_is_enforced(trading_centre):
+    with clock.frozen(c.NOW), pytest.raises(ServiceError) as info:
+        projects.create_project(
+            _spec(trading_centre, strata=[projects.StratumSpec("t", "A0101", "technical", 6)]),
+            trading_centre.users["pm"],
+        )
+    assert info.value.code == "committee:odd"
+
+
+def test_a_witnessed_draw_seats_five_members_and_records_everything(trading_centre):
+    pm, sup1, sup2 = (trading_centre.users[u] for u in ("pm", "sup1", "sup2"))
+    with clock.frozen(c.NOW):
+        project = projects.create_project(_spec(trading_centre), pm)
+        dry = draws.dry_run(project)
+        assert dry.feasible, dry.reason
+        assert [s["eligible"] for s in dry.strata] == [24, 12]
+        draw = draws.announce(project, pm, {"kind": "witness", "witnesses": 2})
+        assert draw.state == "announced"
+        draws.add_witness(draw, sup1, "31415")
+        assert draw.state == "announced"
+        draws.add_witness(draw, sup2, "zt-2027-03-01")
+    assert draw.state == "completed"
+    members = db.session.scalars(sa.select(Member).where(Member.draw_id == draw.id)).all()
+    assert len(members) == 5
+    assert len({m.venue_id for m in members}) == 5  # separation: venue
+    bookings = db.session.scalars(sa.select(Booking)).all()
+    assert len(bookings) == 5
+    kinds = list(db.session.scalars(sa.select(LedgerEntry.type).order_by(LedgerEntry.seq)))
+    assert kinds[:3] == ["log.created", "draw.announced", "draw.completed"]
+    assert kinds.count("notice.sent") == 5
+    progress = sealed.progress(draw)
+    assert progress["pending"] == 5 and progress["members"] == 5
+
+
+def test_decline_brings_in_an_alternate_and_timeout_too(trading_centre):
+    pm, sup1, sup2 = (trading_centre.users[u] for u in ("pm", "sup1", "sup2"))
+    with clock.frozen(c.NOW):
+        project = projects.create_project(_spec(trading_centre), pm)
+        draw = draws.announce(project, pm, {"kind": "witness", "witnesses": 2})
+        draws.add_witness(draw, sup1, "a")
+        draws.add_witness(draw, sup2, "b")
+        first = db.session.scalars(
+            sa.select(Notice).where(Notice.draw_id == draw.id).order_by(Notice.id)
+        ).first()
+        expert_code = db.session.scalar(
+            sa.text("SELECT code FROM experts WHERE id = :i"), {"i": first.expert_id}
+        )
+        user = c.expert_user(expert_code)
+        notices.answer(user, first.id, accept=False, reason="ill")
+    assert db.session.get(Notice, first.id).status == "declined"
+    active = db.session.scalars(
+        sa.select(Member).where(Member.draw_id == draw.id, Member.state == "active")
+    ).all()
+    assert len(active) == 5
+    replaced = list(
+        db.session.scalars(sa.select(LedgerEntry.record).where(LedgerEntry.type == "draw.replaced"))
+    )
+    assert len(replaced) == 1
+    later = c.NOW + timedelta(hours=2)
+    with clock.frozen(later):
+        assert notices.expire_overdue(later) == 5
+    assert db.session.scalar(
+        sa.select(sa.func.count(LedgerEntry.seq)).where(LedgerEntry.type == "draw.replaced")
+    ) == 6
+    # every live booking belongs to an active member; none overlaps another
+    live = db.session.scalars(sa.select(Booking).where(Booking.released_at.is_(None))).all()
+    assert len(live) == db.session.scalar(
+        sa.select(sa.func.count(Member.id)).where(Member.state == "active")
+    )
+
+
+def test_infeasible_request_announces_nothing(trading_centre):
+    pm = trading_centre.users["pm"]
+    with clock.frozen(c.NOW):
+        project = projects.create_project(
+            _spec(
+                trading_centre,
+                strata=[
+                    projects.StratumSpec("technical", "A0101", "technical", 4, 2),
+                    projects.StratumSpec("economic", "C0301", "economic", 13, 1),
+                ],
+            ),
+            pm,
+        )
+        before = db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq)))
+        with pytest.raises(ServiceError) as info:
+            draws.announce(project, pm, {"kind": "witness", "witnesses": 2})
+    assert info.value.code.startswith("infeasible:")
+    assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))) == before
+    assert db.session.scalar(sa.select(sa.func.count(Draw.id))) == 0
