@@ -8,22 +8,38 @@ work lives in ``services.auth``; this module only reads the request and the sess
 The session cookie holds the user id, a fingerprint of the password hash (so a password change
 ends every session) and the login time (sessions end after ``SESSION_ABSOLUTE_SECONDS`` even
 when refreshed). ``SECRET_KEY`` comes from config or from ``<instance>/secret_key`` (0600).
+Page views declare who may see them with ``require_roles``; API endpoints with ``api_route``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
-from flask import Flask, current_app, g, has_request_context, request, session
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse
+from werkzeug.routing import BuildError
 
-from .models import ApiToken, User
+from .models import ROLES, ApiToken, User
 from .services import auth as auth_service
 
 SECRET_FILE = "secret_key"
@@ -182,6 +198,35 @@ def logout_user() -> None:
     setattr(g, _RESOLVED, _this_request())
 
 
+def require_roles(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator for page views: anonymous visitors go to the login page, other roles get 403.
+
+    ``LOGIN_VIEW`` (config, default ``web.login``) names the login endpoint; without one,
+    anonymous visitors get 401. Roles are required: access is denied by default.
+    """
+    unknown = set(roles) - set(ROLES)
+    if not roles or unknown:
+        raise ValueError(f"require_roles needs roles from {ROLES}; unknown: {unknown}")
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                try:
+                    target = url_for(current_app.config.get("LOGIN_VIEW", "web.login"))
+                except BuildError:
+                    abort(401)
+                return redirect(f"{target}?{urlencode({'next': request.full_path})}")
+            if user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 def limiter() -> Limiter:
     """The running app's Flask-Limiter (its storage is memory or ``REDIS_URL``)."""
     return current_app.extensions[LIMITER]
@@ -193,7 +238,8 @@ def check_login_rate(username: str) -> None:
     Two limits apply: ``LOGIN_RATE_LIMIT`` per remote address and username, and
     ``LOGIN_RATE_LIMIT_PER_ADDRESS`` per remote address (against trying many usernames).
     Every attempt counts, successful or not. Behind a reverse proxy, configure ProxyFix so the
-    remote address is the client's.
+    remote address is the client's. If the storage (Redis) fails, the error is logged and the
+    attempt allowed: locking every user out would be worse than Argon2-paced guessing.
     """
     address = get_remote_address() or "unknown"
     name = username.strip().lower()[:64]
@@ -204,6 +250,11 @@ def check_login_rate(username: str) -> None:
     strategy = limiter().limiter
     for text, key in checks:
         item = parse(text)
-        if not strategy.hit(item, *key):
-            reset = strategy.get_window_stats(item, *key).reset_time
+        try:
+            allowed = strategy.hit(item, *key)
+            reset = 0.0 if allowed else strategy.get_window_stats(item, *key).reset_time
+        except Exception:  # storage down: log it, and let Argon2's cost slow guessing
+            current_app.logger.exception("login rate limit storage failed; not limiting")
+            return
+        if not allowed:
             raise RateLimited(max(1, int(reset - time.time()) + 1))

@@ -55,7 +55,8 @@ def seed_command(extra_experts: int, conflicts: int) -> None:
     report = seed.seed(extra_experts=extra_experts, conflicts=conflicts)
     for table, count in report.inserted.items():
         click.echo(f"{table}: {count} inserted")
-    click.echo(f"seed loaded in {report.seconds:.1f} s")
+    steps = ", ".join(f"{step} {seconds:.1f}" for step, seconds in report.timings.items())
+    click.echo(f"seed loaded in {report.seconds:.1f} s ({steps})")
 
 
 @click.command("import-data")

@@ -73,6 +73,11 @@ def job_specs(config: Any) -> list[JobSpec]:
             "expertdraw.services.reports.monthly",
         ),
         JobSpec("retention", local_cron(hour=3, minute=0), "expertdraw.services.retention.purge"),
+        JobSpec(
+            "job-runs-purge",
+            local_cron(hour=3, minute=30),
+            "expertdraw.services.scheduling.purge_runs",
+        ),
     ]
     extra = [
         JobSpec(name, every(seconds), target)

@@ -29,6 +29,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecution
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
@@ -67,6 +68,7 @@ class Settings:
     """Scheduler tuning, from the app config (``SCHEDULER_*`` keys)."""
 
     lease_name: str = "scheduler"
+    jobstore_table: str = JOBSTORE_TABLE
     lease_seconds: float = 30.0
     renew_seconds: float = 10.0
     workers: int = 4
@@ -74,11 +76,12 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Any) -> Settings:
-        """Read ``SCHEDULER_LEASE_NAME``, ``_LEASE_SECONDS``, ``_RENEW_SECONDS``, ``_WORKERS``,
-        ``_MAX_ATTEMPTS`` and ``_RETRY_SECONDS``; raises ValueError if renewal is not
-        comfortably shorter than the lease."""
+        """Read ``SCHEDULER_LEASE_NAME``, ``_JOBSTORE_TABLE``, ``_LEASE_SECONDS``,
+        ``_RENEW_SECONDS``, ``_WORKERS``, ``_MAX_ATTEMPTS`` and ``_RETRY_SECONDS``; raises
+        ValueError if renewal is not comfortably shorter than the lease."""
         settings = cls(
             lease_name=config.get("SCHEDULER_LEASE_NAME", "scheduler"),
+            jobstore_table=config.get("SCHEDULER_JOBSTORE_TABLE", JOBSTORE_TABLE),
             lease_seconds=float(config.get("SCHEDULER_LEASE_SECONDS", 30)),
             renew_seconds=float(config.get("SCHEDULER_RENEW_SECONDS", 10)),
             workers=int(config.get("SCHEDULER_WORKERS", 4)),
@@ -140,6 +143,22 @@ class SlotExecutor(BaseExecutor):
         self._pool.shutdown(wait)
 
 
+class _RunningOnlyScheduler(BackgroundScheduler):
+    """A BackgroundScheduler that processes due jobs only while running.
+
+    APScheduler 3 processes jobs once more after ``shutdown()`` (a stopped state is not a
+    paused one): due jobs then fail to reach the shut-down executor, yet their next run time
+    is advanced in the shared store, so the slot would be lost to the next leader. Checking
+    the state under the job store lock, which ``shutdown()`` also takes, closes that gap.
+    """
+
+    def _process_jobs(self) -> float | None:
+        with self._jobstores_lock:
+            if self.state != STATE_RUNNING:
+                return None
+            return super()._process_jobs()
+
+
 class LeasedScheduler:
     """APScheduler that runs jobs only while this process holds the scheduler lease."""
 
@@ -158,8 +177,10 @@ class LeasedScheduler:
         self._executor = SlotExecutor(self.run_slot, settings.workers)
         with app.app_context():
             engine = db.engine
-        self.apscheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)},
+        self.apscheduler = _RunningOnlyScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=engine, tablename=settings.jobstore_table)
+            },
             executors={"default": self._executor},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,

@@ -18,11 +18,12 @@ with its own random stream, so the first N extra experts are the same whatever N
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import importlib.util
 import random
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "leaves": ("expert_code", "start", "end"),
     "users": ("username", "password", "role", "expert_code", "venue_id", "language"),
 }
+
+# The tables generated per expert.
+POOL_TABLES = ("experts", "expert_specialties", "employments", "relations", "penalties", "leaves")
 
 # --------------------------------------------------------------------------- regions
 
@@ -143,6 +147,7 @@ HOME_WEIGHTS = {
     "533300": 1,
     "533400": 1,
 }
+HOME_WEIGHT_PAIRS = tuple(HOME_WEIGHTS.items())
 
 # --------------------------------------------------------------------------- specialties
 
@@ -481,14 +486,22 @@ def _org_code_check(body: str) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
+_WEIGHT_TABLES: dict[int, tuple[Sequence[tuple[Any, int]], list[Any], list[int]]] = {}
+
+
 def _weighted(rng: random.Random, pairs: Sequence[tuple[Any, int]]) -> Any:
-    total = sum(w for _, w in pairs)
-    pick = rng.randrange(total)
-    for value, weight in pairs:
-        if pick < weight:
-            return value
-        pick -= weight
-    raise AssertionError("unreachable")
+    """A value drawn with probability proportional to its weight (one ``randrange`` call)."""
+    table = _WEIGHT_TABLES.get(id(pairs))
+    if table is None or table[0] is not pairs:
+        cumulative, total = [], 0
+        for _, weight in pairs:
+            total += weight
+            cumulative.append(total)
+        # The table keeps ``pairs`` alive, so its id cannot be reused while cached.
+        table = (pairs, [value for value, _ in pairs], cumulative)
+        _WEIGHT_TABLES[id(pairs)] = table
+    _, values, cumulative = table
+    return values[bisect.bisect_right(cumulative, rng.randrange(cumulative[-1]))]
 
 
 def _day(rng: random.Random, start: date, end: date) -> date:
@@ -779,6 +792,8 @@ class ExpertFactory:
         rows = []
         first = _day(rng, date(2026, 11, 20), date(2027, 2, 28))
         for _ in range(rng.randint(1, 2)):
+            if first > date(2027, 3, 15):
+                break
             days = rng.randint(1, 21)
             start = datetime(first.year, first.month, first.day)
             end = start + timedelta(days=days)
@@ -853,10 +868,7 @@ class _OrgMaker:
 
 def _place(rng: random.Random, zhaotong_share: float) -> tuple[str, str]:
     """(region code, place name) for an organisation: Zhaotong-heavy, then the province."""
-    if rng.random() < zhaotong_share:
-        pref = ZHAOTONG
-    else:
-        pref = _weighted(rng, tuple(HOME_WEIGHTS.items()))
+    pref = ZHAOTONG if rng.random() < zhaotong_share else _weighted(rng, HOME_WEIGHT_PAIRS)
     counties = next(c for p, _, _, c in PREFECTURES if p == pref)
     if rng.random() < 0.3:
         return pref, PREFECTURE_NAME[pref]
@@ -961,17 +973,7 @@ def venues(rng: random.Random) -> dict[str, list[dict[str, str]]]:
 def experts(rng: random.Random, context: Context) -> dict[str, list[dict[str, str]]]:
     """The seed pool: ``SEED_EXPERTS`` experts E0000001..."""
     factory = ExpertFactory(rng, context)
-    out: dict[str, list[dict[str, str]]] = {
-        k: []
-        for k in (
-            "experts",
-            "expert_specialties",
-            "employments",
-            "relations",
-            "penalties",
-            "leaves",
-        )
-    }
+    out: dict[str, list[dict[str, str]]] = {k: [] for k in POOL_TABLES}
     for n in range(1, SEED_EXPERTS + 1):
         code = f"E{n:07d}"
         for table, rows in factory.make(code, clean=n <= 2).items():
@@ -1019,34 +1021,36 @@ def generate() -> dict[str, list[dict[str, str]]]:
     return tables
 
 
-def extra_experts(
+def iter_extra_experts(
     count: int,
     *,
     first_number: int,
     organisations: Iterable[dict[str, str]],
     specialties: Iterable[dict[str, str]],
     used_id_numbers: Iterable[str],
-) -> dict[str, list[dict[str, str]]]:
-    """``count`` more experts, codes from ``E{first_number:07d}``, deterministic.
+    chunk: int = 10_000,
+) -> Iterator[dict[str, list[dict[str, str]]]]:
+    """``count`` more experts, codes from ``E{first_number:07d}``, in chunks of ``chunk``.
 
     The stream is ``random.Random(SEED + 1)``, consumed expert by expert, so the first k of a
-    larger call equal a call with ``count = k``.
+    larger call equal a call with ``count = k``, whatever the chunk size.
     """
     rng = random.Random(SEED + 1)
     factory = ExpertFactory(rng, Context(organisations, specialties, used_id_numbers))
-    out: dict[str, list[dict[str, str]]] = {
-        k: []
-        for k in (
-            "experts",
-            "expert_specialties",
-            "employments",
-            "relations",
-            "penalties",
-            "leaves",
-        )
-    }
-    for n in range(first_number, first_number + count):
-        for table, rows in factory.make(f"E{n:07d}").items():
+    last = first_number + count
+    for low in range(first_number, last, chunk):
+        out: dict[str, list[dict[str, str]]] = {k: [] for k in POOL_TABLES}
+        for n in range(low, min(low + chunk, last)):
+            for table, rows in factory.make(f"E{n:07d}").items():
+                out[table].extend(rows)
+        yield out
+
+
+def extra_experts(count: int, **kwargs: Any) -> dict[str, list[dict[str, str]]]:
+    """All of ``iter_extra_experts`` in one set of tables."""
+    out: dict[str, list[dict[str, str]]] = {k: [] for k in POOL_TABLES}
+    for part in iter_extra_experts(count, **kwargs):
+        for table, rows in part.items():
             out[table].extend(rows)
     return out
 

@@ -189,7 +189,12 @@ def problem_from_exception(exc: BaseException) -> ProblemDetails | None:
 
 
 def handle_exception(exc: BaseException) -> Response:
-    """Blueprint error handler: every exception under /api/v1 becomes problem+json."""
+    """Blueprint error handler: every exception under /api/v1 becomes problem+json.
+
+    The database session is rolled back first, so that nothing half-done by the failed
+    request is committed later, and the session is usable again.
+    """
+    _rollback()
     problem = problem_from_exception(exc)
     if problem is None:
         incident = secrets.token_hex(6)
@@ -200,3 +205,12 @@ def handle_exception(exc: BaseException) -> Response:
     elif problem.status >= 500:
         current_app.logger.error("API error %s: %s", problem.code, problem.detail)
     return problem.response()
+
+
+def _rollback() -> None:
+    from ..extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # a broken connection must not hide the original error
+        current_app.logger.exception("rollback after an API error failed")

@@ -25,6 +25,7 @@ def openapi_document() -> dict[str, Any]:
     """Generated from the endpoint declarations; built once per app."""
     document = current_app.extensions.get(CACHE)
     if document is None:
-        document = build_document(operations(bp))
+        cookie = current_app.config["SESSION_COOKIE_NAME"]
+        document = build_document(operations(bp), cookie=cookie)
         current_app.extensions[CACHE] = document
     return document

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from .errors import PROBLEM_MEDIA_TYPE
-from .framework import PUBLIC, Operation
+from .framework import MAX_INT_PARAM, MAX_STRING_PARAM, PUBLIC, Operation
 from .requests import IDEMPOTENCY_HEADER
 from .schemas import Problem
 
@@ -60,7 +60,9 @@ def _parameters(
     for name, kind in op.path_params:
         schema: dict[str, Any] = {"type": kind}
         if kind == "integer":
-            schema["minimum"] = 0
+            schema.update(minimum=0, maximum=MAX_INT_PARAM)
+        else:
+            schema["maxLength"] = MAX_STRING_PARAM
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     if op.query is not None:
         query = _resolve(refs[(op.query, "validation")], components)
@@ -170,8 +172,10 @@ def _drop_query_models(
             components[name] = schema
 
 
-def build_document(ops: Sequence[Operation], title: str = "expertdraw API") -> dict[str, Any]:
-    """The OpenAPI 3.1 document describing ``ops``."""
+def build_document(
+    ops: Sequence[Operation], title: str = "expertdraw API", cookie: str = "session"
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document describing ``ops``; ``cookie`` names the session cookie."""
     refs, defs = models_json_schema(_models(ops), ref_template=REF)
     components: dict[str, Any] = dict(defs.get("$defs", {}))
     problem_ref = refs[(Problem, "serialization")]
@@ -209,7 +213,7 @@ def build_document(ops: Sequence[Operation], title: str = "expertdraw API") -> d
             "responses": responses,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                "session": {"type": "apiKey", "in": "cookie", "name": cookie},
             },
         },
         "security": [{"bearer": []}],

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # Shared string types: declare fields with these (or another bounded ``StringConstraints``).
 Username = Annotated[
-    str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    str, StringConstraints(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=False)]
 NewPassword = Annotated[

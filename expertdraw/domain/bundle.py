@@ -7,14 +7,16 @@ processes when it is large, see :mod:`~expertdraw.domain.bundle_scan`), and merg
 perfect subtree), each checkpoint's root, time and origin when the pass reaches its size,
 and the entries that span the log (keys, draws; :mod:`~expertdraw.domain.bundle_events`).
 
-Problems are listed in the order of the places they name (checkpoints.txt and keys.txt
-syntax and signatures first, then by ``seq``, a checkpoint right after its last entry), so
-the first problem names the first bad place. The pass stops at the first line that does not
+Problems are listed in the order of the places they name: keys.txt and checkpoints.txt on
+their own first, then by ``seq`` (a checkpoint's root and time right after its last entry),
+then what only the end shows (entries missing under a checkpoint, keys.txt against the
+log), so the first problem names the first bad place. The pass stops at the first line that does not
 parse or does not hold the next ``seq``: nothing after it can be checked.
 """
 
 from __future__ import annotations
 
+import bisect
 import multiprocessing
 import os
 import time
@@ -26,12 +28,19 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from expertdraw.domain.bundle_checkpoints import ParsedCheckpoint, check_checkpoints
+from expertdraw.domain.bundle_checkpoints import (
+    Outcome,
+    ParsedCheckpoint,
+    check_checkpoints,
+    note_outcomes,
+)
 from expertdraw.domain.bundle_draws import DrawFiles
 from expertdraw.domain.bundle_events import LogEvents
-from expertdraw.domain.bundle_scan import ChunkResult, Problem, ScanContext, decode_json, scan_chunk
+from expertdraw.domain.bundle_lines import decode_json
+from expertdraw.domain.bundle_scan import ChunkResult, Problem, ScanContext, scan_chunk
 from expertdraw.domain.ledger_files import TrustList, read_keys_txt
-from expertdraw.domain.merkle import EMPTY_ROOT, CompactRange, fold
+from expertdraw.domain.merkle import EMPTY_ROOT, fold
+from expertdraw.domain.merkle_range import CompactRange
 from expertdraw.domain.notes import VerifierKey
 
 PARALLEL_FROM_BYTES = 16 << 20
@@ -74,40 +83,73 @@ def _chunks(path: Path, level: int) -> Iterator[tuple[int, bytes]]:
 
 
 _CONTEXT: ScanContext | None = None
+_KEYS: list[VerifierKey] = []
 
 
 def _init_worker(ctx: ScanContext) -> None:
     global _CONTEXT
     _CONTEXT = ctx
+    _KEYS[:] = [VerifierKey(name, public) for name, public in ctx.known_keys]
 
 
-def _scan_in_worker(start: int, data: bytes) -> ChunkResult:
+def _scan_in_worker(start: int, data: bytes, sizes: frozenset[int]) -> ChunkResult:
     assert _CONTEXT is not None
-    return scan_chunk(_CONTEXT, start, data)
+    return scan_chunk(_CONTEXT, start, data, sizes)
 
 
-def _results(ctx: ScanContext, path: Path, workers: int) -> Iterator[ChunkResult]:
-    """Chunk results in order; with ``workers`` > 1 from a process pool, a few chunks ahead."""
-    if workers <= 1:
-        for start, data in _chunks(path, ctx.level):
-            yield scan_chunk(ctx, start, data)
-        return
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context(method), initializer=_init_worker,
-        initargs=(ctx,),
-    ) as pool:
+def _outcomes_in_worker(notes: list[bytes]) -> list[Outcome]:
+    return note_outcomes(_KEYS, notes)
+
+
+class _Runner:
+    """Runs the expensive, independent work in this process or in a pool of ``workers``."""
+
+    def __init__(self, ctx: ScanContext, trust: TrustList, workers: int) -> None:
+        self.ctx, self.trust, self.workers = ctx, trust, workers
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            self.pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context(method),
+                initializer=_init_worker,
+                initargs=(ctx,),
+            )
+
+    def __enter__(self) -> _Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def outcomes(self, notes: list[bytes]) -> list[Outcome]:
+        """Signature outcomes of checkpoint notes, in batches across the pool."""
+        if self.pool is None or len(notes) < 64:
+            return note_outcomes(self.trust.known_keys(), notes)
+        step = max(64, len(notes) // (4 * self.workers))
+        batches = [notes[i : i + step] for i in range(0, len(notes), step)]
+        return [o for part in self.pool.map(_outcomes_in_worker, batches) for o in part]
+
+    def chunks(self, path: Path, sizes: Sequence[int]) -> Iterator[ChunkResult]:
+        """Chunk results in order; from the pool a few chunks ahead."""
+        level, ordered = self.ctx.level, sorted(set(sizes))
+
+        def within(start: int) -> frozenset[int]:
+            lo = bisect.bisect_right(ordered, start)
+            return frozenset(ordered[lo : bisect.bisect_right(ordered, start + (1 << level))])
+
+        if self.pool is None:
+            for start, data in _chunks(path, level):
+                yield scan_chunk(self.ctx, start, data, within(start))
+            return
         pending: deque[Future[ChunkResult]] = deque()
-        try:
-            for start, data in _chunks(path, ctx.level):
-                pending.append(pool.submit(_scan_in_worker, start, data))
-                if len(pending) > 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
+        for start, data in _chunks(path, level):
+            pending.append(self.pool.submit(_scan_in_worker, start, data, within(start)))
+            if len(pending) > 2 * self.workers:
                 yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+        while pending:
+            yield pending.popleft().result()
 
 
 class _Audit:
@@ -130,10 +172,11 @@ class _Audit:
         self.dropped = 0
 
     def merge(self, chunk: ChunkResult, level: int) -> list[tuple[tuple[int, int], Problem]]:
+        """Take the next chunk's result; return its problems with their places for sorting."""
         found = [((p.seq or 0, 0), p) for p in chunk.problems]
         self.dropped += chunk.dropped
         if chunk.start and self.last_leaf is not None and chunk.first_prev is not None:
-            if chunk.first_prev != self.last_leaf.hex():
+            if chunk.first_prev != self.last_leaf.hex().encode():
                 message = f"prev does not match the leaf of seq {chunk.start - 1}"
                 found.append(((chunk.start, 0), Problem("entry:prev", message, seq=chunk.start)))
             if isinstance(chunk.first_time, str) and chunk.first_time < (self.last_time or ""):
@@ -154,7 +197,6 @@ class _Audit:
         self.count = chunk.start + chunk.count
         self.last_leaf = chunk.last_leaf or self.last_leaf
         self.last_time = chunk.last_time or self.last_time
-        found.sort(key=lambda item: item[0])
         return found
 
     def _checkpoint(self, p: ParsedCheckpoint, root: bytes, when: str) -> Iterable[Problem]:
@@ -165,6 +207,28 @@ class _Audit:
             yield Problem("checkpoint:time", f"time is not the time of seq {cp.size - 1}", None, i)
         if self.origin is not None and cp.origin != self.origin:
             yield Problem("checkpoint:origin", f"origin is not {self.origin!r}", None, i)
+
+
+def _after_the_last_entry(
+    audit: _Audit, parsed: list[ParsedCheckpoint], broken: bool
+) -> list[Problem]:
+    """Problems only the end of the pass shows: missing entries, keys.txt's ranges."""
+    if broken:  # the pass stopped early: what follows was not checked, not found wrong
+        return []
+    n = audit.count
+    if n == 0:
+        return [Problem("bundle:empty", "entries.jsonl holds no entry", file="entries.jsonl")]
+    found = [
+        Problem(
+            "checkpoint:beyond",
+            f"size {p.checkpoint.size} but the bundle ends at seq {n - 1}: "
+            f"entries {n}..{p.checkpoint.size - 1} are missing",
+            checkpoint=p.index,
+        )
+        for p in parsed
+        if p.checkpoint.size > n
+    ]
+    return found + audit.events.finish(n)
 
 
 def audit_bundle(
@@ -203,47 +267,42 @@ def audit_bundle(
     front = [Problem("keys:format", m, file=f"keys.txt line {n}") for n, m in key_problems]
     trust = TrustList(ranges, cosigners)
     cps_path = root / "checkpoints.txt"
-    parsed, cp_problems = check_checkpoints(
-        cps_path.read_bytes() if cps_path.is_file() else b"", trust
-    )
-    front += cp_problems
     origin = _peek_origin(entries)
     ctx = ScanContext(
         origin,
         tuple((r.from_seq, r.to_seq, r.key.key_id, r.key.public_key) for r in trust.ranges),
-        frozenset(p.checkpoint.size for p in parsed),
+        tuple((k.name, k.public_key) for k in trust.known_keys()),
         entry_signatures,
         level,
     )
-    files = DrawFiles(root, replay, beacon_certificates)
-    audit = _Audit(trust, parsed, origin, files)
     if workers is None:
         large = entries.stat().st_size > PARALLEL_FROM_BYTES
         workers = (os.cpu_count() or 1) if large else 1
-    stream: list[Problem] = []
+    files = DrawFiles(root, replay, beacon_certificates)
+    stream: list[tuple[tuple[int, int], Problem]] = []
     broken = False
-    for chunk in _results(ctx, entries, workers):
-        stream += [p for _, p in audit.merge(chunk, level)]
-        if chunk.broken:
-            broken = True
-            break
-    beyond = [p for p in parsed if p.checkpoint.size > audit.count]
-    if not broken:
-        for p in beyond:
-            message = (
-                f"size {p.checkpoint.size} but the bundle ends at seq {audit.count - 1}: "
-                f"entries {audit.count}..{p.checkpoint.size - 1} are missing"
-            )
-            stream.append(Problem("checkpoint:beyond", message, checkpoint=p.index))
-        stream += audit.events.finish(audit.count)
-    everything = front + stream
+    with _Runner(ctx, trust, workers) as run:
+        data = cps_path.read_bytes() if cps_path.is_file() else b""
+        parsed, cp_problems = check_checkpoints(data, trust, run.outcomes)
+        front += cp_problems
+        audit = _Audit(trust, parsed, origin, files)
+        for chunk in run.chunks(entries, [p.checkpoint.size for p in parsed]):
+            stream += audit.merge(chunk, level)
+            if chunk.broken:
+                broken = True
+                break
+    stream.sort(key=lambda item: item[0])
+    after = _after_the_last_entry(audit, parsed, broken)
+    everything = front + [p for _, p in stream] + after
     report.problems += everything[: max(0, max_problems - len(report.problems))]
     sizes = [p.checkpoint.size for p in parsed if p.signed and p.checkpoint.size <= audit.count]
     report.summary = {
         "entries": audit.count,
         "root": audit.root.hex(),
         "checkpoints": len(parsed),
-        "checkpoints_unchecked": len(beyond) if broken else 0,
+        "checkpoints_unchecked": sum(p.checkpoint.size > audit.count for p in parsed)
+        if broken
+        else 0,
         "uncovered_tail": audit.count - max(sizes, default=0),
         "keys": len(trust.ranges),
         "stopped_at_seq": audit.count if broken else None,

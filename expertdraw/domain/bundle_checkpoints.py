@@ -6,17 +6,14 @@ audit's pass over entries.jsonl reaches each checkpoint's size.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from expertdraw.domain.bundle_scan import Problem
+from expertdraw.domain.checkpoint import Checkpoint, parse_checkpoint
 from expertdraw.domain.ledger_files import TrustList, split_checkpoints
-from expertdraw.domain.notes import (
-    Checkpoint,
-    NoteError,
-    check_signatures,
-    parse_checkpoint,
-    parse_note,
-)
+from expertdraw.domain.notes import NoteError, VerifierKey, check_signatures, parse_note
 
 
 @dataclass(frozen=True)
@@ -29,13 +26,37 @@ class ParsedCheckpoint:
     signed: bool
 
 
-def _signature_problem(index: int, cp: Checkpoint, note, trust: TrustList) -> Problem | None:
-    outcome = check_signatures(note, trust.known_keys())
-    if outcome.failed:
-        names = ", ".join(k.name for k in outcome.failed)
+Outcome = tuple[tuple[int, ...], tuple[int, ...]] | None
+"""Per note: indices (into the known keys) of the lines that verify and of those that fail;
+None for a note that does not parse."""
+
+
+def note_outcomes(keys: Sequence[VerifierKey], notes: Sequence[bytes]) -> list[Outcome]:
+    """Verify the signature lines of each raw note against ``keys`` (the expensive part)."""
+    index = {k: i for i, k in enumerate(keys)}
+    out: list[Outcome] = []
+    for raw in notes:
+        try:
+            outcome = check_signatures(parse_note(raw), keys)
+        except NoteError:
+            out.append(None)
+            continue
+        out.append(
+            (tuple(index[k] for k in outcome.verified), tuple(index[k] for k in outcome.failed))
+        )
+    return out
+
+
+def _signature_problem(
+    index: int, cp: Checkpoint, outcome: Outcome, trust: TrustList
+) -> Problem | None:
+    keys = trust.known_keys()
+    verified, failed = outcome or ((), ())
+    if failed:
+        names = ", ".join(keys[i].name for i in failed)
         return Problem("checkpoint:signature", f"signature of {names} does not verify", None, index)
-    current = trust.key_at(cp.size - 1) if cp.size else None
-    if current is None or current.key not in outcome.verified:
+    current = trust.key_at(cp.size - 1)
+    if current is None or current.key not in [keys[i] for i in verified]:
         return Problem(
             "checkpoint:unsigned",
             f"not signed by the log key valid at seq {cp.size - 1}",
@@ -44,12 +65,19 @@ def _signature_problem(index: int, cp: Checkpoint, note, trust: TrustList) -> Pr
     return None
 
 
-def check_checkpoints(data: bytes, trust: TrustList) -> tuple[list[ParsedCheckpoint], list[Problem]]:
+def check_checkpoints(
+    data: bytes,
+    trust: TrustList,
+    outcomes: Callable[[list[bytes]], list[Outcome]] | None = None,
+) -> tuple[list[ParsedCheckpoint], list[Problem]]:
     """Parse and check every checkpoint; return those that parsed and the problems found.
 
-    Problems name the checkpoint by its 0-based index in the file, in file order.
+    ``outcomes`` verifies the notes' signatures (default: :func:`note_outcomes` in this
+    process; the audit passes one that uses its worker processes). Problems name the
+    checkpoint by its 0-based index in the file, in file order.
     """
     notes, ends = split_checkpoints(data)
+    verified = (outcomes or partial(note_outcomes, trust.known_keys()))(notes)
     problems: list[Problem] = []
     parsed: list[ParsedCheckpoint] = []
     if not notes:
@@ -59,18 +87,19 @@ def check_checkpoints(data: bytes, trust: TrustList) -> tuple[list[ParsedCheckpo
     for index, raw in enumerate(notes):
         if index == len(notes) - 1 and not ends:
             problems.append(
-                Problem("checkpoint:format", "checkpoints.txt does not end with a newline", None, index)
+                Problem(
+                    "checkpoint:format", "checkpoints.txt does not end with a newline", None, index
+                )
             )
         try:
-            note = parse_note(raw)
-            cp = parse_checkpoint(note.text)
+            cp = parse_checkpoint(parse_note(raw).text)
         except NoteError as exc:
             problems.append(Problem("checkpoint:format", str(exc), checkpoint=index))
             continue
         if cp.size == 0:
             problems.append(Problem("checkpoint:format", "tree size 0", checkpoint=index))
             continue
-        found = _signature_problem(index, cp, note, trust)
+        found = _signature_problem(index, cp, verified[index], trust)
         if found:
             problems.append(found)
         if cp.size < last_size:

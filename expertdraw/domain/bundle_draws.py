@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from expertdraw.domain.bundle_scan import decode_json
+from expertdraw.domain.bundle_lines import decode_json
 from expertdraw.domain.canonical import CanonicalError, canonical
 
 Body = dict[str, Any]
@@ -48,6 +48,8 @@ class DrawFiles:
         self.completed: dict[str, Body] = {}
         self.replacements: dict[str, list[Body]] = {}
         self.supplementary: dict[str, list[Body]] = {}
+        self.supplementary_ids: dict[str, list[str]] = {}
+        self.algorithms: dict[str, Any] = {}
         self.unavailable: set[str] = set()
         self.replayed = 0
 
@@ -66,6 +68,9 @@ class DrawFiles:
 
     def announced(self, seq: int, body: Body) -> list[str]:
         """Check the snapshot of a newly announced draw; return problem messages."""
+        base = _SUPPLEMENTARY.fullmatch(body["draw"])
+        if base:
+            self.supplementary_ids.setdefault(base.group(1), []).append(body["draw"])
         snapshot, data, problem = self._snapshot(body["draw"])
         if problem:
             return [problem]
@@ -128,7 +133,9 @@ class DrawFiles:
             if not self.certificates:
                 found.append(("draw:beacon", "no NIST certificate to check the pulse signature"))
             else:
-                found += self._call("draw:beacon", "beacon", "verify_pulse", data, self.certificates)
+                found += self._call(
+                    "draw:beacon", "beacon", "verify_pulse", data, self.certificates
+                )
         return found
 
     def finished(self, seq: int, announced: Body, body: Body) -> Found:
@@ -143,6 +150,7 @@ class DrawFiles:
             found += self._call("draw:replay", "draw", "replay", snapshot, announced, body)
         if self.replay and "members" in body:
             self.completed[draw] = body
+            self.algorithms[draw] = announced.get("algorithm")
             base = _SUPPLEMENTARY.fullmatch(draw)
             if base:
                 self._supplementary_members(base.group(1), draw, body)
@@ -176,7 +184,9 @@ class DrawFiles:
                     self.completed[draw],
                     list(prior),
                     body,
+                    algorithm=self.algorithms.get(draw),
                     supplementary_members=list(self.supplementary.get(draw, [])),
+                    supplementary_draws=list(self.supplementary_ids.get(draw, [])),
                 )
             prior.append(body)
         return found

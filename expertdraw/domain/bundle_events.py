@@ -114,8 +114,7 @@ class LogEvents:
         if not self._covered_between(announced, seq):
             self._problem(
                 "draw:coverage",
-                f"draw.announced is covered by no checkpoint issued before its {what} "
-                f"at seq {seq}",
+                f"draw.announced is covered by no checkpoint issued before its {what} at seq {seq}",
                 announced,
             )
 
@@ -153,7 +152,7 @@ class LogEvents:
         listed = [(str(r.key), r.from_seq, r.to_seq) for r in self.ranges]
         accepted = [stated]
         if stated[-1][1] == entries:
-            accepted.append(stated[:-2] + [(stated[-2][0], stated[-2][1], None)])
+            accepted.append([*stated[:-2], (stated[-2][0], stated[-2][1], None)])
         if listed in accepted:
             return []
         best = accepted[-1] if len(accepted) > 1 and len(listed) < len(stated) else stated

@@ -15,16 +15,21 @@ import re
 from typing import Any, NamedTuple
 
 from expertdraw.domain.canonical import MAX_SAFE_INTEGER, CanonicalError, canonical
-from expertdraw.domain.ledger import BODY_MEMBERS, body_problem, entry_problem, is_time
+from expertdraw.domain.ledger import BODY_MEMBERS, body_problem, entry_problem, real_date
 
 _STR = rb'[^"\\\x00-\x1f]'
+_TIME = (
+    rb"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    rb"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z"
+)
 _LINE = re.compile(
     rb'\{"entry":\{"actor":\{"id":"(' + _STR + rb'*)","role":"(' + _STR + rb'*)"\},'
     rb'"body":(\{.*\}),"log":"(' + _STR + rb'+)","prev":"([0-9a-f]{64})",'
-    rb'"seq":(0|[1-9][0-9]{0,15}),"time":"(' + _STR + rb'*)","type":"(' + _STR + rb'*)",'
+    rb'"seq":(0|[1-9][0-9]{0,15}),"time":"(' + _TIME + rb')","type":"(' + _STR + rb'*)",'
     rb'"v":1\},"key":"([0-9a-f]{8})","leaf":"([0-9a-f]{64})",'
     rb'"sig":"([A-Za-z0-9+/]{85}[AQgw]==)"\}'
 ).fullmatch
+_ESCAPE_OR_BLANK = re.compile(rb"[\\\t\r]").search
 _PREFIX = len(b'{"entry":')
 _TAIL = 189  # ,"key":"<8>","leaf":"<64>","sig":"<88>"}
 _RECORD_KEYS = {"entry", "key", "leaf", "sig"}
@@ -47,8 +52,15 @@ def _safe_int(text: str) -> int:
 
 _decoder = json.JSONDecoder(parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_constant)
 _raw_decode = _decoder.raw_decode
-decode_json = _decoder.decode
-decode_json.__doc__ = "Parse JSON text refusing floats, NaN/Infinity, unsafe integers and -0."
+
+
+def decode_json(text: str) -> Any:
+    """Parse JSON text, refusing floats, NaN/Infinity, integers beyond ±(2^53-1) and -0.
+
+    Raises:
+        ValueError: for text that is not such JSON.
+    """
+    return _decoder.decode(text)
 
 
 class Line(NamedTuple):
@@ -91,8 +103,8 @@ def _sorted_key_count(value: dict[str, Any]) -> int:
 
 
 def _shape(time: str, kind: str, body: dict[str, Any]) -> str | None:
-    if not is_time(time):
-        return f"time {time!r} is not YYYY-MM-DDTHH:MM:SS.mmmZ"
+    if not real_date(time[:10]):
+        return f"time {time!r} is not a real date"
     if kind not in BODY_MEMBERS:
         return f"type {kind!r} is not a v1 entry type"
     return body_problem(kind, body)
@@ -103,30 +115,29 @@ def parse_fast(line: bytes) -> Line | None:
     m = _LINE(line)
     if m is None or not line.isascii():
         return None
-    raw = m.group(3)
-    if b"\\" in raw or b"\t" in raw or b"\r" in raw:
-        return None
-    if b" " in raw and b" " in b"".join(raw.split(b'"')[::2]):  # a space between tokens
-        return None
-    text = raw.decode("ascii")
+    _, _, raw, log, prev, seq, time, kind, key, leaf, sig = m.groups()
+    if _ESCAPE_OR_BLANK(raw) or (b" " in raw and b" " in b"".join(raw.split(b'"')[::2])):
+        return None  # an escape, or a blank between tokens
+    text = raw.decode()
     try:
         body, end = _raw_decode(text)
     except ValueError:
         return None
     if end != len(text) or type(body) is not dict or _sorted_key_count(body) != raw.count(b'":'):
         return None
-    time, kind = m.group(7).decode(), m.group(8).decode()
+    time, kind = time.decode(), kind.decode()
+    data = line[_PREFIX : len(line) - _TAIL]
     return Line(
-        int(m.group(6)),
-        m.group(4).decode(),
+        int(seq),
+        log.decode(),
         time,
         kind,
-        m.group(5),
+        prev,
         body,
-        line[_PREFIX : len(line) - _TAIL],
-        m.group(9),
-        m.group(10),
-        m.group(11),
+        data,
+        key,
+        leaf,
+        sig,
         _shape(time, kind, body),
     )
 
@@ -148,15 +159,17 @@ def parse_line(line: bytes) -> Line:
     if type(record) is not dict or type(record.get("entry")) is not dict:
         raise ValueError("line is not a record with an entry object")
     entry = record["entry"]
-    problem = entry_problem(entry)
+    problems = [entry_problem(entry)]
     try:
         data = canonical(entry)
     except CanonicalError as exc:
-        data, problem = None, problem or str(exc)
+        data = None
+        problems.append(str(exc))
     if record.keys() != _RECORD_KEYS:
-        problem = f"record members must be exactly {sorted(_RECORD_KEYS)}"
+        problems.append(f"record members must be exactly {sorted(_RECORD_KEYS)}")
     elif data is not None and canonical(record) != line:
-        problem = "line is not exactly C(record)"
+        problems.append("line is not exactly C(record)")
+    problem = "; ".join(p for p in problems if p) or None
     return Line(
         entry.get("seq"),
         entry.get("log"),

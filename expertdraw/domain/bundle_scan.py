@@ -6,11 +6,6 @@ be checked in parallel processes: each checks what it can alone (parsing, canoni
 object, optionally signatures) and returns what the sequential merge needs: the chunk's
 perfect subtree hash, compact ranges at checkpoint sizes, its edges and the entries whose
 meaning spans the log (keys, draws).
-
-Fast path: a canonical line is ``{"entry":`` + ``C(entry)`` + a fixed-width tail, so when
-the entry text is plain ASCII without backslashes the line is canonical exactly when its
-objects' keys are sorted and unique and there is no whitespace between tokens; this is
-checked without re-encoding. Anything else takes the slow path, which re-encodes.
 """
 
 from __future__ import annotations
@@ -18,27 +13,19 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from expertdraw.domain.canonical import MAX_SAFE_INTEGER, CanonicalError, canonical
-from expertdraw.domain.ledger import ZERO_PREV, entry_problem
-from expertdraw.domain.merkle import CompactRange
+from expertdraw.domain.bundle_lines import Line, parse_line
+from expertdraw.domain.ledger import ENTRY_SIGNATURE_CONTEXT, ZERO_PREV
+from expertdraw.domain.merkle_range import CompactRange
 from expertdraw.domain.notes import VerifierKey
 
 EVENT_TYPES = frozenset(
     {"log.created", "key.rotated", "draw.announced", "draw.completed", "draw.failed"}
     | {"draw.replaced"}
 )
-_ENTRY_ORDER = ("actor", "body", "log", "prev", "seq", "time", "type", "v")
-_RECORD_KEYS = {"entry", "key", "leaf", "sig"}
-_TAIL = re.compile(
-    rb',"key":"([0-9a-f]{8})","leaf":"([0-9a-f]{64})","sig":"([A-Za-z0-9+/]{85}[AQgw]==)"\}'
-)
-_TAIL_SIZE = 189
-_PREFIX = b'{"entry":'
+_ZERO = ZERO_PREV.encode()
 _sha256 = hashlib.sha256
 _hexlify = binascii.hexlify
 
@@ -66,51 +53,13 @@ class Problem:
         return f"{self.where}: {self.message} [{self.code}]"
 
 
-def _no_float(text: str) -> Any:
-    raise ValueError(f"floating-point number {text} is not allowed")
-
-
-def _no_constant(text: str) -> Any:
-    raise ValueError(f"{text} is not allowed")
-
-
-def _safe_int(text: str) -> int:
-    value = int(text)
-    if text == "-0" or not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-        raise ValueError(f"integer {text} is outside ±(2^53-1) or not canonical")
-    return value
-
-
-_decoder = json.JSONDecoder(parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_constant)
-_raw_decode = _decoder.raw_decode
-decode_json = _decoder.decode
-
-
-def _sorted_key_count(value: dict[str, Any]) -> int:
-    """Number of keys in all objects under ``value``, or -1 if some object is unsorted."""
-    count = 0
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            keys = list(item)
-            if keys != sorted(keys):
-                return -1
-            count += len(keys)
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-    return count
-
-
 @dataclass(frozen=True)
 class ScanContext:
-    """What every chunk needs to know: the origin, log keys by range, checkpoint sizes."""
+    """What every chunk needs to know: the origin, log keys by range, every known key."""
 
     origin: str | None
     key_ranges: tuple[tuple[int, int | None, bytes, bytes], ...]  # from, to, key id, pubkey
-    sizes: frozenset[int]
+    known_keys: tuple[tuple[str, bytes], ...] = ()  # (name, pubkey), for checkpoints
     entry_signatures: bool = False
     level: int = 12
     max_problems: int = 50
@@ -125,7 +74,7 @@ class ChunkResult:
     broken: bool = False
     problems: list[Problem] = field(default_factory=list)
     dropped: int = 0
-    first_prev: str | None = None
+    first_prev: bytes | None = None
     first_time: str | None = None
     last_leaf: bytes | None = None
     last_time: str | None = None
@@ -134,50 +83,14 @@ class ChunkResult:
     events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
 
 
-def _parse_fast(line: bytes) -> tuple[Any, bytes, tuple[bytes, bytes, bytes]] | None:
-    """(entry, C(entry), (key, leaf, sig)) for a canonical plain-ASCII line, else None."""
-    n = len(line)
-    if n <= len(_PREFIX) + _TAIL_SIZE or not line.startswith(_PREFIX):
-        return None
-    tail = _TAIL.match(line, n - _TAIL_SIZE)
-    if tail is None:
-        return None
-    data = line[len(_PREFIX) : n - _TAIL_SIZE]
-    if not data.isascii() or b"\\" in data or b"\t" in data or b"\r" in data:
-        return None
-    if b" " in data and b" " in b"".join(data.split(b'"')[::2]):  # space between tokens
-        return None
-    text = data.decode("ascii")
-    try:
-        entry, end = _raw_decode(text)
-    except ValueError:
-        return None
-    if end != len(text) or type(entry) is not dict or tuple(entry) != _ENTRY_ORDER:
-        return None
-    if _sorted_key_count(entry) != data.count(b'":'):
-        return None
-    return entry, data, tail.groups()
+_VERIFIERS: dict[bytes, VerifierKey] = {}
 
 
-def _parse_slow(line: bytes) -> tuple[Any, bytes | None, tuple[Any, Any, Any], str | None]:
-    """(entry, C(entry) or None, (key, leaf, sig), problem) for any line.
-
-    Raises:
-        ValueError: if the line is not a JSON object holding an ``entry`` object.
-    """
-    record = decode_json(line.decode("utf-8"))
-    if type(record) is not dict or type(record.get("entry")) is not dict:
-        raise ValueError("line is not a record with an entry object")
-    problem = None
-    if record.keys() != _RECORD_KEYS:
-        problem = f"record members must be exactly {sorted(_RECORD_KEYS)}"
-    try:
-        data = canonical(record["entry"])
-        if problem is None and canonical(record) != line:
-            problem = "line is not exactly C(record)"
-    except CanonicalError as exc:
-        return record["entry"], None, (None, None, None), str(exc)
-    return record["entry"], data, (record.get("key"), record.get("leaf"), record.get("sig")), problem
+def _verifier(public_key: bytes) -> VerifierKey:
+    found = _VERIFIERS.get(public_key)
+    if found is None:
+        found = _VERIFIERS[public_key] = VerifierKey("log", public_key)
+    return found
 
 
 def _signature(sig: Any) -> bytes | None:
@@ -192,12 +105,6 @@ def _signature(sig: Any) -> bytes | None:
     return raw if len(raw) == 64 and base64.b64encode(raw).decode() == sig else None
 
 
-def _as_text(value: Any) -> str | None:
-    if isinstance(value, bytes):
-        return value.decode("ascii")
-    return value if isinstance(value, str) else None
-
-
 class _Chunk:
     """Mutable state while scanning one chunk."""
 
@@ -205,9 +112,15 @@ class _Chunk:
         self.ctx = ctx
         self.out = ChunkResult(start)
         self.tree = CompactRange()
-        self.ranges = [r for r in ctx.key_ranges if r[1] is None or r[1] >= start]
-        self.prev_hex: str | None = None
-        self.prev_time: str | None = None
+        self.ranges = [
+            (lo, hi, kid.hex().encode(), pub)
+            for lo, hi, kid, pub in ctx.key_ranges
+            if hi is None or hi >= start
+        ]
+        self.origin = ctx.origin
+        self.current: tuple[int, int | None, bytes, bytes] = (1, 0, b"", b"")  # covers nothing
+        self.prev_hex: bytes | None = None
+        self.prev_time = ""  # earlier than any time
 
     def problem(self, code: str, message: str, seq: int) -> None:
         if len(self.out.problems) < self.ctx.max_problems:
@@ -215,15 +128,97 @@ class _Chunk:
         else:
             self.out.dropped += 1
 
-    def key_at(self, seq: int) -> tuple[int, int | None, bytes, bytes] | None:
-        for r in self.ranges:
-            if r[0] <= seq and (r[1] is None or seq <= r[1]):
-                return r
-        return None
+    def check(self, seq: int, line: bytes) -> bool:
+        """Check one line; False if the chain breaks here (nothing after it can be checked)."""
+        try:
+            parsed = parse_line(line)
+        except (UnicodeDecodeError, ValueError) as exc:
+            self.problem("line:parse", f"line does not parse: {exc}", seq)
+            return False
+        got, log, when, kind, prev, body, data, key, stored, sig, problem = parsed
+        if type(got) is not int or got != seq:
+            self.problem("line:seq", f"line holds seq {got!r}, expected {seq}", seq)
+            return False
+        leaf = _sha256(b"\x00" + data).digest() if data is not None else bytes(32)
+        hexed = _hexlify(leaf)
+        lo, hi, kid, _ = self.current
+        if (  # the usual case, checked in one go; anything else is looked at one by one
+            problem is None
+            and stored == hexed
+            and prev == self.prev_hex
+            and log == self.origin
+            and when >= self.prev_time
+            and key == kid
+            and lo <= seq
+            and (hi is None or seq <= hi)
+            and type(sig) is bytes
+            and not self.ctx.entry_signatures
+            and kind != "log.created"
+        ):
+            pass
+        else:
+            self._slow(seq, parsed, leaf, hexed)
+        if kind in EVENT_TYPES and type(body) is dict:
+            self.out.events.append((seq, kind, body))
+        self.prev_hex = hexed
+        if type(when) is str:
+            self.prev_time = when
+        self.out.last_leaf = leaf
+        self.tree.push(leaf)
+        return True
+
+    def _slow(self, seq: int, parsed: Line, leaf: bytes, hexed: bytes) -> None:
+        if parsed.problem:
+            self.problem("entry:shape", parsed.problem, seq)
+        if parsed.leaf != hexed:
+            self.problem("entry:leaf", "stored leaf is not H(0x00 || C(entry))", seq)
+        self._links(seq, parsed)
+        self._key(seq, parsed, leaf)
+
+    def _links(self, seq: int, parsed: Line) -> None:
+        out, when = self.out, parsed.time
+        if self.prev_hex is None:
+            out.first_prev, out.first_time = parsed.prev, when
+            if seq == 0 and parsed.prev != _ZERO:
+                self.problem("entry:prev", "prev of seq 0 must be 64 zeros", seq)
+        else:
+            if parsed.prev != self.prev_hex:
+                self.problem("entry:prev", f"prev is not the leaf of seq {seq - 1}", seq)
+            if isinstance(when, str) and when < self.prev_time:
+                self.problem("entry:time", f"time {when} is earlier than seq {seq - 1}'s", seq)
+        if self.origin is not None and parsed.log != self.origin:
+            self.problem("entry:log", f"log {parsed.log!r} is not {self.origin!r}", seq)
+        if (parsed.kind == "log.created") != (seq == 0):
+            self.problem("entry:type", "seq 0, and only seq 0, is log.created", seq)
+
+    def _key(self, seq: int, parsed: Line, leaf: bytes) -> None:
+        found = next(
+            (r for r in self.ranges if r[0] <= seq and (r[1] is None or seq <= r[1])), None
+        )
+        if found is not None:
+            self.current = found
+        else:
+            if self.ctx.key_ranges:
+                self.problem("entry:key", "keys.txt has no key valid at this seq", seq)
+            return
+        kid, pub = found[2], found[3]
+        if parsed.key != kid:
+            self.problem("entry:key", f"key {parsed.key!r} is not {kid.decode()}, valid here", seq)
+        if self.ctx.entry_signatures or not isinstance(parsed.sig, bytes):
+            raw = _signature(parsed.sig)
+            if raw is None:
+                self.problem("entry:signature", "sig is not base64 of 64 bytes", seq)
+            elif self.ctx.entry_signatures and not _verifier(pub).verify(
+                ENTRY_SIGNATURE_CONTEXT + leaf, raw
+            ):
+                self.problem("entry:signature", "signature does not verify", seq)
 
 
-def scan_chunk(ctx: ScanContext, start: int, data: bytes) -> ChunkResult:
-    """Check the lines of ``data`` (at most ``2**ctx.level`` of them) as entries from ``start``.
+def scan_chunk(
+    ctx: ScanContext, start: int, data: bytes, sizes: frozenset[int] = frozenset()
+) -> ChunkResult:
+    """Check the lines of ``data`` (at most ``2**ctx.level`` of them) as entries from ``start``;
+    give the compact range at each checkpoint size in ``sizes``.
 
     Never raises for bad input: every finding is a :class:`Problem`. Stops at the first line
     that does not parse or does not hold the expected ``seq`` (``broken``).
@@ -231,114 +226,22 @@ def scan_chunk(ctx: ScanContext, start: int, data: bytes) -> ChunkResult:
     state = _Chunk(ctx, start)
     out, tree = state.out, state.tree
     lines = data.split(b"\n")
-    last = lines.pop()
-    if last:  # the file's last line has no newline
-        lines.append(last)
-    sizes = ctx.sizes
+    unterminated = lines.pop()  # empty unless the file's last line has no newline
     for i, line in enumerate(lines):
-        seq = start + i
-        if i == len(lines) - 1 and last:
-            state.problem("line:newline", "the last line does not end with a newline", seq)
-            out.broken = True
-            break
-        if not _check_line(state, seq, line):
+        if not state.check(start + i, line):
             out.broken = True
             break
         out.count += 1
-        if seq + 1 in sizes:
-            out.partials[seq + 1] = (tree.hashes, state.prev_time or "")
-    if out.count == 1 << ctx.level and not out.broken:
+        if start + i + 1 in sizes:
+            out.partials[start + i + 1] = (tree.hashes, state.prev_time or "")
+    if unterminated and not out.broken:
+        seq = start + len(lines)
+        state.problem("line:newline", "the last line does not end with a newline", seq)
+        out.broken = True
+    if out.count == 1 << ctx.level:
         out.subtree = tree.root()
     end = start + out.count
     if out.count and end not in out.partials:
         out.partials[end] = (tree.hashes, state.prev_time or "")
-    out.last_time = state.prev_time
+    out.last_time = state.prev_time or None
     return out
-
-
-def _check_line(state: _Chunk, seq: int, line: bytes) -> bool:
-    """Check one line; False if the chain breaks here (nothing after it can be checked)."""
-    fast = _parse_fast(line)
-    problem = None
-    if fast is not None:
-        entry, data, (key, leaf_hex, sig) = fast
-    else:
-        try:
-            entry, data, (key, leaf_hex, sig), problem = _parse_slow(line)
-        except (UnicodeDecodeError, ValueError) as exc:
-            state.problem("line:parse", f"line does not parse: {exc}", seq)
-            return False
-    got = entry.get("seq")
-    if type(got) is not int or got != seq:
-        state.problem("line:seq", f"line holds seq {got!r}, expected {seq}", seq)
-        return False
-    if problem:
-        state.problem("line:canonical", problem, seq)
-    shape = entry_problem(entry)
-    if shape:
-        state.problem("entry:shape", shape, seq)
-    leaf = _sha256(b"\x00" + data).digest() if data is not None else bytes(32)
-    _check_links(state, seq, entry, leaf, key, leaf_hex, sig)
-    state.tree.push(leaf)
-    return True
-
-
-def _check_links(
-    state: _Chunk, seq: int, entry: dict[str, Any], leaf: bytes, key: Any, leaf_hex: Any, sig: Any
-) -> None:
-    out, ctx = state.out, state.ctx
-    hexed = _hexlify(leaf)
-    if leaf_hex != hexed and _as_text(leaf_hex) != hexed.decode():
-        state.problem("entry:leaf", "stored leaf is not H(0x00 || C(entry))", seq)
-    prev, when = entry.get("prev"), entry.get("time")
-    if state.prev_hex is None:
-        out.first_prev, out.first_time = prev, when
-        if seq == 0 and prev != ZERO_PREV:
-            state.problem("entry:prev", "prev of seq 0 must be 64 zeros", seq)
-    else:
-        if prev != state.prev_hex:
-            state.problem("entry:prev", f"prev does not match the leaf of seq {seq - 1}", seq)
-        if isinstance(when, str) and isinstance(state.prev_time, str) and when < state.prev_time:
-            state.problem("entry:time", f"time {when} is earlier than seq {seq - 1}'s", seq)
-    if ctx.origin is not None and entry.get("log") != ctx.origin:
-        state.problem("entry:log", f"log {entry.get('log')!r} is not {ctx.origin!r}", seq)
-    kind = entry.get("type")
-    if (kind == "log.created") != (seq == 0):
-        state.problem("entry:type", "seq 0, and only seq 0, is log.created", seq)
-    _check_key(state, seq, leaf, key, sig)
-    if kind in EVENT_TYPES and type(entry.get("body")) is dict:
-        out.events.append((seq, kind, entry["body"]))
-    state.prev_hex = hexed.decode()
-    state.prev_time = when if isinstance(when, str) else state.prev_time
-    out.last_leaf = leaf
-
-
-def _check_key(state: _Chunk, seq: int, leaf: bytes, key: Any, sig: Any) -> None:
-    r = state.key_at(seq)
-    text = _as_text(key)
-    if r is None:
-        if state.ctx.key_ranges:
-            state.problem("entry:key", "keys.txt has no key valid at this seq", seq)
-        return
-    if text != r[2].hex():
-        state.problem("entry:key", f"key {text!r} is not {r[2].hex()}, the key valid here", seq)
-    if isinstance(sig, bytes) and not state.ctx.entry_signatures:
-        return  # the fast path's pattern admits only canonical base64 of 64 bytes
-    raw = _signature(sig)
-    if raw is None:
-        state.problem("entry:signature", "sig is not base64 of 64 bytes", seq)
-    elif state.ctx.entry_signatures:
-        verifier = _verifier(r[3])
-        if not verifier.verify(b"expertdraw/entry/v1\x00" + leaf, raw):
-            state.problem("entry:signature", "signature does not verify", seq)
-
-
-_VERIFIERS: dict[bytes, Any] = {}
-
-
-def _verifier(public_key: bytes) -> Any:
-    """A cached Ed25519 verifier for raw public key bytes."""
-    found = _VERIFIERS.get(public_key)
-    if found is None:
-        found = _VERIFIERS[public_key] = VerifierKey("k", public_key)
-    return found

@@ -84,14 +84,22 @@ class _Synth:
         expert = f"E{rng.randrange(10**7):07d}"
         if rng.random() < 0.9:
             field_, old, new = rng.choice(
-                [("status", "active", "suspended"), ("region", "R5306", "R5301"),
-                 ("penalty", "none", "P2026-17"), ("availability", "yes", "no")]
+                [
+                    ("status", "active", "suspended"),
+                    ("region", "R5306", "R5301"),
+                    ("penalty", "none", "P2026-17"),
+                    ("availability", "yes", "no"),
+                ]
             )
             body = {"expert": expert, "field": field_, "from": old, "to": new, "reason": "admin"}
             self.add("pool.changed", body, "admin", f"U{rng.randrange(100):04d}")
         else:
-            body = {"inspection": f"I{self.draws:06d}", "targets": [expert], "inspectors": ["U0007"],
-                    "seed": rng.randbytes(32).hex()}
+            body = {
+                "inspection": f"I{self.draws:06d}",
+                "targets": [expert],
+                "inspectors": ["U0007"],
+                "seed": rng.randbytes(32).hex(),
+            }
             self.add("inspection.drawn", body)
 
     def draw_cycle(self, members: int, replace: bool) -> None:
@@ -102,49 +110,113 @@ class _Synth:
         snapshot = {
             "draw": draw,
             "window": {"start": "2026-12-03T01:00:00.000Z", "end": "2026-12-03T09:00:00.000Z"},
-            "strata": [{"name": "technical", "specialty": "A0101", "count": members,
-                        "alternates": 2, "candidates": [
-                            {"id": c, "group": f"G{i:04x}"} for i, c in enumerate(candidates)]}],
+            "strata": [
+                {
+                    "name": "technical",
+                    "specialty": "A0101",
+                    "count": members,
+                    "alternates": 2,
+                    "candidates": [
+                        {"id": c, "group": f"G{i:04x}"} for i, c in enumerate(candidates)
+                    ],
+                }
+            ],
             "max_per_group": 1,
             "separation": "venue",
-            "venues": [{"id": f"V{v}", "rooms": [{"id": f"V{v}-R01", "workstations": [
-                f"V{v}-R01-W01"]}]} for v in range(530600, 530600 + members + 2)],
+            "venues": [
+                {"id": f"V{v}", "rooms": [{"id": f"V{v}-R01", "workstations": [f"V{v}-R01-W01"]}]}
+                for v in range(530600, 530600 + members + 2)
+            ],
         }
         secret = rng.randbytes(32)
         commit = hashlib.sha256(b"expertdraw/commit/v1\x00" + draw.encode() + b"\x00" + secret)
         request = {k: snapshot[k] for k in ("max_per_group", "separation", "window")}
-        request["strata"] = [{k: s[k] for k in ("name", "specialty", "count", "alternates")}
-                             for s in snapshot["strata"]]
-        self.add("draw.announced", {
-            "draw": draw, "project": f"P2026-{self.draws:04d}", "algorithm": "expertdraw-score-v1",
-            "request": request, "snapshot_hash": w.add_snapshot(draw, snapshot),
-            "excluded": {"region": rng.randrange(50)}, "commitment": commit.hexdigest(),
-            "entropy": {"kind": "witness", "witnesses": 2}}, "manager", "U0001")
+        request["strata"] = [
+            {k: s[k] for k in ("name", "specialty", "count", "alternates")}
+            for s in snapshot["strata"]
+        ]
+        self.add(
+            "draw.announced",
+            {
+                "draw": draw,
+                "project": f"P2026-{self.draws:04d}",
+                "algorithm": "expertdraw-score-v1",
+                "request": request,
+                "snapshot_hash": w.add_snapshot(draw, snapshot),
+                "excluded": {"region": rng.randrange(50)},
+                "commitment": commit.hexdigest(),
+                "entropy": {"kind": "witness", "witnesses": 2},
+            },
+            "manager",
+            "U0001",
+        )
         self.checkpoint()
         picked = rng.sample(candidates, members + 2)
-        chosen = [{"stratum": "technical", "expert": e, "venue": f"V{530600 + i}",
-                   "room": f"V{530600 + i}-R01", "workstation": f"V{530600 + i}-R01-W01"}
-                  for i, e in enumerate(picked[:members])]
-        self.add("draw.completed", {
-            "draw": draw, "secret": secret.hex(), "entropy_value": ["31415", "zt"],
-            "seed": rng.randbytes(32).hex(), "members": chosen,
-            "alternates": [{"stratum": "technical", "experts": picked[members:]}]})
+        chosen = [
+            {
+                "stratum": "technical",
+                "expert": e,
+                "venue": f"V{530600 + i}",
+                "room": f"V{530600 + i}-R01",
+                "workstation": f"V{530600 + i}-R01-W01",
+            }
+            for i, e in enumerate(picked[:members])
+        ]
+        self.add(
+            "draw.completed",
+            {
+                "draw": draw,
+                "secret": secret.hex(),
+                "entropy_value": ["31415", "zt"],
+                "seed": rng.randbytes(32).hex(),
+                "members": chosen,
+                "alternates": [{"stratum": "technical", "experts": picked[members:]}],
+            },
+        )
         self.checkpoint()
         for n, m in enumerate(chosen):
-            self.add("notice.sent", {"draw": draw, "notice": f"N{self.draws:06d}-{n}",
-                                     "expert": m["expert"], "channel": "sms"})
+            self.add(
+                "notice.sent",
+                {
+                    "draw": draw,
+                    "notice": f"N{self.draws:06d}-{n}",
+                    "expert": m["expert"],
+                    "channel": "sms",
+                },
+            )
         for n, m in enumerate(chosen):
             answer = "declined" if replace and n == 0 else "accepted"
-            self.add("notice.answered", {"draw": draw, "notice": f"N{self.draws:06d}-{n}",
-                                         "expert": m["expert"], "answer": answer, "reason": ""})
+            self.add(
+                "notice.answered",
+                {
+                    "draw": draw,
+                    "notice": f"N{self.draws:06d}-{n}",
+                    "expert": m["expert"],
+                    "answer": answer,
+                    "reason": "",
+                },
+            )
         if replace:
             seat = {k: chosen[0][k] for k in ("venue", "room", "workstation")}
-            self.add("draw.replaced", {"draw": draw, "out": chosen[0]["expert"],
-                                       "in": picked[members], "seat": seat, "reason": "declined",
-                                       "skipped": [], "unavailable": []})
+            self.add(
+                "draw.replaced",
+                {
+                    "draw": draw,
+                    "out": chosen[0]["expert"],
+                    "in": picked[members],
+                    "seat": seat,
+                    "reason": "declined",
+                    "skipped": [],
+                    "unavailable": [],
+                },
+            )
             self.checkpoint()
-        self.add("list.opened", {"draw": draw, "by": "U0009", "purpose": "evaluation"},
-                 "supervisor", "U0009")
+        self.add(
+            "list.opened",
+            {"draw": draw, "by": "U0009", "purpose": "evaluation"},
+            "supervisor",
+            "U0009",
+        )
 
 
 def build_bundle(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from expertdraw.domain.canonical import canonical
+from expertdraw.domain.checkpoint import Checkpoint, checkpoint_note
 from expertdraw.domain.ledger import (
     SYSTEM_ACTOR,
     ZERO_PREV,
@@ -28,8 +29,8 @@ from expertdraw.domain.ledger import (
     validate_entry,
 )
 from expertdraw.domain.ledger_files import KeyRange, format_checkpoints, format_keys_txt
-from expertdraw.domain.merkle import CompactRange
-from expertdraw.domain.notes import Checkpoint, NoteSigner, checkpoint_note
+from expertdraw.domain.merkle_range import CompactRange
+from expertdraw.domain.notes import NoteSigner
 
 BatchSigner = Callable[[NoteSigner, Sequence[bytes]], list[bytes]]
 

@@ -99,9 +99,7 @@ def _check(value: Any) -> bool:
             extend(item.values())
         elif isinstance(item, str):
             continue
-        elif isinstance(item, int) and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-            raise CanonicalError(_describe(value))
-        elif not isinstance(item, int):
+        elif not isinstance(item, int) or not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
             raise CanonicalError(_describe(value))
     return astral
 

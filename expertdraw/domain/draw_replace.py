@@ -19,6 +19,7 @@ from expertdraw.domain.draw_errors import DrawError
 from expertdraw.domain.draw_seats import Occupied, Seat, choose_seat
 from expertdraw.domain.draw_seed import parse_seed
 from expertdraw.domain.draw_snapshot import (
+    RFC3797,
     SCORE,
     Snapshot,
     check_algorithm,
@@ -47,6 +48,7 @@ class History:
 
     snap: Snapshot
     seed: bytes
+    algorithm: str
     alternates: dict[str, list[str]]
     members: list[Member]
     came_in: set[str]
@@ -145,7 +147,8 @@ def history(
                 leaver.stratum, newcomer, group, _seat(body.get("seat"), f"{where}.seat")
             )
             came_in.add(newcomer)
-    return History(snap, seed, alternates, list(current.values()), came_in, numbers)
+    algorithm = RFC3797 if completed.get("secret") == "" else SCORE
+    return History(snap, seed, algorithm, alternates, list(current.values()), came_in, numbers)
 
 
 def _replace(
@@ -154,11 +157,11 @@ def _replace(
     reason: str,
     ineligible: Mapping[str, str],
     unavailable: Iterable[str],
-    algorithm: str,
+    algorithm: str | None,
     trace: list[dict[str, Any]] | None,
 ) -> Body:
     snap = state.snap
-    check_algorithm(algorithm)
+    algorithm = state.algorithm if algorithm is None else check_algorithm(algorithm)
     if not isinstance(reason, str) or not reason:
         raise DrawError("invalid:replacement", "a replacement has a reason")
     if not isinstance(ineligible, Mapping):
@@ -207,7 +210,7 @@ def replace(
     reason: str,
     ineligible: Mapping[str, str],
     unavailable: Iterable[str],
-    algorithm: str = SCORE,
+    algorithm: str | None = None,
     *,
     supplementary_members: Sequence[Mapping[str, Any]] = (),
     supplementary_draws: Iterable[str] = (),
@@ -219,7 +222,9 @@ def replace(
     ``in`` and its ``seat``; or, with no alternate left, ``"in": null`` and the supplementary
     draw ``D-R<n>`` to run; or, with an alternate but no seat, ``"unseated"``. Every unused
     alternate passed over is in ``skipped`` with its reason (``group-limit`` in
-    expertdraw-score-v1 only, §6.5). Raises :class:`DrawError` ``invalid:*`` (see
+    expertdraw-score-v1 only, §6.5). ``algorithm`` defaults to the draw's own, told by its
+    completed body (rfc3797 draws reveal an empty secret, expertdraw-score-v1 ones 32 bytes).
+    Raises :class:`DrawError` ``invalid:*`` (see
     :func:`history`).
     """
     state = history(
@@ -236,7 +241,7 @@ def explain_replacement(
     reason: str,
     ineligible: Mapping[str, str],
     unavailable: Iterable[str],
-    algorithm: str = SCORE,
+    algorithm: str | None = None,
     *,
     supplementary_members: Sequence[Mapping[str, Any]] = (),
     supplementary_draws: Iterable[str] = (),

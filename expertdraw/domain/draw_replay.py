@@ -17,7 +17,6 @@ from expertdraw.domain.draw_select import select
 from expertdraw.domain.draw_snapshot import (
     ALGORITHMS,
     RFC3797,
-    SCORE,
     parse_snapshot,
     request_of,
     snapshot_hash,
@@ -132,7 +131,7 @@ def replay_replacement(
     completed: Mapping[str, Any],
     prior_replacements: Sequence[Mapping[str, Any]],
     replaced_body: Mapping[str, Any],
-    algorithm: str = SCORE,
+    algorithm: str | None = None,
     *,
     supplementary_members: Sequence[Mapping[str, Any]] = (),
     supplementary_draws: Iterable[str] = (),

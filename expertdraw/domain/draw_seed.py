@@ -166,8 +166,9 @@ def entropy_bytes(entropy: dict[str, Any], entropy_value: object) -> bytes:
     """``E`` (draw.md §3.2) from the announced ``entropy`` and the revealed ``entropy_value``.
 
     witness: a list of exactly ``witnesses`` strings; beacon: 128 hex digits; public-lottery:
-    an RFC 3797 key string; none: ``""``. Raises :class:`DrawError` ``invalid:entropy`` (or
-    ``invalid:lottery`` for a malformed key string).
+    an RFC 3797 key string with one part per announced source; none: ``""``.
+    Raises :class:`DrawError` ``invalid:entropy`` (or ``invalid:lottery`` for a malformed key
+    string).
     """
     check_entropy_spec(entropy, SCORE)
     kind = entropy["kind"]
@@ -179,7 +180,12 @@ def entropy_bytes(entropy: dict[str, Any], entropy_value: object) -> bytes:
     if kind == "beacon":
         return beacon_entropy(entropy_value)  # type: ignore[arg-type]
     if kind == "public-lottery":
-        return lottery_entropy(entropy_value)  # type: ignore[arg-type]
+        key = lottery_entropy(entropy_value)  # type: ignore[arg-type]
+        if key.count(b"/") != len(entropy["sources"]):
+            raise DrawError(
+                "invalid:entropy", f"{len(entropy['sources'])} lottery sources expected"
+            )
+        return key
     if entropy_value != "":
         raise DrawError("invalid:entropy", 'entropy "none" has the value ""')
     return b""

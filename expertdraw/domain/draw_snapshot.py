@@ -116,6 +116,12 @@ def _all_ids(values: list[Any]) -> bool:
     return joined.translate(None, _ID_BYTES) == b"\n" * (len(values) - 1)
 
 
+def _require_ids(values: list[Any], where: str) -> None:
+    if not _all_ids(values):
+        for index, value in enumerate(values):
+            check_id(value, f"{where}[{index}]")
+
+
 def _check_unique(values: list[str], distinct: int, where: str) -> None:
     if distinct != len(values):
         seen: set[str] = set()
@@ -125,19 +131,18 @@ def _check_unique(values: list[str], distinct: int, where: str) -> None:
             seen.add(value)
 
 
-def _check_ids(ids: list[Any], where: str, strict: bool, distinct: int | None = None) -> None:
-    """Check that ``ids`` are ids, unique, and (``strict``) ascending. ``distinct`` is the
-    number of distinct ids when the caller already knows it."""
-    if not _all_ids(ids):
-        for index, value in enumerate(ids):
-            check_id(value, f"{where}[{index}]")
-    _check_unique(ids, len(set(ids)) if distinct is None else distinct, where)
+def _check_sorted(values: list[str], where: str) -> None:
+    for index in range(1, len(values)):
+        if values[index - 1] > values[index]:
+            raise DrawError("invalid:snapshot", f"{where} is not sorted by id at {values[index]!r}")
+
+
+def _check_ids(ids: list[Any], where: str, strict: bool) -> None:
+    """Check that ``ids`` are ids, unique, and (``strict``) ascending."""
+    _require_ids(ids, where)
+    _check_unique(ids, len(set(ids)), where)
     if strict:
-        for index in range(1, len(ids)):
-            if ids[index - 1] > ids[index]:
-                raise DrawError(
-                    "invalid:snapshot", f"{where} is not sorted by id at {ids[index]!r}"
-                )
+        _check_sorted(ids, where)
 
 
 def _candidates(raw: object, where: str) -> tuple[list[Any], list[Any]]:
@@ -160,11 +165,12 @@ def _candidates(raw: object, where: str) -> tuple[list[Any], list[Any]]:
 def _parse_stratum(raw: object, where: str, strict: bool, group_of: dict[str, str]) -> Stratum:
     item = _object(raw, _STRATUM_KEYS, where)
     ids, groups = _candidates(item["candidates"], f"{where}.candidates")
-    if not _all_ids(groups):
-        for index, group in enumerate(groups):
-            check_id(group, f"{where}.candidates[{index}].group")
+    _require_ids(ids, f"{where}.candidates ids")
+    _require_ids(groups, f"{where}.candidates groups")
     mine = dict(zip(ids, groups, strict=True))
-    _check_ids(ids, f"{where}.candidates ids", strict, len(mine))
+    _check_unique(ids, len(mine), f"{where}.candidates")
+    if strict:
+        _check_sorted(ids, f"{where}.candidates")
     for cid in mine.keys() & group_of.keys():
         if group_of[cid] != mine[cid]:
             raise DrawError(

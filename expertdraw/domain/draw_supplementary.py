@@ -54,7 +54,7 @@ def supplementary_snapshot(
     alternates: Mapping[str, int] | None = None,
     supplementary_members: Sequence[Mapping[str, Any]] = (),
     supplementary_taken: Iterable[str] = (),
-    algorithm: str = SCORE,
+    algorithm: str | None = None,
 ) -> Supplementary:
     """Build the snapshot of ``draw_id`` (``D-R<n>``) for the places of ``D`` open now.
 
@@ -63,13 +63,14 @@ def supplementary_snapshot(
     "group"}``; default ``D``'s candidates). ``venues``: the venues free now (default ``D``'s).
     ``alternates``: per stratum (default :func:`default_alternates`). ``supplementary_members``
     and ``supplementary_taken``: members (with group) and every expert taken by earlier
-    ``D-R<k>``. Window, ``max_per_group`` and ``separation`` are ``D``'s.
+    ``D-R<k>``. Window, ``max_per_group`` and ``separation`` are ``D``'s; ``algorithm``
+    defaults to ``D``'s (see :func:`~expertdraw.domain.draw_replace.replace`).
     Raises :class:`DrawError` ``invalid:supplementary`` (no open place, bad id or input) or
     any error of :func:`~expertdraw.domain.draw_replace.history`.
     """
-    check_algorithm(algorithm)
     state = history(snapshot, completed, prior_replacements, supplementary_members)
     snap = state.snap
+    algorithm = state.algorithm if algorithm is None else check_algorithm(algorithm)
     supplementary_number(snap.draw, draw_id, "draw_id")
     taken = {m["expert"] for m in completed["members"]}
     taken.update(e for experts in state.alternates.values() for e in experts)

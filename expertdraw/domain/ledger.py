@@ -68,7 +68,8 @@ class LedgerError(ValueError):
 
 
 @lru_cache(maxsize=4096)
-def _real_date(day: str) -> bool:
+def real_date(day: str) -> bool:
+    """True if ``YYYY-MM-DD`` names a day of the Gregorian calendar."""
     try:
         datetime.strptime(day, "%Y-%m-%d")
     except ValueError:
@@ -79,7 +80,7 @@ def _real_date(day: str) -> bool:
 def is_time(value: object) -> bool:
     """True for an RFC 3339 UTC time with exactly 3 fraction digits and ``Z``."""
     match = _TIME(value) if type(value) is str else None
-    return match is not None and _real_date(match.group(1))
+    return match is not None and real_date(match.group(1))
 
 
 def format_time(moment: datetime) -> str:
@@ -185,7 +186,7 @@ def make_entry(
     log: str,
     seq: int,
     time: str,
-    type: str,  # noqa: A002 - the member's name in ledger.md
+    type: str,
     actor: Mapping[str, str],
     prev: str,
     body: Mapping[str, Any],

@@ -39,7 +39,6 @@ ALG_ED25519 = 0x01
 SIGNATURE_PREFIX = "\u2014 "
 MAX_SIGNATURES = 100
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
-_SIZE = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
 class NoteError(ValueError):
@@ -312,44 +311,3 @@ def verify_note(note: Note | bytes | str, keys: Iterable[VerifierKey]) -> Note:
     if not outcome.verified:
         raise NoteError("note:unsigned", "no known key signed the note")
     return parsed
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A checkpoint's note text: origin, tree size, root hash and the ``time`` line."""
-
-    origin: str
-    size: int
-    root: bytes
-    time: str
-
-    def text(self) -> str:
-        """The note text (what is signed)."""
-        return f"{self.origin}\n{self.size}\n{b64encode(self.root)}\ntime {self.time}\n"
-
-
-def parse_checkpoint(text: str) -> Checkpoint:
-    """Parse a checkpoint note text: exactly origin, size, base64 root, ``time`` line.
-
-    Raises:
-        NoteError: ``note:format`` or ``note:base64``.
-    """
-    lines = text.split("\n")
-    if len(lines) != 5 or lines[4] != "":
-        raise NoteError("note:format", "checkpoint text must be 4 lines: origin, size, root, time")
-    origin, size, root, time_line = lines[:4]
-    if not origin:
-        raise NoteError("note:format", "checkpoint origin is empty")
-    if not _SIZE.fullmatch(size):
-        raise NoteError("note:format", f"bad tree size {size!r}")
-    raw = b64decode_strict(root, "root hash")
-    if len(raw) != 32:
-        raise NoteError("note:format", "root hash is not 32 bytes")
-    if not time_line.startswith("time ") or len(time_line) == 5 or " " in time_line[5:]:
-        raise NoteError("note:format", "the fourth line must be 'time <time>'")
-    return Checkpoint(origin, int(size), raw, time_line[5:])
-
-
-def checkpoint_note(checkpoint: Checkpoint, signers: Sequence[NoteSigner]) -> str:
-    """Sign a checkpoint with each signer; return the whole signed note."""
-    return sign_note(checkpoint.text(), signers)

@@ -154,4 +154,4 @@ def existing_keys(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) 
 
 def id_map(conn: sa.Connection, table: sa.Table, key: str, value: str = "id") -> dict[Any, Any]:
     """``{key: value}`` for every row of ``table``."""
-    return dict(conn.execute(sa.select(table.c[key], table.c[value])).tuples().all())
+    return dict(conn.execute(sa.select(table.c[key], table.c[value])).all())

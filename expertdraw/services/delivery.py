@@ -30,6 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import clock
 from ..domain.notice_text import NoticeContent, render, sms_text
@@ -226,35 +227,37 @@ def _process(
     channels: Mapping[str, Channel],
     backoff: Backoff,
 ) -> None:
-    """Prepare, send and record one claimed delivery."""
+    """Prepare, send and record one claimed delivery; database errors propagate."""
     try:
-        outgoing = _prepare(delivery_id)
-    except _Cancelled as cancelled:
-        _record(delivery_id, attempts, now, "cancelled", str(cancelled), None)
-        return
-    except DeliveryFailed as failure:
-        _record(delivery_id, attempts, now, "failed", failure.message, None)
-        return
-    finally:
-        db.session.commit()  # end the read before the network is used
-    channel = channels.get(outgoing.channel)
-    try:
+        try:
+            outgoing = _prepare(delivery_id)
+        finally:
+            db.session.rollback()  # end the read (nothing was written) before using the network
+        channel = channels.get(outgoing.channel)
         if channel is None:
             raise DeliveryFailed("channel:not-configured", retryable=False)
         channel.send(outgoing.recipient, outgoing.subject, outgoing.body, delivery_id=delivery_id)
+    except _Cancelled as cancelled:
+        status, error, next_at = "cancelled", str(cancelled), None
     except DeliveryFailed as failure:
-        if failure.retryable and attempts < backoff.max_attempts:
-            next_at = now + backoff.delay(attempts)
-            _record(delivery_id, attempts, now, "retrying", failure.message, next_at)
-        else:
-            _record(delivery_id, attempts, now, "failed", failure.message, None)
-    except Exception as exc:  # a bug in a channel: keep the batch going, bounded by attempts
-        code = f"internal:{type(exc).__name__}"
-        status = "retrying" if attempts < backoff.max_attempts else "failed"
-        next_at = now + backoff.delay(attempts) if status == "retrying" else None
-        _record(delivery_id, attempts, now, status, code, next_at)
+        status, error, next_at = _failed(failure, attempts, now, backoff)
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # a bug or an unreadable row: retried, bounded by max_attempts
+        failure = DeliveryFailed(f"internal:{type(exc).__name__}", retryable=True)
+        status, error, next_at = _failed(failure, attempts, now, backoff)
     else:
-        _record(delivery_id, attempts, now, "delivered", None, None)
+        status, error, next_at = "delivered", None, None
+    _record(delivery_id, attempts, now, status, error, next_at)
+
+
+def _failed(
+    failure: DeliveryFailed, attempts: int, now: datetime, backoff: Backoff
+) -> tuple[str, str, datetime | None]:
+    """Status, error and next attempt after a failed attempt."""
+    if failure.retryable and attempts < backoff.max_attempts:
+        return "retrying", failure.message, now + backoff.delay(attempts)
+    return "failed", failure.message, None
 
 
 def _prepare(delivery_id: int) -> _Outgoing:

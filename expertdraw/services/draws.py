@@ -269,6 +269,17 @@ def _announce(
     return draw
 
 
+def live_root_draw(project: Project) -> Draw | None:
+    """The project's announced or completed draw, if any."""
+    return db.session.scalar(
+        sa.select(Draw).where(
+            Draw.project_id == project.id,
+            Draw.root_id.is_(None),
+            Draw.state.in_(("announced", "completed")),
+        )
+    )
+
+
 def get_draw(draw_id: str) -> Draw:
     """A draw by id. Raises NotFound."""
     draw = db.session.get(Draw, draw_id)
@@ -383,6 +394,48 @@ def complete(
     if kind == "draw.completed":
         seating.after_commit(draw)
     return draw
+
+
+def supply_entropy(
+    draw: Draw,
+    user: User,
+    *,
+    pulse: str | None = None,
+    numbers: list[list[int]] | None = None,
+) -> Draw:
+    """Complete a draw announced with beacon or public-lottery entropy (commits).
+
+    The pulse is verified with NIST's certificate (``BEACON_CERTIFICATE``, a PEM file) and
+    must be the first at or after ``not_before``; it is kept with the draw and exported.
+
+    Raises:
+        ServiceError: ``entropy:*`` naming what is wrong; Conflict: the draw is not waiting.
+    """
+    from pathlib import Path
+
+    from ..domain import entropy as outside
+    from ..models import BeaconPulse
+
+    kind = draw.entropy.get("kind")
+    try:
+        if kind == "beacon":
+            if not pulse:
+                raise ServiceError("invalid:entropy", "a beacon draw needs the pulse", "pulse")
+            certificate = current_app.config.get("BEACON_CERTIFICATE")
+            if not certificate:
+                raise ServiceError("entropy:config", "BEACON_CERTIFICATE is not configured")
+            taken = outside.take_beacon(draw.entropy, pulse, Path(certificate).read_bytes())
+            db.session.merge(BeaconPulse(draw_id=draw.id, raw=pulse.encode("utf-8")))
+        elif kind == "public-lottery":
+            if not numbers:
+                raise ServiceError("invalid:entropy", "the lottery numbers are needed", "numbers")
+            taken = outside.take_public_lottery(draw.entropy, numbers)
+        else:
+            raise Conflict("conflict:draw-state", f"draw {draw.id} takes {kind} entropy")
+    except outside.EntropyError as exc:
+        db.session.rollback()
+        raise ServiceError(exc.code, str(exc), "pulse" if kind == "beacon" else "numbers") from None
+    return complete(draw, taken.value, user)
 
 
 def fail(draw: Draw, reason: str, user: User | None, now: datetime | None = None) -> Draw:

@@ -13,6 +13,13 @@ class ServiceError(Exception):
         self.code = code
         self.field = field
 
+    @property
+    def errors(self) -> list[dict[str, str]] | None:
+        """The problem's field errors: the field this error names, if any."""
+        if self.field is None:
+            return None
+        return [{"field": self.field, "in": "body", "message": str(self), "type": self.code}]
+
 
 class NotFound(ServiceError):
     http_status = 404

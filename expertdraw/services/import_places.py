@@ -65,9 +65,7 @@ def _check_parents(conn: sa.Connection, checker: Checker, plan: OrganisationPlan
     parents: dict[str, str | None] = dict(
         conn.execute(
             sa.select(child.uscc, parent.uscc).outerjoin(parent, child.parent_id == parent.id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     in_file = {r["uscc"] for r in plan.rows}
     for r in plan.rows:

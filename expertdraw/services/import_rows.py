@@ -256,7 +256,7 @@ def lookup(conn: sa.Connection, key: Any, value: Any, wanted: Iterable[Any]) -> 
     out: dict[Any, Any] = {}
     for i in range(0, len(wanted), _IN_CHUNK):
         chunk = wanted[i : i + _IN_CHUNK]
-        out.update(conn.execute(sa.select(key, value).where(key.in_(chunk))).tuples().all())
+        out.update(conn.execute(sa.select(key, value).where(key.in_(chunk))).all())
     return out
 
 

@@ -20,8 +20,10 @@ from flask import current_app
 from .. import clock
 from ..domain import ledger as dl
 from ..domain import merkle
-from ..domain.notes import Checkpoint as CheckpointText
-from ..domain.notes import NoteSigner, checkpoint_note
+from ..domain.checkpoint import Checkpoint as CheckpointText
+from ..domain.checkpoint import checkpoint_note
+from ..domain.merkle_range import CompactRange
+from ..domain.notes import NoteSigner
 from ..extensions import db
 from ..models import Checkpoint, LedgerEntry, LedgerNode, SigningKey
 from . import keys
@@ -91,7 +93,7 @@ def _store(signed: dl.SignedEntry, draw_id: str | None) -> None:
             record=signed.line().decode("utf-8").rstrip("\n"),
         )
     )
-    frontier = merkle.CompactRange.from_store(entry["seq"], _get_node)
+    frontier = CompactRange.from_store(entry["seq"], _get_node)
     for node in frontier.append(signed.leaf):
         db.session.add(LedgerNode(level=node.level, index=node.index, hash=node.hash))
 

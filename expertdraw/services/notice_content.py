@@ -32,7 +32,7 @@ def notice_content_for(notice: Notice, *, utc_offset: timedelta = BEIJING) -> No
     """The content of ``notice``, in the trading centre's offset (default UTC+08:00).
 
     Raises NoticeDataError (``data:member``, ``data:draw``, ``data:seat``,
-    ``data:stratum``) when the rows do not fit together.
+    ``data:stratum``, ``data:invalid``) when the rows do not fit together.
     """
     member = db.session.get(Member, notice.member_id)
     if member is None:
@@ -58,6 +58,21 @@ def notice_content_for(notice: Notice, *, utc_offset: timedelta = BEIJING) -> No
     specialty = db.session.get(Specialty, stratum.specialty_code) if stratum else None
     if stratum is None or specialty is None:
         raise NoticeDataError("data:stratum", f"member {member.id} has an unknown stratum")
+    try:
+        return _content(notice, project, venue, room, workstation, specialty, utc_offset)
+    except ValueError as exc:  # a blank address, an empty window: not worth sending
+        raise NoticeDataError("data:invalid", str(exc)) from None
+
+
+def _content(
+    notice: Notice,
+    project: Project,
+    venue: Venue,
+    room: Room,
+    workstation: Workstation,
+    specialty: Specialty,
+    utc_offset: timedelta,
+) -> NoticeContent:
     return NoticeContent(
         notice_id=notice.id,
         window_start=project.window_start,

@@ -200,6 +200,26 @@ def get_project(code: str) -> Project:
     return project
 
 
+def get_project_by_id(project_id: int) -> Project:
+    """A project by database id. Raises NotFound."""
+    project = db.session.get(Project, project_id)
+    if project is None:
+        raise NotFound("project", project_id)
+    return project
+
+
+def list_projects(offset: int, limit: int) -> tuple[list[Project], int]:
+    """A page of projects, newest first, and the total."""
+    total = db.session.scalar(sa.select(sa.func.count(Project.id))) or 0
+    rows = db.session.scalars(
+        sa.select(Project)
+        .order_by(Project.created_at.desc(), Project.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), total
+
+
 def strata_request(project: Project) -> list[dict[str, Any]]:
     """The project's strata as the draw request lines."""
     return [

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from .. import clock
 from ..extensions import db
@@ -127,9 +128,11 @@ def claim(term: Term, job: str, slot: datetime, policy: RetryPolicy) -> Run | No
         ).where(fence)
         columns = ["job", "slot", "status", "holder", "epoch", "attempts", "started_at"]
         inserted = conn.execute(
-            insert_ignoring_conflicts(conn, RUNS, ["job", "slot"]).from_select(columns, values)
-        )
-        if inserted.rowcount == 1:
+            insert_ignoring_conflicts(conn, RUNS, ["job", "slot"])
+            .from_select(columns, values)
+            .returning(RUNS.c.id)
+        ).first()
+        if inserted is not None:
             return Run(job, slot, 1, term.holder, term.epoch)
         row = conn.execute(
             sa.update(RUNS)
@@ -213,6 +216,20 @@ def abandon_exhausted(term: Term, policy: RetryPolicy) -> int:
     return result.rowcount
 
 
+def purge_runs(now: datetime) -> int:
+    """Scheduler job: delete finished runs whose slot is older than ``SCHEDULER_KEEP_DAYS``.
+
+    Old slots never fire again, so forgetting their rows cannot make them run twice. Returns
+    how many rows went. Raises SQLAlchemyError.
+    """
+    keep = timedelta(days=float(current_app.config.get("SCHEDULER_KEEP_DAYS", 90)))
+    with db.engine.begin() as conn:
+        result = conn.execute(
+            sa.delete(RUNS).where(RUNS.c.status != "running", RUNS.c.slot < now - keep)
+        )
+    return result.rowcount
+
+
 def describe(exc: BaseException) -> str:
     """An error label without personal data: the class name, and the domain code if any."""
     label = type(exc).__name__
@@ -240,7 +257,7 @@ def execute(term: Term | None, job: str, slot: datetime, target: str, policy: Re
         return "unavailable"
     run = claim(term, job, slot, policy)
     if run is None:
-        log.debug(event("job.skipped", **fields, reason="claimed"))
+        log.info(event("job.skipped", **fields, reason="claimed"))
         return "skipped"
     fields.update(attempt=run.attempt, epoch=run.epoch)
     log.info(event("job.started", **fields))

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -29,13 +28,8 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import (
-    Employment,
     Expert,
-    ExpertRelation,
-    ExpertSpecialty,
-    Leave,
     Organisation,
-    Penalty,
     Region,
     Room,
     Specialty,
@@ -43,31 +37,32 @@ from ..models import (
     Venue,
     Workstation,
 )
-from ..personal_data import protector
 from . import users as user_service
-from .bulk import COPY_THRESHOLD, existing_keys, id_map, insert_ignoring_duplicates, insert_rows
+from .bulk import COPY_THRESHOLD, existing_keys, id_map, insert_rows
+from .seed_pool import PoolLoader, SeedError, add_conflicts, load_generated
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
-POOL_TABLES = ("experts", "expert_specialties", "employments", "relations", "penalties", "leaves")
-
-
-class SeedError(Exception):
-    """The seed files are missing or inconsistent; ``code`` is ``seed:...``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
 class SeedReport:
-    """Rows inserted per table, and the time the whole load took."""
+    """Rows inserted per table, seconds per step, and the time the whole load took."""
 
     inserted: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
     def add(self, table: str, count: int) -> None:
         self.inserted[table] = self.inserted.get(table, 0) + count
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.timings[step] = self.timings.get(step, 0.0) + elapsed
 
 
 def data_dir() -> Path:
@@ -118,15 +113,20 @@ def seed(
     report = SeedReport()
     conn = db.session.connection()
     try:
-        load_reference(conn, tables, report, copy_threshold)
-        load_pool(conn, tables, report, copy_threshold)
+        with report.timed("reference"):
+            load_reference(conn, tables, report, copy_threshold)
+        pool = PoolLoader(conn, report, copy_threshold)
+        pool.load(tables)
         if extra_experts:
-            load_pool(conn, extra_pool(tables, extra_experts), report, copy_threshold)
+            load_generated(pool, lambda: extra_pool(tables, extra_experts))
         if conflicts:
-            report.add("expert_relations", add_conflicts(conn, conflicts, copy_threshold))
+            with report.timed("conflicts"):
+                report.add("conflicts", add_conflicts(conn, conflicts, copy_threshold))
         if with_users:
-            report.add("users", load_users(tables["users"]))
-        db.session.commit()
+            with report.timed("users"):
+                report.add("users", load_users(tables["users"]))
+        with report.timed("commit"):
+            db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
@@ -151,14 +151,6 @@ def seed_reference(directory: Path | None = None) -> SeedReport:
 
 def _opt(value: str) -> str | None:
     return value or None
-
-
-def _date(value: str) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def _bool(value: str) -> bool:
@@ -279,176 +271,21 @@ def load_reference(
     )
 
 
-def load_pool(
-    conn: sa.Connection,
-    tables: dict[str, list[dict[str, str]]],
-    report: SeedReport,
-    copy_threshold: int = COPY_THRESHOLD,
-) -> None:
-    """Experts and their specialties, employments, relations, penalties and leaves."""
-    t = copy_threshold
-    orgs = id_map(conn, Organisation.__table__, "uscc")
-
-    def org(uscc: str) -> int:
-        try:
-            return orgs[uscc]
-        except KeyError:
-            raise SeedError("seed:organisation", f"unknown organisation {uscc}") from None
-
-    experts = Expert.__table__
-    known = set(conn.execute(sa.select(experts.c.code)).scalars())
-    lookup = protector().lookup_hash
-    rows = []
-    for r in tables["experts"]:
-        if r["code"] in known:
-            continue
-        rows.append(
-            (
-                r["code"],
-                r["name"],
-                r["id_number"],
-                lookup(r["id_number"]),
-                _opt(r["phone"]),
-                lookup(r["phone"]) if r["phone"] else None,
-                _opt(r["email"]),
-                r["home_region"],
-                org(r["employer_uscc"]) if r["employer_uscc"] else None,
-                r["title"],
-                r["kind"],
-                r["status"],
-                _date(r["qualification_expiry"]),
-                _date(r["data_confirmed_on"]),
-            )
-        )
-    columns = (
-        "code",
-        "name",
-        "id_number",
-        "id_number_hash",
-        "phone",
-        "phone_hash",
-        "email",
-        "home_region",
-        "employer_id",
-        "title",
-        "kind",
-        "status",
-        "qualification_expiry",
-        "data_confirmed_on",
-    )
-    report.add("experts", insert_rows(conn, experts, columns, rows, copy_threshold=t))
-    ids = id_map(conn, experts, "code")
-
-    def expert(code: str) -> int:
-        try:
-            return ids[code]
-        except KeyError:
-            raise SeedError("seed:expert", f"unknown expert {code}") from None
-
-    facts: tuple[tuple[sa.Table, str, tuple[str, ...], tuple[str, ...], Any], ...] = (
-        (
-            ExpertSpecialty.__table__,
-            "expert_specialties",
-            ("expert_id", "specialty_code"),
-            ("expert_id", "specialty_code"),
-            lambda r: (expert(r["expert_code"]), r["specialty_code"]),
-        ),
-        (
-            Employment.__table__,
-            "employments",
-            ("expert_id", "organisation_id", "relation", "start"),
-            ("expert_id", "organisation_id", "relation", "start", "end"),
-            lambda r: (
-                expert(r["expert_code"]),
-                org(r["organisation_uscc"]),
-                r["relation"],
-                _date(r["start"]),
-                _date(r["end"]),
-            ),
-        ),
-        (
-            ExpertRelation.__table__,
-            "relations",
-            ("expert_id", "organisation_id", "kind"),
-            ("expert_id", "organisation_id", "kind", "declared_at"),
-            lambda r: (
-                expert(r["expert_code"]),
-                org(r["organisation_uscc"]),
-                r["kind"],
-                _instant(r["declared_at"]),
-            ),
-        ),
-        (
-            Penalty.__table__,
-            "penalties",
-            ("expert_id", "kind", "start"),
-            ("expert_id", "kind", "start", "end", "note"),
-            lambda r: (
-                expert(r["expert_code"]),
-                r["kind"],
-                _date(r["start"]),
-                _date(r["end"]),
-                _opt(r["note"]),
-            ),
-        ),
-        (
-            Leave.__table__,
-            "leaves",
-            ("expert_id", "start"),
-            ("expert_id", "start", "end"),
-            lambda r: (expert(r["expert_code"]), _instant(r["start"]), _instant(r["end"])),
-        ),
-    )
-    for table, name, key, cols, convert in facts:
-        _insert_missing(conn, table, key, cols, [convert(r) for r in tables[name]], report, t)
-
-
 def extra_pool(
-    tables: dict[str, list[dict[str, str]]], count: int
-) -> dict[str, list[dict[str, str]]]:
-    """``count`` generated experts after the seed's last code, with their facts (deterministic)."""
+    tables: dict[str, list[dict[str, str]]], count: int, chunk: int = 10_000
+) -> Iterator[dict[str, list[dict[str, str]]]]:
+    """``count`` generated experts after the seed's last code, with their facts, in chunks.
+
+    Deterministic: the same experts whatever ``count`` (a prefix) and ``chunk``.
+    """
     last = max((int(r["code"][1:]) for r in tables["experts"]), default=0)
-    return generator().extra_experts(
+    return generator().iter_extra_experts(
         count,
         first_number=last + 1,
         organisations=tables["organisations"],
         specialties=tables["specialties"],
         used_id_numbers=[r["id_number"] for r in tables["experts"]],
-    )
-
-
-def add_conflicts(conn: sa.Connection, count: int, copy_threshold: int = COPY_THRESHOLD) -> int:
-    """Add a deterministic set of ``count`` expert-organisation relations; returns rows added.
-
-    The set depends only on ``count`` and the experts and organisations present (ordered by
-    code and USCC); relations already present are skipped, so a second run adds nothing.
-
-    Raises:
-        SeedError: ``seed:conflicts`` when more are asked than expert x organisation x kind.
-    """
-    experts = conn.execute(sa.select(Expert.id).order_by(Expert.code)).scalars().all()
-    orgs = conn.execute(sa.select(Organisation.id).order_by(Organisation.uscc)).scalars().all()
-    per_expert = len(orgs) * 2
-    capacity = len(experts) * per_expert
-    if count > capacity:
-        raise SeedError(
-            "seed:conflicts", f"{count} relations asked, only {capacity} distinct ones exist"
-        )
-    rng = random.Random(generator().SEED + 2)
-    picks = sorted(rng.sample(range(capacity), count))
-    base = datetime(2024, 1, 1, tzinfo=UTC)
-    span = 3 * 365 * 86400
-    kinds = ("declared", "relative")
-
-    def rows() -> Any:
-        for pick in picks:
-            e, rest = divmod(pick, per_expert)
-            o, k = divmod(rest, 2)
-            yield (experts[e], orgs[o], kinds[k], base + timedelta(seconds=pick % span))
-
-    columns = ("expert_id", "organisation_id", "kind", "declared_at")
-    return insert_ignoring_duplicates(
-        conn, ExpertRelation.__table__, columns, rows(), copy_threshold=copy_threshold
+        chunk=chunk,
     )
 
 
@@ -484,3 +321,6 @@ def demo_logins(directory: Path | None = None) -> list[dict[str, Any]]:
     rows = read_csv(directory or data_dir(), "users")
     existing = set(db.session.scalars(sa.select(User.username)))
     return [{**r, "exists": r["username"] in existing} for r in rows]
+
+
+__all__ = ["SeedError", "SeedReport", "add_conflicts", "demo_logins", "seed", "seed_reference"]

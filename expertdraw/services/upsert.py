@@ -13,8 +13,8 @@ def insert_ignoring_conflicts(
 ) -> Any:
     """An INSERT into ``table`` that silently skips rows clashing on ``index_elements``.
 
-    The statement's ``rowcount`` tells whether a row went in. Raises ValueError for dialects
-    other than SQLite and PostgreSQL.
+    Add ``.returning(...)`` to learn whether a row went in (``rowcount`` of an INSERT is not
+    reported on every driver). Raises ValueError for dialects other than SQLite and PostgreSQL.
     """
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)

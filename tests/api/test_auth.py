@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from expertdraw import create_app
@@ -94,7 +95,9 @@ def test_admin_revokes_every_token_of_a_user(api, token_for, users):
 
 
 def test_revoke_all_for_an_unknown_user_is_not_found(api, users):
-    assert_problem(api("admin").post("/api/v1/users/424242/tokens/revoke-all"), 404, "not-found:user")
+    assert_problem(
+        api("admin").post("/api/v1/users/424242/tokens/revoke-all"), 404, "not-found:user"
+    )
 
 
 def test_a_malformed_authorization_header_is_refused(client, users):
@@ -168,7 +171,9 @@ def test_the_per_address_limit_covers_many_usernames(app, client, users):
     app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"] = "2/minute"
     client.post(TOKEN, json={"username": "a1", "password": "x"})
     client.post(TOKEN, json={"username": "a2", "password": "x"})
-    assert_problem(client.post(TOKEN, json={"username": "a3", "password": "x"}), 429, "rate-limited")
+    assert_problem(
+        client.post(TOKEN, json={"username": "a3", "password": "x"}), 429, "rate-limited"
+    )
 
 
 def test_without_a_configured_secret_one_is_generated_once_with_mode_0600(
@@ -184,3 +189,26 @@ def test_without_a_configured_secret_one_is_generated_once_with_mode_0600(
     assert len(first.config["SECRET_KEY"]) >= 64
     second = create_app(config)
     assert second.config["SECRET_KEY"] == first.config["SECRET_KEY"]
+
+
+def test_pages_declare_their_roles_and_refuse_the_others(app, client, users):
+    from expertdraw.auth import require_roles
+
+    @require_roles("supervisor")
+    def witness_page() -> str:
+        return "witness"
+
+    app.add_url_rule("/test-witness", "test_witness", witness_page)
+    assert client.get("/test-witness").status_code == 401  # no login page registered
+    client.post(SESSION, json={"username": "expert-user", "password": PASSWORD})
+    assert client.get("/test-witness").status_code == 403
+    client.post(SESSION, json={"username": "supervisor-user", "password": PASSWORD})
+    assert client.get("/test-witness").get_data(as_text=True) == "witness"
+
+
+def test_pages_cannot_be_declared_without_roles():
+    from expertdraw.auth import require_roles
+
+    for roles in ((), ("root",)):
+        with pytest.raises(ValueError):
+            require_roles(*roles)

@@ -60,7 +60,9 @@ def build(technical: int = 24, economic: int = 12, venues: int = 6) -> Centre:
     db.session.flush()
     db.session.add(Region(code="530600", name="昭通市", level="prefecture", parent_code="530000"))
     for code in PREFECTURES:
-        db.session.add(Region(code=code, name=f"州市{code}", level="prefecture", parent_code="530000"))
+        db.session.add(
+            Region(code=code, name=f"州市{code}", level="prefecture", parent_code="530000")
+        )
     db.session.flush()
     db.session.add(Region(code="530602", name="昭阳区", level="county", parent_code="530600"))
     for code, name, level, parent in (
@@ -75,7 +77,11 @@ def build(technical: int = 24, economic: int = 12, venues: int = 6) -> Centre:
         db.session.flush()
     orgs = []
     for n in range(6 + technical + economic):
-        kind = ["tenderer", "agency", "bidder", "bidder", "bidder", "authority"][n] if n < 6 else "employer"
+        kind = (
+            ["tenderer", "agency", "bidder", "bidder", "bidder", "authority"][n]
+            if n < 6
+            else "employer"
+        )
         org = Organisation(uscc=uscc(n + 1), name=f"单位{n + 1}", kind=kind, region_code="530602")
         db.session.add(org)
         orgs.append(org)
@@ -105,7 +111,9 @@ def build(technical: int = 24, economic: int = 12, venues: int = 6) -> Centre:
         centre.experts.append(code)
     for v in range(venues):
         region = PREFECTURES[v % len(PREFECTURES)]
-        venue = Venue(id=f"V{region}-{v}", name=f"场地{v}", region_code=region, address=f"地址{v}号")
+        venue = Venue(
+            id=f"V{region}-{v}", name=f"场地{v}", region_code=region, address=f"地址{v}号"
+        )
         db.session.add(venue)
         db.session.flush()
         for r in range(2):

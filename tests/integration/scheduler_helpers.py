@@ -24,6 +24,7 @@ from flask import Flask, current_app
 
 from expertdraw import create_app
 from expertdraw.extensions import db
+from expertdraw.models.scheduling import JobRun
 from expertdraw.services import scheduling
 
 CONFIG_ENV = "EXPERTDRAW_TEST_APP_CONFIG"
@@ -106,7 +107,8 @@ def effects(phase: str = "effect") -> list[dict[str, Any]]:
 def job_runs() -> list[dict[str, Any]]:
     """Every row of ``job_runs``."""
     with db.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.text("SELECT * FROM job_runs")).mappings()]
+        rows = conn.execute(sa.select(JobRun.__table__).order_by(JobRun.slot)).mappings()
+        return [dict(row) for row in rows]
 
 
 class SchedulerProcess:

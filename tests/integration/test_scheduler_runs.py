@@ -150,6 +150,19 @@ def test_an_orphan_that_used_every_attempt_is_abandoned(app, effects_table):
     assert (row["status"], row["error"]) == ("failed", "abandoned")
 
 
+def test_finished_runs_are_purged_after_the_keep_period(app, effects_table):
+    term = _lead()
+    old, recent = SLOT - timedelta(days=91), SLOT - timedelta(days=89)
+    for slot in (old, recent):
+        assert scheduling.execute(term, "t", slot, helpers.RECORD, POLICY) == "done"
+    assert scheduling.claim(term, "t", old - timedelta(days=1), POLICY) is not None  # running
+    purge = "expertdraw.services.scheduling.purge_runs"
+    with clock.frozen(SLOT):  # the job's now, not the slot, sets the cut-off
+        assert scheduling.execute(term, "purge", SLOT, purge, POLICY) == "done"
+    left = {(r["job"], r["slot"]) for r in helpers.job_runs()}
+    assert left == {("t", recent), ("t", old - timedelta(days=1)), ("purge", SLOT)}
+
+
 def test_a_missing_service_logs_a_clear_error_and_claims_nothing(app, caplog):
     term = _lead()
     target = "expertdraw.services.not_written_yet.run"
@@ -170,6 +183,7 @@ def test_the_registry_calls_services_by_dotted_path(app):
     assert specs["weekly-report"].target == "expertdraw.services.reports.weekly"
     assert specs["monthly-report"].target == "expertdraw.services.reports.monthly"
     assert specs["retention"].target == "expertdraw.services.retention.purge"
+    assert specs["job-runs-purge"].target == "expertdraw.services.scheduling.purge_runs"
     after = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
     # interval jobs fire on multiples of their period, whichever instance computes them
     checkpoint = specs["checkpoint"].trigger.get_next_fire_time(None, after + timedelta(seconds=1))

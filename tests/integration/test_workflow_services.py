@@ -103,9 +103,12 @@ def test_decline_brings_in_an_alternate_and_timeout_too(trading_centre):
     later = c.NOW + timedelta(hours=2)
     with clock.frozen(later):
         assert notices.expire_overdue(later) == 5
-    assert db.session.scalar(
-        sa.select(sa.func.count(LedgerEntry.seq)).where(LedgerEntry.type == "draw.replaced")
-    ) == 6
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(LedgerEntry.seq)).where(LedgerEntry.type == "draw.replaced")
+        )
+        == 6
+    )
     # every live booking belongs to an active member; none overlaps another
     live = db.session.scalars(sa.select(Booking).where(Booking.released_at.is_(None))).all()
     assert len(live) == db.session.scalar(

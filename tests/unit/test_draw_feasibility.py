@@ -182,6 +182,8 @@ MALFORMED = {
     "empty id": _mutate("strata.0.candidates.0.id", ""),
     "non-ascii id": _mutate("strata.0.candidates.0.id", "E１"),
     "id not a string": _mutate("strata.0.candidates.0.id", 1),
+    "id a list": _mutate("strata.0.candidates.0.id", ["E1"]),
+    "workstation a list": _mutate("venues.0.rooms.0.workstations", [["W"]]),
     "duplicate candidate": _mutate("strata.0.candidates.1.id", "E1"),
     "group with a slash": _mutate("strata.0.candidates.0.group", "G/1"),
     "candidate with an extra member": _mutate("strata.0.candidates.0.name", "x"),
@@ -291,5 +293,7 @@ def test_entropy_values_must_fit_the_announced_kind() -> None:
             },
             "AB" * 64,
         )
+    with pytest.raises(draw.DrawError, match="2 lottery sources"):
+        draw.entropy_bytes({"kind": "public-lottery", "sources": ["a", "b"]}, "1.2./")
     assert draw.entropy_bytes({"kind": "none"}, "") == b""
     assert draw.beacon_entropy("ab" * 64) == b"\xab" * 64

@@ -238,11 +238,12 @@ def test_rfc3797_replacement_ignores_the_group_limit(example: dict[str, Any]) ->
     ex = example["rfc3797_example"]
     rep = ex["replacement"]
     args = (ex["snapshot"], ex["completed"], [], rep["out"], rep["reason"], {}, [])
-    explained = draw.explain_replacement(*args, draw.RFC3797)
+    explained = draw.explain_replacement(*args)  # the mode is told by the empty secret
     assert explained["body"] == rep["expected_draw_replaced_body"]
     assert explained["seats"] == rep["intermediate"]["seats"]
+    assert draw.replace(*args, draw.RFC3797) == rep["expected_draw_replaced_body"]
     body = rep["expected_draw_replaced_body"]
-    assert draw.replay_replacement(ex["snapshot"], ex["completed"], [], body, draw.RFC3797) is None
+    assert draw.replay_replacement(ex["snapshot"], ex["completed"], [], body) is None
     # in expertdraw-score-v1 the same alternate would be skipped for its group
-    scored = draw.replace(*args)
+    scored = draw.replace(*args, draw.SCORE)
     assert scored["skipped"] == [{"expert": "E0001016", "reason": "group-limit"}]

@@ -1,0 +1,281 @@
+"""Projects: registration, parties, award, dry run and draw requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from .. import auth
+from ..services import draws, projects, replacements, sealed
+from .blueprint import bp
+from .framework import api_route
+from .pagination import Page, PageQuery, page_of
+from .schemas import ApiModel, Code, OutModel, ShortText
+
+MANAGE = {"project_manager", "admin"}
+VIEW = {"project_manager", "supervisor", "admin"}
+Uscc = Annotated[str, StringConstraints(min_length=18, max_length=18, pattern=r"^[0-9A-Za-z]+$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{5}$", max_length=6)]
+Specialty = Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{0,8}$", max_length=9)]
+
+
+class StratumIn(ApiModel):
+    name: Code
+    specialty: Specialty
+    kind: Literal["technical", "economic"]
+    count: int = Field(ge=1, le=50)
+    alternates: int | None = Field(None, ge=0, le=50)
+
+
+class ProjectIn(ApiModel):
+    code: Code
+    name: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    tenderer: Uscc
+    agency: Uscc | None = None
+    authority: Uscc | None = None
+    bidders: list[Uscc] = Field(default_factory=list, max_length=200)
+    region: Region
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    bid_deadline: AwareDatetime | None = None
+    strata: list[StratumIn] = Field(min_length=1, max_length=10)
+    separation: Literal["venue", "room"] = "venue"
+    max_per_group: int = Field(1, ge=1, le=10)
+    region_policy: Literal["exclude-prefecture", "exclude-county", "none"] = "exclude-prefecture"
+    tenderer_representatives: int = Field(0, ge=0, le=10)
+    allow_no_entropy: bool = False
+
+
+class StratumOut(OutModel):
+    name: str
+    specialty: str
+    kind: str
+    count: int
+    alternates: int
+
+
+class ProjectOut(OutModel):
+    code: str
+    name: str
+    tenderer: str
+    agency: str | None
+    authority: str | None
+    bidders: list[str]
+    region: str
+    window_start: datetime
+    window_end: datetime
+    bid_deadline: datetime | None
+    separation: str
+    max_per_group: int
+    region_policy: str
+    allow_no_entropy: bool
+    awarded_at: datetime | None
+    strata: list[StratumOut]
+
+
+class BidderIn(ApiModel):
+    uscc: Uscc
+
+
+class DryRunStratum(OutModel):
+    name: str
+    specialty: str
+    count: int
+    alternates: int
+    considered: int
+    eligible: int
+    groups: int
+    stale_share: str
+
+
+class DryRunOut(OutModel):
+    strata: list[DryRunStratum]
+    excluded: dict[str, int]
+    feasible: bool
+    reason: str | None
+    venues: int
+    workstations: int
+
+
+class EntropyIn(ApiModel):
+    kind: Literal["witness", "beacon", "public-lottery", "none"] = "witness"
+    witnesses: int | None = Field(None, ge=1, le=9)
+    not_before: AwareDatetime | None = None
+    sources: list[ShortText] | None = Field(None, max_length=10)
+
+
+class DrawRequestIn(ApiModel):
+    entropy: EntropyIn = Field(default_factory=EntropyIn)
+    algorithm: Literal["expertdraw-score-v1", "rfc3797"] = "expertdraw-score-v1"
+
+
+class DrawOut(OutModel):
+    id: str
+    project: str
+    state: str
+    algorithm: str
+    commitment: str
+    snapshot_hash: str
+    entropy: dict[str, Any]
+    witnesses_entered: int
+    seed: str | None
+    reason: str | None
+    announced_at: datetime
+    deadline_at: datetime
+    finished_at: datetime | None
+
+
+def draw_out(draw: Any) -> DrawOut:
+    """A draw as every allowed role sees it: no member identities."""
+    project = projects.get_project_by_id(draw.project_id)
+    return DrawOut(
+        id=draw.id,
+        project=project.code,
+        state=draw.state,
+        algorithm=draw.algorithm,
+        commitment=draw.commitment,
+        snapshot_hash=draw.snapshot_hash,
+        entropy=draw.entropy,
+        witnesses_entered=len(draws.witnesses_of(draw)),
+        seed=draw.seed,
+        reason=draw.reason,
+        announced_at=draw.announced_at,
+        deadline_at=draw.deadline_at,
+        finished_at=draw.finished_at,
+    )
+
+
+def _user() -> Any:
+    user = auth.current_user()
+    assert user is not None  # api_route has authenticated
+    return user
+
+
+@api_route(
+    bp,
+    "POST",
+    "/projects",
+    roles=MANAGE,
+    body=ProjectIn,
+    response=ProjectOut,
+    status=201,
+    summary="Register a project",
+)
+def create_project(body: ProjectIn) -> dict[str, Any]:
+    """Parties by unified social credit code; the committee shape of rules.md is enforced."""
+    spec = projects.ProjectSpec(
+        code=body.code,
+        name=body.name,
+        tenderer=body.tenderer,
+        agency=body.agency,
+        authority=body.authority,
+        bidders=tuple(body.bidders),
+        region=body.region,
+        window_start=body.window_start,
+        window_end=body.window_end,
+        bid_deadline=body.bid_deadline,
+        strata=[projects.StratumSpec(**s.model_dump()) for s in body.strata],
+        separation=body.separation,
+        max_per_group=body.max_per_group,
+        region_policy=body.region_policy,
+        tenderer_representatives=body.tenderer_representatives,
+        allow_no_entropy=body.allow_no_entropy,
+    )
+    return projects.summary(projects.create_project(spec, _user()))
+
+
+@api_route(
+    bp,
+    "GET",
+    "/projects",
+    roles=VIEW,
+    query=PageQuery,
+    response=Page[ProjectOut],
+    summary="List projects",
+)
+def list_projects(query: PageQuery) -> dict[str, Any]:
+    """Newest first."""
+    rows, total = projects.list_projects(query.offset, query.per_page)
+    return page_of([projects.summary(p) for p in rows], total, query)
+
+
+@api_route(bp, "GET", "/projects/<code>", roles=VIEW, response=ProjectOut, summary="A project")
+def get_project(code: str) -> dict[str, Any]:
+    return projects.summary(projects.get_project(code))
+
+
+@api_route(
+    bp,
+    "POST",
+    "/projects/<code>/bidders",
+    roles=MANAGE,
+    body=BidderIn,
+    response=ProjectOut,
+    status=201,
+    summary="Add a bidder",
+)
+def add_bidder(code: str, body: BidderIn) -> dict[str, Any]:
+    """Until the bid deadline. Members of a completed draw now in conflict are replaced."""
+    project = projects.get_project(code)
+    projects.add_bidder(project, body.uscc)
+    from ..extensions import db
+
+    db.session.commit()
+    root = draws.live_root_draw(project)
+    if root is not None and root.state == "completed":
+        replacements.recheck_members(root, draws.actor_of(_user()))
+    return projects.summary(project)
+
+
+@api_route(
+    bp,
+    "POST",
+    "/projects/<code>/award",
+    roles=MANAGE,
+    response=ProjectOut,
+    summary="Record the award",
+)
+def record_award(code: str) -> dict[str, Any]:
+    """After the award the project manager may open the sealed list."""
+    project = projects.get_project(code)
+    return projects.summary(sealed.record_award(project, _user()))
+
+
+@api_route(
+    bp,
+    "POST",
+    "/projects/<code>/dry-run",
+    roles=VIEW,
+    response=DryRunOut,
+    summary="Dry run of a draw request",
+)
+def dry_run(code: str) -> Any:
+    """Eligible counts per stratum, exclusion counts per reason, feasibility; writes nothing."""
+    return draws.dry_run(projects.get_project(code)).__dict__
+
+
+@api_route(
+    bp,
+    "POST",
+    "/projects/<code>/draws",
+    roles=MANAGE,
+    body=DrawRequestIn,
+    response=DrawOut,
+    status=201,
+    idempotency="optional",
+    summary="Request (announce) a draw",
+)
+def request_draw(code: str, body: DrawRequestIn, idempotency_key: str | None) -> DrawOut:
+    """Announces the draw with its commitment. With ``none`` entropy (only where the project
+    allows it) the draw completes at once. A retried request with the same ``Idempotency-Key``
+    returns the same draw and never draws twice."""
+    project = projects.get_project(code)
+    entropy = body.entropy.model_dump(exclude_none=True)
+    draw = draws.announce(
+        project, _user(), entropy, algorithm=body.algorithm, idempotency_key=idempotency_key
+    )
+    if draw.state == "announced" and draw.entropy.get("kind") == "none":
+        draw = draws.complete(draw, "", _user())
+    return draw_out(draw)

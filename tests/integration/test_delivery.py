@@ -1,0 +1,461 @@
+"""Notice delivery against real servers: an SMTP relay (aiosmtpd) and an HTTP SMS gateway.
+
+Each test runs on SQLite and PostgreSQL. Time is moved with ``expertdraw.clock`` as the
+scheduler job would see it; the servers run in threads on free local ports.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import hmac
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+
+from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Delivery, Notice
+from expertdraw.services import delivery
+from expertdraw.services.delivery import Backoff, deliver_due, delivery_state, queue_deliveries
+
+from .factories import T0, make_notice
+
+SECRET = "gateway-test-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SmtpHandler:
+    """Collects messages; refuses recipients with ``rcpt_reply`` when set."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[Any] = []
+        self.rcpt_reply: str | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp(app) -> Iterator[SmtpHandler]:
+    """A real SMTP server; the app is configured to use it."""
+    handler = SmtpHandler()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_FROM="notices@zt.example")
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+class Gateway:
+    """What the fake operator received, and the statuses it will answer with, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.statuses: list[int] = []
+        self.delay = 0.0
+        self.lock = threading.Lock()
+        self.url = ""
+
+    def next_status(self) -> int:
+        with self.lock:
+            return self.statuses.pop(0) if self.statuses else 200
+
+
+@pytest.fixture
+def gateway(app) -> Iterator[Gateway]:
+    """A real HTTP server acting as the SMS gateway, checking signatures itself."""
+    state = Gateway()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers["Content-Length"]))
+            expected = "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
+            signature = self.headers.get("X-Expertdraw-Signature", "")
+            call = {
+                "raw": raw,
+                "payload": json.loads(raw),
+                "signature_ok": hmac.compare_digest(expected, signature),
+                "timestamp": self.headers.get("X-Expertdraw-Timestamp"),
+                "content_type": self.headers.get("Content-Type"),
+            }
+            time.sleep(state.delay)
+            status = state.next_status() if call["signature_ok"] else 401
+            with state.lock:
+                state.calls.append(call)
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/send"
+    app.config.update(SMS_GATEWAY_URL=state.url, SMS_GATEWAY_SECRET=SECRET)
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _deliver_at(at: datetime, **kwargs: Any) -> int:
+    """Run the job as the scheduler would, with the clock at ``at``."""
+    with clock.frozen(at):
+        return deliver_due(clock.now(), **kwargs)
+
+
+def _row(delivery_id: int) -> Delivery:
+    db.session.expire_all()
+    row = db.session.get(Delivery, delivery_id)
+    assert row is not None
+    return row
+
+
+def _text(message: EmailMessage) -> str:
+    return str(message["Subject"]) + "\n" + message.get_content()
+
+
+def test_email_notice_arrives_with_the_anonymous_text_only(app, smtp):
+    rows = make_notice(deliveries=("email",))
+
+    assert _deliver_at(T0) == 1
+
+    assert len(smtp.messages) == 1
+    message = smtp.messages[0]
+    assert smtp.envelopes[0].rcpt_tos == ["expert1@experts.example.cn"]
+    assert message["From"] == "notices@zt.example"
+    assert message.get_content_charset() == "utf-8"
+    text = _text(message)
+    for shown in (
+        rows.notice.check_in_code,
+        rows.member.workstation_id,
+        rows.member.room_id,
+        rows.venue.address,
+        rows.venue.name,
+        "A01 房屋建筑工程",
+        "2026年12月3日",
+        "10:00–18:00",
+    ):
+        assert shown in text
+    for hidden in rows.secrets_for(0):
+        assert hidden not in text, hidden
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.attempts, row.delivered_at, row.last_error) == (
+        "delivered",
+        1,
+        T0,
+        None,
+    )
+    assert _deliver_at(T0 + timedelta(hours=1)) == 0
+    assert len(smtp.messages) == 1
+
+
+def test_email_is_in_english_for_an_expert_who_chose_english(app, smtp):
+    make_notice(deliveries=("email",), language="en")
+    _deliver_at(T0)
+    text = _text(smtp.messages[0])
+    assert "Check-in code: K0001-Q9X4R" in text
+    assert "Thursday 3 December 2026" in text
+
+
+def test_a_refused_recipient_fails_without_retry_and_without_the_address(app, smtp, caplog):
+    smtp.rcpt_reply = "550 5.1.1 <expert1@experts.example.cn>: mailbox unavailable"
+    rows = make_notice(deliveries=("email",))
+    with caplog.at_level(logging.INFO, logger="expertdraw.delivery"):
+        _deliver_at(T0)
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.attempts, row.last_error, row.next_attempt_at) == (
+        "failed",
+        1,
+        "smtp:550",
+        None,
+    )
+    assert "expert1@" not in caplog.text
+    assert f"delivery={row.id}" in caplog.text
+    assert _deliver_at(T0 + timedelta(hours=1)) == 0
+
+
+def test_a_temporary_smtp_refusal_is_retried(app, smtp):
+    smtp.rcpt_reply = "451 4.3.0 try again later"
+    rows = make_notice(deliveries=("email",))
+    _deliver_at(T0)
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.last_error, row.next_attempt_at) == (
+        "retrying",
+        "smtp:451",
+        T0 + timedelta(seconds=30),
+    )
+    smtp.rcpt_reply = None
+    _deliver_at(T0 + timedelta(seconds=30))
+    assert _row(row.id).status == "delivered"
+    assert len(smtp.messages) == 1
+
+
+def test_an_unreachable_relay_is_retried(app):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=_free_port())
+    rows = make_notice(deliveries=("email",))
+    _deliver_at(T0)
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.attempts, row.last_error) == ("retrying", 1, "smtp:connect")
+
+
+def test_sms_is_retried_with_backoff_until_the_gateway_accepts(app, gateway, caplog):
+    gateway.statuses = [503, 503]
+    rows = make_notice(deliveries=("sms",))
+    delivery_id = rows.deliveries[0].id
+
+    with caplog.at_level(logging.INFO, logger="expertdraw.delivery"):
+        assert _deliver_at(T0) == 1
+        row = _row(delivery_id)
+        assert (row.status, row.attempts, row.last_error) == ("retrying", 1, "http:503")
+        assert row.next_attempt_at == T0 + timedelta(seconds=30)
+
+        assert _deliver_at(T0 + timedelta(seconds=29)) == 0
+        assert _deliver_at(T0 + timedelta(seconds=30)) == 1
+        row = _row(delivery_id)
+        assert (row.status, row.attempts) == ("retrying", 2)
+        assert row.next_attempt_at == T0 + timedelta(seconds=90)
+
+        assert _deliver_at(T0 + timedelta(seconds=89)) == 0
+        assert _deliver_at(T0 + timedelta(seconds=90)) == 1
+
+    row = _row(delivery_id)
+    assert (row.status, row.attempts, row.last_error, row.next_attempt_at) == (
+        "delivered",
+        3,
+        None,
+        None,
+    )
+    assert row.delivered_at == T0 + timedelta(seconds=90)
+    assert len(gateway.calls) == 3
+    for call in gateway.calls:
+        payload = call["payload"]
+        assert call["signature_ok"]
+        assert call["timestamp"] == str(payload["ts"])
+        assert abs(payload["ts"] - time.time()) < 60  # real time, for the replay window
+        assert call["content_type"].startswith("application/json")
+        assert (payload["to"], payload["kind"], payload["id"]) == ("13987012345", "sms", row.id)
+        assert rows.notice.check_in_code in payload["text"]
+        assert rows.member.workstation_id in payload["text"]
+        assert len(payload["text"]) <= 140
+        for hidden in rows.secrets_for(0):
+            assert hidden not in payload["text"], hidden
+    assert "13987012345" not in caplog.text
+
+
+def test_a_client_error_from_the_gateway_fails_without_retry(app, gateway):
+    gateway.statuses = [400]
+    rows = make_notice(deliveries=("sms",))
+    _deliver_at(T0)
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.attempts, row.last_error, row.next_attempt_at) == (
+        "failed",
+        1,
+        "http:400",
+        None,
+    )
+    assert _deliver_at(T0 + timedelta(hours=1)) == 0
+    assert len(gateway.calls) == 1
+
+
+def test_a_bad_signature_is_refused_by_the_gateway_and_not_retried(app, gateway):
+    app.config["SMS_GATEWAY_SECRET"] = "not-the-operators-secret"
+    rows = make_notice(deliveries=("sms",))
+    _deliver_at(T0)
+    assert not gateway.calls[0]["signature_ok"]
+    assert _row(rows.deliveries[0].id).last_error == "http:401"
+
+
+def test_retries_stop_after_the_last_attempt(app, gateway):
+    gateway.statuses = [503] * 10
+    rows = make_notice(deliveries=("voice",))
+    backoff = Backoff(max_attempts=2)
+    _deliver_at(T0, backoff=backoff)
+    _deliver_at(T0 + timedelta(seconds=30), backoff=backoff)
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.attempts, row.last_error) == ("failed", 2, "http:503")
+    assert gateway.calls[0]["payload"]["kind"] == "voice"
+
+
+def test_an_unreachable_gateway_is_retried(app):
+    app.config.update(
+        SMS_GATEWAY_URL=f"http://127.0.0.1:{_free_port()}/send", SMS_GATEWAY_SECRET=SECRET
+    )
+    rows = make_notice(deliveries=("sms",))
+    _deliver_at(T0)
+    assert (_row(rows.deliveries[0].id).status, _row(rows.deliveries[0].id).last_error) == (
+        "retrying",
+        "http:connect",
+    )
+
+
+def test_two_instances_never_send_the_same_delivery_twice(app, gateway):
+    gateway.delay = 0.05
+    rows = make_notice(members=6, deliveries=("sms",), deliveries_for_all=True)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def instance() -> None:
+        try:
+            with app.app_context():
+                results.append(deliver_due(T0))
+                db.session.remove()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=instance) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert sum(results) == 6
+    ids = sorted(call["payload"]["id"] for call in gateway.calls)
+    assert ids == sorted(d.id for d in rows.deliveries)
+    db.session.expire_all()
+    assert set(db.session.scalars(sa.select(Delivery.status))) == {"delivered"}
+
+
+def test_a_claim_left_by_a_dead_instance_is_taken_over_after_the_claim_timeout(app, gateway):
+    rows = make_notice(deliveries=("sms",))
+    delivery_id = rows.deliveries[0].id
+    db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(status="sending", attempts=1, next_attempt_at=T0 + timedelta(minutes=10))
+    )
+    db.session.commit()
+    assert _deliver_at(T0 + timedelta(minutes=5)) == 0
+    assert _deliver_at(T0 + timedelta(minutes=10)) == 1
+    row = _row(delivery_id)
+    assert (row.status, row.attempts) == ("delivered", 2)
+
+
+def test_a_withdrawn_notice_is_not_sent(app, gateway):
+    rows = make_notice(deliveries=("sms",))
+    db.session.get(Notice, rows.notice.id).status = "withdrawn"
+    db.session.commit()
+    _deliver_at(T0)
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.last_error) == ("cancelled", "notice:withdrawn")
+    assert gateway.calls == []
+
+
+def test_a_queued_inbox_delivery_is_delivered_without_sending(app):
+    rows = make_notice(deliveries=("inbox",))
+    assert _deliver_at(T0) == 1
+    assert delivery_state(rows.notice.id) == {"inbox": "delivered"}
+
+
+def test_queue_deliveries_uses_the_configured_channels_the_expert_can_receive(app):
+    rows = make_notice(deliveries=(), phone=None)
+    app.config.update(SMTP_HOST="127.0.0.1", SMS_GATEWAY_URL="http://127.0.0.1:9/send")
+    app.config["SMS_GATEWAY_SECRET"] = SECRET
+    added = queue_deliveries(rows.notice, ("email", "sms", "voice"))
+    db.session.commit()
+    assert {d.channel for d in added} == {"inbox", "email"}  # no phone: no sms, no voice
+    assert delivery_state(rows.notice.id) == {"inbox": "delivered", "email": "queued"}
+    email_row = next(d for d in added if d.channel == "email")
+    assert email_row.next_attempt_at == rows.notice.sent_at
+    assert queue_deliveries(rows.notice, ("email",)) == []
+
+
+def test_queue_deliveries_without_gateways_queues_the_inbox_only(app):
+    rows = make_notice(deliveries=())
+    app.config.update(SMTP_HOST=None, SMS_GATEWAY_URL=None)
+    queue_deliveries(rows.notice)
+    db.session.commit()
+    assert delivery_state(rows.notice.id) == {"inbox": "delivered"}
+    other = rows.notices[1]
+    app.config.update(SMS_GATEWAY_URL="http://127.0.0.1:9/send", SMS_GATEWAY_SECRET=None)
+    queue_deliveries(other)  # a gateway without a signing secret is never used
+    assert delivery_state(other.id) == {"inbox": "delivered"}
+    with pytest.raises(ValueError):
+        queue_deliveries(rows.notice, ("fax",))
+
+
+def test_notice_content_comes_from_the_member_seat_and_stratum(app):
+    rows = make_notice(deliveries=())
+    content = delivery.notice_content_for(rows.notice)
+    assert (content.venue_address, content.room_id, content.workstation_id) == (
+        rows.venue.address,
+        "V530602-R01",
+        "V530602-R01-W01",
+    )
+    assert (content.specialty_code, content.specialty_name) == ("A01", "房屋建筑工程")
+    assert (content.window_start, content.response_due) == (
+        rows.project.window_start,
+        rows.notice.due_at,
+    )
+    assert content.check_in_code == "K0001-Q9X4R"
+
+
+def test_an_inconsistent_seat_fails_the_delivery_permanently(app, gateway):
+    rows = make_notice(deliveries=("sms",))
+    member = rows.members[0]
+    member.room_id = "V530602-R02"  # the workstation belongs to R01
+    db.session.commit()
+    _deliver_at(T0)
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.last_error) == ("failed", "data:seat")
+    assert gateway.calls == []
+
+
+def test_a_channel_that_is_no_longer_configured_fails_the_delivery(app):
+    app.config.update(SMTP_HOST=None)
+    rows = make_notice(deliveries=("email",))
+    _deliver_at(T0)
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.last_error) == ("failed", "channel:not-configured")
+
+
+class BrokenChannel:
+    """A channel with a bug: the error text holds a phone number, which must not be kept."""
+
+    def send(self, recipient: str, subject: str, body: str, *, delivery_id: int | None = None):
+        raise RuntimeError(f"cannot reach {recipient}")
+
+
+def test_an_unexpected_channel_error_is_retried_without_its_message(app, caplog):
+    rows = make_notice(deliveries=("sms",))
+    with caplog.at_level(logging.INFO, logger="expertdraw.delivery"):
+        _deliver_at(T0, channels={"sms": BrokenChannel()})
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.last_error) == ("retrying", "internal:RuntimeError")
+    assert "13987012345" not in caplog.text

@@ -1,0 +1,64 @@
+"""Receipts (ledger.md §5) prove one entry to someone who holds only a checkpoint."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from expertdraw.domain.ledger_files import TrustList, parse_keys_txt
+from expertdraw.domain.receipt import ReceiptError, verify_receipt
+from tests.unit.ledger_factory import receipt_for, small_bundle
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("receipts") / "bundle"
+    info = small_bundle(folder, 90, rotate_at=45)
+    return folder, info
+
+
+def test_receipts_verify_with_bare_keys_and_with_a_trust_list(bundle):
+    folder, info = bundle
+    trust = TrustList(parse_keys_txt((folder / "keys.txt").read_text()))
+    for seq in (0, 1, 44, 45, 46, 89):
+        receipt = receipt_for(folder, seq)
+        check = verify_receipt(receipt, [s.verifier for s in info.signers])
+        assert check.seq == seq and check.tree_size == 90
+        assert verify_receipt(receipt, trust).signed_by == trust.key_at(seq).key.name
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (lambda r: r["entry"]["body"].update(extra="x"), "receipt:signature"),
+        (lambda r: r["entry"].update(seq=r["entry"]["seq"] + 1), "receipt:entry"),
+        (lambda r: r.update(index=r["index"] + 1), "receipt:entry"),
+        (lambda r: r["inclusion"].reverse(), "receipt:inclusion"),
+        (lambda r: r["inclusion"].pop(), "receipt:inclusion"),
+        (lambda r: r.update(tree_size=r["tree_size"] - 1), "receipt:checkpoint"),
+        (
+            lambda r: r.update(checkpoint=r["checkpoint"].replace("\n90\n", "\n91\n")),
+            "receipt:checkpoint",
+        ),
+        (lambda r: r.update(key="00000000"), "receipt:key"),
+        (lambda r: r.update(sig=r["sig"][:-4] + "AAA="), "receipt:signature"),
+        (lambda r: r.update(extra=1), "receipt:format"),
+    ],
+)
+def test_a_modified_receipt_fails_with_the_right_code(bundle, change, code):
+    folder, info = bundle
+    receipt = copy.deepcopy(receipt_for(folder, 30))
+    change(receipt)
+    with pytest.raises(ReceiptError) as caught:
+        verify_receipt(receipt, [s.verifier for s in info.signers])
+    assert caught.value.code == code
+
+
+def test_a_receipt_signed_by_a_key_the_verifier_does_not_hold_fails(bundle):
+    folder, info = bundle
+    receipt = receipt_for(folder, 60)
+    only_old = [info.signers[0].verifier]
+    with pytest.raises(ReceiptError) as caught:
+        verify_receipt(receipt, only_old)
+    assert caught.value.code == "receipt:key"
