@@ -62,6 +62,13 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
     production = env.get(PREFIX + "ENV", "development") == "production"
     if env.get(PREFIX + "ENV", "development") not in {"development", "production", "testing"}:
         raise ConfigError(f"{PREFIX}ENV must be development, production or testing")
+    if production and not env.get(PREFIX + "KEY_PASSPHRASE"):
+        raise ConfigError(
+            f"{PREFIX}KEY_PASSPHRASE is required in production: the ledger signing key "
+            "must be stored encrypted"
+        )
+    if production and not env.get(PREFIX + "SECRET_KEY"):
+        raise ConfigError(f"{PREFIX}SECRET_KEY is required in production")
     return {
         "INSTANCE_PATH": str(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -83,4 +90,5 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         "SMS_GATEWAY_URL": env.get(PREFIX + "SMS_GATEWAY_URL") or None,
         "SMS_GATEWAY_SECRET": env.get(PREFIX + "SMS_GATEWAY_SECRET") or None,
         "BEACON_URL": env.get(PREFIX + "BEACON_URL") or None,
+        "BEACON_CERTIFICATE": env.get(PREFIX + "BEACON_CERTIFICATE") or None,
     }

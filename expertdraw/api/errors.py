@@ -120,6 +120,8 @@ class ProblemDetails:
         )
         for name, value in self.headers.items():
             response.headers[name] = value
+        if self.status == 401:
+            response.headers.setdefault("WWW-Authenticate", "Bearer")
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -135,8 +137,6 @@ def _from_http(exc: HTTPException) -> ProblemDetails:
     headers: dict[str, str] = {}
     if status == 405 and getattr(exc, "valid_methods", None):
         headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
-    if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
     if status == 429:
         headers.update({k: v for k, v in exc.get_headers() if k.lower() == "retry-after"})
     detail = exc.description or HTTP_STATUS_CODES.get(status, "Error")

@@ -1,4 +1,4 @@
-"""C2SP signed notes and tlog checkpoints (ledger.md §4) with Ed25519 keys.
+"""C2SP signed notes (ledger.md §4) with Ed25519 keys; checkpoints are in ``checkpoint``.
 
 * ``key_id = H(name || 0x0A || 0x01 || pubkey32)[0:4]``; the verifier key string is
   ``name + "+" + hex(key_id) + "+" + base64(0x01 || pubkey32)``, parsed by splitting at the
@@ -75,14 +75,19 @@ def b64encode(raw: bytes) -> str:
 
 
 def check_key_name(name: str) -> str:
-    """Return ``name`` if it is a valid key name: non-empty, no Unicode spaces, no ``+``.
+    """Return ``name`` if it is a valid key name: non-empty, no Unicode spaces, no ``+``, no
+    control characters.
 
     Raises:
         NoteError: ``note:key``.
     """
-    if not isinstance(name, str) or not name or "+" in name or any(c.isspace() for c in name):
-        raise NoteError("note:key", f"invalid key name {name!r}")
-    if _CONTROL.search(name) or "\n" in name:
+    if (
+        not isinstance(name, str)
+        or not name
+        or "+" in name
+        or any(c.isspace() for c in name)
+        or _CONTROL.search(name)
+    ):
         raise NoteError("note:key", f"invalid key name {name!r}")
     return name
 
@@ -105,8 +110,12 @@ class VerifierKey:
         check_key_name(self.name)
         if len(self.public_key) != 32:
             raise NoteError("note:key", "an Ed25519 public key is 32 bytes")
+        try:
+            public = Ed25519PublicKey.from_public_bytes(self.public_key)
+        except ValueError as exc:
+            raise NoteError("note:key", f"not an Ed25519 public key: {exc}") from None
         object.__setattr__(self, "key_id", key_id(self.name, self.public_key))
-        object.__setattr__(self, "_key", Ed25519PublicKey.from_public_bytes(self.public_key))
+        object.__setattr__(self, "_key", public)
 
     def __str__(self) -> str:
         raw = bytes([ALG_ED25519]) + self.public_key

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 
+from .. import clock
 from ..extensions import db
 from ..models import ApiToken, Expert, User
 from . import users
@@ -53,7 +54,7 @@ class UserNotFound(Exception):
 
 
 def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
+    return now if now is not None else clock.now()
 
 
 def hash_token(token: str) -> str:

@@ -1,9 +1,50 @@
-"""Server-rendered pages."""
+"""Server-rendered pages: one blueprint per role, Flask-Babel (zh_CN default, en), CSRF.
+
+Layout: ``auth`` (login, logout, the home redirect), ``manager``, ``supervisor`` (draw room,
+list opening, print record), ``ledger`` (ledger, bundle, receipts, eligibility look-up),
+``expert``, ``staff`` and ``admin``; templates under ``web/templates/<role>/``, one CSS and one
+JS file under ``web/static``. Every view declares its roles (``access.roles_required``) and
+``init_app`` refuses to start when one does not: access is denied by default.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from . import access, errors, i18n, templating
+
+babel = Babel()
+csrf = CSRFProtect()
 
 
 def init_app(app: Flask) -> None:
-    """Register the page blueprint(s)."""
+    """Register Flask-Babel, CSRF protection (the JSON API checks its own), the page blueprints,
+    the HTML error pages and the security headers."""
+    from ..api import bp as api_bp
+    from . import admin, auth, expert, ledger_pages, manager, record, staff, supervisor
+
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.DEFAULT_LOCALE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", i18n.DEFAULT_TIMEZONE)
+    app.config.setdefault("LOGIN_VIEW", "web.login")
+    app.config.setdefault("IMPORT_MAX_BYTES", 10 * 1024 * 1024)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    csrf.init_app(app)
+    csrf.exempt(api_bp)
+    blueprints = (
+        auth.bp,
+        manager.bp,
+        supervisor.bp,
+        record.bp,
+        ledger_pages.bp,
+        expert.bp,
+        staff.bp,
+        admin.bp,
+    )
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    access.check_declared(app, {b.name for b in blueprints})
+    templating.init_app(app)
+    errors.init_app(app)
+    i18n.init_app(app)

@@ -53,6 +53,7 @@ def test_a_token_is_stored_only_as_its_sha256(client, users):
 def test_login_with_a_wrong_password_is_refused_and_issues_no_token(client, users):
     response = client.post(TOKEN, json={"username": "admin-user", "password": "wrong" * 3})
     assert_problem(response, 401, "auth:bad-credentials")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
     assert _token_count() == 0
 
 

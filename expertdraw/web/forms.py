@@ -1,0 +1,172 @@
+"""Form state for the pages: submitted values kept, errors placed next to their field.
+
+A view builds ``FormState(request.form)``, calls a service, and on ``ServiceError`` calls
+``state.fail(exc)``: the error goes beside the field the service named (``exc.field``) or, for
+a field the form does not have, above the form. The page is rendered again with every value the
+user typed. Service messages are English; known error codes get a translated sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+ERRORS: dict[str, Any] = {
+    "invalid:window": _l("Check the evaluation window: it must be in the future and end after "
+                         "it starts."),
+    "invalid:deadline": _l("The bid deadline must be before the evaluation window."),
+    "invalid:region": _l("Choose a known region."),
+    "invalid:uscc": _l("This is not a valid unified social credit code (18 characters, with a "
+                       "correct check character)."),
+    "invalid:organisation": _l("No organisation with this unified social credit code is "
+                               "registered."),
+    "invalid:bidders": _l("A bidder is listed twice."),
+    "invalid:project": _l("Use letters, digits, dot, hyphen or underscore only."),
+    "invalid:stratum": _l("Check this line: name in letters and digits, count 1 to 50, "
+                          "alternates 0 to 50."),
+    "invalid:specialty": _l("Choose a specialty from the code tree."),
+    "invalid:separation": _l("Choose how members are separated."),
+    "invalid:region_policy": _l("Choose a regional exclusion rule."),
+    "invalid:max_per_group": _l("At most 1 to 10 members per employer."),
+    "committee:empty": _l("Add at least one stratum."),
+    "committee:size": _l("A committee has five or more members."),
+    "committee:odd": _l("A committee has an odd number of members."),
+    "committee:experts": _l("Technical and economic experts must be at least two thirds of the "
+                            "committee."),
+    "conflict:project": _l("A project with this code exists already."),
+    "conflict:draw": _l("This project already has an announced or completed draw."),
+    "conflict:draw-state": _l("The draw is not in a state that allows this."),
+    "conflict:witness": _l("You have already entered your witness value for this draw."),
+    "forbidden:witness": _l("Only supervisors witness draws."),
+    "invalid:witness": _l("Type a witness value of 1 to 200 characters."),
+    "invalid:entropy": _l("Choose 1 to 9 witnesses."),
+    "invalid:purpose": _l("State the purpose of opening the list (at most 300 characters)."),
+    "forbidden:list-sealed": _l("The list is still sealed."),
+    "invalid:reason": _l("Choose a reason."),
+    "conflict:notice": _l("This notice can no longer be answered."),
+    "checkin:not-seated": _l("This code has no accepted, current seat."),
+    "checkin:wrong-venue": _l("This check-in code is for another venue."),
+    "checkin:time": _l("Check-in opens two hours before the evaluation window."),
+    "not-found": _l("Not found."),
+    "invalid:status": _l("Choose a status."),
+    "conflict:status": _l("The expert already has this status."),
+    "invalid:language": _l("Choose Chinese or English."),
+    "auth:forbidden": _l("Your role may not do this."),
+    "stale-data": _l("Too many experts of a stratum have unconfirmed data; the draw may not "
+                     "proceed."),
+    "infeasible": _l("The request cannot be met with the experts, venues and workstations "
+                     "available."),
+    "insufficient": _l("The draw could not find enough members or seats."),
+    "user:username": _l("Usernames are 2 to 64 letters, digits, dot, hyphen or underscore, "
+                        "and must be free."),
+    "user:password": _l("A password needs at least 10 characters."),
+    "user:role": _l("Choose a role."),
+    "user:link": _l("An expert user needs an existing expert code, venue staff a venue; other "
+                    "roles need neither."),
+}
+
+
+def message_for(code: str, detail: str = "") -> str:
+    """A translated sentence for an error code (or its prefix), else the service's detail."""
+    parts = code.split(":")
+    if parts[0] == "infeasible" and len(parts) == 3 and parts[1] in ("candidates", "groups"):
+        return _(
+            "Stratum %(name)s has too few eligible experts (or employers) for its members.",
+            name=parts[2],
+        )
+    for key in (code, ":".join(parts[:2]), parts[0]):
+        if key in ERRORS:
+            return str(ERRORS[key])
+    return _("The request could not be completed: %(detail)s", detail=detail or code)
+
+
+@dataclass
+class FormState:
+    """Submitted values and errors by field name; ``general`` holds errors above the form."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+    fields: set[str] | None = None
+
+    def get(self, name: str, default: Any = "") -> Any:
+        """The submitted value of a field (or ``default``)."""
+        value = self.values.get(name, default)
+        return default if value is None else value
+
+    def add(self, name: str | None, message: str) -> None:
+        """An error beside ``name``, or above the form for a field it does not show."""
+        if name and (self.fields is None or name in self.fields):
+            self.errors.setdefault(name, message)
+        else:
+            self.general.append(message)
+
+    def fail(self, exc: Exception, aliases: Mapping[str, str] | None = None) -> None:
+        """Record a service error beside the field it names (``aliases`` maps field names)."""
+        code = getattr(exc, "code", "error")
+        name = getattr(exc, "field", None)
+        if name and aliases:
+            for prefix, target in aliases.items():
+                if name == prefix or name.startswith(prefix + "."):
+                    name = target
+                    break
+        self.add(name, message_for(str(code), str(exc)))
+
+    @property
+    def ok(self) -> bool:
+        """No errors recorded."""
+        return not self.errors and not self.general
+
+
+def zone() -> ZoneInfo:
+    """The zone dates and times are typed and shown in (China Standard Time by default)."""
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+def parse_local(text: str) -> datetime | None:
+    """A ``datetime-local`` value (``YYYY-MM-DDTHH:MM``) in the local zone, as aware UTC."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        local = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=zone())
+    return local.astimezone(UTC)
+
+
+def local_input(value: datetime | None) -> str:
+    """An aware datetime as a ``datetime-local`` input value in the local zone."""
+    if value is None:
+        return ""
+    return value.astimezone(zone()).strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_int(text: Any, default: int | None = None) -> int | None:
+    """An integer from a form field, or ``default`` when empty or not a number."""
+    try:
+        return int(str(text).strip())
+    except (TypeError, ValueError):
+        return default
+
+
+def lines(text: str) -> list[str]:
+    """Non-empty lines (or comma / space separated items) of a textarea, stripped."""
+    import re
+
+    return [item for item in re.split(r"[\s,;，；、]+", text or "") if item]
+
+
+def only(values: Iterable[str], allowed: Iterable[str]) -> list[str]:
+    """The values that are in ``allowed`` (for select lists)."""
+    allowed = set(allowed)
+    return [v for v in values if v in allowed]

@@ -1,0 +1,65 @@
+"""Interface language: ``?lang=zh|en``, else the user's saved choice, else the browser's
+``Accept-Language``; Chinese (zh_CN) by default.
+
+A ``?lang=`` on any page is remembered: in ``User.language`` for a logged-in user, in the
+session otherwise. Texts live in the Flask-Babel catalogs under ``expertdraw/translations``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, request, session
+
+from .. import auth
+from ..services import preferences
+
+DEFAULT_LOCALE = "zh_CN"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+# The ?lang= value, the catalog's locale, the HTML lang attribute.
+LOCALES = {"zh": "zh_CN", "en": "en"}
+HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
+SESSION_KEY = "lang"
+
+
+def _requested() -> str | None:
+    value = request.args.get("lang")
+    return value if value in LOCALES else None
+
+
+def select_locale() -> str:
+    """The locale of this request (Flask-Babel's locale selector)."""
+    asked = _requested()
+    if asked:
+        return LOCALES[asked]
+    user = auth.current_user()
+    if user is not None and user.language:
+        saved = user.language.split("_")[0]
+        if saved in LOCALES:
+            return LOCALES[saved]
+    if session.get(SESSION_KEY) in LOCALES:
+        return LOCALES[session[SESSION_KEY]]
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best and best.startswith("en"):
+        return "en"
+    return DEFAULT_LOCALE
+
+
+def current_code() -> str:
+    """``zh`` or ``en`` for the current request."""
+    return "en" if select_locale() == "en" else "zh"
+
+
+def _remember_choice() -> None:
+    """Keep a ``?lang=`` choice: on the user when logged in, else in the session."""
+    asked = _requested()
+    if not asked or request.blueprint in (None, "api"):
+        return
+    user = auth.current_user()
+    if user is not None and auth.auth_method() == "session":
+        preferences.set_language(user, asked)
+    session[SESSION_KEY] = asked
+    g.lang_saved = asked
+
+
+def init_app(app: Flask) -> None:
+    """Remember language choices on page requests."""
+    app.before_request(_remember_choice)

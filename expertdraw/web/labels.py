@@ -1,0 +1,126 @@
+"""Words for codes: roles, states, reasons, kinds, in the glossary's terms (lazy, translated).
+
+Templates call ``label("role", user.role)``; an unknown code is shown as itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+LABELS: dict[str, dict[str, Any]] = {
+    "role": {
+        "admin": _l("Administrator"),
+        "project_manager": _l("Project manager"),
+        "supervisor": _l("Supervisor"),
+        "expert": _l("Expert"),
+        "venue_staff": _l("Venue staff"),
+    },
+    "draw_state": {
+        "announced": _l("Announced, waiting for entropy"),
+        "completed": _l("Completed"),
+        "failed": _l("Failed"),
+    },
+    "notice_status": {
+        "pending": _l("Waiting for an answer"),
+        "accepted": _l("Accepted"),
+        "declined": _l("Declined"),
+        "timeout": _l("No answer in time"),
+        "withdrawn": _l("Withdrawn"),
+    },
+    "member_state": {"active": _l("Member"), "replaced": _l("Replaced")},
+    "decline_reason": {
+        "ill": _l("Ill"),
+        "travel": _l("Travelling"),
+        "conflict": _l("Conflict of interest"),
+        "other": _l("Other reason"),
+    },
+    "kind": {"technical": _l("Technical"), "economic": _l("Economic")},
+    "separation": {"venue": _l("Different venues"), "room": _l("Different rooms")},
+    "region_policy": {
+        "exclude-prefecture": _l("Exclude experts of the project's prefecture"),
+        "exclude-county": _l("Exclude experts of the project's county"),
+        "none": _l("No regional exclusion"),
+    },
+    "expert_status": {
+        "active": _l("Active"),
+        "suspended": _l("Suspended"),
+        "retired": _l("Retired"),
+        "removed": _l("Removed"),
+    },
+    "status_reason": {
+        "penalty": _l("Penalty or blacklist"),
+        "investigation": _l("Under investigation"),
+        "own-request": _l("At the expert's request"),
+        "qualification": _l("Qualification"),
+        "review-cleared": _l("Review completed, cleared"),
+        "other": _l("Other reason"),
+    },
+    "organisation_kind": {
+        "tenderer": _l("Tenderer"),
+        "agency": _l("Agency"),
+        "bidder": _l("Bidder"),
+        "authority": _l("Supervising authority"),
+        "employer": _l("Employer"),
+    },
+    "relation": {"relative": _l("Close relative works there"), "declared": _l("Declared conflict")},
+    "entropy": {
+        "witness": _l("Witness values"),
+        "beacon": _l("Public randomness beacon"),
+        "public-lottery": _l("Public lottery numbers"),
+        "none": _l("Server secret only"),
+    },
+    "import_kind": {
+        "experts": _l("Experts"),
+        "organisations": _l("Organisations"),
+        "venues": _l("Venues, rooms and workstations"),
+    },
+    "level": {
+        "province": _l("Province"),
+        "prefecture": _l("Prefecture"),
+        "county": _l("County"),
+    },
+}
+
+# Exclusion (回避) reason codes of rules.md, with what each means.
+REASONS: dict[str, Any] = {
+    "inactive": _l("Not active in the pool, or qualification expired"),
+    "region": _l("Lives in the project's own region (remote evaluation rule)"),
+    "party-employer": _l("Works for the tenderer, the agency or a bidder"),
+    "party-former": _l("Worked for or advised a party in recent years"),
+    "party-relative": _l("A close relative works for or leads a party"),
+    "party-declared": _l("Declared a conflict with a party"),
+    "authority": _l("Works for the supervising authority"),
+    "penalty": _l("Penalty for bidding misconduct, or blacklisted"),
+    "drafting": _l("Took part in drafting the project's documents"),
+    "busy": _l("Already seated for an overlapping evaluation"),
+    "unavailable": _l("Declared leave during the window"),
+    "frequency": _l("Drawn too often in the last 30 days"),
+    "same-tenderer": _l("Recently a member for the same tenderer"),
+    "stale-data": _l("Employer and relations not confirmed recently"),
+    "specialty": _l("Not qualified in the specialty"),
+    "taken": _l("Already taken for this draw"),
+    "group-full": _l("Employer already has the maximum number of members"),
+    "group-limit": _l("Passed over: employer limit"),
+    "timeout": _l("No answer in time"),
+    "declined": _l("Declined"),
+    "conflict": _l("Conflict found later"),
+}
+
+
+def label(group: str, code: Any) -> Any:
+    """The translated word for ``code`` in ``group``; the code itself when unknown."""
+    if code is None:
+        return ""
+    return LABELS.get(group, {}).get(code, code)
+
+
+def reason(code: str) -> Any:
+    """What an exclusion or replacement reason code means; the code itself when unknown."""
+    return REASONS.get(code, code)
+
+
+def choices(group: str) -> list[tuple[str, Any]]:
+    """``(code, word)`` pairs of a group, in declaration order, for select lists."""
+    return list(LABELS[group].items())

@@ -1,0 +1,103 @@
+"""What every page template gets: the user, the role's navigation, the language switch,
+date filters in the centre's time zone, code labels; and the security headers of pages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask import Flask, Response, g, request, url_for
+from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+
+from . import i18n, labels
+
+NAV: dict[str, list[tuple[str, Any]]] = {
+    "project_manager": [
+        ("manager.projects", _l("Projects")),
+        ("manager.new_project", _l("New project")),
+    ],
+    "supervisor": [
+        ("supervisor.draws", _l("Draws")),
+        ("ledger.overview", _l("Ledger")),
+        ("ledger.eligibility", _l("Eligibility look-up")),
+    ],
+    "admin": [
+        ("admin.home", _l("Overview")),
+        ("admin.experts", _l("Expert pool")),
+        ("admin.venues", _l("Venues")),
+        ("admin.organisations", _l("Organisations")),
+        ("admin.users", _l("Users")),
+        ("admin.keys", _l("Keys")),
+        ("admin.import_data", _l("Import")),
+        ("manager.projects", _l("Projects")),
+        ("supervisor.draws", _l("Draws")),
+        ("ledger.overview", _l("Ledger")),
+    ],
+    "expert": [
+        ("expert.inbox", _l("Notices")),
+        ("expert.schedule", _l("My schedule")),
+        ("expert.conflicts", _l("Declared conflicts")),
+        ("expert.profile", _l("My data")),
+    ],
+    "venue_staff": [("staff.today", _l("Bookings and check-in"))],
+}
+
+# Content Security Policy of the pages: no inline script or style, no framing.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def _dt(value: datetime | None, pattern: str = "yyyy-MM-dd HH:mm") -> str:
+    return "" if value is None else format_datetime(value, pattern)
+
+
+def _date(value: date | None) -> str:
+    return "" if value is None else format_date(value, "yyyy-MM-dd")
+
+
+def _switch_url(code: str) -> str:
+    args = request.args.to_dict()
+    args["lang"] = code
+    endpoint = request.endpoint or "web.index"
+    try:
+        return url_for(endpoint, **(request.view_args or {}), **args)
+    except Exception:  # an endpoint that cannot be rebuilt: switch on the home page
+        return url_for("web.index", lang=code)
+
+
+def _context() -> dict[str, Any]:
+    user = g.get("user")
+    locale = str(get_locale() or i18n.DEFAULT_LOCALE)
+    nav = NAV.get(user.role, []) if user is not None else []
+    return {
+        "user": user,
+        "nav": nav,
+        "html_lang": i18n.HTML_LANG.get(locale, "zh-CN"),
+        "lang": "en" if locale == "en" else "zh",
+        "switch_url": _switch_url,
+        "label": labels.label,
+        "reason_text": labels.reason,
+        "choices": labels.choices,
+    }
+
+
+def _headers(response: Response) -> Response:
+    if request.blueprint != "api" and response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if g.get("user") is not None:
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters, the context processor and the page headers."""
+    app.jinja_env.filters["dt"] = _dt
+    app.jinja_env.filters["day"] = _date
+    app.context_processor(_context)
+    app.after_request(_headers)

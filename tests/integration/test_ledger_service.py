@@ -1,0 +1,149 @@
+"""The ledger in the database: appends, proofs, checkpoints, keys, export, concurrency."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from expertdraw.domain import merkle
+from expertdraw.domain.bundle import audit_bundle
+from expertdraw.domain.ledger import LedgerError
+from expertdraw.domain.notes import VerifierKey
+from expertdraw.domain.receipt import verify_receipt
+from expertdraw.extensions import db
+from expertdraw.models import LedgerEntry
+from expertdraw.services import export, keys, ledger
+
+ACTOR = {"role": "admin", "id": "U0000000001"}
+
+
+def _change(n: int) -> dict[str, str]:
+    return {"expert": f"E{n:07d}", "field": "status", "from": "active", "to": "suspended", "reason": "test"}
+
+
+@pytest.fixture
+def log(app):
+    ledger.create_log()
+    db.session.commit()
+    return app
+
+
+def _records() -> list[dict]:
+    return [json.loads(r) for r in db.session.scalars(sa.select(LedgerEntry.record).order_by(LedgerEntry.seq))]
+
+
+def test_appends_chain_without_gaps_and_roots_match_the_naive_tree(log):
+    for n in range(20):
+        ledger.append("pool.changed", _change(n), ACTOR)
+    db.session.commit()
+    records = _records()
+    assert [r["entry"]["seq"] for r in records] == list(range(21))
+    for before, after in zip(records, records[1:], strict=False):
+        assert after["entry"]["prev"] == before["leaf"]
+    leaves = [bytes.fromhex(r["leaf"]) for r in records]
+    for size in (1, 2, 3, 7, 8, 13, 21):
+        assert ledger.root(size) == merkle.tree_root(leaves[:size])
+
+
+def test_a_malformed_entry_is_refused_and_nothing_is_written(log):
+    with pytest.raises(LedgerError):
+        ledger.append("pool.changed", {"expert": "E1", "score": 0.5}, ACTOR)
+    db.session.rollback()
+    assert ledger.size() == 1
+
+
+def test_receipts_and_consistency_proofs_verify(log):
+    for n in range(10):
+        ledger.append("pool.changed", _change(n), ACTOR)
+    first = ledger.issue_checkpoint()
+    for n in range(10, 15):
+        ledger.append("pool.changed", _change(n), ACTOR)
+    second = ledger.issue_checkpoint()
+    db.session.commit()
+    trusted = [VerifierKey.parse(keys.current_row().verifier)]
+    receipt = ledger.receipt(4)
+    assert receipt["tree_size"] == second.size
+    verify_receipt(receipt, trusted)
+    proof = [bytes.fromhex(h) for h in ledger.consistency(first.size, second.size)]
+    assert merkle.verify_consistency(
+        first.size, second.size, bytes.fromhex(first.root), bytes.fromhex(second.root), proof
+    )
+
+
+def test_rotation_switches_keys_and_the_bundle_verifies(log, tmp_path: Path):
+    ledger.append("pool.changed", _change(1), ACTOR)
+    old = keys.current_row().key_id
+    new_row = ledger.rotate_key("annual rotation", ACTOR)
+    ledger.append("pool.changed", _change(2), ACTOR)
+    ledger.issue_checkpoint()
+    db.session.commit()
+    records = _records()
+    rotated = next(r for r in records if r["entry"]["type"] == "key.rotated")
+    assert rotated["key"] == old
+    assert records[-1]["key"] == new_row.key_id != old
+    assert new_row.from_seq == rotated["entry"]["seq"] + 1
+    export.write_bundle(tmp_path / "bundle")
+    report = audit_bundle(tmp_path / "bundle", entry_signatures=True)
+    assert report.ok, [str(p) for p in report.problems]
+    lines = (tmp_path / "bundle" / "keys.txt").read_text().splitlines()
+    assert len(lines) == 2 and lines[0].endswith(f" 0 {rotated['entry']['seq']}")
+
+
+def test_a_passphrase_encrypts_the_signing_key(app_config, tmp_path):
+    from expertdraw import create_app
+
+    config = {**app_config, "KEY_PASSPHRASE": "a long passphrase"}
+    application = create_app(config)
+    with application.app_context():
+        ledger.create_log()
+        db.session.commit()
+        pem = next((Path(config["INSTANCE_PATH"]) / keys.KEY_DIR).glob("*.pem")).read_bytes()
+        assert b"ENCRYPTED" in pem
+        application.config["KEY_PASSPHRASE"] = "the wrong one"
+        with pytest.raises(keys.SigningKeyError):
+            ledger.append("pool.changed", _change(1), ACTOR)
+        db.session.rollback()
+        db.engine.dispose()
+
+
+def test_export_then_audit_passes_and_detects_a_changed_byte(log, tmp_path: Path):
+    for n in range(5):
+        ledger.append("pool.changed", _change(n), ACTOR)
+    ledger.issue_checkpoint()
+    db.session.commit()
+    bundle = tmp_path / "b"
+    export.write_bundle(bundle)
+    assert audit_bundle(bundle).ok
+    entries = bundle / "entries.jsonl"
+    entries.write_bytes(entries.read_bytes().replace(b"E0000003", b"E0000004", 1))
+    report = audit_bundle(bundle)
+    assert not report.ok
+    assert report.first.seq == 4  # _change(3) is entry 4: log.created is entry 0
+
+
+def test_concurrent_writers_leave_a_gapless_fork_free_log(log, database_url, app_config):
+    ledger.issue_checkpoint()
+    db.session.commit()
+    db.engine.dispose()
+    worker = Path(__file__).with_name("ledger_worker.py")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(worker), database_url, app_config["INSTANCE_PATH"], str(w), "10", "3"],
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        for w in range(6)
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0] * 6
+    records = _records()
+    assert len(records) == 1 + 6 * 10 * 3
+    assert [r["entry"]["seq"] for r in records] == list(range(len(records)))
+    for before, after in zip(records, records[1:], strict=False):
+        assert after["entry"]["prev"] == before["leaf"]
+        assert after["entry"]["time"] >= before["entry"]["time"]
+    leaves = [bytes.fromhex(r["leaf"]) for r in records]
+    assert ledger.root(len(leaves)) == merkle.tree_root(leaves)
