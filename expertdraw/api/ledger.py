@@ -11,7 +11,7 @@ from ..services import ledger, pool, projects
 from ..services.errors import NotFound
 from .blueprint import bp
 from .framework import api_route
-from .schemas import OutModel, QueryModel
+from .schemas import ApiModel, OutModel, QueryModel
 
 SUPERVISE = {"supervisor", "admin"}
 
@@ -125,3 +125,64 @@ def eligibility(query: EligibilityQuery) -> dict[str, Any]:
     if expert is None:
         raise NotFound("expert", query.expert)
     return pool.explain_expert(project, expert, draws.rules())
+
+
+class CheckpointOut(OutModel):
+    id: int
+    size: int
+    root: str
+    note: str
+    issued_at: datetime
+
+
+class CosignIn(ApiModel):
+    verifier_key: Annotated[str, StringConstraints(min_length=10, max_length=300)]
+    signature_line: Annotated[
+        str, StringConstraints(min_length=10, max_length=400, strip_whitespace=False)
+    ]
+
+
+class CosignOut(OutModel):
+    checkpoint: int
+    verifier_key: str
+    created_at: datetime
+
+
+@api_route(
+    bp,
+    "GET",
+    "/ledger/checkpoints/latest",
+    roles=SUPERVISE,
+    response=CheckpointOut,
+    summary="The latest signed checkpoint",
+)
+def latest_checkpoint() -> Any:
+    """As issued, without cosignatures (those are added in the export bundle)."""
+    row = ledger.latest_checkpoint()
+    if row is None:
+        raise NotFound("checkpoint", "latest")
+    return row
+
+
+@api_route(
+    bp,
+    "POST",
+    "/ledger/checkpoints/<int:checkpoint_id>/cosignatures",
+    roles={"supervisor"},
+    body=CosignIn,
+    response=CosignOut,
+    status=201,
+    summary="Add a supervisor's cosignature",
+)
+def cosign_checkpoint(checkpoint_id: int, body: CosignIn) -> dict[str, Any]:
+    """The supervisor verified consistency with the checkpoint they last cosigned and signed
+    the note text with their own Ed25519 key; the line must verify under ``verifier_key``."""
+    from .. import auth
+    from ..services import cosign
+
+    row = cosign.cosign(auth.current_user(), checkpoint_id, body.verifier_key, body.signature_line)
+    return {
+        "checkpoint": row.checkpoint_id,
+        "verifier_key": row.verifier_key,
+        "created_at": row.created_at,
+    }
