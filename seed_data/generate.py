@@ -486,11 +486,26 @@ def _org_code_check(body: str) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
+def _below(rng: random.Random, n: int) -> int:
+    """A uniform integer in [0, n) from one ``random()`` call (stable across Python versions)."""
+    return int(rng.random() * n)
+
+
+def _between(rng: random.Random, low: int, high: int) -> int:
+    """A uniform integer in [low, high]."""
+    return low + int(rng.random() * (high - low + 1))
+
+
+def _pick(rng: random.Random, items: Sequence[Any]) -> Any:
+    """A uniform element of ``items``."""
+    return items[int(rng.random() * len(items))]
+
+
 _WEIGHT_TABLES: dict[int, tuple[Sequence[tuple[Any, int]], list[Any], list[int]]] = {}
 
 
 def _weighted(rng: random.Random, pairs: Sequence[tuple[Any, int]]) -> Any:
-    """A value drawn with probability proportional to its weight (one ``randrange`` call)."""
+    """A value drawn with probability proportional to its weight (one ``random()`` call)."""
     table = _WEIGHT_TABLES.get(id(pairs))
     if table is None or table[0] is not pairs:
         cumulative, total = [], 0
@@ -501,11 +516,11 @@ def _weighted(rng: random.Random, pairs: Sequence[tuple[Any, int]]) -> Any:
         table = (pairs, [value for value, _ in pairs], cumulative)
         _WEIGHT_TABLES[id(pairs)] = table
     _, values, cumulative = table
-    return values[bisect.bisect_right(cumulative, rng.randrange(cumulative[-1]))]
+    return values[bisect.bisect_right(cumulative, _below(rng, cumulative[-1]))]
 
 
 def _day(rng: random.Random, start: date, end: date) -> date:
-    return start + timedelta(days=rng.randrange((end - start).days + 1))
+    return start + timedelta(days=_below(rng, (end - start).days + 1))
 
 
 def _iso(value: date | None) -> str:
@@ -569,7 +584,7 @@ class ExpertFactory:
     def name(self) -> str:
         rng = self.rng
         surname = _weighted(rng, self.surname_weights)
-        given = rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.65 else "")
+        given = _pick(rng, GIVEN) + (_pick(rng, GIVEN) if rng.random() < 0.65 else "")
         return surname + given
 
     def id_number(self, region: str, clean: bool) -> tuple[str, date]:
@@ -578,14 +593,14 @@ class ExpertFactory:
             born = _day(
                 rng, date(1960, 1, 1), date(1990, 12, 31) if not clean else date(1980, 1, 1)
             )
-            first17 = f"{region}{born:%Y%m%d}{rng.randrange(1000):03d}"
+            first17 = f"{region}{born:%Y%m%d}{_below(rng, 1000):03d}"
             number = first17 + codes.id_check_char(first17)
             if number not in self.ctx.used_ids:
                 self.ctx.used_ids.add(number)
                 return number, born
 
     def phone(self) -> str:
-        return self.rng.choice(PHONE_PREFIXES) + f"{self.rng.randrange(100_000_000):08d}"
+        return _pick(self.rng, PHONE_PREFIXES) + f"{_below(self.rng, 100_000_000):08d}"
 
     def specialties(self, kind: str) -> list[str]:
         rng = self.rng
@@ -606,7 +621,7 @@ class ExpertFactory:
 
     def _pick_under(self, area: str) -> str:
         rng = self.rng
-        leaf = rng.choice(self.ctx.leaves_under[area])
+        leaf = _pick(rng, self.ctx.leaves_under[area])
         level3 = leaf[:5]
         if self.ctx.level3.get(level3) and rng.random() < 0.2:
             return level3
@@ -674,7 +689,7 @@ class ExpertFactory:
         return rows
 
     def _org(self, kind: str) -> str:
-        return self.rng.choice(self.ctx.by_kind[kind])["uscc"]
+        return _pick(self.rng, self.ctx.by_kind[kind])["uscc"]
 
     def _employer_for(self, home: str) -> str:
         rng, ctx = self.rng, self.ctx
@@ -684,7 +699,7 @@ class ExpertFactory:
         )
         local = ctx.employers_by_prefecture.get(home[:4] + "00")
         if kind == "employer" and local and rng.random() < 0.6:
-            return rng.choice(local)
+            return _pick(rng, local)
         return self._org(kind)
 
     def employments(self, home: str, born: date, retired: bool) -> tuple[str, list[dict[str, str]]]:
@@ -744,18 +759,18 @@ class ExpertFactory:
         rows: list[dict[str, str]] = []
         seen: set[tuple[str, str]] = set()
         if rng.random() < 0.06:
-            for _ in range(rng.randint(1, 2)):
+            for _ in range(_between(rng, 1, 2)):
                 kind = _weighted(rng, (("bidder", 60), ("tenderer", 20), ("agency", 20)))
                 seen.add((self._org(kind), "relative"))
         if rng.random() < 0.05:
-            for _ in range(rng.randint(1, 2)):
+            for _ in range(_between(rng, 1, 2)):
                 kind = _weighted(rng, (("bidder", 70), ("agency", 20), ("tenderer", 10)))
                 seen.add((self._org(kind), "declared"))
         for org, kind in sorted(seen):
             if org == employer:
                 continue
             at = datetime(2023, 1, 1) + timedelta(
-                seconds=rng.randrange(3 * 365 * 86400 + 300 * 86400)
+                seconds=_below(rng, 3 * 365 * 86400 + 300 * 86400)
             )
             rows.append(
                 {
@@ -773,7 +788,7 @@ class ExpertFactory:
             return []
         kind = _weighted(rng, (("administrative", 80), ("blacklist", 14), ("criminal", 6)))
         start = _day(rng, date(2019, 1, 1), REFERENCE_DATE - timedelta(days=10))
-        note, days = rng.choice(PENALTY_NOTES[kind])
+        note, days = _pick(rng, PENALTY_NOTES[kind])
         end = None if days is None else start + timedelta(days=days)
         return [
             {
@@ -791,14 +806,14 @@ class ExpertFactory:
             return []
         rows = []
         first = _day(rng, date(2026, 11, 20), date(2027, 2, 28))
-        for _ in range(rng.randint(1, 2)):
+        for _ in range(_between(rng, 1, 2)):
             if first > date(2027, 3, 15):
                 break
-            days = rng.randint(1, 21)
+            days = _between(rng, 1, 21)
             start = datetime(first.year, first.month, first.day)
             end = start + timedelta(days=days)
             rows.append({"expert_code": code, "start": _cst(start), "end": _cst(end)})
-            first = end.date() + timedelta(days=rng.randint(10, 40))
+            first = end.date() + timedelta(days=_between(rng, 10, 40))
         return rows
 
 
@@ -840,9 +855,9 @@ class _OrgMaker:
         rng = self.rng
         while True:
             if prefix == "91" and rng.random() < 0.5:
-                body = "MA" + "".join(rng.choice(ORG_CODE_CHARS) for _ in range(6))
+                body = "MA" + "".join(_pick(rng, ORG_CODE_CHARS) for _ in range(6))
             else:
-                body = f"{rng.randrange(10_000_000, 100_000_000)}"
+                body = f"{10_000_000 + _below(rng, 90_000_000)}"
             first17 = prefix + region + body + _org_code_check(body)
             value = first17 + codes.uscc_check_char(first17)
             if value not in self.usccs:
@@ -872,7 +887,7 @@ def _place(rng: random.Random, zhaotong_share: float) -> tuple[str, str]:
     counties = next(c for p, _, _, c in PREFECTURES if p == pref)
     if rng.random() < 0.3:
         return pref, PREFECTURE_NAME[pref]
-    county, county_name = rng.choice(counties)
+    county, county_name = _pick(rng, counties)
     return county, county_name
 
 
@@ -892,39 +907,39 @@ def organisations(rng: random.Random) -> list[dict[str, str]]:
     # Tenderers.
     while sum(r["kind"] == "tenderer" for r in maker.rows) < 60:
         region, place = _place(rng, 0.6)
-        template, prefix = rng.choice(TENDERER_TEMPLATES)
+        template, prefix = _pick(rng, TENDERER_TEMPLATES)
         maker.add(template.format(place=place), "tenderer", region, prefix)
     # Agencies.
     while sum(r["kind"] == "agency" for r in maker.rows) < 40:
         region, _ = _place(rng, 0.5)
         city = "云南" if rng.random() < 0.5 else PREFECTURE_SHORT[region[:4] + "00"]
-        name = f"{city}{rng.choice(TRADE_NAMES)}{rng.choice(AGENCY_SUFFIXES)}"
+        name = f"{city}{_pick(rng, TRADE_NAMES)}{_pick(rng, AGENCY_SUFFIXES)}"
         maker.add(name, "agency", region, "91")
     # Bidders, some of them groups with subsidiaries (parent organisations).
     groups: list[tuple[str, str, str]] = []
     while len(groups) < 6:
         region, _ = _place(rng, 0.4)
-        trade = rng.choice(TRADE_NAMES)
+        trade = _pick(rng, TRADE_NAMES)
         value = maker.add(f"云南{trade}建设集团有限公司", "bidder", region, "91")
         if value:
             groups.append((value, trade, region))
     for value, trade, region in groups:
-        for n in range(1, rng.randint(2, 3) + 1):
+        for n in range(1, _between(rng, 2, 3) + 1):
             ordinal = "一二三"[n - 1]
             maker.add(f"云南{trade}建设集团第{ordinal}工程有限公司", "bidder", region, "91", value)
     while sum(r["kind"] == "bidder" for r in maker.rows) < 160:
         region, _ = _place(rng, 0.45)
         city = "云南" if rng.random() < 0.4 else PREFECTURE_SHORT[region[:4] + "00"]
-        name = f"{city}{rng.choice(TRADE_NAMES)}{rng.choice(BIDDER_SUFFIXES)}"
+        name = f"{city}{_pick(rng, TRADE_NAMES)}{_pick(rng, BIDDER_SUFFIXES)}"
         maker.add(name, "bidder", region, "91")
     # Employers of experts: design institutes, consultancies, colleges...
     parent_institute = ""
     while sum(r["kind"] == "employer" for r in maker.rows) < 120:
         region, _ = _place(rng, 0.15)
-        suffix = rng.choice(EMPLOYER_SUFFIXES)
+        suffix = _pick(rng, EMPLOYER_SUFFIXES)
         city = "云南" if rng.random() < 0.35 else PREFECTURE_SHORT[region[:4] + "00"]
         prefix = "12" if suffix == "职业技术学院" else "31" if suffix == "律师事务所" else "91"
-        name = f"{city}{rng.choice(TRADE_NAMES)}{suffix}"
+        name = f"{city}{_pick(rng, TRADE_NAMES)}{suffix}"
         parent = ""
         if parent_institute and suffix == "勘察设计有限公司" and rng.random() < 0.4:
             parent = parent_institute
@@ -959,10 +974,10 @@ def venues(rng: random.Random) -> dict[str, list[dict[str, str]]]:
         if pref == ZHAOTONG:
             continue
         seat, seat_name = counties[0]
-        layout = [rng.randint(4, 6) for _ in range(rng.randint(2, 4))]
+        layout = [_between(rng, 4, 6) for _ in range(_between(rng, 2, 4))]
         address = (
-            f"云南省{name}{seat_name}{rng.choice(roads)}{rng.randint(1, 399)}号"
-            f"政务服务中心{rng.randint(2, 6)}楼"
+            f"云南省{name}{seat_name}{_pick(rng, roads)}{_between(rng, 1, 399)}号"
+            f"政务服务中心{_between(rng, 2, 6)}楼"
         )
         add(
             f"V{seat}", seat, f"{short}公共资源交易中心" if short != name else name, address, layout

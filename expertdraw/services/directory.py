@@ -18,12 +18,15 @@ from ..extensions import db
 from ..models import (
     Booking,
     Draw,
+    Expert,
+    LedgerEntry,
     Notice,
     Organisation,
     Project,
     Region,
     Room,
     Specialty,
+    User,
     Venue,
     Workstation,
 )
@@ -62,7 +65,8 @@ def specialties() -> list[SpecialtyRow]:
 def regions() -> list[tuple[str, str, str]]:
     """Every region as ``(code, name, level)`` in code order."""
     return [
-        (r.code, r.name, r.level) for r in db.session.scalars(sa.select(Region).order_by(Region.code))
+        (r.code, r.name, r.level)
+        for r in db.session.scalars(sa.select(Region).order_by(Region.code))
     ]
 
 
@@ -188,3 +192,31 @@ def organisation_names(usccs: list[str | None]) -> dict[str, str]:
 def specialty_names() -> dict[str, str]:
     """Specialty names by code."""
     return dict(db.session.execute(sa.select(Specialty.code, Specialty.name)).tuples().all())
+
+
+def draw_entries(draw_id: str) -> list[tuple[int, str, str]]:
+    """``(seq, type, time)`` of the ledger entries recorded for a draw, in order."""
+    rows = db.session.execute(
+        sa.select(LedgerEntry.seq, LedgerEntry.type, LedgerEntry.time)
+        .where(LedgerEntry.draw_id == draw_id)
+        .order_by(LedgerEntry.seq)
+    )
+    return [(seq, kind, time) for seq, kind, time in rows]
+
+
+def counts() -> dict[str, int]:
+    """Figures for the administrator's overview: experts by status, venues, organisations."""
+    by_status = dict(
+        db.session.execute(sa.select(Expert.status, sa.func.count()).group_by(Expert.status))
+        .tuples()
+        .all()
+    )
+    return {
+        "experts": sum(by_status.values()),
+        "active": by_status.get("active", 0),
+        "suspended": by_status.get("suspended", 0),
+        "venues": db.session.scalar(sa.select(sa.func.count(Venue.id))) or 0,
+        "workstations": db.session.scalar(sa.select(sa.func.count(Workstation.id))) or 0,
+        "organisations": db.session.scalar(sa.select(sa.func.count(Organisation.id))) or 0,
+        "users": db.session.scalar(sa.select(sa.func.count(User.id))) or 0,
+    }

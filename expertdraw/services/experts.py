@@ -106,7 +106,13 @@ def set_status(code: str, status: str, reason: str, user: User) -> Expert:
     expert.status = status
     ledger.append(
         "pool.changed",
-        {"expert": expert.code, "field": "status", "from": previous, "to": status, "reason": reason},
+        {
+            "expert": expert.code,
+            "field": "status",
+            "from": previous,
+            "to": status,
+            "reason": reason,
+        },
         _actor(user),
     )
     db.session.commit()

@@ -75,9 +75,10 @@ def response_due(now: datetime, window_start: datetime) -> datetime:
     return now + min(window, max((window_start - now) / 4, timedelta(minutes=5)))
 
 
-def _notice_id(root: str) -> str:
-    count = db.session.scalar(sa.select(sa.func.count(Notice.id)).where(Notice.draw_id == root))
-    return f"{root}-N{count + 1:02d}"
+def _notice_id() -> str:
+    """A random notice id: it is printed on the notice, so it must not reveal the draw or
+    let members of one committee recognise each other."""
+    return "N" + secrets.token_hex(6).upper()
 
 
 def seat_member(
@@ -111,7 +112,7 @@ def seat_member(
     )
     code = new_check_in_code()
     notice = Notice(
-        id=_notice_id(root),
+        id=_notice_id(),
         draw_id=root,
         member_id=member.id,
         expert_id=expert_id,

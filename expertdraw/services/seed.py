@@ -118,7 +118,7 @@ def seed(
         pool = PoolLoader(conn, report, copy_threshold)
         pool.load(tables)
         if extra_experts:
-            load_generated(pool, lambda: extra_pool(tables, extra_experts))
+            load_generated(pool, extra_pool(tables, extra_experts))
         if conflicts:
             with report.timed("conflicts"):
                 report.add("conflicts", add_conflicts(conn, conflicts, copy_threshold))

@@ -5,17 +5,13 @@ employments, relations, penalties and leaves. Facts of experts inserted by this 
 without checks; facts of experts that existed before are inserted only if missing by natural
 key, so loading twice changes nothing.
 
-``load_generated`` overlaps the two halves of a benchmark load: a thread generates chunks of
-experts (pure Python) while the caller's thread writes the previous chunk, so PostgreSQL works
-while Python generates.
+``load_generated`` loads a generated pool chunk by chunk, so memory stays bounded.
 """
 
 from __future__ import annotations
 
-import queue
 import random
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -218,48 +214,10 @@ class PoolLoader:
         )
 
 
-_DONE = object()
-
-
-def load_generated(
-    loader: PoolLoader, chunks: Callable[[], Iterator[dict[str, list[dict[str, str]]]]]
-) -> None:
-    """Load the chunks ``chunks()`` yields, generating the next chunk in a thread meanwhile.
-
-    An exception in the generator is raised here; if loading fails, the thread is stopped.
-    """
-    handoff: queue.Queue[Any] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for chunk in chunks():
-                while not stop.is_set():
-                    try:
-                        handoff.put(chunk, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            handoff.put(_DONE)
-        except BaseException as exc:  # handed to the loading thread, raised there
-            handoff.put(exc)
-
-    thread = threading.Thread(target=produce, name="expertdraw-seed-generator", daemon=True)
-    thread.start()
-    try:
-        while True:
-            with loader.report.timed("waiting for the generator"):
-                item = handoff.get()
-            if item is _DONE:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            loader.load(item)
-    finally:
-        stop.set()
-        thread.join()
+def load_generated(loader: PoolLoader, chunks: Iterator[dict[str, list[dict[str, str]]]]) -> None:
+    """Load generated chunks one after the other (bounded memory for large pools)."""
+    for chunk in chunks:
+        loader.load(chunk)
 
 
 def add_conflicts(conn: sa.Connection, count: int, copy_threshold: int = COPY_THRESHOLD) -> int:

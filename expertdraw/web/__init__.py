@@ -23,12 +23,15 @@ def init_app(app: Flask) -> None:
     """Register Flask-Babel, CSRF protection (the JSON API checks its own), the page blueprints,
     the HTML error pages and the security headers."""
     from ..api import bp as api_bp
-    from . import admin, auth, expert, ledger_pages, manager, record, staff, supervisor
+    from . import admin, admin_users, auth, expert, ledger_pages, manager, record, staff, supervisor
+
+    del admin_users  # its views (users, import) register on admin.bp when imported
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.DEFAULT_LOCALE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", i18n.DEFAULT_TIMEZONE)
     app.config.setdefault("LOGIN_VIEW", "web.login")
-    app.config.setdefault("IMPORT_MAX_BYTES", 10 * 1024 * 1024)
+    # Uploads (imports) up to 16 MB; the API sets its own, smaller limit per request.
+    app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     babel.init_app(app, locale_selector=i18n.select_locale)
     csrf.init_app(app)
     csrf.exempt(api_bp)

@@ -22,7 +22,7 @@ PUBLIC: frozenset[str] = frozenset()
 
 HOME = {
     "project_manager": "manager.projects",
-    "supervisor": "supervisor.draws",
+    "supervisor": "supervisor.draws_list",
     "admin": "admin.home",
     "expert": "expert.inbox",
     "venue_staff": "staff.today",

@@ -19,18 +19,23 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 ERRORS: dict[str, Any] = {
-    "invalid:window": _l("Check the evaluation window: it must be in the future and end after "
-                         "it starts."),
+    "invalid:window": _l(
+        "Check the evaluation window: it must be in the future and end after it starts."
+    ),
     "invalid:deadline": _l("The bid deadline must be before the evaluation window."),
     "invalid:region": _l("Choose a known region."),
-    "invalid:uscc": _l("This is not a valid unified social credit code (18 characters, with a "
-                       "correct check character)."),
-    "invalid:organisation": _l("No organisation with this unified social credit code is "
-                               "registered."),
+    "invalid:uscc": _l(
+        "This is not a valid unified social credit code (18 characters, with a "
+        "correct check character)."
+    ),
+    "invalid:organisation": _l(
+        "No organisation with this unified social credit code is registered."
+    ),
     "invalid:bidders": _l("A bidder is listed twice."),
     "invalid:project": _l("Use letters, digits, dot, hyphen or underscore only."),
-    "invalid:stratum": _l("Check this line: name in letters and digits, count 1 to 50, "
-                          "alternates 0 to 50."),
+    "invalid:stratum": _l(
+        "Check this line: name in letters and digits, count 1 to 50, alternates 0 to 50."
+    ),
     "invalid:specialty": _l("Choose a specialty from the code tree."),
     "invalid:separation": _l("Choose how members are separated."),
     "invalid:region_policy": _l("Choose a regional exclusion rule."),
@@ -38,8 +43,9 @@ ERRORS: dict[str, Any] = {
     "committee:empty": _l("Add at least one stratum."),
     "committee:size": _l("A committee has five or more members."),
     "committee:odd": _l("A committee has an odd number of members."),
-    "committee:experts": _l("Technical and economic experts must be at least two thirds of the "
-                            "committee."),
+    "committee:experts": _l(
+        "Technical and economic experts must be at least two thirds of the committee."
+    ),
     "conflict:project": _l("A project with this code exists already."),
     "conflict:draw": _l("This project already has an announced or completed draw."),
     "conflict:draw-state": _l("The draw is not in a state that allows this."),
@@ -59,17 +65,22 @@ ERRORS: dict[str, Any] = {
     "conflict:status": _l("The expert already has this status."),
     "invalid:language": _l("Choose Chinese or English."),
     "auth:forbidden": _l("Your role may not do this."),
-    "stale-data": _l("Too many experts of a stratum have unconfirmed data; the draw may not "
-                     "proceed."),
-    "infeasible": _l("The request cannot be met with the experts, venues and workstations "
-                     "available."),
+    "stale-data": _l(
+        "Too many experts of a stratum have unconfirmed data; the draw may not proceed."
+    ),
+    "infeasible": _l(
+        "The request cannot be met with the experts, venues and workstations available."
+    ),
     "insufficient": _l("The draw could not find enough members or seats."),
-    "user:username": _l("Usernames are 2 to 64 letters, digits, dot, hyphen or underscore, "
-                        "and must be free."),
+    "user:username": _l(
+        "Usernames are 2 to 64 letters, digits, dot, hyphen or underscore, and must be free."
+    ),
     "user:password": _l("A password needs at least 10 characters."),
     "user:role": _l("Choose a role."),
-    "user:link": _l("An expert user needs an existing expert code, venue staff a venue; other "
-                    "roles need neither."),
+    "user:link": _l(
+        "An expert user needs an existing expert code, venue staff a venue; other "
+        "roles need neither."
+    ),
 }
 
 

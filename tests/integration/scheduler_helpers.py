@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -151,13 +151,26 @@ class SchedulerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+def wait_for(
+    condition: Callable[[], Any],
+    timeout: float,
+    what: str,
+    watch: Sequence[SchedulerProcess] = (),
+    step: float = 0.1,
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    A process in ``watch`` that exits meanwhile fails the wait at once; failures show the
+    output of every watched process.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        exited = [p for p in watch if p.proc.poll() is not None]
+        if exited or time.monotonic() > deadline:
+            reason = f"pid {exited[0].pid} exited" if exited else f"timed out after {timeout} s"
+            logs = "".join(f"\n--- pid {p.pid}\n{p.output()}" for p in watch)
+            raise AssertionError(f"{reason} waiting for {what}{logs}")
         time.sleep(step)

@@ -23,7 +23,13 @@ ACTOR = {"role": "admin", "id": "U0000000001"}
 
 
 def _change(n: int) -> dict[str, str]:
-    return {"expert": f"E{n:07d}", "field": "status", "from": "active", "to": "suspended", "reason": "test"}
+    return {
+        "expert": f"E{n:07d}",
+        "field": "status",
+        "from": "active",
+        "to": "suspended",
+        "reason": "test",
+    }
 
 
 @pytest.fixture
@@ -34,7 +40,10 @@ def log(app):
 
 
 def _records() -> list[dict]:
-    return [json.loads(r) for r in db.session.scalars(sa.select(LedgerEntry.record).order_by(LedgerEntry.seq))]
+    return [
+        json.loads(r)
+        for r in db.session.scalars(sa.select(LedgerEntry.record).order_by(LedgerEntry.seq))
+    ]
 
 
 def test_appends_chain_without_gaps_and_roots_match_the_naive_tree(log):
@@ -133,7 +142,15 @@ def test_concurrent_writers_leave_a_gapless_fork_free_log(log, database_url, app
     worker = Path(__file__).with_name("ledger_worker.py")
     procs = [
         subprocess.Popen(
-            [sys.executable, str(worker), database_url, app_config["INSTANCE_PATH"], str(w), "10", "3"],
+            [
+                sys.executable,
+                str(worker),
+                database_url,
+                app_config["INSTANCE_PATH"],
+                str(w),
+                "10",
+                "3",
+            ],
             cwd=Path(__file__).resolve().parents[2],
         )
         for w in range(6)

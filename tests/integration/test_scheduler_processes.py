@@ -23,7 +23,7 @@ from . import scheduler_helpers as helpers
 
 LEASE_SECONDS = 3
 RENEW_SECONDS = 0.5
-STARTUP = 30  # seconds a process may take to start and lead (slow CI machines)
+STARTUP = 60  # seconds a process may take to start and lead (slow CI machines)
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +92,8 @@ def _output(*processes: helpers.SchedulerProcess) -> str:
 def test_two_scheduler_processes_run_each_slot_exactly_once(spawn):
     job = ("tick", 1, helpers.RECORD)
     first, second = spawn("first", job), spawn("second", job)
-    helpers.wait_for(lambda: len(helpers.effects()) >= 3, STARTUP, "three runs")
+    both = (first, second)
+    helpers.wait_for(lambda: len(helpers.effects()) >= 3, STARTUP, "three runs", both)
     leader = first if _leader_pid() == first.pid else second
     follower = second if leader is first else first
     assert _leader_pid() == leader.pid
@@ -100,9 +101,11 @@ def test_two_scheduler_processes_run_each_slot_exactly_once(spawn):
 
     assert leader.terminate() == 0  # SIGTERM: finishes its run and releases the lease
     assert _leader_pid() != leader.pid
-    helpers.wait_for(lambda: _leader_pid() == follower.pid, 10, "the follower to lead")
+    helpers.wait_for(lambda: _leader_pid() == follower.pid, 10, "the follower to lead", [follower])
     ran = len(helpers.effects())
-    helpers.wait_for(lambda: len(helpers.effects()) >= ran + 3, 10, "runs by the new leader")
+    helpers.wait_for(
+        lambda: len(helpers.effects()) >= ran + 3, 10, "runs by the new leader", [follower]
+    )
     assert follower.terminate() == 0
 
     effects = _assert_each_slot_ran_once("tick")
@@ -120,9 +123,12 @@ def test_even_with_a_split_lease_each_slot_runs_once(spawn):
         lambda: _leader_pid("lease-a") == first.pid and _leader_pid("lease-b") == second.pid,
         STARTUP,
         "both processes to lead",
+        [first, second],
     )
     ran = len(helpers.effects())
-    helpers.wait_for(lambda: len(helpers.effects()) >= ran + 4, 15, "runs while both lead")
+    helpers.wait_for(
+        lambda: len(helpers.effects()) >= ran + 4, 15, "runs while both lead", [first, second]
+    )
     assert first.terminate() == 0
     assert second.terminate() == 0
     _assert_each_slot_ran_once("tick")
@@ -132,7 +138,9 @@ def test_even_with_a_split_lease_each_slot_runs_once(spawn):
 def test_a_run_killed_mid_job_is_completed_once_after_restart(spawn):
     job = ("slow", 2, helpers.SLOW_RECORD)
     crashed = spawn("crashed", job, TEST_JOB_SLEEP=120)
-    [started] = helpers.wait_for(lambda: helpers.effects("started"), STARTUP, "the job to start")
+    [started] = helpers.wait_for(
+        lambda: helpers.effects("started"), STARTUP, "the job to start", [crashed]
+    )
     assert started["pid"] == crashed.pid
     crashed.kill()  # SIGKILL in the middle of the run: no effect, row left 'running'
     [orphan] = helpers.job_runs()
@@ -147,8 +155,8 @@ def test_a_run_killed_mid_job_is_completed_once_after_restart(spawn):
             for r in helpers.job_runs()
         )
 
-    helpers.wait_for(slot_done, STARTUP, "the orphaned slot to complete")
-    helpers.wait_for(lambda: len(helpers.effects()) >= 2, 10, "a later slot to run")
+    helpers.wait_for(slot_done, STARTUP, "the orphaned slot to complete", [restarted])
+    helpers.wait_for(lambda: len(helpers.effects()) >= 2, 10, "a later slot to run", [restarted])
     assert restarted.terminate() == 0
 
     effects = _assert_each_slot_ran_once("slow")
@@ -162,16 +170,20 @@ def test_a_run_killed_mid_job_is_completed_once_after_restart(spawn):
 def test_a_second_process_leads_only_after_the_first_lease_expires(spawn):
     job = ("tick", 1, helpers.RECORD)
     first = spawn("first", job)
-    helpers.wait_for(lambda: _leader_pid() == first.pid, STARTUP, "the first process to lead")
+    helpers.wait_for(lambda: _leader_pid() == first.pid, STARTUP, "first to lead", [first])
     second = spawn("second", job)
-    helpers.wait_for(lambda: "scheduler.started" in second.output(), STARTUP, "second to start")
+    helpers.wait_for(
+        lambda: "scheduler.started" in second.output(), STARTUP, "second to start", [second]
+    )
     time.sleep(LEASE_SECONDS + 1)
     assert _leader_pid() == first.pid  # a valid lease is never taken over
     before = leases.state("scheduler")
 
     first.kill()  # a crash: the lease is not released, it must expire
     held_until = leases.state("scheduler").expires_at
-    helpers.wait_for(lambda: _leader_pid() == second.pid, LEASE_SECONDS + 10, "second to lead")
+    helpers.wait_for(
+        lambda: _leader_pid() == second.pid, LEASE_SECONDS + 10, "second to lead", [second]
+    )
     after = leases.state("scheduler")
     assert after.acquired_at >= held_until
     assert after.epoch == before.epoch + 1

@@ -72,8 +72,8 @@ def configured_channels(config: Mapping[str, Any]) -> dict[str, Channel]:
 
     Raises ValueError when the gateway URL is not http(s).
     """
-    from .email import EmailChannel
     from .gateway import GatewayChannel
+    from .smtp import EmailChannel
 
     enabled = enabled_channels(config)
     channels: dict[str, Channel] = {"inbox": InboxChannel()}

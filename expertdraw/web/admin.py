@@ -1,0 +1,104 @@
+"""Administrator's pages: overview, the expert pool (search, suspend / reactivate), venues with
+rooms and workstations, organisations, and the log's public keys. Users and imports are in
+``admin_users``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from .. import auth
+from ..services import directory, experts, keys, ledger
+from ..services.errors import ServiceError
+from .access import roles_required
+from .forms import FormState, message_for, parse_int
+from .labels import label
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PER_PAGE = 50
+
+
+@bp.get("/")
+@roles_required("admin")
+def home() -> str:
+    """Figures and links."""
+    return render_template("admin/home.html", counts=directory.counts(), size=ledger.size())
+
+
+def _experts_page(form: FormState, status: int = 200) -> tuple[str, int]:
+    query = request.values.get("q", "")
+    wanted = request.values.get("status") or None
+    return render_template(
+        "admin/experts.html",
+        rows=experts.search(query, status=wanted),
+        q=query,
+        status_filter=wanted or "",
+        form=form,
+        reasons=experts.STATUS_REASONS,
+    ), status
+
+
+@bp.get("/experts")
+@roles_required("admin")
+def experts_list() -> tuple[str, int]:
+    """Search experts by code or name."""
+    return _experts_page(FormState({}))
+
+
+@bp.post("/experts/<code>/status")
+@roles_required("admin")
+def expert_status(code: str) -> Response | tuple[str, int]:
+    """Suspend or reactivate an expert (``pool.changed`` in the ledger)."""
+    state = FormState(request.form, fields={f"reason-{code}"})
+    try:
+        experts.set_status(
+            code,
+            request.form.get("status", ""),
+            request.form.get("reason", ""),
+            auth.current_user(),
+        )
+    except ServiceError as exc:
+        state.add(f"reason-{code}", _("%(code)s: %(message)s", code=code, message=_message(exc)))
+        return _experts_page(state, exc.http_status)
+    flash(_("Expert %(code)s is now: %(status)s.", code=code, status=_status_word(code)), "success")
+    return redirect(url_for("admin.experts_list", q=request.form.get("q", "")))
+
+
+def _message(exc: ServiceError) -> str:
+    return message_for(exc.code, str(exc))
+
+
+def _status_word(code: str) -> str:
+    return str(label("expert_status", experts.get_by_code(code).status))
+
+
+@bp.get("/venues")
+@roles_required("admin")
+def venues() -> str:
+    """Venues with their evaluation rooms and workstations."""
+    return render_template("admin/venues.html", venues=directory.venues())
+
+
+@bp.get("/organisations")
+@roles_required("admin")
+def organisations() -> str:
+    """Organisations by unified social credit code."""
+    query = request.args.get("q", "")
+    page = max(1, parse_int(request.args.get("page"), 1) or 1)
+    rows, total = directory.organisations(query, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+    return render_template(
+        "admin/organisations.html",
+        rows=rows,
+        q=query,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        total=total,
+    )
+
+
+@bp.get("/keys")
+@roles_required("admin")
+def keys_list() -> str:
+    """The log's public verifier keys and the entries each signs."""
+    return render_template("admin/keys.html", keys=keys.trust_list())

@@ -1,0 +1,89 @@
+"""Administrator's pages for users and roles, and for importing experts, organisations and
+venues from CSV or XLSX (all or nothing, every row error shown)."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from ..services import auth as auth_service
+from ..services import directory, imports
+from ..services.users import UserError
+from .access import roles_required
+from .admin import bp
+from .forms import FormState, message_for, parse_int
+
+PER_PAGE = 50
+USER_FIELDS = {"username", "password", "role", "expert_code", "venue_id", "language"}
+
+
+def _users_page(form: FormState, status: int = 200) -> tuple[str, int]:
+    page = max(1, parse_int(request.args.get("page"), 1) or 1)
+    rows, total = auth_service.list_users(page=page, per_page=PER_PAGE)
+    return render_template(
+        "admin/users.html",
+        rows=rows,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        venues_options=[(v.id, f"{v.id} {v.name}") for v in directory.venues()],
+        form=form,
+    ), status
+
+
+@bp.get("/users")
+@roles_required("admin")
+def users() -> tuple[str, int]:
+    """Users with their roles, and the form to create one."""
+    return _users_page(FormState({}))
+
+
+@bp.post("/users")
+@roles_required("admin")
+def create_user() -> Response | tuple[str, int]:
+    """Create a user; experts are linked by expert code, venue staff by venue."""
+    state = FormState(request.form, fields=USER_FIELDS)
+    role = request.form.get("role", "")
+    expert_code = request.form.get("expert_code", "").strip() or None
+    venue_id = request.form.get("venue_id", "").strip() or None
+    try:
+        user = auth_service.create_account(
+            request.form.get("username", "").strip(),
+            request.form.get("password", ""),
+            role,
+            expert_code=expert_code if role == "expert" else None,
+            venue_id=venue_id if role == "venue_staff" else None,
+            language=request.form.get("language") or None,
+        )
+    except UserError as exc:
+        field = exc.code.split(":", 1)[1]
+        if field == "link":
+            field = "venue_id" if role == "venue_staff" else "expert_code"
+        state.add(field, message_for(exc.code, str(exc)))
+        return _users_page(state, 422)
+    flash(_("User %(name)s is created.", name=user.username), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required("admin")
+def import_data() -> tuple[str, int]:
+    """Upload a CSV or XLSX file; nothing is imported unless every row is right."""
+    state = FormState(request.form, fields={"kind", "file"})
+    result = None
+    status = 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        kind = request.form.get("kind", "")
+        if kind not in imports.KINDS:
+            state.add("kind", _("Choose what the file holds."))
+        if upload is None or not upload.filename:
+            state.add("file", _("Choose a CSV or XLSX file."))
+        if state.ok and upload is not None:
+            result = imports.import_bytes(kind, upload.read(), upload.filename or "upload.csv")
+            status = 200 if result.ok else 422
+        else:
+            status = 422
+    return render_template(
+        "admin/import.html", form=state, result=result, kinds=imports.KINDS
+    ), status

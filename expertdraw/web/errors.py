@@ -1,0 +1,64 @@
+"""HTML error pages for the pages (the JSON API answers problem+json from its own handler,
+which Flask prefers for requests inside the API blueprint)."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ..services.errors import Forbidden, NotFound, ServiceError
+from .forms import message_for
+
+
+def _page(status: int, title: str, message: str) -> tuple[str, int]:
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def _http(exc: HTTPException) -> tuple[str, int] | HTTPException:
+    if request.blueprint == "api":  # pragma: no cover - the API's own handler answers
+        return exc
+    status = exc.code or 500
+    titles = {
+        400: _("The request was not understood"),
+        403: _("Access denied"),
+        404: _("Page not found"),
+        405: _("This action is not available here"),
+        413: _("The file is too large"),
+        429: _("Too many attempts"),
+    }
+    messages = {
+        403: _("Your role may not open this page. If you need it, ask an administrator."),
+        404: _("There is no page at this address."),
+        413: _("Upload a smaller file."),
+    }
+    return _page(
+        status,
+        titles.get(status, _("Something went wrong")),
+        messages.get(status, _("Go back and try again.")),
+    )
+
+
+def _csrf(exc: CSRFError) -> tuple[str, int]:
+    return _page(
+        400,
+        _("The form has expired"),
+        _("For your security the form could not be accepted. Reload the page and try again."),
+    )
+
+
+def _service(exc: ServiceError) -> tuple[str, int]:
+    if isinstance(exc, NotFound):
+        return _page(404, _("Not found"), message_for(exc.code, str(exc)))
+    if isinstance(exc, Forbidden):
+        return _page(403, _("Access denied"), message_for(exc.code, str(exc)))
+    return _page(exc.http_status, _("The request could not be completed"), message_for(exc.code))
+
+
+def init_app(app: Flask) -> None:
+    """Register the error pages."""
+    app.register_error_handler(CSRFError, _csrf)
+    app.register_error_handler(ServiceError, _service)
+    for status in (400, 403, 404, 405, 413, 429):
+        app.register_error_handler(status, _http)

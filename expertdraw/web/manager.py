@@ -1,0 +1,186 @@
+"""Project manager's pages: projects, the project form, dry run, draw request, draw status
+(counts only until the list opens), the award and the list opened after it."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from .. import auth
+from ..models import Draw, Project
+from ..services import directory, draws, sealed
+from ..services import projects as project_service
+from ..services.errors import ServiceError
+from . import project_form
+from .access import roles_required
+from .forms import FormState, parse_int
+
+bp = Blueprint("manager", __name__, url_prefix="/manager")
+MANAGE = ("project_manager", "admin")
+PER_PAGE = 25
+
+
+def _user() -> Any:
+    return auth.current_user()
+
+
+def _form_page(state: FormState, status: int = 200) -> tuple[str, int]:
+    return render_template(
+        "manager/project_form.html",
+        form=state,
+        rows=project_form.stratum_rows(state.values),
+        specialties=directory.specialties(),
+        regions=[(code, f"{code} {name}") for code, name, _level in directory.regions()],
+    ), status
+
+
+@bp.get("/")
+@bp.get("/projects")
+@roles_required(*MANAGE)
+def projects() -> str:
+    """Projects, newest first."""
+    page = max(1, parse_int(request.args.get("page"), 1) or 1)
+    rows, total = project_service.list_projects((page - 1) * PER_PAGE, PER_PAGE)
+    live = {p.code: draws.live_root_draw(p) for p in rows}
+    return render_template(
+        "manager/projects.html",
+        projects=rows,
+        live=live,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        total=total,
+    )
+
+
+@bp.route("/projects/new", methods=["GET", "POST"])
+@roles_required(*MANAGE)
+def new_project() -> Response | tuple[str, int]:
+    """Register a project: parties by unified social credit code, strata, window."""
+    state = FormState(request.form)
+    state.fields = project_form.all_fields(request.form)
+    if request.method == "GET":
+        return _form_page(FormState({}))
+    parsed = project_form.parse(state)
+    if parsed.spec is None:
+        return _form_page(state, 422)
+    try:
+        project = project_service.create_project(parsed.spec, _user())
+    except ServiceError as exc:
+        project_form.place_error(state, exc, parsed.row_of)
+        return _form_page(state, 422)
+    flash(_("Project %(code)s is registered.", code=project.code), "success")
+    return redirect(url_for("manager.project", code=project.code))
+
+
+def _project_page(project: Project, **extra: Any) -> str:
+    summary = project_service.summary(project)
+    names = directory.organisation_names(
+        [summary["tenderer"], summary["agency"], summary["authority"], *summary["bidders"]]
+    )
+    live = draws.live_root_draw(project)
+    return render_template(
+        "manager/project.html",
+        project=summary,
+        names=names,
+        specialty_names=directory.specialty_names(),
+        draws=directory.draws_of_project(project),
+        live=live,
+        progress=sealed.progress(live) if live is not None else None,
+        witnesses=len(draws.witnesses_of(live)) if live is not None else 0,
+        idempotency_key=secrets.token_urlsafe(16),
+        **extra,
+    )
+
+
+@bp.get("/projects/<code>")
+@roles_required(*MANAGE)
+def project(code: str) -> str:
+    """The project, its draws and what can be done next."""
+    return _project_page(project_service.get_project(code), form=FormState({}))
+
+
+@bp.get("/projects/<code>/dry-run")
+@roles_required(*MANAGE)
+def dry_run(code: str) -> str:
+    """Eligible counts per stratum, exclusions per reason and the verdict; writes nothing."""
+    project = project_service.get_project(code)
+    result = draws.dry_run(project)
+    return render_template(
+        "manager/dry_run.html",
+        project=project_service.summary(project),
+        result=result,
+        specialty_names=directory.specialty_names(),
+    )
+
+
+@bp.post("/projects/<code>/draws")
+@roles_required(*MANAGE)
+def request_draw(code: str) -> Response | tuple[str, int]:
+    """Announce a draw with witness entropy; a resubmitted form returns the same draw."""
+    project = project_service.get_project(code)
+    state = FormState(request.form, fields={"witnesses"})
+    witnesses = parse_int(request.form.get("witnesses"))
+    key = (request.form.get("idempotency_key") or "").strip()[:100] or None
+    if witnesses is None:
+        state.add("witnesses", _("Enter the number of witnesses (1 to 9)."))
+        return _project_page(project, form=state), 422
+    try:
+        draw = draws.announce(
+            project,
+            _user(),
+            {"kind": "witness", "witnesses": witnesses},
+            idempotency_key=f"web:{key}" if key else None,
+        )
+    except ServiceError as exc:
+        state.fail(exc, aliases={"entropy": "witnesses"})
+        return _project_page(project, form=state), 422
+    flash(_("Draw %(id)s is announced. Supervisors can now witness it.", id=draw.id), "success")
+    return redirect(url_for("manager.draw", draw_id=draw.id))
+
+
+@bp.get("/draws/<draw_id>")
+@roles_required(*MANAGE)
+def draw(draw_id: str) -> str:
+    """Draw status: commitment, seed, and counts only (never who was drawn)."""
+    item: Draw = draws.get_draw(draw_id)
+    project = project_service.get_project_by_id(item.project_id)
+    return render_template(
+        "manager/draw.html",
+        draw=item,
+        project=project,
+        progress=sealed.progress(item),
+        witnesses=len(draws.witnesses_of(item)),
+    )
+
+
+@bp.post("/projects/<code>/award")
+@roles_required(*MANAGE)
+def award(code: str) -> Response:
+    """Record the award; the list may then be opened to the project manager."""
+    project = project_service.get_project(code)
+    sealed.record_award(project, _user())
+    flash(_("The award is recorded. You may now open the list."), "success")
+    return redirect(url_for("manager.project", code=code))
+
+
+@bp.post("/projects/<code>/list")
+@roles_required(*MANAGE)
+def open_list(code: str) -> tuple[str, int] | str:
+    """The list of members after the award (logged as ``list.opened``)."""
+    project = project_service.get_project(code)
+    live = draws.live_root_draw(project)
+    if live is None or live.state != "completed":
+        return _project_page(project, form=FormState({}, general=[_("No completed draw.")])), 409
+    try:
+        members = sealed.open_list(live, _user(), request.form.get("purpose", ""))
+    except ServiceError as exc:
+        state = FormState({})
+        state.fail(exc)
+        return _project_page(project, form=state), exc.http_status
+    return render_template(
+        "manager/list.html", project=project_service.summary(project), draw=live, members=members
+    )

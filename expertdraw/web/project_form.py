@@ -1,0 +1,153 @@
+"""The project form: reading the submitted fields into a ``ProjectSpec``.
+
+Strata are numbered rows (``strata.<n>.name``, ``.specialty``, ``.kind``, ``.count``,
+``.alternates``); rows left blank are ignored. The service names a stratum by its position in
+the spec, so ``row_of`` maps it back to the row the user sees.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask_babel import gettext as _
+
+from ..services.projects import ProjectSpec, StratumSpec
+from .forms import FormState, lines, message_for, parse_int, parse_local
+
+_ROW = re.compile(r"strata\.(\d+)\.(name|specialty|kind|count|alternates)$")
+TOP_FIELDS = (
+    "code",
+    "name",
+    "tenderer",
+    "agency",
+    "authority",
+    "bidders",
+    "region",
+    "window_start",
+    "window_end",
+    "bid_deadline",
+    "separation",
+    "max_per_group",
+    "region_policy",
+    "tenderer_representatives",
+    "strata",
+)
+STRATUM_FIELDS = ("name", "specialty", "kind", "count", "alternates")
+MAX_ROWS = 10
+
+
+@dataclass
+class ParsedProject:
+    """The spec (None when the form has errors) and the form row of each spec stratum."""
+
+    spec: ProjectSpec | None
+    row_of: list[int] = field(default_factory=list)
+
+
+def stratum_rows(values: Mapping[str, Any]) -> list[int]:
+    """Row numbers present in the submitted form, in order (at least two for a new form)."""
+    rows = sorted({int(m.group(1)) for k in values if (m := _ROW.match(k))})
+    return [r for r in rows if r < MAX_ROWS] or [0, 1, 2]
+
+
+def all_fields(values: Mapping[str, Any]) -> set[str]:
+    """Every field name the form shows, for placing errors."""
+    names = set(TOP_FIELDS)
+    for row in stratum_rows(values):
+        names.update(f"strata.{row}.{f}" for f in STRATUM_FIELDS)
+    return names
+
+
+def _time(state: FormState, name: str, required: bool) -> datetime | None:
+    text = state.get(name).strip()
+    if not text:
+        if required:
+            state.add(name, _("Enter a date and time."))
+        return None
+    value = parse_local(text)
+    if value is None:
+        state.add(name, _("Enter a date and time as YYYY-MM-DD HH:MM."))
+    return value
+
+
+def _strata(state: FormState) -> tuple[list[StratumSpec], list[int]]:
+    specs: list[StratumSpec] = []
+    rows: list[int] = []
+    used: set[str] = set()
+    for row in stratum_rows(state.values):
+        cell = {f: str(state.get(f"strata.{row}.{f}")).strip() for f in STRATUM_FIELDS}
+        if not (cell["specialty"] or cell["count"]):
+            continue
+        kind = cell["kind"] or "technical"
+        name = cell["name"]
+        if not name:
+            name = kind if kind not in used else f"{kind}{row + 1}"
+        used.add(name)
+        count = parse_int(cell["count"])
+        if count is None:
+            state.add(f"strata.{row}.count", _("Enter the number of members."))
+            count = 0
+        alternates = parse_int(cell["alternates"]) if cell["alternates"] else None
+        if cell["alternates"] and alternates is None:
+            state.add(f"strata.{row}.alternates", _("Enter a whole number or leave it empty."))
+        specs.append(StratumSpec(name, cell["specialty"], kind, count, alternates))
+        rows.append(row)
+    if not specs:
+        state.add("strata", _("Add at least one stratum."))
+    return specs, rows
+
+
+def parse(state: FormState) -> ParsedProject:
+    """Read the form; missing or malformed fields are recorded in ``state``."""
+    for name, message in (
+        ("code", _("Enter the project code.")),
+        ("name", _("Enter the project name.")),
+        ("tenderer", _("Enter the tenderer's unified social credit code.")),
+        ("region", _("Choose the project's region.")),
+    ):
+        if not str(state.get(name)).strip():
+            state.add(name, message)
+    start = _time(state, "window_start", True)
+    end = _time(state, "window_end", True)
+    deadline = _time(state, "bid_deadline", False)
+    max_per_group = parse_int(state.get("max_per_group"), 1)
+    representatives = parse_int(state.get("tenderer_representatives"), 0)
+    strata, rows = _strata(state)
+    if not state.ok or start is None or end is None:
+        return ParsedProject(None, rows)
+    spec = ProjectSpec(
+        code=state.get("code").strip(),
+        name=state.get("name").strip(),
+        tenderer=state.get("tenderer").strip(),
+        agency=state.get("agency").strip() or None,
+        authority=state.get("authority").strip() or None,
+        bidders=tuple(lines(state.get("bidders"))),
+        region=state.get("region").strip(),
+        window_start=start,
+        window_end=end,
+        bid_deadline=deadline,
+        strata=strata,
+        separation=state.get("separation") or "venue",
+        max_per_group=max_per_group or 1,
+        region_policy=state.get("region_policy") or "exclude-prefecture",
+        tenderer_representatives=representatives or 0,
+    )
+    return ParsedProject(spec, rows)
+
+
+def place_error(state: FormState, exc: Exception, row_of: list[int]) -> None:
+    """Put a service error beside its field; ``strata.<i>.x`` goes to the form's row."""
+    name = getattr(exc, "field", None) or ""
+    match = re.match(r"strata\.(\d+)\.(\w+)$", name)
+    if match and int(match.group(1)) < len(row_of):
+        name = f"strata.{row_of[int(match.group(1))]}.{match.group(2)}"
+    message = message_for(str(getattr(exc, "code", "error")), str(exc))
+    if name.startswith("bidders."):
+        number = (parse_int(name.split(".")[1]) or 0) + 1
+        message = _("Bidder %(number)s: %(message)s", number=number, message=message)
+        name = "bidders"
+    state.add(name or None, message)

@@ -1,0 +1,103 @@
+"""Opening the sealed list and the printable draw record (抽取记录表), for supervisors and
+administrators. Both show members' codes, so both go through ``sealed.open_list``: a purpose
+is required and every opening is a ``list.opened`` ledger entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from .. import auth, clock
+from ..domain.ledger import LedgerError
+from ..models import Draw
+from ..services import directory, draws, ledger, sealed
+from ..services import projects as project_service
+from ..services.errors import ServiceError
+from .access import roles_required
+from .forms import FormState
+
+bp = Blueprint("record", __name__, url_prefix="/supervisor")
+SUPERVISE = ("supervisor", "admin")
+
+
+def _purpose_page(draw: Draw, action: str, state: FormState, status: int = 200) -> tuple[str, int]:
+    project = project_service.get_project_by_id(draw.project_id)
+    return render_template(
+        "supervisor/purpose.html", draw=draw, project=project, action=action, form=state
+    ), status
+
+
+def _open(draw: Draw, action: str) -> tuple[list[dict[str, Any]] | None, Any]:
+    """Open the list with the submitted purpose, or return the purpose page with the error."""
+    state = FormState(request.form, fields={"purpose"})
+    purpose = request.form.get("purpose", "").strip()
+    if not purpose:
+        state.add("purpose", _("State why you open the list; the purpose is recorded."))
+        return None, _purpose_page(draw, action, state, 422)
+    try:
+        return sealed.open_list(draw, auth.current_user(), purpose), None
+    except ServiceError as exc:
+        state.fail(exc)
+        return None, _purpose_page(draw, action, state, exc.http_status)
+
+
+@bp.route("/draws/<draw_id>/list", methods=["GET", "POST"])
+@roles_required(*SUPERVISE)
+def open_list(draw_id: str) -> Response | tuple[str, int] | str:
+    """Ask for the purpose, then show the members (logged as ``list.opened``)."""
+    draw = draws.get_draw(draw_id)
+    if request.method == "GET":
+        return _purpose_page(draw, "list", FormState({}))
+    members, error_page = _open(draw, "list")
+    if members is None:
+        return error_page
+    return render_template(
+        "supervisor/list.html",
+        draw=draw,
+        project=project_service.get_project_by_id(draw.project_id),
+        members=members,
+        purpose=request.form.get("purpose", "").strip(),
+    )
+
+
+def _body(kind: str, draw_id: str) -> dict[str, Any] | None:
+    try:
+        return ledger.entry_body(kind, draw_id)
+    except LedgerError:
+        return None
+
+
+@bp.route("/draws/<draw_id>/record", methods=["GET", "POST"])
+@roles_required(*SUPERVISE)
+def record(draw_id: str) -> Response | tuple[str, int] | str:
+    """The printable draw record: request, commitment, seed, members, seats, replacements."""
+    draw = draws.get_draw(draw_id)
+    if draw.root_id is not None:
+        draw = draws.get_draw(draw.root_id)
+    if request.method == "GET":
+        return _purpose_page(draw, "record", FormState({}))
+    members, error_page = _open(draw, "record")
+    if members is None:
+        return error_page
+    project = project_service.get_project_by_id(draw.project_id)
+    checkpoint = ledger.latest_checkpoint()
+    return render_template(
+        "supervisor/record.html",
+        draw=draw,
+        project=project_service.summary(project),
+        specialty_names=directory.specialty_names(),
+        announced=_body("draw.announced", draw.id),
+        result=_body("draw.completed", draw.id) or _body("draw.failed", draw.id),
+        witnesses=len(draws.witnesses_of(draw)),
+        members=members,
+        replacements=ledger.entry_bodies("draw.replaced", draw.id),
+        entries=directory.draw_entries(draw.id),
+        subdraws=[d for d in directory.draws_of_project(project) if d.root_id == draw.id],
+        checkpoint=checkpoint,
+        purpose=request.form.get("purpose", "").strip(),
+        printed_at=clock.now(),
+        by=auth.current_user(),
+    )

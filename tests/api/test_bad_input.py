@@ -1,0 +1,142 @@
+"""Bad input to the workflow endpoints: a 4xx problem naming the field, and nothing written."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Draw, LedgerEntry, Project
+from expertdraw.services import auth as auth_service
+
+from ..integration import centre as c
+from .conftest import ApiClient
+
+
+@pytest.fixture
+def pm(app):
+    with clock.frozen(c.NOW):
+        centre = c.build(technical=8, economic=4, venues=6)
+    _, token = auth_service.issue_token(centre.users["pm"], label="bad input")
+    return centre, ApiClient(app.test_client(), token)
+
+
+def _project(centre: c.Centre, **changes):
+    body = {
+        "code": "P-BAD-1",
+        "name": "项目",
+        "tenderer": centre.tenderer,
+        "region": "530602",
+        "window_start": c.WINDOW.isoformat(),
+        "window_end": (c.WINDOW + timedelta(hours=8)).isoformat(),
+        "strata": [
+            {"name": "technical", "specialty": "A0101", "kind": "technical", "count": 4},
+            {"name": "economic", "specialty": "C0301", "kind": "economic", "count": 1},
+        ],
+    }
+    body.update(changes)
+    return body
+
+
+def _counts() -> tuple[int, int, int]:
+    return (
+        db.session.scalar(sa.select(sa.func.count(Project.id))),
+        db.session.scalar(sa.select(sa.func.count(Draw.id))),
+        db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))),
+    )
+
+
+CASES = [
+    (
+        "count is a string",
+        {"strata": [{"name": "t", "specialty": "A0101", "kind": "technical", "count": "5"}]},
+        "strata.0.count",
+    ),
+    ("unknown field", {"colour": "red"}, "colour"),
+    ("huge name", {"name": "项" * 5000}, "name"),
+    ("bad USCC check digit", {"tenderer": "91530600000000001A"}, "tenderer"),
+    ("bad region", {"region": "999"}, "region"),
+    (
+        "unknown specialty",
+        {"strata": [{"name": "t", "specialty": "Z99", "kind": "technical", "count": 5}]},
+        "strata.0.specialty",
+    ),
+    (
+        "window in the past",
+        {"window_start": "2020-01-01T01:00:00+00:00", "window_end": "2020-01-01T09:00:00+00:00"},
+        "window_start",
+    ),
+    ("naive time", {"window_start": "2027-03-01T01:00:00"}, "window_start"),
+    (
+        "even committee",
+        {"strata": [{"name": "t", "specialty": "A0101", "kind": "technical", "count": 6}]},
+        "strata",
+    ),
+    (
+        "too small committee",
+        {"strata": [{"name": "t", "specialty": "A0101", "kind": "technical", "count": 3}]},
+        "strata",
+    ),
+    (
+        "bad stratum name",
+        {"strata": [{"name": "技术 组", "specialty": "A0101", "kind": "technical", "count": 5}]},
+        "strata.0.name",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "changes", "field"), CASES, ids=[c[0] for c in CASES])
+def test_bad_project_is_refused_naming_the_field(pm, label, changes, field):
+    centre, client = pm
+    before = _counts()
+    with clock.frozen(c.NOW):
+        response = client.post("/api/v1/projects", json=_project(centre, **changes))
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    fields = [e["field"] for e in problem.get("errors") or []]
+    assert field in fields, (label, problem)
+    assert _counts() == before
+
+
+def test_malformed_json_is_refused(pm):
+    _, client = pm
+    response = client.post(
+        "/api/v1/projects", data=b'{"code": "P1",', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid:json"
+
+
+def test_impossible_request_is_refused_before_any_announcement(pm):
+    centre, client = pm
+    body = _project(
+        centre,
+        strata=[
+            {"name": "technical", "specialty": "A0101", "kind": "technical", "count": 4},
+            {"name": "economic", "specialty": "C0301", "kind": "economic", "count": 5},
+        ],
+    )
+    with clock.frozen(c.NOW):
+        assert client.post("/api/v1/projects", json=body).status_code == 201
+        before = _counts()
+        response = client.post(
+            "/api/v1/projects/P-BAD-1/draws", json={"entropy": {"kind": "witness"}}
+        )
+    assert response.status_code == 422
+    assert response.get_json()["code"].startswith("infeasible:")
+    assert _counts() == before
+
+
+def test_no_entropy_is_refused_unless_the_project_allows_it(pm):
+    centre, client = pm
+    with clock.frozen(c.NOW):
+        client.post("/api/v1/projects", json=_project(centre))
+        before = _counts()
+        response = client.post("/api/v1/projects/P-BAD-1/draws", json={"entropy": {"kind": "none"}})
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "entropy.kind"
+    assert _counts() == before
