@@ -19,7 +19,7 @@ from .errors import handle_exception
 from .framework import METHODS, operations
 
 # Add new route modules here (e.g. "projects", "draws", "ledger").
-ROUTE_MODULES = ("account", "users", "meta", "projects", "draws", "notices", "ledger")
+ROUTE_MODULES = ("account", "users", "meta", "projects", "draws", "notices", "ledger", "inspection")
 CATCH_ALL = "not_found"
 MAX_CONTENT_LENGTH = 1024 * 1024
 

@@ -10,7 +10,6 @@ meaning spans the log (keys, draws).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 from expertdraw.domain.bundle_lines import Line, parse_line
 from expertdraw.domain.ledger import ENTRY_SIGNATURE_CONTEXT, ZERO_PREV
 from expertdraw.domain.merkle_range import CompactRange
-from expertdraw.domain.notes import VerifierKey
+from expertdraw.domain.notes import NoteError, VerifierKey, b64decode_strict
 
 EVENT_TYPES = frozenset(
     {"log.created", "key.rotated", "draw.announced", "draw.completed", "draw.failed"}
@@ -94,15 +93,12 @@ def _verifier(public_key: bytes) -> VerifierKey:
 
 
 def _signature(sig: Any) -> bytes | None:
-    if isinstance(sig, bytes):
-        sig = sig.decode("ascii")
-    if not isinstance(sig, str):
-        return None
+    """The 64 signature bytes of a record's ``sig``, or None if it is not strict base64."""
     try:
-        raw = base64.b64decode(sig, validate=True)
-    except (binascii.Error, ValueError):
+        raw = b64decode_strict(sig.decode("ascii") if isinstance(sig, bytes) else sig)
+    except (NoteError, TypeError, UnicodeDecodeError):
         return None
-    return raw if len(raw) == 64 and base64.b64encode(raw).decode() == sig else None
+    return raw if len(raw) == 64 else None
 
 
 class _Chunk:
@@ -121,6 +117,10 @@ class _Chunk:
         self.current: tuple[int, int | None, bytes, bytes] = (1, 0, b"", b"")  # covers nothing
         self.prev_hex: bytes | None = None
         self.prev_time = ""  # earlier than any time
+        self.quick = not ctx.entry_signatures
+        self.last_leaf: bytes | None = None
+        self.events = self.out.events
+        self.push = self.tree.push
 
     def problem(self, code: str, message: str, seq: int) -> None:
         if len(self.out.problems) < self.ctx.max_problems:
@@ -152,19 +152,19 @@ class _Chunk:
             and lo <= seq
             and (hi is None or seq <= hi)
             and type(sig) is bytes
-            and not self.ctx.entry_signatures
+            and self.quick
             and kind != "log.created"
         ):
             pass
         else:
-            self._slow(seq, parsed, leaf, hexed)
+            self._slow(seq, Line(*parsed), leaf, hexed)
         if kind in EVENT_TYPES and type(body) is dict:
-            self.out.events.append((seq, kind, body))
+            self.events.append((seq, kind, body))
         self.prev_hex = hexed
         if type(when) is str:
             self.prev_time = when
-        self.out.last_leaf = leaf
-        self.tree.push(leaf)
+        self.push(leaf)
+        self.last_leaf = leaf
         return True
 
     def _slow(self, seq: int, parsed: Line, leaf: bytes, hexed: bytes) -> None:
@@ -227,13 +227,15 @@ def scan_chunk(
     out, tree = state.out, state.tree
     lines = data.split(b"\n")
     unterminated = lines.pop()  # empty unless the file's last line has no newline
-    for i, line in enumerate(lines):
-        if not state.check(start + i, line):
+    check = state.check
+    for seq, line in enumerate(lines, start):
+        if not check(seq, line):
             out.broken = True
             break
-        out.count += 1
-        if start + i + 1 in sizes:
-            out.partials[start + i + 1] = (tree.hashes, state.prev_time or "")
+        if seq + 1 in sizes:
+            out.partials[seq + 1] = (tree.hashes, state.prev_time or "")
+    out.count = tree.size
+    out.last_leaf = state.last_leaf
     if unterminated and not out.broken:
         seq = start + len(lines)
         state.problem("line:newline", "the last line does not end with a newline", seq)

@@ -1,6 +1,6 @@
 """ORM tables, one module per concept; import from here."""
 
-from . import scheduling  # noqa: F401  (scheduler tables: leases, job runs, job store)
+from . import inspection, scheduling  # noqa: F401  (reports, alerts, samples; scheduler tables)
 from .draws import Alternate, Booking, Delivery, Draw, Member, Notice, Witness
 from .ledger import (
     APPEND_ONLY_TABLES,

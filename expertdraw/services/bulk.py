@@ -9,11 +9,14 @@ applied by hand there, so both paths store the same bytes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
+
+from ..personal_data import protector
 
 COPY_THRESHOLD = 2000
 BATCH = 10_000
@@ -26,10 +29,20 @@ def _batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence
 
 
 def _processors(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) -> list[Any]:
-    out = []
+    """Per column, None or a function that turns a Python value into the stored value."""
+    from ..models.types import EncryptedText
+
+    out: list[Any] = []
     for name in columns:
         column_type = table.c[name].type
-        out.append(column_type if isinstance(column_type, TypeDecorator) else None)
+        if isinstance(column_type, EncryptedText):
+            # The same as EncryptedText.process_bind_param, without a lookup per value.
+            encrypt = protector().encrypt
+            out.append(lambda value, encrypt=encrypt: None if value is None else encrypt(value))
+        elif isinstance(column_type, TypeDecorator):
+            out.append(partial(column_type.process_bind_param, dialect=conn.dialect))
+        else:
+            out.append(None)
     return out
 
 
@@ -60,7 +73,7 @@ def copy_rows(
             for row in rows:
                 copy.write_row(
                     [
-                        value if p is None else p.process_bind_param(value, dialect)
+                        value if p is None else p(value)
                         for p, value in zip(processors, row, strict=True)
                     ]
                 )
@@ -91,60 +104,24 @@ def insert_rows(
     return len(rows)
 
 
-def insert_ignoring_duplicates(
+def insert_stream(
     conn: sa.Connection,
     table: sa.Table,
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
     *,
+    expected: int,
     copy_threshold: int = COPY_THRESHOLD,
 ) -> int:
-    """Insert rows, skipping any that hit a unique key already present; returns rows added.
-
-    PostgreSQL: COPY into a temporary table, then ``INSERT ... SELECT ... ON CONFLICT DO
-    NOTHING``. SQLite: ``INSERT ... ON CONFLICT DO NOTHING`` executemany.
-    """
-    before = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-    rows = list(rows)
-    if conn.dialect.name == "postgresql" and len(rows) >= copy_threshold:
-        from sqlalchemy.dialects import postgresql
-
-        temp = f"tmp_{table.name}"
-        quote = conn.dialect.identifier_preparer.quote
-        cols = ", ".join(quote(c) for c in columns)
-        conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {temp} ON COMMIT DROP AS "
-            f"SELECT {cols} FROM {quote(table.name)} WITH NO DATA"
-        )
-        copy_rows(conn, temp, columns, _bound(conn, table, columns, rows))
-        source = sa.table(temp, *(sa.column(c) for c in columns))
-        conn.execute(
-            postgresql.insert(table)
-            .from_select(list(columns), sa.select(*source.c))
-            .on_conflict_do_nothing()
-        )
-        conn.exec_driver_sql(f"DROP TABLE {temp}")
-    else:
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(table).on_conflict_do_nothing()
-        for batch in _batches(rows, BATCH):
-            conn.execute(statement, [dict(zip(columns, row, strict=True)) for row in batch])
-    after = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-    return after - before
-
-
-def _bound(
-    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> Iterator[list[Any]]:
-    processors = _processors(conn, table, columns)
-    for row in rows:
-        yield [
-            value if p is None else p.process_bind_param(value, conn.dialect)
-            for p, value in zip(processors, row, strict=True)
-        ]
+    """Like ``insert_rows`` for rows produced on the fly; ``expected`` picks the method."""
+    if conn.dialect.name == "postgresql" and expected >= copy_threshold:
+        return copy_rows(conn, table, columns, rows)
+    count = 0
+    statement = sa.insert(table)
+    for batch in _batches(rows, BATCH):
+        conn.execute(statement, [dict(zip(columns, row, strict=True)) for row in batch])
+        count += len(batch)
+    return count
 
 
 def existing_keys(conn: sa.Connection, table: sa.Table, columns: Sequence[str]) -> set[tuple]:

@@ -186,12 +186,13 @@ def organisation_names(usccs: list[str | None]) -> dict[str, str]:
     rows = db.session.execute(
         sa.select(Organisation.uscc, Organisation.name).where(Organisation.uscc.in_(wanted))
     )
-    return dict(rows.tuples().all())
+    return {uscc: name for uscc, name in rows}
 
 
 def specialty_names() -> dict[str, str]:
     """Specialty names by code."""
-    return dict(db.session.execute(sa.select(Specialty.code, Specialty.name)).tuples().all())
+    rows = db.session.execute(sa.select(Specialty.code, Specialty.name))
+    return {code: name for code, name in rows}
 
 
 def draw_entries(draw_id: str) -> list[tuple[int, str, str]]:
@@ -206,11 +207,8 @@ def draw_entries(draw_id: str) -> list[tuple[int, str, str]]:
 
 def counts() -> dict[str, int]:
     """Figures for the administrator's overview: experts by status, venues, organisations."""
-    by_status = dict(
-        db.session.execute(sa.select(Expert.status, sa.func.count()).group_by(Expert.status))
-        .tuples()
-        .all()
-    )
+    rows = db.session.execute(sa.select(Expert.status, sa.func.count()).group_by(Expert.status))
+    by_status = {status: count for status, count in rows}
     return {
         "experts": sum(by_status.values()),
         "active": by_status.get("active", 0),

@@ -9,11 +9,12 @@ the import day) and closes the open one; an empty employer closes the open one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from .. import clock
 from ..domain.codes import CodeError, validate_id_number, validate_region, validate_uscc
 from ..models import (
     EXPERT_KINDS,
@@ -27,7 +28,7 @@ from ..models import (
 )
 from ..personal_data import protector
 from .bulk import insert_rows
-from .import_rows import _EMAIL, _LIST_SEPARATORS, _PHONE, Checker, Row, all_codes, lookup
+from .import_rows import EMAIL, LIST_SEPARATORS, PHONE, Checker, Row, all_codes, lookup
 
 # Columns written on update when present in the file (required ones always are).
 _ALWAYS = ("name", "id_number", "home_region", "title", "kind")
@@ -69,7 +70,7 @@ def _phone(checker: Checker, row: Row) -> str | None:
     if value is None:
         return None
     phone = value.replace(" ", "").replace("-", "").removeprefix("+86")
-    if not _PHONE.fullmatch(phone):
+    if not PHONE.fullmatch(phone):
         checker.error(row.line, "phone", "phone must be an 11-digit mobile number 1xxxxxxxxxx")
         return None
     return phone
@@ -91,7 +92,7 @@ def validate_experts(
         id_number = checker.code(row, "id_number", _id_number)
         phone = _phone(checker, row)
         email = checker.text(row, "email", max_len=200)
-        if email is not None and not _EMAIL.fullmatch(email):
+        if email is not None and not EMAIL.fullmatch(email):
             checker.error(row.line, "email", f"{email!r} is not an e-mail address")
         home = checker.code(row, "home_region", validate_region)
         if home is not None and home not in regions:
@@ -107,7 +108,7 @@ def validate_experts(
             checker.error(row.line, "data_confirmed_on", "data_confirmed_on is in the future")
         listed = checker.text(row, "specialties", required=True, max_len=2000)
         codes: list[str] = []
-        for item in _LIST_SEPARATORS.split(listed or ""):
+        for item in LIST_SEPARATORS.split(listed or ""):
             if not item:
                 continue
             if item.upper() not in specialties:
@@ -174,7 +175,7 @@ def write_experts(conn: sa.Connection, plan: ExpertPlan) -> tuple[dict[str, int]
     employer_ids = lookup(
         conn, Organisation.uscc, Organisation.id, (r.employer_uscc for r in plan.records)
     )
-    now = datetime.now(UTC)
+    now = clock.now()
     has_employer = "employer_uscc" in plan.present
     fields = list(_ALWAYS) + [f for f in _WHEN_PRESENT if f in plan.present]
     new_rows, changes = [], []

@@ -92,9 +92,9 @@ ALIASES = {
         "启用": "active",
     },
 }
-_PHONE = re.compile(r"1[3-9]\d{9}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_LIST_SEPARATORS = re.compile(r"[;；,，、\s]+")
+PHONE = re.compile(r"1[3-9]\d{9}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+LIST_SEPARATORS = re.compile(r"[;；,，、\s]+")
 _IN_CHUNK = 500
 
 
@@ -252,7 +252,7 @@ class Checker:
 
 def lookup(conn: sa.Connection, key: Any, value: Any, wanted: Iterable[Any]) -> dict[Any, Any]:
     """``{key: value}`` of the rows whose ``key`` is in ``wanted`` (chunked IN queries)."""
-    wanted = sorted(set(wanted))
+    wanted = sorted({w for w in wanted if w is not None})
     out: dict[Any, Any] = {}
     for i in range(0, len(wanted), _IN_CHUNK):
         chunk = wanted[i : i + _IN_CHUNK]

@@ -19,12 +19,13 @@ import csv
 import io
 import warnings
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from .. import clock
 from ..extensions import db
 from .import_experts import validate_experts, write_experts
 from .import_places import (
@@ -37,6 +38,7 @@ from .import_rows import KINDS, Checker, Row
 from .import_rows import Problem as ImportProblem
 
 MAX_ERRORS = 1000
+CHINA = timezone(timedelta(hours=8))
 
 
 @dataclass
@@ -71,6 +73,8 @@ class ImportKindError(ValueError):
 
 def import_file(kind: str, path: Path, *, today: date | None = None) -> ImportResult:
     """Import ``path`` (``.csv`` or ``.xlsx``) as ``kind``; see the module docstring.
+
+    ``today`` (default: the local date) starts employments opened without ``employer_since``.
 
     Raises:
         ImportKindError: ``kind`` is unknown.
@@ -113,11 +117,16 @@ def import_bytes(
     return result
 
 
+def local_today() -> date:
+    """Today at the trading centre (China Standard Time, UTC+8), from the app's clock."""
+    return clock.now().astimezone(CHINA).date()
+
+
 def _validate(
     kind: str, conn: sa.Connection, checker: Checker, rows: list[Row], today: date | None
 ) -> Any:
     if kind == "experts":
-        return validate_experts(conn, checker, rows, today or date.today())
+        return validate_experts(conn, checker, rows, today or local_today())
     if kind == "organisations":
         return validate_organisations(conn, checker, rows)
     return validate_venues(conn, checker, rows)

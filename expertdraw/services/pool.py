@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
@@ -259,12 +260,63 @@ def load_facts(
 
 
 def _universe(specialties: list[str]) -> sa.Select[Any]:
-    return (
-        sa.select(Expert.id)
-        .join(ExpertSpecialty, ExpertSpecialty.expert_id == Expert.id)
-        .where(ExpertSpecialty.specialty_code.in_(specialties))
-        .distinct()
+    return sa.select(ExpertSpecialty.expert_id).where(
+        ExpertSpecialty.specialty_code.in_(specialties)
     )
+
+
+def _sql_excluded(day: date, regions_out: list[str]) -> sa.ColumnElement[bool]:
+    """What the database excludes itself: ``inactive`` and ``region`` (the cheap, common ones)."""
+    return sa.or_(_sql_inactive(day), Expert.home_region.in_(regions_out))
+
+
+def _sql_inactive(day: date) -> sa.ColumnElement[bool]:
+    # Written NULL-safe: a NULL here would drop the expert from both sides of the split.
+    expired = sa.and_(Expert.qualification_expiry.is_not(None), Expert.qualification_expiry < day)
+    return sa.or_(Expert.status != "active", expired)
+
+
+def _flagged(project: Project, rules: el.Rules, day: date, related_orgs: set[int]) -> set[int]:
+    """Experts with any fact that some per-expert rule could act on.
+
+    The set is a superset: the domain rules decide for these; everyone else in the narrowed
+    set has no such fact, so no rule can exclude them.
+    """
+    start, end = project.window_start, project.window_end
+    parties = _party_org_ids(project)
+    look_back = timedelta(days=max(rules.frequency_days, rules.same_tenderer_days))
+    queries = [
+        sa.select(ExpertRelation.expert_id).where(ExpertRelation.organisation_id.in_(parties)),
+        sa.select(Employment.expert_id).where(Employment.organisation_id.in_(parties)),
+        sa.select(Expert.id).where(Expert.employer_id.in_(related_orgs)),
+        sa.select(Penalty.expert_id),
+        sa.select(ProjectDrafter.expert_id).where(ProjectDrafter.project_id == project.id),
+        sa.select(Leave.expert_id).where(Leave.start < end, Leave.end > start),
+        sa.select(Booking.expert_id).where(
+            Booking.released_at.is_(None),
+            Booking.start < end + rules.travel_buffer,
+            Booking.end > start - rules.travel_buffer,
+        ),
+        sa.select(Member.expert_id).where(Member.joined_at >= start - look_back),
+    ]
+    flagged: set[int] = set()
+    for query in queries:
+        flagged.update(db.session.scalars(query))
+    return flagged
+
+
+def _related_org_ids(project: Project) -> set[int]:
+    """Parties, the groups controlling them, and the units they control."""
+    parties = _party_org_ids(project)
+    parents = db.session.scalars(
+        sa.select(Organisation.parent_id).where(
+            Organisation.id.in_(parties), Organisation.parent_id.is_not(None)
+        )
+    )
+    children = db.session.scalars(
+        sa.select(Organisation.id).where(Organisation.parent_id.in_(parties))
+    )
+    return set(parties) | set(parents) | set(children)
 
 
 def free_venues(
@@ -318,56 +370,84 @@ def build_pool(
 
     ``strata`` are ``{"name", "specialty", "count", "alternates"}`` in request order;
     ``exclude_experts`` maps expert codes to a reason code the draw itself imposes
-    (``taken``, ``group-full`` in supplementary draws).
+    (``taken``, ``group-full`` in supplementary draws). Each excluded expert is counted once,
+    under the first reason in rules.md's order.
     """
     facts = project_facts(project)
     rules = _with_project_policy(rules, project)
-    evaluation_day = el.evaluation_date(facts, rules)
+    day = el.evaluation_date(facts, rules)
     regions_out = excluded_regions(facts, rules)
     exclude_experts = exclude_experts or {}
+    universes = [_universe(specialty_codes_under(s["specialty"])) for s in strata]
 
     reason_of: dict[int, str | None] = {}
+    everyone = sa.union(*universes).subquery()
+    for expert_id, inactive in db.session.execute(
+        sa.select(
+            Expert.id,
+            _sql_inactive(day),
+        ).where(Expert.id.in_(sa.select(everyone.c[0])), _sql_excluded(day, regions_out))
+    ):
+        reason_of[expert_id] = "inactive" if inactive else "region"
+
+    rows: dict[int, Any] = {}
     members_of: list[list[int]] = []
-    for stratum in strata:
-        ids = list(db.session.scalars(_universe(specialty_codes_under(stratum["specialty"]))))
-        members_of.append(ids)
-    everyone = sorted({i for ids in members_of for i in ids})
-    for chunk in _chunks(everyone, 5000):
-        for expert_id, status, expiry, home in db.session.execute(
-            sa.select(
-                Expert.id, Expert.status, Expert.qualification_expiry, Expert.home_region
-            ).where(Expert.id.in_(chunk))
+    considered: list[int] = []
+    for universe in universes:
+        considered.append(
+            db.session.scalar(sa.select(sa.func.count(sa.distinct(universe.subquery().c[0]))))
+        )
+        ids = []
+        for row in db.session.execute(
+            sa.select(Expert.id, Expert.code, Expert.data_confirmed_on, Organisation.uscc)
+            .outerjoin(Organisation, Organisation.id == Expert.employer_id)
+            .where(Expert.id.in_(universe), sa.not_(_sql_excluded(day, regions_out)))
         ):
-            if status != "active" or (expiry is not None and expiry < evaluation_day):
-                reason_of[expert_id] = "inactive"
-            elif home in regions_out:
-                reason_of[expert_id] = "region"
-    narrowed = [i for i in everyone if i not in reason_of]
-    expert_facts: dict[int, el.ExpertFacts] = {}
-    for chunk in _chunks(narrowed, 5000):
-        expert_facts.update(load_facts(chunk, project, facts, rules))
-    for expert_id, fact in expert_facts.items():
-        reason_of[expert_id] = exclude_experts.get(fact.code) or el.first_exclusion(
-            fact, facts, rules
+            rows[row.id] = row
+            ids.append(row.id)
+        members_of.append(ids)
+        ids.extend(
+            i
+            for i in db.session.scalars(
+                universe.where(ExpertSpecialty.expert_id.in_(list(reason_of)))
+            )
         )
 
-    pool_ids = {fact.code: expert_id for expert_id, fact in expert_facts.items()}
+    stale_before = day - timedelta(days=rules.stale_days - 1)
+    flagged = _flagged(project, rules, day, _related_org_ids(project))
+    to_check = [
+        i
+        for i, row in rows.items()
+        if i in flagged or row.data_confirmed_on is None or row.data_confirmed_on < stale_before
+    ]
+    checked = load_facts(to_check, project, facts, rules) if to_check else {}
+    for expert_id, row in rows.items():
+        fact = checked.get(expert_id)
+        reason = exclude_experts.get(row.code)
+        if reason is None and fact is not None:
+            reason = el.first_exclusion(fact, facts, rules)
+        reason_of[expert_id] = reason
+
     excluded: dict[str, int] = {}
-    order = [*el.REASON_CODES, "taken", "group-full"]
-    for code in order:
+    for code in [*el.REASON_CODES, "taken", "group-full"]:
         n = sum(1 for r in reason_of.values() if r == code)
         if n:
             excluded[code] = n
 
-    pool = Pool(strata=[], excluded=excluded, venues=[], expert_ids=pool_ids)
-    for stratum, ids in zip(strata, members_of, strict=True):
-        drawable = [expert_facts[i] for i in ids if reason_of.get(i) is None]
-        stale_or_ok = [expert_facts[i] for i in ids if reason_of.get(i) in (None, "stale-data")]
-        share = el.stale_share(stale_or_ok, rules, evaluation_day)
-        if stale_or_ok and share >= rules.stale_share_limit:
+    pool = Pool(
+        strata=[],
+        excluded=excluded,
+        venues=[],
+        expert_ids={row.code: i for i, row in rows.items() if reason_of[i] is None},
+    )
+    for stratum, ids, seen in zip(strata, members_of, considered, strict=True):
+        drawable = [rows[i] for i in ids if reason_of.get(i) is None]
+        stale = sum(1 for i in ids if reason_of.get(i) == "stale-data")
+        share = Fraction(stale, stale + len(drawable)) if stale + len(drawable) else Fraction(0)
+        if share and share >= rules.stale_share_limit:
             pool.stale_blocked.append(stratum["name"])
         candidates = sorted(
-            ({"id": f.code, "group": group_code(family, f.employer, f.code)} for f in drawable),
+            ({"id": r.code, "group": group_code(family, r.uscc, r.code)} for r in drawable),
             key=lambda c: c["id"],
         )
         pool.strata.append(
@@ -377,7 +457,7 @@ def build_pool(
                 count=stratum["count"],
                 alternates=stratum["alternates"],
                 candidates=candidates,
-                considered=len(ids),
+                considered=seen,
                 stale_share=f"{share.numerator}/{share.denominator}",
             )
         )
@@ -397,11 +477,6 @@ def _with_project_policy(rules: el.Rules, project: Project) -> el.Rules:
     mapping = rules.to_mapping()
     mapping["region_policy"] = project.region_policy
     return el.Rules.from_mapping(mapping)
-
-
-def _chunks(items: Sequence[int], size: int) -> Iterable[Sequence[int]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def evaluation_day_of(project: Project, rules: el.Rules) -> date:

@@ -27,7 +27,7 @@ from ..models import (
     Penalty,
 )
 from ..personal_data import protector
-from .bulk import COPY_THRESHOLD, existing_keys, id_map, insert_ignoring_duplicates, insert_rows
+from .bulk import COPY_THRESHOLD, existing_keys, id_map, insert_rows, insert_stream
 
 EXPERT_COLUMNS = (
     "code",
@@ -216,7 +216,12 @@ class PoolLoader:
 
 def load_generated(loader: PoolLoader, chunks: Iterator[dict[str, list[dict[str, str]]]]) -> None:
     """Load generated chunks one after the other (bounded memory for large pools)."""
-    for chunk in chunks:
+    iterator = iter(chunks)
+    while True:
+        with loader.report.timed("generate"):
+            chunk = next(iterator, None)
+        if chunk is None:
+            return
         loader.load(chunk)
 
 
@@ -225,7 +230,8 @@ def add_conflicts(conn: sa.Connection, count: int, copy_threshold: int = COPY_TH
 
     The set depends only on ``count`` and on the experts and organisations present (ordered by
     code and USCC): ``random.Random(seed)`` samples ``count`` distinct (expert, organisation,
-    kind) triples. Relations already present are skipped, so a second run adds nothing.
+    kind) triples, in key order. Relations already present are skipped, so a second run adds
+    nothing (and a first run adds slightly fewer than ``count`` when the seed has some).
 
     Raises:
         SeedError: ``seed:conflicts`` when more are asked than expert x organisation x kind.
@@ -246,13 +252,17 @@ def add_conflicts(conn: sa.Connection, count: int, copy_threshold: int = COPY_TH
     span = 3 * 365 * 86400
     kinds = ("declared", "relative")
 
+    table = ExpertRelation.__table__
+    columns = ("expert_id", "organisation_id", "kind", "declared_at")
+    existing = existing_keys(conn, table, columns[:3])
+
     def rows() -> Iterator[tuple[Any, ...]]:
         for pick in picks:
             e, rest = divmod(pick, per_expert)
             o, k = divmod(rest, 2)
-            yield (experts[e], orgs[o], kinds[k], base + timedelta(seconds=pick % span))
+            if (experts[e], orgs[o], kinds[k]) not in existing:
+                yield (experts[e], orgs[o], kinds[k], base + timedelta(seconds=pick % span))
 
-    columns = ("expert_id", "organisation_id", "kind", "declared_at")
-    return insert_ignoring_duplicates(
-        conn, ExpertRelation.__table__, columns, rows(), copy_threshold=copy_threshold
+    return insert_stream(
+        conn, table, columns, rows(), expected=count, copy_threshold=copy_threshold
     )

@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from .. import clock
 from ..extensions import db
 from ..models import ROLES, Expert, User, Venue
 
@@ -97,7 +98,7 @@ def create_user(
         venue_id=venue_id,
         language=language,
         active=True,
-        created_at=now or datetime.now(UTC),
+        created_at=now or clock.now(),
     )
     db.session.add(user)
     if commit:

@@ -2,21 +2,23 @@
 ``Accept-Language``; Chinese (zh_CN) by default.
 
 A ``?lang=`` on any page is remembered: in ``User.language`` for a logged-in user, in the
-session otherwise. Texts live in the Flask-Babel catalogs under ``expertdraw/translations``.
+session otherwise. Texts live in the Flask-Babel catalogs under ``expertdraw/translations``;
+the Chinese one is ``zh_Hans_CN`` because Babel resolves ``zh_CN`` to that CLDR name (a folder
+called ``zh_CN`` would never be found).
 """
 
 from __future__ import annotations
 
 from flask import Flask, g, request, session
+from flask_babel import refresh
 
 from .. import auth
 from ..services import preferences
 
 DEFAULT_LOCALE = "zh_CN"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-# The ?lang= value, the catalog's locale, the HTML lang attribute.
+# The ?lang= value and the locale it selects.
 LOCALES = {"zh": "zh_CN", "en": "en"}
-HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
 SESSION_KEY = "lang"
 
 
@@ -60,6 +62,12 @@ def _remember_choice() -> None:
     g.lang_saved = asked
 
 
+def _fresh_locale() -> None:
+    """Forget a locale cached on ``g`` by an earlier request sharing the app context (tests)."""
+    refresh()
+
+
 def init_app(app: Flask) -> None:
-    """Remember language choices on page requests."""
+    """Choose the locale afresh on every request, and remember language choices."""
+    app.before_request(_fresh_locale)
     app.before_request(_remember_choice)

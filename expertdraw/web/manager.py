@@ -71,7 +71,7 @@ def new_project() -> Response | tuple[str, int]:
         project = project_service.create_project(parsed.spec, _user())
     except ServiceError as exc:
         project_form.place_error(state, exc, parsed.row_of)
-        return _form_page(state, 422)
+        return _form_page(state, exc.http_status)
     flash(_("Project %(code)s is registered.", code=project.code), "success")
     return redirect(url_for("manager.project", code=project.code))
 
@@ -137,7 +137,7 @@ def request_draw(code: str) -> Response | tuple[str, int]:
         )
     except ServiceError as exc:
         state.fail(exc, aliases={"entropy": "witnesses"})
-        return _project_page(project, form=state), 422
+        return _project_page(project, form=state), exc.http_status
     flash(_("Draw %(id)s is announced. Supervisors can now witness it.", id=draw.id), "success")
     return redirect(url_for("manager.draw", draw_id=draw.id))
 

@@ -70,17 +70,15 @@ def _switch_url(code: str) -> str:
 
 def _context() -> dict[str, Any]:
     user = g.get("user")
-    locale = str(get_locale() or i18n.DEFAULT_LOCALE)
+    locale = get_locale()
+    english = locale is not None and locale.language == "en"
     nav = NAV.get(user.role, []) if user is not None else []
     return {
         "user": user,
         "nav": nav,
-        "html_lang": i18n.HTML_LANG.get(locale, "zh-CN"),
-        "lang": "en" if locale == "en" else "zh",
+        "html_lang": "en" if english else "zh-CN",
+        "lang": "en" if english else "zh",
         "switch_url": _switch_url,
-        "label": labels.label,
-        "reason_text": labels.reason,
-        "choices": labels.choices,
     }
 
 
@@ -99,5 +97,9 @@ def init_app(app: Flask) -> None:
     """Register the filters, the context processor and the page headers."""
     app.jinja_env.filters["dt"] = _dt
     app.jinja_env.filters["day"] = _date
+    # Globals, not context: macros imported without context use them too.
+    app.jinja_env.globals.update(
+        label=labels.label, reason_text=labels.reason, choices=labels.choices
+    )
     app.context_processor(_context)
     app.after_request(_headers)

@@ -45,6 +45,26 @@ def tampered(base: Path, edit) -> tuple[object, Path]:
         shutil.rmtree(workdir)
 
 
+def line_starts(base: Path) -> list[int]:
+    """Byte offset of each line of entries.jsonl, and the file's length last."""
+    starts = [0]
+    for line in lines(base):
+        starts.append(starts[-1] + len(line))
+    return starts
+
+
+def flip(base: Path, name: str, offset: int, xor: int):
+    """An edit that changes one byte of a bundle file."""
+    raw = (base / name).read_bytes()
+
+    def edit(folder: Path) -> None:
+        changed = bytearray(raw)
+        changed[offset] ^= xor
+        (folder / name).write_bytes(bytes(changed))
+
+    return edit
+
+
 def first_beyond(base: Path, entries: int) -> int:
     return next(i for i, size in enumerate(checkpoint_sizes(base)) if size > entries)
 
@@ -62,21 +82,11 @@ def assert_names_checkpoint(report, index: int) -> None:
 @BYTES
 @given(st.data())
 def test_any_changed_byte_in_entries_is_named_at_its_line(base, data):
-    raw = (base / "entries.jsonl").read_bytes()
-    offset = data.draw(st.integers(0, len(raw) - 1))
-    xor = data.draw(st.integers(1, 255))
-    ends = [0]
-    for line in lines(base):
-        ends.append(ends[-1] + len(line))
-    seq = bisect.bisect_right(ends, offset) - 1
-
-    def edit(folder: Path) -> None:
-        changed = bytearray(raw)
-        changed[offset] ^= xor
-        (folder / "entries.jsonl").write_bytes(bytes(changed))
-
+    starts = line_starts(base)
+    offset = data.draw(st.integers(0, starts[-1] - 1))
+    edit = flip(base, "entries.jsonl", offset, data.draw(st.integers(1, 255)))
     report, _ = tampered(base, edit)
-    assert_names_seq(report, seq)
+    assert_names_seq(report, bisect.bisect_right(starts, offset) - 1)
 
 
 @SETTINGS
@@ -136,14 +146,8 @@ def test_swapped_lines_are_named_at_the_first(base, i, gap):
 def test_any_changed_byte_in_checkpoints_is_named_at_its_checkpoint(base, data):
     raw = (base / "checkpoints.txt").read_bytes()
     offset = data.draw(st.integers(0, len(raw) - 1))
-    xor = data.draw(st.integers(1, 255))
     index = next(i for i, (lo, hi) in enumerate(note_spans(raw)) if lo <= offset < hi)
-
-    def edit(folder: Path) -> None:
-        changed = bytearray(raw)
-        changed[offset] ^= xor
-        (folder / "checkpoints.txt").write_bytes(bytes(changed))
-
+    edit = flip(base, "checkpoints.txt", offset, data.draw(st.integers(1, 255)))
     report, _ = tampered(base, edit)
     assert_names_checkpoint(report, index)
 
@@ -152,11 +156,8 @@ def test_any_changed_byte_in_checkpoints_is_named_at_its_checkpoint(base, data):
 @given(st.data())
 def test_a_tail_cut_after_a_checkpoint_is_named(base, data):
     raw = (base / "entries.jsonl").read_bytes()
-    first_size = checkpoint_sizes(base)[0]
-    ends = [0]
-    for line in lines(base):
-        ends.append(ends[-1] + len(line))
-    cut = data.draw(st.integers(ends[first_size], len(raw) - 1))
+    ends = line_starts(base)
+    cut = data.draw(st.integers(ends[checkpoint_sizes(base)[0]], len(raw) - 1))
 
     def edit(folder: Path) -> None:
         (folder / "entries.jsonl").write_bytes(raw[:cut])

@@ -1,0 +1,255 @@
+"""Expert-use alerts for supervisors, and suspending an expert.
+
+Thresholds come from ``app.config["ALERT_THRESHOLDS"]`` (each kind's keys merged over the
+defaults below); an alert fires when a figure is *at or over* its threshold:
+
+- ``frequency``: ``count`` (4) or more selections in the last ``days`` (30) days, the
+  anti-"熟面孔" rule of rules.md, seen before it starts to exclude;
+- ``consecutive``: the expert's latest ``count`` (2) or more selections within ``days`` (90)
+  were all for the same tenderer;
+- ``refusal-rate``: of at least ``min_answers`` (4) answers in ``days`` (90), the share of
+  declines and timeouts is ``ratio`` ("1/2", an exact ``n/d`` string) or more;
+- ``no-show``: ``count`` (1) or more evaluations in ``days`` (90) that the expert accepted,
+  that are over, and at which the expert never checked in.
+
+The daily report job calls :func:`evaluate`. An alert is raised once per evidence (the
+latest ledger entry or notice behind it), so running twice raises nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .. import clock, logfmt, metrics
+from ..domain.ledger import format_time
+from ..domain.sampling import SamplingError, parse_ratio
+from ..extensions import db
+from ..models import Booking, Expert, Member, Notice, User
+from ..models.inspection import ALERT_KINDS, Alert
+from . import ledger
+from .errors import Conflict, Forbidden, NotFound, ServiceError
+from .experts import STATUS_REASONS, get_by_code
+from .pagination import paginate
+from .reports_experts import frequent, same_tenderer_runs, selections
+from .reports_figures import rate, rows
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
+    "frequency": {"count": 4, "days": 30},
+    "consecutive": {"count": 2, "days": 90},
+    "refusal-rate": {"ratio": "1/2", "min_answers": 4, "days": 90},
+    "no-show": {"count": 1, "days": 90},
+}
+SUSPEND_REASONS = (*STATUS_REASONS, *(f"alert:{kind}" for kind in ALERT_KINDS))
+
+
+def thresholds() -> dict[str, dict[str, Any]]:
+    """The configured thresholds, merged over the defaults and checked.
+
+    Raises:
+        ServiceError: ``invalid:alert-thresholds`` naming the bad key.
+    """
+    configured = current_app.config.get("ALERT_THRESHOLDS") or {}
+    merged: dict[str, dict[str, Any]] = {}
+    for kind, defaults in DEFAULT_THRESHOLDS.items():
+        values = {**defaults, **(configured.get(kind) or {})}
+        if set(values) != set(defaults):
+            raise ServiceError("invalid:alert-thresholds", f"{kind} has keys {sorted(defaults)}")
+        for key, value in values.items():
+            if key == "ratio":
+                try:
+                    parse_ratio(value)
+                except SamplingError:
+                    raise ServiceError(
+                        "invalid:alert-thresholds", f"{kind}.ratio must be n/d"
+                    ) from None
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ServiceError("invalid:alert-thresholds", f"{kind}.{key} must be >= 1")
+        merged[kind] = values
+    unknown = set(configured) - set(DEFAULT_THRESHOLDS)
+    if unknown:
+        raise ServiceError("invalid:alert-thresholds", f"unknown kinds {sorted(unknown)}")
+    return merged
+
+
+def frequency_candidates(now: datetime, limits: dict[str, Any]) -> list[tuple[str, str, dict]]:
+    """``(expert, evidence, detail)`` for experts at or over the frequency threshold."""
+    history = selections(now - timedelta(days=limits["days"]), now)
+    last = {s.expert: s.seq for s in history}
+    return [
+        (code, f"seq:{last[code]}", {"selections": n, "days": limits["days"]})
+        for code, n in frequent(history, limits["count"]).items()
+    ]
+
+
+def consecutive_candidates(now: datetime, limits: dict[str, Any]) -> list[tuple[str, str, dict]]:
+    """Experts whose latest selections ran for one tenderer at least ``count`` times."""
+    history = selections(now - timedelta(days=limits["days"]), now)
+    return [
+        (code, f"seq:{run['last_seq']}", {"run": run["run"], "days": limits["days"]})
+        for code, run in same_tenderer_runs(history, limits["count"]).items()
+    ]
+
+
+def refusal_candidates(now: datetime, limits: dict[str, Any]) -> list[tuple[str, str, dict]]:
+    """Experts whose declines and timeouts reach the ratio, with enough answers."""
+    begin = format_time(now - timedelta(days=limits["days"]))
+    answered: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # answers, refused, seq
+    for row in rows(begin, format_time(now), ("notice.answered",)):
+        tally = answered[row.body["expert"]]
+        tally[0] += 1
+        tally[1] += row.body["answer"] != "accepted"
+        tally[2] = row.seq
+    ratio = parse_ratio(limits["ratio"])
+    return [
+        (code, f"seq:{seq}", {"refused": refused, "answered": n, "rate": rate(refused, n)})
+        for code, (n, refused, seq) in sorted(answered.items())
+        if n >= limits["min_answers"] and Fraction(refused, n) >= ratio
+    ]
+
+
+def no_show_candidates(now: datetime, limits: dict[str, Any]) -> list[tuple[str, str, dict]]:
+    """Experts who accepted, stayed on the committee, and never checked in by the end."""
+    found = db.session.execute(
+        sa.select(Expert.code, Notice.id)
+        .join(Member, Member.id == Notice.member_id)
+        .join(Booking, Booking.member_id == Member.id)
+        .join(Expert, Expert.id == Notice.expert_id)
+        .where(
+            Notice.status == "accepted",
+            Notice.checked_in_at.is_(None),
+            Member.state == "active",
+            Booking.released_at.is_(None),
+            Booking.end <= now,
+            Booking.end > now - timedelta(days=limits["days"]),
+        )
+        .order_by(Expert.code, Booking.end, Notice.id)
+    ).all()
+    by_expert: dict[str, list[str]] = defaultdict(list)
+    for code, notice_id in found:
+        by_expert[code].append(notice_id)
+    return [
+        (code, f"notice:{ids[-1]}", {"no_shows": len(ids), "days": limits["days"]})
+        for code, ids in sorted(by_expert.items())
+        if len(ids) >= limits["count"]
+    ]
+
+
+CANDIDATES = {
+    "frequency": frequency_candidates,
+    "consecutive": consecutive_candidates,
+    "refusal-rate": refusal_candidates,
+    "no-show": no_show_candidates,
+}
+
+
+def evaluate(now: datetime | None = None) -> list[Alert]:
+    """Raise every alert due at ``now`` that was not raised before (commits).
+
+    Returns the new alerts. Raises ServiceError for bad thresholds.
+    """
+    now = now or clock.now()
+    limits = thresholds()
+    raised: list[Alert] = []
+    for kind, find in CANDIDATES.items():
+        for code, evidence, detail in find(now, limits[kind]):
+            exists = db.session.scalar(
+                sa.select(Alert.id).where(
+                    Alert.kind == kind, Alert.expert_code == code, Alert.evidence == evidence
+                )
+            )
+            if exists:
+                continue
+            detail = {**detail, "threshold": dict(limits[kind])}
+            alert = Alert(
+                kind=kind, expert_code=code, evidence=evidence, detail=detail, raised_at=now
+            )
+            db.session.add(alert)
+            raised.append(alert)
+            metrics.ALERTS_RAISED.labels(kind=kind).inc()
+            log.info(logfmt.event("alert.raised", kind=kind, expert=code, evidence=evidence))
+    db.session.commit()
+    return raised
+
+
+def list_alerts(
+    include_acked: bool = False, *, page: int = 1, per_page: int = 50
+) -> tuple[list[Alert], int]:
+    """One page of alerts, newest first (open ones only unless ``include_acked``), and the
+    total."""
+    stmt = sa.select(Alert).order_by(Alert.id.desc())
+    if not include_acked:
+        stmt = stmt.where(Alert.acked_at.is_(None))
+    return paginate(stmt, page=page, per_page=per_page)
+
+
+def _supervising(user: User) -> None:
+    if user.role not in ("supervisor", "admin"):
+        raise Forbidden("auth:forbidden", "only supervisors and administrators handle alerts")
+
+
+def acknowledge(alert_id: int, user: User, *, commit: bool = True) -> Alert:
+    """A supervisor acknowledges an alert (commits unless ``commit`` is False).
+
+    Raises:
+        Forbidden; NotFound; Conflict: ``conflict:alert`` when already acknowledged.
+    """
+    _supervising(user)
+    alert = db.session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound("alert", alert_id)
+    if alert.acked_at is not None:
+        raise Conflict("conflict:alert", f"alert {alert_id} is already acknowledged")
+    alert.acked_at = clock.now()
+    alert.acked_by = user.id
+    if commit:
+        db.session.commit()
+    return alert
+
+
+def suspend_expert(code: str, reason: str, user: User, alert_id: int | None = None) -> Expert:
+    """Suspend an active expert: the status change and its ``pool.changed`` entry commit in
+    one transaction (and the alert acted on, if given, is acknowledged in it too).
+
+    Raises:
+        Forbidden: not a supervisor or admin; NotFound: no such expert or alert;
+        ServiceError: ``invalid:reason``; Conflict: ``conflict:status`` when not active.
+    """
+    _supervising(user)
+    if reason not in SUSPEND_REASONS:
+        raise ServiceError(
+            "invalid:reason", f"reason is one of {', '.join(SUSPEND_REASONS)}", "reason"
+        )
+    ledger.lock()
+    expert = get_by_code(code)
+    if expert.status != "active":
+        raise Conflict("conflict:status", f"expert {expert.code} is {expert.status}", "status")
+    try:
+        expert.status = "suspended"
+        ledger.append(
+            "pool.changed",
+            {
+                "expert": expert.code,
+                "field": "status",
+                "from": "active",
+                "to": "suspended",
+                "reason": reason,
+            },
+            {"role": user.role, "id": user.pseudonym},
+        )
+        if alert_id is not None:
+            acknowledge(alert_id, user, commit=False)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    log.info(logfmt.event("expert.suspended", expert=expert.code, reason=reason))
+    return expert

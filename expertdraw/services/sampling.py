@@ -1,0 +1,345 @@
+"""Random supervision sampling (双随机、一公开): plan, announce, witness, draw, publish.
+
+A supervisor fixes a plan: the projects whose committee was completed in a period (local
+dates), each with a risk level (``default_risk`` unless listed), each level's sampling ratio
+(``"1/2"``...), and the inspector pool (every active supervisor's pseudonym). The service
+commits to a fresh secret and appends ``inspection.announced`` (plan, plan hash, commitment,
+number of witnesses), covered by a checkpoint before any witness value is taken. When the
+last witness has typed a value it appends ``inspection.drawn`` with the revealed secret, the
+values, the seed and the sample (:mod:`expertdraw.domain.sampling`), which anyone replays
+from those two entries alone. Publishing makes the project list public.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import clock, logfmt, metrics
+from ..domain import sampling as method
+from ..domain.ledger import format_time
+from ..extensions import db
+from ..models import Draw, LedgerEntry, Project, User
+from ..models.inspection import Inspection, InspectionWitness
+from . import ledger
+from .draws import actor_of
+from .errors import Conflict, Forbidden, NotFound, ServiceError
+from .pagination import paginate
+from .reports_periods import zone
+
+log = logging.getLogger(__name__)
+MAX_WITNESSES = 9
+
+
+def _supervisor(user: User) -> None:
+    if user.role != "supervisor":
+        raise Forbidden("auth:forbidden", "only supervisors run supervision samples")
+
+
+def completed_projects(start: date, end: date) -> list[str]:
+    """Codes of projects whose committee draw completed between local dates ``start`` and
+    ``end`` (inclusive), sorted."""
+    tz = zone()
+    begin = datetime.combine(start, time(0), tz).astimezone(UTC)
+    until = datetime.combine(end + timedelta(days=1), time(0), tz).astimezone(UTC)
+    codes = db.session.scalars(
+        sa.select(Project.code)
+        .join(Draw, Draw.project_id == Project.id)
+        .where(
+            Draw.root_id.is_(None),
+            Draw.state == "completed",
+            Draw.finished_at >= begin,
+            Draw.finished_at < until,
+        )
+        .distinct()
+    )
+    return sorted(codes)
+
+
+def inspector_pool() -> list[str]:
+    """Pseudonyms of every active supervisor, sorted."""
+    return sorted(
+        db.session.scalars(
+            sa.select(User.pseudonym).where(User.role == "supervisor", User.active.is_(True))
+        )
+    )
+
+
+def _next_id(now: datetime) -> str:
+    prefix = f"I{now.year}-"
+    count = db.session.scalar(
+        sa.select(sa.func.count(Inspection.id)).where(Inspection.id.startswith(prefix))
+    )
+    return f"{prefix}{count + 1:06d}"
+
+
+def build_plan(
+    inspection_id: str,
+    start: date,
+    end: date,
+    ratios: dict[str, str],
+    risk: dict[str, str],
+    default_risk: str,
+    inspectors_per_project: int,
+) -> dict[str, Any]:
+    """The plan snapshot (domain.sampling), levels in the order ``ratios`` gives them.
+
+    Raises:
+        ServiceError: ``invalid:period``, ``invalid:risk``, ``infeasible:no-projects``,
+            ``infeasible:inspectors``, or the domain's ``sampling:*``.
+    """
+    if end < start:
+        raise ServiceError("invalid:period", "the period ends before it starts", "end")
+    if default_risk not in ratios:
+        raise ServiceError("invalid:risk", "default_risk must be one of the levels", "default_risk")
+    projects = completed_projects(start, end)
+    unknown = sorted(set(risk) - set(projects))
+    if unknown:
+        raise ServiceError("invalid:risk", f"not completed in the period: {unknown[0]}", "risk")
+    bad_level = sorted({level for level in risk.values() if level not in ratios})
+    if bad_level:
+        raise ServiceError("invalid:risk", f"no ratio for level {bad_level[0]}", "risk")
+    if not projects:
+        raise ServiceError("infeasible:no-projects", "no project completed in the period")
+    inspectors = inspector_pool()
+    if len(inspectors) < inspectors_per_project:
+        raise ServiceError("infeasible:inspectors", "fewer supervisors than inspectors needed")
+    levels = [
+        {
+            "name": name,
+            "ratio": ratio,
+            "projects": [p for p in projects if risk.get(p, default_risk) == name],
+        }
+        for name, ratio in ratios.items()
+    ]
+    plan = {
+        "inspection": inspection_id,
+        "period": {"start": start.isoformat(), "end": end.isoformat(), "zone": zone().key},
+        "levels": levels,
+        "inspectors": inspectors,
+        "inspectors_per_project": inspectors_per_project,
+    }
+    try:
+        return method.check_plan(plan)
+    except method.SamplingError as exc:
+        raise ServiceError(exc.code, exc.message, "ratios") from None
+
+
+def announce(
+    user: User,
+    *,
+    start: date,
+    end: date,
+    ratios: dict[str, str],
+    risk: dict[str, str] | None = None,
+    default_risk: str = "low",
+    witnesses: int = 2,
+    inspectors_per_project: int = 2,
+) -> Inspection:
+    """Fix the plan, commit to a secret and append ``inspection.announced`` (commits).
+
+    Raises:
+        Forbidden: not a supervisor; ServiceError: as :func:`build_plan`, and
+            ``invalid:entropy`` for a witness count outside 1..9.
+    """
+    _supervisor(user)
+    if not 1 <= witnesses <= MAX_WITNESSES:
+        raise ServiceError("invalid:entropy", f"witnesses is 1 to {MAX_WITNESSES}", "witnesses")
+    now = clock.now()
+    ledger.lock()
+    inspection_id = _next_id(now)
+    plan = build_plan(
+        inspection_id, start, end, ratios, risk or {}, default_risk, inspectors_per_project
+    )
+    secret = secrets.token_bytes(32)
+    body = method.announced_body(plan, secret, witnesses)
+    inspection = Inspection(
+        id=inspection_id,
+        state="announced",
+        plan=plan,
+        plan_hash=body["plan_hash"],
+        commitment=body["commitment"],
+        secret=secret.hex(),
+        witnesses=witnesses,
+        created_by=user.id,
+        announced_at=now,
+    )
+    db.session.add(inspection)
+    ledger.append("inspection.announced", body, actor_of(user), now=now)
+    ledger.issue_checkpoint(now)
+    db.session.commit()
+    log.info(logfmt.event("inspection.announced", inspection=inspection_id, plan=body["plan_hash"]))
+    return inspection
+
+
+def list_inspections(*, page: int = 1, per_page: int = 50) -> tuple[list[Inspection], int]:
+    """One page of supervision samples, newest first, and the total."""
+    stmt = sa.select(Inspection).order_by(Inspection.announced_at.desc(), Inspection.id.desc())
+    return paginate(stmt, page=page, per_page=per_page)
+
+
+def published(*, page: int = 1, per_page: int = 50) -> tuple[list[Inspection], int]:
+    """One page of published samples, most recently published first, and the total."""
+    stmt = (
+        sa.select(Inspection)
+        .where(Inspection.published_at.is_not(None))
+        .order_by(Inspection.published_at.desc(), Inspection.id.desc())
+    )
+    return paginate(stmt, page=page, per_page=per_page)
+
+
+def witness_count(inspection: Inspection) -> int:
+    """How many witness values were entered so far."""
+    return db.session.scalar(
+        sa.select(sa.func.count(InspectionWitness.id)).where(
+            InspectionWitness.inspection_id == inspection.id
+        )
+    )
+
+
+def get_inspection(inspection_id: str) -> Inspection:
+    """An inspection by id. Raises NotFound."""
+    inspection = db.session.get(Inspection, inspection_id)
+    if inspection is None:
+        raise NotFound("inspection", inspection_id)
+    return inspection
+
+
+def add_witness(inspection: Inspection, supervisor: User, value: str) -> Inspection:
+    """A supervisor's witness value; the last one draws the sample (commits).
+
+    Raises:
+        Forbidden: not a supervisor; Conflict: already witnessed or already drawn;
+        ServiceError: ``invalid:witness`` for an empty or over-long value.
+    """
+    _supervisor(supervisor)
+    value = value.strip() if isinstance(value, str) else ""
+    if not value or len(value) > 200:
+        raise ServiceError("invalid:witness", "a witness value is 1 to 200 characters", "value")
+    ledger.lock()
+    db.session.refresh(inspection)
+    if inspection.state != "announced":
+        raise Conflict("conflict:inspection-state", f"inspection {inspection.id} is drawn")
+    entered = list(
+        db.session.scalars(
+            sa.select(InspectionWitness)
+            .where(InspectionWitness.inspection_id == inspection.id)
+            .order_by(InspectionWitness.position)
+        )
+    )
+    if any(w.supervisor_id == supervisor.id for w in entered):
+        raise Conflict("conflict:witness", "each supervisor witnesses once")
+    now = clock.now()
+    db.session.add(
+        InspectionWitness(
+            inspection_id=inspection.id,
+            position=len(entered),
+            supervisor_id=supervisor.id,
+            value=value,
+            entered_at=now,
+        )
+    )
+    db.session.flush()
+    if len(entered) + 1 == inspection.witnesses:
+        return _draw(inspection, [w.value for w in entered] + [value], supervisor, now)
+    db.session.commit()
+    return inspection
+
+
+def _draw(inspection: Inspection, values: list[str], user: User, now: datetime) -> Inspection:
+    body = method.drawn_body(inspection.plan, bytes.fromhex(inspection.secret), values)
+    inspection.state = "drawn"
+    inspection.seed = body["seed"]
+    inspection.result = {"targets": body["targets"], "inspectors": body["inspectors"]}
+    inspection.drawn_at = now
+    ledger.append("inspection.drawn", body, actor_of(user), now=now)
+    ledger.issue_checkpoint(now)
+    db.session.commit()
+    metrics.INSPECTIONS_DRAWN.inc()
+    log.info(logfmt.event("inspection.drawn", inspection=inspection.id, seed=body["seed"]))
+    return inspection
+
+
+def ledger_bodies(inspection_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The ``inspection.announced`` and ``inspection.drawn`` bodies of a sample, as recorded.
+
+    Raises:
+        NotFound: the ledger holds no announcement of that id.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for kind, record in db.session.execute(
+        sa.select(LedgerEntry.type, LedgerEntry.record)
+        .where(LedgerEntry.type.in_(("inspection.announced", "inspection.drawn")))
+        .order_by(LedgerEntry.seq)
+    ):
+        body = json.loads(record)["entry"]["body"]
+        if body.get("inspection") == inspection_id:
+            found.setdefault(kind, body)
+    if "inspection.announced" not in found:
+        raise NotFound("inspection", inspection_id)
+    return found["inspection.announced"], found.get("inspection.drawn")
+
+
+def replay(inspection_id: str) -> list[str]:
+    """Replay a drawn sample from its ledger entries alone; the differences (none: ``[]``).
+
+    Raises:
+        NotFound: not announced; Conflict: ``conflict:inspection-state`` when not drawn yet.
+    """
+    announced, drawn = ledger_bodies(inspection_id)
+    if drawn is None:
+        raise Conflict("conflict:inspection-state", f"inspection {inspection_id} is not drawn")
+    return method.replay_sample(announced, drawn)
+
+
+def publish(inspection: Inspection, user: User) -> Inspection:
+    """Make a drawn sample's project list public (commits; publishing twice is a no-op).
+
+    Raises:
+        Forbidden: not a supervisor; Conflict: not drawn yet.
+    """
+    _supervisor(user)
+    if inspection.state != "drawn":
+        raise Conflict("conflict:inspection-state", f"inspection {inspection.id} is not drawn")
+    if inspection.published_at is None:
+        inspection.published_at = clock.now()
+        db.session.commit()
+    return inspection
+
+
+def public_list(inspection: Inspection) -> dict[str, Any]:
+    """What the public sees: projects and inspector roles, the proof values; no people.
+
+    Raises:
+        NotFound: not published (an unpublished sample does not exist for the public).
+    """
+    if inspection.published_at is None or inspection.result is None:
+        raise NotFound("inspection", inspection.id)
+    level_of = {
+        p: target["level"] for target in inspection.result["targets"] for p in target["projects"]
+    }
+    return {
+        "inspection": inspection.id,
+        "period": inspection.plan["period"],
+        "commitment": inspection.commitment,
+        "plan_hash": inspection.plan_hash,
+        "seed": inspection.seed,
+        "published_at": format_time(inspection.published_at),
+        "levels": [
+            {"level": level["name"], "ratio": level["ratio"], "projects": len(level["projects"])}
+            for level in inspection.plan["levels"]
+        ],
+        "targets": [
+            {
+                "project": item["project"],
+                "level": level_of[item["project"]],
+                "inspectors": ["supervisor"] * len(item["inspectors"]),
+            }
+            for item in inspection.result["inspectors"]
+        ],
+    }

@@ -1,0 +1,197 @@
+"""Expert-use alerts fire at their threshold and not below; suspension is atomic."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Expert, LedgerEntry, Notice
+from expertdraw.models.inspection import Alert
+from expertdraw.services import alerts, ledger, notices, reports
+from expertdraw.services.errors import Conflict, Forbidden, ServiceError
+
+from . import centre as c
+from .inspection_helpers import append, completed_project, run_draw
+
+T = c.NOW + timedelta(hours=1)
+
+
+@pytest.fixture
+def centre(app):
+    with clock.frozen(c.NOW):
+        return c.build()
+
+
+def _sent(expert: str, draw: str, minutes: int) -> None:
+    body = {"draw": draw, "notice": f"N{minutes:06d}", "expert": expert, "channel": "inbox"}
+    append("notice.sent", body, T + timedelta(minutes=minutes))
+
+
+def _answered(expert: str, answer: str, minutes: int) -> None:
+    body = {
+        "draw": "D2027-900001",
+        "notice": f"N{minutes:06d}",
+        "expert": expert,
+        "answer": answer,
+        "reason": "ill" if answer == "declined" else "",
+    }
+    append("notice.answered", body, T + timedelta(minutes=minutes))
+
+
+def _raised(kind: str) -> dict[str, Alert]:
+    rows = db.session.scalars(sa.select(Alert).where(Alert.kind == kind)).all()
+    return {a.expert_code: a for a in rows}
+
+
+def test_frequency_fires_at_the_threshold_and_not_below(app, centre):
+    app.config["ALERT_THRESHOLDS"] = {"frequency": {"count": 3}}
+    for minute in range(3):
+        _sent("E0000001", f"D2027-90000{minute}", minute)
+    for minute in range(3, 5):
+        _sent("E0000002", f"D2027-90000{minute}", minute)
+    now = T + timedelta(hours=1)
+    alerts.evaluate(now)
+    raised = _raised("frequency")
+    assert set(raised) == {"E0000001"}
+    assert raised["E0000001"].detail["selections"] == 3
+    assert raised["E0000001"].detail["threshold"] == {"count": 3, "days": 30}
+    assert alerts.evaluate(now) == []  # same evidence: nothing new
+    _sent("E0000002", "D2027-900009", 9)
+    assert [a.expert_code for a in alerts.evaluate(now)] == ["E0000002"]
+
+
+def test_selections_outside_the_look_back_do_not_count(app, centre):
+    app.config["ALERT_THRESHOLDS"] = {"frequency": {"count": 2, "days": 1}}
+    _sent("E0000001", "D2027-900001", 0)
+    _sent("E0000001", "D2027-900002", 1)
+    assert _raised("frequency") == {}
+    alerts.evaluate(T + timedelta(days=1, minutes=1))  # the first one is over a day old
+    assert _raised("frequency") == {}
+
+
+def test_consecutive_selections_for_one_tenderer_fire_at_the_threshold(app, centre):
+    app.config["ALERT_THRESHOLDS"] = {"consecutive": {"count": 2}}
+    same = [completed_project(f"P2027-01{n}", c.NOW, centre.tenderer) for n in range(3)]
+    other = completed_project("P2027-0199", c.NOW, centre.agency)
+    _sent("E0000001", same[0].id, 0)
+    _sent("E0000001", same[1].id, 1)  # two in a row for the tenderer: fires
+    _sent("E0000002", same[2].id, 2)
+    _sent("E0000002", other.id, 3)  # the run is broken: latest run is 1
+    _sent("E0000003", same[2].id, 4)  # one only
+    alerts.evaluate(T + timedelta(hours=1))
+    raised = _raised("consecutive")
+    assert set(raised) == {"E0000001"}
+    assert raised["E0000001"].detail["run"] == 2
+
+
+def test_refusal_rate_fires_at_the_ratio_with_enough_answers(app, centre):
+    app.config["ALERT_THRESHOLDS"] = {"refusal-rate": {"ratio": "1/2", "min_answers": 4}}
+    answers = {
+        "E0000001": ["declined", "timeout", "accepted", "accepted"],  # 2/4: at the ratio
+        "E0000002": ["declined", "accepted", "accepted", "accepted"],  # 1/4: below
+        "E0000003": ["declined", "declined", "declined"],  # 3/3, too few answers
+    }
+    minute = 0
+    for code, given in answers.items():
+        for answer in given:
+            _answered(code, answer, minute)
+            minute += 1
+    alerts.evaluate(T + timedelta(hours=1))
+    raised = _raised("refusal-rate")
+    assert set(raised) == {"E0000001"}
+    assert raised["E0000001"].detail["rate"] == "2/4"
+
+
+def test_no_show_fires_when_an_accepted_member_never_checked_in(app, centre):
+    draw = run_draw(centre, "P2027-0001", c.NOW)
+    notice = db.session.scalars(
+        sa.select(Notice).where(Notice.draw_id == draw.id).order_by(Notice.id)
+    ).first()
+    code = db.session.scalar(sa.select(Expert.code).where(Expert.id == notice.expert_id))
+    with clock.frozen(c.NOW + timedelta(minutes=1)):
+        notices.answer(c.expert_user(code), notice.id, accept=True)
+    after = c.WINDOW + timedelta(hours=9)
+    app.config["ALERT_THRESHOLDS"] = {"no-show": {"count": 2}}
+    alerts.evaluate(after)
+    assert _raised("no-show") == {}
+    app.config["ALERT_THRESHOLDS"] = {"no-show": {"count": 1}}
+    alerts.evaluate(c.WINDOW + timedelta(hours=7))  # the evaluation is not over yet
+    assert _raised("no-show") == {}
+    alerts.evaluate(after)
+    assert set(_raised("no-show")) == {code}
+
+
+def test_the_daily_job_raises_alerts(app, centre):
+    app.config["ALERT_THRESHOLDS"] = {"frequency": {"count": 1}}
+    _sent("E0000001", "D2027-900001", 0)
+    reports.daily(T + timedelta(days=2))
+    assert set(_raised("frequency")) == {"E0000001"}
+
+
+def test_bad_thresholds_are_refused(app, centre):
+    app.config["ALERT_THRESHOLDS"] = {"refusal-rate": {"ratio": "0.5"}}
+    with pytest.raises(ServiceError) as info:
+        alerts.thresholds()
+    assert info.value.code == "invalid:alert-thresholds"
+    app.config["ALERT_THRESHOLDS"] = {"frequency": {"count": 0}}
+    with pytest.raises(ServiceError):
+        alerts.thresholds()
+
+
+def _pool_changes() -> list[dict]:
+    records = db.session.scalars(
+        sa.select(LedgerEntry.record)
+        .where(LedgerEntry.type == "pool.changed")
+        .order_by(LedgerEntry.seq)
+    )
+    return [json.loads(r)["entry"] for r in records]
+
+
+def test_suspension_appends_pool_changed_with_the_status_change(app, centre):
+    app.config["ALERT_THRESHOLDS"] = {"frequency": {"count": 1}}
+    _sent("E0000001", "D2027-900001", 0)
+    (alert,) = alerts.evaluate(T + timedelta(hours=1))
+    sup = centre.users["sup1"]
+    with clock.frozen(T + timedelta(hours=2)):
+        alerts.suspend_expert("E0000001", "alert:frequency", sup, alert.id)
+    db.session.expire_all()
+    expert = db.session.scalar(sa.select(Expert).where(Expert.code == "E0000001"))
+    assert expert.status == "suspended"
+    (entry,) = _pool_changes()
+    assert entry["body"] == {
+        "expert": "E0000001",
+        "field": "status",
+        "from": "active",
+        "to": "suspended",
+        "reason": "alert:frequency",
+    }
+    assert entry["actor"] == {"role": "supervisor", "id": sup.pseudonym}
+    assert db.session.get(Alert, alert.id).acked_by == sup.id
+    with pytest.raises(Conflict):
+        alerts.suspend_expert("E0000001", "other", sup)
+
+
+def test_a_failed_ledger_append_leaves_the_expert_active(app, centre, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ledger, "append", broken)
+    with pytest.raises(RuntimeError):
+        alerts.suspend_expert("E0000002", "investigation", centre.users["admin"])
+    db.session.expire_all()
+    expert = db.session.scalar(sa.select(Expert).where(Expert.code == "E0000002"))
+    assert expert.status == "active"
+    assert _pool_changes() == []
+
+
+def test_only_supervisors_and_admins_suspend_with_a_reason_code(app, centre):
+    with pytest.raises(Forbidden):
+        alerts.suspend_expert("E0000001", "other", centre.users["pm"])
+    with pytest.raises(ServiceError) as info:
+        alerts.suspend_expert("E0000001", "because I say so", centre.users["sup1"])
+    assert info.value.code == "invalid:reason"

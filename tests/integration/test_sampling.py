@@ -1,0 +1,168 @@
+"""Random supervision sampling (双随机、一公开): drawn by the draw engine's method, replayed
+from its ledger entries alone, sensitive to every witness value, published without people."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.domain import sampling as method
+from expertdraw.domain.draw import commitment
+from expertdraw.extensions import db
+from expertdraw.models import Checkpoint, LedgerEntry
+from expertdraw.services import sampling
+from expertdraw.services.errors import Conflict, Forbidden, ServiceError
+from expertdraw.services.users import create_user
+
+from . import centre as c
+from .inspection_helpers import completed_project
+
+RATIOS = {"high": "1/2", "medium": "1/5", "low": "1/10"}
+HIGH = ["P2027-0101", "P2027-0102", "P2027-0103"]
+MEDIUM = ["P2027-0201", "P2027-0202", "P2027-0203", "P2027-0204"]
+LOW = [f"P2027-030{n}" for n in range(1, 6)]
+DAY = c.NOW.date()
+
+
+@pytest.fixture
+def centre(app):
+    with clock.frozen(c.NOW):
+        built = c.build()
+        for name in ("sup3", "sup4"):
+            built.users[name] = create_user(name, "correct horse battery", "supervisor")
+        db.session.commit()
+    for code in HIGH + MEDIUM + LOW:
+        completed_project(code, c.NOW, built.tenderer)
+    return built
+
+
+def _announce(centre, **overrides):
+    values = dict(
+        start=DAY,
+        end=DAY,
+        ratios=RATIOS,
+        risk={**dict.fromkeys(HIGH, "high"), **dict.fromkeys(MEDIUM, "medium")},
+        default_risk="low",
+        witnesses=2,
+    )
+    values.update(overrides)
+    with clock.frozen(c.NOW + timedelta(hours=1)):
+        return sampling.announce(centre.users["sup1"], **values)
+
+
+def _drawn(centre, values=("alpha", "beta")):
+    inspection = _announce(centre)
+    with clock.frozen(c.NOW + timedelta(hours=2)):
+        sampling.add_witness(inspection, centre.users["sup1"], values[0])
+        sampling.add_witness(inspection, centre.users["sup2"], values[1])
+    return inspection
+
+
+def _bodies(inspection_id: str) -> dict[str, dict]:
+    """The two entries' bodies, read straight from the stored bundle lines."""
+    found = {}
+    for record in db.session.scalars(
+        sa.select(LedgerEntry.record).where(LedgerEntry.type.like("inspection.%"))
+    ):
+        entry = json.loads(record)["entry"]
+        if entry["body"]["inspection"] == inspection_id:
+            found[entry["type"]] = entry["body"]
+    return found
+
+
+def test_the_announcement_commits_before_any_witness_value(centre):
+    inspection = _announce(centre)
+    body = _bodies(inspection.id)["inspection.announced"]
+    assert body["commitment"] == commitment(inspection.id, bytes.fromhex(inspection.secret))
+    assert body["plan_hash"] == method.plan_hash(body["plan"])
+    assert body["entropy"] == {"kind": "witness", "witnesses": 2}
+    assert [lv["projects"] for lv in body["plan"]["levels"]] == [HIGH, MEDIUM, LOW]
+    assert len(body["plan"]["inspectors"]) == 4
+    seq = db.session.scalar(
+        sa.select(LedgerEntry.seq).where(LedgerEntry.type == "inspection.announced")
+    )
+    assert db.session.scalar(sa.select(sa.func.max(Checkpoint.size))) > seq
+    assert "secret" not in body
+
+
+def test_the_sample_takes_the_ratio_of_each_level_rounded_up(centre):
+    inspection = _drawn(centre)
+    assert inspection.state == "drawn"
+    targets = {t["level"]: t["projects"] for t in inspection.result["targets"]}
+    assert len(targets["high"]) == math.ceil(3 / 2) == 2
+    assert len(targets["medium"]) == math.ceil(4 / 5) == 1
+    assert len(targets["low"]) == math.ceil(5 / 10) == 1
+    assert set(targets["high"]) <= set(HIGH) and set(targets["low"]) <= set(LOW)
+    assigned = inspection.result["inspectors"]
+    assert [a["project"] for a in assigned] == [p for ps in targets.values() for p in ps]
+    assert all(len(set(a["inspectors"])) == 2 for a in assigned)
+
+
+def test_the_sample_replays_from_its_ledger_entries_alone(centre):
+    inspection = _drawn(centre)
+    bodies = _bodies(inspection.id)
+    announced, drawn = bodies["inspection.announced"], bodies["inspection.drawn"]
+    assert method.replay_sample(announced, drawn) == []
+    assert sampling.replay(inspection.id) == []
+    assert drawn["entropy_value"] == ["alpha", "beta"]
+    assert drawn["secret"] == inspection.secret
+    assert set(drawn) >= {"inspection", "targets", "inspectors", "seed", "plan_hash"}
+
+
+def test_changing_one_witness_value_changes_the_sample(centre):
+    inspection = _drawn(centre)
+    bodies = _bodies(inspection.id)
+    announced, drawn = bodies["inspection.announced"], bodies["inspection.drawn"]
+    secret = bytes.fromhex(drawn["secret"])
+    other = method.drawn_body(announced["plan"], secret, ["alpha", "beta!"])
+    assert other["seed"] != drawn["seed"]
+    assert (other["targets"], other["inspectors"]) != (drawn["targets"], drawn["inspectors"])
+    tampered = {**drawn, "entropy_value": ["alpha", "beta!"]}
+    assert "seed: recomputed seed differs" in method.replay_sample(announced, tampered)
+    forged = {**drawn, "targets": other["targets"]}
+    assert method.replay_sample(announced, forged) == ["targets: recomputed projects differ"]
+
+
+def test_only_supervisors_witness_once_each(centre):
+    inspection = _announce(centre)
+    with pytest.raises(Forbidden):
+        sampling.add_witness(inspection, centre.users["pm"], "x")
+    sampling.add_witness(inspection, centre.users["sup2"], "x")
+    with pytest.raises(Conflict):
+        sampling.add_witness(inspection, centre.users["sup2"], "y")
+
+
+def test_a_plan_without_completed_projects_announces_nothing(centre):
+    before = db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq)))
+    with pytest.raises(ServiceError) as info:
+        _announce(centre, start=date(2026, 1, 1), end=date(2026, 1, 2), risk={})
+    assert info.value.code == "infeasible:no-projects"
+    with pytest.raises(ServiceError) as info:
+        _announce(centre, risk={"P2027-0101": "extreme"})
+    assert info.value.code == "invalid:risk"
+    assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))) == before
+
+
+def test_the_public_list_names_projects_and_roles_only(app, centre):
+    inspection = _drawn(centre)
+    client = app.test_client()
+    url = f"/api/v1/public/inspections/{inspection.id}"
+    assert client.get(url).status_code == 404  # not published yet
+    with clock.frozen(c.NOW + timedelta(hours=3)):
+        sampling.publish(inspection, centre.users["sup1"])
+    response = client.get(url)
+    assert response.status_code == 200
+    public = response.get_json()
+    sampled = [a["project"] for a in inspection.result["inspectors"]]
+    assert [t["project"] for t in public["targets"]] == sampled
+    assert all(t["inspectors"] == ["supervisor", "supervisor"] for t in public["targets"])
+    text = response.get_data(as_text=True)
+    for user in centre.users.values():
+        assert user.pseudonym not in text and user.username not in text
+    listing = client.get("/api/v1/public/inspections").get_json()
+    assert [item["inspection"] for item in listing["items"]] == [inspection.id]

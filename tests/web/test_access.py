@@ -1,0 +1,146 @@
+"""Who may open which page: every page declares its roles, other roles get the 403 page,
+anonymous visitors go to the login page; forms are CSRF-protected, the API is not affected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Blueprint, Flask
+
+from expertdraw import clock, create_app
+from expertdraw.extensions import db
+from expertdraw.web import access
+
+from ..integration import centre as c
+from .conftest import PASSWORD, csrf_of
+
+ROLE_USERS = {
+    "project_manager": "pm",
+    "supervisor": "sup1",
+    "admin": "admin",
+    "venue_staff": "staff",
+}
+PAGES = {
+    "/manager/projects": {"project_manager", "admin"},
+    "/manager/projects/new": {"project_manager", "admin"},
+    "/manager/projects/{project}": {"project_manager", "admin"},
+    "/manager/projects/{project}/dry-run": {"project_manager", "admin"},
+    "/manager/draws/{draw}": {"project_manager", "admin"},
+    "/supervisor/draws": {"supervisor", "admin"},
+    "/supervisor/draws/{draw}": {"supervisor", "admin"},
+    "/supervisor/draws/{draw}/replay": {"supervisor", "admin"},
+    "/supervisor/draws/{draw}/list": {"supervisor", "admin"},
+    "/supervisor/draws/{draw}/record": {"supervisor", "admin"},
+    "/supervisor/ledger": {"supervisor", "admin"},
+    "/supervisor/ledger/keys.txt": {"supervisor", "admin"},
+    "/supervisor/eligibility": {"supervisor", "admin"},
+    "/expert/notices": {"expert"},
+    "/expert/schedule": {"expert"},
+    "/expert/conflicts": {"expert"},
+    "/expert/profile": {"expert"},
+    "/venue/": {"venue_staff"},
+    "/admin/": {"admin"},
+    "/admin/experts": {"admin"},
+    "/admin/venues": {"admin"},
+    "/admin/organisations": {"admin"},
+    "/admin/users": {"admin"},
+    "/admin/keys": {"admin"},
+    "/admin/import": {"admin"},
+}
+
+
+def test_every_page_view_declares_its_roles(app):
+    web_blueprints = {"web", "manager", "supervisor", "record", "ledger", "expert", "staff", "admin"}
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.rpartition(".")[0]
+        if blueprint in web_blueprints and not rule.endpoint.endswith(".static"):
+            view = app.view_functions[rule.endpoint]
+            assert access.declared_roles(view) is not None, rule.endpoint
+
+
+def test_a_view_without_declared_roles_stops_the_app_from_starting():
+    app = Flask(__name__)
+    bp = Blueprint("careless", __name__)
+    bp.add_url_rule("/open", "open", lambda: "secret")
+    app.register_blueprint(bp)
+    with pytest.raises(RuntimeError, match="careless.open"):
+        access.check_declared(app, {"careless"})
+
+
+def test_pages_answer_their_roles_and_refuse_the_others(app, completed, login):
+    expert = c.expert_user("E0000001").username
+    clients = {role: login(name) for role, name in ROLE_USERS.items()}
+    clients["expert"] = login(expert)
+    anonymous = app.test_client()
+    for template, allowed in PAGES.items():
+        path = template.format(project=completed["project"], draw=completed["draw"])
+        for role, client in clients.items():
+            response = client.get(path)
+            if role in allowed:
+                assert response.status_code == 200, (path, role, response.status_code)
+            else:
+                assert response.status_code == 403, (path, role, response.status_code)
+                assert "403" in response.get_data(as_text=True)
+        response = anonymous.get(path)
+        assert response.status_code == 302 and "/login?next=" in response.location, path
+
+
+def test_the_home_address_sends_each_role_to_its_main_page(app, centre, login):
+    expected = {
+        "pm": "/manager/projects",
+        "sup1": "/supervisor/draws",
+        "admin": "/admin/",
+        "staff": "/venue/",
+    }
+    for username, target in expected.items():
+        assert login(username).get("/").location.endswith(target)
+    assert app.test_client().get("/").location.endswith("/login")
+
+
+def test_login_refuses_wrong_passwords_and_foreign_redirects(app, centre):
+    client = app.test_client()
+    wrong = client.post("/login", data={"username": "pm", "password": "not the password"})
+    assert wrong.status_code == 401
+    assert "用户名或密码错误" in wrong.get_data(as_text=True)
+    response = client.post(
+        "/login", data={"username": "pm", "password": PASSWORD, "next": "//evil.example/x"}
+    )
+    assert response.location.endswith("/manager/projects")
+    assert client.post("/logout").location.endswith("/login")
+    assert client.get("/manager/projects").status_code == 302
+
+
+@pytest.fixture
+def csrf_app(app_config: dict[str, Any], cheap_passwords: None) -> Iterator[Any]:
+    """The app with CSRF protection on (the other page tests switch it off)."""
+    application = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_forms_without_the_csrf_token_are_refused(csrf_app):
+    with clock.frozen(c.NOW):
+        c.build()
+    client = csrf_app.test_client()
+    refused = client.post("/login", data={"username": "pm", "password": PASSWORD})
+    assert refused.status_code == 400
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    accepted = client.post(
+        "/login", data={"username": "pm", "password": PASSWORD, "csrf_token": token}
+    )
+    assert accepted.status_code == 302
+    assert client.post("/manager/projects/new", data={"code": "X"}).status_code == 400
+    assert client.post("/logout").status_code == 400
+    page = client.get("/manager/projects")
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_json_api_is_not_blocked_by_page_csrf(csrf_app):
+    client = csrf_app.test_client()
+    response = client.post("/api/v1/auth/token", json={"username": "nobody", "password": "x"})
+    assert response.status_code in (401, 422), response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"

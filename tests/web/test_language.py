@@ -1,0 +1,51 @@
+"""Choosing the language: ``?lang=``, then the user's saved choice, then ``Accept-Language``;
+Chinese by default."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from expertdraw.extensions import db
+from expertdraw.models import User
+
+
+def test_chinese_is_the_default(app):
+    page = app.test_client().get("/login").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page and "登录" in page
+
+
+def test_an_english_browser_gets_english(app):
+    client = app.test_client()
+    page = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert '<html lang="en">' in page.get_data(as_text=True)
+    chinese = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+    assert "登录" in chinese.get_data(as_text=True)
+
+
+def test_a_lang_parameter_switches_and_is_remembered_for_the_session(app):
+    client = app.test_client()
+    assert "Log in" in client.get("/login?lang=en").get_data(as_text=True)
+    assert "Log in" in client.get("/login").get_data(as_text=True)
+    assert "登录" in client.get("/login?lang=zh").get_data(as_text=True)
+    assert "登录" in client.get("/login", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
+
+
+def test_a_logged_in_user_choice_is_saved_and_wins_over_the_browser(app, centre, login):
+    client = login("pm")
+    client.get("/manager/projects?lang=en")
+    assert db.session.scalar(sa.select(User.language).where(User.username == "pm")) == "en"
+    fresh = login("pm")
+    page = fresh.get("/manager/projects", headers={"Accept-Language": "zh-CN"})
+    assert '<html lang="en">' in page.get_data(as_text=True)
+
+
+def test_an_unknown_lang_value_is_ignored(app):
+    page = app.test_client().get("/login?lang=fr").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page
+
+
+def test_the_switch_links_keep_the_page_and_its_query(app, centre, login):
+    page = login("admin").get("/admin/experts?q=E0001").get_data(as_text=True)
+    assert 'href="/admin/experts?q=E0001&amp;lang=en"' in page

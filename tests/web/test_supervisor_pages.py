@@ -1,0 +1,126 @@
+"""Supervisor's pages: witnessing, replay verdict, list opening and the printable record (both
+need a purpose and are logged), ledger downloads, the eligibility look-up."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import sqlalchemy as sa
+
+from expertdraw.extensions import db
+from expertdraw.models import LedgerEntry
+from expertdraw.services import draws, experts, projects
+
+from .conftest import PROJECT, project_spec
+
+
+def opened_count() -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(LedgerEntry.seq)).where(LedgerEntry.type == "list.opened")
+    )
+
+
+def test_two_supervisors_witness_and_the_draw_completes(app, centre, login):
+    project = projects.create_project(project_spec(centre), centre.users["pm"])
+    draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 2})
+    draw_id, commitment = draw.id, draw.commitment
+    sup1, sup2 = login("sup1"), login("sup2")
+    room = sup1.get(f"/supervisor/draws/{draw_id}").get_data(as_text=True)
+    assert commitment in room and 'name="value"' in room
+    assert sup1.post(f"/supervisor/draws/{draw_id}/witness", data={"value": "31415"}).status_code
+    again = sup1.post(f"/supervisor/draws/{draw_id}/witness", data={"value": "x"})
+    assert again.status_code == 409
+    assert "您已为本次抽取输入过见证值" in again.get_data(as_text=True)
+    empty = sup2.post(f"/supervisor/draws/{draw_id}/witness", data={"value": "  "})
+    assert empty.status_code == 422 and 'id="f-value-error"' in empty.get_data(as_text=True)
+    sup2.post(f"/supervisor/draws/{draw_id}/witness", data={"value": "zt-2027"})
+    done = sup2.get(f"/supervisor/draws/{draw_id}").get_data(as_text=True)
+    assert 'data-draw-state="completed"' in done and "data-seed" in done
+    verdict = sup2.get(f"/supervisor/draws/{draw_id}/replay?lang=en").get_data(as_text=True)
+    assert 'data-replay="match"' in verdict and "Replay matches" in verdict
+
+
+def test_admins_see_the_draw_room_but_do_not_witness(app, completed, login):
+    page = login("admin").get(f"/supervisor/draws/{completed['draw']}")
+    assert page.status_code == 200
+    refused = login("admin").post(f"/supervisor/draws/{completed['draw']}/witness")
+    assert refused.status_code == 403
+
+
+def test_the_list_opens_only_with_a_purpose_and_every_opening_is_logged(
+    app, completed: dict[str, Any], login
+):
+    client = login("sup1")
+    before = opened_count()
+    form = client.get(f"/supervisor/draws/{completed['draw']}/list").get_data(as_text=True)
+    assert [s for s in completed["hidden"] if s in form] == []
+    refused = client.post(f"/supervisor/draws/{completed['draw']}/list", data={"purpose": " "})
+    assert refused.status_code == 422 and opened_count() == before
+    opened = client.post(
+        f"/supervisor/draws/{completed['draw']}/list", data={"purpose": "complaint 42"}
+    ).get_data(as_text=True)
+    assert all(s in opened for s in completed["hidden"])
+    assert opened_count() == before + 1
+    last = db.session.scalars(sa.select(LedgerEntry.record).order_by(LedgerEntry.seq.desc())).first()
+    assert json.loads(last)["entry"]["body"]["purpose"] == "complaint 42"
+
+
+def test_the_printable_record_is_an_opening_too(app, completed: dict[str, Any], login):
+    client = login("sup1")
+    before = opened_count()
+    assert client.post(f"/supervisor/draws/{completed['draw']}/record").status_code == 422
+    html = client.post(
+        f"/supervisor/draws/{completed['draw']}/record?lang=en", data={"purpose": "archive"}
+    ).get_data(as_text=True)
+    assert opened_count() == before + 1
+    draw = draws.get_draw(completed["draw"])
+    for value in (PROJECT, draw.commitment, draw.seed, "Witnesses: 2 of 2", "Draw record"):
+        assert value in html
+    codes = {s for s in completed["hidden"] if s.startswith("E")}
+    assert all(code in html for code in codes)
+    names = completed["hidden"] - codes
+    assert [n for n in names if n in html] == []  # the record lists codes, not names
+    assert "data-print" in html
+
+
+def test_the_bundle_and_receipts_download(app, completed, login):
+    client = login("sup1")
+    bundle = client.get("/supervisor/ledger/bundle.zip")
+    assert bundle.mimetype == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(bundle.data)).namelist()
+    folder = names[0].split("/")[0]
+    assert {f"{folder}/entries.jsonl", f"{folder}/checkpoints.txt", f"{folder}/keys.txt"} <= set(
+        names
+    )
+    assert any(n.startswith(f"{folder}/snapshots/") for n in names)
+    receipt = client.get("/supervisor/ledger/receipt?seq=1")
+    assert receipt.mimetype == "application/json"
+    assert json.loads(receipt.data)["index"] == 1
+    missing = client.get("/supervisor/ledger/receipt?seq=99999")
+    assert missing.status_code == 404 and 'id="f-seq-error"' in missing.get_data(as_text=True)
+    assert client.get("/supervisor/ledger/receipt?seq=x").status_code == 422
+
+
+def test_why_an_expert_is_not_eligible(app, centre, completed, login):
+    experts.set_status("E0000003", "suspended", "investigation", centre.users["admin"])
+    client = login("sup1")
+    html = client.get(
+        f"/supervisor/eligibility?project={PROJECT}&expert=E0000003&lang=en"
+    ).get_data(as_text=True)
+    assert 'data-eligible="no"' in html and "<code>inactive</code>" in html
+    ok = client.get(f"/supervisor/eligibility?project={PROJECT}&expert=E0000030")
+    assert 'data-eligible="yes"' in ok.get_data(as_text=True)
+    unknown = client.get("/supervisor/eligibility?project=NOPE&expert=E9")
+    assert unknown.status_code == 404
+    html = unknown.get_data(as_text=True)
+    assert 'id="f-project-error"' in html and 'id="f-expert-error"' in html
+
+
+def test_the_ledger_page_shows_size_checkpoint_and_keys(app, completed, login):
+    html = login("sup1").get("/supervisor/ledger").get_data(as_text=True)
+    size = db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq)))
+    assert f"data-ledger-size>{size}<" in html
+    assert "verify BUNDLE --replay" in html and "/2027a+" in html
