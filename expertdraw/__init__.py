@@ -1,20 +1,26 @@
-"""expertdraw: auditable random drawing of evaluation experts, venues and workstations."""
+"""expertdraw: auditable random drawing of evaluation experts, venues and workstations.
+
+Flask and the database layer are imported inside ``create_app`` only, so that the offline
+verifier (``python -m expertdraw.verify``) loads nothing but the pure domain package.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from . import config as config_module
-from .extensions import db, migrate
+if TYPE_CHECKING:
+    from flask import Flask
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: config → extensions → blueprints → errors → cli → jobs."""
+    from flask import Flask
+
+    from . import config as config_module
+
     settings = config_module.from_environment()
     if test_config:
         settings.update(test_config)
@@ -31,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from . import models, personal_data  # noqa: F401  (models register their tables)
+    from .extensions import db, migrate
 
     db.init_app(app)
     personal_data.init_app(app)

@@ -42,6 +42,16 @@ def _last_seq(to_seq: int | None) -> int:
     return to_seq
 
 
+def _cover_tail() -> None:
+    """A whole-log export ends with a checkpoint, so a cut tail is always detectable."""
+    from . import ledger
+
+    latest = ledger.latest_checkpoint()
+    if latest is not None and latest.size < ledger.size():
+        ledger.issue_checkpoint()
+        db.session.commit()
+
+
 def checkpoint_notes(max_size: int) -> list[str]:
     """Every checkpoint up to ``max_size`` in issue order, with supervisors' cosignatures."""
     cosigned: dict[int, list[str]] = {}
@@ -81,6 +91,8 @@ def write_bundle(out: Path, to_seq: int | None = None) -> ExportSummary:
     Raises:
         ExportError: empty ledger, range beyond the log, or ``out`` not empty.
     """
+    if to_seq is None:
+        _cover_tail()
     last = _last_seq(to_seq)
     _prepare(out)
     draws: list[str] = []
