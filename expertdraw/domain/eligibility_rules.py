@@ -171,7 +171,11 @@ def check_same_tenderer(expert: ExpertFacts, project: ProjectFacts, rules: Rules
 
 def is_stale(expert: ExpertFacts, rules: Rules, on: date) -> bool:
     """True when the expert's data was never confirmed, or not within ``stale_days`` of ``on``."""
-    confirmed = expert.data_confirmed_on
+    return confirmation_is_stale(expert.data_confirmed_on, rules, on)
+
+
+def confirmation_is_stale(confirmed: date | None, rules: Rules, on: date) -> bool:
+    """The stale-data test on the confirmation date alone (for bulk checks)."""
     return confirmed is None or confirmed < on - timedelta(days=rules.stale_days)
 
 

@@ -94,7 +94,7 @@ def validate_experts(
         email = checker.text(row, "email", max_len=200)
         if email is not None and not EMAIL.fullmatch(email):
             checker.error(row.line, "email", f"{email!r} is not an e-mail address")
-        home = checker.code(row, "home_region", validate_region)
+        home = checker.code(row, "home_region", validate_region, number_ok=True)
         if home is not None and home not in regions:
             checker.error(row.line, "home_region", f"region {home} is not in the region table")
         employer = checker.code(row, "employer_uscc", validate_uscc, required=False)

@@ -20,7 +20,7 @@ class OrganisationPlan:
 
 
 def _region(checker: Checker, row: Row, name: str, regions: set[str], required: bool) -> Any:
-    value = checker.code(row, name, validate_region, required=required)
+    value = checker.code(row, name, validate_region, required=required, number_ok=True)
     if value is not None and value not in regions:
         checker.error(row.line, name, f"region {value} is not in the region table")
         return None

@@ -193,8 +193,20 @@ class Checker:
             self.error(row.line, name, str(exc))
             return None
 
-    def code(self, row: Row, name: str, validator: Any, *, required: bool = True) -> Any:
-        value = self.code_text(row, name, required=required)
+    def code(
+        self,
+        row: Row,
+        name: str,
+        validator: Any,
+        *,
+        required: bool = True,
+        number_ok: bool = False,
+    ) -> Any:
+        """A code checked by ``validator``; ``number_ok`` accepts a whole-number cell (regions)."""
+        if number_ok:
+            value = self.text(row, name, required=required, max_len=64)
+        else:
+            value = self.code_text(row, name, required=required)
         if value is None:
             return None
         try:

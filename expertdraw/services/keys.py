@@ -96,6 +96,19 @@ def load_signer(row: SigningKey) -> NoteSigner:
     return signer
 
 
+_SIGNERS: dict[tuple[str, str, bytes | None], NoteSigner] = {}
+
+
+def cached_signer(row: SigningKey) -> NoteSigner:
+    """``load_signer`` once per key, instance folder and passphrase in this process: reading
+    (and, with a passphrase, decrypting) the key file on every append would dominate."""
+    cache_key = (current_app.instance_path, row.verifier, _passphrase())
+    signer = _SIGNERS.get(cache_key)
+    if signer is None:
+        signer = _SIGNERS[cache_key] = load_signer(row)
+    return signer
+
+
 def current_row() -> SigningKey | None:
     """The key that signs new entries (its range is still open)."""
     return db.session.scalars(

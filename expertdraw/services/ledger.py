@@ -16,6 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from .. import clock
 from ..domain import ledger as dl
@@ -42,10 +44,65 @@ class Head:
     time: str
 
 
+@dataclass
+class _Tail:
+    """What the next append needs, cached for the rest of the transaction that holds the lock:
+    the last entry and the tree's frontier. Dropped when the transaction ends."""
+
+    seq: int
+    leaf: str
+    time: str
+    frontier: CompactRange
+
+
+_TAIL = "expertdraw.ledger.tail"
+_LOCKED = "expertdraw.ledger.locked"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        for key in (_TAIL, _LOCKED, _SIGNER):
+            session.info.pop(key, None)
+
+
 def lock() -> None:
     """Serialise ledger writers until the end of the current transaction."""
+    if db.session.info.get(_LOCKED):
+        return
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    db.session.info[_LOCKED] = True
+
+
+def _tail() -> _Tail | None:
+    """The cached tail, or the tail read from the database (two queries)."""
+    cached = db.session.info.get(_TAIL)
+    if cached is not None:
+        return cached
+    last = head()
+    if last is None:
+        return None
+    size = last.seq + 1
+    wanted, start = [], 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            wanted.append((level, start >> level))
+            start += 1 << level
+    found = {
+        (level, index): bytes(value)
+        for level, index, value in db.session.execute(
+            sa.select(LedgerNode.level, LedgerNode.index, LedgerNode.hash).where(
+                sa.tuple_(LedgerNode.level, LedgerNode.index).in_(wanted)
+            )
+        )
+    }
+    missing = [pair for pair in wanted if pair not in found]
+    if missing:
+        raise merkle.MerkleError("merkle:range", f"no stored node {missing[0]}")
+    tail = _Tail(last.seq, last.leaf, last.time, CompactRange(size, [found[p] for p in wanted]))
+    db.session.info[_TAIL] = tail
+    return tail
 
 
 def head() -> Head | None:
@@ -73,14 +130,22 @@ def _get_node(level: int, index: int) -> bytes:
     return bytes(value)
 
 
+_SIGNER = "expertdraw.ledger.signer"
+
+
 def _signer() -> NoteSigner:
-    row = keys.current_row()
-    if row is None:
-        raise keys.SigningKeyError("the log has no signing key; run `flask init`")
-    return keys.load_signer(row)
+    """The current key's signer, looked up once per transaction."""
+    signer = db.session.info.get(_SIGNER)
+    if signer is None:
+        with db.session.no_autoflush:
+            row = keys.current_row()
+        if row is None:
+            raise keys.SigningKeyError("the log has no signing key; run `flask init`")
+        signer = db.session.info[_SIGNER] = keys.cached_signer(row)
+    return signer
 
 
-def _store(signed: dl.SignedEntry, draw_id: str | None) -> None:
+def _store(signed: dl.SignedEntry, draw_id: str | None, tail: _Tail | None) -> None:
     entry = signed.entry
     db.session.add(
         LedgerEntry(
@@ -93,9 +158,10 @@ def _store(signed: dl.SignedEntry, draw_id: str | None) -> None:
             record=signed.line().decode("utf-8").rstrip("\n"),
         )
     )
-    frontier = CompactRange.from_store(entry["seq"], _get_node)
+    frontier = tail.frontier if tail is not None else CompactRange()
     for node in frontier.append(signed.leaf):
         db.session.add(LedgerNode(level=node.level, index=node.index, hash=node.hash))
+    db.session.info[_TAIL] = _Tail(entry["seq"], signed.leaf.hex(), entry["time"], frontier)
 
 
 def _time_after(previous: str | None, now: datetime) -> str:
@@ -119,7 +185,7 @@ def append(
         SigningKeyError: when the signing key is unavailable.
     """
     lock()
-    last = head()
+    last = _tail()
     if last is None:
         raise dl.LedgerError("ledger:empty", "the log is not created yet; run `flask init`")
     now = now or clock.now()
@@ -132,8 +198,7 @@ def append(
         prev=last.leaf,
         body=body,
     )
-    _store(dl.sign(entry, signer or _signer()), draw_id)
-    db.session.flush()
+    _store(dl.sign(entry, signer or _signer()), draw_id, last)
     return entry
 
 
@@ -158,8 +223,7 @@ def create_log(now: datetime | None = None) -> bool:
         prev=ZERO_PREV,
         body={"origin": origin, "key": str(signer.verifier)},
     )
-    _store(dl.sign(entry, signer), None)
-    db.session.flush()
+    _store(dl.sign(entry, signer), None, None)
     issue_checkpoint(now, signers=[signer])
     return True
 
@@ -174,14 +238,14 @@ def issue_checkpoint(
 ) -> Checkpoint:
     """Sign and store a checkpoint of the whole log in the current transaction."""
     lock()
-    last = head()
+    last = _tail()
     if last is None:
         raise dl.LedgerError("ledger:empty", "the log is not created yet")
     latest = latest_checkpoint()
     if latest is not None and latest.size == last.seq + 1:
         return latest
     tree_size = last.seq + 1
-    tree_root = root(tree_size)
+    tree_root = last.frontier.root()
     text = CheckpointText(current_app.config["LOG_ORIGIN"], tree_size, tree_root, last.time)
     note = checkpoint_note(text, signers or [_signer()])
     row = Checkpoint(size=tree_size, root=tree_root.hex(), note=note, issued_at=now or clock.now())
@@ -227,6 +291,7 @@ def rotate_key(reason: str, actor: dict[str, str], now: datetime | None = None) 
     )
     old_row.to_seq = entry["seq"]
     new_row = keys.register(new, entry["seq"] + 1, now)
+    db.session.info.pop(_SIGNER, None)
     db.session.flush()
     issue_checkpoint(now, signers=[old, new])
     return new_row

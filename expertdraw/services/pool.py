@@ -413,19 +413,16 @@ def build_pool(
             )
         )
 
-    stale_before = day - timedelta(days=rules.stale_days - 1)
     flagged = _flagged(project, rules, day, _related_org_ids(project))
-    to_check = [
-        i
-        for i, row in rows.items()
-        if i in flagged or row.data_confirmed_on is None or row.data_confirmed_on < stale_before
-    ]
+    to_check = [i for i in rows if i in flagged]
     checked = load_facts(to_check, project, facts, rules) if to_check else {}
     for expert_id, row in rows.items():
         fact = checked.get(expert_id)
         reason = exclude_experts.get(row.code)
         if reason is None and fact is not None:
             reason = el.first_exclusion(fact, facts, rules)
+        elif reason is None and el.confirmation_is_stale(row.data_confirmed_on, rules, day):
+            reason = "stale-data"  # unflagged: no earlier rule has a fact to act on
         reason_of[expert_id] = reason
 
     excluded: dict[str, int] = {}
@@ -433,6 +430,15 @@ def build_pool(
         n = sum(1 for r in reason_of.values() if r == code)
         if n:
             excluded[code] = n
+
+    by_employer: dict[str, str] = {}
+
+    def groups(employer: str | None, code: str) -> str:
+        if employer is None:
+            return group_code(family, None, code)
+        if employer not in by_employer:
+            by_employer[employer] = group_code(family, employer, code)
+        return by_employer[employer]
 
     pool = Pool(
         strata=[],
@@ -447,7 +453,7 @@ def build_pool(
         if share and share >= rules.stale_share_limit:
             pool.stale_blocked.append(stratum["name"])
         candidates = sorted(
-            ({"id": r.code, "group": group_code(family, r.uscc, r.code)} for r in drawable),
+            ({"id": r.code, "group": groups(r.uscc, r.code)} for r in drawable),
             key=lambda c: c["id"],
         )
         pool.strata.append(

@@ -145,8 +145,21 @@ def issue(period: periods.Period, now: datetime | None = None) -> tuple[Report, 
         if found is None:
             raise
         return found, False
+    except Exception:
+        db.session.rollback()
+        raise
     metrics.REPORTS_ISSUED.labels(kind=period.kind).inc()
     log.info(logfmt.event("report.issued", report=report.code, sha256=sha, seq=entry["seq"]))
+    checks = content["ledger"]
+    if not checks["audit"]["ok"] or checks["consistency"]["ok"] is False:
+        log.error(
+            logfmt.event(
+                "report.ledger-problem",
+                report=report.code,
+                audit=checks["audit"]["ok"],
+                consistency=checks["consistency"]["ok"],
+            )
+        )
     return report, True
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,13 +24,12 @@ from .. import clock, logfmt, metrics
 from ..domain import sampling as method
 from ..domain.ledger import format_time
 from ..extensions import db
-from ..models import Draw, LedgerEntry, Project, User
+from ..models import LedgerEntry, User
 from ..models.inspection import Inspection, InspectionWitness
-from . import ledger
+from . import ledger, sampling_plan
 from .draws import actor_of
 from .errors import Conflict, Forbidden, NotFound, ServiceError
 from .pagination import paginate
-from .reports_periods import zone
 
 log = logging.getLogger(__name__)
 MAX_WITNESSES = 9
@@ -39,95 +38,6 @@ MAX_WITNESSES = 9
 def _supervisor(user: User) -> None:
     if user.role != "supervisor":
         raise Forbidden("auth:forbidden", "only supervisors run supervision samples")
-
-
-def completed_projects(start: date, end: date) -> list[str]:
-    """Codes of projects whose committee draw completed between local dates ``start`` and
-    ``end`` (inclusive), sorted."""
-    tz = zone()
-    begin = datetime.combine(start, time(0), tz).astimezone(UTC)
-    until = datetime.combine(end + timedelta(days=1), time(0), tz).astimezone(UTC)
-    codes = db.session.scalars(
-        sa.select(Project.code)
-        .join(Draw, Draw.project_id == Project.id)
-        .where(
-            Draw.root_id.is_(None),
-            Draw.state == "completed",
-            Draw.finished_at >= begin,
-            Draw.finished_at < until,
-        )
-        .distinct()
-    )
-    return sorted(codes)
-
-
-def inspector_pool() -> list[str]:
-    """Pseudonyms of every active supervisor, sorted."""
-    return sorted(
-        db.session.scalars(
-            sa.select(User.pseudonym).where(User.role == "supervisor", User.active.is_(True))
-        )
-    )
-
-
-def _next_id(now: datetime) -> str:
-    prefix = f"I{now.year}-"
-    count = db.session.scalar(
-        sa.select(sa.func.count(Inspection.id)).where(Inspection.id.startswith(prefix))
-    )
-    return f"{prefix}{count + 1:06d}"
-
-
-def build_plan(
-    inspection_id: str,
-    start: date,
-    end: date,
-    ratios: dict[str, str],
-    risk: dict[str, str],
-    default_risk: str,
-    inspectors_per_project: int,
-) -> dict[str, Any]:
-    """The plan snapshot (domain.sampling), levels in the order ``ratios`` gives them.
-
-    Raises:
-        ServiceError: ``invalid:period``, ``invalid:risk``, ``infeasible:no-projects``,
-            ``infeasible:inspectors``, or the domain's ``sampling:*``.
-    """
-    if end < start:
-        raise ServiceError("invalid:period", "the period ends before it starts", "end")
-    if default_risk not in ratios:
-        raise ServiceError("invalid:risk", "default_risk must be one of the levels", "default_risk")
-    projects = completed_projects(start, end)
-    unknown = sorted(set(risk) - set(projects))
-    if unknown:
-        raise ServiceError("invalid:risk", f"not completed in the period: {unknown[0]}", "risk")
-    bad_level = sorted({level for level in risk.values() if level not in ratios})
-    if bad_level:
-        raise ServiceError("invalid:risk", f"no ratio for level {bad_level[0]}", "risk")
-    if not projects:
-        raise ServiceError("infeasible:no-projects", "no project completed in the period")
-    inspectors = inspector_pool()
-    if len(inspectors) < inspectors_per_project:
-        raise ServiceError("infeasible:inspectors", "fewer supervisors than inspectors needed")
-    levels = [
-        {
-            "name": name,
-            "ratio": ratio,
-            "projects": [p for p in projects if risk.get(p, default_risk) == name],
-        }
-        for name, ratio in ratios.items()
-    ]
-    plan = {
-        "inspection": inspection_id,
-        "period": {"start": start.isoformat(), "end": end.isoformat(), "zone": zone().key},
-        "levels": levels,
-        "inspectors": inspectors,
-        "inspectors_per_project": inspectors_per_project,
-    }
-    try:
-        return method.check_plan(plan)
-    except method.SamplingError as exc:
-        raise ServiceError(exc.code, exc.message, "ratios") from None
 
 
 def announce(
@@ -144,7 +54,7 @@ def announce(
     """Fix the plan, commit to a secret and append ``inspection.announced`` (commits).
 
     Raises:
-        Forbidden: not a supervisor; ServiceError: as :func:`build_plan`, and
+        Forbidden: not a supervisor; ServiceError: as ``sampling_plan.build_plan``, and
             ``invalid:entropy`` for a witness count outside 1..9.
     """
     _supervisor(user)
@@ -152,10 +62,14 @@ def announce(
         raise ServiceError("invalid:entropy", f"witnesses is 1 to {MAX_WITNESSES}", "witnesses")
     now = clock.now()
     ledger.lock()
-    inspection_id = _next_id(now)
-    plan = build_plan(
-        inspection_id, start, end, ratios, risk or {}, default_risk, inspectors_per_project
-    )
+    inspection_id = sampling_plan.next_id(now)
+    try:
+        plan = sampling_plan.build_plan(
+            inspection_id, start, end, ratios, risk or {}, default_risk, inspectors_per_project
+        )
+    except ServiceError:
+        db.session.rollback()  # releases the ledger lock; nothing was written
+        raise
     secret = secrets.token_bytes(32)
     body = method.announced_body(plan, secret, witnesses)
     inspection = Inspection(

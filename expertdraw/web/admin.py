@@ -12,7 +12,7 @@ from .. import auth
 from ..services import directory, experts, keys, ledger
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState, message_for, parse_int
+from .forms import FormState, abandon, message_for, parse_int
 from .labels import label
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -59,6 +59,7 @@ def expert_status(code: str) -> Response | tuple[str, int]:
             auth.current_user(),
         )
     except ServiceError as exc:
+        abandon()
         state.add(f"reason-{code}", _("%(code)s: %(message)s", code=code, message=_message(exc)))
         return _experts_page(state, exc.http_status)
     flash(_("Expert %(code)s is now: %(status)s.", code=code, status=_status_word(code)), "success")

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from .. import auth, clock
-from ..services import experts, notices
+from ..services import directory, experts, notices
 from ..services.errors import ServiceError
 from .access import roles_required
 from .forms import FormState
@@ -31,7 +31,7 @@ def _inbox(form: FormState | None = None, failed: str | None = None) -> str:
         others=[n for n in items if n["status"] != "pending"],
         form=form or FormState({}),
         failed=failed,
-        now=clock.now(),
+        specialty_names=directory.specialty_names(),
     )
 
 
@@ -75,7 +75,9 @@ def schedule() -> str:
         n for n in notices.inbox(_user()) if n["status"] == "accepted" and n["window_end"] > now
     ]
     items.sort(key=lambda n: n["window_start"])
-    return render_template("expert/schedule.html", items=items)
+    return render_template(
+        "expert/schedule.html", items=items, specialty_names=directory.specialty_names()
+    )
 
 
 @bp.route("/conflicts", methods=["GET", "POST"])

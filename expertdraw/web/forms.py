@@ -18,6 +18,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..extensions import db
+
 ERRORS: dict[str, Any] = {
     "invalid:window": _l(
         "Check the evaluation window: it must be in the future and end after it starts."
@@ -120,7 +122,11 @@ class FormState:
             self.general.append(message)
 
     def fail(self, exc: Exception, aliases: Mapping[str, str] | None = None) -> None:
-        """Record a service error beside the field it names (``aliases`` maps field names)."""
+        """Record a service error beside the field it names (``aliases`` maps field names).
+
+        The failed service's unfinished changes are discarded first (see ``abandon``).
+        """
+        abandon()
         code = getattr(exc, "code", "error")
         name = getattr(exc, "field", None)
         if name and aliases:
@@ -134,6 +140,16 @@ class FormState:
     def ok(self) -> bool:
         """No errors recorded."""
         return not self.errors and not self.general
+
+
+def abandon() -> None:
+    """Discard what a failed service call left unfinished in this request's transaction.
+
+    A service that raises may have changed rows before it noticed the problem; nothing was
+    committed, but the page shown next must not read those changes. (The request's end would
+    roll back anyway; this makes the re-rendered form show the state as it really is.)
+    """
+    db.session.rollback()
 
 
 def zone() -> ZoneInfo:

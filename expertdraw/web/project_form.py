@@ -16,7 +16,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from ..services.projects import ProjectSpec, StratumSpec
-from .forms import FormState, lines, message_for, parse_int, parse_local
+from .forms import FormState, abandon, lines, message_for, parse_int, parse_local
 
 _ROW = re.compile(r"strata\.(\d+)\.(name|specialty|kind|count|alternates)$")
 TOP_FIELDS = (
@@ -62,11 +62,11 @@ def all_fields(values: Mapping[str, Any]) -> set[str]:
     return names
 
 
-def _time(state: FormState, name: str, required: bool) -> datetime | None:
+def _time(state: FormState, name: str, missing: str | None) -> datetime | None:
     text = state.get(name).strip()
     if not text:
-        if required:
-            state.add(name, _("Enter a date and time."))
+        if missing:
+            state.add(name, missing)
         return None
     value = parse_local(text)
     if value is None:
@@ -111,9 +111,9 @@ def parse(state: FormState) -> ParsedProject:
     ):
         if not str(state.get(name)).strip():
             state.add(name, message)
-    start = _time(state, "window_start", True)
-    end = _time(state, "window_end", True)
-    deadline = _time(state, "bid_deadline", False)
+    start = _time(state, "window_start", _("Enter when the evaluation window starts."))
+    end = _time(state, "window_end", _("Enter when the evaluation window ends."))
+    deadline = _time(state, "bid_deadline", None)
     max_per_group = parse_int(state.get("max_per_group"), 1)
     representatives = parse_int(state.get("tenderer_representatives"), 0)
     strata, rows = _strata(state)
@@ -141,6 +141,7 @@ def parse(state: FormState) -> ParsedProject:
 
 def place_error(state: FormState, exc: Exception, row_of: list[int]) -> None:
     """Put a service error beside its field; ``strata.<i>.x`` goes to the form's row."""
+    abandon()
     name = getattr(exc, "field", None) or ""
     match = re.match(r"strata\.(\d+)\.(\w+)$", name)
     if match and int(match.group(1)) < len(row_of):

@@ -10,7 +10,7 @@ from flask import Flask, Response, g, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
-from . import i18n, labels
+from . import labels
 
 NAV: dict[str, list[tuple[str, Any]]] = {
     "project_manager": [
@@ -59,13 +59,13 @@ def _date(value: date | None) -> str:
 
 
 def _switch_url(code: str) -> str:
+    """This page in the other language (pages shown after a POST: the home page)."""
+    rule = request.url_rule
+    if rule is None or "GET" not in (rule.methods or ()) or request.endpoint is None:
+        return url_for("web.index", lang=code)
     args = request.args.to_dict()
     args["lang"] = code
-    endpoint = request.endpoint or "web.index"
-    try:
-        return url_for(endpoint, **(request.view_args or {}), **args)
-    except Exception:  # an endpoint that cannot be rebuilt: switch on the home page
-        return url_for("web.index", lang=code)
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
 def _context() -> dict[str, Any]:

@@ -37,6 +37,16 @@ def test_health_is_ok_with_a_fresh_checkpoint(app, client):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_health_names_the_scheduler_leader(app, client):
+    from expertdraw.services import leases
+
+    _create_log()
+    leases.acquire("scheduler", "host-a:123", 30)
+    body = client.get("/health").get_json()
+    assert body["scheduler"]["leader"] == "host-a:123"
+    assert body["scheduler"]["lease"] == "held"
+
+
 def test_health_fails_when_the_log_has_no_key(app, client):
     response = client.get("/health")
     assert response.status_code == 503

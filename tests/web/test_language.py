@@ -27,9 +27,7 @@ def test_a_lang_parameter_switches_and_is_remembered_for_the_session(app):
     assert "Log in" in client.get("/login?lang=en").get_data(as_text=True)
     assert "Log in" in client.get("/login").get_data(as_text=True)
     assert "登录" in client.get("/login?lang=zh").get_data(as_text=True)
-    assert "登录" in client.get("/login", headers={"Accept-Language": "en"}).get_data(
-        as_text=True
-    )
+    assert "登录" in client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
 
 
 def test_a_logged_in_user_choice_is_saved_and_wins_over_the_browser(app, centre, login):

@@ -64,7 +64,9 @@ def test_the_list_opens_only_with_a_purpose_and_every_opening_is_logged(
     ).get_data(as_text=True)
     assert all(s in opened for s in completed["hidden"])
     assert opened_count() == before + 1
-    last = db.session.scalars(sa.select(LedgerEntry.record).order_by(LedgerEntry.seq.desc())).first()
+    last = db.session.scalars(
+        sa.select(LedgerEntry.record).order_by(LedgerEntry.seq.desc())
+    ).first()
     assert json.loads(last)["entry"]["body"]["purpose"] == "complaint 42"
 
 

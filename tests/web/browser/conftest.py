@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from expertdraw.extensions import db
 
@@ -65,11 +65,18 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+class QuietHandler(WSGIRequestHandler):
+    """Werkzeug's request handler without a log line per request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
 @pytest.fixture
 def live_server(app: Any) -> Iterator[str]:
     """The app served on a free port of 127.0.0.1; yields its base URL."""
     db.session.commit()  # never hold SQLite's write lock while the server works
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
@@ -121,6 +128,7 @@ def screenshot(page: Any, name: str) -> Path:
 
 def visible_text(page: Any) -> str:
     """The page's rendered text, leaving out parts marked as another language (``lang``)."""
+    page.wait_for_load_state()
     return page.evaluate(
         """() => {
             const copy = document.body.cloneNode(true);

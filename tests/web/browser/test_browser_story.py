@@ -44,6 +44,10 @@ def _register_project(pm: Any, base: str, centre: c.Centre) -> None:
     pm.fill("#f-strata-0-count", "4")
     pm.select_option("#f-strata-1-specialty", "C0301")
     pm.fill("#f-strata-1-count", "1")
+    pm.click("[data-add-row]")  # a fourth, empty line: ignored
+    assert pm.input_value("#f-strata-3-count") == ""
+    pm.fill("[data-filter-for=f-strata-3-specialty]", "C03")
+    assert pm.locator("#f-strata-3-specialty option[value=A0101]").get_attribute("hidden") == ""
     pm.click("form.stack button[type=submit]")
     # The error stands next to the field, and nothing typed is lost.
     error = pm.locator("#f-tenderer-error")

@@ -1,0 +1,128 @@
+"""Administrator's pages: expert search, suspend / reactivate (``pool.changed``), venues,
+organisations, users (create with errors beside fields), keys, imports (all or nothing)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import sqlalchemy as sa
+
+from expertdraw.domain.codes import id_check_char
+from expertdraw.extensions import db
+from expertdraw.models import Expert, LedgerEntry, User
+
+from ..integration import centre as c
+
+
+def last_entry() -> dict:
+    record = db.session.scalars(sa.select(LedgerEntry.record).order_by(LedgerEntry.seq.desc()))
+    return json.loads(record.first())["entry"]
+
+
+def test_experts_are_found_by_code_or_name(app, centre, login):
+    client = login("admin")
+    by_code = client.get("/admin/experts?q=E000001").get_data(as_text=True)
+    assert 'data-expert="E0000010"' in by_code and 'data-expert="E0000020"' not in by_code
+    by_name = client.get("/admin/experts?q=专家2").get_data(as_text=True)
+    assert 'data-expert="E0000002"' in by_name and 'data-expert="E0000001"' not in by_name
+
+
+def test_suspending_needs_a_reason_and_is_logged(app, centre, login):
+    client = login("admin")
+    refused = client.post("/admin/experts/E0000007/status", data={"status": "suspended"})
+    assert refused.status_code == 422
+    assert db.session.scalar(sa.select(Expert.status).where(Expert.code == "E0000007")) == "active"
+    done = client.post(
+        "/admin/experts/E0000007/status", data={"status": "suspended", "reason": "penalty"}
+    )
+    assert done.status_code == 302
+    assert last_entry()["type"] == "pool.changed"
+    assert last_entry()["body"] == {
+        "expert": "E0000007",
+        "field": "status",
+        "from": "active",
+        "to": "suspended",
+        "reason": "penalty",
+    }
+    client.post(
+        "/admin/experts/E0000007/status", data={"status": "active", "reason": "review-cleared"}
+    )
+    assert db.session.scalar(sa.select(Expert.status).where(Expert.code == "E0000007")) == "active"
+
+
+def test_reference_pages_list_venues_organisations_and_keys(app, centre, login):
+    client = login("admin")
+    venues = client.get("/admin/venues").get_data(as_text=True)
+    assert "V530100-0-R01-W01" in venues
+    organisations = client.get("/admin/organisations?q=单位1").get_data(as_text=True)
+    assert centre.tenderer in organisations
+    keys = client.get("/admin/keys").get_data(as_text=True)
+    assert "/2027a+" in keys
+
+
+def test_a_user_is_created_and_errors_stand_beside_their_fields(app, centre, login):
+    client = login("admin")
+    short = client.post(
+        "/admin/users", data={"username": "clerk1", "password": "short", "role": "supervisor"}
+    )
+    html = short.get_data(as_text=True)
+    assert short.status_code == 422 and 'id="f-password-error"' in html
+    assert 'value="clerk1"' in html
+    unlinked = client.post(
+        "/admin/users",
+        data={"username": "e7", "password": "long enough pw", "role": "expert", "expert_code": "X"},
+    )
+    assert 'id="f-expert_code-error"' in unlinked.get_data(as_text=True)
+    made = client.post(
+        "/admin/users",
+        data={
+            "username": "e7",
+            "password": "long enough pw",
+            "role": "expert",
+            "expert_code": "E0000007",
+            "language": "en",
+        },
+    )
+    assert made.status_code == 302
+    user = db.session.scalar(sa.select(User).where(User.username == "e7"))
+    assert user.role == "expert" and user.language == "en"
+
+
+def experts_csv(rows: list[list[str]]) -> bytes:
+    header = "code,name,id_number,home_region,title,kind,specialties"
+    return ("\n".join([header, *(",".join(r) for r in rows)]) + "\n").encode()
+
+
+def test_an_import_with_a_bad_row_shows_it_and_imports_nothing(app, centre, login):
+    good = "53010219900101001" + id_check_char("53010219900101001")
+    wrong = "53010219900101002" + ("0" if id_check_char("53010219900101002") != "0" else "1")
+    rows = [
+        ["E0100001", "新专家", good, "530100", "工程师", "technical", "A0101"],
+        ["E0100002", "错专家", wrong, "530100", "工程师", "technical", "A0101"],
+    ]
+    before = db.session.scalar(sa.select(sa.func.count(Expert.id)))
+    client = login("admin")
+    page = client.post(
+        "/admin/import",
+        data={"kind": "experts", "file": (io.BytesIO(experts_csv(rows)), "experts.csv")},
+        content_type="multipart/form-data",
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and 'data-import="failed"' in html
+    assert "<td>3</td><td>id_number</td>" in html
+    assert db.session.scalar(sa.select(sa.func.count(Expert.id))) == before
+    fixed = client.post(
+        "/admin/import",
+        data={"kind": "experts", "file": (io.BytesIO(experts_csv(rows[:1])), "experts.csv")},
+        content_type="multipart/form-data",
+    )
+    assert 'data-import="ok"' in fixed.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Expert.id))) == before + 1
+
+
+def test_an_import_without_a_file_says_so(app, centre, login):
+    page = login("admin").post("/admin/import", data={"kind": "experts"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and 'id="f-file-error"' in html
+    assert c.NOW  # the centre is built
