@@ -119,6 +119,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False,
         "SCHEDULER_ENABLED": False,
+        "PASSWORD_HASHING": "test",
     }
 
 

@@ -23,13 +23,48 @@ from ..models import ROLES, Expert, User, Venue
 PSEUDONYM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32
 MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
-_hasher = PasswordHasher()
+_PROFILES = {
+    # argon2-cffi's defaults (RFC 9106 low-memory profile): what a deployment uses.
+    "default": PasswordHasher(),
+    # Cheapest parameters, for the test suite only (``PASSWORD_HASHING = "test"``).
+    "test": PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+}
+
+
+class _Hasher:
+    """The app's configured Argon2id hasher (``PASSWORD_HASHING``, default ``default``)."""
+
+    def _current(self) -> PasswordHasher:
+        from flask import current_app, has_app_context
+
+        name = (
+            current_app.config.get("PASSWORD_HASHING", "default")
+            if has_app_context()
+            else "default"
+        )
+        return _PROFILES[name]
+
+    def hash(self, password: str) -> str:
+        return self._current().hash(password)
+
+    def verify(self, hashed: str, password: str) -> bool:
+        return self._current().verify(hashed, password)
+
+    def check_needs_rehash(self, hashed: str) -> bool:
+        return self._current().check_needs_rehash(hashed)
+
+
+_hasher = _Hasher()
+
+
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so both answers take as long."""
+    return _dummy_for(_hasher._current())
 
 
 @cache
-def _dummy_hash() -> str:
-    """Verified against when the user is unknown, so both answers take as long."""
-    return _hasher.hash("expertdraw: no such user")
+def _dummy_for(hasher: PasswordHasher) -> str:
+    return hasher.hash("expertdraw: no such user")
 
 
 class UserError(ValueError):
