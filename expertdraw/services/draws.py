@@ -143,18 +143,13 @@ def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> di
             )
         return {"kind": "none"}
     if kind == "beacon":
-        not_before = request.get("not_before")
-        if not isinstance(not_before, datetime) or not_before <= now:
-            raise ServiceError(
-                "invalid:entropy",
-                "not_before must be a time after the announcement",
-                "entropy.not_before",
-            )
-        return {
-            "kind": "beacon",
-            "source": "nist-beacon-2.0",
-            "not_before": format_time(not_before),
-        }
+        from ..domain import entropy as outside
+
+        not_before = request.get("not_before") or outside.next_beacon_time(now)
+        try:
+            return outside.announce_beacon(not_before, announced_at=now)
+        except outside.EntropyError as exc:
+            raise ServiceError(exc.code, str(exc), "entropy.not_before") from None
     if kind == "public-lottery":
         sources = request.get("sources")
         if (

@@ -1,0 +1,92 @@
+"""A draw whose entropy is a real NIST beacon pulse, end to end through the services."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from expertdraw import clock
+from expertdraw.services import draws, export, projects
+from expertdraw.services.errors import ServiceError
+
+from . import centre as c
+
+ANNOUNCED = datetime(2026, 8, 31, 19, 2, 10, tzinfo=UTC)
+NOT_BEFORE = datetime(2026, 8, 31, 19, 3, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def beacon_project(app, shared_dir):
+    app.config["BEACON_CERTIFICATE"] = str(
+        shared_dir / "vectors/nist-beacon/certificate-528943a5.pem"
+    )
+    with clock.frozen(c.NOW):
+        centre = c.build()
+    spec = projects.ProjectSpec(
+        code="P-BEACON",
+        name="beacon",
+        tenderer=centre.tenderer,
+        region="530602",
+        window_start=c.WINDOW,
+        window_end=c.WINDOW + timedelta(hours=8),
+        strata=[
+            projects.StratumSpec("technical", "A0101", "technical", 4, 2),
+            projects.StratumSpec("economic", "C0301", "economic", 1, 1),
+        ],
+    )
+    with clock.frozen(ANNOUNCED):
+        project = projects.create_project(spec, centre.users["pm"])
+    return centre, project
+
+
+def test_the_first_pulse_after_not_before_completes_the_draw(beacon_project, shared_dir, tmp_path):
+    centre, project = beacon_project
+    pulses = shared_dir / "vectors/nist-beacon"
+    with clock.frozen(ANNOUNCED):
+        draw = draws.announce(
+            project, centre.users["pm"], {"kind": "beacon", "not_before": NOT_BEFORE}
+        )
+        assert draw.entropy["not_before"] == "2026-08-31T19:03:30.000Z"
+        early = (pulses / "pulse-2-1921299.json").read_text()
+        with pytest.raises(ServiceError) as info:
+            draws.supply_entropy(draw, centre.users["sup1"], pulse=early)
+        assert info.value.code.startswith("entropy:")
+        pulse = (pulses / "pulse-2-1921300.json").read_text()
+        done = draws.supply_entropy(draw, centre.users["sup1"], pulse=pulse)
+    assert done.state == "completed"
+    bundle = tmp_path / "bundle"
+    export.write_bundle(bundle)
+    assert (bundle / "beacon" / f"{draw.id}.json").read_text() == pulse
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "expertdraw.verify",
+            str(bundle),
+            "--replay",
+            "--beacon-cert",
+            str(pulses / "certificate-528943a5.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_tampered_pulse_is_refused_and_nothing_completes(beacon_project, shared_dir):
+    centre, project = beacon_project
+    pulse = (shared_dir / "vectors/nist-beacon/pulse-2-1921300.json").read_text()
+    tampered = pulse.replace('"pulseIndex" : 1921300', '"pulseIndex" : 1921301')
+    assert tampered != pulse
+    with clock.frozen(ANNOUNCED):
+        draw = draws.announce(
+            project, centre.users["pm"], {"kind": "beacon", "not_before": NOT_BEFORE}
+        )
+        with pytest.raises(ServiceError):
+            draws.supply_entropy(draw, centre.users["sup1"], pulse=tampered)
+    assert draws.get_draw(draw.id).state == "announced"
