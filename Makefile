@@ -36,8 +36,14 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 bench: install-dev
-	$(BIN)/python bench/draw_bench.py
-	$(BIN)/python bench/ledger_bench.py
+	mkdir -p bench/out
+	$(BIN)/python bench/draw_bench.py --out bench/out/draw.json
+	$(BIN)/python bench/ledger_db_bench.py --out bench/out/ledger_db.json
+	$(BIN)/python bench/ledger_bench.py --out bench/out/ledger.json
+	$(BIN)/python bench/pool_bench.py --out bench/out/pool.json
+
+soak: install-dev
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -106,11 +106,20 @@ def pg_cleaner(template_databases: dict[str, str]) -> Iterator[tuple[str, sa.Eng
     engine.dispose()
 
 
+_MIGRATED: set[str] = set()
+
+
 def _empty(engine: sa.Engine) -> None:
+    """Delete every row of the migrated tables; drop tables a test created itself."""
     with engine.begin() as conn:
-        tables = [n for n in sa.inspect(conn).get_table_names() if n != "alembic_version"]
+        present = set(sa.inspect(conn).get_table_names())
+        if not _MIGRATED:
+            _MIGRATED.update(present)
+        extra = sorted(present - _MIGRATED)
+        tables = sorted(_MIGRATED - {"alembic_version"})
         conn.exec_driver_sql(
             "SET LOCAL session_replication_role = replica; "
+            + "".join(f'DROP TABLE IF EXISTS "{t}" CASCADE; ' for t in extra)
             + "".join(f'DELETE FROM "{t}"; ' for t in tables)
             + "DO $$ DECLARE s record; BEGIN FOR s IN SELECT c.oid::regclass AS seq "
             "FROM pg_class c WHERE c.relkind = 'S' LOOP "
