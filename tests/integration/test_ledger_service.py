@@ -148,7 +148,7 @@ def test_concurrent_writers_leave_a_gapless_fork_free_log(log, database_url, app
                 database_url,
                 app_config["INSTANCE_PATH"],
                 str(w),
-                "10",
+                "8",
                 "3",
             ],
             cwd=Path(__file__).resolve().parents[2],
