@@ -92,8 +92,6 @@ def answer(
         draw_id=notice.draw_id,
         now=now,
     )
-    if conflict_with:
-        declare_conflict(user, conflict_with, now=now, commit=False)
     if accept:
         ledger.issue_checkpoint(now)
         db.session.commit()

@@ -3,6 +3,8 @@ which Flask prefers for requests inside the API blueprint)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -16,9 +18,16 @@ def _page(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, title=title, message=message), status
 
 
-def _http(exc: HTTPException) -> tuple[str, int] | HTTPException:
-    if request.blueprint == "api":  # pragma: no cover - the API's own handler answers
-        return exc
+def _for_api(exc: Exception) -> Any:
+    """Errors of API requests stay problem+json, whichever handler Flask picked."""
+    from ..api.errors import handle_exception
+
+    return handle_exception(exc)
+
+
+def _http(exc: HTTPException) -> Any:
+    if request.blueprint == "api":
+        return _for_api(exc)
     status = exc.code or 500
     titles = {
         400: _("The request was not understood"),
@@ -40,7 +49,9 @@ def _http(exc: HTTPException) -> tuple[str, int] | HTTPException:
     )
 
 
-def _csrf(exc: CSRFError) -> tuple[str, int]:
+def _csrf(exc: CSRFError) -> Any:
+    if request.blueprint == "api":
+        return _for_api(exc)
     return _page(
         400,
         _("The form has expired"),
@@ -48,7 +59,9 @@ def _csrf(exc: CSRFError) -> tuple[str, int]:
     )
 
 
-def _service(exc: ServiceError) -> tuple[str, int]:
+def _service(exc: ServiceError) -> Any:
+    if request.blueprint == "api":
+        return _for_api(exc)
     if isinstance(exc, NotFound):
         return _page(404, _("Not found"), message_for(exc.code, str(exc)))
     if isinstance(exc, Forbidden):

@@ -8,7 +8,8 @@ user typed. Service messages are English; known error codes get a translated sen
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -171,13 +172,6 @@ def parse_local(text: str) -> datetime | None:
     return local.astimezone(UTC)
 
 
-def local_input(value: datetime | None) -> str:
-    """An aware datetime as a ``datetime-local`` input value in the local zone."""
-    if value is None:
-        return ""
-    return value.astimezone(zone()).strftime("%Y-%m-%dT%H:%M")
-
-
 def parse_int(text: Any, default: int | None = None) -> int | None:
     """An integer from a form field, or ``default`` when empty or not a number."""
     try:
@@ -188,12 +182,4 @@ def parse_int(text: Any, default: int | None = None) -> int | None:
 
 def lines(text: str) -> list[str]:
     """Non-empty lines (or comma / space separated items) of a textarea, stripped."""
-    import re
-
     return [item for item in re.split(r"[\s,;，；、]+", text or "") if item]
-
-
-def only(values: Iterable[str], allowed: Iterable[str]) -> list[str]:
-    """The values that are in ``allowed`` (for select lists)."""
-    allowed = set(allowed)
-    return [v for v in values if v in allowed]

@@ -17,7 +17,7 @@ from ..services import projects as project_service
 from ..services.errors import ServiceError
 from . import project_form
 from .access import roles_required
-from .forms import FormState, parse_int
+from .forms import FormState, message_for, parse_int
 
 bp = Blueprint("manager", __name__, url_prefix="/manager")
 MANAGE = ("project_manager", "admin")
@@ -113,6 +113,7 @@ def dry_run(code: str) -> str:
         "manager/dry_run.html",
         project=project_service.summary(project),
         result=result,
+        reason=message_for(result.reason) if result.reason else "",
         specialty_names=directory.specialty_names(),
     )
 

@@ -200,7 +200,9 @@ def test_pages_declare_their_roles_and_refuse_the_others(app, client, users):
         return "witness"
 
     app.add_url_rule("/test-witness", "test_witness", witness_page)
-    assert client.get("/test-witness").status_code == 401  # no login page registered
+    anonymous = client.get("/test-witness")
+    assert anonymous.status_code == 302  # to the login page
+    assert anonymous.headers["Location"].startswith("/login")
     client.post(SESSION, json={"username": "expert-user", "password": PASSWORD})
     assert client.get("/test-witness").status_code == 403
     client.post(SESSION, json={"username": "supervisor-user", "password": PASSWORD})

@@ -15,7 +15,13 @@ def _grow(n: int) -> None:
     for i in range(n):
         ledger.append(
             "pool.changed",
-            {"expert": f"E{i:07d}", "field": "status", "from": "active", "to": "retired", "reason": "t"},
+            {
+                "expert": f"E{i:07d}",
+                "field": "status",
+                "from": "active",
+                "to": "retired",
+                "reason": "t",
+            },
             ACTOR,
         )
     ledger.issue_checkpoint()

@@ -4,8 +4,8 @@ Database and instance folder come from the environment as in production
 (``EXPERTDRAW_DATABASE_URL``, ``EXPERTDRAW_INSTANCE_PATH``); extra settings from JSON in
 ``EXPERTDRAW_FAULTS_CONFIG`` (e.g. relaxed eligibility rules so that thousands of draws stay
 feasible). ``EXPERTDRAW_FAULTS_COMPLETE_DELAY`` (seconds) makes every API draw wait between its
-announcement (committed) and its completion: a kill or an outage then lands inside that window
-often, which is exactly where a partial draw could be left behind. Nothing in the application
+announcement (committed) and its completion, holding no transaction: a kill or an outage then
+lands inside that window often, which is exactly where a partial draw could be left behind. Nothing in the application
 is changed; only this process's view of ``services.draws.complete`` is wrapped.
 """
 
@@ -18,10 +18,10 @@ import time
 from typing import Any
 
 from expertdraw import create_app
+from expertdraw.extensions import db
 from expertdraw.services import draws
 
 from .server import CONFIG_ENV, DELAY_ENV
-
 
 
 def _slowed(delay: float) -> None:
@@ -29,6 +29,9 @@ def _slowed(delay: float) -> None:
 
     @functools.wraps(original)
     def complete(*args: Any, **kwargs: Any) -> Any:
+        # End the read transaction that the route's ``draw.state`` began (on SQLite it holds
+        # the write lock), so that the wait holds no lock; ``complete`` refreshes the draw.
+        db.session.rollback()
         time.sleep(delay)
         return original(*args, **kwargs)
 

@@ -78,7 +78,9 @@ def _problems_of_draws() -> list[str]:
 
 def _problems_of_bookings() -> list[str]:
     problems = []
-    state_of = dict(db.session.execute(sa.select(Draw.id, Draw.state)).tuples())
+    state_of = {
+        draw_id: state for draw_id, state in db.session.execute(sa.select(Draw.id, Draw.state))
+    }
     bookings = Counter(db.session.scalars(sa.select(Booking.draw_id)))
     members = Counter(db.session.scalars(sa.select(Member.draw_id)))
     for draw_id, n in bookings.items():

@@ -80,7 +80,8 @@ class DrawLoad:
     draws: int = 16
     first: int = 0
     timeout: float = 30.0  # one request; longer counts as a hang
-    give_up_after: float = 120.0  # retrying one step
+    give_up_after: float = 60.0  # retrying one step
+    retry_server_errors: bool = True  # False: a 5xx is final (no fault should cause one)
     deadline: float | None = None  # monotonic time after which no new draw starts
     answers: list[Answer] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -103,7 +104,7 @@ class DrawLoad:
         """Requests that got no answer within ``timeout``."""
         return [a for a in self.snapshot() if a.error in ("ReadTimeout", "Timeout")]
 
-    def wait_for(self, drawn: int, timeout: float = 120.0) -> None:
+    def wait_for(self, drawn: int, timeout: float = 60.0) -> None:
         """Block until ``drawn`` draws were answered 201 (or the load ended)."""
         end = time.monotonic() + timeout
         while len(self.drawn()) < drawn and time.monotonic() < end and self.alive():
@@ -178,7 +179,7 @@ class DrawLoad:
         end = time.monotonic() + self.give_up_after
         while True:
             answer = self._send(http, n, step, **kwargs)
-            transient = answer.status is None or answer.status >= 500
+            transient = answer.status is None or (answer.status >= 500 and self.retry_server_errors)
             if not transient or time.monotonic() > end or self._stop.is_set():
                 return answer
             if step == "draw" and n % 2 == 1:
@@ -187,7 +188,11 @@ class DrawLoad:
 
     def _one(self, http: requests.Session, n: int) -> None:
         created = self._retrying(
-            http, n, "project", url=f"{self.base_url}/api/v1/projects", json=project_body(n, self.tenderer)
+            http,
+            n,
+            "project",
+            url=f"{self.base_url}/api/v1/projects",
+            json=project_body(n, self.tenderer),
         )
         if created.status not in (201, 409):
             return

@@ -5,6 +5,8 @@
   however far the windows run), so the load exercises draws rather than refusals;
 - ``seed_centre``: the small trading centre and a project manager's bearer token, committed
   before any server process starts;
+- ``migrate`` / ``make_app``: a migrated database and an app on it, for scenarios that bring
+  their own database server;
 - ``wait_for_announced``: the moment to strike: an announced draw, not yet completed, whose
   client will give up (odd ``n``), so that recovery has something to recover.
 """
@@ -13,10 +15,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 
-from expertdraw import clock
+from expertdraw import clock, create_app
 from expertdraw.extensions import db
 from expertdraw.models import Draw, Project
 from expertdraw.services import auth as auth_service
@@ -26,9 +31,30 @@ from ..integration import centre as c
 RELAXED_RULES = {
     "same_tenderer_days": 0,
     "frequency_limit": 1_000_000,
-    "stale_days": 1_000_000,
+    "stale_days": 36_500,  # a century of windows; more overflows the date arithmetic
 }
 SERVER_CONFIG = {"ELIGIBILITY_RULES": RELAXED_RULES}
+
+
+def make_app(database_url: str, instance: Path) -> Flask:
+    """The test process's own app on ``database_url`` (cheap password hashing)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(instance),
+        "SCHEDULER_ENABLED": False,
+        "PASSWORD_HASHING": "test",
+    }
+    return create_app(config)
+
+
+def migrate(app: Flask) -> None:
+    """Run the Alembic migrations on the app's database."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
 
 
 @dataclass(frozen=True)
@@ -61,10 +87,15 @@ def announced_abandoned() -> list[str]:
 
 
 def wait_for_announced(timeout: float = 10.0) -> bool:
-    """Wait until some announced draw will be abandoned if interrupted now; False on timeout."""
+    """Wait until a draw is announced that will be abandoned if interrupted; False on timeout.
+
+    Only a draw announced after the call counts, so that it has just begun its wait for
+    completion (draws announced before may be about to complete).
+    """
+    before = set(announced_abandoned())
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if announced_abandoned():
+        if set(announced_abandoned()) - before:
             return True
-        time.sleep(0.03)
+        time.sleep(0.02)
     return False

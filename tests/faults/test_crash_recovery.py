@@ -41,7 +41,14 @@ def test_killed_app_processes_leave_no_partial_draw_and_lose_nothing_acknowledge
         complete_delay=COMPLETE_DELAY,
     )
     server.start()
-    load = DrawLoad(server.url, seeded.token, seeded.tenderer, clients=CLIENTS, draws=DRAWS)
+    load = DrawLoad(
+        server.url,
+        seeded.token,
+        seeded.tenderer,
+        clients=CLIENTS,
+        draws=DRAWS,
+        retry_server_errors=False,
+    )
     stranded: list[str] = []
     try:
         with load.running():

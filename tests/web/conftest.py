@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 
 from expertdraw import clock
 from expertdraw.extensions import db
 from expertdraw.models import Expert, Member
-from expertdraw.services import draws, projects, users
+from expertdraw.services import draws, projects
 
 from ..integration import centre as c
 
@@ -37,16 +36,7 @@ def frozen() -> Iterator[None]:
 
 
 @pytest.fixture
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hash test passwords with cheap Argon2 parameters (verifying follows the hash's own
-    parameters, so every login in the test is cheap too); production keeps the defaults."""
-    monkeypatch.setattr(
-        users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
-@pytest.fixture
-def centre(app: Any, frozen: None, cheap_passwords: None) -> c.Centre:
+def centre(app: Any, frozen: None) -> c.Centre:
     """The small trading centre with users pm, sup1, sup2, admin and staff."""
     return c.build()
 

@@ -122,7 +122,7 @@ def test_login_refuses_wrong_passwords_and_foreign_redirects(app, centre):
 
 
 @pytest.fixture
-def csrf_app(app_config: dict[str, Any], cheap_passwords: None) -> Iterator[Any]:
+def csrf_app(app_config: dict[str, Any]) -> Iterator[Any]:
     """The app with CSRF protection on (the other page tests switch it off)."""
     application = create_app({**app_config, "WTF_CSRF_ENABLED": True})
     with application.app_context():
@@ -153,3 +153,22 @@ def test_the_json_api_is_not_blocked_by_page_csrf(csrf_app):
     response = client.post("/api/v1/auth/token", json={"username": "nobody", "password": "x"})
     assert response.status_code in (401, 422), response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
+
+
+def test_errors_under_the_api_stay_problem_json_and_pages_get_html(app):
+    client = app.test_client()
+    api = client.get("/api/v1/no/such/thing")
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
+    page = client.get("/no/such/page")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "页面不存在" in page.get_data(as_text=True)
+
+
+def test_too_many_login_attempts_are_refused_with_a_clear_message(app, centre):
+    app.config["LOGIN_RATE_LIMIT"] = "2/minute"
+    client = app.test_client()
+    for _ in range(2):
+        client.post("/login", data={"username": "pm", "password": "wrong password"})
+    refused = client.post("/login?lang=en", data={"username": "pm", "password": PASSWORD})
+    assert refused.status_code == 429
+    assert "Too many attempts. Wait" in refused.get_data(as_text=True)

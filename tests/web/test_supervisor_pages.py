@@ -107,13 +107,14 @@ def test_the_bundle_and_receipts_download(app, completed, login):
 
 
 def test_why_an_expert_is_not_eligible(app, centre, completed, login):
-    experts.set_status("E0000003", "suspended", "investigation", centre.users["admin"])
+    free = [code for code in centre.experts if code not in completed["hidden"]]
+    experts.set_status(free[0], "suspended", "investigation", centre.users["admin"])
     client = login("sup1")
     html = client.get(
-        f"/supervisor/eligibility?project={PROJECT}&expert=E0000003&lang=en"
+        f"/supervisor/eligibility?project={PROJECT}&expert={free[0]}&lang=en"
     ).get_data(as_text=True)
     assert 'data-eligible="no"' in html and "<code>inactive</code>" in html
-    ok = client.get(f"/supervisor/eligibility?project={PROJECT}&expert=E0000030")
+    ok = client.get(f"/supervisor/eligibility?project={PROJECT}&expert={free[1]}")
     assert 'data-eligible="yes"' in ok.get_data(as_text=True)
     unknown = client.get("/supervisor/eligibility?project=NOPE&expert=E9")
     assert unknown.status_code == 404

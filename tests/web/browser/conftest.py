@@ -89,8 +89,12 @@ def live_server(app: Any) -> Iterator[str]:
 
 @pytest.fixture
 def open_as(browser: Any, live_server: str) -> Iterator[Callable[..., Any]]:
-    """``open_as(username, locale="zh-CN")``: a logged-in page in its own browser context."""
+    """``open_as(username, locale="zh-CN")``: a logged-in page in its own browser context.
+
+    Script errors and console errors (a CSP violation, a failed load) fail the test.
+    """
     contexts: list[Any] = []
+    problems: list[str] = []
 
     def make(username: str | None, locale: str = "zh-CN", password: str = PASSWORD) -> Any:
         context = browser.new_context(
@@ -99,6 +103,8 @@ def open_as(browser: Any, live_server: str) -> Iterator[Callable[..., Any]]:
         context.set_default_timeout(15000)
         contexts.append(context)
         page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: _console(page, message, problems))
         page.goto(f"{live_server}/login")
         if username is not None:
             page.fill("#f-username", username)
@@ -110,6 +116,17 @@ def open_as(browser: Any, live_server: str) -> Iterator[Callable[..., Any]]:
     yield make
     for context in contexts:
         context.close()
+    assert problems == [], "errors in the browser console"
+
+
+def _console(page: Any, message: Any, problems: list[str]) -> None:
+    """Collect console errors; a page answered with a 4xx status on purpose is not one."""
+    if message.type != "error":
+        return
+    document = message.location.get("url") == page.url
+    if document and message.text.startswith("Failed to load resource: the server responded"):
+        return
+    problems.append(f"{page.url}: {message.text} ({message.location.get('url')})")
 
 
 def release() -> None:
