@@ -74,6 +74,9 @@ def answer(
         raise ServiceError(
             "invalid:reason", f"reason is one of {', '.join(DECLINE_REASONS)}", "reason"
         )
+    if conflict_with:
+        # Checked and recorded first, so a bad code leaves the notice untouched.
+        declare_conflict(user, conflict_with, now=now, commit=False)
     notice.status = "accepted" if accept else "declined"
     notice.reason = reason
     notice.answered_at = now

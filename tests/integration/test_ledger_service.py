@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def test_appends_chain_without_gaps_and_roots_match_the_naive_tree(log):
     db.session.commit()
     records = _records()
     assert [r["entry"]["seq"] for r in records] == list(range(21))
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in pairwise(records):
         assert after["entry"]["prev"] == before["leaf"]
     leaves = [bytes.fromhex(r["leaf"]) for r in records]
     for size in (1, 2, 3, 7, 8, 13, 21):
@@ -159,7 +160,7 @@ def test_concurrent_writers_leave_a_gapless_fork_free_log(log, database_url, app
     records = _records()
     assert len(records) == 1 + 4 * 8 * 3
     assert [r["entry"]["seq"] for r in records] == list(range(len(records)))
-    for before, after in zip(records, records[1:], strict=False):
+    for before, after in pairwise(records):
         assert after["entry"]["prev"] == before["leaf"]
         assert after["entry"]["time"] >= before["entry"]["time"]
     leaves = [bytes.fromhex(r["leaf"]) for r in records]
