@@ -59,6 +59,7 @@ def job_specs(config: Any) -> list[JobSpec]:
             "expertdraw.services.ledger.checkpoint_if_due",
         ),
         JobSpec("notice-timeouts", every(60), "expertdraw.services.notices.expire_overdue"),
+        JobSpec("notice-deliveries", every(30), "expertdraw.services.delivery.deliver_due"),
         JobSpec("stale-announcements", every(60), "expertdraw.services.draws.fail_stale"),
         JobSpec("list-opening", every(60), "expertdraw.services.sealed.open_due"),
         JobSpec("daily-report", local_cron(hour=0, minute=10), "expertdraw.services.reports.daily"),

@@ -177,6 +177,7 @@ def test_the_registry_calls_services_by_dotted_path(app):
     specs = {spec.name: spec for spec in jobs.job_specs(app.config)}
     assert specs["checkpoint"].target == "expertdraw.services.ledger.checkpoint_if_due"
     assert specs["notice-timeouts"].target == "expertdraw.services.notices.expire_overdue"
+    assert specs["notice-deliveries"].target == "expertdraw.services.delivery.deliver_due"
     assert specs["stale-announcements"].target == "expertdraw.services.draws.fail_stale"
     assert specs["list-opening"].target == "expertdraw.services.sealed.open_due"
     assert specs["daily-report"].target == "expertdraw.services.reports.daily"
