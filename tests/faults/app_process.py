@@ -5,8 +5,9 @@ Database and instance folder come from the environment as in production
 ``EXPERTDRAW_FAULTS_CONFIG`` (e.g. relaxed eligibility rules so that thousands of draws stay
 feasible). ``EXPERTDRAW_FAULTS_COMPLETE_DELAY`` (seconds) makes every API draw wait between its
 announcement (committed) and its completion, holding no transaction: a kill or an outage then
-lands inside that window often, which is exactly where a partial draw could be left behind. Nothing in the application
-is changed; only this process's view of ``services.draws.complete`` is wrapped.
+lands inside that window often, which is exactly where a partial draw could be left behind.
+Nothing in the application is changed; only this process's view of
+``services.draws.complete`` is wrapped.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ so the same cases run every time.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ class Fuzzer:
     failures: list[str] = field(default_factory=list)
     cases: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    stopped_early: bool = False
 
     def _headers(self, role: str) -> Callable[[], dict[str, str]]:
         def make() -> dict[str, str]:
@@ -179,14 +181,22 @@ class Fuzzer:
         except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup is a Base one
             self.failures.append(f"{label}:\n{exc}")
 
-    def run(self, allowed: int, negative: int, forbidden: int) -> None:
-        """Fuzz every operation as every role (see the module docstring)."""
+    def run(
+        self, allowed: int, negative: int, forbidden: int, deadline: float | None = None
+    ) -> None:
+        """Fuzz every operation as every role (see the module docstring).
+
+        ``deadline`` (``time.monotonic()``): start no operation after it.
+        """
         import schemathesis
         from schemathesis import GenerationMode
 
         schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", self.app)
         roles = [*sorted(self.users), ANONYMOUS]
         for result in schema.get_all_operations():
+            if deadline is not None and time.monotonic() > deadline:
+                self.stopped_early = True
+                return
             operation = result.ok()
             raw = operation.definition.raw
             may = set(raw["x-roles"])

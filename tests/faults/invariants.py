@@ -5,7 +5,8 @@
   draw's entry reveals its secret;
 - every booking belongs to a completed draw, each completed draw has one booking per member,
   and no expert or workstation is booked twice at once;
-- every draw a client was told about (201) is in the database and the ledger in that state;
+- every project and draw a client was told about (201) is in the database, and the draw is
+  in the ledger in the state the client was told;
 - the ledger's ``seq`` runs 0..n-1 without a gap, and the exported bundle passes the full
   audit with replay.
 
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 from expertdraw import clock
 from expertdraw.domain.bundle import audit_bundle
 from expertdraw.extensions import db
-from expertdraw.models import Booking, Draw, LedgerEntry, Member
+from expertdraw.models import Booking, Draw, LedgerEntry, Member, Project
 from expertdraw.services import draws, export
 
 from .load import Answer
@@ -107,6 +108,10 @@ def _problems_of_bookings() -> list[str]:
 def _problems_of_answers(answers: Iterable[Answer]) -> list[str]:
     problems = []
     for answer in answers:
+        if answer.step == "project" and answer.status == 201:
+            code = (answer.body or {}).get("code")
+            if db.session.scalar(sa.select(Project.id).where(Project.code == code)) is None:
+                problems.append(f"project {code} (told 201) is not in the database")
         if answer.step != "draw" or answer.status != 201:
             continue
         draw = db.session.get(Draw, answer.draw) if answer.draw else None

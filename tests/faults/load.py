@@ -38,7 +38,8 @@ class Answer:
     error: str | None = None  # the exception's class name when there was no answer
     content_type: str = ""
     body: dict[str, Any] | None = None
-    at: float = 0.0
+    sent: float = 0.0  # time.monotonic() when the request went out
+    at: float = 0.0  # ... and when its answer (or failure) came back
 
     @property
     def draw(self) -> str | None:
@@ -100,6 +101,11 @@ class DrawLoad:
         """Draw answers with status 201 (the client was told the draw happened)."""
         return [a for a in self.snapshot() if a.step == "draw" and a.status == 201]
 
+    def started(self) -> int:
+        """How many logical draws clients have taken up so far."""
+        with self._lock:
+            return self._next
+
     def hangs(self) -> list[Answer]:
         """Requests that got no answer within ``timeout``."""
         return [a for a in self.snapshot() if a.error in ("ReadTimeout", "Timeout")]
@@ -159,10 +165,11 @@ class DrawLoad:
             self.answers.append(answer)
 
     def _send(self, http: requests.Session, n: int, step: str, **kwargs: Any) -> Answer:
+        sent = time.monotonic()
         try:
             response = http.post(timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            answer = Answer(n, step, None, type(exc).__name__, at=time.monotonic())
+            answer = Answer(n, step, None, type(exc).__name__, sent=sent, at=time.monotonic())
         else:
             content_type = response.headers.get("Content-Type", "")
             try:
@@ -170,7 +177,7 @@ class DrawLoad:
             except ValueError:
                 body = None
             answer = Answer(
-                n, step, response.status_code, None, content_type, body, time.monotonic()
+                n, step, response.status_code, None, content_type, body, sent, time.monotonic()
             )
         self._record(answer)
         return answer

@@ -9,6 +9,7 @@ operating system keeps what was written.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -125,8 +126,6 @@ class TempCluster:
     def cleanup(self) -> None:
         """Stop the server if it runs, then remove the folder."""
         if self.data.is_dir() and self.running():
-            try:
+            with contextlib.suppress(ClusterError):
                 self.stop("immediate")
-            except ClusterError:
-                pass
         shutil.rmtree(self.root, ignore_errors=True)

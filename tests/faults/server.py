@@ -9,6 +9,7 @@ the signing key and the data key), ``stop()`` shuts down gracefully.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -146,10 +147,8 @@ class AppServer:
         """SIGKILL the master and every worker at once, wherever they are."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=30)
         self._wait_group_gone(self.process.pid)
         self.kills += 1

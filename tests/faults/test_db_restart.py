@@ -133,8 +133,8 @@ def test_database_restart_under_load_gives_clean_errors_and_the_app_recovers(
             with load.running():
                 load.wait_for(drawn=rng.randint(2, 4))
                 wait_for_announced()
-                cluster.stop("immediate")
                 down = time.monotonic()
+                cluster.stop("immediate")
                 probes = _probe(server.url, seeded.token, seeded.tenderer)
                 time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down)))
                 cluster.start()
@@ -155,7 +155,7 @@ def test_database_restart_under_load_gives_clean_errors_and_the_app_recovers(
         assert not load.hangs(), context
         assert not [a for a in answers if a.status is None], f"connections lost ({context})"
         assert not _unclean(answers), (_unclean(answers), context)
-        after = [a for a in answers if a.at > back]
+        after = [a for a in answers if a.sent > back]
         assert any(a.step == "draw" and a.status == 201 for a in after), context
         failed_after = [a for a in after if a.status is not None and a.status >= 500]
         assert not failed_after, f"5xx after the database was back: {failed_after} ({context})"
