@@ -1,0 +1,86 @@
+"""Timers with a fake clock: a notice times out at its minute, the list opens at the window
+start and not a second before, an announcement past its deadline fails with its secret."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Draw, LedgerEntry, Notice
+from expertdraw.services import draws, ledger, notices, projects, sealed
+
+from . import centre as c
+
+
+@pytest.fixture
+def completed_draw(app):
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        spec = projects.ProjectSpec(
+            code="P-TIMERS",
+            name="timers",
+            tenderer=centre.tenderer,
+            region="530602",
+            window_start=c.WINDOW,
+            window_end=c.WINDOW + timedelta(hours=8),
+            strata=[
+                projects.StratumSpec("technical", "A0101", "technical", 4, 2),
+                projects.StratumSpec("economic", "C0301", "economic", 1, 1),
+            ],
+        )
+        project = projects.create_project(spec, centre.users["pm"])
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 2})
+        draws.add_witness(draw, centre.users["sup1"], "one")
+        draws.add_witness(draw, centre.users["sup2"], "two")
+    return centre, draw
+
+
+def _types() -> list[str]:
+    return list(db.session.scalars(sa.select(LedgerEntry.type).order_by(LedgerEntry.seq)))
+
+
+def test_a_notice_times_out_at_its_due_minute_and_not_before(completed_draw):
+    due = min(db.session.scalars(sa.select(Notice.due_at)))
+    assert notices.expire_overdue(due - timedelta(seconds=1)) == 0
+    assert "draw.replaced" not in _types()
+    assert notices.expire_overdue(due) >= 1
+    assert _types().count("draw.replaced") >= 1
+
+
+def test_the_list_opens_at_the_window_start_and_not_a_second_before(completed_draw):
+    _, draw = completed_draw
+    assert sealed.open_due(c.WINDOW - timedelta(seconds=1)) == 0
+    assert db.session.get(Draw, draw.id).list_opened_at is None
+    assert sealed.open_due(c.WINDOW) == 1
+    assert db.session.get(Draw, draw.id).list_opened_at == c.WINDOW
+    assert _types().count("list.opened") == 1
+    assert sealed.open_due(c.WINDOW + timedelta(minutes=1)) == 0  # idempotent
+
+
+def test_a_stale_announcement_fails_with_its_secret_revealed(app):
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        spec = projects.ProjectSpec(
+            code="P-STALE",
+            name="stale",
+            tenderer=centre.tenderer,
+            region="530602",
+            window_start=c.WINDOW,
+            window_end=c.WINDOW + timedelta(hours=8),
+            strata=[projects.StratumSpec("technical", "A0101", "technical", 5, 2)],
+        )
+        project = projects.create_project(spec, centre.users["pm"])
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 2})
+    assert draws.fail_stale(draw.deadline_at - timedelta(seconds=1)) == 0
+    assert draws.fail_stale(draw.deadline_at) == 1
+    body = ledger.entry_body("draw.failed", draw.id)
+    assert body["reason"] == "timeout:entropy"
+    assert len(body["secret"]) == 64
+    announced = ledger.entry_body("draw.announced", draw.id)
+    from expertdraw.domain import draw as engine
+
+    assert engine.commitment(draw.id, bytes.fromhex(body["secret"])) == announced["commitment"]
