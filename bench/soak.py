@@ -19,12 +19,13 @@ its share of the time, and says so. The short versions of the same scenarios are
 
     python bench/soak.py [--only crash,db,fuzz] [--draws 10000] [--clients 32] [--kills 20]
                          [--restarts 5] [--db-draws 2000] [--fuzz-examples 25]
-                         [--minutes 120] [--sqlite] [--seed N] [--out PATH]
+                         [--minutes 120] [--sqlite] [--seed N] [--out PATH] [--logs DIR]
 
 On a busy two-core machine the API completes about 4 to 5 draws a second (draws serialise on
 the ledger lock), so 10,000 draws take about 40 minutes: hence the two hours by default.
 
-Exit status 1 when a scenario found a problem (printed in full).
+Exit status 1 when a scenario found a problem: it is printed, and the server logs are copied
+to ``--logs`` (default ``/tmp/expertdraw-soak-logs``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -253,6 +255,15 @@ def fuzz(args: argparse.Namespace, folder: Path, end: float, rng: random.Random)
             return result
 
 
+def _keep_logs(folder: str, args: argparse.Namespace) -> str:
+    """Copy the scenario's server logs out of its temporary folder; returns where to."""
+    target = args.logs / f"{Path(folder).name}"
+    target.mkdir(parents=True, exist_ok=True)
+    for log in Path(folder).glob("*.log"):
+        shutil.copy(log, target / log.name)
+    return str(target)
+
+
 SCENARIOS: dict[str, Callable[..., dict]] = {"crash": crash, "db": db_restarts, "fuzz": fuzz}
 
 
@@ -270,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "expertdraw-soak-logs",
+        help="where the server logs of a failed scenario are kept",
+    )
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(chosen) - set(SCENARIOS)
@@ -282,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": seed_value,
         "cpus": os.cpu_count(),
         "database": "sqlite" if args.sqlite else "postgresql (own server)",
-        "settings": {k: v for k, v in vars(args).items() if k not in ("out",)},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "logs")},
     }
     failed = False
     print(f"soak: seed {seed_value}, {os.cpu_count()} CPUs, bounded by {args.minutes} min")
@@ -295,11 +312,11 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = SCENARIOS[name](args, Path(folder), end, rng)
             except (Problem, AssertionError) as exc:
                 failed = True
-                results[name] = {"failed": str(exc)[:20000]}
-                print(f"FAILED: {exc}", flush=True)
+                results[name] = {"failed": str(exc)[:20000], "logs": _keep_logs(folder, args)}
+                print(f"FAILED: {str(exc)[:4000]}", flush=True)
             except Exception:
                 failed = True
-                results[name] = {"failed": traceback.format_exc()}
+                results[name] = {"failed": traceback.format_exc(), "logs": _keep_logs(folder, args)}
                 print(f"ERROR:\n{traceback.format_exc()}", flush=True)
         print(json.dumps(results[name], indent=2, default=str)[:4000], flush=True)
     if args.out:

@@ -40,8 +40,25 @@ def register_extensions(app: Flask) -> None:
     from .extensions import db, migrate
 
     db.init_app(app)
+    _close_session_safely(app)
     personal_data.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
+
+
+def _close_session_safely(app: Flask) -> None:
+    """Close the request's session before Flask-SQLAlchemy removes it (teardowns run in
+    reverse order), so that a database lost at the very end of a request cannot turn an
+    already built response into a server error: a dead connection is invalidated instead."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .extensions import db
+
+    @app.teardown_appcontext
+    def close_session(exc: BaseException | None = None) -> None:
+        try:
+            db.session.close()
+        except SQLAlchemyError:
+            db.session().invalidate()
 
 
 def register_security(app: Flask) -> None:

@@ -41,6 +41,13 @@ from ..integration import centre as c
 from .load import project_body
 
 ANONYMOUS = "anonymous"
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+)
 USERNAMES = {
     "project_manager": "pm",
     "supervisor": "sup1",
@@ -131,21 +138,9 @@ class Fuzzer:
         return make
 
     def _checks(self) -> list[Any]:
-        from schemathesis.checks import not_a_server_error
-        from schemathesis.specs.openapi.checks import (
-            content_type_conformance,
-            response_headers_conformance,
-            response_schema_conformance,
-            status_code_conformance,
-        )
+        from schemathesis import checks  # checks are looked up by name in its registry
 
-        return [
-            not_a_server_error,
-            status_code_conformance,
-            content_type_conformance,
-            response_headers_conformance,
-            response_schema_conformance,
-        ]
+        return [getattr(checks, name) for name in CHECKS]
 
     def _one(self, operation: Any, role: str, mode: Any, examples: int) -> None:
         checks = self._checks()
