@@ -10,7 +10,10 @@ def main(database_url: str, instance: str, writer: int, count: int, per_tx: int)
     from expertdraw.extensions import db
     from expertdraw.services import ledger
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": instance})
+    # Each worker is given the secret key: four processes must not race to create it.
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": instance, "SECRET_KEY": "t"}
+    )
     with app.app_context():
         for n in range(count):
             for k in range(per_tx):
