@@ -109,6 +109,11 @@ def cached_signer(row: SigningKey) -> NoteSigner:
     return signer
 
 
+def known_signer(verifier: str) -> NoteSigner | None:
+    """The signer of ``verifier`` if this process has loaded it already, else None."""
+    return _SIGNERS.get((current_app.instance_path, verifier, _passphrase()))
+
+
 def current_row() -> SigningKey | None:
     """The key that signs new entries (its range is still open)."""
     return db.session.scalars(

@@ -75,33 +75,39 @@ def lock() -> None:
     db.session.info[_LOCKED] = True
 
 
+# One round trip under the lock: the last entry, the frontier nodes of the tree it ends (for a
+# tree of n leaves, one node per set bit l of n, at index (n >> l) - 1) and the current key.
+_TAIL_QUERY = sa.text(
+    "WITH head AS (SELECT seq, leaf, time FROM ledger_entries ORDER BY seq DESC LIMIT 1), "
+    "levels(level) AS (VALUES "
+    + ", ".join(f"({level})" for level in range(63))
+    + ") SELECT head.seq, head.leaf, head.time, levels.level, ledger_nodes.hash, "
+    "(SELECT verifier FROM signing_keys WHERE to_seq IS NULL ORDER BY id DESC LIMIT 1) "
+    "FROM head JOIN levels ON ((CAST(head.seq AS BIGINT) + 1) >> levels.level) & 1 = 1 "
+    "LEFT JOIN ledger_nodes ON ledger_nodes.level = levels.level "
+    'AND ledger_nodes."index" = ((CAST(head.seq AS BIGINT) + 1) >> levels.level) - 1 '
+    "ORDER BY levels.level DESC"
+)
+
+
 def _tail() -> _Tail | None:
-    """The cached tail, or the tail read from the database (two queries)."""
+    """The tail cached in this transaction, or read in one query under the lock."""
     cached = db.session.info.get(_TAIL)
     if cached is not None:
         return cached
-    last = head()
-    if last is None:
+    rows = db.session.execute(_TAIL_QUERY).all()
+    if not rows:
         return None
-    size = last.seq + 1
-    wanted, start = [], 0
-    for level in range(size.bit_length() - 1, -1, -1):
-        if size >> level & 1:
-            wanted.append((level, start >> level))
-            start += 1 << level
-    found = {
-        (level, index): bytes(value)
-        for level, index, value in db.session.execute(
-            sa.select(LedgerNode.level, LedgerNode.index, LedgerNode.hash).where(
-                sa.tuple_(LedgerNode.level, LedgerNode.index).in_(wanted)
-            )
-        )
-    }
-    missing = [pair for pair in wanted if pair not in found]
+    seq, leaf, time, _level, _hash, verifier = rows[0]
+    missing = [row.level for row in rows if row.hash is None]
     if missing:
-        raise merkle.MerkleError("merkle:range", f"no stored node {missing[0]}")
-    tail = _Tail(last.seq, last.leaf, last.time, CompactRange(size, [found[p] for p in wanted]))
+        raise merkle.MerkleError("merkle:range", f"no stored node at level {missing[0]}")
+    tail = _Tail(seq, leaf, time, CompactRange(seq + 1, [bytes(row.hash) for row in rows]))
     db.session.info[_TAIL] = tail
+    if verifier is not None and _SIGNER not in db.session.info:
+        known = keys.known_signer(verifier)
+        if known is not None:
+            db.session.info[_SIGNER] = known
     return tail
 
 
