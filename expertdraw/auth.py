@@ -13,9 +13,11 @@ Page views declare who may see them with ``require_roles``; API endpoints with `
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -81,20 +83,27 @@ def init_app(app: Flask) -> None:
 
 
 def load_secret_key(instance_path: str) -> str:
-    """The session signing key from ``<instance>/secret_key``, created (mode 0600) if missing."""
+    """The session signing key from ``<instance>/secret_key``, created (mode 0600) if missing.
+
+    The key is written to a private temporary file and linked into place, so a process that
+    starts at the same moment either links first or reads the complete key of the one that
+    did, never a half-written file.
+    """
     path = Path(instance_path) / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text().strip()
-        if len(key) < 32:
-            raise RuntimeError(
-                f"{path} holds no usable secret key; delete it to regenerate"
-            ) from None
-        return key
-    key = secrets.token_hex(32)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
+    if not path.exists():
+        fd, temporary = tempfile.mkstemp(prefix=".secret_key.", dir=instance_path)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable secret key; delete it to regenerate")
     return key
 
 

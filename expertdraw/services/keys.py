@@ -141,13 +141,19 @@ def trust_list() -> list[tuple[VerifierKey, int, int | None]]:
     return [(VerifierKey.parse(r.verifier), r.from_seq, r.to_seq) for r in rows]
 
 
-def keys_txt() -> str:
-    """``keys.txt`` of ledger.md §5 for the whole log."""
-    rows = list(db.session.scalars(sa.select(SigningKey).order_by(SigningKey.from_seq)))
-    lines = []
-    for row in rows:
-        if row.to_seq is None:
-            lines.append(f"{row.verifier} {row.from_seq}")
-        else:
-            lines.append(f"{row.verifier} {row.from_seq} {row.to_seq}")
-    return "".join(line + "\n" for line in lines)
+def keys_txt(last_seq: int | None = None) -> str:
+    """``keys.txt`` of ledger.md §5 for the log up to ``last_seq`` (default: all of it).
+
+    The last key listed is open: in a bundle that ends at the ``key.rotated`` entry, the old
+    key is still the key that signed the bundle's last entry.
+    """
+    query = sa.select(SigningKey).order_by(SigningKey.from_seq)
+    if last_seq is not None:
+        query = query.where(SigningKey.from_seq <= last_seq)
+    rows = list(db.session.scalars(query))
+    return "".join(
+        f"{row.verifier} {row.from_seq}"
+        + ("" if index == len(rows) - 1 or row.to_seq is None else f" {row.to_seq}")
+        + "\n"
+        for index, row in enumerate(rows)
+    )

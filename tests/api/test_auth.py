@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import stat
 from pathlib import Path
@@ -190,6 +191,33 @@ def test_without_a_configured_secret_one_is_generated_once_with_mode_0600(
     assert len(first.config["SECRET_KEY"]) >= 64
     second = create_app(config)
     assert second.config["SECRET_KEY"] == first.config["SECRET_KEY"]
+
+
+def _read_secret(instance: str, start: Any, out: Any) -> None:
+    from expertdraw.auth import load_secret_key
+
+    start.wait()
+    out.put(load_secret_key(instance))
+
+
+def test_processes_starting_together_all_get_the_same_complete_secret(tmp_path: Path):
+    context = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        instance = tmp_path / f"instance-{attempt}"
+        instance.mkdir()
+        start, out = context.Event(), context.Queue()
+        workers = [
+            context.Process(target=_read_secret, args=(str(instance), start, out)) for _ in range(6)
+        ]
+        for worker in workers:
+            worker.start()
+        start.set()
+        keys = {out.get(timeout=30) for _ in workers}
+        for worker in workers:
+            worker.join(timeout=30)
+        assert len(keys) == 1
+        assert (instance / "secret_key").read_text().strip() in keys
+        assert [p.name for p in instance.iterdir()] == ["secret_key"]  # no temporary left
 
 
 def test_pages_declare_their_roles_and_refuse_the_others(app, client, users):
