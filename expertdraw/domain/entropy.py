@@ -13,11 +13,11 @@ validate what was supplied against the announcement and return :class:`Entropy`,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from expertdraw.domain import ledger as ledger_time
 from expertdraw.domain.beacon import (
     SOURCE_NAME,
     BeaconError,
@@ -25,10 +25,10 @@ from expertdraw.domain.beacon import (
     verify_pulse,
 )
 from expertdraw.domain.canonical import CanonicalError, canonical
+from expertdraw.domain.ledger import LedgerError
 
 KINDS: tuple[str, ...] = ("witness", "beacon", "public-lottery", "none")
 MAX_WITNESS_CHARS = 1000
-_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 _KEYS = {
     "witness": {"kind", "witnesses"},
     "beacon": {"kind", "source", "not_before"},
@@ -67,10 +67,10 @@ def format_time(t: datetime) -> str:
     Raises:
         EntropyError: ``entropy:time`` for a naive datetime.
     """
-    if t.tzinfo is None:
-        raise EntropyError("entropy:time", "times must be timezone-aware")
-    t = t.astimezone(UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    try:
+        return ledger_time.format_time(t)
+    except LedgerError as exc:
+        raise EntropyError("entropy:time", str(exc)) from None
 
 
 def parse_time(text: Any) -> datetime:
@@ -79,11 +79,8 @@ def parse_time(text: Any) -> datetime:
     Raises:
         EntropyError: ``entropy:time`` if ``text`` is not in that exact form.
     """
-    if isinstance(text, str) and _TIME.fullmatch(text):
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            pass
+    if ledger_time.is_time(text):
+        return ledger_time.parse_time(text)
     raise EntropyError("entropy:time", f"not a time like 2026-12-03T01:00:00.000Z: {text!r}")
 
 
