@@ -10,9 +10,10 @@ O(log n) look-ups, never a rebuild.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask import current_app
@@ -30,6 +31,7 @@ from ..extensions import db
 from ..models import Checkpoint, LedgerEntry, LedgerNode, SigningKey
 from . import keys
 
+T = TypeVar("T")
 LOCK_KEY = 0x6564_6C67  # "edlg": the ledger's advisory lock
 ZERO_PREV = "0" * 64
 SYSTEM = {"role": "system", "id": "scheduler"}
@@ -57,6 +59,7 @@ class _Tail:
 
 _TAIL = "expertdraw.ledger.tail"
 _LOCKED = "expertdraw.ledger.locked"
+_SIGNER = "expertdraw.ledger.signer"
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -136,7 +139,37 @@ def _get_node(level: int, index: int) -> bytes:
     return bytes(value)
 
 
-_SIGNER = "expertdraw.ledger.signer"
+def _with_nodes(compute: Callable[[merkle.GetNode], T]) -> T:
+    """Run a root or proof computation with every stored node it needs read in one query.
+
+    Which nodes a computation asks for depends only on the sizes, never on the hashes, so a
+    first pass with placeholder hashes names them all.
+    """
+    wanted: list[tuple[int, int]] = []
+
+    def record(level: int, index: int) -> bytes:
+        wanted.append((level, index))
+        return bytes(merkle.HASH_SIZE)
+
+    compute(record)
+    if not wanted:
+        return compute(_get_node)
+    found = {
+        (level, index): bytes(value)
+        for level, index, value in db.session.execute(
+            sa.select(LedgerNode.level, LedgerNode.index, LedgerNode.hash).where(
+                sa.tuple_(LedgerNode.level, LedgerNode.index).in_(set(wanted))
+            )
+        )
+    }
+
+    def lookup(level: int, index: int) -> bytes:
+        value = found.get((level, index))
+        if value is None:
+            raise merkle.MerkleError("merkle:range", f"no stored node ({level}, {index})")
+        return value
+
+    return compute(lookup)
 
 
 def _signer() -> NoteSigner:
@@ -236,7 +269,7 @@ def create_log(now: datetime | None = None) -> bool:
 
 def root(tree_size: int) -> bytes:
     """``root(n)`` from the stored subtree hashes."""
-    return merkle.root_at(tree_size, _get_node)
+    return _with_nodes(lambda get: merkle.root_at(tree_size, get))
 
 
 def issue_checkpoint(
@@ -319,7 +352,7 @@ def receipt(seq: int) -> dict[str, Any]:
     ).first()
     if checkpoint is None:
         raise dl.LedgerError("ledger:uncovered", f"no checkpoint covers entry {seq} yet")
-    proof = merkle.inclusion_proof(seq, checkpoint.size, _get_node)
+    proof = _with_nodes(lambda get: merkle.inclusion_proof(seq, checkpoint.size, get))
     return {
         "entry": record["entry"],
         "sig": record["sig"],
@@ -335,7 +368,8 @@ def consistency(old: int, new: int) -> list[str]:
     """Consistency proof between two tree sizes."""
     if not 0 < old <= new <= size():
         raise dl.LedgerError("ledger:range", f"sizes must satisfy 0 < old <= new <= {size()}")
-    return [h.hex() for h in merkle.consistency_proof(old, new, _get_node)]
+    proof = _with_nodes(lambda get: merkle.consistency_proof(old, new, get))
+    return [h.hex() for h in proof]
 
 
 def entry_body(kind: str, draw_id: str) -> dict[str, Any]:
