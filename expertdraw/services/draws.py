@@ -183,15 +183,34 @@ def announce(
     from .projects import strata_request
 
     now = clock.now()
-    ledger.lock()
     if idempotency_key:
-        existing = db.session.scalar(sa.select(Draw).where(Draw.idempotency_key == idempotency_key))
+        existing = _by_idempotency_key(project, idempotency_key)
         if existing is not None:
-            if existing.project_id != project.id:
-                raise Conflict("conflict:idempotency-key", "key used for another project")
             return existing
     if project.window_start <= now:
         raise ServiceError("invalid:window", "the evaluation window has started", "window_start")
+    spec = entropy_spec(project, entropy_request, now)
+    _refuse_second_draw(project)
+    # The pool is built before taking the ledger lock, so that announcements of different
+    # projects build their pools in parallel; only numbering and recording are serialised.
+    built = pool.build_pool(project, strata_request(project), rules(), family=project.code)
+    ledger.lock()
+    if idempotency_key:
+        existing = _by_idempotency_key(project, idempotency_key)
+        if existing is not None:
+            return existing
+    _refuse_second_draw(project)
+    draw_id = _next_draw_id(now)
+    snapshot = build_snapshot(draw_id, project, built, project.max_per_group)
+    reason = _feasibility(snapshot, built, algorithm)
+    if reason:
+        db.session.rollback()
+        raise ServiceError(reason, f"the request cannot be met: {reason}")
+    return _announce(project, user, snapshot, built.excluded, spec, algorithm, now, idempotency_key)
+
+
+def _refuse_second_draw(project: Project) -> None:
+    """Raises Conflict if the project already has an announced or completed draw."""
     live = db.session.scalar(
         sa.select(Draw.id).where(
             Draw.project_id == project.id,
@@ -201,15 +220,18 @@ def announce(
     )
     if live:
         raise Conflict("conflict:draw", f"project already has draw {live}")
-    spec = entropy_spec(project, entropy_request, now)
-    draw_id = _next_draw_id(now)
-    built = pool.build_pool(project, strata_request(project), rules(), family=draw_id)
-    snapshot = build_snapshot(draw_id, project, built, project.max_per_group)
-    reason = _feasibility(snapshot, built, algorithm)
-    if reason:
-        db.session.rollback()
-        raise ServiceError(reason, f"the request cannot be met: {reason}")
-    return _announce(project, user, snapshot, built.excluded, spec, algorithm, now, idempotency_key)
+
+
+def _by_idempotency_key(project: Project, key: str) -> Draw | None:
+    """The draw an earlier request with this idempotency key created, if any.
+
+    Raises:
+        Conflict: the key was used for another project.
+    """
+    existing = db.session.scalar(sa.select(Draw).where(Draw.idempotency_key == key))
+    if existing is not None and existing.project_id != project.id:
+        raise Conflict("conflict:idempotency-key", "key used for another project")
+    return existing
 
 
 def _announce(

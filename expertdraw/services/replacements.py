@@ -173,7 +173,7 @@ def _announce_supplementary(
 ) -> Draw:
     from .projects import strata_request
 
-    built = pool.build_pool(project, strata_request(project), draws.rules(), family=root.id)
+    built = pool.build_pool(project, strata_request(project), draws.rules(), family=project.code)
     noticed = list(
         db.session.scalars(
             sa.select(Expert.code)
