@@ -372,10 +372,10 @@ def complete(
     the draw with its secret, entropy value and seed revealed.
     """
     now = now or clock.now()
-    ledger.lock()
-    db.session.refresh(draw)
     if draw.state != "announced":
         raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
+    # The selection depends only on what was announced, so it is computed before the ledger
+    # lock; under the lock the draw must still be announced.
     snapshot = snapshot_of(draw.id)
     announced = ledger.entry_body("draw.announced", draw.id)
     secret = bytes.fromhex(draw.secret)
@@ -384,6 +384,10 @@ def complete(
     except engine.DrawError as exc:
         db.session.rollback()
         raise ServiceError(exc.code, str(exc), "entropy") from None
+    ledger.lock()
+    db.session.refresh(draw)
+    if draw.state != "announced":
+        raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
     if kind == "draw.completed":
         clash = seating.clashes(draw, body["members"])
         if clash:
