@@ -94,6 +94,7 @@ def queue_deliveries(
     *,
     now: datetime | None = None,
     config: Mapping[str, Any] | None = None,
+    new: bool = False,
 ) -> list[Delivery]:
     """Add the delivery rows of a new notice to the session (the caller commits).
 
@@ -101,7 +102,8 @@ def queue_deliveries(
     requested ``channels``: ``email`` when SMTP is configured and the expert has an address,
     ``sms`` / ``voice`` when the gateway is configured and the expert has a phone. Rows are
     due at ``now`` (default: the notice's ``sent_at``). Channels the notice already has are
-    skipped, so calling again is harmless. Returns the rows added.
+    skipped, so calling again is harmless (``new``: the caller has just created the notice,
+    so it has none and there is nothing to look up). Returns the rows added.
     Raises ValueError for an unknown channel name.
     """
     wanted = set(channels)
@@ -110,11 +112,12 @@ def queue_deliveries(
         raise ValueError(f"unknown delivery channel(s): {sorted(unknown)}")
     enabled = enabled_channels(current_app.config if config is None else config)
     when = now or notice.sent_at
-    db.session.flush()  # the notice row exists before rows that refer to it
+    if not new:
+        db.session.flush()  # the notice row exists before rows that refer to it
     expert = db.session.get(Expert, notice.expert_id)
     if expert is None:
         raise ValueError(f"notice {notice.id} names no known expert")
-    existing = set(delivery_state(notice.id))
+    existing = set() if new else set(delivery_state(notice.id))
     addresses = {"email": expert.email, "sms": expert.phone, "voice": expert.phone}
     added: list[Delivery] = []
     if "inbox" not in existing:
@@ -140,7 +143,8 @@ def queue_deliveries(
                 )
             )
     db.session.add_all(added)
-    db.session.flush()
+    if not new:
+        db.session.flush()
     return added
 
 

@@ -85,54 +85,76 @@ def seat_member(
     draw: Draw, seat: dict[str, Any], expert_id: int, now: datetime, actor: dict[str, str]
 ) -> Member:
     """Create the member, its booking and its notice, and append ``notice.sent``."""
+    return seat_members(draw, [(seat, expert_id)], now, actor)[0]
+
+
+def seat_members(
+    draw: Draw,
+    seats: list[tuple[dict[str, Any], int]],
+    now: datetime,
+    actor: dict[str, str],
+) -> list[Member]:
+    """Members, bookings and notices for ``(seat, expert id)`` pairs, then ``notice.sent``
+    for each in seat order. The rows are written in a few statements for all seats at once,
+    since this runs under the ledger lock."""
     root = root_of(draw)
     start, end = _window(draw)
-    member = Member(
-        draw_id=root,
-        source_draw_id=draw.id,
-        expert_id=expert_id,
-        stratum=seat["stratum"],
-        venue_id=seat["venue"],
-        room_id=seat["room"],
-        workstation_id=seat["workstation"],
-        state="active",
-        joined_at=now,
-    )
-    db.session.add(member)
-    db.session.flush()
-    db.session.add(
-        Booking(
-            workstation_id=seat["workstation"],
-            expert_id=expert_id,
+    members = [
+        Member(
             draw_id=root,
-            member_id=member.id,
-            start=start,
-            end=end,
+            source_draw_id=draw.id,
+            expert_id=expert_id,
+            stratum=seat["stratum"],
+            venue_id=seat["venue"],
+            room_id=seat["room"],
+            workstation_id=seat["workstation"],
+            state="active",
+            joined_at=now,
         )
-    )
-    code = new_check_in_code()
-    notice = Notice(
-        id=_notice_id(),
-        draw_id=root,
-        member_id=member.id,
-        expert_id=expert_id,
-        check_in_code=code,
-        check_in_hash=protector().lookup_hash(normalise_code(code)),
-        status="pending",
-        sent_at=now,
-        due_at=response_due(now, start),
-    )
-    db.session.add(notice)
+        for seat, expert_id in seats
+    ]
+    db.session.add_all(members)
     db.session.flush()
-    _queue(notice)
-    ledger.append(
-        "notice.sent",
-        {"draw": root, "notice": notice.id, "expert": seat["expert"], "channel": "inbox"},
-        actor,
-        draw_id=root,
-        now=now,
-    )
-    return member
+    # Load the experts once, so that queueing their deliveries finds them in the session.
+    list(db.session.scalars(sa.select(Expert).where(Expert.id.in_([e for _, e in seats]))))
+    notices = []
+    for member, (seat, expert_id) in zip(members, seats, strict=True):
+        db.session.add(
+            Booking(
+                workstation_id=seat["workstation"],
+                expert_id=expert_id,
+                draw_id=root,
+                member_id=member.id,
+                start=start,
+                end=end,
+            )
+        )
+        code = new_check_in_code()
+        notices.append(
+            Notice(
+                id=_notice_id(),
+                draw_id=root,
+                member_id=member.id,
+                expert_id=expert_id,
+                check_in_code=code,
+                check_in_hash=protector().lookup_hash(normalise_code(code)),
+                status="pending",
+                sent_at=now,
+                due_at=response_due(now, start),
+            )
+        )
+    db.session.add_all(notices)
+    db.session.flush()
+    for notice, (seat, _) in zip(notices, seats, strict=True):
+        _queue(notice)
+        ledger.append(
+            "notice.sent",
+            {"draw": root, "notice": notice.id, "expert": seat["expert"], "channel": "inbox"},
+            actor,
+            draw_id=root,
+            now=now,
+        )
+    return members
 
 
 def _queue(notice: Notice) -> None:
@@ -140,7 +162,7 @@ def _queue(notice: Notice) -> None:
         from . import delivery
     except ImportError:  # channels not configured in this build
         return
-    delivery.queue_deliveries(notice)
+    delivery.queue_deliveries(notice, new=True)
 
 
 def seat_committee(draw: Draw, body: dict[str, Any], now: datetime) -> None:
@@ -148,8 +170,9 @@ def seat_committee(draw: Draw, body: dict[str, Any], now: datetime) -> None:
     codes = [m["expert"] for m in body["members"]]
     codes += [e for a in body["alternates"] for e in a["experts"]]
     ids = expert_ids(codes)
-    for seat in body["members"]:
-        seat_member(draw, seat, ids[seat["expert"]], now, ledger.SYSTEM)
+    seat_members(
+        draw, [(seat, ids[seat["expert"]]) for seat in body["members"]], now, ledger.SYSTEM
+    )
     for group in body["alternates"]:
         for position, code in enumerate(group["experts"]):
             db.session.add(
