@@ -191,6 +191,14 @@ def list_alerts(
     return paginate(stmt, page=page, per_page=per_page)
 
 
+def get_alert(alert_id: int) -> Alert:
+    """An alert by id. Raises NotFound."""
+    alert = db.session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound("alert", alert_id)
+    return alert
+
+
 def _supervising(user: User) -> None:
     if user.role not in ("supervisor", "admin"):
         raise Forbidden("auth:forbidden", "only supervisors and administrators handle alerts")

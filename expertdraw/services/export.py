@@ -1,7 +1,11 @@
-"""The export bundle of ledger.md §5: entries, checkpoints, keys, snapshots, beacon pulses."""
+"""The export bundle of ledger.md §5: entries, checkpoints, keys, snapshots, beacon pulses;
+as a folder, or zipped for download, with progress steps for the pages."""
 
 from __future__ import annotations
 
+import io
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +13,12 @@ import sqlalchemy as sa
 
 from ..domain.codes import validate_id
 from ..extensions import db
-from ..models import BeaconPulse, Checkpoint, Cosignature, LedgerEntry, SigningKey, Snapshot
+from ..models import BeaconPulse, Checkpoint, Cosignature, LedgerEntry, Snapshot
+from . import keys, steps
+
+# Progress is reported every this many entries, and every this many snapshots or files.
+STEP_ENTRIES = 2000
+STEP_SNAPSHOTS = 200
 
 
 class ExportError(Exception):
@@ -67,52 +76,57 @@ def checkpoint_notes(max_size: int) -> list[str]:
     return notes
 
 
-def keys_lines(last_seq: int) -> str:
-    """``keys.txt`` for a bundle ending at ``last_seq``."""
-    rows = list(
-        db.session.scalars(
-            sa.select(SigningKey)
-            .where(SigningKey.from_seq <= last_seq)
-            .order_by(SigningKey.from_seq)
-        )
-    )
-    lines = []
-    for index, row in enumerate(rows):
-        if index == len(rows) - 1:
-            lines.append(f"{row.verifier} {row.from_seq}\n")
-        else:
-            lines.append(f"{row.verifier} {row.from_seq} {row.to_seq}\n")
-    return "".join(lines)
-
-
 def write_bundle(out: Path, to_seq: int | None = None) -> ExportSummary:
     """Write the bundle of entries ``0..to_seq`` (default: all) into folder ``out``.
 
     Raises:
         ExportError: empty ledger, range beyond the log, or ``out`` not empty.
     """
+    return steps.run(bundle_steps(out, to_seq))
+
+
+def bundle_steps(out: Path, to_seq: int | None = None) -> steps.Steps[ExportSummary]:
+    """:func:`write_bundle` step by step: ``entries`` every few thousand entries written, then
+    ``snapshots``; work units are entries plus draws.
+
+    Raises:
+        ExportError: as :func:`write_bundle`.
+    """
     if to_seq is None:
         _cover_tail()
     last = _last_seq(to_seq)
     _prepare(out)
+    announced = (
+        db.session.scalar(
+            sa.select(sa.func.count(LedgerEntry.seq)).where(
+                LedgerEntry.type == "draw.announced", LedgerEntry.seq <= last
+            )
+        )
+        or 0
+    )
+    total = last + 1 + announced
+    yield steps.Step("entries", 0, total, count=0, of=last + 1)
     draws: list[str] = []
     with (out / "entries.jsonl").open("w", encoding="utf-8", newline="\n") as handle:
         stream = db.session.execute(
             sa.select(LedgerEntry.record, LedgerEntry.type, LedgerEntry.draw_id)
             .where(LedgerEntry.seq <= last)
             .order_by(LedgerEntry.seq)
-            .execution_options(yield_per=2000)
+            .execution_options(yield_per=STEP_ENTRIES)
         )
-        for record, kind, draw_id in stream:
+        for written, (record, kind, draw_id) in enumerate(stream, start=1):
             handle.write(record)
             handle.write("\n")
             if kind == "draw.announced" and draw_id:
                 draws.append(draw_id)
+            if written % STEP_ENTRIES == 0:
+                yield steps.Step("entries", written, total, count=written, of=last + 1)
     notes = checkpoint_notes(last + 1)
     (out / "checkpoints.txt").write_text("---\n".join(notes), encoding="utf-8", newline="\n")
-    (out / "keys.txt").write_text(keys_lines(last), encoding="utf-8", newline="\n")
+    (out / "keys.txt").write_text(keys.keys_txt(last), encoding="utf-8", newline="\n")
+    yield steps.Step("snapshots", last + 1, total, count=0, of=len(draws))
     snapshots = 0
-    for draw_id in draws:
+    for index, draw_id in enumerate(draws, start=1):
         validate_id(draw_id, "draw")
         snapshot = db.session.get(Snapshot, draw_id)
         if snapshot is not None:
@@ -122,4 +136,37 @@ def write_bundle(out: Path, to_seq: int | None = None) -> ExportSummary:
         if pulse is not None:
             (out / "beacon").mkdir(exist_ok=True)
             (out / "beacon" / f"{draw_id}.json").write_bytes(bytes(pulse.raw))
+        if index % STEP_SNAPSHOTS == 0:
+            yield steps.Step("snapshots", last + 1 + index, total, count=index, of=len(draws))
     return ExportSummary(last_seq=last, checkpoints=len(notes), snapshots=snapshots)
+
+
+def zip_steps() -> steps.Steps[tuple[str, bytes]]:
+    """The bundle of the whole ledger as a zip: ``(file name, bytes)``, with one folder
+    ``expertdraw-ledger-<size>/`` inside, ready for the offline verifier.
+
+    Yields the steps of :func:`bundle_steps` (scaled to the first 90 %), then ``zip`` per file.
+
+    Raises:
+        ExportError: the ledger is empty.
+    """
+    with tempfile.TemporaryDirectory(prefix="expertdraw-bundle-") as tmp:
+        folder_path = Path(tmp) / "bundle"
+        writing = bundle_steps(folder_path)
+        while True:
+            try:
+                step = next(writing)
+            except StopIteration as finished:
+                summary: ExportSummary = finished.value
+                break
+            yield steps.Step(step.stage, step.done * 9, step.total * 10, step.count, step.of)
+        folder = f"expertdraw-ledger-{summary.last_seq + 1}"
+        files = sorted(path for path in folder_path.rglob("*") if path.is_file())
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for index, path in enumerate(files):
+                if index % STEP_SNAPSHOTS == 0:
+                    done = 9 * len(files) + index
+                    yield steps.Step("zip", done, 10 * len(files), count=index, of=len(files))
+                archive.write(path, f"{folder}/{path.relative_to(folder_path).as_posix()}")
+    return f"{folder}.zip", buffer.getvalue()

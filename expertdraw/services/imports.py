@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..extensions import db
+from . import steps
 from .import_experts import validate_experts, write_experts
 from .import_places import (
     validate_organisations,
@@ -38,6 +39,8 @@ from .import_rows import KINDS, Checker, Row
 from .import_rows import Problem as ImportProblem
 
 MAX_ERRORS = 1000
+# Work units of an import for progress: read, check, write.
+STAGES = 3
 CHINA = timezone(timedelta(hours=8))
 
 
@@ -90,15 +93,31 @@ def import_bytes(
     Raises:
         ImportKindError: ``kind`` is unknown.
     """
+    return steps.run(import_steps(kind, data, filename, today=today))
+
+
+def import_steps(
+    kind: str, data: bytes, filename: str, *, today: date | None = None
+) -> steps.Steps[ImportResult]:
+    """:func:`import_bytes` step by step: yields ``read``, ``check`` (``of`` = data rows) and,
+    when every row is right, ``write``, then returns the result.
+
+    Closing the generator before it finishes rolls back: nothing is imported.
+
+    Raises:
+        ImportKindError: ``kind`` is unknown.
+    """
     if kind not in KINDS:
         raise ImportKindError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     result = ImportResult(kind)
+    yield steps.Step("read", 0, STAGES)
     try:
         header, rows = read_table(data, filename)
     except ValueError as exc:
         result.errors.append(ImportProblem(1, "", str(exc)))
         return result
     result.rows = len(rows)
+    yield steps.Step("check", 1, STAGES, of=len(rows))
     checker = Checker(kind, header)
     if not checker.errors and not rows:
         checker.error(2, "", "the file has no data rows")
@@ -109,6 +128,7 @@ def import_bytes(
             db.session.rollback()
             result.errors = sorted(checker.errors, key=lambda e: e.line)[:MAX_ERRORS]
             return result
+        yield steps.Step("write", 2, STAGES, of=len(rows))
         result.inserted, result.updated = _write(kind, conn, plan)
         db.session.commit()
     except BaseException:

@@ -250,6 +250,25 @@ def add_bidder(project: Project, uscc: str) -> Organisation:
     return org
 
 
+def add_bidder_and_recheck(project: Project, uscc: str, user: User) -> tuple[Organisation, int]:
+    """Add a bidder (commits), then replace the members of the project's completed draw who
+    are now in conflict with it (each replacement commits). Returns the organisation and how
+    many members were replaced (a count only: whoever asks may not know who was drawn).
+
+    Raises:
+        as :func:`add_bidder` (nothing is changed then).
+    """
+    from . import draws, replacements
+
+    org = add_bidder(project, uscc)
+    db.session.commit()
+    root = draws.live_root_draw(project)
+    replaced = 0
+    if root is not None and root.state == "completed":
+        replaced = len(replacements.recheck_members(root, draws.actor_of(user)))
+    return org, replaced
+
+
 def summary(project: Project) -> dict[str, Any]:
     """What anyone allowed to see the project sees (no expert data)."""
     codes = dict(

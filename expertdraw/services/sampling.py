@@ -116,6 +116,19 @@ def witness_count(inspection: Inspection) -> int:
     )
 
 
+def witnessed_by(inspection: Inspection, supervisor: User) -> bool:
+    """Whether this supervisor has entered their witness value for the sample."""
+    return (
+        db.session.scalar(
+            sa.select(InspectionWitness.id).where(
+                InspectionWitness.inspection_id == inspection.id,
+                InspectionWitness.supervisor_id == supervisor.id,
+            )
+        )
+        is not None
+    )
+
+
 def get_inspection(inspection_id: str) -> Inspection:
     """An inspection by id. Raises NotFound."""
     inspection = db.session.get(Inspection, inspection_id)

@@ -1,10 +1,12 @@
 """Server-rendered pages: one blueprint per role, Flask-Babel (zh_CN default, en), CSRF.
 
-Layout: ``auth`` (login, logout, the home redirect), ``manager``, ``supervisor`` (draw room,
-list opening, print record), ``ledger`` (ledger, bundle, receipts, eligibility look-up),
-``expert``, ``staff`` and ``admin``; templates under ``web/templates/<role>/``, one CSS and one
-JS file under ``web/static``. Every view declares its roles (``access.roles_required``) and
-``init_app`` refuses to start when one does not: access is denied by default.
+Layout: ``auth`` (login, logout, the home redirect), ``manager``, ``supervisor`` (draw room
+with outside entropy, list opening, print record; inspection reports, alerts and supervision
+samples from ``inspection_pages`` and ``sampling_pages``), ``ledger`` (ledger, cosigning from
+``cosign_pages``, bundle, receipts, eligibility look-up), ``expert``, ``staff`` and ``admin``;
+templates under ``web/templates/<role>/``, one CSS and one JS file under ``web/static``.
+Every view declares its roles (``access.roles_required``) and ``init_app`` refuses to start
+when one does not: access is denied by default.
 """
 
 from __future__ import annotations
@@ -23,9 +25,26 @@ def init_app(app: Flask) -> None:
     """Register Flask-Babel, CSRF protection (the JSON API checks its own), the page blueprints,
     the HTML error pages and the security headers."""
     from ..api import bp as api_bp
-    from . import admin, admin_users, auth, expert, ledger_pages, manager, record, staff, supervisor
+    from . import (
+        admin,
+        admin_users,
+        auth,
+        cosign_pages,
+        draw_export,
+        expert,
+        inspection_pages,
+        ledger_pages,
+        manager,
+        record,
+        sampling_pages,
+        staff,
+        supervisor,
+    )
 
     del admin_users  # its views (users, import) register on admin.bp when imported
+    del draw_export  # its view (draws of a period, XLSX) registers on record.bp
+    # Their views register on supervisor.bp (reports, alerts; samples) and ledger.bp (cosign).
+    del cosign_pages, inspection_pages, sampling_pages
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.DEFAULT_LOCALE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", i18n.DEFAULT_TIMEZONE)

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from ..services import auth as auth_service
 from ..services import directory, imports
 from ..services.users import UserError
+from . import progress
 from .access import roles_required
 from .admin import bp
 from .forms import FormState, message_for, parse_int
@@ -65,25 +66,35 @@ def create_user() -> Response | tuple[str, int]:
     return redirect(url_for("admin.users"))
 
 
+def _import_page(state: FormState, result: imports.ImportResult | None) -> tuple[str, int]:
+    status = 200 if result is None or result.ok else 422
+    html = render_template("admin/import.html", form=state, result=result, kinds=imports.KINDS)
+    return html, status
+
+
 @bp.route("/import", methods=["GET", "POST"])
 @roles_required("admin")
-def import_data() -> tuple[str, int]:
-    """Upload a CSV or XLSX file; nothing is imported unless every row is right."""
+def import_data() -> Response | tuple[str, int]:
+    """Upload a CSV or XLSX file; nothing is imported unless every row is right.
+
+    The page's script asks for the import's progress (``web.progress``); the plain form gets
+    the result page directly.
+    """
     state = FormState(request.form, fields={"kind", "file"})
-    result = None
-    status = 200
-    if request.method == "POST":
-        upload = request.files.get("file")
-        kind = request.form.get("kind", "")
-        if kind not in imports.KINDS:
-            state.add("kind", _("Choose what the file holds."))
-        if upload is None or not upload.filename:
-            state.add("file", _("Choose a CSV or XLSX file."))
-        if state.ok and upload is not None:
-            result = imports.import_bytes(kind, upload.read(), upload.filename or "upload.csv")
-            status = 200 if result.ok else 422
-        else:
-            status = 422
-    return render_template(
-        "admin/import.html", form=state, result=result, kinds=imports.KINDS
-    ), status
+    if request.method == "GET":
+        return _import_page(state, None)
+    upload = request.files.get("file")
+    kind = request.form.get("kind", "")
+    if kind not in imports.KINDS:
+        state.add("kind", _("Choose what the file holds."))
+    if upload is None or not upload.filename:
+        state.add("file", _("Choose a CSV or XLSX file."))
+    if not state.ok or upload is None:
+        return _import_page(state, None)[0], 422
+    data, name = upload.read(), upload.filename or "upload.csv"
+    if progress.wanted():
+        return progress.stream(
+            imports.import_steps(kind, data, name),
+            lambda result: progress.Page(*_import_page(state, result)),
+        )
+    return _import_page(state, imports.import_bytes(kind, data, name))

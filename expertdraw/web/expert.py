@@ -11,9 +11,10 @@ from werkzeug.wrappers import Response
 
 from .. import auth, clock
 from ..services import directory, experts, notices
+from ..services import leave as leave_service
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState
+from .forms import FormState, parse_local
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
 
@@ -97,6 +98,50 @@ def conflicts() -> Response | tuple[str, int]:
             return redirect(url_for("expert.conflicts"))
     profile = experts.own_profile(_user())
     return render_template("expert/conflicts.html", form=state, profile=profile), status
+
+
+def _leave_page(form: FormState, status: int = 200) -> tuple[str, int]:
+    return render_template(
+        "expert/leave.html", form=form, leaves=leave_service.own_leave(_user())
+    ), status
+
+
+@bp.route("/leave", methods=["GET", "POST"])
+@roles_required("expert")
+def leave() -> Response | tuple[str, int]:
+    """Declare a period when you cannot evaluate; you are not drawn for windows overlapping it."""
+    state = FormState(request.form, fields={"start", "end"})
+    if request.method == "GET":
+        return _leave_page(state)
+    start = parse_local(request.form.get("start", ""))
+    end = parse_local(request.form.get("end", ""))
+    if start is None:
+        state.add("start", _("Enter when the leave starts, as YYYY-MM-DD HH:MM."))
+    if end is None:
+        state.add("end", _("Enter when the leave ends, as YYYY-MM-DD HH:MM."))
+    if start is None or end is None:
+        return _leave_page(state, 422)
+    try:
+        leave_service.declare(_user(), start, end)
+    except ServiceError as exc:
+        state.fail(exc)
+        return _leave_page(state, exc.http_status)
+    flash(_("Your leave is recorded; you will not be drawn for evaluations during it."), "success")
+    return redirect(url_for("expert.leave"))
+
+
+@bp.post("/leave/<int:leave_id>/cancel")
+@roles_required("expert")
+def cancel_leave(leave_id: int) -> Response | tuple[str, int]:
+    """Withdraw one of your leaves that has not ended; you may be drawn again for that time."""
+    try:
+        leave_service.cancel(_user(), leave_id)
+    except ServiceError as exc:
+        state = FormState({})
+        state.fail(exc)
+        return _leave_page(state, exc.http_status)
+    flash(_("The leave is cancelled."), "success")
+    return redirect(url_for("expert.leave"))
 
 
 @bp.route("/profile", methods=["GET", "POST"])

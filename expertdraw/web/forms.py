@@ -75,6 +75,50 @@ ERRORS: dict[str, Any] = {
         "The request cannot be met with the experts, venues and workstations available."
     ),
     "insufficient": _l("The draw could not find enough members or seats."),
+    "invalid:leave": _l(
+        "Check the period: it must end after it starts, not be over, and last at most a year."
+    ),
+    "conflict:leave": _l("This period overlaps a leave you have already declared."),
+    "conflict:leave-over": _l("This leave is already over."),
+    "conflict:bidder": _l("This organisation is already a bidder of the project."),
+    "cosign:key": _l(
+        "This is not a valid verifier key (name+key id+base64 Ed25519 key, as the verifier "
+        "prints it)."
+    ),
+    "cosign:signature": _l(
+        "This signature line does not verify under your key for the latest checkpoint."
+    ),
+    "cosign:backwards": _l("You have already cosigned a larger checkpoint."),
+    "cosign:duplicate": _l("This key has already cosigned this checkpoint."),
+    "cosign:inconsistent": _l(
+        "This checkpoint does not extend the one you cosigned last. Do not sign it; report it."
+    ),
+    "conflict:alert": _l("This alert is already acknowledged."),
+    "conflict:inspection-state": _l("The supervision sample is not in a state that allows this."),
+    "invalid:period": _l("The period must end on or after the day it starts."),
+    "invalid:risk": _l(
+        "Check the risk levels: only projects completed in the period, only levels that "
+        "have a ratio."
+    ),
+    "infeasible:no-projects": _l("No project had its committee drawn in this period."),
+    "infeasible:inspectors": _l("There are fewer active supervisors than inspectors per project."),
+    "sampling:ratio": _l("Write each ratio as n/d, at most 1 (for example 1/5)."),
+    "sampling:plan": _l("Check the levels: each name once, each project in one level only."),
+    "entropy:config": _l("The beacon certificate is not configured. Ask an administrator."),
+    "entropy:lottery-count": _l("Enter the numbers of every announced source."),
+    "entropy:lottery-empty": _l("Enter the numbers of every announced source."),
+    "entropy:lottery-number": _l("Lottery numbers are whole numbers, 0 or more."),
+    "entropy:beacon-too-early": _l("This pulse is earlier than the awaited pulse time."),
+    "entropy:beacon-not-first": _l("This is not the first pulse at or after the awaited time."),
+    "entropy:beacon-signature": _l(
+        "The pulse's signature does not verify with the beacon's certificate."
+    ),
+    "entropy:beacon-certificate": _l(
+        "The pulse was not signed with the configured beacon certificate."
+    ),
+    "entropy:beacon-output": _l("The pulse's output value does not match its signature."),
+    "entropy:beacon-format": _l("This is not a beacon pulse (JSON as the beacon serves it)."),
+    "entropy": _l("The entropy value is not valid for this draw."),
     "user:username": _l(
         "Usernames are 2 to 64 letters, digits, dot, hyphen or underscore, and must be free."
     ),

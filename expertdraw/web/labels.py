@@ -71,6 +71,21 @@ LABELS: dict[str, dict[str, Any]] = {
         "public-lottery": _l("Public lottery numbers"),
         "none": _l("Server secret only"),
     },
+    "report_kind": {
+        "daily": _l("Daily inspection"),
+        "weekly": _l("Weekly summary"),
+        "monthly": _l("Monthly report"),
+    },
+    "alert_kind": {
+        "frequency": _l("Drawn often"),
+        "consecutive": _l("Same tenderer in a row"),
+        "refusal-rate": _l("Often declines or lets notices time out"),
+        "no-show": _l("Accepted but did not check in"),
+    },
+    "inspection_state": {
+        "announced": _l("Announced, waiting for witnesses"),
+        "drawn": _l("Drawn"),
+    },
     "import_kind": {
         "experts": _l("Experts"),
         "organisations": _l("Organisations"),

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
-import zipfile
-from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request, send_file
 from flask_babel import gettext as _
 
+from .. import auth
 from ..domain.ledger import LedgerError
-from ..services import draws, experts, export, keys, ledger, pool
+from ..services import cosign, draws, experts, export, keys, ledger, pool, steps
 from ..services import projects as project_service
 from ..services.errors import ServiceError
+from . import progress
 from .access import roles_required
 from .forms import FormState, parse_int
 
@@ -25,12 +24,14 @@ SUPERVISE = ("supervisor", "admin")
 
 def _overview(form: FormState, status: int = 200) -> tuple[str, int]:
     latest = ledger.latest_checkpoint()
+    user = auth.current_user()
     return render_template(
         "supervisor/ledger.html",
         size=ledger.size(),
         checkpoint=latest,
         keys=keys.trust_list(),
         form=form,
+        cosigning=cosign.standing(user) if user.role == "supervisor" else None,
     ), status
 
 
@@ -44,19 +45,17 @@ def overview() -> tuple[str, int]:
 @bp.get("/ledger/bundle.zip")
 @roles_required(*SUPERVISE)
 def bundle() -> Response:
-    """The export bundle of the whole ledger as a zip (a folder for the offline verifier)."""
-    with tempfile.TemporaryDirectory(prefix="expertdraw-bundle-") as tmp:
-        summary = export.write_bundle(Path(tmp) / "bundle")
-        folder = f"expertdraw-ledger-{summary.last_seq + 1}"
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted((Path(tmp) / "bundle").rglob("*")):
-                if path.is_file():
-                    relative = path.relative_to(Path(tmp) / "bundle").as_posix()
-                    archive.write(path, f"{folder}/{relative}")
-    buffer.seek(0)
+    """The export bundle of the whole ledger as a zip (a folder for the offline verifier).
+
+    The page's script asks for the export's progress (``web.progress``) and saves the file.
+    """
+    if progress.wanted():
+        return progress.stream(
+            export.zip_steps(), lambda made: progress.File(made[1], made[0], "application/zip")
+        )
+    name, data = steps.run(export.zip_steps())
     return send_file(
-        buffer, mimetype="application/zip", as_attachment=True, download_name=f"{folder}.zip"
+        io.BytesIO(data), mimetype="application/zip", as_attachment=True, download_name=name
     )
 
 

@@ -10,14 +10,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from .. import auth
+from .. import auth, clock
 from ..models import Draw, Project
 from ..services import directory, draws, sealed
 from ..services import projects as project_service
 from ..services.errors import ServiceError
 from . import project_form
 from .access import roles_required
-from .forms import FormState, message_for, parse_int
+from .forms import FormState, abandon, message_for, parse_int
 
 bp = Blueprint("manager", __name__, url_prefix="/manager")
 MANAGE = ("project_manager", "admin")
@@ -101,6 +101,52 @@ def _project_page(project: Project, **extra: Any) -> str:
 def project(code: str) -> str:
     """The project, its draws and what can be done next."""
     return _project_page(project_service.get_project(code), form=FormState({}))
+
+
+def _bidders_page(project: Project, form: FormState, status: int = 200) -> tuple[str, int]:
+    summary = project_service.summary(project)
+    deadline = project.bid_deadline
+    return render_template(
+        "manager/bidders.html",
+        project=summary,
+        names=directory.organisation_names(summary["bidders"]),
+        open_for_bids=deadline is None or clock.now() <= deadline,
+        form=form,
+    ), status
+
+
+@bp.route("/projects/<code>/bidders", methods=["GET", "POST"])
+@roles_required(*MANAGE)
+def bidders(code: str) -> Response | tuple[str, int]:
+    """The project's bidders; add one by unified social credit code until the bid deadline.
+
+    Members of a completed draw now in conflict with the new bidder are replaced; the page
+    says how many, never who.
+    """
+    project = project_service.get_project(code)
+    state = FormState(request.form, fields={"uscc"})
+    if request.method == "GET":
+        return _bidders_page(project, state)
+    uscc = request.form.get("uscc", "").strip().upper()
+    if not uscc:
+        state.add("uscc", _("Enter the bidder's unified social credit code."))
+        return _bidders_page(project, state, 422)
+    try:
+        org, replaced = project_service.add_bidder_and_recheck(project, uscc, _user())
+    except ServiceError as exc:
+        if exc.code == "invalid:deadline":
+            abandon()
+            state.add("uscc", _("Bids closed at the bid deadline; no bidder can be added."))
+        else:
+            state.fail(exc)
+        return _bidders_page(project, state, exc.http_status)
+    flash(_("%(code)s is added as a bidder.", code=org.uscc), "success")
+    if replaced:
+        flash(
+            _("Members in conflict with the new bidder, now replaced: %(n)s.", n=replaced),
+            "success",
+        )
+    return redirect(url_for("manager.bidders", code=code))
 
 
 @bp.get("/projects/<code>/dry-run")

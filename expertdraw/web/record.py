@@ -1,6 +1,7 @@
-"""Opening the sealed list and the printable draw record (抽取记录表), for supervisors and
-administrators. Both show members' codes, so both go through ``sealed.open_list``: a purpose
-is required and every opening is a ``list.opened`` ledger entry."""
+"""Opening the sealed list and the printable draw record (抽取记录表, as a page and as a PDF),
+for supervisors and administrators. All show members' codes, so all go through
+``sealed.open_list``: a purpose is required and every opening, each PDF included, is a
+``list.opened`` ledger entry."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..models import Draw
 from ..services import directory, draws, ledger, sealed
 from ..services import projects as project_service
 from ..services.errors import ServiceError
+from . import record_pdf as record_document
 from .access import roles_required
 from .forms import FormState
 
@@ -70,34 +72,66 @@ def _body(kind: str, draw_id: str) -> dict[str, Any] | None:
         return None
 
 
+def _root(draw_id: str) -> Draw:
+    draw = draws.get_draw(draw_id)
+    return draws.get_draw(draw.root_id) if draw.root_id is not None else draw
+
+
+def record_data(draw: Draw, members: list[dict[str, Any]], purpose: str) -> dict[str, Any]:
+    """Everything the draw record shows, for the HTML page and the PDF alike: the project,
+    the announcement and result bodies, witnesses, the opened ``members``, replacements,
+    the draw's ledger entries, supplementary draws, the latest checkpoint and this opening."""
+    project = project_service.get_project_by_id(draw.project_id)
+    return {
+        "draw": draw,
+        "project": project_service.summary(project),
+        "specialty_names": directory.specialty_names(),
+        "announced": _body("draw.announced", draw.id),
+        "result": _body("draw.completed", draw.id) or _body("draw.failed", draw.id),
+        "witnesses": len(draws.witnesses_of(draw)),
+        "members": members,
+        "replacements": ledger.entry_bodies("draw.replaced", draw.id),
+        "entries": directory.draw_entries(draw.id),
+        "subdraws": [d for d in directory.draws_of_project(project) if d.root_id == draw.id],
+        "checkpoint": ledger.latest_checkpoint(),
+        "purpose": purpose,
+        "printed_at": clock.now(),
+        "by": auth.current_user(),
+    }
+
+
 @bp.route("/draws/<draw_id>/record", methods=["GET", "POST"])
 @roles_required(*SUPERVISE)
 def record(draw_id: str) -> Response | tuple[str, int] | str:
     """The printable draw record: request, commitment, seed, members, seats, replacements."""
-    draw = draws.get_draw(draw_id)
-    if draw.root_id is not None:
-        draw = draws.get_draw(draw.root_id)
+    draw = _root(draw_id)
     if request.method == "GET":
         return _purpose_page(draw, "record", FormState({}))
     members, error_page = _open(draw, "record")
     if members is None:
         return error_page
-    project = project_service.get_project_by_id(draw.project_id)
-    checkpoint = ledger.latest_checkpoint()
-    return render_template(
-        "supervisor/record.html",
-        draw=draw,
-        project=project_service.summary(project),
-        specialty_names=directory.specialty_names(),
-        announced=_body("draw.announced", draw.id),
-        result=_body("draw.completed", draw.id) or _body("draw.failed", draw.id),
-        witnesses=len(draws.witnesses_of(draw)),
-        members=members,
-        replacements=ledger.entry_bodies("draw.replaced", draw.id),
-        entries=directory.draw_entries(draw.id),
-        subdraws=[d for d in directory.draws_of_project(project) if d.root_id == draw.id],
-        checkpoint=checkpoint,
-        purpose=request.form.get("purpose", "").strip(),
-        printed_at=clock.now(),
-        by=auth.current_user(),
+    purpose = request.form.get("purpose", "").strip()
+    return render_template("supervisor/record.html", **record_data(draw, members, purpose))
+
+
+@bp.route("/draws/<draw_id>/record.pdf", methods=["GET", "POST"])
+@roles_required(*SUPERVISE)
+def record_pdf(draw_id: str) -> Response | tuple[str, int] | str:
+    """The draw record as a PDF file in the user's language; opening it is logged like the
+    HTML record (``list.opened`` with the purpose)."""
+    draw = _root(draw_id)
+    if request.method == "GET":
+        return _purpose_page(draw, "record_pdf", FormState({}))
+    members, error_page = _open(draw, "record_pdf")
+    if members is None:
+        return error_page
+    purpose = request.form.get("purpose", "").strip()
+    pdf = record_document.build(record_data(draw, members, purpose))
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f"attachment; filename=draw-record-{draw.id}.pdf",
+            "Cache-Control": "no-store",
+        },
     )

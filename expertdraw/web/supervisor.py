@@ -3,6 +3,7 @@ one-click replay verdict."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -12,12 +13,12 @@ from werkzeug.wrappers import Response
 from .. import auth
 from ..domain.ledger import LedgerError
 from ..models import Draw
-from ..services import directory, draws, ledger, sealed
+from ..services import directory, draws, ledger, outside_entropy, sealed
 from ..services import projects as project_service
 from ..services import replay as replay_service
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState
+from .forms import FormState, lines
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
 SUPERVISE = ("supervisor", "admin")
@@ -59,6 +60,8 @@ def room_page(draw: Draw, form: FormState | None = None, **extra: Any) -> str:
         result=_completed_body(draw),
         progress=sealed.progress(draw) if draw.state == "completed" else None,
         subdraws=[d for d in directory.draws_of_project(project) if d.root_id == draw.id],
+        beacon=outside_entropy.beacon(draw),
+        lottery=outside_entropy.lottery_sources(draw),
         form=form or FormState({}),
         **extra,
     )
@@ -103,3 +106,84 @@ def replay(draw_id: str) -> tuple[str, int] | str:
         state.fail(exc)
         return room_page(draw, state), exc.http_status
     return room_page(draws.get_draw(verdict["draw"]), replay=verdict)
+
+
+# Outside entropy (draw.md §3): the API's roles, supervisors and administrators, supply it.
+MAX_LOTTERY_NUMBER = 10**12
+MAX_PULSE_CHARS = 20000
+NUMBER = re.compile(r"[0-9]{1,13}")
+
+
+def _entropy_done(draw: Draw) -> Response:
+    if draw.state == "completed":
+        flash(_("The draw is completed."), "success")
+    else:
+        flash(_("The draw failed: %(reason)s", reason=draw.reason or ""), "error")
+    return redirect(url_for("supervisor.room", draw_id=draw.id))
+
+
+@bp.post("/draws/<draw_id>/lottery")
+@roles_required(*SUPERVISE)
+def lottery(draw_id: str) -> Response | tuple[str, int]:
+    """Enter the published numbers of each announced lottery source; completes the draw."""
+    draw = draws.get_draw(draw_id)
+    sources = outside_entropy.lottery_sources(draw) or []
+    names = [f"numbers.{i}" for i in range(len(sources))]
+    state = FormState(request.form, fields=set(names))
+    numbers: list[list[int]] = []
+    for position, name in enumerate(names, 1):
+        words = lines(request.form.get(name, ""))
+        values = [int(w) for w in words if NUMBER.fullmatch(w) and int(w) <= MAX_LOTTERY_NUMBER]
+        if not words:
+            state.add(name, _("Enter the numbers of source %(n)s.", n=position))
+        elif len(values) != len(words):
+            state.add(
+                name,
+                _(
+                    "Source %(n)s: numbers are whole numbers from 0 to 10^12, separated by "
+                    "spaces or commas.",
+                    n=position,
+                ),
+            )
+        numbers.append(values)
+    if not sources:
+        state.add(None, _("This draw does not take lottery numbers."))
+    if not state.ok:
+        return room_page(draw, state), 422
+    try:
+        draw = draws.supply_entropy(draw, _user(), numbers=numbers)
+    except ServiceError as exc:
+        state.fail(exc)
+        return room_page(draws.get_draw(draw_id), state), exc.http_status
+    return _entropy_done(draw)
+
+
+@bp.post("/draws/<draw_id>/beacon")
+@roles_required(*SUPERVISE)
+def beacon(draw_id: str) -> Response | tuple[str, int]:
+    """Enter the beacon pulse (pasted, or the file as downloaded); it is verified with the
+    beacon's certificate and must be the first pulse at or after the awaited time."""
+    draw = draws.get_draw(draw_id)
+    state = FormState(request.form, fields={"pulse"})
+    upload = request.files.get("pulse_file")
+    pulse = request.form.get("pulse", "")
+    if upload is not None and upload.filename:
+        raw = upload.read(MAX_PULSE_CHARS * 4 + 1)
+        try:
+            pulse = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pulse = None
+        if pulse is None:
+            state.add("pulse", _("The pulse file is not UTF-8 text (JSON)."))
+    if pulse is not None and not pulse.strip():
+        state.add("pulse", _("Paste the pulse, or choose the pulse file."))
+    elif pulse is not None and len(pulse) > MAX_PULSE_CHARS:
+        state.add("pulse", _("A pulse is at most 20,000 characters."))
+    if not state.ok or pulse is None:
+        return room_page(draw, state), 422
+    try:
+        draw = draws.supply_entropy(draw, _user(), pulse=pulse)
+    except ServiceError as exc:
+        state.fail(exc)
+        return room_page(draws.get_draw(draw_id), state), exc.http_status
+    return _entropy_done(draw)

@@ -1,0 +1,109 @@
+"""The draw record as a PDF: the same record as the page, in the user's language, behind the
+same purpose form, and every download is a recorded opening of the sealed list."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from expertdraw.extensions import db
+from expertdraw.models import LedgerEntry
+from expertdraw.services import draws
+
+from .conftest import PROJECT
+
+
+def openings() -> list[dict[str, Any]]:
+    """Bodies of the ``list.opened`` entries, in order."""
+    records = db.session.scalars(
+        sa.select(LedgerEntry.record)
+        .where(LedgerEntry.type == "list.opened")
+        .order_by(LedgerEntry.seq)
+    )
+    return [json.loads(record)["entry"]["body"] for record in records]
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of every page, lines joined."""
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_the_record_pdf_holds_the_draw_and_its_opening_is_recorded(
+    app, completed: dict[str, Any], login
+):
+    client = login("sup1")
+    url = f"/supervisor/draws/{completed['draw']}/record.pdf"
+    before = len(openings())
+    form = client.get(url)
+    assert form.status_code == 200 and f'action="{url}"' in form.get_data(as_text=True)
+    assert len(openings()) == before  # asking for the purpose opens nothing
+
+    response = client.post(url, data={"purpose": "archive the record"})
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    assert "no-store" in response.headers["Cache-Control"]
+    assert completed["draw"] in response.headers["Content-Disposition"]
+
+    text = pdf_text(response.data)
+    draw = draws.get_draw(completed["draw"])
+    for value in (PROJECT, draw.id, draw.commitment, draw.seed, draw.snapshot_hash):
+        assert value in text
+    for label in ("抽取记录表", "承诺值", "成员及席位"):  # Chinese, the default language
+        assert label in text
+    codes = {s for s in completed["hidden"] if s.startswith("E")}
+    assert all(code in text for code in codes)
+    names = completed["hidden"] - codes
+    assert [n for n in names if n in text] == []  # codes only, as on the page
+    assert "archive the record" in text
+
+    recorded = openings()
+    assert len(recorded) == before + 1
+    assert recorded[-1]["draw"] == completed["draw"]
+    assert recorded[-1]["purpose"] == "archive the record"
+
+
+def test_the_record_pdf_is_in_the_users_language(app, completed: dict[str, Any], login):
+    client = login("sup2")
+    response = client.post(
+        f"/supervisor/draws/{completed['draw']}/record.pdf?lang=en", data={"purpose": "audit"}
+    )
+    text = pdf_text(response.data)
+    assert "Draw record" in text and "Commitment" in text and "Witnesses: 2 of 2" in text
+    assert "抽取记录表" not in text
+
+
+def test_the_record_pdf_needs_a_purpose(app, completed: dict[str, Any], login):
+    client = login("admin")
+    before = len(openings())
+    refused = client.post(f"/supervisor/draws/{completed['draw']}/record.pdf", data={"purpose": ""})
+    assert refused.status_code == 422
+    assert refused.mimetype == "text/html" and 'id="f-purpose-error"' in refused.get_data(
+        as_text=True
+    )
+    assert len(openings()) == before
+
+
+def test_a_project_manager_may_not_open_the_record_pdf(app, completed: dict[str, Any], login):
+    client = login("pm")
+    before = len(openings())
+    url = f"/supervisor/draws/{completed['draw']}/record.pdf"
+    assert client.get(url).status_code == 403
+    refused = client.post(url, data={"purpose": "curious"})
+    assert refused.status_code == 403 and not refused.data.startswith(b"%PDF")
+    assert len(openings()) == before
+
+
+def test_the_record_page_offers_its_pdf_with_the_same_purpose(
+    app, completed: dict[str, Any], login
+):
+    client = login("sup1")
+    html = client.post(
+        f"/supervisor/draws/{completed['draw']}/record", data={"purpose": "hearing 7"}
+    ).get_data(as_text=True)
+    assert f'action="/supervisor/draws/{completed["draw"]}/record.pdf"' in html
+    assert 'name="purpose" value="hearing 7"' in html
