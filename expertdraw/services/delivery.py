@@ -95,6 +95,7 @@ def queue_deliveries(
     now: datetime | None = None,
     config: Mapping[str, Any] | None = None,
     new: bool = False,
+    expert: Expert | None = None,
 ) -> list[Delivery]:
     """Add the delivery rows of a new notice to the session (the caller commits).
 
@@ -103,7 +104,8 @@ def queue_deliveries(
     ``sms`` / ``voice`` when the gateway is configured and the expert has a phone. Rows are
     due at ``now`` (default: the notice's ``sent_at``). Channels the notice already has are
     skipped, so calling again is harmless (``new``: the caller has just created the notice,
-    so it has none and there is nothing to look up). Returns the rows added.
+    so it has none and there is nothing to look up; ``expert``: the notice's expert, when
+    the caller has it loaded). Returns the rows added.
     Raises ValueError for an unknown channel name.
     """
     wanted = set(channels)
@@ -114,7 +116,8 @@ def queue_deliveries(
     when = now or notice.sent_at
     if not new:
         db.session.flush()  # the notice row exists before rows that refer to it
-    expert = db.session.get(Expert, notice.expert_id)
+    if expert is None or expert.id != notice.expert_id:
+        expert = db.session.get(Expert, notice.expert_id)
     if expert is None:
         raise ValueError(f"notice {notice.id} names no known expert")
     existing = set() if new else set(delivery_state(notice.id))

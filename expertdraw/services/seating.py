@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy import orm
 
 from ..extensions import db
 from ..models import Alternate, Booking, Draw, Expert, Member, Notice, Project
@@ -115,8 +116,12 @@ def seat_members(
     ]
     db.session.add_all(members)
     db.session.flush()
-    # Load the experts once, so that queueing their deliveries finds them in the session.
-    list(db.session.scalars(sa.select(Expert).where(Expert.id.in_([e for _, e in seats]))))
+    experts = {
+        expert.id: expert
+        for expert in db.session.scalars(
+            sa.select(Expert).where(Expert.id.in_([e for _, e in seats])).options(orm.noload("*"))
+        )
+    }
     notices = []
     for member, (seat, expert_id) in zip(members, seats, strict=True):
         db.session.add(
@@ -145,8 +150,8 @@ def seat_members(
         )
     db.session.add_all(notices)
     db.session.flush()
-    for notice, (seat, _) in zip(notices, seats, strict=True):
-        _queue(notice)
+    for notice, (seat, expert_id) in zip(notices, seats, strict=True):
+        _queue(notice, experts.get(expert_id))
         ledger.append(
             "notice.sent",
             {"draw": root, "notice": notice.id, "expert": seat["expert"], "channel": "inbox"},
@@ -157,12 +162,12 @@ def seat_members(
     return members
 
 
-def _queue(notice: Notice) -> None:
+def _queue(notice: Notice, expert: Expert | None) -> None:
     try:
         from . import delivery
     except ImportError:  # channels not configured in this build
         return
-    delivery.queue_deliveries(notice, new=True)
+    delivery.queue_deliveries(notice, new=True, expert=expert)
 
 
 def seat_committee(draw: Draw, body: dict[str, Any], now: datetime) -> None:
