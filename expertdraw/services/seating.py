@@ -119,7 +119,7 @@ def seat_members(
     experts = {
         expert.id: expert
         for expert in db.session.scalars(
-            sa.select(Expert).where(Expert.id.in_([e for _, e in seats])).options(orm.noload("*"))
+            sa.select(Expert).where(Expert.id.in_([e for _, e in seats])).options(orm.lazyload("*"))
         )
     }
     notices = []
