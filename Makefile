@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The seeded scale database of bench/http_bench.py, kept between runs (seeding takes minutes).
+BENCH_HTTP_DB ?= expertdraw_bench_http
 export FLASK_APP := expertdraw
 
 .PHONY: run test install install-dev lint format bench soak clean
@@ -41,6 +43,8 @@ bench: install-dev
 	$(BIN)/python bench/ledger_db_bench.py --out bench/out/ledger_db.json
 	$(BIN)/python bench/ledger_bench.py --out bench/out/ledger.json
 	$(BIN)/python bench/pool_bench.py --out bench/out/pool.json
+	$(BIN)/python bench/http_bench.py --database $(BENCH_HTTP_DB) --out bench/out/http.json
+	$(BIN)/python bench/page_bench.py --out bench/out/page.json
 
 soak: install-dev
 	$(BIN)/python bench/soak.py

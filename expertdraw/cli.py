@@ -48,11 +48,17 @@ def init_command() -> None:
     default=0,
     help="Add this many declared-conflict / relative relations (benchmarks).",
 )
-def seed_command(extra_experts: int, conflicts: int) -> None:
+@click.option(
+    "--venues",
+    type=click.IntRange(min=0, max=99_999),
+    default=0,
+    help="Generate this many more venues of 4 rooms of 5 workstations each (benchmarks).",
+)
+def seed_command(extra_experts: int, conflicts: int, venues: int) -> None:
     """Load the demo trading centre from seed_data/ (idempotent)."""
     from .services import seed
 
-    report = seed.seed(extra_experts=extra_experts, conflicts=conflicts)
+    report = seed.seed(extra_experts=extra_experts, conflicts=conflicts, venues=venues)
     for table, count in report.inserted.items():
         click.echo(f"{table}: {count} inserted")
     steps = ", ".join(f"{step} {seconds:.1f}" for step, seconds in report.timings.items())

@@ -6,7 +6,9 @@ expert with the organisation, kind and start date), so running it twice changes 
 Rows go in with Core bulk inserts (COPY on PostgreSQL for large batches, see ``bulk``).
 
 ``extra_experts`` adds a generated pool after the seed experts (codes continue from the last
-seed code); ``conflicts`` adds a deterministic set of declared-conflict / relative relations.
+seed code); ``conflicts`` adds a deterministic set of declared-conflict / relative relations;
+``venues`` adds generated venues (``VB00001``...) of ``ROOMS_PER_VENUE`` rooms of
+``WORKSTATIONS_PER_ROOM`` workstations each, spread over the province's counties.
 Demo users are created only in demo mode (``DEMO``) or under test (``TESTING``).
 """
 
@@ -42,6 +44,9 @@ from .bulk import COPY_THRESHOLD, existing_keys, id_map, insert_rows
 from .seed_pool import PoolLoader, SeedError, add_conflicts, load_generated
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
+ROOMS_PER_VENUE = 4
+WORKSTATIONS_PER_ROOM = 5
+MAX_EXTRA_VENUES = 99_999  # ids VB00001..VB99999
 
 
 @dataclass
@@ -97,17 +102,24 @@ def seed(
     directory: Path | None = None,
     extra_experts: int = 0,
     conflicts: int = 0,
+    venues: int = 0,
     with_users: bool | None = None,
     copy_threshold: int = COPY_THRESHOLD,
 ) -> SeedReport:
-    """Load the seed (and, if asked, the extra pool and conflicts) in one transaction.
+    """Load the seed (and, if asked, the extra pool, conflicts and venues) in one transaction.
 
     Raises:
-        SeedError: a file is missing, or a row names a code that no other file defines.
+        SeedError: a file is missing, or a row names a code that no other file defines;
+            ``seed:venues`` when ``venues`` is out of range.
     """
     started = time.perf_counter()
+    if not 0 <= venues <= MAX_EXTRA_VENUES:
+        raise SeedError("seed:venues", f"venues is 0 to {MAX_EXTRA_VENUES}, not {venues}")
     directory = directory or data_dir()
     tables = {name: read_csv(directory, name) for name in generator().COLUMNS}
+    if venues:
+        for name, rows in extra_venues(tables["regions"], venues).items():
+            tables[name] = tables[name] + rows
     if with_users is None:
         with_users = bool(current_app.config.get("DEMO") or current_app.config.get("TESTING"))
     report = SeedReport()
@@ -289,6 +301,40 @@ def extra_pool(
     )
 
 
+def extra_venues(regions: Sequence[dict[str, str]], count: int) -> dict[str, list[dict[str, str]]]:
+    """``count`` generated venues ``VB00001``... with their rooms and workstations.
+
+    Venue ``n`` lies in the ``n``-th county of ``regions`` (in file order, round robin), so the
+    first k venues are the same whatever ``count``. Rows are CSV-like strings, as the seed's.
+    """
+    counties = [r for r in regions if r["level"] == "county"]
+    if not counties:
+        raise SeedError("seed:venues", "no county regions to place venues in")
+    out: dict[str, list[dict[str, str]]] = {"venues": [], "rooms": [], "workstations": []}
+    for n in range(1, count + 1):
+        county = counties[(n - 1) % len(counties)]
+        venue = f"VB{n:05d}"
+        out["venues"].append(
+            {
+                "id": venue,
+                "name": f"{county['name']}远程评标分中心{n:05d}",
+                "region_code": county["code"],
+                "address": f"{county['name']}政务服务中心{n % 9 + 1}楼",
+                "active": "1",
+            }
+        )
+        for r in range(1, ROOMS_PER_VENUE + 1):
+            room = f"{venue}-R{r:02d}"
+            out["rooms"].append(
+                {"id": room, "venue_id": venue, "name": f"评标室{r:02d}", "active": "1"}
+            )
+            out["workstations"].extend(
+                {"id": f"{room}-W{w:02d}", "room_id": room, "active": "1"}
+                for w in range(1, WORKSTATIONS_PER_ROOM + 1)
+            )
+    return out
+
+
 def load_users(rows: Sequence[dict[str, str]]) -> int:
     """Create the demo users that do not exist yet; returns how many were created."""
     existing = set(db.session.scalars(sa.select(User.username)))
@@ -323,4 +369,12 @@ def demo_logins(directory: Path | None = None) -> list[dict[str, Any]]:
     return [{**r, "exists": r["username"] in existing} for r in rows]
 
 
-__all__ = ["SeedError", "SeedReport", "add_conflicts", "demo_logins", "seed", "seed_reference"]
+__all__ = [
+    "SeedError",
+    "SeedReport",
+    "add_conflicts",
+    "demo_logins",
+    "extra_venues",
+    "seed",
+    "seed_reference",
+]

@@ -6,6 +6,7 @@ import csv
 import re
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from expertdraw.extensions import db
@@ -179,3 +180,37 @@ def test_cli_seed_and_demo_logins(app, runner):
     assert "admin-demo-2026" in output
     assert "supervisor3" in output
     assert "not created yet" not in output
+
+
+def test_extra_venues_are_generated_deterministically_and_idempotently(app):
+    before = seed.seed(with_users=False)
+    report = seed.seed(with_users=False, venues=3)
+    assert report.inserted == {**{k: 0 for k in before.inserted}, **report.inserted}
+    assert (report.inserted["venues"], report.inserted["rooms"]) == (3, 12)
+    assert report.inserted["workstations"] == 60
+    venue = db.session.get(Venue, "VB00002")
+    assert venue.region_code.startswith("53") and venue.active
+    assert [r.id for r in venue.rooms] == [f"VB00002-R0{r}" for r in range(1, 5)]
+    assert [w.id for w in venue.rooms[3].workstations][-1] == "VB00002-R04-W05"
+    counts = _counts()
+
+    again = seed.seed(with_users=False, venues=3)
+    assert set(again.inserted.values()) == {0}
+    assert _counts() == counts
+    more = seed.seed(with_users=False, venues=5)
+    assert (more.inserted["venues"], more.inserted["workstations"]) == (2, 40)
+    # The first venues do not change when more are asked for.
+    five, three = (seed.extra_venues(_csv("regions"), n) for n in (5, 3))
+    assert {k: rows[: len(three[k])] for k, rows in five.items()} == three
+    assert db.session.get(Venue, "VB00001").name == three["venues"][0]["name"]
+
+
+def test_extra_venues_are_validated(app, runner):
+    with pytest.raises(seed.SeedError, match="venues is 0 to"):
+        seed.seed(with_users=False, venues=-1)
+    result = runner.invoke(args=["seed", "--venues", "-1"])
+    assert result.exit_code == 2 and "--venues" in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Venue)) == 0
+    result = runner.invoke(args=["seed", "--venues", "2"])
+    assert result.exit_code == 0, result.output
+    assert "venues: 29 inserted" in result.output  # the seed's 27 and two generated
