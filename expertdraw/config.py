@@ -9,6 +9,7 @@ names the variable, instead of failing later.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,12 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         )
     if production and not env.get(PREFIX + "SECRET_KEY"):
         raise ConfigError(f"{PREFIX}SECRET_KEY is required in production")
+    beacon_url = env.get(PREFIX + "BEACON_URL") or None
+    if beacon_url and not re.match(r"https?://[^/]", beacon_url):
+        raise ConfigError(
+            f"{PREFIX}BEACON_URL must be an http(s) URL such as "
+            f"https://beacon.nist.gov/beacon/2.0, got {beacon_url!r}"
+        )
     return {
         "INSTANCE_PATH": str(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -89,6 +96,6 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         "SMTP_FROM": env.get(PREFIX + "SMTP_FROM", "expertdraw@localhost"),
         "SMS_GATEWAY_URL": env.get(PREFIX + "SMS_GATEWAY_URL") or None,
         "SMS_GATEWAY_SECRET": env.get(PREFIX + "SMS_GATEWAY_SECRET") or None,
-        "BEACON_URL": env.get(PREFIX + "BEACON_URL") or None,
+        "BEACON_URL": beacon_url,
         "BEACON_CERTIFICATE": env.get(PREFIX + "BEACON_CERTIFICATE") or None,
     }

@@ -19,7 +19,7 @@ import atexit
 import logging
 import signal
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -37,9 +37,12 @@ LOCAL_TIME = "Asia/Shanghai"
 ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def every(seconds: float) -> IntervalTrigger:
-    """Fire every ``seconds``, on multiples of ``seconds`` since 2000-01-01T00:00Z."""
-    return IntervalTrigger(seconds=seconds, start_date=ANCHOR, timezone=UTC)
+def every(seconds: float, offset: float = 0) -> IntervalTrigger:
+    """Fire every ``seconds``, on multiples of ``seconds`` since 2000-01-01T00:00Z, plus
+    ``offset`` seconds."""
+    return IntervalTrigger(
+        seconds=seconds, start_date=ANCHOR + timedelta(seconds=offset), timezone=UTC
+    )
 
 
 def local_cron(**fields: Any) -> CronTrigger:
@@ -61,6 +64,12 @@ def job_specs(config: Any) -> list[JobSpec]:
         JobSpec("notice-timeouts", every(60), "expertdraw.services.notices.expire_overdue"),
         JobSpec("notice-deliveries", every(30), "expertdraw.services.delivery.deliver_due"),
         JobSpec("stale-announcements", every(60), "expertdraw.services.draws.fail_stale"),
+        # 15 s past each minute, when the beacon has published that minute's pulse.
+        JobSpec(
+            "beacon-pulses",
+            every(60, offset=15),
+            "expertdraw.services.beacon_pulses.complete_due",
+        ),
         JobSpec("list-opening", every(60), "expertdraw.services.sealed.open_due"),
         JobSpec("daily-report", local_cron(hour=0, minute=10), "expertdraw.services.reports.daily"),
         JobSpec(

@@ -419,7 +419,7 @@ def complete(
 
 def supply_entropy(
     draw: Draw,
-    user: User,
+    user: User | None,
     *,
     pulse: str | None = None,
     numbers: list[list[int]] | None = None,
@@ -428,6 +428,7 @@ def supply_entropy(
 
     The pulse is verified with NIST's certificate (``BEACON_CERTIFICATE``, a PEM file) and
     must be the first at or after ``not_before``; it is kept with the draw and exported.
+    ``user`` is None when the scheduler supplies a pulse it fetched from the beacon.
 
     Raises:
         ServiceError: ``entropy:*`` naming what is wrong; Conflict: the draw is not waiting.

@@ -205,11 +205,30 @@ def _announce_supplementary(
         None,
         sub.snapshot,
         excluded,
-        dict(root.entropy),
+        supplementary_entropy(root, now),
         root.algorithm,
         now,
         root_id=root.id,
     )
+
+
+def supplementary_entropy(root: Draw, now: datetime) -> dict[str, Any]:
+    """The entropy a supplementary draw announces: fresh outside randomness, never values that
+    were public before its commitment (they would let the service predict the result).
+
+    A beacon draw waits for the next pulse after now; a public-lottery draw in ``score`` mode
+    takes two witness values instead, since new lottery draws must be chosen by people; an
+    ``rfc3797`` draw can only use lottery numbers, so it keeps the root's sources (the numbers
+    a supervisor enters must then come from draws held after this announcement).
+    """
+    from ..domain import entropy as outside
+
+    kind = root.entropy.get("kind")
+    if kind == "beacon":
+        return outside.announce_beacon(outside.next_beacon_time(now), announced_at=now)
+    if kind == "public-lottery" and root.algorithm != engine.RFC3797:
+        return outside.announce_witness(2)
+    return dict(root.entropy)
 
 
 def recheck_members(

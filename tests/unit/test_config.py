@@ -27,6 +27,7 @@ def test_postgresql_urls_use_psycopg_3():
         ({"EXPERTDRAW_DATABASE_URL": "expertdraw.db"}, "EXPERTDRAW_DATABASE_URL"),
         ({"EXPERTDRAW_ENV": "staging"}, "EXPERTDRAW_ENV"),
         ({"EXPERTDRAW_ENV": "production", "EXPERTDRAW_SECRET_KEY": "x"}, "KEY_PASSPHRASE"),
+        ({"EXPERTDRAW_BEACON_URL": "beacon.nist.gov/beacon/2.0"}, "EXPERTDRAW_BEACON_URL"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(env, named):
@@ -43,3 +44,9 @@ def test_production_with_passphrase_and_secret_starts():
         }
     )
     assert settings["PRODUCTION"] is True
+
+
+def test_beacon_fetching_is_off_unless_a_url_is_set():
+    assert from_environment({})["BEACON_URL"] is None
+    url = "https://beacon.nist.gov/beacon/2.0"
+    assert from_environment({"EXPERTDRAW_BEACON_URL": url})["BEACON_URL"] == url
