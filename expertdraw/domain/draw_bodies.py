@@ -37,9 +37,13 @@ def announced_body(
     excluded: Mapping[str, int],
     secret: bytes,
     entropy: dict[str, Any],
+    encoded: bytes | None = None,
 ) -> dict[str, Any]:
     """The ``draw.announced`` body: draw, project, algorithm, request, snapshot_hash, excluded,
     commitment, entropy (draw.md §3.1).
+
+    ``encoded`` is ``C(snapshot)`` when the caller has it already (it stores those bytes), so
+    that a large snapshot is not encoded twice; it must be exactly that encoding.
 
     Checks feasibility first (§2), so nothing infeasible is ever announced. ``excluded`` counts
     candidates per exclusion reason code (no names); ``secret`` is the fresh 32-byte secret
@@ -60,7 +64,7 @@ def announced_body(
         "project": project,
         "algorithm": algorithm,
         "request": request_of(snapshot),
-        "snapshot_hash": snapshot_hash(snapshot),
+        "snapshot_hash": snapshot_hash(snapshot, encoded),
         "excluded": dict(excluded),
         "commitment": commitment(snapshot["draw"], secret),
         "entropy": entropy,
@@ -124,8 +128,12 @@ def complete(
     announced: Mapping[str, Any],
     secret: bytes,
     entropy_value: Any,
+    encoded: bytes | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Run the announced draw once its entropy is known (draw.md §3.2-§3.5).
+
+    ``encoded``: the stored ``C(snapshot)`` the snapshot was read from, hashed instead of
+    encoding the snapshot again.
 
     Returns ``("draw.completed", body)``, or ``("draw.failed", body)`` with the reason
     ``insufficient:<stratum>`` / ``insufficient:seats`` (with entropy_value and seed, so that it
@@ -136,7 +144,7 @@ def complete(
     draw_id = snapshot.get("draw") if isinstance(snapshot, dict) else None
     if draw_id != announced.get("draw"):
         raise DrawError("invalid:snapshot", "the snapshot is not the announced draw's")
-    if snapshot_hash(snapshot) != announced.get("snapshot_hash"):
+    if snapshot_hash(snapshot, encoded) != announced.get("snapshot_hash"):
         raise DrawError("invalid:snapshot", "the snapshot does not hash to the announcement")
     check_secret(secret, algorithm)
     if commitment(draw_id, secret) != announced.get("commitment"):

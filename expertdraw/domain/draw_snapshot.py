@@ -251,11 +251,14 @@ def parse_snapshot(snapshot: object, *, strict: bool = False) -> Snapshot:
     )
 
 
-def snapshot_hash(snapshot: dict[str, Any]) -> str:
-    """``hex(H(C(snapshot)))`` (draw.md §2), over the snapshot exactly as given.
+def snapshot_hash(snapshot: dict[str, Any], encoded: bytes | None = None) -> str:
+    """``hex(H(C(snapshot)))`` (draw.md §2), over the snapshot exactly as given, or over
+    ``encoded`` when the caller already holds ``C(snapshot)``.
 
     Raises :class:`DrawError` ``invalid:snapshot`` when it has no canonical form (a float...).
     """
+    if encoded is not None:
+        return hashlib.sha256(encoded).hexdigest()
     try:
         return hashlib.sha256(canonical(snapshot)).hexdigest()
     except CanonicalError as exc:

@@ -19,7 +19,7 @@ from flask import current_app
 from .. import clock
 from ..domain import draw as engine
 from ..domain import eligibility as el
-from ..domain.canonical import canonical
+from ..domain.canonical import CanonicalError, canonical
 from ..domain.ledger import format_time
 from ..extensions import db
 from ..models import Draw, Project, Snapshot, User, Witness
@@ -247,6 +247,7 @@ def _announce(
 ) -> Draw:
     secret = b"" if algorithm == engine.RFC3797 else secrets.token_bytes(32)
     try:
+        encoded = canonical(snapshot)
         body = engine.announced_body(
             snapshot,
             project=project.code,
@@ -254,7 +255,11 @@ def _announce(
             excluded=excluded,
             secret=secret,
             entropy=spec,
+            encoded=encoded,
         )
+    except CanonicalError as exc:
+        db.session.rollback()
+        raise ServiceError("invalid:snapshot", str(exc)) from None
     except engine.DrawError as exc:
         db.session.rollback()
         raise ServiceError(exc.code, str(exc)) from None
@@ -276,9 +281,7 @@ def _announce(
     )
     db.session.add(draw)
     db.session.add(
-        Snapshot(
-            draw_id=draw.id, hash=body["snapshot_hash"], canonical=canonical(snapshot).decode()
-        )
+        Snapshot(draw_id=draw.id, hash=body["snapshot_hash"], canonical=encoded.decode())
     )
     ledger.append("draw.announced", body, actor_of(user), draw_id=draw.id, now=now)
     ledger.issue_checkpoint(now)
@@ -307,10 +310,19 @@ def get_draw(draw_id: str) -> Draw:
 
 def snapshot_of(draw_id: str) -> dict[str, Any]:
     """The stored snapshot of a draw."""
-    row = db.session.get(Snapshot, draw_id)
-    if row is None:
+    return json.loads(snapshot_text(draw_id))
+
+
+def snapshot_text(draw_id: str) -> str:
+    """The stored ``C(snapshot)`` of a draw, as text.
+
+    Raises:
+        NotFound: the draw has no snapshot.
+    """
+    text = db.session.scalar(sa.select(Snapshot.canonical).where(Snapshot.draw_id == draw_id))
+    if text is None:
         raise NotFound("snapshot", draw_id)
-    return json.loads(row.canonical)
+    return text
 
 
 def add_witness(draw: Draw, supervisor: User, value: str) -> Draw:
@@ -376,11 +388,14 @@ def complete(
         raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
     # The selection depends only on what was announced, so it is computed before the ledger
     # lock; under the lock the draw must still be announced.
-    snapshot = snapshot_of(draw.id)
+    stored = snapshot_text(draw.id)
+    snapshot = json.loads(stored)
     announced = ledger.entry_body("draw.announced", draw.id)
     secret = bytes.fromhex(draw.secret)
     try:
-        kind, body = engine.complete(snapshot, announced, secret, entropy_value)
+        kind, body = engine.complete(
+            snapshot, announced, secret, entropy_value, encoded=stored.encode()
+        )
     except engine.DrawError as exc:
         db.session.rollback()
         raise ServiceError(exc.code, str(exc), "entropy") from None

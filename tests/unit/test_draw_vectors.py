@@ -247,3 +247,17 @@ def test_rfc3797_replacement_ignores_the_group_limit(example: dict[str, Any]) ->
     # in expertdraw-score-v1 the same alternate would be skipped for its group
     scored = draw.replace(*args, draw.SCORE)
     assert scored["skipped"] == [{"expert": "E0001016", "reason": "group-limit"}]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_stored_snapshot_bytes_give_the_same_results_and_must_be_the_announced_ones(
+    example: dict[str, Any], name: str
+) -> None:
+    case = _case(example, name)
+    encoded = case["intermediate"]["snapshot_canonical"].encode()
+    assert draw.snapshot_hash(case["snapshot"], encoded) == case["intermediate"]["snapshot_sha256"]
+    args = (case["snapshot"], case["announced"], case["secret"], case["value"])
+    assert draw.complete(*args, encoded=encoded) == draw.complete(*args)
+    with pytest.raises(draw.DrawError) as caught:
+        draw.complete(*args, encoded=encoded.replace(b'"max_per_group":', b'"max_per_group": '))
+    assert caught.value.code == "invalid:snapshot"
