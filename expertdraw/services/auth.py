@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..extensions import db
-from ..models import ApiToken, Expert, User
+from ..models import ApiToken, Expert, User, Venue
 from . import users
 from .pagination import paginate
 
@@ -207,3 +207,56 @@ def create_account(
         language=language,
         now=_now(now),
     )
+
+
+def update_account(
+    user_id: int,
+    actor: User,
+    *,
+    role: str,
+    active: bool,
+    venue_id: str | None = None,
+    password: str | None = None,
+    now: datetime | None = None,
+) -> User:
+    """Change a user's role (and venue), deactivate or reactivate it, or set a new password
+    (commits). A deactivated user's page sessions end at once (``user_for_session``) and
+    its API tokens are revoked; a new password ends its page sessions too.
+
+    An expert user stays an expert (it is linked to one expert) and no other user becomes
+    one; venue staff need a venue. Administrators cannot deactivate or demote themselves, so
+    the centre always keeps one.
+
+    Raises ``users.UserError`` (``user:role``, ``user:link``, ``user:password``,
+    ``user:self``) or ``UserNotFound``.
+    """
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise UserNotFound(user_id)
+    if role not in users.ROLES:
+        raise users.UserError("user:role", f"role must be one of {', '.join(users.ROLES)}")
+    if (role == "expert") != (user.role == "expert"):
+        raise users.UserError("user:role", "expert users stay experts; no other user becomes one")
+    if user.id == actor.id and (role != user.role or not active):
+        raise users.UserError("user:self", "administrators cannot demote or deactivate themselves")
+    venue = (venue_id or "").strip() or None
+    if role == "venue_staff":
+        if venue is None or db.session.get(Venue, venue) is None:
+            raise users.UserError("user:link", "venue staff need an existing venue")
+    else:
+        venue = None
+    if password and len(password) < users.MIN_PASSWORD_LENGTH:
+        raise users.UserError(
+            "user:password", f"a password needs at least {users.MIN_PASSWORD_LENGTH} characters"
+        )
+    user.role, user.venue_id, user.active = role, venue, active
+    if password:
+        user.password_hash = users.hash_password(password)
+    if not active:
+        db.session.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=_now(now))
+        )
+    db.session.commit()
+    return user

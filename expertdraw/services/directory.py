@@ -189,6 +189,14 @@ def organisation_names(usccs: list[str | None]) -> dict[str, str]:
     return {uscc: name for uscc, name in rows}
 
 
+def organisations_by_uscc(usccs: list[str]) -> dict[str, Organisation]:
+    """Registered organisations by unified social credit code (unknown codes are left out)."""
+    if not usccs:
+        return {}
+    rows = db.session.scalars(sa.select(Organisation).where(Organisation.uscc.in_(usccs)))
+    return {org.uscc: org for org in rows}
+
+
 def specialty_names() -> dict[str, str]:
     """Specialty names by code."""
     rows = db.session.execute(sa.select(Specialty.code, Specialty.name))

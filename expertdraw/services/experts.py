@@ -1,5 +1,5 @@
 """Experts in the pool as admins and experts themselves keep them: search, suspend and
-reactivate, the expert's own data and its periodic confirmation.
+reactivate, correct an expert's data, the expert's own data and its periodic confirmation.
 
 Every change that affects eligibility appends ``pool.changed`` in the same transaction
 (values are codes and dates, never personal data).
@@ -7,15 +7,28 @@ Every change that affects eligibility appends ``pool.changed`` in the same trans
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from .. import clock
+from ..domain.codes import CodeError, validate_uscc
 from ..extensions import db
-from ..models import Expert, ExpertRelation, Organisation, User
+from ..models import (
+    EXPERT_KINDS,
+    Employment,
+    Expert,
+    ExpertRelation,
+    ExpertSpecialty,
+    Organisation,
+    Region,
+    Specialty,
+    User,
+)
+from ..personal_data import protector
 from . import ledger
 from .errors import Conflict, Forbidden, NotFound, ServiceError
 
@@ -190,3 +203,198 @@ def confirm_data(user: User) -> date:
     )
     db.session.commit()
     return today
+
+
+# Fields an administrator corrects on the expert's page; identity numbers change only by import.
+EDITABLE = (
+    "name",
+    "title",
+    "kind",
+    "home_region",
+    "employer_uscc",
+    "specialties",
+    "email",
+    "phone",
+    "qualification_expiry",
+)
+_PHONE = re.compile(r"1[3-9]\d{9}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_LIST = re.compile(r"[;；,，、\s]+")
+
+
+@dataclass(frozen=True)
+class ExpertForm:
+    """An expert's editable data as the admin's form shows it (phone decrypted)."""
+
+    code: str
+    name: str
+    title: str
+    kind: str
+    home_region: str
+    employer_uscc: str
+    specialties: str
+    email: str
+    phone: str
+    qualification_expiry: str
+    status: str
+
+
+def editable(code: str) -> ExpertForm:
+    """The expert's current editable data. Raises NotFound."""
+    expert = get_by_code(code)
+    employer = db.session.get(Organisation, expert.employer_id) if expert.employer_id else None
+    expiry = expert.qualification_expiry
+    return ExpertForm(
+        code=expert.code,
+        name=expert.name,
+        title=expert.title,
+        kind=expert.kind,
+        home_region=expert.home_region,
+        employer_uscc=employer.uscc if employer else "",
+        specialties=" ".join(sorted(s.specialty_code for s in expert.specialties)),
+        email=expert.email or "",
+        phone=expert.phone or "",
+        qualification_expiry=expiry.isoformat() if expiry else "",
+        status=expert.status,
+    )
+
+
+def _required(values: dict[str, str], name: str, max_len: int) -> str:
+    text = (values.get(name) or "").strip()
+    if not text or len(text) > max_len:
+        raise ServiceError(f"invalid:{name}", f"{name}: 1 to {max_len} characters", name)
+    return text
+
+
+def _checked(values: dict[str, str]) -> dict[str, Any]:
+    """The submitted values, validated and normalised; the first problem raises."""
+    clean: dict[str, Any] = {
+        "name": _required(values, "name", 100),
+        "title": _required(values, "title", 50),
+    }
+    if values.get("kind") not in EXPERT_KINDS:
+        raise ServiceError("invalid:expert-kind", "kind is technical or economic", "kind")
+    clean["kind"] = values["kind"]
+    region = (values.get("home_region") or "").strip()
+    if db.session.get(Region, region) is None:
+        raise ServiceError("invalid:region", f"region {region!r} is unknown", "home_region")
+    clean["home_region"] = region
+    employer = (values.get("employer_uscc") or "").strip().upper()
+    clean["employer_id"] = None
+    if employer:
+        try:
+            employer = validate_uscc(employer)
+        except CodeError as exc:
+            raise ServiceError("invalid:uscc", str(exc), "employer_uscc") from None
+        found = db.session.scalar(sa.select(Organisation.id).where(Organisation.uscc == employer))
+        if found is None:
+            raise ServiceError("invalid:organisation", f"{employer} is unknown", "employer_uscc")
+        clean["employer_id"] = found
+    codes: list[str] = []
+    for item in _LIST.split(values.get("specialties") or ""):
+        if item and item.upper() not in codes:
+            codes.append(item.upper())
+    known = set(db.session.scalars(sa.select(Specialty.code).where(Specialty.code.in_(codes))))
+    if not codes or set(codes) - known:
+        raise ServiceError("invalid:specialty", "specialties from the code tree", "specialties")
+    clean["specialties"] = sorted(codes)
+    email = (values.get("email") or "").strip()
+    if email and (len(email) > 200 or not _EMAIL.fullmatch(email)):
+        raise ServiceError("invalid:email", "not an e-mail address", "email")
+    clean["email"] = email or None
+    phone = (values.get("phone") or "").replace(" ", "").replace("-", "").removeprefix("+86")
+    if phone and not _PHONE.fullmatch(phone):
+        raise ServiceError("invalid:phone", "an 11-digit mobile number", "phone")
+    clean["phone"] = phone or None
+    expiry = (values.get("qualification_expiry") or "").strip()
+    try:
+        clean["qualification_expiry"] = date.fromisoformat(expiry) if expiry else None
+    except ValueError:
+        raise ServiceError("invalid:date", "a date as YYYY-MM-DD", "qualification_expiry") from None
+    return clean
+
+
+def update_expert(code: str, values: dict[str, str], user: User) -> list[str]:
+    """Correct an expert's data (commits); returns the eligibility fields that changed.
+
+    Each change that affects eligibility (kind, region, employer, specialties, qualification
+    expiry) appends ``pool.changed`` with codes and dates only. A new employer closes the
+    open employment the day before and opens one today, as an import does.
+
+    Raises:
+        Forbidden: not an admin; NotFound; ServiceError naming the first bad field.
+    """
+    if user.role != "admin":
+        raise Forbidden("auth:forbidden", "only administrators edit experts")
+    expert = get_by_code(code)
+    clean = _checked(values)
+    ledger.lock()
+    before = _eligibility_facts(expert)
+    expert.name, expert.title, expert.kind = clean["name"], clean["title"], clean["kind"]
+    expert.home_region = clean["home_region"]
+    expert.email = clean["email"]
+    if clean["phone"] != expert.phone:
+        expert.phone = clean["phone"]
+        expert.phone_hash = protector().lookup_hash(clean["phone"]) if clean["phone"] else None
+    expert.qualification_expiry = clean["qualification_expiry"]
+    if clean["employer_id"] != expert.employer_id:
+        _move_employment(expert, clean["employer_id"])
+        expert.employer_id = clean["employer_id"]
+    current = {s.specialty_code for s in expert.specialties}
+    if current != set(clean["specialties"]):
+        expert.specialties = [
+            ExpertSpecialty(expert_id=expert.id, specialty_code=s) for s in clean["specialties"]
+        ]
+    db.session.flush()
+    after = _eligibility_facts(expert)
+    changed = [name for name in after if after[name] != before[name]]
+    for name in changed:
+        ledger.append(
+            "pool.changed",
+            {
+                "expert": expert.code,
+                "field": name,
+                "from": before[name],
+                "to": after[name],
+                "reason": "corrected by an administrator",
+            },
+            _actor(user),
+        )
+    db.session.commit()
+    return changed
+
+
+def _eligibility_facts(expert: Expert) -> dict[str, str]:
+    employer = db.session.get(Organisation, expert.employer_id) if expert.employer_id else None
+    expiry = expert.qualification_expiry
+    return {
+        "kind": expert.kind,
+        "region": expert.home_region,
+        "employer": employer.uscc if employer else "",
+        "specialty": ",".join(sorted(s.specialty_code for s in expert.specialties)),
+        "qualification-expiry": expiry.isoformat() if expiry else "",
+    }
+
+
+def _move_employment(expert: Expert, employer_id: int | None) -> None:
+    today = local_today()
+    open_rows = db.session.scalars(
+        sa.select(Employment).where(
+            Employment.expert_id == expert.id,
+            Employment.relation == "employee",
+            Employment.end.is_(None),
+        )
+    )
+    last_day = today - timedelta(days=1) if employer_id is not None else today
+    for row in open_rows:
+        row.end = max(row.start, last_day)
+    if employer_id is not None:
+        db.session.add(
+            Employment(
+                expert_id=expert.id,
+                organisation_id=employer_id,
+                relation="employee",
+                start=today,
+                end=None,
+            )
+        )

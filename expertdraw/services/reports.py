@@ -8,14 +8,16 @@ entry (codes only), in the same transaction, covered by a checkpoint.
 
 The jobs :func:`daily`, :func:`weekly` and :func:`monthly` issue the report of every finished
 period that has none yet (bounded look-back, oldest first), so they are idempotent and catch
-up after downtime. :func:`daily` then raises the day's expert-use alerts.
+up after downtime. :func:`daily` then raises the day's expert-use alerts. A supervisor may
+also have a finished period's report issued at once (:func:`requested_period`,
+:func:`issue_steps`, which reports its progress); it is the same report the job would issue.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,10 +29,10 @@ from ..domain.ledger import parse_time
 from ..extensions import db
 from ..models import LedgerEntry
 from ..models.inspection import Report
-from . import alerts, ledger
+from . import alerts, ledger, steps
 from . import reports_periods as periods
 from .draws import rules
-from .errors import NotFound
+from .errors import NotFound, ServiceError
 from .pagination import paginate
 from .reports_audit import ledger_section
 from .reports_experts import (
@@ -57,6 +59,17 @@ def _previous_checkpoint(kind: str, period: periods.Period) -> dict[str, Any] | 
 
 def build_content(period: periods.Period) -> dict[str, Any]:
     """The report of ``period`` as a JSON value without floats (rates are ``"n/d"``)."""
+    return {**_figures(period), "ledger": _ledger(period)}
+
+
+def _ledger(period: periods.Period) -> dict[str, Any]:
+    """The ledger section: a full audit and consistency with the previous report."""
+    _begin, end = period.bounds(periods.zone())
+    return ledger_section(end, _previous_checkpoint(period.kind, period))
+
+
+def _figures(period: periods.Period) -> dict[str, Any]:
+    """Every section of the report but the ledger's."""
     tz = periods.zone()
     begin, end = period.bounds(tz)
     begin_text, end_text = period.text_bounds(tz)
@@ -90,7 +103,6 @@ def build_content(period: periods.Period) -> dict[str, Any]:
         },
         "stale_data": stale_share(period.end, rules().stale_days),
         "venues": venue_utilisation(begin, end),
-        "ledger": ledger_section(end, _previous_checkpoint(period.kind, period)),
     }
 
 
@@ -108,11 +120,58 @@ def find(kind: str, period: periods.Period) -> Report | None:
 
 def issue(period: periods.Period, now: datetime | None = None) -> tuple[Report, bool]:
     """Issue the report of ``period`` unless it exists (commits). Returns ``(report, new)``."""
+    return steps.run(issue_steps(period, now))
+
+
+ISSUE_STAGES = 3
+
+
+def issue_steps(
+    period: periods.Period, now: datetime | None = None
+) -> steps.Steps[tuple[Report, bool]]:
+    """:func:`issue` step by step, for the page that shows its progress: yields
+    ``report-figures``, ``report-audit`` (the full ledger audit, the long part) and
+    ``report-sign``, then returns ``(report, new)``. An existing report is returned at once."""
     now = now or clock.now()
     existing = find(period.kind, period)
     if existing is not None:
         return existing, False
-    content = build_content(period)
+    yield steps.Step("report-figures", 0, ISSUE_STAGES)
+    content = _figures(period)
+    yield steps.Step("report-audit", 1, ISSUE_STAGES)
+    content["ledger"] = _ledger(period)
+    yield steps.Step("report-sign", 2, ISSUE_STAGES)
+    return _store(period, content, now)
+
+
+def requested_period(kind: str, day: date, now: datetime | None = None) -> periods.Period:
+    """The finished period of ``kind`` containing local date ``day``, for a report issued on
+    request (a supervisor need not wait for the scheduler).
+
+    Only finished periods: a report is issued once and never changes, so one made before its
+    period ends would miss the rest of the period (and the scheduler would not replace it).
+
+    Raises:
+        ServiceError: ``invalid:kind``; ``invalid:report-period`` when the period has not
+            ended yet or ended before the ledger was created.
+    """
+    now = now or clock.now()
+    period = periods.containing(kind, day)
+    _start, end = period.bounds(periods.zone())
+    if end > now:
+        raise ServiceError(
+            "invalid:report-period", f"the {kind} period {period.label} has not ended", "day"
+        )
+    since = _log_start()
+    if since is None or end <= since:
+        raise ServiceError(
+            "invalid:report-period", f"the ledger did not exist in {period.label}", "day"
+        )
+    return period
+
+
+def _store(period: periods.Period, content: dict[str, Any], now: datetime) -> tuple[Report, bool]:
+    """Save the report and its ``report.issued`` entry, unless another issued it first."""
     sha = digest(content)
     ledger.lock()
     existing = find(period.kind, period)

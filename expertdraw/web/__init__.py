@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
     from ..api import bp as api_bp
     from . import (
         admin,
+        admin_edit,
         admin_users,
         auth,
         cosign_pages,
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
         expert,
         inspection_pages,
         ledger_pages,
+        lookup,
         manager,
         record,
         sampling_pages,
@@ -42,6 +44,8 @@ def init_app(app: Flask) -> None:
     )
 
     del admin_users  # its views (users, import) register on admin.bp when imported
+    del admin_edit  # so do its views (editing experts, places, organisations, users)
+    del lookup  # its view (organisations by credit code, JSON) registers on manager.bp
     del draw_export  # its view (draws of a period, XLSX) registers on record.bp
     # Their views register on supervisor.bp (reports, alerts; samples) and ledger.bp (cosign).
     del cosign_pages, inspection_pages, sampling_pages

@@ -1,6 +1,6 @@
 """Administrator's pages: overview, the expert pool (search, suspend / reactivate), venues with
 rooms and workstations, organisations, and the log's public keys. Users and imports are in
-``admin_users``."""
+``admin_users``; editing experts, places, organisations and users in ``admin_edit``."""
 
 from __future__ import annotations
 
@@ -77,14 +77,26 @@ def _status_word(code: str) -> str:
 @bp.get("/venues")
 @roles_required("admin")
 def venues() -> str:
-    """Venues with their evaluation rooms and workstations."""
-    return render_template("admin/venues.html", venues=directory.venues())
+    """Venues with their evaluation rooms and workstations, and the form to add a venue."""
+    return render_template(
+        "admin/venues.html", venues=directory.venues(), form=FormState({}), regions=regions()
+    )
+
+
+def regions() -> list[tuple[str, str]]:
+    """Regions as ``(code, "code name")`` choices."""
+    return [(code, f"{code} {name}") for code, name, _level in directory.regions()]
 
 
 @bp.get("/organisations")
 @roles_required("admin")
-def organisations() -> str:
-    """Organisations by unified social credit code."""
+def organisations() -> tuple[str, int]:
+    """Organisations by unified social credit code, and the form to register one."""
+    return organisations_page(FormState({}))
+
+
+def organisations_page(form: FormState, status: int = 200) -> tuple[str, int]:
+    """The organisations page with the registration form in ``form``'s state."""
     query = request.args.get("q", "")
     page = max(1, parse_int(request.args.get("page"), 1) or 1)
     rows, total = directory.organisations(query, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
@@ -95,7 +107,9 @@ def organisations() -> str:
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
         total=total,
-    )
+        form=form,
+        regions=regions(),
+    ), status
 
 
 @bp.get("/keys")

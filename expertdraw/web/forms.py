@@ -128,6 +128,24 @@ ERRORS: dict[str, Any] = {
         "An expert user needs an existing expert code, venue staff a venue; other "
         "roles need neither."
     ),
+    "user:self": _l("You cannot deactivate yourself or change your own role."),
+    "invalid:place-id": _l("Use 1 to 64 letters, digits, dot, hyphen or underscore."),
+    "conflict:place": _l("This id is taken already."),
+    "conflict:service": _l("It is already in this state."),
+    "invalid:name": _l("Enter the name."),
+    "invalid:room_name": _l("Enter the room's name."),
+    "invalid:address": _l("Enter the address."),
+    "invalid:title": _l("Enter the professional title."),
+    "invalid:expert-kind": _l("Choose technical or economic."),
+    "invalid:email": _l("Enter an e-mail address, or leave it empty."),
+    "invalid:phone": _l("Enter an 11-digit mobile number, or leave it empty."),
+    "invalid:date": _l("Enter a date as YYYY-MM-DD."),
+    "invalid:organisation-kind": _l("Choose the organisation's type."),
+    "invalid:parent": _l(
+        "The controlling organisation must be another registered organisation that this "
+        "one does not control."
+    ),
+    "conflict:organisation": _l("An organisation with this code is registered already."),
 }
 
 

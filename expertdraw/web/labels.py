@@ -64,6 +64,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "authority": _l("Supervising authority"),
         "employer": _l("Employer"),
     },
+    "place_kind": {"venue": _l("Venue"), "room": _l("Room"), "workstation": _l("Workstation")},
     "relation": {"relative": _l("Close relative works there"), "declared": _l("Declared conflict")},
     "entropy": {
         "witness": _l("Witness values"),

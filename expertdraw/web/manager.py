@@ -7,15 +7,17 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from .. import auth, clock
+from ..domain.entropy import parse_time
 from ..models import Draw, Project
-from ..services import directory, draws, sealed
+from ..services import directory, draws, outside_entropy, sealed
 from ..services import projects as project_service
 from ..services.errors import ServiceError
-from . import project_form
+from . import draw_form, project_form
 from .access import roles_required
 from .forms import FormState, abandon, message_for, parse_int
 
@@ -91,6 +93,9 @@ def _project_page(project: Project, **extra: Any) -> str:
         live=live,
         progress=sealed.progress(live) if live is not None else None,
         witnesses=len(draws.witnesses_of(live)) if live is not None else 0,
+        beacon=outside_entropy.beacon(live) if live is not None else None,
+        lottery=outside_entropy.lottery_sources(live) if live is not None else None,
+        entropy_kinds=draw_form.kinds(project.allow_no_entropy),
         idempotency_key=secrets.token_urlsafe(16),
         **extra,
     )
@@ -167,26 +172,57 @@ def dry_run(code: str) -> str:
 @bp.post("/projects/<code>/draws")
 @roles_required(*MANAGE)
 def request_draw(code: str) -> Response | tuple[str, int]:
-    """Announce a draw with witness entropy; a resubmitted form returns the same draw."""
+    """Announce a draw with the entropy chosen (witnesses, beacon, public lottery, or none
+    where the project allows it); a resubmitted form returns the same draw. Nothing is
+    announced when the form has an error."""
     project = project_service.get_project(code)
-    state = FormState(request.form, fields={"witnesses"})
-    witnesses = parse_int(request.form.get("witnesses"))
-    key = (request.form.get("idempotency_key") or "").strip()[:100] or None
-    if witnesses is None:
-        state.add("witnesses", _("Enter the number of witnesses (1 to 9)."))
+    state = FormState(request.form, fields=set(draw_form.FIELDS))
+    entropy = draw_form.parse(project, request.form, state)
+    if entropy is None:
         return _project_page(project, form=state), 422
+    key = (request.form.get("idempotency_key") or "").strip()[:100] or None
     try:
         draw = draws.announce(
-            project,
-            _user(),
-            {"kind": "witness", "witnesses": witnesses},
-            idempotency_key=f"web:{key}" if key else None,
+            project, _user(), entropy, idempotency_key=f"web:{key}" if key else None
         )
     except ServiceError as exc:
-        state.fail(exc, aliases={"entropy": "witnesses"})
+        draw_form.place_error(state, exc)
         return _project_page(project, form=state), exc.http_status
-    flash(_("Draw %(id)s is announced. Supervisors can now witness it.", id=draw.id), "success")
+    if draw.state == "announced" and draw.entropy.get("kind") == "none":
+        draw = draws.complete(draw, "", _user())
+    _flash_announced(draw)
     return redirect(url_for("manager.draw", draw_id=draw.id))
+
+
+def _flash_announced(draw: Draw) -> None:
+    """Say what the new draw waits for: witnesses, the pulse of its time, lottery numbers."""
+    kind = draw.entropy.get("kind")
+    if draw.state == "failed":
+        flash(_("The draw failed: %(reason)s", reason=draw.reason or ""), "error")
+    elif draw.state == "completed":
+        flash(_("Draw %(id)s is completed with the server's secret alone.", id=draw.id), "success")
+    elif kind == "beacon":
+        when = format_datetime(parse_time(draw.entropy["not_before"]), "yyyy-MM-dd HH:mm:ss")
+        flash(
+            _(
+                "Draw %(id)s is announced. It waits for the first beacon pulse at or after "
+                "%(time)s.",
+                id=draw.id,
+                time=when,
+            ),
+            "success",
+        )
+    elif kind == "public-lottery":
+        flash(
+            _(
+                "Draw %(id)s is announced. Supervisors enter the numbers of each source once "
+                "they are published.",
+                id=draw.id,
+            ),
+            "success",
+        )
+    else:
+        flash(_("Draw %(id)s is announced. Supervisors can now witness it.", id=draw.id), "success")
 
 
 @bp.get("/draws/<draw_id>")
@@ -201,6 +237,8 @@ def draw(draw_id: str) -> str:
         project=project,
         progress=sealed.progress(item),
         witnesses=len(draws.witnesses_of(item)),
+        beacon=outside_entropy.beacon(item),
+        lottery=outside_entropy.lottery_sources(item),
     )
 
 

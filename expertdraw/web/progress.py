@@ -1,4 +1,5 @@
-"""Progress of long operations on the pages: a service's steps streamed to the browser.
+"""Progress of long operations on the pages (imports, bundle export, issuing a report): a
+service's steps streamed to the browser.
 
 A form or link marked ``data-progress`` (macro ``_progress.html``, script
 ``static/progress.js``) is sent by the script with the header ``X-Progress: 1``. The view then
@@ -47,6 +48,9 @@ STAGES: dict[str, Any] = {
     "entries": _l("Writing ledger entries: %(count)s of %(of)s"),
     "snapshots": _l("Adding draw snapshots: %(count)s of %(of)s"),
     "zip": _l("Compressing files: %(count)s of %(of)s"),
+    "report-figures": _l("Counting the period's draws, answers and seats…"),
+    "report-audit": _l("Auditing the whole ledger…"),
+    "report-sign": _l("Recording the report in the ledger…"),
 }
 
 

@@ -43,6 +43,8 @@ PAGES = {
     "/venue/": {"venue_staff"},
     "/admin/": {"admin"},
     "/admin/experts": {"admin"},
+    "/admin/experts/E0000001": {"admin"},
+    "/admin/venues/V530100-0": {"admin"},
     "/admin/venues": {"admin"},
     "/admin/organisations": {"admin"},
     "/admin/users": {"admin"},
@@ -146,6 +148,25 @@ def test_forms_without_the_csrf_token_are_refused(csrf_app):
     assert client.post("/logout").status_code == 400
     page = client.get("/manager/projects")
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_editing_forms_need_the_csrf_token(csrf_app):
+    with clock.frozen(c.NOW):
+        c.build()
+    client = csrf_app.test_client()
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    client.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token})
+    for path, data in (
+        ("/admin/venues", {"venue_id": "V9", "name": "x", "region_code": "530100", "address": "y"}),
+        ("/admin/venues/V530100-0/service", {"kind": "venue", "id": "V530100-0", "active": "0"}),
+        ("/admin/organisations", {"uscc": c.uscc(900), "name": "x", "kind": "bidder"}),
+        ("/admin/experts/E0000001", {"name": "x"}),
+        ("/admin/users/1", {"role": "admin", "active": "1"}),
+        ("/supervisor/reports", {"report_kind": "daily", "day": "2027-02-19"}),
+    ):
+        assert client.post(path, data=data).status_code == 400, path
+    page = client.get("/admin/venues/V530100-0").get_data(as_text=True)
+    assert page.count('name="csrf_token"') == page.count('<form method="post"')
 
 
 def test_the_json_api_is_not_blocked_by_page_csrf(csrf_app):

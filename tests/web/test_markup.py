@@ -10,7 +10,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from expertdraw.extensions import db
-from expertdraw.models import Expert, Organisation, Project, Region, Room, Specialty, Venue
+from expertdraw.models import (
+    Expert,
+    Organisation,
+    Project,
+    Region,
+    Room,
+    Specialty,
+    User,
+    Venue,
+)
 
 from ..integration import centre as c
 from .conftest import PROJECT
@@ -86,6 +95,10 @@ def data_strings() -> list[str]:
 
 def pages(completed: dict[str, Any]) -> dict[str, list[str]]:
     draw = completed["draw"]
+    organisation = db.session.scalars(
+        sa.select(Organisation.uscc).order_by(Organisation.id)
+    ).first()
+    user = db.session.scalar(sa.select(User.id).where(User.username == "staff"))
     return {
         "pm": [
             "/manager/projects",
@@ -107,9 +120,13 @@ def pages(completed: dict[str, Any]) -> dict[str, list[str]]:
         "admin": [
             "/admin/",
             "/admin/experts",
+            "/admin/experts/E0000001",
             "/admin/venues",
+            "/admin/venues/V530100-0",
             "/admin/organisations",
+            f"/admin/organisations/{organisation}",
             "/admin/users",
+            f"/admin/users/{user}",
             "/admin/keys",
             "/admin/import",
         ],

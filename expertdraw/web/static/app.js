@@ -70,6 +70,50 @@
     update();
   }
 
+  /* Parties by unified social credit code: show beside each field the registered organisation
+     of every code typed, or why a code cannot be used. The form still checks on submit. */
+  function bindLookup(root) {
+    var url = root.getAttribute("data-uscc-lookup");
+    var fields = /^(INPUT|TEXTAREA)$/.test(root.tagName) ? [root] : root.querySelectorAll("input, textarea");
+    Array.prototype.forEach.call(fields, function (field) {
+      var out = document.createElement("ul");
+      out.className = "uscc-names";
+      out.setAttribute("aria-live", "polite");
+      out.setAttribute("data-uscc-names-for", field.id);
+      field.insertAdjacentElement("afterend", out);
+      var last = null;
+      function update() {
+        var codes = field.value.toUpperCase().split(/[\s,;，；、]+/).filter(function (c) { return c; });
+        var key = codes.join(" ");
+        if (key === last) { return; }
+        last = key;
+        if (!codes.length) { out.textContent = ""; return; }
+        var query = codes.slice(0, 50).map(function (c) { return "uscc=" + encodeURIComponent(c); }).join("&");
+        fetch(url + "?" + query, { credentials: "same-origin", headers: { Accept: "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (data) {
+            if (!data || key !== last) { return; }
+            out.textContent = "";
+            data.organisations.forEach(function (org) {
+              var item = document.createElement("li");
+              item.setAttribute("data-uscc", org.uscc);
+              if (org.name) {
+                item.textContent = org.uscc + " · " + org.name + " (" + org.kind + ")";
+              } else {
+                item.className = "error-message";
+                item.textContent = org.uscc + " · " + org.message;
+              }
+              out.appendChild(item);
+            });
+          })
+          .catch(function () { /* the form checks the codes when sent */ });
+      }
+      field.addEventListener("change", update);
+      field.addEventListener("blur", update);
+      if (field.value) { update(); }
+    });
+  }
+
   /* Draw status: refresh the counts every 20 seconds from the JSON API (counts only). */
   function bindProgress(box) {
     var url = box.getAttribute("data-progress-url");
@@ -92,6 +136,7 @@
     document.querySelectorAll("[data-strata]").forEach(bindStrata);
     document.querySelectorAll(".decline-form").forEach(bindDecline);
     document.querySelectorAll("[data-progress-url]").forEach(bindProgress);
+    document.querySelectorAll("[data-uscc-lookup]").forEach(bindLookup);
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { window.print(); });
