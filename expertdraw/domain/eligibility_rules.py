@@ -45,6 +45,32 @@ def _related(org: str, org_group: str | None, party: str, party_group: str | Non
     return org == party or (org_group is not None and org_group == party) or party_group == org
 
 
+def former_role_cutoff(project: ProjectFacts, rules: Rules) -> date:
+    """``party-former``: a role at a party counts if it lasts or ended on or after this day."""
+    return years_before(evaluation_date(project, rules), rules.former_employer_years)
+
+
+def penalty_cutoff(project: ProjectFacts, rules: Rules) -> date:
+    """``penalty``: a non-blacklist penalty counts if it started on or after this day."""
+    return years_before(evaluation_date(project, rules), rules.penalty_years)
+
+
+def busy_span(project: ProjectFacts, rules: Rules) -> tuple[datetime, datetime]:
+    """``busy``: the window widened by the travel buffer; a booking overlapping it excludes."""
+    return project.window_start - rules.travel_buffer, project.window_end + rules.travel_buffer
+
+
+def recent_since(start: datetime, days: int) -> datetime:
+    """``frequency`` / ``same-tenderer``: memberships at or after this instant (and before
+    ``start``, the window start) are recent."""
+    return start - timedelta(days=days)
+
+
+def stale_before(rules: Rules, on: date) -> date:
+    """``stale-data``: a confirmation earlier than this day is stale."""
+    return on - timedelta(days=rules.stale_days)
+
+
 def _employer_related_to(expert: ExpertFacts, project: ProjectFacts, orgs: Iterable[str]) -> bool:
     employer = expert.employer
     if not employer:
@@ -91,7 +117,7 @@ def check_party_employer(expert: ExpertFacts, project: ProjectFacts, rules: Rule
 
 def check_party_former(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
     """``party-former``: employed by or advising a party within the last N years."""
-    cutoff = years_before(evaluation_date(project, rules), rules.former_employer_years)
+    cutoff = former_role_cutoff(project, rules)
     parties = project.parties
     for role in (*expert.employment_history, *expert.advising):
         if role.org in parties and (role.end is None or role.end >= cutoff):
@@ -125,7 +151,7 @@ def _penalty_applies(penalty: Penalty, on: date, cutoff: date) -> bool:
 def check_penalty(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
     """``penalty``: a penalty within N years of its start, or a blacklist entry in force."""
     on = evaluation_date(project, rules)
-    cutoff = years_before(on, rules.penalty_years)
+    cutoff = penalty_cutoff(project, rules)
     hit = any(_penalty_applies(p, on, cutoff) for p in expert.penalties)
     return "penalty" if hit else None
 
@@ -141,9 +167,7 @@ def _overlaps(periods: Iterable[Period], start: datetime, end: datetime) -> bool
 
 def check_busy(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
     """``busy``: seated elsewhere within the window widened by the travel buffer."""
-    start = project.window_start - rules.travel_buffer
-    end = project.window_end + rules.travel_buffer
-    return "busy" if _overlaps(expert.bookings, start, end) else None
+    return "busy" if _overlaps(expert.bookings, *busy_span(project, rules)) else None
 
 
 def check_unavailable(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
@@ -153,7 +177,7 @@ def check_unavailable(expert: ExpertFacts, project: ProjectFacts, rules: Rules) 
 
 
 def _recent(history: Iterable[Membership], start: datetime, days: int) -> list[Membership]:
-    since = start - timedelta(days=days)
+    since = recent_since(start, days)
     return [m for m in history if since <= m.time < start]
 
 
@@ -176,7 +200,7 @@ def is_stale(expert: ExpertFacts, rules: Rules, on: date) -> bool:
 
 def confirmation_is_stale(confirmed: date | None, rules: Rules, on: date) -> bool:
     """The stale-data test on the confirmation date alone (for bulk checks)."""
-    return confirmed is None or confirmed < on - timedelta(days=rules.stale_days)
+    return confirmed is None or confirmed < stale_before(rules, on)
 
 
 def check_stale_data(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:

@@ -44,6 +44,19 @@ class Expert(db.Model):
         CheckConstraint("status IN ('active', 'suspended', 'retired', 'removed')", name="status"),
         CheckConstraint("kind IN ('technical', 'economic')", name="kind"),
         Index("ix_experts_status_region", "status", "home_region"),
+        # Covers pool building (services.pool.build_pool), which reads these columns of every
+        # expert of the requested specialties: far narrower than the rows, which carry
+        # names and encrypted personal data, so the database scans the index alone.
+        Index(
+            "ix_experts_pool",
+            "id",
+            "code",
+            "status",
+            "home_region",
+            "qualification_expiry",
+            "data_confirmed_on",
+            "employer_id",
+        ),
     )
 
 
@@ -55,8 +68,11 @@ class ExpertSpecialty(db.Model):
     expert_id: Mapped[int] = mapped_column(
         ForeignKey("experts.id", ondelete="CASCADE"), primary_key=True
     )
-    specialty_code: Mapped[str] = mapped_column(
-        ForeignKey("specialties.code"), primary_key=True, index=True
+    specialty_code: Mapped[str] = mapped_column(ForeignKey("specialties.code"), primary_key=True)
+
+    # The experts of a specialty, from the index alone (a stratum's universe).
+    __table_args__ = (
+        Index("ix_expert_specialties_specialty_expert", "specialty_code", "expert_id"),
     )
 
 
@@ -85,13 +101,17 @@ class ExpertRelation(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"), index=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     kind: Mapped[str] = mapped_column(String(10))
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         CheckConstraint("kind IN ('relative', 'declared')", name="kind"),
         db.UniqueConstraint("expert_id", "organisation_id", "kind", name="uq_expert_relation"),
+        # The experts related to a project's parties, from the index alone.
+        Index(
+            "ix_expert_relations_organisation_kind_expert", "organisation_id", "kind", "expert_id"
+        ),
     )
 
 

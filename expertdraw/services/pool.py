@@ -1,10 +1,15 @@
 """Building the eligible pool of a request from the database.
 
-The database narrows first (specialty, status, qualification, region), so that the
-per-expert rules of ``domain.eligibility`` run only on the experts that can still be drawn;
-of the relations, only those touching the project's parties are loaded, since the party rules
-look at nothing else. Counts of the experts the database filtered out are taken by SQL under
-the same reason codes, so the announcement's ``excluded`` map covers every expert considered.
+``build_pool`` judges all the experts of a request in one query: each exclusion rule of
+``domain.eligibility`` is there in set-based form (the rules on an expert's own row as
+conditions, the others as the experts some fact of theirs excludes), in rules.md's order, with
+the bounds the domain computes. The query returns only the eligible experts row by row and
+the others as counts per reason, so the announcement's ``excluded`` map covers every expert
+considered. Where a rule turns on organisations or regions (``party-employer``,
+``authority``, ``region``) the domain rule itself decides, once per organisation or region.
+
+``load_facts`` gives the domain's plain facts of given experts, for explanations and for the
+tests that hold ``build_pool`` equal to the domain rules run on every expert.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -259,64 +265,140 @@ def load_facts(
     }
 
 
-def _universe(specialties: list[str]) -> sa.Select[Any]:
-    return sa.select(ExpertSpecialty.expert_id).where(
-        ExpertSpecialty.specialty_code.in_(specialties)
-    )
-
-
-def _sql_excluded(day: date, regions_out: list[str]) -> sa.ColumnElement[bool]:
-    """What the database excludes itself: ``inactive`` and ``region`` (the cheap, common ones)."""
-    return sa.or_(_sql_inactive(day), Expert.home_region.in_(regions_out))
-
-
 def _sql_inactive(day: date) -> sa.ColumnElement[bool]:
-    # Written NULL-safe: a NULL here would drop the expert from both sides of the split.
+    # Written NULL-safe: a NULL here would let the expert through to the later rules.
     expired = sa.and_(Expert.qualification_expiry.is_not(None), Expert.qualification_expiry < day)
     return sa.or_(Expert.status != "active", expired)
 
 
-def _flagged(project: Project, rules: el.Rules, day: date, related_orgs: set[int]) -> set[int]:
-    """Experts with any fact that some per-expert rule could act on.
+def _employers_excluded(
+    project: Project, facts: el.ProjectFacts, rules: el.Rules
+) -> dict[str, list[int]]:
+    """Employers that ``party-employer`` and ``authority`` exclude, decided by those rules.
 
-    The set is a superset: the domain rules decide for these; everyone else in the narrowed
-    set has no such fact, so no rule can exclude them.
+    Both rules read only the employer and the group controlling it, so each is run once per
+    organisation, on a probe expert employed there (as ``excluded_regions`` does for home
+    regions). Only a party, the group controlling a party or a unit a party controls can be
+    related to a party, so only those organisations are probed.
     """
-    start, end = project.window_start, project.window_end
     parties = _party_org_ids(project)
-    look_back = timedelta(days=max(rules.frequency_days, rules.same_tenderer_days))
-    queries = [
-        sa.select(ExpertRelation.expert_id).where(ExpertRelation.organisation_id.in_(parties)),
-        sa.select(Employment.expert_id).where(Employment.organisation_id.in_(parties)),
-        sa.select(Expert.id).where(Expert.employer_id.in_(related_orgs)),
-        sa.select(Penalty.expert_id),
-        sa.select(ProjectDrafter.expert_id).where(ProjectDrafter.project_id == project.id),
-        sa.select(Leave.expert_id).where(Leave.start < end, Leave.end > start),
-        sa.select(Booking.expert_id).where(
-            Booking.released_at.is_(None),
-            Booking.start < end + rules.travel_buffer,
-            Booking.end > start - rules.travel_buffer,
-        ),
-        sa.select(Member.expert_id).where(Member.joined_at >= start - look_back),
-    ]
-    flagged: set[int] = set()
-    for query in queries:
-        flagged.update(db.session.scalars(query))
-    return flagged
+    parent = sa.orm.aliased(Organisation)
+    party_groups = sa.select(Organisation.parent_id).where(Organisation.id.in_(parties))
+    rows = db.session.execute(
+        sa.select(Organisation.id, Organisation.uscc, parent.uscc)
+        .outerjoin(parent, parent.id == Organisation.parent_id)
+        .where(
+            sa.or_(
+                Organisation.id.in_(parties),
+                Organisation.parent_id.in_(parties),
+                Organisation.id.in_(party_groups),
+            )
+        )
+    ).all()
+    checks = dict(el.RULES)
+    hits: dict[str, list[int]] = {"party-employer": [], "authority": []}
+    for org_id, uscc, group in rows:
+        probe = el.ExpertFacts(
+            code="probe",
+            status="active",
+            home_region=facts.region,
+            employer=uscc,
+            employer_group=group,
+        )
+        for code, found in hits.items():
+            if checks[code](probe, facts, rules):
+                found.append(org_id)
+    return hits
 
 
-def _related_org_ids(project: Project) -> set[int]:
-    """Parties, the groups controlling them, and the units they control."""
-    parties = _party_org_ids(project)
-    parents = db.session.scalars(
-        sa.select(Organisation.parent_id).where(
-            Organisation.id.in_(parties), Organisation.parent_id.is_not(None)
+def _recent_members(project: Project, days: int) -> sa.Select[Any]:
+    """Memberships in completed draws within ``days`` before the window start."""
+    start = project.window_start
+    return (
+        sa.select(Member.expert_id)
+        .join(Draw, Draw.id == Member.draw_id)
+        .where(
+            Draw.state == "completed",
+            Member.joined_at >= el.recent_since(start, days),
+            Member.joined_at < start,
         )
     )
-    children = db.session.scalars(
-        sa.select(Organisation.id).where(Organisation.parent_id.in_(parties))
+
+
+def _fact_rules(project: Project, facts: el.ProjectFacts, rules: el.Rules) -> sa.Subquery:
+    """``(expert_id, rank)``: per expert with a fact that some rule acts on, the position in
+    ``el.REASON_CODES`` of the first such rule.
+
+    Each part is the set-based form of one domain rule over the rows ``load_facts`` gives
+    that rule (same filters, same bounds, from ``eligibility_rules``), so the rank is the rule
+    ``el.first_exclusion`` would name, ``inactive``, ``region`` and ``stale-data`` aside;
+    tests/integration/test_pool.py holds the two equal, bounds included.
+    """
+    day = el.evaluation_date(facts, rules)
+    parties = _party_org_ids(project)
+    employers = _employers_excluded(project, facts, rules)
+    busy_start, busy_end = el.busy_span(facts, rules)
+    start, end = project.window_start, project.window_end
+    penalty = sa.or_(
+        sa.and_(
+            Penalty.kind == "blacklist",
+            Penalty.start <= day,
+            sa.or_(Penalty.end.is_(None), Penalty.end > day),
+        ),
+        sa.and_(
+            Penalty.kind != "blacklist",
+            sa.or_(
+                Penalty.start >= el.penalty_cutoff(facts, rules),
+                sa.and_(Penalty.end.is_not(None), Penalty.end > day),
+            ),
+        ),
     )
-    return set(parties) | set(parents) | set(children)
+    excluded_by = {  # rule -> the experts it excludes
+        "party-employer": sa.select(Expert.id).where(
+            Expert.employer_id.in_(employers["party-employer"])
+        ),
+        "party-former": sa.select(Employment.expert_id).where(
+            Employment.organisation_id.in_(parties),
+            sa.or_(Employment.end.is_(None), Employment.end >= el.former_role_cutoff(facts, rules)),
+        ),
+        "authority": sa.select(Expert.id).where(Expert.employer_id.in_(employers["authority"])),
+        "penalty": sa.select(Penalty.expert_id).where(penalty),
+        "drafting": sa.select(ProjectDrafter.expert_id).where(
+            ProjectDrafter.project_id == project.id
+        ),
+        "busy": sa.select(Booking.expert_id).where(
+            Booking.released_at.is_(None), Booking.start < busy_end, Booking.end > busy_start
+        ),
+        "unavailable": sa.select(Leave.expert_id).where(Leave.start < end, Leave.end > start),
+        "frequency": _recent_members(project, rules.frequency_days)
+        .group_by(Member.expert_id)
+        .having(sa.func.count() >= rules.frequency_limit),
+        "same-tenderer": _recent_members(project, rules.same_tenderer_days)
+        .join(Project, Project.id == Draw.project_id)
+        .where(Project.tenderer_id == project.tenderer_id),
+    }
+    rank = {code: i for i, code in enumerate(el.REASON_CODES)}
+    # party-relative and party-declared in one pass over the relations with the parties.
+    relations = sa.select(
+        ExpertRelation.expert_id,
+        sa.case(
+            (ExpertRelation.kind == "relative", rank["party-relative"]),
+            else_=rank["party-declared"],
+        ).label("rank"),
+    ).where(ExpertRelation.organisation_id.in_(parties))
+    # The rules on the expert's own row (inactive, region, stale-data) are in _judged.
+    in_sql = {*excluded_by, "party-relative", "party-declared", "inactive", "region", "stale-data"}
+    assert in_sql == set(el.REASON_CODES), "a rule of the domain is missing from pool building"
+    everything = sa.union_all(
+        relations,
+        *(q.add_columns(sa.literal(rank[code]).label("rank")) for code, q in excluded_by.items()),
+    ).subquery("facts")
+    expert_id = everything.c[0]
+    return (
+        sa.select(expert_id.label("expert_id"), sa.func.min(everything.c.rank).label("rank"))
+        .group_by(expert_id)
+        .subquery("fact_rules")
+    )
 
 
 def free_venues(
@@ -359,6 +441,80 @@ def free_venues(
     ]
 
 
+def _judged(
+    project: Project,
+    facts: el.ProjectFacts,
+    rules: el.Rules,
+    universes: list[list[str]],
+    exclude_experts: dict[str, str],
+    codes: list[str],
+) -> sa.CompoundSelect:
+    """The query judging every expert of the strata's universes (specialty codes).
+
+    Rows ``(id, code, employer uscc, strata, None, None)`` for the eligible experts, then
+    ``(None, None, None, strata, reason, count)`` for the excluded ones, where bit i of
+    ``strata`` stands for stratum i and ``reason`` is a position in ``codes``: the first rule
+    that excludes, the rules on the expert's own row as conditions here, the others from
+    :func:`_fact_rules`.
+    """
+    day = el.evaluation_date(facts, rules)
+    in_strata = sum(
+        (
+            sa.func.max(sa.case((ExpertSpecialty.specialty_code.in_(under), 1 << i), else_=0))
+            for i, under in enumerate(universes)
+        ),
+        start=sa.literal(0),
+    )
+    universe = (
+        sa.select(ExpertSpecialty.expert_id, in_strata.label("strata"))
+        .where(ExpertSpecialty.specialty_code.in_(sorted({c for u in universes for c in u})))
+        .group_by(ExpertSpecialty.expert_id)
+        .subquery("universe")
+    )
+    imposed: dict[str, list[str]] = defaultdict(list)
+    for code, reason in sorted(exclude_experts.items()):
+        imposed[reason].append(code)
+    fact_rules = _fact_rules(project, facts, rules)
+    position = codes.index
+    reason = sa.case(
+        (_sql_inactive(day), position("inactive")),
+        (Expert.home_region.in_(excluded_regions(facts, rules)), position("region")),
+        *((Expert.code.in_(imposed[r]), position(r)) for r in sorted(imposed)),
+        (fact_rules.c.rank.is_not(None), fact_rules.c.rank),
+        (
+            sa.or_(
+                Expert.data_confirmed_on.is_(None),
+                Expert.data_confirmed_on < el.stale_before(rules, day),
+            ),
+            position("stale-data"),
+        ),
+        else_=sa.null(),
+    )
+    judged = (
+        sa.select(
+            Expert.id, Expert.code, Expert.employer_id, universe.c.strata, reason.label("reason")
+        )
+        .join(universe, universe.c.expert_id == Expert.id)
+        .outerjoin(fact_rules, fact_rules.c.expert_id == Expert.id)
+        .cte("judged")
+    )
+    eligible = (
+        sa.select(
+            judged.c.id, judged.c.code, Organisation.uscc, judged.c.strata, sa.null(), sa.null()
+        )
+        .outerjoin(Organisation, Organisation.id == judged.c.employer_id)
+        .where(judged.c.reason.is_(None))
+    )
+    excluded = (
+        sa.select(
+            sa.null(), sa.null(), sa.null(), judged.c.strata, judged.c.reason, sa.func.count()
+        )
+        .where(judged.c.reason.is_not(None))
+        .group_by(judged.c.strata, judged.c.reason)
+    )
+    return sa.union_all(eligible, excluded)
+
+
 def build_pool(
     project: Project,
     strata: Sequence[dict[str, Any]],
@@ -371,91 +527,50 @@ def build_pool(
     ``strata`` are ``{"name", "specialty", "count", "alternates"}`` in request order;
     ``exclude_experts`` maps expert codes to a reason code the draw itself imposes
     (``taken``, ``group-full`` in supplementary draws). Each excluded expert is counted once,
-    under the first reason in rules.md's order.
+    under the first reason in rules.md's order (the draw's own reasons come after ``inactive``
+    and ``region``).
+
+    One query (:func:`_judged`) judges every expert of the strata's universes; it returns the
+    eligible experts row by row, and the excluded ones only as counts per reason and strata.
     """
     facts = project_facts(project)
     rules = _with_project_policy(rules, project)
-    day = el.evaluation_date(facts, rules)
-    regions_out = excluded_regions(facts, rules)
     exclude_experts = exclude_experts or {}
-    universes = [_universe(specialty_codes_under(s["specialty"])) for s in strata]
-
-    reason_of: dict[int, str | None] = {}
-    everyone = sa.union(*universes).subquery()
-    for expert_id, inactive in db.session.execute(
-        sa.select(
-            Expert.id,
-            _sql_inactive(day),
-        ).where(Expert.id.in_(sa.select(everyone.c[0])), _sql_excluded(day, regions_out))
-    ):
-        reason_of[expert_id] = "inactive" if inactive else "region"
-
-    rows: dict[int, Any] = {}
-    members_of: list[list[int]] = []
-    considered: list[int] = []
-    for universe in universes:
-        considered.append(
-            db.session.scalar(sa.select(sa.func.count(sa.distinct(universe.subquery().c[0]))))
-        )
-        ids = []
-        for row in db.session.execute(
-            sa.select(Expert.id, Expert.code, Expert.data_confirmed_on, Organisation.uscc)
-            .outerjoin(Organisation, Organisation.id == Expert.employer_id)
-            .where(Expert.id.in_(universe), sa.not_(_sql_excluded(day, regions_out)))
-        ):
-            rows[row.id] = row
-            ids.append(row.id)
-        members_of.append(ids)
-        ids.extend(
-            i
-            for i in db.session.scalars(
-                universe.where(ExpertSpecialty.expert_id.in_(list(reason_of)))
-            )
-        )
-
-    flagged = _flagged(project, rules, day, _related_org_ids(project))
-    to_check = [i for i in rows if i in flagged]
-    checked = load_facts(to_check, project, facts, rules) if to_check else {}
-    for expert_id, row in rows.items():
-        fact = checked.get(expert_id)
-        reason = exclude_experts.get(row.code)
-        if reason is None and fact is not None:
-            reason = el.first_exclusion(fact, facts, rules)
-        elif reason is None and el.confirmation_is_stale(row.data_confirmed_on, rules, day):
-            reason = "stale-data"  # unflagged: no earlier rule has a fact to act on
-        reason_of[expert_id] = reason
-
-    excluded: dict[str, int] = {}
-    for code in [*el.REASON_CODES, "taken", "group-full"]:
-        n = sum(1 for r in reason_of.values() if r == code)
-        if n:
-            excluded[code] = n
-
-    by_employer: dict[str, str] = {}
-
-    def groups(employer: str | None, code: str) -> str:
-        if employer is None:
-            return group_code(family, None, code)
-        if employer not in by_employer:
-            by_employer[employer] = group_code(family, employer, code)
-        return by_employer[employer]
-
+    # Reasons travel as their position in ``codes``.
+    codes = [*el.REASON_CODES, *sorted(set(exclude_experts.values()) - set(el.REASON_CODES))]
+    universes = [specialty_codes_under(s["specialty"]) for s in strata]
+    query = _judged(project, facts, rules, universes, exclude_experts, codes)
+    rows = db.session.execute(query).all()
+    # (id, code, employer, strata, ...) of the eligible experts, in expert code order.
+    drawable = sorted((row for row in rows if row[4] is None), key=itemgetter(1))
+    groups = {e: group_code(family, e, "") for e in {row[2] for row in drawable} if e}
+    by_reason = [(mask, codes[at], n) for _, _, _, mask, at, n in rows if at is not None]
+    counted: dict[str, int] = defaultdict(int)
+    for _, code, n in by_reason:
+        counted[code] += n
     pool = Pool(
         strata=[],
-        excluded=excluded,
+        excluded={
+            code: counted[code]
+            for code in [*el.REASON_CODES, "taken", "group-full"]
+            if counted.get(code)
+        },
         venues=[],
-        expert_ids={row.code: i for i, row in rows.items() if reason_of[i] is None},
+        expert_ids={row[1]: row[0] for row in drawable},
     )
-    for stratum, ids, seen in zip(strata, members_of, considered, strict=True):
-        drawable = [rows[i] for i in ids if reason_of.get(i) is None]
-        stale = sum(1 for i in ids if reason_of.get(i) == "stale-data")
-        share = Fraction(stale, stale + len(drawable)) if stale + len(drawable) else Fraction(0)
+    for i, stratum in enumerate(strata):
+        bit = 1 << i
+        candidates = [
+            {"id": row[1], "group": groups.get(row[2]) or group_code(family, None, row[1])}
+            for row in drawable
+            if row[3] & bit
+        ]
+        stale = sum(n for mask, code, n in by_reason if mask & bit and code == "stale-data")
+        excluded_here = sum(n for mask, _, n in by_reason if mask & bit)
+        total = stale + len(candidates)
+        share = Fraction(stale, total) if total else Fraction(0)
         if share and share >= rules.stale_share_limit:
             pool.stale_blocked.append(stratum["name"])
-        candidates = sorted(
-            ({"id": r.code, "group": groups(r.uscc, r.code)} for r in drawable),
-            key=lambda c: c["id"],
-        )
         pool.strata.append(
             StratumPool(
                 name=stratum["name"],
@@ -463,7 +578,7 @@ def build_pool(
                 count=stratum["count"],
                 alternates=stratum["alternates"],
                 candidates=candidates,
-                considered=seen,
+                considered=len(candidates) + excluded_here,
                 stale_share=f"{share.numerator}/{share.denominator}",
             )
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +10,26 @@ import sqlalchemy as sa
 from expertdraw import clock
 from expertdraw.domain import eligibility as el
 from expertdraw.extensions import db
-from expertdraw.models import Expert, ExpertSpecialty, Organisation, Project, ProjectBidder, Stratum
+from expertdraw.models import (
+    Booking,
+    Draw,
+    Employment,
+    Expert,
+    ExpertRelation,
+    ExpertSpecialty,
+    Leave,
+    Member,
+    Organisation,
+    Penalty,
+    Project,
+    ProjectBidder,
+    ProjectDrafter,
+    Region,
+    Room,
+    Stratum,
+    Workstation,
+)
+from expertdraw.personal_data import protector
 from expertdraw.services import draws, pool, seed
 from expertdraw.services.projects import strata_request
 
@@ -101,3 +120,301 @@ def test_explanation_agrees_with_the_pool(seeded_project):
             answer = pool.explain_expert(seeded_project, expert, draws.rules())
             if expert.code in drawn:
                 assert answer["eligible"], answer
+
+
+class _Facts:
+    """Experts of the technical stratum, each with facts at or just past one rule's bound."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.rules = draws.rules()
+        self.facts = pool.project_facts(project)
+        self.day = el.evaluation_date(self.facts, self.rules)
+        self.n = 0
+        self.home = db.session.scalar(
+            sa.select(Region.code).where(Region.code.not_like("5306%"), Region.level == "county")
+        )
+        self.seats = iter(
+            db.session.execute(
+                sa.select(Workstation.id, Room.id, Room.venue_id)
+                .join(Room, Room.id == Workstation.room_id)
+                .order_by(Workstation.id)
+            ).all()
+        )
+
+    def org(self, kind: str, parent: Organisation | None = None) -> Organisation:
+        self.n += 1
+        org = Organisation(
+            uscc=f"91539999{self.n:010d}",
+            name=f"bounds {self.n}",
+            kind=kind,
+            parent_id=parent.id if parent else None,
+        )
+        db.session.add(org)
+        db.session.flush()
+        return org
+
+    def expert(self, **columns: object) -> Expert:
+        self.n += 1
+        values = {
+            "status": "active",
+            "home_region": self.home,
+            "data_confirmed_on": self.day,
+            **columns,
+        }
+        number = f"53999919800101{self.n:04d}"
+        expert = Expert(
+            code=f"EB{self.n:06d}",
+            name=f"bounds {self.n}",
+            id_number=number,
+            id_number_hash=protector().lookup_hash(number),
+            title="engineer",
+            kind="technical",
+            **values,
+        )
+        expert.specialties = [ExpertSpecialty(specialty_code="A01")]
+        db.session.add(expert)
+        db.session.flush()
+        return expert
+
+    def draw(self, project: Project, state: str = "completed") -> Draw:
+        self.n += 1
+        at = self.project.created_at
+        draw = Draw(
+            id=f"D-BOUNDS-{self.n}",
+            project_id=project.id,
+            state=state,
+            algorithm="expertdraw-v1",
+            snapshot_hash="0" * 64,
+            commitment="1" * 64,
+            secret="2" * 64,
+            entropy={},
+            announced_at=at,
+            deadline_at=at,
+        )
+        db.session.add(draw)
+        db.session.flush()
+        return draw
+
+    def member(self, expert: Expert, draw: Draw, joined: datetime) -> None:
+        workstation, room, venue = next(self.seats)
+        db.session.add(
+            Member(
+                draw_id=draw.id,
+                source_draw_id=draw.id,
+                expert_id=expert.id,
+                stratum="technical",
+                venue_id=venue,
+                room_id=room,
+                workstation_id=workstation,
+                joined_at=joined,
+            )
+        )
+
+    def booking(self, expert: Expert, draw: Draw, start: datetime, end: datetime, **kw) -> None:
+        workstation, _, _ = next(self.seats)
+        db.session.add(
+            Booking(
+                workstation_id=workstation,
+                expert_id=expert.id,
+                draw_id=draw.id,
+                start=start,
+                end=end,
+                **kw,
+            )
+        )
+
+
+def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
+    """Add experts on both sides of every rule's bounds; their codes and domain reasons."""
+    f = _Facts(project)
+    day, rules = f.day, f.rules
+    start, end = project.window_start, project.window_end
+    second = timedelta(seconds=1)
+    orgs = {o.id: o for o in db.session.scalars(sa.select(Organisation))}
+    tenderer, agency = orgs[project.tenderer_id], orgs[project.agency_id]
+    bidder = orgs[project.bidders[0].organisation_id]
+    # Control, one level each way: a group above the agency, a unit under a bidder, and a
+    # unit under the authority; a sibling of the agency is not related to it.
+    group = f.org("employer")
+    agency.parent_id = group.id
+    authority = f.org("authority")
+    project.authority_id = authority.id
+    unit_of_bidder, unit_of_authority = f.org("employer", bidder), f.org("employer", authority)
+    sibling, stranger = f.org("employer", group), f.org("employer")
+    db.session.flush()
+    f.facts = pool.project_facts(project)
+    former = el.former_role_cutoff(f.facts, rules)
+    penalty = el.penalty_cutoff(f.facts, rules)
+    busy_start, busy_end = el.busy_span(f.facts, rules)
+    same = el.recent_since(start, rules.same_tenderer_days)
+    recent = el.recent_since(start, rules.frequency_days)
+    other_project = Project(
+        code="P-OTHER",
+        name="other",
+        tenderer_id=tenderer.id,
+        region_code="530602",
+        window_start=start - timedelta(days=200),
+        window_end=start - timedelta(days=199),
+        created_at=start - timedelta(days=300),
+    )
+    third_project = Project(
+        code="P-THIRD",
+        name="third",
+        tenderer_id=stranger.id,
+        region_code="530602",
+        window_start=start - timedelta(days=200),
+        window_end=start - timedelta(days=199),
+        created_at=start - timedelta(days=300),
+    )
+    db.session.add_all([other_project, third_project])
+    db.session.flush()
+    same_draws = [f.draw(other_project) for _ in range(3)]
+    other_draws = [f.draw(third_project) for _ in range(5)]
+    failed = f.draw(third_project, state="failed")
+
+    e = f.expert
+    e(qualification_expiry=day)
+    e(qualification_expiry=day - timedelta(days=1))
+    e(status="suspended", employer_id=tenderer.id)
+    for employer in (tenderer, agency, bidder, group, unit_of_bidder, sibling, authority):
+        e(employer_id=employer.id)
+    e(employer_id=unit_of_authority.id)
+    e(employer_id=unit_of_authority.id, data_confirmed_on=None)
+    e(employer_id=stranger.id)
+    for org, relation, last_day in (
+        (tenderer, "employee", former),
+        (tenderer, "employee", former - timedelta(days=1)),
+        (bidder, "adviser", former),
+        (agency, "adviser", None),
+        (authority, "employee", former),
+        (stranger, "employee", None),
+    ):
+        x = e()
+        db.session.add(
+            Employment(
+                expert_id=x.id,
+                organisation_id=org.id,
+                relation=relation,
+                start=date(2000, 1, 1),
+                end=last_day,
+            )
+        )
+    for org, kind in (
+        (tenderer, "relative"),
+        (bidder, "declared"),
+        (authority, "declared"),
+        (stranger, "relative"),
+        (unit_of_bidder, "declared"),
+    ):
+        x = e()
+        db.session.add(
+            ExpertRelation(expert_id=x.id, organisation_id=org.id, kind=kind, declared_at=NOW)
+        )
+    x = e()  # relative and declared: party-relative comes first
+    for kind in ("relative", "declared"):
+        db.session.add(
+            ExpertRelation(expert_id=x.id, organisation_id=agency.id, kind=kind, declared_at=NOW)
+        )
+    one = timedelta(days=1)
+    for kind, since, until in (
+        ("administrative", penalty, None),
+        ("administrative", penalty - one, None),
+        ("criminal", penalty - one, day + one),
+        ("criminal", penalty - one, day),
+        ("blacklist", day, None),
+        ("blacklist", day + one, None),
+        ("blacklist", date(2000, 1, 1), day),
+        ("blacklist", date(2000, 1, 1), day + one),
+    ):
+        x = e()
+        db.session.add(Penalty(expert_id=x.id, kind=kind, start=since, end=until))
+    x = e()  # a declared relative outranks a penalty, which outranks stale data
+    db.session.add(Penalty(expert_id=x.id, kind="blacklist", start=day, end=None))
+    db.session.add(
+        ExpertRelation(expert_id=x.id, organisation_id=bidder.id, kind="relative", declared_at=NOW)
+    )
+    x.data_confirmed_on = None
+    x = e()
+    db.session.add(ProjectDrafter(project_id=project.id, expert_id=x.id))
+    for since, until, released in (
+        (busy_end - timedelta(hours=1), busy_end + timedelta(hours=1), None),
+        (busy_end, busy_end + timedelta(hours=1), None),
+        (busy_start - timedelta(hours=1), busy_start, None),
+        (busy_start - timedelta(hours=1), busy_start + second, None),
+        (start, end, NOW),
+    ):
+        x = e()
+        f.booking(x, other_draws[0], since, until, released_at=released)
+    for since, until in (
+        (end - second, end + one),
+        (end, end + one),
+        (start - one, start),
+        (start - one, start + second),
+    ):
+        x = e()
+        db.session.add(Leave(expert_id=x.id, start=since, end=until))
+    x = e(data_confirmed_on=None)  # leave outranks stale data
+    db.session.add(Leave(expert_id=x.id, start=start, end=end))
+    limit = rules.frequency_limit
+    for times, first, draws_of in (
+        ([recent] + [start - second] * (limit - 1), None, other_draws),
+        ([recent - second] + [start - second] * (limit - 1), None, other_draws),
+        ([start] + [start - second] * (limit - 1), None, other_draws),
+        ([start - second] * limit, failed, other_draws),
+    ):
+        x = e()
+        for i, joined in enumerate(times):
+            f.member(x, first if (first and i == 0) else draws_of[i], joined)
+    for joined, draw in ((same, same_draws[0]), (same - second, same_draws[1])):
+        x = e()
+        f.member(x, draw, joined)
+    x = e()
+    f.member(x, other_draws[1], same)  # the same day for another tenderer
+    for confirmed in (
+        day - timedelta(days=rules.stale_days),
+        day - timedelta(days=rules.stale_days + 1),
+        None,
+    ):
+        e(data_confirmed_on=confirmed)
+    db.session.commit()
+
+    added = db.session.scalars(sa.select(Expert).where(Expert.code.like("EB%"))).all()
+    loaded = pool.load_facts([x.id for x in added], project, pool.project_facts(project), rules)
+    facts = pool.project_facts(project)
+    return {loaded[x.id].code: el.first_exclusion(loaded[x.id], facts, rules) for x in added}
+
+
+def test_every_rule_at_its_bounds_gives_the_domain_result(seeded_project):
+    with clock.frozen(NOW):
+        reasons = _with_facts_at_every_bound(seeded_project)
+        built = pool.build_pool(seeded_project, strata_request(seeded_project), draws.rules(), "F")
+        expected, counts = _naive(seeded_project)
+    assert set(el.REASON_CODES) <= set(counts)  # every rule excludes someone here
+    assert None in reasons.values()  # and some experts just past a bound stay eligible
+    assert [[c["id"] for c in s.candidates] for s in built.strata] == expected
+    assert built.excluded == counts
+    drawn = {c["id"] for c in built.strata[0].candidates}
+    assert {code for code, reason in reasons.items() if reason is None} <= drawn
+    assert not drawn & {code for code, reason in reasons.items() if reason is not None}
+
+
+def test_reasons_the_draw_imposes_come_after_inactive_and_region(seeded_project):
+    with clock.frozen(NOW):
+        reasons = _with_facts_at_every_bound(seeded_project)
+        codes = sorted(reasons)
+        imposed = {code: ("taken" if i % 2 else "group-full") for i, code in enumerate(codes)}
+        built = pool.build_pool(
+            seeded_project, strata_request(seeded_project), draws.rules(), "F", imposed
+        )
+        plain = pool.build_pool(seeded_project, strata_request(seeded_project), draws.rules(), "F")
+    expected = dict(plain.excluded)
+    for code, reason in reasons.items():
+        if reason not in ("inactive", "region"):
+            if reason is not None:
+                expected[reason] -= 1
+            expected[imposed[code]] = expected.get(imposed[code], 0) + 1
+    order = [*el.REASON_CODES, "taken", "group-full"]
+    assert built.excluded == {c: expected[c] for c in order if expected.get(c)}
+    assert not set(reasons) & {c["id"] for s in built.strata for c in s.candidates}
+    assert [s.considered for s in built.strata] == [s.considered for s in plain.strata]
