@@ -128,8 +128,7 @@ class _Facts:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.rules = draws.rules()
-        self.facts = pool.project_facts(project)
-        self.day = el.evaluation_date(self.facts, self.rules)
+        self.day = el.evaluation_date(pool.project_facts(project), self.rules)
         self.n = 0
         self.home = db.session.scalar(
             sa.select(Region.code).where(Region.code.not_like("5306%"), Region.level == "county")
@@ -243,10 +242,10 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
     unit_of_bidder, unit_of_authority = f.org("employer", bidder), f.org("employer", authority)
     sibling, stranger = f.org("employer", group), f.org("employer")
     db.session.flush()
-    f.facts = pool.project_facts(project)
-    former = el.former_role_cutoff(f.facts, rules)
-    penalty = el.penalty_cutoff(f.facts, rules)
-    busy_start, busy_end = el.busy_span(f.facts, rules)
+    facts = pool.project_facts(project)
+    former = el.former_role_cutoff(facts, rules)
+    penalty = el.penalty_cutoff(facts, rules)
+    busy_start, busy_end = el.busy_span(facts, rules)
     same = el.recent_since(start, rules.same_tenderer_days)
     recent = el.recent_since(start, rules.frequency_days)
     other_project = Project(
@@ -379,10 +378,10 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
         e(data_confirmed_on=confirmed)
     db.session.commit()
 
-    added = db.session.scalars(sa.select(Expert).where(Expert.code.like("EB%"))).all()
-    loaded = pool.load_facts([x.id for x in added], project, pool.project_facts(project), rules)
-    facts = pool.project_facts(project)
-    return {loaded[x.id].code: el.first_exclusion(loaded[x.id], facts, rules) for x in added}
+    added = db.session.scalars(sa.select(Expert.id).where(Expert.code.like("EB%"))).all()
+    facts = pool.project_facts(project)  # with the drafter now
+    loaded = pool.load_facts(added, project, facts, rules).values()
+    return {x.code: el.first_exclusion(x, facts, rules) for x in loaded}
 
 
 def test_every_rule_at_its_bounds_gives_the_domain_result(seeded_project):
