@@ -13,6 +13,7 @@ Nothing in the application is changed; only this process's view of
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import time
@@ -48,3 +49,4 @@ def make_app() -> Any:
 
 
 app = make_app()
+gc.freeze()  # as wsgi.py does
