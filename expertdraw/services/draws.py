@@ -202,8 +202,8 @@ def announce(
     _refuse_second_draw(project)
     draw_id = _next_draw_id(now)
     snapshot = build_snapshot(draw_id, project, built, project.max_per_group)
-    reason = _feasibility(snapshot, built, algorithm)
-    if reason:
+    if built.stale_blocked:  # the engine checks the rest of feasibility as it announces
+        reason = f"stale-data:share:{built.stale_blocked[0]}"
         db.session.rollback()
         raise ServiceError(reason, f"the request cannot be met: {reason}")
     return _announce(project, user, snapshot, built.excluded, spec, algorithm, now, idempotency_key)
@@ -262,6 +262,8 @@ def _announce(
         raise ServiceError("invalid:snapshot", str(exc)) from None
     except engine.DrawError as exc:
         db.session.rollback()
+        if exc.code.startswith("infeasible:"):
+            raise ServiceError(exc.code, f"the request cannot be met: {exc.code}") from None
         raise ServiceError(exc.code, str(exc)) from None
     timeout = timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
     draw = Draw(
