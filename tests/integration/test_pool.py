@@ -370,6 +370,15 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
         f.member(x, draw, joined)
     x = e()
     f.member(x, other_draws[1], same)  # the same day for another tenderer
+    # Frequent and with the tenderer is frequency (first in rules.md); with the tenderer
+    # before the frequency window, and enough memberships in all but not in that window, is
+    # same-tenderer; so is one membership with the tenderer. The two counts differ, so a pool
+    # that swapped the two reasons would not match the domain's counts.
+    for first_joined, others in ((start - second, limit - 1), (same, limit - 1), (same, 0)):
+        x = e()
+        f.member(x, same_draws[2], first_joined)
+        for i in range(1, others + 1):
+            f.member(x, other_draws[i], start - second)
     for confirmed in (
         day - timedelta(days=rules.stale_days),
         day - timedelta(days=rules.stale_days + 1),
