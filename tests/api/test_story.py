@@ -4,8 +4,6 @@ decline and timeout → replacements → check-in → list opening → export �
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from expertdraw.models import Expert, Member, Notice, User
 from expertdraw.services import auth as auth_service
 from expertdraw.services import export, notices
 from expertdraw.services.users import create_user
+from tests.verifier import run_verifier
 
 from ..integration import centre as c
 from .conftest import ApiClient
@@ -157,10 +156,5 @@ def test_the_whole_story_through_the_api(app, story_centre, tmp_path: Path):
 
     bundle = tmp_path / "bundle"
     export.write_bundle(bundle)
-    verdict = subprocess.run(
-        [sys.executable, "-m", "expertdraw.verify", str(bundle), "--replay", "--entry-signatures"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    verdict = run_verifier(bundle, "--replay", "--entry-signatures")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr

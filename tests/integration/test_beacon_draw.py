@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from expertdraw import clock
 from expertdraw.services import draws, export, projects
 from expertdraw.services.errors import ServiceError
+from tests.verifier import run_verifier
 
 from . import centre as c
 
@@ -60,20 +59,7 @@ def test_the_first_pulse_after_not_before_completes_the_draw(beacon_project, sha
     bundle = tmp_path / "bundle"
     export.write_bundle(bundle)
     assert (bundle / "beacon" / f"{draw.id}.json").read_text() == pulse
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "expertdraw.verify",
-            str(bundle),
-            "--replay",
-            "--beacon-cert",
-            str(pulses / "certificate-528943a5.pem"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_verifier(bundle, "--replay", "--beacon-cert", pulses / "certificate-528943a5.pem")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

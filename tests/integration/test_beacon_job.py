@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,6 +25,7 @@ from expertdraw.extensions import db
 from expertdraw.models import BeaconPulse, LedgerEntry, User
 from expertdraw.services import beacon_pulses, draws, export, leases, projects, scheduling
 from expertdraw.services import replay as replay_service
+from tests.verifier import run_verifier
 
 from . import centre as c
 
@@ -209,20 +208,7 @@ def test_a_served_pulse_completes_the_draw_and_replays(
     bundle = tmp_path / "bundle"
     export.write_bundle(bundle)
     assert (bundle / "beacon" / f"{beacon_draw}.json").read_bytes() == served
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "expertdraw.verify",
-            str(bundle),
-            "--replay",
-            "--beacon-cert",
-            str(vectors / "certificate-528943a5.pem"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_verifier(bundle, "--replay", "--beacon-cert", vectors / "certificate-528943a5.pem")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

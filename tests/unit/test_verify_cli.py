@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,19 +11,12 @@ import pytest
 
 import expertdraw.verify
 from tests.unit.ledger_factory import lines, receipt_for, small_bundle, write_lines
+from tests.verifier import run_verifier
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "expertdraw.verify", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+run = run_verifier
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ bundle and the offline verifier replays it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from expertdraw.extensions import db
 from expertdraw.models import Expert, Member, Notice
 from expertdraw.services import notices
 from expertdraw.services.users import create_user
+from tests.verifier import run_verifier
 
 from ...integration import centre as c
 from .conftest import release, screenshot, visible_text
@@ -219,10 +218,5 @@ def test_the_whole_story_through_the_pages(centre, live_server, open_as, tmp_pat
     with zipfile.ZipFile(archive) as bundle:
         bundle.extractall(tmp_path / "unzipped")
     (folder,) = (tmp_path / "unzipped").iterdir()
-    verdict = subprocess.run(
-        [sys.executable, "-m", "expertdraw.verify", str(folder), "--replay"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    verdict = run_verifier(folder, "--replay")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
