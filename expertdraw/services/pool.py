@@ -73,7 +73,9 @@ class Pool:
 
 
 def group_code(family: str, employer: str | None, expert_code: str) -> str:
-    """Opaque employer code, stable within a draw and its supplementary draws."""
+    """Opaque employer code for one ``family`` (a draw's project code): the same within a draw
+    and its supplementary draws, as draw.md §2 requires, and unrelated across projects. It
+    does not depend on the draw id, so a pool can be built before the id is numbered."""
     basis = f"employer:{employer}" if employer else f"expert:{expert_code}"
     return "G" + hashlib.sha256(f"{family}\x00{basis}".encode()).hexdigest()[:10]
 
