@@ -60,13 +60,60 @@ class _Tail:
 _TAIL = "expertdraw.ledger.tail"
 _LOCKED = "expertdraw.ledger.locked"
 _SIGNER = "expertdraw.ledger.signer"
+_PENDING = "expertdraw.ledger.pending"
+_BATCH = 500  # rows per INSERT: 3,500 parameters at most, within SQLite's and PostgreSQL's limits
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
-        for key in (_TAIL, _LOCKED, _SIGNER):
+        for key in (_TAIL, _LOCKED, _SIGNER, _PENDING):
             session.info.pop(key, None)
+
+
+def _write_pending(session: Session) -> None:
+    """Insert the entries and nodes appended since the last write, a few statements for all.
+
+    Appends run under the lock, so they are kept as rows and written in multi-row INSERTs
+    rather than through the ORM one object at a time; they are written before the session
+    runs any query (so a query in the same transaction sees them) and before it commits.
+    """
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    connection = session.connection()
+    for table, rows in ((LedgerEntry.__table__, pending[0]), (LedgerNode.__table__, pending[1])):
+        for start in range(0, len(rows), _BATCH):
+            connection.execute(*_multi_row_insert(table, rows[start : start + _BATCH]))
+
+
+def _multi_row_insert(table: sa.Table, rows: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """One ``INSERT ... VALUES (...), (...)`` for ``rows`` as a text statement and its
+    parameters (compiling a multi-row ``insert().values()`` costs more than it saves)."""
+    names = list(rows[0])
+    columns = ", ".join(f'"{name}"' for name in names)
+    values = ", ".join(
+        "(" + ", ".join(f":{name}_{n}" for name in names) + ")" for n in range(len(rows))
+    )
+    params = {f"{name}_{n}": row[name] for n, row in enumerate(rows) for name in names}
+    statement = sa.text(f"INSERT INTO {table.name} ({columns}) VALUES {values}")
+    return statement, params
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_query(state: Any) -> None:
+    if _PENDING in state.session.info:
+        _write_pending(state.session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    _write_pending(session)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, context: Any) -> None:
+    _write_pending(session)
 
 
 def lock() -> None:
@@ -186,20 +233,21 @@ def _signer() -> NoteSigner:
 
 def _store(signed: dl.SignedEntry, draw_id: str | None, tail: _Tail | None) -> None:
     entry = signed.entry
-    db.session.add(
-        LedgerEntry(
-            seq=entry["seq"],
-            type=entry["type"],
-            time=entry["time"],
-            draw_id=draw_id,
-            leaf=signed.leaf.hex(),
-            key_id=signed.key_id.hex(),
-            record=signed.line().decode("utf-8").rstrip("\n"),
-        )
+    entries, nodes = db.session.info.setdefault(_PENDING, ([], []))
+    entries.append(
+        {
+            "seq": entry["seq"],
+            "type": entry["type"],
+            "time": entry["time"],
+            "draw_id": draw_id,
+            "leaf": signed.leaf.hex(),
+            "key_id": signed.key_id.hex(),
+            "record": signed.line().decode("utf-8").rstrip("\n"),
+        }
     )
     frontier = tail.frontier if tail is not None else CompactRange()
     for node in frontier.append(signed.leaf):
-        db.session.add(LedgerNode(level=node.level, index=node.index, hash=node.hash))
+        nodes.append({"level": node.level, "index": node.index, "hash": node.hash})
     db.session.info[_TAIL] = _Tail(entry["seq"], signed.leaf.hex(), entry["time"], frontier)
 
 

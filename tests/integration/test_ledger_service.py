@@ -17,7 +17,7 @@ from expertdraw.domain.ledger import LedgerError
 from expertdraw.domain.notes import VerifierKey
 from expertdraw.domain.receipt import verify_receipt
 from expertdraw.extensions import db
-from expertdraw.models import LedgerEntry
+from expertdraw.models import LedgerEntry, LedgerNode
 from expertdraw.services import export, keys, ledger
 
 ACTOR = {"role": "admin", "id": "U0000000001"}
@@ -58,6 +58,27 @@ def test_appends_chain_without_gaps_and_roots_match_the_naive_tree(log):
     leaves = [bytes.fromhex(r["leaf"]) for r in records]
     for size in (1, 2, 3, 7, 8, 13, 21):
         assert ledger.root(size) == merkle.tree_root(leaves[:size])
+
+
+def test_appends_are_seen_by_queries_in_their_transaction_and_vanish_on_rollback(log):
+    ledger.append("pool.changed", _change(1), ACTOR, draw_id="D2026-000001")
+    assert ledger.size() == 2  # a query sees the append before commit
+    assert ledger.entry_body("pool.changed", "D2026-000001") == _change(1)
+    ledger.append("pool.changed", _change(2), ACTOR)
+    assert json.loads(db.session.get(LedgerEntry, 2).record)["entry"]["body"] == _change(2)
+    db.session.rollback()
+    assert ledger.size() == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerNode)) == 1
+
+
+def test_a_thousand_appends_in_one_transaction_are_written_in_batches(log):
+    for n in range(1200):
+        ledger.append("pool.changed", _change(n), ACTOR)
+    db.session.commit()
+    records = _records()
+    assert [r["entry"]["seq"] for r in records] == list(range(1201))
+    leaves = [bytes.fromhex(r["leaf"]) for r in records]
+    assert ledger.root(1201) == merkle.tree_root(leaves)
 
 
 def test_a_malformed_entry_is_refused_and_nothing_is_written(log):
