@@ -122,9 +122,32 @@ def sign_rate(seconds: float = 1.0) -> float:
     return count / (time.perf_counter() - started)
 
 
+def commit_rate(seconds: float = 2.0) -> float:
+    """Durable commits per second on PostgreSQL: one small INSERT and COMMIT each, as an
+    append transaction ends. Every transaction of appends pays one, so ten entries per
+    transaction cannot be written faster than ten times this rate from one writer."""
+    url, handle = _fresh("postgresql", Path("."))
+    try:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE t (n integer)"))
+        count, started = 0, time.perf_counter()
+        with engine.connect() as conn:
+            while time.perf_counter() - started < seconds:
+                conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+                conn.commit()
+                count += 1
+        rate = count / (time.perf_counter() - started)
+        engine.dispose()
+        return rate
+    finally:
+        _drop(handle)
+
+
 def run(seconds: float) -> dict[str, float]:
     """Every configuration; keys like ``postgresql/10-per-tx/8-writers``."""
     figures = {"ed25519_sign_per_s": round(sign_rate(), 0)}
+    figures["postgresql_commits_per_s"] = round(commit_rate(), 0)
     for kind in ("sqlite", "postgresql"):
         for per_tx in (1, 10):
             for writers in (1, 8):
@@ -140,11 +163,23 @@ def main() -> int:
     args = parser.parse_args()
     figures = run(args.seconds)
     floor = figures["ed25519_sign_per_s"]
+    commits = figures["postgresql_commits_per_s"]
     print(f"Ed25519 sign rate (floor): {floor:.0f}/s")
+    print(
+        f"PostgreSQL durable commits: {commits:.0f}/s "
+        f"(10 per transaction: at most {10 * commits:.0f} entries/s from one writer)"
+    )
     for name, rate in figures.items():
         if "/" in name:
             target = " (target ≥ 2000)" if name.startswith("postgresql/10") else ""
-            print(f"{name:36s} {rate:8.0f} entries/s  ratio to floor {rate / floor:.2f}{target}")
+            extra = ""
+            if name.startswith("postgresql/"):
+                per_tx = int(name.split("/")[1].split("-")[0])
+                extra = f", of the commit limit {rate / (per_tx * commits):.2f}"
+            print(
+                f"{name:36s} {rate:8.0f} entries/s  "
+                f"ratio to floor {rate / floor:.2f}{extra}{target}"
+            )
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

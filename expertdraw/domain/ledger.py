@@ -199,7 +199,22 @@ def make_entry(
     Raises:
         LedgerError: ``ledger:entry``, as :func:`validate_entry`.
     """
-    entry = {
+    entry = _entry(log=log, seq=seq, time=time, type=type, actor=actor, prev=prev, body=body)
+    validate_entry(entry)
+    return entry
+
+
+def _entry(
+    *,
+    log: str,
+    seq: int,
+    time: str,
+    type: str,
+    actor: Mapping[str, str],
+    prev: str,
+    body: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
         "v": VERSION,
         "log": log,
         "seq": seq,
@@ -209,8 +224,6 @@ def make_entry(
         "prev": prev,
         "body": dict(body),
     }
-    validate_entry(entry)
-    return entry
 
 
 def leaf_of(entry_bytes: bytes) -> bytes:
@@ -288,6 +301,20 @@ def sign(entry: Mapping[str, Any], signer: NoteSigner) -> SignedEntry:
     Raises:
         LedgerError: ``ledger:entry``.
     """
-    data = validate_entry(entry)
+    return _signed(dict(entry), validate_entry(entry), signer)
+
+
+def sign_new(signer: NoteSigner, **fields: Any) -> SignedEntry:
+    """:func:`make_entry` and :func:`sign` in one, validating and encoding the entry once
+    (appending is on the ledger lock's critical path).
+
+    Raises:
+        LedgerError: ``ledger:entry``.
+    """
+    entry = _entry(**fields)
+    return _signed(entry, validate_entry(entry), signer)
+
+
+def _signed(entry: dict[str, Any], data: bytes, signer: NoteSigner) -> SignedEntry:
     leaf = leaf_of(data)
-    return SignedEntry(dict(entry), data, leaf, signer.key_id, sign_entry(signer, leaf))
+    return SignedEntry(entry, data, leaf, signer.key_id, sign_entry(signer, leaf))

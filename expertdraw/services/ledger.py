@@ -276,7 +276,8 @@ def append(
     if last is None:
         raise dl.LedgerError("ledger:empty", "the log is not created yet; run `flask init`")
     now = now or clock.now()
-    entry = dl.make_entry(
+    signed = dl.sign_new(
+        signer or _signer(),
         log=current_app.config["LOG_ORIGIN"],
         seq=last.seq + 1,
         time=_time_after(last.time, now),
@@ -285,8 +286,8 @@ def append(
         prev=last.leaf,
         body=body,
     )
-    _store(dl.sign(entry, signer or _signer()), draw_id, last)
-    return entry
+    _store(signed, draw_id, last)
+    return signed.entry
 
 
 def create_log(now: datetime | None = None) -> bool:
