@@ -531,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0, help="throughput run (0: skip)")
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (2 per core)")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=4, help="draws before measuring")
     parser.add_argument("--request-timeout", type=float, default=900.0)
