@@ -51,11 +51,12 @@ def keys_list() -> None:
 def keys_rotate(reason: str) -> None:
     """Append key.rotated signed by the old key and switch to a new key."""
     from .services import ledger
+    from .services.errors import ServiceError
 
-    reason = reason.strip()
-    if not reason or len(reason) > 200:
-        raise click.BadParameter("must be 1 to 200 characters", param_hint="--reason")
-    row = ledger.rotate_key(reason, {"role": "admin", "id": "cli"})
+    try:
+        row = ledger.rotate_key(reason, {"role": "admin", "id": "cli"})
+    except ServiceError as exc:
+        raise click.BadParameter(str(exc), param_hint="--reason") from None
     db.session.commit()
     click.echo(f"rotated: new key {row.name} signs from seq {row.from_seq}")
 

@@ -30,6 +30,7 @@ from ..domain.notes import NoteSigner
 from ..extensions import db
 from ..models import Checkpoint, LedgerEntry, LedgerNode, SigningKey
 from . import keys
+from .errors import ServiceError
 
 T = TypeVar("T")
 LOCK_KEY = 0x6564_6C67  # "edlg": the ledger's advisory lock
@@ -362,7 +363,14 @@ def checkpoint_if_due(now: datetime | None = None) -> Checkpoint | None:
 
 
 def rotate_key(reason: str, actor: dict[str, str], now: datetime | None = None) -> SigningKey:
-    """Append ``key.rotated`` signed by the old key and switch to a new key."""
+    """Append ``key.rotated`` signed by the old key and switch to a new key.
+
+    Raises:
+        ServiceError: ``invalid:reason`` unless the reason is 1 to 200 characters.
+    """
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason or len(reason) > 200:
+        raise ServiceError("invalid:reason", "the reason is 1 to 200 characters", "reason")
     now = now or clock.now()
     lock()
     old_row = keys.current_row()

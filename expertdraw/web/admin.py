@@ -9,7 +9,9 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from .. import auth
+from ..extensions import db
 from ..services import directory, experts, keys, ledger
+from ..services.draws import actor_of
 from ..services.errors import ServiceError
 from .access import roles_required
 from .forms import FormState, abandon, message_for, parse_int
@@ -114,6 +116,26 @@ def organisations_page(form: FormState, status: int = 200) -> tuple[str, int]:
 
 @bp.get("/keys")
 @roles_required("admin")
-def keys_list() -> str:
-    """The log's public verifier keys and the entries each signs."""
-    return render_template("admin/keys.html", keys=keys.trust_list())
+def keys_list() -> tuple[str, int]:
+    """The log's public verifier keys and the entries each signs, and the rotation form."""
+    return _keys_page(FormState({}))
+
+
+def _keys_page(form: FormState, status: int = 200) -> tuple[str, int]:
+    return render_template("admin/keys.html", keys=keys.trust_list(), form=form), status
+
+
+@bp.post("/keys/rotate")
+@roles_required("admin")
+def keys_rotate() -> Response | tuple[str, int]:
+    """Rotate the signing key: the server makes the new key (no key material leaves it) and
+    appends ``key.rotated`` signed by the old one, with the reason given here."""
+    form = FormState(request.form, fields={"reason"})
+    try:
+        row = ledger.rotate_key(request.form.get("reason", ""), actor_of(auth.current_user()))
+        db.session.commit()
+    except ServiceError as exc:
+        form.fail(exc)
+        return _keys_page(form, exc.http_status)
+    flash(_("A new key signs from entry %(seq)s.", seq=row.from_seq), "success")
+    return redirect(url_for("admin.keys_list"))

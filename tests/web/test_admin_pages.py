@@ -126,3 +126,25 @@ def test_an_import_without_a_file_says_so(app, centre, login):
     html = page.get_data(as_text=True)
     assert page.status_code == 422 and 'id="f-file-error"' in html
     assert c.NOW  # the centre is built
+
+
+def test_the_signing_key_is_rotated_from_the_keys_page_with_a_reason(app, centre, login):
+    from expertdraw.models import SigningKey
+
+    client = login("admin")
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
+    refused = client.post("/admin/keys/rotate", data={"reason": "   "})
+    assert refused.status_code == 422
+    assert 'aria-invalid="true"' in refused.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == before
+    done = client.post("/admin/keys/rotate", data={"reason": "scheduled yearly rotation"})
+    assert done.status_code == 302
+    rotated = last_entry()
+    assert rotated["type"] == "key.rotated"
+    assert rotated["body"]["reason"] == "scheduled yearly rotation"
+    assert rotated["actor"]["role"] == "admin"
+    rows = list(db.session.scalars(sa.select(SigningKey).order_by(SigningKey.id)))
+    assert len(rows) == 2 and rows[0].to_seq == rotated["seq"] and rows[1].to_seq is None
+    page = client.get("/admin/keys").get_data(as_text=True)
+    assert rows[0].verifier in page and rows[1].verifier in page
+    assert login("sup1").post("/admin/keys/rotate", data={"reason": "x"}).status_code == 403
