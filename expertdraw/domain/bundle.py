@@ -1,8 +1,10 @@
 """The full audit of an export bundle (ledger.md §5), in one streaming pass over entries.jsonl.
 
 Order of work: keys.txt and checkpoints.txt are read first (they are small); then
-entries.jsonl is read in chunks of ``2**level`` lines, checked line by line (in worker
-processes when it is large, see :mod:`~expertdraw.domain.bundle_scan`), and merged in order:
+entries.jsonl is read in chunks of ``2**level`` lines, checked (in worker processes when it
+is large, see :mod:`~expertdraw.domain.bundle_runner`; all lines of a plainly valid chunk
+at once, :mod:`~expertdraw.domain.bundle_fast`, else line by line,
+:mod:`~expertdraw.domain.bundle_scan`), and merged in order:
 ``prev`` and times across chunk edges, the tree (whole chunks join the compact range as one
 perfect subtree), each checkpoint's root, time and origin when the pass reaches its size,
 and the entries that span the log (keys, draws; :mod:`~expertdraw.domain.bundle_events`).
@@ -196,7 +198,7 @@ def audit_bundle(
     broken = False
     with Runner(ctx, trust, workers) as run:
         data = cps_path.read_bytes() if cps_path.is_file() else b""
-        parsed, cp_problems = check_checkpoints(data, trust, run.outcomes)
+        parsed, cp_problems = check_checkpoints(data, trust, checks=run.checks)
         front += cp_problems
         audit = _Audit(trust, parsed, origin, files)
         for chunk in run.chunks(entries, [p.checkpoint.size for p in parsed]):

@@ -47,6 +47,40 @@ def note_outcomes(keys: Sequence[VerifierKey], notes: Sequence[bytes]) -> list[O
     return out
 
 
+Checked = tuple[Outcome, Checkpoint | str]
+"""Per note: its signature outcome, and its checkpoint or why it is not one (the message)."""
+
+
+def _checkpoint(raw: bytes) -> Checkpoint | str:
+    try:
+        return parse_checkpoint(parse_note(raw).text)
+    except NoteError as exc:
+        return str(exc)
+
+
+def note_checks(keys: Sequence[VerifierKey], notes: Sequence[bytes]) -> list[Checked]:
+    """Parse each raw note once: verify its signature lines against ``keys`` and read its
+    checkpoint."""
+    index = {k: i for i, k in enumerate(keys)}
+    out: list[Checked] = []
+    for raw in notes:
+        try:
+            note = parse_note(raw)
+        except NoteError as exc:
+            out.append((None, str(exc)))
+            continue
+        outcome = check_signatures(note, keys)
+        verified = (
+            tuple(index[k] for k in outcome.verified),
+            tuple(index[k] for k in outcome.failed),
+        )
+        try:
+            out.append((verified, parse_checkpoint(note.text)))
+        except NoteError as exc:
+            out.append((verified, str(exc)))
+    return out
+
+
 def _signature_problem(
     index: int, cp: Checkpoint, outcome: Outcome, trust: TrustList
 ) -> Problem | None:
@@ -69,37 +103,40 @@ def check_checkpoints(
     data: bytes,
     trust: TrustList,
     outcomes: Callable[[list[bytes]], list[Outcome]] | None = None,
+    checks: Callable[[list[bytes]], list[Checked]] | None = None,
 ) -> tuple[list[ParsedCheckpoint], list[Problem]]:
     """Parse and check every checkpoint; return those that parsed and the problems found.
 
-    ``outcomes`` verifies the notes' signatures (default: :func:`note_outcomes` in this
-    process; the audit passes one that uses its worker processes). Problems name the
-    checkpoint by its 0-based index in the file, in file order.
+    ``checks`` does :func:`note_checks` (the audit passes one that uses its worker
+    processes; default: in this process); or ``outcomes`` only verifies the notes'
+    signatures, and the notes are parsed here. Problems name the checkpoint by its 0-based
+    index in the file, in file order.
     """
     notes, ends = split_checkpoints(data)
-    verified = (outcomes or partial(note_outcomes, trust.known_keys()))(notes)
+    if outcomes is not None and checks is None:
+        checked = list(zip(outcomes(notes), map(_checkpoint, notes), strict=True))
+    else:
+        checked = (checks or partial(note_checks, trust.known_keys()))(notes)
     problems: list[Problem] = []
     parsed: list[ParsedCheckpoint] = []
     if not notes:
         problems.append(Problem("checkpoint:missing", "checkpoints.txt holds no checkpoint"))
     roots: dict[int, tuple[bytes, int]] = {}
     last_size = 0
-    for index, raw in enumerate(notes):
+    for index, (outcome, cp) in enumerate(checked):
         if index == len(notes) - 1 and not ends:
             problems.append(
                 Problem(
                     "checkpoint:format", "checkpoints.txt does not end with a newline", None, index
                 )
             )
-        try:
-            cp = parse_checkpoint(parse_note(raw).text)
-        except NoteError as exc:
-            problems.append(Problem("checkpoint:format", str(exc), checkpoint=index))
+        if isinstance(cp, str):
+            problems.append(Problem("checkpoint:format", cp, checkpoint=index))
             continue
         if cp.size == 0:
             problems.append(Problem("checkpoint:format", "tree size 0", checkpoint=index))
             continue
-        found = _signature_problem(index, cp, verified[index], trust)
+        found = _signature_problem(index, cp, outcome, trust)
         if found:
             problems.append(found)
         if cp.size < last_size:

@@ -12,21 +12,51 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import inspect
 import json
+import os
 import re
+import stat
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from expertdraw.domain.bundle_lines import decode_json
-from expertdraw.domain.canonical import CanonicalError, canonical
+from expertdraw.domain.canonical import CanonicalError, _encode, canonical
 
 Body = dict[str, Any]
 Found = list[tuple[str, str]]
 _SUPPLEMENTARY = re.compile(r"(.+)-R[1-9][0-9]*")
+
+
+def _is_canonical(value: Any, data: bytes) -> bool:
+    """``canonical(value) == data`` for a value parsed by ``decode_json`` (no floats, safe
+    integers, string keys), without its slow walk when ``data`` is ASCII: the plain sorted
+    encoding differs from ``canonical`` only in the order of keys beyond the BMP (RFC 8785
+    sorts by UTF-16 code units), and such keys make both encodings non-ASCII, unequal to
+    ``data`` alike."""
+    if data.isascii():
+        try:
+            return _encode(value).encode("utf-8") == data
+        except UnicodeEncodeError as exc:  # a lone surrogate: canonical() refuses it
+            raise CanonicalError(f"string is not valid Unicode text: {exc.reason}") from None
+    return canonical(value) == data
+
+
+def _is_file(path: str) -> bool:
+    """``Path(path).is_file()``, without making a Path: False if it is missing or not a
+    regular file; other errors (a folder that cannot be read) are raised."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):
+            return False
+        raise
+    except ValueError:  # a path the system cannot take
+        return False
 
 
 def _when(text: object) -> datetime | None:
@@ -42,6 +72,7 @@ class DrawFiles:
     def __init__(self, root: Path, replay: bool, certificates: bytes | None = None) -> None:
         """``root``: the bundle folder; ``certificates``: NIST PEM certificates, if any."""
         self.root = root
+        self.snapshots = os.fspath(root / "snapshots")
         self.replay = replay
         pems = sorted((root / "beacon").glob("*.pem")) if (root / "beacon").is_dir() else []
         self.certificates = (certificates or b"") + b"".join(p.read_bytes() for p in pems)
@@ -54,13 +85,14 @@ class DrawFiles:
         self.replayed = 0
 
     def _snapshot(self, draw: str) -> tuple[Any, bytes | None, str | None]:
-        path = self.root / "snapshots" / f"{draw}.json"
-        if not path.is_file():
+        path = os.path.join(self.snapshots, f"{draw}.json")  # an id holds no "/" (is_id)
+        if not _is_file(path):
             return None, None, f"snapshots/{draw}.json is missing"
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
         try:
             snapshot = decode_json(data.decode("utf-8"))
-            if canonical(snapshot) != data:
+            if not _is_canonical(snapshot, data):
                 return None, data, f"snapshots/{draw}.json is not exactly C(snapshot)"
         except (UnicodeDecodeError, ValueError, CanonicalError) as exc:
             return None, data, f"snapshots/{draw}.json does not parse: {exc}"

@@ -39,6 +39,7 @@ ALG_ED25519 = 0x01
 SIGNATURE_PREFIX = "\u2014 "
 MAX_SIGNATURES = 100
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
+_SPACE = re.compile(r"\s").search  # exactly the characters for which str.isspace() holds
 
 
 class NoteError(ValueError):
@@ -85,7 +86,7 @@ def check_key_name(name: str) -> str:
         not isinstance(name, str)
         or not name
         or "+" in name
-        or any(c.isspace() for c in name)
+        or _SPACE(name)
         or _CONTROL.search(name)
     ):
         raise NoteError("note:key", f"invalid key name {name!r}")
