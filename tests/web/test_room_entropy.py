@@ -112,3 +112,18 @@ def test_the_beacon_panel_shows_the_awaited_pulse_and_then_the_verified_one(
     output = ledger.entry_body("draw.completed", beacon_draw)["entropy_value"]
     assert f'<code class="hash" data-pulse-output>{output}</code>' in taken
     assert 'name="pulse"' not in taken
+
+
+def test_a_due_pulse_is_said_to_be_fetched_by_the_service_when_a_beacon_url_is_set(
+    app, beacon_draw, login
+):
+    client = login("sup1")
+    path = f"/supervisor/draws/{beacon_draw}?lang=en"
+    with clock.frozen(NOT_BEFORE + timedelta(minutes=1)):
+        manual = client.get(path).get_data(as_text=True)
+        app.config["BEACON_URL"] = "https://beacon.example/beacon/2.0"
+        fetched = client.get(path).get_data(as_text=True)
+    assert "fetch the pulse from the beacon and enter it below" in manual
+    assert "the service fetches the pulse within a minute" not in manual
+    assert "the service fetches the pulse within a minute" in fetched
+    assert 'name="pulse"' in fetched  # entering it by hand stays possible
