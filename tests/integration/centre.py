@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from expertdraw.domain.codes import USCC_ALPHABET, id_check_char, uscc_check_char
 from expertdraw.extensions import db
@@ -25,6 +26,7 @@ from expertdraw.models import (
 )
 from expertdraw.personal_data import protector
 from expertdraw.services import ledger
+from expertdraw.services.projects import ProjectSpec, StratumSpec
 
 PREFECTURES = ["530100", "530300", "530400", "530500", "530700", "530800"]
 WINDOW = datetime(2027, 3, 1, 1, 0, tzinfo=UTC)
@@ -150,3 +152,24 @@ def expert_user(code: str) -> User:
         user = create_user(code.lower(), "correct horse battery", "expert", expert_id=expert.id)
         db.session.commit()
     return user
+
+
+def project_spec(centre: Centre, code: str, **overrides: Any) -> ProjectSpec:
+    """A five-member project of the test centre (four technical members with two alternates,
+    one economic with one; window ``WINDOW``, eight hours); ``overrides`` replace fields."""
+    values: dict[str, Any] = dict(
+        code=code,
+        name="某某学校教学楼工程",
+        tenderer=centre.tenderer,
+        agency=centre.agency,
+        bidders=tuple(centre.bidders),
+        region="530602",
+        window_start=WINDOW,
+        window_end=WINDOW + timedelta(hours=8),
+        strata=[
+            StratumSpec("technical", "A0101", "technical", 4, 2),
+            StratumSpec("economic", "C0301", "economic", 1, 1),
+        ],
+    )
+    values.update(overrides)
+    return ProjectSpec(**values)

@@ -15,25 +15,7 @@ from expertdraw.services import draws, ledger, projects
 
 from . import centre as c
 
-
-def spec(centre: c.Centre, code: str, **overrides: Any) -> projects.ProjectSpec:
-    """A five-member project of the test centre (window: ``c.WINDOW``, eight hours)."""
-    values: dict[str, Any] = dict(
-        code=code,
-        name="某某学校教学楼工程",
-        tenderer=centre.tenderer,
-        agency=centre.agency,
-        bidders=tuple(centre.bidders),
-        region="530602",
-        window_start=c.WINDOW,
-        window_end=c.WINDOW + timedelta(hours=8),
-        strata=[
-            projects.StratumSpec("technical", "A0101", "technical", 4, 2),
-            projects.StratumSpec("economic", "C0301", "economic", 1, 1),
-        ],
-    )
-    values.update(overrides)
-    return projects.ProjectSpec(**values)
+spec = c.project_spec
 
 
 def run_draw(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -24,18 +24,7 @@ def beacon_project(app, shared_dir):
     )
     with clock.frozen(c.NOW):
         centre = c.build()
-    spec = projects.ProjectSpec(
-        code="P-BEACON",
-        name="beacon",
-        tenderer=centre.tenderer,
-        region="530602",
-        window_start=c.WINDOW,
-        window_end=c.WINDOW + timedelta(hours=8),
-        strata=[
-            projects.StratumSpec("technical", "A0101", "technical", 4, 2),
-            projects.StratumSpec("economic", "C0301", "economic", 1, 1),
-        ],
-    )
+    spec = c.project_spec(centre, "P-BEACON", name="beacon", agency=None, bidders=())
     with clock.frozen(ANNOUNCED):
         project = projects.create_project(spec, centre.users["pm"])
     return centre, project

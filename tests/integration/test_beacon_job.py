@@ -115,18 +115,7 @@ def beacon_draw(app: Any, vectors: Path, beacon_server: BeaconServer) -> str:
     app.config["BEACON_URL"] = beacon_server.url
     with clock.frozen(c.NOW):
         centre = c.build()
-    spec = projects.ProjectSpec(
-        code="P-BEACON-JOB",
-        name="beacon job",
-        tenderer=centre.tenderer,
-        region="530602",
-        window_start=c.WINDOW,
-        window_end=c.WINDOW + timedelta(hours=8),
-        strata=[
-            projects.StratumSpec("technical", "A0101", "technical", 4, 2),
-            projects.StratumSpec("economic", "C0301", "economic", 1, 1),
-        ],
-    )
+    spec = c.project_spec(centre, "P-BEACON-JOB", name="beacon job", agency=None, bidders=())
     with clock.frozen(ANNOUNCED):
         project = projects.create_project(spec, centre.users["pm"])
         draw = draws.announce(project, centre.users["pm"], {"kind": "beacon"})

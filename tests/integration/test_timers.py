@@ -20,18 +20,7 @@ from . import centre as c
 def completed_draw(app):
     with clock.frozen(c.NOW):
         centre = c.build()
-        spec = projects.ProjectSpec(
-            code="P-TIMERS",
-            name="timers",
-            tenderer=centre.tenderer,
-            region="530602",
-            window_start=c.WINDOW,
-            window_end=c.WINDOW + timedelta(hours=8),
-            strata=[
-                projects.StratumSpec("technical", "A0101", "technical", 4, 2),
-                projects.StratumSpec("economic", "C0301", "economic", 1, 1),
-            ],
-        )
+        spec = c.project_spec(centre, "P-TIMERS", name="timers", agency=None, bidders=())
         project = projects.create_project(spec, centre.users["pm"])
         draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 2})
         draws.add_witness(draw, centre.users["sup1"], "one")

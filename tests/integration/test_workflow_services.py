@@ -24,22 +24,7 @@ def trading_centre(app):
 
 
 def _spec(centre: c.Centre, **overrides) -> projects.ProjectSpec:
-    values = dict(
-        code="P2027-0001",
-        name="某某学校教学楼工程",
-        tenderer=centre.tenderer,
-        agency=centre.agency,
-        bidders=tuple(centre.bidders),
-        region="530602",
-        window_start=c.WINDOW,
-        window_end=c.WINDOW + timedelta(hours=8),
-        strata=[
-            projects.StratumSpec("technical", "A0101", "technical", 4, 2),
-            projects.StratumSpec("economic", "C0301", "economic", 1, 1),
-        ],
-    )
-    values.update(overrides)
-    return projects.ProjectSpec(**values)
+    return c.project_spec(centre, "P2027-0001", **overrides)
 
 
 def test_committee_shape_is_enforced(trading_centre):
