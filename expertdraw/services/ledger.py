@@ -83,9 +83,53 @@ def _write_pending(session: Session) -> None:
     if not pending:
         return
     connection = session.connection()
-    for table, rows in ((LedgerEntry.__table__, pending[0]), (LedgerNode.__table__, pending[1])):
+    entries, nodes = pending
+    if connection.dialect.name == "postgresql":
+        connection.execute(_JSON_INSERT, _json_params(entries, nodes))
+        return
+    for table, rows in ((LedgerEntry.__table__, entries), (LedgerNode.__table__, nodes)):
         for start in range(0, len(rows), _BATCH):
             connection.execute(*_multi_row_insert(table, rows[start : start + _BATCH]))
+
+
+# PostgreSQL: entries and nodes in one statement whatever their number, each list passed as
+# one JSON text (encoded in C, parsed by the server), so the statement is the same every time
+# (prepared once per connection) and no parameter needs escaping on the client.
+_ENTRY_COLUMNS = {
+    "seq": "integer",
+    "type": "varchar",
+    "time": "varchar",
+    "draw_id": "varchar",
+    "leaf": "varchar",
+    "key_id": "varchar",
+    "record": "text",
+}
+
+
+def _recordset(columns: dict[str, str]) -> str:
+    return ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+
+
+_JSON_INSERT = sa.text(
+    "WITH entries AS (INSERT INTO ledger_entries ("
+    + ", ".join(f'"{name}"' for name in _ENTRY_COLUMNS)
+    + ") SELECT * FROM json_to_recordset(CAST(:entries AS json)) AS e("
+    + _recordset(_ENTRY_COLUMNS)
+    + ")) "
+    'INSERT INTO ledger_nodes ("level", "index", "hash") '
+    "SELECT n.level, n.\"index\", decode(n.hash, 'hex') "
+    'FROM json_to_recordset(CAST(:nodes AS json)) AS n("level" integer, "index" integer, hash text)'
+)
+
+
+def _json_params(entries: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> dict[str, str]:
+    return {
+        "entries": json.dumps(entries, ensure_ascii=False, separators=(",", ":")),
+        "nodes": json.dumps(
+            [{"level": n["level"], "index": n["index"], "hash": n["hash"].hex()} for n in nodes],
+            separators=(",", ":"),
+        ),
+    }
 
 
 def _multi_row_insert(table: sa.Table, rows: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
@@ -117,17 +161,30 @@ def _after_flush(session: Session, context: Any) -> None:
     _write_pending(session)
 
 
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def lock() -> None:
-    """Serialise ledger writers until the end of the current transaction."""
+    """Serialise ledger writers until the end of the current transaction.
+
+    On PostgreSQL the lock and the tail come in one round trip (``expertdraw_ledger_tail``,
+    migration 0005): the lock is held until commit, so every round trip under it is time
+    that no other writer can use.
+    """
     if db.session.info.get(_LOCKED):
         return
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    if _postgresql():
+        rows = db.session.execute(_LOCK_TAIL_QUERY, {"k": LOCK_KEY}).all()
+        db.session.info[_LOCKED] = True
+        _cache_tail(rows)
+        return
     db.session.info[_LOCKED] = True
 
 
 # One round trip under the lock: the last entry, the frontier nodes of the tree it ends (for a
 # tree of n leaves, one node per set bit l of n, at index (n >> l) - 1) and the current key.
+# PostgreSQL runs the same query inside expertdraw_ledger_tail, after taking the lock.
 _TAIL_QUERY = sa.text(
     "WITH head AS (SELECT seq, leaf, time FROM ledger_entries ORDER BY seq DESC LIMIT 1), "
     "levels(level) AS (VALUES "
@@ -141,19 +198,27 @@ _TAIL_QUERY = sa.text(
 )
 
 
+_LOCK_TAIL_QUERY = sa.text("SELECT * FROM expertdraw_ledger_tail(:k)")
+
+
 def _tail() -> _Tail | None:
     """The tail cached in this transaction, or read in one query under the lock."""
     cached = db.session.info.get(_TAIL)
     if cached is not None:
         return cached
-    rows = db.session.execute(_TAIL_QUERY).all()
+    return _cache_tail(db.session.execute(_TAIL_QUERY).all())
+
+
+def _cache_tail(rows: list[Any]) -> _Tail | None:
+    """Keep the tail read by the tail query (rows of seq, leaf, time, level, hash, verifier)
+    for the rest of the transaction, with the signer of the current key when it is known."""
     if not rows:
         return None
     seq, leaf, time, _level, _hash, verifier = rows[0]
-    missing = [row.level for row in rows if row.hash is None]
+    missing = [row[3] for row in rows if row[4] is None]
     if missing:
         raise merkle.MerkleError("merkle:range", f"no stored node at level {missing[0]}")
-    tail = _Tail(seq, leaf, time, CompactRange(seq + 1, [bytes(row.hash) for row in rows]))
+    tail = _Tail(seq, leaf, time, CompactRange(seq + 1, [bytes(row[4]) for row in rows]))
     db.session.info[_TAIL] = tail
     if verifier is not None and _SIGNER not in db.session.info:
         known = keys.known_signer(verifier)

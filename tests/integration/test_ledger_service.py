@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from expertdraw.domain import merkle
 from expertdraw.domain.bundle import audit_bundle
-from expertdraw.domain.ledger import LedgerError
+from expertdraw.domain.ledger import LedgerError, entry_leaf
 from expertdraw.domain.notes import VerifierKey
 from expertdraw.domain.receipt import verify_receipt
 from expertdraw.extensions import db
@@ -79,6 +79,26 @@ def test_a_thousand_appends_in_one_transaction_are_written_in_batches(log):
     assert [r["entry"]["seq"] for r in records] == list(range(1201))
     leaves = [bytes.fromhex(r["leaf"]) for r in records]
     assert ledger.root(1201) == merkle.tree_root(leaves)
+
+
+def test_stored_records_keep_every_character_of_the_signed_line(log):
+    """Quotes, backslashes, escapes, CJK and non-BMP text survive the write path unchanged, so
+    the stored record is still the exact signed line and its leaf hash."""
+    tricky = {
+        "expert": "E0000001",
+        "field": "note",
+        "from": 'a "quoted" \\ back\\slash',
+        "to": "换行\n制表\t 😀 \u0001 \\u0000",
+        "reason": "{'not': json} , ) ;",
+    }
+    ledger.append("pool.changed", tricky, ACTOR, draw_id=None)
+    db.session.commit()
+    record = db.session.get(LedgerEntry, 1).record
+    assert json.loads(record)["entry"]["body"] == tricky
+    assert "\n" not in record  # one bundle line: escapes stay escaped
+    stored = json.loads(record)
+    assert stored["leaf"] == entry_leaf(stored["entry"]).hex()
+    assert ledger.root(2) == merkle.tree_root([bytes.fromhex(r["leaf"]) for r in _records()])
 
 
 def test_a_malformed_entry_is_refused_and_nothing_is_written(log):
