@@ -138,7 +138,9 @@ def draw_out(draw: Any) -> DrawOut:
         commitment=draw.commitment,
         snapshot_hash=draw.snapshot_hash,
         entropy=draw.entropy,
-        witnesses_entered=len(draws.witnesses_of(draw)),
+        witnesses_entered=(
+            len(draws.witnesses_of(draw)) if (draw.entropy or {}).get("kind") == "witness" else 0
+        ),
         seed=draw.seed,
         reason=draw.reason,
         announced_at=draw.announced_at,

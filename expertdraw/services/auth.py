@@ -124,11 +124,15 @@ def user_for_token(token: str) -> tuple[User, ApiToken] | None:
     """The active user and the unrevoked token row for a presented bearer token, or ``None``."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None:
+    found = db.session.execute(
+        sa.select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if found is None:
         return None
-    user = db.session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    if row.revoked_at is not None or not user.active:
         return None
     return user, row
 

@@ -62,13 +62,14 @@ _TAIL = "expertdraw.ledger.tail"
 _LOCKED = "expertdraw.ledger.locked"
 _SIGNER = "expertdraw.ledger.signer"
 _PENDING = "expertdraw.ledger.pending"
+_APPENDED = "expertdraw.ledger.appended"  # this transaction appended since its last checkpoint
 _BATCH = 500  # rows per INSERT: 3,500 parameters at most, within SQLite's and PostgreSQL's limits
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
-        for key in (_TAIL, _LOCKED, _SIGNER, _PENDING):
+        for key in (_TAIL, _LOCKED, _SIGNER, _PENDING, _APPENDED):
             session.info.pop(key, None)
 
 
@@ -315,6 +316,7 @@ def _store(signed: dl.SignedEntry, draw_id: str | None, tail: _Tail | None) -> N
     for node in frontier.append(signed.leaf):
         nodes.append({"level": node.level, "index": node.index, "hash": node.hash})
     db.session.info[_TAIL] = _Tail(entry["seq"], signed.leaf.hex(), entry["time"], frontier)
+    db.session.info[_APPENDED] = True
 
 
 def _time_after(previous: str | None, now: datetime) -> str:
@@ -395,9 +397,10 @@ def issue_checkpoint(
     last = _tail()
     if last is None:
         raise dl.LedgerError("ledger:empty", "the log is not created yet")
-    latest = latest_checkpoint()
-    if latest is not None and latest.size == last.seq + 1:
-        return latest
+    if not db.session.info.get(_APPENDED):  # after an append no checkpoint can cover the tail
+        latest = latest_checkpoint()
+        if latest is not None and latest.size == last.seq + 1:
+            return latest
     tree_size = last.seq + 1
     tree_root = last.frontier.root()
     text = CheckpointText(current_app.config["LOG_ORIGIN"], tree_size, tree_root, last.time)
@@ -405,6 +408,7 @@ def issue_checkpoint(
     row = Checkpoint(size=tree_size, root=tree_root.hex(), note=note, issued_at=now or clock.now())
     db.session.add(row)
     db.session.flush()
+    db.session.info.pop(_APPENDED, None)
     return row
 
 

@@ -45,17 +45,21 @@ def clashes(draw: Draw, seats: list[dict[str, Any]]) -> str | None:
     """A failure reason if a drawn workstation or expert was booked since the snapshot."""
     start, end = _window(draw)
     ids = expert_ids([s["expert"] for s in seats])
-    live = (Booking.released_at.is_(None), Booking.start < end, Booking.end > start)
-    taken = db.session.scalar(
-        sa.select(sa.func.count(Booking.id)).where(
-            Booking.workstation_id.in_([s["workstation"] for s in seats]), *live
+    on_workstation = Booking.workstation_id.in_([s["workstation"] for s in seats])
+    of_expert = Booking.expert_id.in_(list(ids.values()))
+    taken, busy = db.session.execute(
+        sa.select(
+            sa.func.count(Booking.id).filter(on_workstation),
+            sa.func.count(Booking.id).filter(of_expert),
+        ).where(
+            Booking.released_at.is_(None),
+            Booking.start < end,
+            Booking.end > start,
+            sa.or_(on_workstation, of_expert),
         )
-    )
+    ).one()
     if taken:
         return "conflict:workstation-booked"
-    busy = db.session.scalar(
-        sa.select(sa.func.count(Booking.id)).where(Booking.expert_id.in_(list(ids.values())), *live)
-    )
     return "conflict:expert-booked" if busy else None
 
 
