@@ -12,6 +12,7 @@ only when it finds a bad value does a second, slower walk name the path to it.
 from __future__ import annotations
 
 import json
+from itertools import chain
 from typing import Any
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -66,8 +67,32 @@ def _describe(value: Any) -> str:
         return "not a JSON value (nested too deeply or contains itself)"
 
 
+_SCALAR_TYPES = frozenset({str, bool, type(None)})
+_LONG = 8  # lists at least this long are checked by type sets at C speed
+
+
+def _check_records(records: list[dict[Any, Any]], extend: Any) -> bool | None:
+    """Check a long list of plain dicts (rows, candidates) at C speed: keys by one type set,
+    values by another; values that are not str/bool/None go on the stack (``extend``).
+
+    Returns whether some key is outside the BMP, or None (nothing done) when some key is not
+    exactly ``str``: the caller then walks the dicts one by one, which names the problem.
+    """
+    if not set(map(type, chain.from_iterable(records))) <= {str}:
+        return None
+    if not set(map(type, chain.from_iterable(map(dict.values, records)))) <= _SCALAR_TYPES:
+        extend(chain.from_iterable(map(dict.values, records)))
+    if "".join(chain.from_iterable(records)).isascii():
+        return False
+    return any(ord(ch) > 0xFFFF for key in chain.from_iterable(records) for ch in key)
+
+
 def _check(value: Any) -> bool:
     """Validate ``value``; return True if some object key is outside the BMP.
+
+    Long lists are checked by the set of their items' types (C speed): a list of strings,
+    booleans and nulls needs nothing more, and a list of plain dicts is checked as records
+    (:func:`_check_records`). Everything else is walked item by item.
 
     Raises:
         CanonicalError: naming the path of the first bad value.
@@ -89,6 +114,15 @@ def _check(value: Any) -> bool:
                 continue
             seen.add(id(item))
             if isinstance(item, list):
+                if kind is list and len(item) >= _LONG:
+                    kinds = set(map(type, item))
+                    if kinds <= _SCALAR_TYPES:
+                        continue
+                    if kinds == {dict}:
+                        found = _check_records(item, extend)
+                        if found is not None:
+                            astral = astral or found
+                            continue
                 extend(item)
                 continue
             for key in item:

@@ -3,11 +3,12 @@
 Pure: standard library only, plain data in and out (the exact JSON bodies of ledger.md §6).
 The pieces live in small modules by concept:
 
-- ``draw_snapshot``: ids, snapshot checks, ``snapshot_hash``, ``request_of``;
-- ``draw_feasibility``: ``check_feasible`` (§2);
+- ``draw_snapshot``: ids, snapshot checks, ``snapshot_hash``, ``encode_snapshot``, ``request_of``;
+- ``draw_feasibility``: ``check_feasible`` (§2), ``check_feasible_view`` for a parsed view;
 - ``draw_seed``: ``commitment``, the entropy ``E`` of each kind, ``derive_seed``;
 - ``draw_select``: members and alternates (§4, §7) and seats (``draw_seats``, §5);
-- ``draw_bodies``: ``draw.announced`` / ``completed`` / ``failed`` bodies and ``complete``;
+- ``draw_bodies``: ``draw.announced`` / ``completed`` / ``failed`` bodies, ``announce`` (the
+  body with ``C(snapshot)`` and the parsed view, parsing once) and ``complete``;
 - ``draw_replace`` and ``draw_supplementary``: replacements and supplementary draws (§6);
 - ``draw_replay``: ``replay`` and ``replay_replacement`` (§8);
 - ``rfc3797``: the RFC 3797 key string and picks.
@@ -17,9 +18,16 @@ Every user-caused problem raises :class:`DrawError` with a stable ``code``.
 
 from __future__ import annotations
 
-from expertdraw.domain.draw_bodies import announced_body, complete, completed_body, failed_body
+from expertdraw.domain.draw_bodies import (
+    Announcement,
+    announce,
+    announced_body,
+    complete,
+    completed_body,
+    failed_body,
+)
 from expertdraw.domain.draw_errors import DrawError
-from expertdraw.domain.draw_feasibility import check_feasible
+from expertdraw.domain.draw_feasibility import check_feasible, check_feasible_view
 from expertdraw.domain.draw_replace import explain_replacement, history, replace
 from expertdraw.domain.draw_replay import replay, replay_replacement
 from expertdraw.domain.draw_seats import Seat
@@ -40,6 +48,7 @@ from expertdraw.domain.draw_snapshot import (
     RFC3797,
     SCORE,
     Snapshot,
+    encode_snapshot,
     is_id,
     parse_snapshot,
     request_of,
@@ -55,20 +64,24 @@ __all__ = [
     "ALGORITHMS",
     "RFC3797",
     "SCORE",
+    "Announcement",
     "DrawError",
     "Seat",
     "Snapshot",
     "Supplementary",
+    "announce",
     "announced_body",
     "beacon_entropy",
     "check_entropy_spec",
     "check_feasible",
+    "check_feasible_view",
     "commitment",
     "commitment_preimage",
     "complete",
     "completed_body",
     "default_alternates",
     "derive_seed",
+    "encode_snapshot",
     "entropy_bytes",
     "explain",
     "explain_replacement",

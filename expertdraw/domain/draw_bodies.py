@@ -1,16 +1,19 @@
 """Ledger bodies of a draw (ledger.md §6, draw.md §3): announced, completed, failed.
 
 The bodies are plain dicts with exactly the members the spec lists, ready for the ledger.
-:func:`complete` runs a whole draw after its entropy is known and says which body to append.
+:func:`announce` checks and announces a snapshot, parsing it once, and gives the service the
+body, ``C(snapshot)`` to store and the parsed view; :func:`complete` runs a whole draw after its
+entropy is known and says which body to append.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from expertdraw.domain.draw_errors import DrawError
-from expertdraw.domain.draw_feasibility import check_feasible
+from expertdraw.domain.draw_feasibility import check_feasible_view
 from expertdraw.domain.draw_seed import (
     check_entropy_spec,
     check_secret,
@@ -21,12 +24,67 @@ from expertdraw.domain.draw_seed import (
 from expertdraw.domain.draw_select import check_seed, select
 from expertdraw.domain.draw_snapshot import (
     RFC3797,
+    Snapshot,
     check_algorithm,
     check_count,
     check_id,
+    encode_snapshot,
+    parse_snapshot,
     request_of,
     snapshot_hash,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """What :func:`announce` gives: the ``draw.announced`` body, ``encoded`` = ``C(snapshot)``
+    (the bytes to store; ``body["snapshot_hash"]`` is their SHA-256) and the parsed view."""
+
+    body: dict[str, Any]
+    encoded: bytes
+    snapshot: Snapshot
+
+
+def announce(
+    snapshot: dict[str, Any],
+    *,
+    project: str,
+    algorithm: str,
+    excluded: Mapping[str, int],
+    secret: bytes,
+    entropy: dict[str, Any],
+    encoded: bytes | None = None,
+) -> Announcement:
+    """:func:`announced_body` with ``C(snapshot)`` and the parsed view: the snapshot is parsed
+    and checked once (normal form, feasibility), and encoded from that view
+    (:func:`~expertdraw.domain.draw_snapshot.encode_snapshot`) unless ``encoded`` is given.
+
+    Raises :class:`DrawError` as :func:`announced_body`.
+    """
+    check_algorithm(algorithm)
+    snap = parse_snapshot(snapshot, strict=True)
+    check_feasible_view(snap, algorithm)
+    check_secret(secret, algorithm)
+    check_entropy_spec(entropy, algorithm)
+    check_id(project, "project", "invalid:project")
+    if not isinstance(excluded, Mapping):
+        raise DrawError("invalid:excluded", "excluded maps reason codes to counts")
+    for code, count in excluded.items():
+        check_id(code, "excluded reason code", "invalid:excluded")
+        check_count(count, f"excluded[{code!r}]", 0, "invalid:excluded")
+    if encoded is None:
+        encoded = encode_snapshot(snap)
+    body = {
+        "draw": snap.draw,
+        "project": project,
+        "algorithm": algorithm,
+        "request": request_of(snap),
+        "snapshot_hash": snapshot_hash(snapshot, encoded),
+        "excluded": dict(excluded),
+        "commitment": commitment(snap.draw, secret),
+        "entropy": entropy,
+    }
+    return Announcement(body, encoded, snap)
 
 
 def announced_body(
@@ -50,25 +108,15 @@ def announced_body(
     (``b""`` in rfc3797 mode), of which only the commitment goes out.
     Raises :class:`DrawError` ``infeasible:*`` or ``invalid:*``.
     """
-    check_feasible(snapshot, algorithm)
-    check_secret(secret, algorithm)
-    check_entropy_spec(entropy, algorithm)
-    check_id(project, "project", "invalid:project")
-    if not isinstance(excluded, Mapping):
-        raise DrawError("invalid:excluded", "excluded maps reason codes to counts")
-    for code, count in excluded.items():
-        check_id(code, "excluded reason code", "invalid:excluded")
-        check_count(count, f"excluded[{code!r}]", 0, "invalid:excluded")
-    return {
-        "draw": snapshot["draw"],
-        "project": project,
-        "algorithm": algorithm,
-        "request": request_of(snapshot),
-        "snapshot_hash": snapshot_hash(snapshot, encoded),
-        "excluded": dict(excluded),
-        "commitment": commitment(snapshot["draw"], secret),
-        "entropy": entropy,
-    }
+    return announce(
+        snapshot,
+        project=project,
+        algorithm=algorithm,
+        excluded=excluded,
+        secret=secret,
+        entropy=entropy,
+        encoded=encoded,
+    ).body
 
 
 def completed_body(
@@ -124,7 +172,7 @@ def failed_body(
 
 
 def complete(
-    snapshot: dict[str, Any],
+    snapshot: dict[str, Any] | Snapshot,
     announced: Mapping[str, Any],
     secret: bytes,
     entropy_value: Any,
@@ -133,7 +181,8 @@ def complete(
     """Run the announced draw once its entropy is known (draw.md §3.2-§3.5).
 
     ``encoded``: the stored ``C(snapshot)`` the snapshot was read from, hashed instead of
-    encoding the snapshot again.
+    encoding the snapshot again. ``snapshot`` may be the parsed view of exactly those bytes
+    (then ``encoded`` is required), so that a caller holding the view does not parse again.
 
     Returns ``("draw.completed", body)``, or ``("draw.failed", body)`` with the reason
     ``insufficient:<stratum>`` / ``insufficient:seats`` (with entropy_value and seed, so that it
@@ -141,7 +190,12 @@ def complete(
     announcement, the secret does not match the commitment, or the entropy value does not fit.
     """
     algorithm = check_algorithm(announced.get("algorithm"))
-    draw_id = snapshot.get("draw") if isinstance(snapshot, dict) else None
+    if isinstance(snapshot, Snapshot):
+        if encoded is None:
+            raise DrawError("invalid:snapshot", "a parsed snapshot comes with its encoding")
+        draw_id = snapshot.draw
+    else:
+        draw_id = snapshot.get("draw") if isinstance(snapshot, dict) else None
     if draw_id != announced.get("draw"):
         raise DrawError("invalid:snapshot", "the snapshot is not the announced draw's")
     if snapshot_hash(snapshot, encoded) != announced.get("snapshot_hash"):

@@ -11,7 +11,13 @@ import math
 from typing import Any
 
 from expertdraw.domain.draw_errors import DrawError
-from expertdraw.domain.draw_snapshot import RFC3797, SCORE, check_algorithm, parse_snapshot
+from expertdraw.domain.draw_snapshot import (
+    RFC3797,
+    SCORE,
+    Snapshot,
+    check_algorithm,
+    parse_snapshot,
+)
 
 
 def check_feasible(snapshot: dict[str, Any], algorithm: str = SCORE) -> None:
@@ -26,7 +32,24 @@ def check_feasible(snapshot: dict[str, Any], algorithm: str = SCORE) -> None:
     places with a free workstation than members); or ``invalid:*`` for a malformed input.
     """
     check_algorithm(algorithm)
-    snap = parse_snapshot(snapshot, strict=True)
+    check_feasible_view(parse_snapshot(snapshot, strict=True), algorithm)
+
+
+def _groups(ids: tuple[str, ...], group_of: dict[str, str], enough: int) -> int:
+    """How many distinct groups ``ids`` have, counting only until ``enough`` (a stratum of
+    thousands of candidates has ``enough`` in its first few)."""
+    seen: set[str] = set()
+    for cid in ids:
+        seen.add(group_of[cid])
+        if len(seen) >= enough:
+            break
+    return len(seen)
+
+
+def check_feasible_view(snap: Snapshot, algorithm: str = SCORE) -> None:
+    """:func:`check_feasible` for a snapshot already parsed with ``strict=True`` (the caller
+    parses once and reuses the view); same checks, same order, same codes."""
+    check_algorithm(algorithm)
     if algorithm == RFC3797 and len(snap.strata) != 1:
         raise DrawError("infeasible:rfc3797:strata", "rfc3797 mode draws exactly one stratum")
     for s in snap.strata:
@@ -35,9 +58,8 @@ def check_feasible(snapshot: dict[str, Any], algorithm: str = SCORE) -> None:
                 f"infeasible:candidates:{s.name}",
                 f"{s.name}: {len(s.ids)} candidates for {s.count} members",
             )
-        groups = len({snap.group_of[c] for c in s.ids})
         needed = math.ceil(s.count / snap.max_per_group)
-        if algorithm == SCORE and groups < needed:
+        if algorithm == SCORE and (groups := _groups(s.ids, snap.group_of, needed)) < needed:
             raise DrawError(
                 f"infeasible:groups:{s.name}",
                 f"{s.name}: {groups} groups, {needed} needed at {snap.max_per_group} per group",

@@ -71,9 +71,9 @@ def replay(
     """
     body = completed_or_failed
     try:
-        snap = parse_snapshot(snapshot)
-        digest = snapshot_hash(snapshot)
-        request = request_of(snapshot)
+        snap = parse_snapshot(snapshot)  # parsed once; the hash and request come from the view
+        digest = snapshot_hash(snap)
+        request = request_of(snap)
     except DrawError as exc:
         return f"snapshot is not valid: {exc.message}"
     if digest != announced.get("snapshot_hash"):
@@ -110,7 +110,7 @@ def replay(
         return f"seed differs: body has {body.get('seed')}, replay gives {seed.hex()}"
     try:
         key = body["entropy_value"] if algorithm == RFC3797 else None
-        selection = select(snapshot, seed, algorithm, key)
+        selection = select(snap, seed, algorithm, key)
     except DrawError as exc:
         if not failed:
             return f"the draw fails on replay with {exc.code}, but the body records it completed"

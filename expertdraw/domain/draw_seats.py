@@ -55,13 +55,15 @@ class Occupied:
 
 
 def _eligible_rooms(venue: Venue, separation: str, occupied: Occupied) -> list[Room]:
+    """Rooms not used yet with a free workstation (``not superset``: some workstation is not
+    taken, at C speed; an empty room is never eligible)."""
     if separation == "venue" and venue.id in occupied.venues:
         return []
+    taken = occupied.workstations.issuperset
     return [
         room
         for room in venue.rooms
-        if room.id not in occupied.rooms
-        and any(w not in occupied.workstations for w in room.workstations)
+        if room.id not in occupied.rooms and not taken(room.workstations)
     ]
 
 

@@ -168,19 +168,21 @@ def _selection(picked: Picked, seats: list[Seat]) -> dict[str, Any]:
 
 
 def select(
-    snapshot: dict[str, Any],
+    snapshot: dict[str, Any] | Snapshot,
     seed: bytes,
     algorithm: str = SCORE,
     key_string: str | None = None,
 ) -> dict[str, Any]:
     """The draw's ``{"members": [...], "alternates": [...]}`` as in ``draw.completed`` (§4-§7).
 
-    ``key_string`` is the RFC 3797 key (``rfc3797`` mode only). The result depends on the
-    candidates, rooms and workstations as sets, not on list order (see draw_snapshot).
+    ``snapshot`` is the snapshot or its parsed view (:func:`parse_snapshot`), so that a caller
+    that has parsed it already does not parse it again. ``key_string`` is the RFC 3797 key
+    (``rfc3797`` mode only). The result depends on the candidates, rooms and workstations as
+    sets, not on list order (see draw_snapshot).
     Raises :class:`DrawError` ``insufficient:<stratum>`` or ``insufficient:seats`` when this
     draw falls short, ``invalid:*`` for malformed input.
     """
-    snap = parse_snapshot(snapshot)
+    snap = snapshot if isinstance(snapshot, Snapshot) else parse_snapshot(snapshot)
     seed = check_seed(seed)
     picked = pick(snap, seed, algorithm, key_string)
     seats = seat_members(snap, seed, [expert for _, expert in picked.members])

@@ -7,8 +7,11 @@ commits, so nobody sees a result the ledger does not already prove.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +22,7 @@ from flask import current_app
 from .. import clock
 from ..domain import draw as engine
 from ..domain import eligibility as el
-from ..domain.canonical import CanonicalError, canonical
+from ..domain.canonical import CanonicalError
 from ..domain.ledger import format_time
 from ..extensions import db
 from ..models import Draw, Project, Snapshot, User, Witness
@@ -27,6 +30,28 @@ from . import ledger, pool, seating
 from .errors import Conflict, Forbidden, NotFound, ServiceError
 
 SCORE = engine.SCORE
+
+# Parsed views of the snapshots this process announced, by SHA-256 of their canonical bytes,
+# so that completing a draw right after announcing it (``none`` entropy, supplementary draws)
+# neither decodes nor checks its ~1.2 MB snapshot again. A view is used only for stored bytes
+# that hash to its key, which are exactly the bytes it was encoded to; another process, or an
+# evicted entry, loads and parses the stored snapshot as before. Bounded: a few MB each.
+_VIEWS: OrderedDict[str, engine.Snapshot] = OrderedDict()
+_VIEWS_LOCK = threading.Lock()
+_VIEWS_MAX = 4
+
+
+def _remember_view(digest: str, view: engine.Snapshot) -> None:
+    with _VIEWS_LOCK:
+        _VIEWS[digest] = view
+        _VIEWS.move_to_end(digest)
+        while len(_VIEWS) > _VIEWS_MAX:
+            _VIEWS.popitem(last=False)
+
+
+def _view_of(digest: str) -> engine.Snapshot | None:
+    with _VIEWS_LOCK:
+        return _VIEWS.get(digest)
 
 
 @dataclass(frozen=True)
@@ -247,15 +272,14 @@ def _announce(
 ) -> Draw:
     secret = b"" if algorithm == engine.RFC3797 else secrets.token_bytes(32)
     try:
-        encoded = canonical(snapshot)
-        body = engine.announced_body(
+        # Parses and checks the snapshot once, and encodes C(snapshot) from that view.
+        announcement = engine.announce(
             snapshot,
             project=project.code,
             algorithm=algorithm,
             excluded=excluded,
             secret=secret,
             entropy=spec,
-            encoded=encoded,
         )
     except CanonicalError as exc:
         db.session.rollback()
@@ -265,6 +289,8 @@ def _announce(
         if exc.code.startswith("infeasible:"):
             raise ServiceError(exc.code, f"the request cannot be met: {exc.code}") from None
         raise ServiceError(exc.code, str(exc)) from None
+    body, encoded = announcement.body, announcement.encoded
+    _remember_view(body["snapshot_hash"], announcement.snapshot)
     timeout = timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
     draw = Draw(
         id=snapshot["draw"],
@@ -390,14 +416,13 @@ def complete(
         raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
     # The selection depends only on what was announced, so it is computed before the ledger
     # lock; under the lock the draw must still be announced.
-    stored = snapshot_text(draw.id)
-    snapshot = json.loads(stored)
+    encoded = snapshot_text(draw.id).encode()
+    view = _view_of(hashlib.sha256(encoded).hexdigest())
+    snapshot = view if view is not None else json.loads(encoded)
     announced = ledger.entry_body("draw.announced", draw.id)
     secret = bytes.fromhex(draw.secret)
     try:
-        kind, body = engine.complete(
-            snapshot, announced, secret, entropy_value, encoded=stored.encode()
-        )
+        kind, body = engine.complete(snapshot, announced, secret, entropy_value, encoded=encoded)
     except engine.DrawError as exc:
         db.session.rollback()
         raise ServiceError(exc.code, str(exc), "entropy") from None

@@ -63,7 +63,6 @@ _LOCKED = "expertdraw.ledger.locked"
 _SIGNER = "expertdraw.ledger.signer"
 _PENDING = "expertdraw.ledger.pending"
 _APPENDED = "expertdraw.ledger.appended"  # this transaction appended since its last checkpoint
-_BATCH = 500  # rows per INSERT: 3,500 parameters at most, within SQLite's and PostgreSQL's limits
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -76,9 +75,10 @@ def _forget(session: Session, transaction: Any) -> None:
 def _write_pending(session: Session) -> None:
     """Insert the entries and nodes appended since the last write, a few statements for all.
 
-    Appends run under the lock, so they are kept as rows and written in multi-row INSERTs
-    rather than through the ORM one object at a time; they are written before the session
-    runs any query (so a query in the same transaction sees them) and before it commits.
+    Appends run under the lock, so they are kept as rows and written in one statement on
+    PostgreSQL, one executemany per table on SQLite, rather than through the ORM one object
+    at a time. They are written before the session runs any query (so a query in the same
+    transaction sees them) and before it commits.
     """
     pending = session.info.pop(_PENDING, None)
     if not pending:
@@ -89,8 +89,17 @@ def _write_pending(session: Session) -> None:
         connection.execute(_JSON_INSERT, _json_params(entries, nodes))
         return
     for table, rows in ((LedgerEntry.__table__, entries), (LedgerNode.__table__, nodes)):
-        for start in range(0, len(rows), _BATCH):
-            connection.execute(*_multi_row_insert(table, rows[start : start + _BATCH]))
+        if rows:
+            names = list(rows[0])
+            connection.exec_driver_sql(
+                _qmark_insert(table.name, names), [tuple(row[n] for n in names) for row in rows]
+            )
+
+
+def _qmark_insert(table: str, names: list[str]) -> str:
+    """``INSERT INTO table (names) VALUES (?, ...)`` for the SQLite driver's executemany."""
+    columns = ", ".join(f'"{name}"' for name in names)
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in names)})"
 
 
 # PostgreSQL: entries and nodes in one statement whatever their number, each list passed as
@@ -131,19 +140,6 @@ def _json_params(entries: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> 
             separators=(",", ":"),
         ),
     }
-
-
-def _multi_row_insert(table: sa.Table, rows: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
-    """One ``INSERT ... VALUES (...), (...)`` for ``rows`` as a text statement and its
-    parameters (compiling a multi-row ``insert().values()`` costs more than it saves)."""
-    names = list(rows[0])
-    columns = ", ".join(f'"{name}"' for name in names)
-    values = ", ".join(
-        "(" + ", ".join(f":{name}_{n}" for name in names) + ")" for n in range(len(rows))
-    )
-    params = {f"{name}_{n}": row[name] for n, row in enumerate(rows) for name in names}
-    statement = sa.text(f"INSERT INTO {table.name} ({columns}) VALUES {values}")
-    return statement, params
 
 
 @event.listens_for(Session, "do_orm_execute")
