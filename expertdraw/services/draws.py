@@ -144,11 +144,26 @@ def dry_run(project: Project, algorithm: str = SCORE) -> DryRun:
 
 
 def _next_draw_id(now: datetime) -> str:
+    """``D<year>-<n>``, one more than the year's last root draw.
+
+    Read from the primary key's index (the last id of the year's range), so numbering does
+    not slow down as draws accumulate. Every root id of a year has the same prefix and six
+    digits, so they sort by number under any collation.
+
+    Raises:
+        ServiceError: ``draw-numbers:exhausted`` after the year's 999,999th draw.
+    """
     prefix = f"D{now.year}-"
-    count = db.session.scalar(
-        sa.select(sa.func.count(Draw.id)).where(Draw.id.startswith(prefix), Draw.root_id.is_(None))
+    last = db.session.scalar(
+        sa.select(Draw.id)
+        .where(Draw.id.between(f"{prefix}000000", f"{prefix}999999"), Draw.root_id.is_(None))
+        .order_by(Draw.id.desc())
+        .limit(1)
     )
-    return f"{prefix}{count + 1:06d}"
+    number = int(last[len(prefix) :]) + 1 if last else 1
+    if number > 999_999:
+        raise ServiceError("draw-numbers:exhausted", f"no draw numbers left for {now.year}")
+    return f"{prefix}{number:06d}"
 
 
 def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -208,23 +223,19 @@ def announce(
     from .projects import strata_request
 
     now = clock.now()
-    if idempotency_key:
-        existing = _by_idempotency_key(project, idempotency_key)
-        if existing is not None:
-            return existing
+    existing = _earlier_draw(project, idempotency_key)
+    if existing is not None:
+        return existing
     if project.window_start <= now:
         raise ServiceError("invalid:window", "the evaluation window has started", "window_start")
     spec = entropy_spec(project, entropy_request, now)
-    _refuse_second_draw(project)
     # The pool is built before taking the ledger lock, so that announcements of different
     # projects build their pools in parallel; only numbering and recording are serialised.
     built = pool.build_pool(project, strata_request(project), rules(), family=project.code)
     ledger.lock()
-    if idempotency_key:
-        existing = _by_idempotency_key(project, idempotency_key)
-        if existing is not None:
-            return existing
-    _refuse_second_draw(project)
+    existing = _earlier_draw(project, idempotency_key)
+    if existing is not None:
+        return existing
     draw_id = _next_draw_id(now)
     snapshot = build_snapshot(draw_id, project, built, project.max_per_group)
     if built.stale_blocked:  # the engine checks the rest of feasibility as it announces
@@ -234,29 +245,29 @@ def announce(
     return _announce(project, user, snapshot, built.excluded, spec, algorithm, now, idempotency_key)
 
 
-def _refuse_second_draw(project: Project) -> None:
-    """Raises Conflict if the project already has an announced or completed draw."""
-    live = db.session.scalar(
-        sa.select(Draw.id).where(
-            Draw.project_id == project.id,
-            Draw.root_id.is_(None),
-            Draw.state.in_(("announced", "completed")),
-        )
-    )
-    if live:
-        raise Conflict("conflict:draw", f"project already has draw {live}")
-
-
-def _by_idempotency_key(project: Project, key: str) -> Draw | None:
-    """The draw an earlier request with this idempotency key created, if any.
+def _earlier_draw(project: Project, idempotency_key: str | None) -> Draw | None:
+    """The draw an earlier request with this idempotency key created, if any (one query
+    with the project's live draw, checked before and again under the lock).
 
     Raises:
-        Conflict: the key was used for another project.
+        Conflict: ``conflict:idempotency-key`` when the key was used for another project,
+            ``conflict:draw`` when the project already has an announced or completed draw.
     """
-    existing = db.session.scalar(sa.select(Draw).where(Draw.idempotency_key == key))
-    if existing is not None and existing.project_id != project.id:
-        raise Conflict("conflict:idempotency-key", "key used for another project")
-    return existing
+    live = sa.and_(
+        Draw.project_id == project.id,
+        Draw.root_id.is_(None),
+        Draw.state.in_(("announced", "completed")),
+    )
+    condition = sa.or_(Draw.idempotency_key == idempotency_key, live) if idempotency_key else live
+    found = list(db.session.scalars(sa.select(Draw).where(condition)))
+    for draw in found:
+        if idempotency_key and draw.idempotency_key == idempotency_key:
+            if draw.project_id != project.id:
+                raise Conflict("conflict:idempotency-key", "key used for another project")
+            return draw
+    if found:
+        raise Conflict("conflict:draw", f"project already has draw {found[0].id}")
+    return None
 
 
 def _announce(
@@ -414,8 +425,9 @@ def complete(
     now = now or clock.now()
     if draw.state != "announced":
         raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
+    actor = actor_of(user)
     # The selection depends only on what was announced, so it is computed before the ledger
-    # lock; under the lock the draw must still be announced.
+    # lock, with every read the seating needs; under the lock the draw must still be announced.
     encoded = snapshot_text(draw.id).encode()
     view = _view_of(hashlib.sha256(encoded).hexdigest())
     snapshot = view if view is not None else json.loads(encoded)
@@ -426,12 +438,13 @@ def complete(
     except engine.DrawError as exc:
         db.session.rollback()
         raise ServiceError(exc.code, str(exc), "entropy") from None
+    seated = seating.prepare(draw, body) if kind == "draw.completed" else None
     ledger.lock()
     db.session.refresh(draw)
     if draw.state != "announced":
         raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
-    if kind == "draw.completed":
-        clash = seating.clashes(draw, body["members"])
+    if seated is not None:
+        clash = seating.clashes(draw, body["members"], seated)
         if clash:
             kind = "draw.failed"
             body = engine.failed_body(
@@ -443,7 +456,6 @@ def complete(
             )
     draw.seed = body.get("seed")
     draw.finished_at = now
-    actor = actor_of(user)
     if kind == "draw.failed":
         draw.state = "failed"
         draw.reason = body["reason"]
@@ -451,7 +463,7 @@ def complete(
     else:
         draw.state = "completed"
         ledger.append("draw.completed", body, actor, draw_id=draw.id, now=now)
-        seating.seat_committee(draw, body, now)
+        seating.seat_committee(draw, body, now, seated)
     ledger.issue_checkpoint(now)
     db.session.commit()
     if kind == "draw.completed":

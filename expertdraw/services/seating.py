@@ -8,6 +8,7 @@ another draw's. The database's exclusion constraints stay as the last guard.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,12 +42,47 @@ def _window(draw: Draw) -> tuple[datetime, datetime]:
     return project.window_start, project.window_end
 
 
-def clashes(draw: Draw, seats: list[dict[str, Any]]) -> str | None:
-    """A failure reason if a drawn workstation or expert was booked since the snapshot."""
+@dataclass(frozen=True)
+class Prepared:
+    """What seating a result reads, read before the ledger lock is taken: the window, the
+    database ids of the drawn experts (members and alternates) and the members' rows (for
+    the delivery channels). None of it changes with other draws' bookings."""
+
+    start: datetime
+    end: datetime
+    ids: dict[str, int]
+    experts: dict[int, Expert]
+
+
+def prepare(draw: Draw, body: dict[str, Any]) -> Prepared:
+    """The reads of :func:`clashes` and :func:`seat_committee` for a ``draw.completed`` body."""
     start, end = _window(draw)
-    ids = expert_ids([s["expert"] for s in seats])
+    codes = [m["expert"] for m in body["members"]]
+    codes += [e for a in body["alternates"] for e in a["experts"]]
+    ids = expert_ids(codes)
+    return Prepared(start, end, ids, _experts([ids[m["expert"]] for m in body["members"]]))
+
+
+def _experts(ids: list[int]) -> dict[int, Expert]:
+    return {
+        expert.id: expert
+        for expert in db.session.scalars(
+            sa.select(Expert).where(Expert.id.in_(ids)).options(orm.lazyload("*"))
+        )
+    }
+
+
+def clashes(
+    draw: Draw, seats: list[dict[str, Any]], prepared: Prepared | None = None
+) -> str | None:
+    """A failure reason if a drawn workstation or expert was booked since the snapshot."""
+    if prepared is not None:
+        start, end, ids = prepared.start, prepared.end, prepared.ids
+    else:
+        start, end = _window(draw)
+        ids = expert_ids([s["expert"] for s in seats])
     on_workstation = Booking.workstation_id.in_([s["workstation"] for s in seats])
-    of_expert = Booking.expert_id.in_(list(ids.values()))
+    of_expert = Booking.expert_id.in_([ids[s["expert"]] for s in seats])
     taken, busy = db.session.execute(
         sa.select(
             sa.func.count(Booking.id).filter(on_workstation),
@@ -98,12 +134,13 @@ def seat_members(
     seats: list[tuple[dict[str, Any], int]],
     now: datetime,
     actor: dict[str, str],
+    prepared: Prepared | None = None,
 ) -> list[Member]:
     """Members, bookings and notices for ``(seat, expert id)`` pairs, then ``notice.sent``
     for each in seat order. The rows are written in a few statements for all seats at once,
-    since this runs under the ledger lock."""
+    since this runs under the ledger lock; ``prepared`` holds what was read before it."""
     root = root_of(draw)
-    start, end = _window(draw)
+    start, end = (prepared.start, prepared.end) if prepared else _window(draw)
     members = [
         Member(
             draw_id=root,
@@ -120,12 +157,7 @@ def seat_members(
     ]
     db.session.add_all(members)
     db.session.flush()
-    experts = {
-        expert.id: expert
-        for expert in db.session.scalars(
-            sa.select(Expert).where(Expert.id.in_([e for _, e in seats])).options(orm.lazyload("*"))
-        )
-    }
+    experts = prepared.experts if prepared else _experts([e for _, e in seats])
     notices = []
     for member, (seat, expert_id) in zip(members, seats, strict=True):
         db.session.add(
@@ -174,13 +206,18 @@ def _queue(notice: Notice, expert: Expert | None) -> None:
     delivery.queue_deliveries(notice, new=True, expert=expert)
 
 
-def seat_committee(draw: Draw, body: dict[str, Any], now: datetime) -> None:
+def seat_committee(
+    draw: Draw, body: dict[str, Any], now: datetime, prepared: Prepared | None = None
+) -> None:
     """Members, alternates, bookings and notices of a completed draw."""
-    codes = [m["expert"] for m in body["members"]]
-    codes += [e for a in body["alternates"] for e in a["experts"]]
-    ids = expert_ids(codes)
+    prepared = prepared or prepare(draw, body)
+    ids = prepared.ids
     seat_members(
-        draw, [(seat, ids[seat["expert"]]) for seat in body["members"]], now, ledger.SYSTEM
+        draw,
+        [(seat, ids[seat["expert"]]) for seat in body["members"]],
+        now,
+        ledger.SYSTEM,
+        prepared,
     )
     for group in body["alternates"]:
         for position, code in enumerate(group["experts"]):
