@@ -192,3 +192,22 @@ def test_expert_is_at_most_once_a_member_of_a_draw(app):
         conn.execute(insert, row)
     with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
         conn.execute(insert, row)
+
+
+def test_snapshots_are_compressed_with_lz4_where_the_server_can(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL storage setting (SQLite does not compress)")
+    with db.engine.connect() as conn:
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text("CREATE TEMP TABLE lz4_probe (t text COMPRESSION lz4)"))
+            supported = True
+        except sa.exc.DBAPIError:
+            supported = False
+        method = conn.scalar(
+            sa.text(
+                "SELECT attcompression FROM pg_attribute "
+                "WHERE attrelid = 'snapshots'::regclass AND attname = 'canonical'"
+            )
+        )
+    assert method == ("l" if supported else "")
