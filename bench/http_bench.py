@@ -599,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 with app.app_context():
                     more = register_projects(run, warm, count, tenderer)
+                    scale.analyse()  # the latency run's draws and the new projects
                 print(
                     f"registered {count} projects in {time.perf_counter() - started:.1f} s",
                     flush=True,

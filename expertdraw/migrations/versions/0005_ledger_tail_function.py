@@ -28,21 +28,29 @@ RETURNS TABLE (
     key_verifier text
 )
 LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    last_seq bigint;
+    last_leaf text;
+    last_time text;
+    verifier text;
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_key);
+    SELECT e.seq, e.leaf, e.time INTO last_seq, last_leaf, last_time
+        FROM ledger_entries AS e ORDER BY e.seq DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT k.verifier INTO verifier
+        FROM signing_keys AS k WHERE k.to_seq IS NULL ORDER BY k.id DESC LIMIT 1;
+    -- The node index is cast to the column's type, so that each node is one primary-key
+    -- look-up (a bigint comparison would scan every node of the level).
     RETURN QUERY
-    WITH head AS (
-        SELECT e.seq::bigint AS seq, e.leaf::text AS leaf, e.time::text AS time
-        FROM ledger_entries AS e ORDER BY e.seq DESC LIMIT 1
-    )
-    SELECT head.seq, head.leaf, head.time, levels.level, n.hash,
-        (SELECT k.verifier::text FROM signing_keys AS k WHERE k.to_seq IS NULL
-         ORDER BY k.id DESC LIMIT 1)
-    FROM head
-    JOIN generate_series(0, 62) AS levels(level) ON ((head.seq + 1) >> levels.level) & 1 = 1
+    SELECT last_seq, last_leaf, last_time, w.level, n.hash, verifier
+    FROM generate_series(62, 0, -1) AS w(level)
     LEFT JOIN ledger_nodes AS n
-        ON n.level = levels.level AND n."index" = ((head.seq + 1) >> levels.level) - 1
-    ORDER BY levels.level DESC;
+        ON n.level = w.level AND n."index" = (((last_seq + 1) >> w.level) - 1)::integer
+    WHERE ((last_seq + 1) >> w.level) & 1 = 1
+    ORDER BY w.level DESC;
 END $$;
 """
 
