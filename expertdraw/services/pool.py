@@ -3,9 +3,9 @@
 ``build_pool`` judges all the experts of a request in one query: each exclusion rule of
 ``domain.eligibility`` is there in set-based form (the rules on an expert's own row as
 conditions, the others as the experts some fact of theirs excludes), in rules.md's order, with
-the bounds the domain computes. The query returns only the eligible experts row by row and
-the others as counts per reason, so the announcement's ``excluded`` map covers every expert
-considered. Where a rule turns on organisations or regions (``party-employer``,
+the bounds the domain computes. The query returns the eligible experts as lists (codes, ids,
+employers) and the others as counts per reason, so the announcement's ``excluded`` map covers
+every expert considered. Where a rule turns on organisations or regions (``party-employer``,
 ``authority``, ``region``) the domain rule itself decides, once per organisation or region.
 
 ``load_facts`` gives the domain's plain facts of given experts, for explanations and for the
@@ -15,15 +15,20 @@ tests that hold ``build_pool`` equal to the domain rules run on every expert.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
+from itertools import groupby, repeat
 from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from ..domain import eligibility as el
 from ..extensions import db
@@ -99,10 +104,14 @@ def project_facts(project: Project) -> el.ProjectFacts:
         )
     ).all()
     parents = {r.parent_id for r in rows if r.parent_id}
-    parent_codes = dict(
-        db.session.execute(
-            sa.select(Organisation.id, Organisation.uscc).where(Organisation.id.in_(parents))
-        ).all()
+    parent_codes = (
+        dict(
+            db.session.execute(
+                sa.select(Organisation.id, Organisation.uscc).where(Organisation.id.in_(parents))
+            ).all()
+        )
+        if parents
+        else {}
     )
     code_of = {r.id: r.uscc for r in rows}
     related = {r.uscc: parent_codes[r.parent_id] for r in rows if r.parent_id}
@@ -403,6 +412,32 @@ def _fact_rules(project: Project, facts: el.ProjectFacts, rules: el.Rules) -> sa
     )
 
 
+class _list_of(FunctionElement[Any]):
+    """The values of an expression over a group, as one list: ``array_agg`` on PostgreSQL
+    (which psycopg reads as a list), ``json_group_array`` on SQLite (JSON text). Both keep
+    NULLs, and several of them over one group list its rows in the same order."""
+
+    name = "list_of"
+    inherit_cache = True
+
+
+@compiles(_list_of)
+def _list_of_default(element: _list_of, compiler: Any, **kw: Any) -> str:
+    return f"array_agg({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_list_of, "sqlite")
+def _list_of_sqlite(element: _list_of, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A ``_list_of`` value as a list; PostgreSQL gives NULL for no rows, SQLite ``[]``."""
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def free_venues(
     start: datetime,
     end: datetime,
@@ -410,12 +445,17 @@ def free_venues(
     exclude_rooms: Iterable[str] = (),
     exclude_venues: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
-    """Active venues of the province with the rooms and workstations free for the window."""
+    """Active venues of the province with the rooms and workstations free for the window.
+
+    The seats come as three lists in one row rather than a row each: a province has ten
+    thousand workstations, and a row object per seat cost more than sorting them here.
+    """
     booked = sa.select(Booking.workstation_id).where(
         Booking.released_at.is_(None), Booking.start < end, Booking.end > start
     )
-    rows = db.session.execute(
-        sa.select(Venue.id, Room.id, Workstation.id)
+    venues, rooms, workstations = db.session.execute(
+        sa.select(_list_of(Venue.id), _list_of(Room.id), _list_of(Workstation.id))
+        .select_from(Venue)
         .join(Room, Room.venue_id == Venue.id)
         .join(Workstation, Workstation.room_id == Room.id)
         .where(
@@ -427,19 +467,18 @@ def free_venues(
             Room.id.not_in(list(exclude_rooms)),
             Venue.id.not_in(list(exclude_venues)),
         )
-    ).all()
-    tree: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for venue, room, workstation in rows:
-        tree[venue][room].append(workstation)
+    ).one()
+    # Venues, their rooms and the rooms' workstations, each in id order.
+    seats = sorted(zip(_as_list(venues), _as_list(rooms), _as_list(workstations), strict=True))
     return [
         {
             "id": venue,
             "rooms": [
-                {"id": room, "workstations": sorted(tree[venue][room])}
-                for room in sorted(tree[venue])
+                {"id": room, "workstations": [seat[2] for seat in in_room]}
+                for room, in_room in groupby(in_venue, itemgetter(1))
             ],
         }
-        for venue in sorted(tree)
+        for venue, in_venue in groupby(seats, itemgetter(0))
     ]
 
 
@@ -450,14 +489,18 @@ def _judged(
     universes: list[list[str]],
     exclude_experts: dict[str, str],
     codes: list[str],
-) -> sa.CompoundSelect:
+) -> sa.Select[Any]:
     """The query judging every expert of the strata's universes (specialty codes).
 
-    Rows ``(id, code, employer uscc, strata, None, None)`` for the eligible experts, then
-    ``(None, None, None, strata, reason, count)`` for the excluded ones, where bit i of
-    ``strata`` stands for stratum i and ``reason`` is a position in ``codes``: the first rule
-    that excludes, the rules on the expert's own row as conditions here, the others from
-    :func:`_fact_rules`.
+    One row per ``strata`` and ``reason``: ``(strata, reason, count, codes, ids, employers)``,
+    where bit i of ``strata`` stands for stratum i and ``reason`` is a position in ``codes``:
+    the first rule that excludes, the rules on the expert's own row as conditions here, the
+    others from :func:`_fact_rules`. For the eligible experts (``reason`` NULL) the last three
+    are lists (:class:`_list_of`), in one order, of their codes, ids and employers' ids; for
+    the excluded ones only the count matters. Grouping the eligible experts too, rather than
+    returning them row by row beside the counts, lets the database judge each expert once
+    (no second pass over a materialised CTE) and send a few rows, and spares Python a row
+    object per expert.
     """
     day = el.evaluation_date(facts, rules)
     in_strata = sum(
@@ -498,23 +541,52 @@ def _judged(
         )
         .join(universe, universe.c.expert_id == Expert.id)
         .outerjoin(fact_rules, fact_rules.c.expert_id == Expert.id)
-        .cte("judged")
+        .subquery("judged")
     )
-    eligible = (
-        sa.select(
-            judged.c.id, judged.c.code, Organisation.uscc, judged.c.strata, sa.null(), sa.null()
-        )
-        .outerjoin(Organisation, Organisation.id == judged.c.employer_id)
-        .where(judged.c.reason.is_(None))
+    eligible = judged.c.reason.is_(None)
+    return sa.select(
+        judged.c.strata,
+        judged.c.reason,
+        sa.func.count(),
+        _list_of(judged.c.code).filter(eligible),
+        _list_of(judged.c.id).filter(eligible),
+        _list_of(judged.c.employer_id).filter(eligible),
+    ).group_by(judged.c.strata, judged.c.reason)
+
+
+def _employer_groups(family: str, employer_ids: set[int]) -> dict[int, str]:
+    """Group codes of the employers (by id) that have a USCC."""
+    if not employer_ids:
+        return {}
+    # The ids written into the statement: binding some hundreds of parameters took longer.
+    ids = sa.bindparam("employers", sorted(employer_ids), expanding=True, literal_execute=True)
+    rows = db.session.execute(
+        sa.select(Organisation.id, Organisation.uscc).where(Organisation.id.in_(ids))
     )
-    excluded = (
-        sa.select(
-            sa.null(), sa.null(), sa.null(), judged.c.strata, judged.c.reason, sa.func.count()
-        )
-        .where(judged.c.reason.is_not(None))
-        .group_by(judged.c.strata, judged.c.reason)
-    )
-    return sa.union_all(eligible, excluded)
+    return {org: group_code(family, uscc, "") for org, uscc in rows if uscc}
+
+
+@contextmanager
+def _planned_for_values() -> Iterator[None]:
+    """Let PostgreSQL plan the statements run inside for their values, every time.
+
+    psycopg prepares a statement once a connection has run it five times, and PostgreSQL then
+    reuses a generic plan, made without the values, when its estimated cost is lower. For the
+    pool query the generic plan underestimates the universe (an ``IN`` of unknown codes) and
+    gathers the fact rules with parallel workers, started anew on every run: at 100,000
+    experts it took 20-30 % longer than the plan for the values, whose planning costs about
+    a millisecond. Nothing changes on other drivers (SQLite).
+    """
+    driver = db.session.connection().connection.driver_connection
+    threshold = getattr(driver, "prepare_threshold", None)
+    if threshold is None:
+        yield
+        return
+    driver.prepare_threshold = None  # psycopg: no server-side prepared statement
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold
 
 
 def build_pool(
@@ -533,7 +605,8 @@ def build_pool(
     and ``region``).
 
     One query (:func:`_judged`) judges every expert of the strata's universes; it returns the
-    eligible experts row by row, and the excluded ones only as counts per reason and strata.
+    eligible experts as lists per strata, and the excluded ones only as counts per reason
+    and strata.
     """
     facts = project_facts(project)
     rules = _with_project_policy(rules, project)
@@ -542,11 +615,23 @@ def build_pool(
     codes = [*el.REASON_CODES, *sorted(set(exclude_experts.values()) - set(el.REASON_CODES))]
     universes = [specialty_codes_under(s["specialty"]) for s in strata]
     query = _judged(project, facts, rules, universes, exclude_experts, codes)
-    rows = db.session.execute(query).all()
-    # (id, code, employer, strata, ...) of the eligible experts, in expert code order.
-    drawable = sorted((row for row in rows if row[4] is None), key=itemgetter(1))
-    groups = {e: group_code(family, e, "") for e in {row[2] for row in drawable} if e}
-    by_reason = [(mask, codes[at], n) for _, _, _, mask, at, n in rows if at is not None]
+    # (code, id, employer id, strata) of the eligible experts, sorted below by expert code.
+    drawable: list[tuple[str, int, int | None, int]] = []
+    employer_ids: set[int] = set()
+    by_reason: list[tuple[int, str, int]] = []  # (strata, reason, count) of the excluded
+    with _planned_for_values():
+        rows = db.session.execute(query).all()
+    for mask, at, n, expert_codes, ids, employers in rows:
+        if at is not None:
+            by_reason.append((mask, codes[at], n))
+            continue
+        expert_codes, ids, employers = _as_list(expert_codes), _as_list(ids), _as_list(employers)
+        # strict: the three lists and the count describe the same experts.
+        drawable += zip(expert_codes, ids, employers, repeat(mask, n), strict=True)
+        employer_ids.update(employers)
+    drawable.sort(key=itemgetter(0))
+    employer_ids.discard(None)
+    groups = _employer_groups(family, employer_ids)
     counted: dict[str, int] = defaultdict(int)
     for _, code, n in by_reason:
         counted[code] += n
@@ -558,14 +643,14 @@ def build_pool(
             if counted.get(code)
         },
         venues=[],
-        expert_ids={row[1]: row[0] for row in drawable},
+        expert_ids={code: expert_id for code, expert_id, _, _ in drawable},
     )
     for i, stratum in enumerate(strata):
         bit = 1 << i
         candidates = [
-            {"id": row[1], "group": groups.get(row[2]) or group_code(family, None, row[1])}
-            for row in drawable
-            if row[3] & bit
+            {"id": code, "group": groups.get(employer) or group_code(family, None, code)}
+            for code, _, employer, mask in drawable
+            if mask & bit
         ]
         stale = sum(n for mask, code, n in by_reason if mask & bit and code == "stale-data")
         excluded_here = sum(n for mask, _, n in by_reason if mask & bit)

@@ -1,0 +1,132 @@
+"""Pool building at its edges: free venues seat by seat; strata with no (eligible) expert."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Booking, Expert, Project, Room, Specialty, Venue, Workstation
+from expertdraw.services import draws, pool
+from expertdraw.services.projects import strata_request
+
+from .test_pool import NOW, _Facts, _naive, seeded_project  # noqa: F401 (the fixture)
+
+
+def _naive_venues(
+    start: datetime,
+    end: datetime,
+    province: str,
+    exclude_rooms: Iterable[str] = (),
+    exclude_venues: Iterable[str] = (),
+) -> list[dict]:
+    """Every workstation through the rules, one Python object at a time."""
+    booked = {
+        b.workstation_id
+        for b in db.session.scalars(sa.select(Booking))
+        if b.released_at is None and b.start < end and b.end > start
+    }
+    tree: dict[str, dict[str, list[str]]] = {}
+    for venue in db.session.scalars(sa.select(Venue)):
+        if not venue.active or not venue.region_code.startswith(province[:2]):
+            continue
+        if venue.id in exclude_venues:
+            continue
+        for room in venue.rooms:
+            if not room.active or room.id in exclude_rooms:
+                continue
+            for seat in room.workstations:
+                if seat.active and seat.id not in booked:
+                    tree.setdefault(venue.id, {}).setdefault(room.id, []).append(seat.id)
+    return [
+        {
+            "id": venue,
+            "rooms": [
+                {"id": room, "workstations": sorted(seats)} for room, seats in sorted(rooms.items())
+            ],
+        }
+        for venue, rooms in sorted(tree.items())
+    ]
+
+
+def test_free_venues_equal_the_rows_seat_by_seat(seeded_project: Project):  # noqa: F811
+    project = seeded_project
+    start, end = project.window_start, project.window_end
+    f = _Facts(project)
+    draw = f.draw(project, state="announced")
+    experts = db.session.scalars(sa.select(Expert.id).order_by(Expert.id).limit(5)).all()
+    seats = db.session.scalars(
+        sa.select(Workstation.id)
+        .join(Room, Room.id == Workstation.room_id)
+        .where(Room.venue_id == "V530602")
+        .order_by(Workstation.id)
+    ).all()
+    second = timedelta(seconds=1)
+    for expert_id, (seat, since, until, released) in zip(
+        experts,
+        (
+            (seats[0], start - second, start + second, None),  # overlaps: taken
+            (seats[1], start, end, NOW),  # released: free
+            (seats[2], start - timedelta(hours=2), start, None),  # ends at the start: free
+            (seats[3], end, end + timedelta(hours=2), None),  # starts at the end: free
+            (seats[4], end - second, end + second, None),  # overlaps the end: taken
+        ),
+        strict=True,
+    ):
+        db.session.add(
+            Booking(
+                workstation_id=seat,
+                expert_id=expert_id,
+                draw_id=draw.id,
+                start=since,
+                end=until,
+                released_at=released,
+            )
+        )
+    db.session.get(Workstation, seats[5]).active = False
+    rooms = db.session.scalars(sa.select(Room).order_by(Room.id)).all()
+    rooms[-1].active = False
+    venues = db.session.scalars(sa.select(Venue).order_by(Venue.id)).all()
+    venues[-1].active = False
+    db.session.commit()
+
+    built = pool.free_venues(start, end, project.region_code)
+    assert built == _naive_venues(start, end, project.region_code)
+    held = {seats[0], seats[4], seats[5]}
+    listed = {w for v in built for r in v["rooms"] for w in r["workstations"]}
+    assert not held & listed and set(seats[1:4]) <= listed
+    assert rooms[-1].id not in {r["id"] for v in built for r in v["rooms"]}
+    assert venues[-1].id not in {v["id"] for v in built}
+
+    out_rooms, out_venues = [rooms[0].id, rooms[3].id], [venues[1].id]
+    assert pool.free_venues(
+        start, end, project.region_code, out_rooms, out_venues
+    ) == _naive_venues(start, end, project.region_code, out_rooms, out_venues)
+    assert pool.free_venues(start, end, "110101") == []  # no venue in that province
+
+
+def test_a_stratum_without_experts_and_one_without_eligible_experts(seeded_project: Project):  # noqa: F811
+    project = seeded_project
+    db.session.add(Specialty(code="Z9", name="nobody", level=1))
+    db.session.commit()
+    request = strata_request(project)
+    empty = {"name": "nobody", "specialty": "Z9", "count": 1, "alternates": 1}
+    with clock.frozen(NOW):
+        built = pool.build_pool(project, [*request, empty], draws.rules(), "F")
+        expected, counts = _naive(project)
+        assert [[c["id"] for c in s.candidates] for s in built.strata] == [*expected, []]
+        assert built.excluded == counts
+        nobody = built.strata[-1]
+        assert (nobody.considered, nobody.stale_share, nobody.candidates) == (0, "0/1", [])
+
+        # Every eligible expert of the first stratum taken: it keeps its experts, none drawable.
+        first = request[:1]
+        plain = pool.build_pool(project, first, draws.rules(), "F")
+        taken = {c["id"]: "taken" for c in plain.strata[0].candidates}
+        built = pool.build_pool(project, first, draws.rules(), "F", taken)
+    assert built.strata[0].candidates == [] and built.expert_ids == {}
+    assert built.strata[0].considered == plain.strata[0].considered
+    assert built.excluded == {**plain.excluded, "taken": len(taken)}
