@@ -8,6 +8,7 @@ last witness value. The draw must fail with its secret revealed and book nothing
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -46,6 +47,27 @@ def _predicted_members(draw: Draw) -> list[dict]:
     return body["members"]
 
 
+def _book(draw: Draw, workstation: str, expert_code: str, hours_after_window_start: int) -> None:
+    """A one-hour booking of ``workstation`` for the expert, committed."""
+    expert = db.session.scalar(sa.select(Expert.id).where(Expert.code == expert_code))
+    start = c.WINDOW + timedelta(hours=hours_after_window_start)
+    db.session.add(
+        Booking(
+            workstation_id=workstation,
+            expert_id=expert,
+            draw_id=draw.id,
+            start=start,
+            end=start + timedelta(hours=1),
+        )
+    )
+    db.session.commit()
+
+
+def _last_witness(centre: c.Centre, draw: Draw) -> None:
+    with clock.frozen(c.NOW):
+        draws.add_witness(draw, centre.users["sup2"], WITNESS_VALUES[1])
+
+
 @pytest.mark.parametrize(
     ("booked", "reason"),
     [("workstation", "conflict:workstation-booked"), ("expert", "conflict:expert-booked")],
@@ -53,27 +75,16 @@ def _predicted_members(draw: Draw) -> list[dict]:
 def test_a_seat_taken_since_the_snapshot_fails_the_draw(trading_centre, booked, reason):
     draw = _announced(trading_centre)
     first = _predicted_members(draw)[0]
-    expert = db.session.scalar(sa.select(Expert.id).where(Expert.code == first["expert"]))
-    other_expert = db.session.scalar(
-        sa.select(Expert.id).where(Expert.code != first["expert"]).limit(1)
-    )
-    other_workstation = db.session.scalar(
-        sa.select(Workstation.id).where(Workstation.id != first["workstation"]).limit(1)
-    )
-    start = c.WINDOW.replace(hour=c.WINDOW.hour + 2)
-    db.session.add(
-        Booking(
-            workstation_id=first["workstation"] if booked == "workstation" else other_workstation,
-            expert_id=other_expert if booked == "workstation" else expert,
-            draw_id=draw.id,
-            start=start,
-            end=start.replace(hour=start.hour + 1),
+    if booked == "workstation":  # by an expert who is not drawn
+        other = db.session.scalar(sa.select(Expert.code).where(Expert.code != first["expert"]))
+        _book(draw, first["workstation"], other, 2)
+    else:  # the drawn expert, elsewhere
+        elsewhere = db.session.scalar(
+            sa.select(Workstation.id).where(Workstation.id != first["workstation"]).limit(1)
         )
-    )
-    db.session.commit()
+        _book(draw, elsewhere, first["expert"], 2)
 
-    with clock.frozen(c.NOW):
-        draws.add_witness(draw, trading_centre.users["sup2"], WITNESS_VALUES[1])
+    _last_witness(trading_centre, draw)
 
     assert draw.state == "failed" and draw.reason == reason
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 0
@@ -85,21 +96,9 @@ def test_a_seat_taken_since_the_snapshot_fails_the_draw(trading_centre, booked, 
 def test_a_booking_outside_the_window_does_not_fail_the_draw(trading_centre):
     draw = _announced(trading_centre)
     first = _predicted_members(draw)[0]
-    expert = db.session.scalar(sa.select(Expert.id).where(Expert.code == first["expert"]))
-    after = c.WINDOW.replace(hour=c.WINDOW.hour + 9)  # the window lasts eight hours
-    db.session.add(
-        Booking(
-            workstation_id=first["workstation"],
-            expert_id=expert,
-            draw_id=draw.id,
-            start=after,
-            end=after.replace(hour=after.hour + 1),
-        )
-    )
-    db.session.commit()
+    _book(draw, first["workstation"], first["expert"], 9)  # the window lasts eight hours
 
-    with clock.frozen(c.NOW):
-        draws.add_witness(draw, trading_centre.users["sup2"], WITNESS_VALUES[1])
+    _last_witness(trading_centre, draw)
 
     assert draw.state == "completed"
     kinds = db.session.scalars(sa.select(LedgerEntry.type).where(LedgerEntry.draw_id == draw.id))
