@@ -26,8 +26,8 @@ stay feasible; the rules are still evaluated.
    cProfile of one draw (top functions; the whole profile goes beside ``--out``).
 
     python bench/http_bench.py [--experts 100000] [--conflicts 1000000] [--venues 500]
-        [--draws 100] [--clients 32] [--seconds 60] [--ceiling-seconds 10] [--workers 2]
-        [--threads 4] [--profile-draws 3] [--database NAME] [--keep] [--out PATH]
+        [--draws 100] [--clients 32] [--seconds 60] [--ceiling-seconds 10] [--workers 6]
+        [--threads 1] [--profile-draws 3] [--database NAME] [--keep] [--out PATH]
 
 Seeding 100,000 experts and 1,000,000 relations takes minutes: ``--database NAME`` reuses a
 database seeded by an earlier run (created and seeded first if missing, kept either way;
@@ -349,12 +349,13 @@ def instrumented(
         (pool, "build_pool", "pool.build_pool"),
         (draws, "build_snapshot", "build_snapshot"),
         (draws, "_feasibility", "feasibility check"),
+        (draws, "_earlier_draw", "earlier draw (idempotency key, live draw)"),
         (draws, "_next_draw_id", "next draw id"),
-        (draws.engine, "announced_body", "engine.announced_body (commitment, snapshot hash)"),
-        (draws, "canonical", "canonical(snapshot) for the snapshot row"),
-        (draws, "snapshot_of", "snapshot_of (load the snapshot)"),
+        (draws.engine, "announce", "engine.announce (check, encode, hash, commitment)"),
+        (draws, "snapshot_text", "snapshot_text (load the stored snapshot)"),
         (ledger, "entry_body", "ledger.entry_body (load draw.announced)"),
         (draws.engine, "complete", "engine.complete (select members, alternates, seats)"),
+        (seating, "prepare", "seating.prepare (reads before the lock)"),
         (seating, "clashes", "seating.clashes"),
         (seating, "seat_committee", "seating.seat_committee (members, bookings, notices)"),
         (seating, "after_commit", "seating.after_commit (notice delivery)"),
@@ -531,8 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0, help="throughput run (0: skip)")
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (2 per core)")
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=6, help="gunicorn workers (3 per core)")
+    parser.add_argument("--threads", type=int, default=1, help="per worker (1: no GIL sharing)")
     parser.add_argument("--warmup", type=int, default=4, help="draws before measuring")
     parser.add_argument("--request-timeout", type=float, default=900.0)
     parser.add_argument("--profile-draws", type=int, default=3, help="0: no profile")
