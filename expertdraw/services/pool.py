@@ -85,6 +85,18 @@ def group_code(family: str, employer: str | None, expert_code: str) -> str:
     return "G" + hashlib.sha256(f"{family}\x00{basis}".encode()).hexdigest()[:10]
 
 
+def _own_group_codes(family: str, expert_codes: Iterable[str]) -> list[str]:
+    """``group_code(family, None, code)`` for each code (an expert without an employer is a
+    group of one), from one hashed prefix: thousands of them in a provincial pool."""
+    prefix = hashlib.sha256(f"{family}\x00expert:".encode())
+    codes = []
+    for code in expert_codes:
+        digest = prefix.copy()
+        digest.update(code.encode())
+        codes.append("G" + digest.hexdigest()[:10])
+    return codes
+
+
 def specialty_codes_under(code: str) -> list[str]:
     """A specialty code and every code below it in the tree (codes nest by prefix)."""
     rows = db.session.scalars(
@@ -645,12 +657,16 @@ def build_pool(
         venues=[],
         expert_ids={code: expert_id for code, expert_id, _, _ in drawable},
     )
+    # Each expert's group, once, though an expert may be a candidate of several strata.
+    alone = [code for code, _, employer, _ in drawable if employer not in groups]
+    group_of = dict(zip(alone, _own_group_codes(family, alone), strict=True))
+    group_of.update(
+        (code, groups[employer]) for code, _, employer, _ in drawable if employer in groups
+    )
     for i, stratum in enumerate(strata):
         bit = 1 << i
         candidates = [
-            {"id": code, "group": groups.get(employer) or group_code(family, None, code)}
-            for code, _, employer, mask in drawable
-            if mask & bit
+            {"id": code, "group": group_of[code]} for code, _, _, mask in drawable if mask & bit
         ]
         stale = sum(n for mask, code, n in by_reason if mask & bit and code == "stale-data")
         excluded_here = sum(n for mask, _, n in by_reason if mask & bit)

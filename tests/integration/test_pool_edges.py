@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from expertdraw import clock
 from expertdraw.extensions import db
@@ -130,3 +132,14 @@ def test_a_stratum_without_experts_and_one_without_eligible_experts(seeded_proje
     assert built.strata[0].candidates == [] and built.expert_ids == {}
     assert built.strata[0].considered == plain.strata[0].considered
     assert built.excluded == {**plain.excluded, "taken": len(taken)}
+
+
+@given(
+    family=st.text(min_size=1, max_size=20),
+    codes=st.lists(st.from_regex(r"E[0-9]{7}", fullmatch=True), max_size=20),
+)
+def test_groups_of_experts_without_employer_are_their_own(family, codes):
+    """The batch form gives each expert without an employer exactly ``group_code``'s group."""
+    assert pool._own_group_codes(family, codes) == [
+        pool.group_code(family, None, code) for code in codes
+    ]
