@@ -647,6 +647,17 @@ def build_pool(
     counted: dict[str, int] = defaultdict(int)
     for _, code, n in by_reason:
         counted[code] += n
+    # Columns of the eligible experts in code order; each one's group computed once, though
+    # an expert may be a candidate of several strata (transposed and mapped at C speed: a
+    # provincial pool has about 18,700 of them).
+    expert_codes, ids, employers, masks = (
+        (list(column) for column in zip(*drawable, strict=True)) if drawable else ([],) * 4
+    )
+    group_list = list(map(groups.get, employers))
+    alone = [at for at, group in enumerate(group_list) if group is None]
+    own = _own_group_codes(family, (expert_codes[at] for at in alone))
+    for at, group in zip(alone, own, strict=True):
+        group_list[at] = group
     pool = Pool(
         strata=[],
         excluded={
@@ -655,18 +666,14 @@ def build_pool(
             if counted.get(code)
         },
         venues=[],
-        expert_ids={code: expert_id for code, expert_id, _, _ in drawable},
-    )
-    # Each expert's group, once, though an expert may be a candidate of several strata.
-    alone = [code for code, _, employer, _ in drawable if employer not in groups]
-    group_of = dict(zip(alone, _own_group_codes(family, alone), strict=True))
-    group_of.update(
-        (code, groups[employer]) for code, _, employer, _ in drawable if employer in groups
+        expert_ids=dict(zip(expert_codes, ids, strict=True)),
     )
     for i, stratum in enumerate(strata):
         bit = 1 << i
         candidates = [
-            {"id": code, "group": group_of[code]} for code, _, _, mask in drawable if mask & bit
+            {"id": code, "group": group}
+            for code, group, mask in zip(expert_codes, group_list, masks, strict=True)
+            if mask & bit
         ]
         stale = sum(n for mask, code, n in by_reason if mask & bit and code == "stale-data")
         excluded_here = sum(n for mask, _, n in by_reason if mask & bit)
