@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from itertools import pairwise
@@ -206,3 +207,38 @@ def test_concurrent_writers_leave_a_gapless_fork_free_log(log, database_url, app
         assert after["entry"]["time"] >= before["entry"]["time"]
     leaves = [bytes.fromhex(r["leaf"]) for r in records]
     assert ledger.root(len(leaves)) == merkle.tree_root(leaves)
+
+
+def test_the_tail_is_read_by_key_look_ups_not_scans(log):
+    """Each frontier node is one primary-key look-up (level and index), and the head comes from
+    the end of the key, however long the log and however stale the statistics (none are
+    gathered here): a join form of the query once scanned a whole level of the tree on every
+    append. The plans come from auto_explain inside the function."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the tail function is PostgreSQL's (SQLite reads the tail with one query)")
+    for n in range(2000):
+        ledger.append("pool.changed", _change(n), ACTOR)
+    db.session.commit()
+    connection = db.engine.raw_connection()
+    try:
+        driver = connection.driver_connection
+        plans: list[str] = []
+        driver.add_notice_handler(lambda notice: plans.append(notice.message_primary))
+        with driver.cursor() as cursor:
+            for setting in (
+                "LOAD 'auto_explain'",
+                "SET auto_explain.log_min_duration = 0",
+                "SET auto_explain.log_nested_statements = on",
+                "SET auto_explain.log_level = notice",
+                "SET client_min_messages = notice",
+            ):
+                cursor.execute(setting)
+            cursor.execute("SELECT * FROM expertdraw_ledger_tail(%s)", (ledger.LOCK_KEY,))
+            assert [row[0] for row in cursor.fetchall()] == [2000] * bin(2001).count("1")
+        driver.rollback()
+    finally:
+        connection.close()
+    head = next(p for p in plans if "FROM ledger_entries" in p)
+    nodes = next(p for p in plans if "ledger_nodes" in p and "Query Text" in p)
+    assert "Index Scan Backward using pk_ledger_entries" in head
+    assert re.search(r"Index Cond: \(\(level = \w+\.level\) AND \(index = ", nodes), nodes
