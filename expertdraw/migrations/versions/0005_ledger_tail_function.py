@@ -42,8 +42,9 @@ BEGIN
     END IF;
     SELECT k.verifier INTO verifier
         FROM signing_keys AS k WHERE k.to_seq IS NULL ORDER BY k.id DESC LIMIT 1;
-    -- The node index is cast to the column's type, so that each node is one primary-key
-    -- look-up (a bigint comparison would scan every node of the level).
+    -- The head is read first, so each node is a primary-key look-up from constants whatever
+    -- the statistics (one join of head, levels and nodes was planned, with stale statistics,
+    -- with the level alone as index condition: a scan of a whole level per append).
     RETURN QUERY
     SELECT last_seq, last_leaf, last_time, w.level, n.hash, verifier
     FROM generate_series(62, 0, -1) AS w(level)
