@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Booking, Expert, Project, Room, Specialty, Venue, Workstation
+from expertdraw.models import (
+    Booking,
+    Expert,
+    ExpertSpecialty,
+    Project,
+    Room,
+    Specialty,
+    Venue,
+    Workstation,
+)
 from expertdraw.services import draws, pool
 from expertdraw.services.projects import strata_request
 
@@ -132,6 +141,36 @@ def test_a_stratum_without_experts_and_one_without_eligible_experts(seeded_proje
     assert built.strata[0].candidates == [] and built.expert_ids == {}
     assert built.strata[0].considered == plain.strata[0].considered
     assert built.excluded == {**plain.excluded, "taken": len(taken)}
+
+
+def test_overlapping_strata_and_a_specialty_without_codes(seeded_project: Project):  # noqa: F811
+    """A stratum whose universe lies inside another's (A0101 inside A01): its experts are
+    candidates of both, each counted once. A specialty the tree does not know has no universe."""
+    project = seeded_project
+    request = strata_request(project)
+    inner = {"name": "inner", "specialty": "A0101", "count": 1, "alternates": 0}
+    unknown = {"name": "unknown", "specialty": "Q77", "count": 1, "alternates": 0}
+    with clock.frozen(NOW):
+        built = pool.build_pool(project, [*request, inner], draws.rules(), "F")
+        expected, counts = _naive(project)
+        codes_a0101 = set(pool.specialty_codes_under("A0101"))
+        in_a0101 = set(
+            db.session.scalars(
+                sa.select(Expert.code)
+                .join(ExpertSpecialty, ExpertSpecialty.expert_id == Expert.id)
+                .where(ExpertSpecialty.specialty_code.in_(codes_a0101))
+            )
+        )
+        lonely = pool.build_pool(project, [unknown], draws.rules(), "F")
+    technical, economic, nested = ([c["id"] for c in s.candidates] for s in built.strata)
+    assert [technical, economic] == expected
+    assert nested == [code for code in technical if code in in_a0101] and nested
+    assert built.excluded == counts  # the nested stratum's experts are counted once
+    assert (lonely.strata[0].candidates, lonely.strata[0].considered, lonely.excluded) == (
+        [],
+        0,
+        {},
+    )
 
 
 @given(
