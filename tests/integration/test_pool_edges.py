@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.engine.interfaces import CacheStats
 
 from expertdraw import clock
 from expertdraw.extensions import db
@@ -182,3 +183,23 @@ def test_groups_of_experts_without_employer_are_their_own(family, codes):
     assert pool._own_group_codes(family, codes) == [
         pool.group_code(family, None, code) for code in codes
     ]
+
+
+def test_every_pool_statement_has_a_cache_key(seeded_project: Project):  # noqa: F811
+    """SQLAlchemy compiles a statement without a cache key anew on every run: the pool query
+    is the largest a draw sends, so every statement of pool building must be cacheable."""
+    request = strata_request(seeded_project)
+    stats: list[tuple[CacheStats, str]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        stats.append((context.cache_hit, " ".join(statement.split())[:80]))
+
+    with clock.frozen(NOW):
+        pool.build_pool(seeded_project, request, draws.rules(), "F")  # compiles and caches
+        sa.event.listen(db.engine, "after_cursor_execute", record)
+        try:
+            pool.build_pool(seeded_project, request, draws.rules(), "F")
+        finally:
+            sa.event.remove(db.engine, "after_cursor_execute", record)
+    assert len(stats) >= 5
+    assert [text for hit, text in stats if hit is CacheStats.NO_CACHE_KEY] == []
