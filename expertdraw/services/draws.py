@@ -444,7 +444,7 @@ def complete(
     if draw.state != "announced":
         raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
     if seated is not None:
-        clash = seating.clashes(draw, body["members"], seated)
+        clash = seating.clashes(body["members"], seated)
         if clash:
             kind = "draw.failed"
             body = engine.failed_body(

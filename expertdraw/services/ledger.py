@@ -158,10 +158,6 @@ def _after_flush(session: Session, context: Any) -> None:
     _write_pending(session)
 
 
-def _postgresql() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
-
-
 def lock() -> None:
     """Serialise ledger writers until the end of the current transaction.
 
@@ -171,17 +167,16 @@ def lock() -> None:
     """
     if db.session.info.get(_LOCKED):
         return
-    if _postgresql():
-        rows = db.session.execute(_LOCK_TAIL_QUERY, {"k": LOCK_KEY}).all()
-        db.session.info[_LOCKED] = True
-        _cache_tail(rows)
-        return
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    rows = db.session.execute(_LOCK_TAIL_QUERY, {"k": LOCK_KEY}).all() if postgresql else None
     db.session.info[_LOCKED] = True
+    if rows is not None:
+        _cache_tail(rows)
 
 
 # One round trip under the lock: the last entry, the frontier nodes of the tree it ends (for a
 # tree of n leaves, one node per set bit l of n, at index (n >> l) - 1) and the current key.
-# PostgreSQL runs the same query inside expertdraw_ledger_tail, after taking the lock.
+# PostgreSQL reads the same in expertdraw_ledger_tail (migration 0005), after taking the lock.
 _TAIL_QUERY = sa.text(
     "WITH head AS (SELECT seq, leaf, time FROM ledger_entries ORDER BY seq DESC LIMIT 1), "
     "levels(level) AS (VALUES "

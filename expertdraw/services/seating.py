@@ -72,25 +72,18 @@ def _experts(ids: list[int]) -> dict[int, Expert]:
     }
 
 
-def clashes(
-    draw: Draw, seats: list[dict[str, Any]], prepared: Prepared | None = None
-) -> str | None:
+def clashes(seats: list[dict[str, Any]], prepared: Prepared) -> str | None:
     """A failure reason if a drawn workstation or expert was booked since the snapshot."""
-    if prepared is not None:
-        start, end, ids = prepared.start, prepared.end, prepared.ids
-    else:
-        start, end = _window(draw)
-        ids = expert_ids([s["expert"] for s in seats])
     on_workstation = Booking.workstation_id.in_([s["workstation"] for s in seats])
-    of_expert = Booking.expert_id.in_([ids[s["expert"]] for s in seats])
+    of_expert = Booking.expert_id.in_([prepared.ids[s["expert"]] for s in seats])
     taken, busy = db.session.execute(
         sa.select(
             sa.func.count(Booking.id).filter(on_workstation),
             sa.func.count(Booking.id).filter(of_expert),
         ).where(
             Booking.released_at.is_(None),
-            Booking.start < end,
-            Booking.end > start,
+            Booking.start < prepared.end,
+            Booking.end > prepared.start,
             sa.or_(on_workstation, of_expert),
         )
     ).one()
@@ -206,11 +199,9 @@ def _queue(notice: Notice, expert: Expert | None) -> None:
     delivery.queue_deliveries(notice, new=True, expert=expert)
 
 
-def seat_committee(
-    draw: Draw, body: dict[str, Any], now: datetime, prepared: Prepared | None = None
-) -> None:
-    """Members, alternates, bookings and notices of a completed draw."""
-    prepared = prepared or prepare(draw, body)
+def seat_committee(draw: Draw, body: dict[str, Any], now: datetime, prepared: Prepared) -> None:
+    """Members, alternates, bookings and notices of a completed draw (``prepared`` from
+    :func:`prepare` on the same body)."""
     ids = prepared.ids
     seat_members(
         draw,
