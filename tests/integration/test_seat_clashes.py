@@ -74,13 +74,18 @@ def _last_witness(centre: c.Centre, draw: Draw) -> None:
 )
 def test_a_seat_taken_since_the_snapshot_fails_the_draw(trading_centre, booked, reason):
     draw = _announced(trading_centre)
-    first = _predicted_members(draw)[0]
+    members = _predicted_members(draw)
+    first = members[0]
     if booked == "workstation":  # by an expert who is not drawn
-        other = db.session.scalar(sa.select(Expert.code).where(Expert.code != first["expert"]))
+        other = db.session.scalar(
+            sa.select(Expert.code).where(Expert.code.not_in([m["expert"] for m in members]))
+        )
         _book(draw, first["workstation"], other, 2)
-    else:  # the drawn expert, elsewhere
+    else:  # the drawn expert, at a workstation no member is drawn to
         elsewhere = db.session.scalar(
-            sa.select(Workstation.id).where(Workstation.id != first["workstation"]).limit(1)
+            sa.select(Workstation.id)
+            .where(Workstation.id.not_in([m["workstation"] for m in members]))
+            .limit(1)
         )
         _book(draw, elsewhere, first["expert"], 2)
 
