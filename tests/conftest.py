@@ -116,11 +116,13 @@ def _empty(engine: sa.Engine) -> None:
         if not _MIGRATED:
             _MIGRATED.update(present)
         extra = sorted(present - _MIGRATED)
-        tables = sorted(_MIGRATED - {"alembic_version"})
+        tables = sorted(_MIGRATED - {"alembic_version", "pool_versions"})
         conn.exec_driver_sql(
             "SET LOCAL session_replication_role = replica; "
             + "".join(f'DROP TABLE IF EXISTS "{t}" CASCADE; ' for t in extra)
             + "".join(f'DELETE FROM "{t}"; ' for t in tables)
+            # As a migrated database has it: one row, under a stamp no other database has.
+            + "UPDATE pool_versions SET stamp = gen_random_uuid()::text; "
             + "DO $$ DECLARE s record; BEGIN FOR s IN SELECT c.oid::regclass AS seq "
             "FROM pg_class c WHERE c.relkind = 'S' LOOP "
             "PERFORM setval(s.seq, 1, false); END LOOP; END $$;"

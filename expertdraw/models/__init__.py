@@ -22,6 +22,7 @@ from .pool import (
     ExpertSpecialty,
     Leave,
     Penalty,
+    PoolVersion,
 )
 from .projects import Project, ProjectBidder, ProjectDrafter, Stratum
 from .reference import Region, Specialty
@@ -53,6 +54,7 @@ __all__ = [
     "Notice",
     "Organisation",
     "Penalty",
+    "PoolVersion",
     "Project",
     "ProjectBidder",
     "ProjectDrafter",

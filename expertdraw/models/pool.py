@@ -143,3 +143,22 @@ class Leave(db.Model):
     end: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint('"end" > start', name="period"),)
+
+
+class PoolVersion(db.Model):
+    """One row whose ``stamp`` changes, by database triggers (migration 0007), in every
+    transaction that changes the experts' pool columns or their specialties.
+
+    Pool building keeps the experts of a request's universe in memory under this stamp
+    (``services.pool_universe``): the same stamp means the same rows, on every instance that
+    shares the database, so a draw reads them again only after they change. A random stamp,
+    not a counter, so that two databases (a restored backup, a test's copy) never share one
+    by chance with different rows.
+    """
+
+    __tablename__ = "pool_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    stamp: Mapped[str] = mapped_column(String(36))
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

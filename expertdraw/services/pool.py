@@ -1,11 +1,12 @@
 """Building the eligible pool of a request from the database.
 
-``build_pool`` judges all the experts of a request in one query: each exclusion rule of
-``domain.eligibility`` is there in set-based form (the rules on an expert's own row as
-conditions, the others as the experts some fact of theirs excludes), in rules.md's order, with
-the bounds the domain computes. The query returns the eligible experts as lists (codes, ids,
-employers) and the others as counts per reason, so the announcement's ``excluded`` map covers
-every expert considered. Where a rule turns on organisations or regions (``party-employer``,
+``build_pool`` judges all the experts of a request: the rules on an expert's own row
+(``inactive``, ``region``, ``stale-data``) over the universe's columns, which
+``pool_universe`` keeps in memory while the pool data is unchanged; the other exclusion rules
+of ``domain.eligibility`` in one query, in set-based form (the experts some fact of theirs
+excludes), with the bounds the domain computes. Each excluded expert is counted under its
+first reason in rules.md's order, so the announcement's ``excluded`` map covers every expert
+considered. Where a rule turns on organisations or regions (``party-employer``,
 ``authority``, ``region``) the domain rule itself decides, once per organisation or region.
 
 ``load_facts`` gives the domain's plain facts of given experts, for explanations and for the
@@ -15,21 +16,16 @@ tests that hold ``build_pool`` equal to the domain rules run on every expert.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from itertools import groupby, repeat
+from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from ..domain import eligibility as el
 from ..extensions import db
@@ -39,7 +35,6 @@ from ..models import (
     Employment,
     Expert,
     ExpertRelation,
-    ExpertSpecialty,
     Leave,
     Member,
     Organisation,
@@ -52,6 +47,8 @@ from ..models import (
     Venue,
     Workstation,
 )
+from . import pool_universe
+from .sql_lists import as_list, list_of
 
 
 @dataclass
@@ -74,7 +71,6 @@ class Pool:
     strata: list[StratumPool]
     excluded: dict[str, int]
     venues: list[dict[str, Any]]
-    expert_ids: dict[str, int] = field(default_factory=dict)
     stale_blocked: list[str] = field(default_factory=list)
 
 
@@ -349,7 +345,7 @@ def _recent_members(project: Project, days: int) -> sa.Select[Any]:
     )
 
 
-def _fact_rules(project: Project, facts: el.ProjectFacts, rules: el.Rules) -> sa.Subquery:
+def _fact_rules(project: Project, facts: el.ProjectFacts, rules: el.Rules) -> sa.Select[Any]:
     """``(expert_id, rank)``: per expert with a fact that some rule acts on, the position in
     ``el.REASON_CODES`` of the first such rule.
 
@@ -410,7 +406,7 @@ def _fact_rules(project: Project, facts: el.ProjectFacts, rules: el.Rules) -> sa
             else_=rank["party-declared"],
         ).label("rank"),
     ).where(ExpertRelation.organisation_id.in_(parties))
-    # The rules on the expert's own row (inactive, region, stale-data) are in _judged.
+    # The rules on the expert's own row (inactive, region, stale-data) are in pool_universe.
     in_sql = {*excluded_by, "party-relative", "party-declared", "inactive", "region", "stale-data"}
     assert in_sql == set(el.REASON_CODES), "a rule of the domain is missing from pool building"
     everything = sa.union_all(
@@ -418,37 +414,9 @@ def _fact_rules(project: Project, facts: el.ProjectFacts, rules: el.Rules) -> sa
         *(q.add_columns(sa.literal(rank[code]).label("rank")) for code, q in excluded_by.items()),
     ).subquery("facts")
     expert_id = everything.c[0]
-    return (
-        sa.select(expert_id.label("expert_id"), sa.func.min(everything.c.rank).label("rank"))
-        .group_by(expert_id)
-        .subquery("fact_rules")
-    )
-
-
-class _list_of(FunctionElement[Any]):
-    """The values of an expression over a group, as one list: ``array_agg`` on PostgreSQL
-    (which psycopg reads as a list), ``json_group_array`` on SQLite (JSON text). Both keep
-    NULLs, and several of them over one group list its rows in the same order."""
-
-    name = "list_of"
-    inherit_cache = True
-
-
-@compiles(_list_of)
-def _list_of_default(element: _list_of, compiler: Any, **kw: Any) -> str:
-    return f"array_agg({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_list_of, "sqlite")
-def _list_of_sqlite(element: _list_of, compiler: Any, **kw: Any) -> str:
-    return f"json_group_array({compiler.process(element.clauses, **kw)})"
-
-
-def _as_list(value: Any) -> list[Any]:
-    """A ``_list_of`` value as a list; PostgreSQL gives NULL for no rows, SQLite ``[]``."""
-    if value is None:
-        return []
-    return json.loads(value) if isinstance(value, str) else value
+    return sa.select(
+        expert_id.label("expert_id"), sa.func.min(everything.c.rank).label("rank")
+    ).group_by(expert_id)
 
 
 def free_venues(
@@ -467,7 +435,7 @@ def free_venues(
         Booking.released_at.is_(None), Booking.start < end, Booking.end > start
     )
     venues, rooms, workstations = db.session.execute(
-        sa.select(_list_of(Venue.id), _list_of(Room.id), _list_of(Workstation.id))
+        sa.select(list_of(Venue.id), list_of(Room.id), list_of(Workstation.id))
         .select_from(Venue)
         .join(Room, Room.venue_id == Venue.id)
         .join(Workstation, Workstation.room_id == Room.id)
@@ -482,7 +450,7 @@ def free_venues(
         )
     ).one()
     # Venues, their rooms and the rooms' workstations, each in id order.
-    seats = sorted(zip(_as_list(venues), _as_list(rooms), _as_list(workstations), strict=True))
+    seats = sorted(zip(as_list(venues), as_list(rooms), as_list(workstations), strict=True))
     return [
         {
             "id": venue,
@@ -495,108 +463,6 @@ def free_venues(
     ]
 
 
-def _judged(
-    project: Project,
-    facts: el.ProjectFacts,
-    rules: el.Rules,
-    universes: list[list[str]],
-    exclude_experts: dict[str, str],
-    codes: list[str],
-) -> sa.Select[Any]:
-    """The query judging every expert of the strata's universes (specialty codes).
-
-    One row per ``strata`` and ``reason``: ``(strata, reason, count, codes, ids, employers)``,
-    where bit i of ``strata`` stands for stratum i and ``reason`` is a position in ``codes``:
-    the first rule that excludes, the rules on the expert's own row as conditions here, the
-    others from :func:`_fact_rules`. For the eligible experts (``reason`` NULL) the last three
-    are lists (:class:`_list_of`), in one order, of their codes, ids and employers' ids; for
-    the excluded ones only the count matters. Grouping the eligible experts too, rather than
-    returning them row by row beside the counts, lets the database judge each expert once
-    (no second pass over a materialised CTE) and send a few rows, and spares Python a row
-    object per expert.
-    """
-    day = el.evaluation_date(facts, rules)
-    universe = _universe(universes)
-    imposed: dict[str, list[str]] = defaultdict(list)
-    for code, reason in sorted(exclude_experts.items()):
-        imposed[reason].append(code)
-    fact_rules = _fact_rules(project, facts, rules)
-    position = codes.index
-    reason = sa.case(
-        (_sql_inactive(day), position("inactive")),
-        (Expert.home_region.in_(excluded_regions(facts, rules)), position("region")),
-        *((Expert.code.in_(imposed[r]), position(r)) for r in sorted(imposed)),
-        (fact_rules.c.rank.is_not(None), fact_rules.c.rank),
-        (
-            sa.or_(
-                Expert.data_confirmed_on.is_(None),
-                Expert.data_confirmed_on < el.stale_before(rules, day),
-            ),
-            position("stale-data"),
-        ),
-        else_=sa.null(),
-    )
-    judged = (
-        sa.select(
-            Expert.id, Expert.code, Expert.employer_id, universe.c.strata, reason.label("reason")
-        )
-        .join(universe, universe.c.expert_id == Expert.id)
-        .outerjoin(fact_rules, fact_rules.c.expert_id == Expert.id)
-        .subquery("judged")
-    )
-    eligible = judged.c.reason.is_(None)
-    return sa.select(
-        judged.c.strata,
-        judged.c.reason,
-        sa.func.count(),
-        _list_of(judged.c.code).filter(eligible),
-        _list_of(judged.c.id).filter(eligible),
-        _list_of(judged.c.employer_id).filter(eligible),
-    ).group_by(judged.c.strata, judged.c.reason)
-
-
-def _universe(universes: list[list[str]]) -> sa.Subquery:
-    """``(expert_id, strata)`` for every expert with a specialty in a stratum's universe, bit i
-    of ``strata`` standing for stratum i.
-
-    PostgreSQL ORs the bits of a join with the (code, bit) pairs, one index look-up per code:
-    at 100,000 experts the pool query took about a quarter less than when every specialty row
-    was tested against every universe's list. SQLite, which has neither ``bit_or`` nor arrays,
-    tests the lists.
-    """
-    pairs = [(code, 1 << i) for i, under in enumerate(universes) for code in under]
-    if not pairs or db.session.get_bind().dialect.name != "postgresql":
-        in_strata = sum(
-            (
-                sa.func.max(sa.case((ExpertSpecialty.specialty_code.in_(under), 1 << i), else_=0))
-                for i, under in enumerate(universes)
-            ),
-            start=sa.literal(0),
-        )
-        return (
-            sa.select(ExpertSpecialty.expert_id, in_strata.label("strata"))
-            .where(ExpertSpecialty.specialty_code.in_(sorted({c for u in universes for c in u})))
-            .group_by(ExpertSpecialty.expert_id)
-            .subquery("universe")
-        )
-    # unnest of two array parameters rather than VALUES: the statement keeps one form for any
-    # number of codes, so SQLAlchemy caches its compiled SQL (it cannot cache VALUES).
-    bits = (
-        sa.func.unnest(
-            sa.bindparam("strata_codes", [code for code, _ in pairs], type_=ARRAY(sa.String)),
-            sa.bindparam("strata_bits", [bit for _, bit in pairs], type_=ARRAY(sa.Integer)),
-        )
-        .table_valued("code", "bit", name="strata_codes")
-        .render_derived()
-    )
-    return (
-        sa.select(ExpertSpecialty.expert_id, sa.func.bit_or(bits.c.bit).label("strata"))
-        .join(bits, bits.c.code == ExpertSpecialty.specialty_code)
-        .group_by(ExpertSpecialty.expert_id)
-        .subquery("universe")
-    )
-
-
 def _employer_groups(family: str, employer_ids: set[int]) -> dict[int, str]:
     """Group codes of the employers (by id) that have a USCC."""
     if not employer_ids:
@@ -607,29 +473,6 @@ def _employer_groups(family: str, employer_ids: set[int]) -> dict[int, str]:
         sa.select(Organisation.id, Organisation.uscc).where(Organisation.id.in_(ids))
     )
     return {org: group_code(family, uscc, "") for org, uscc in rows if uscc}
-
-
-@contextmanager
-def _planned_for_values() -> Iterator[None]:
-    """Let PostgreSQL plan the statements run inside for their values, every time.
-
-    psycopg prepares a statement once a connection has run it five times, and PostgreSQL then
-    reuses a generic plan, made without the values, when its estimated cost is lower. For the
-    pool query the generic plan underestimates the universe (an ``IN`` of unknown codes) and
-    gathers the fact rules with parallel workers, started anew on every run: at 100,000
-    experts it took 20-30 % longer than the plan for the values, whose planning costs about
-    a millisecond. Nothing changes on other drivers (SQLite).
-    """
-    driver = db.session.connection().connection.driver_connection
-    threshold = getattr(driver, "prepare_threshold", None)
-    if threshold is None:
-        yield
-        return
-    driver.prepare_threshold = None  # psycopg: no server-side prepared statement
-    try:
-        yield
-    finally:
-        driver.prepare_threshold = threshold
 
 
 def build_pool(
@@ -647,48 +490,55 @@ def build_pool(
     under the first reason in rules.md's order (the draw's own reasons come after ``inactive``
     and ``region``).
 
-    One query (:func:`_judged`) judges every expert of the strata's universes; it returns the
-    eligible experts as lists per strata, and the excluded ones only as counts per reason
-    and strata.
+    The experts of the strata's universes and the verdicts of the rules on their own rows
+    come from :mod:`.pool_universe` (in memory while the pool data is unchanged); one query
+    (:func:`_fact_rules`) gives the experts some other fact of theirs excludes.
     """
     facts = project_facts(project)
     rules = _with_project_policy(rules, project)
     exclude_experts = exclude_experts or {}
-    # Reasons travel as their position in ``codes``.
-    codes = [*el.REASON_CODES, *sorted(set(exclude_experts.values()) - set(el.REASON_CODES))]
     universes = [specialty_codes_under(s["specialty"]) for s in strata]
-    query = _judged(project, facts, rules, universes, exclude_experts, codes)
-    # (code, id, employer id, strata) of the eligible experts, sorted below by expert code.
-    drawable: list[tuple[str, int, int | None, int]] = []
-    employer_ids: set[int] = set()
-    by_reason: list[tuple[int, str, int]] = []  # (strata, reason, count) of the excluded
-    with _planned_for_values():
-        rows = db.session.execute(query).all()
-    for mask, at, n, expert_codes, ids, employers in rows:
-        if at is not None:
-            by_reason.append((mask, codes[at], n))
-            continue
-        expert_codes, ids, employers = _as_list(expert_codes), _as_list(ids), _as_list(employers)
-        # strict: the three lists and the count describe the same experts.
-        drawable += zip(expert_codes, ids, employers, repeat(mask, n), strict=True)
-        employer_ids.update(employers)
-    drawable.sort(key=itemgetter(0))
-    employer_ids.discard(None)
-    groups = _employer_groups(family, employer_ids)
-    counted: dict[str, int] = defaultdict(int)
-    for _, code, n in by_reason:
-        counted[code] += n
-    # Columns of the eligible experts in code order; each one's group computed once, though
-    # an expert may be a candidate of several strata (transposed and mapped at C speed: a
-    # provincial pool has about 18,700 of them).
-    expert_codes, ids, employers, masks = (
-        (list(column) for column in zip(*drawable, strict=True)) if drawable else ([],) * 4
+    universe = pool_universe.universe_of(universes)
+    day = el.evaluation_date(facts, rules)
+    verdicts = pool_universe.own_rows(
+        universe, day, frozenset(excluded_regions(facts, rules)), el.stale_before(rules, day)
     )
-    group_list = list(map(groups.get, employers))
-    alone = [at for at, group in enumerate(group_list) if group is None]
-    own = _own_group_codes(family, (expert_codes[at] for at in alone))
-    for at, group in zip(alone, own, strict=True):
-        group_list[at] = group
+    # The first reason of each open expert that one has, in rules.md's order after inactive
+    # and region: the draw's own reasons, the fact rules, then stale-data.
+    reasons: dict[int, str] = {}
+    closed = verdicts.closed
+    for code, reason in exclude_experts.items():
+        at = universe.position_of_code.get(code)
+        if at is not None and at not in closed:
+            reasons[at] = reason
+    position_of_id = universe.position_of_id
+    fact_rules = _fact_rules(project, facts, rules).subquery("fact_rules")
+    with pool_universe.planned_for_values():
+        ids, ranks = db.session.execute(
+            sa.select(list_of(fact_rules.c.expert_id), list_of(fact_rules.c.rank))
+        ).one()
+    for expert_id, rank in zip(as_list(ids), as_list(ranks), strict=True):
+        at = position_of_id.get(expert_id)
+        if at is not None and at not in closed and at not in reasons:
+            reasons[at] = el.REASON_CODES[rank]
+    for at in verdicts.stale:
+        reasons.setdefault(at, "stale-data")
+    removed = set(closed)
+    removed.update(reasons)
+    chosen = [[at for at in members if at not in removed] for members in universe.members]
+    eligible = list(set().union(*chosen))
+
+    codes, employers = universe.codes, universe.employers
+    employer_of = list(map(employers.__getitem__, eligible))
+    groups = _employer_groups(family, set(employer_of) - {None})
+    group_list = list(map(groups.get, employer_of))
+    alone = [i for i, group in enumerate(group_list) if group is None]
+    own = _own_group_codes(family, (codes[eligible[i]] for i in alone))
+    for i, group in zip(alone, own, strict=True):
+        group_list[i] = group
+    group_at = dict(zip(eligible, group_list, strict=True))
+    counted = Counter(reasons.values())
+    counted.update(verdicts.closed_counts)
     pool = Pool(
         strata=[],
         excluded={
@@ -697,19 +547,14 @@ def build_pool(
             if counted.get(code)
         },
         venues=[],
-        expert_ids=dict(zip(expert_codes, ids, strict=True)),
     )
+    stale = [at for at, reason in reasons.items() if reason == "stale-data"]
     for i, stratum in enumerate(strata):
         bit = 1 << i
-        candidates = [
-            {"id": code, "group": group}
-            for code, group, mask in zip(expert_codes, group_list, masks, strict=True)
-            if mask & bit
-        ]
-        stale = sum(n for mask, code, n in by_reason if mask & bit and code == "stale-data")
-        excluded_here = sum(n for mask, _, n in by_reason if mask & bit)
-        total = stale + len(candidates)
-        share = Fraction(stale, total) if total else Fraction(0)
+        candidates = [{"id": codes[at], "group": group_at[at]} for at in chosen[i]]
+        stale_here = sum(1 for at in stale if universe.strata[at] & bit)
+        total = stale_here + len(candidates)
+        share = Fraction(stale_here, total) if total else Fraction(0)
         if share and share >= rules.stale_share_limit:
             pool.stale_blocked.append(stratum["name"])
         pool.strata.append(
@@ -719,7 +564,7 @@ def build_pool(
                 count=stratum["count"],
                 alternates=stratum["alternates"],
                 candidates=candidates,
-                considered=len(candidates) + excluded_here,
+                considered=len(universe.members[i]),
                 stale_share=f"{share.numerator}/{share.denominator}",
             )
         )
