@@ -3,9 +3,10 @@
 Creates a scratch database on the local PostgreSQL, loads the seed plus ``--experts`` generated
 experts and ``--conflicts`` conflict relations, registers a typical project (one technical and
 one economic stratum), vacuums and analyses it (as autovacuum would), then times
-``services.pool.build_pool`` two ways: as a server builds it between changes to the experts,
-with the universe's experts kept in memory (``services.pool_universe``), and as the first
-build after such a change, which reads them again. In the same run, interleaved, it times the
+``services.pool.build_pool`` three ways: as a server builds it with the universe's experts
+kept in memory (``services.pool_universe``) and unchanged since the last draw; after
+``--changes`` of them changed their data (read again, alone); and after an import, when the
+whole universe is read again. In the same run, interleaved, it times the
 floor: the one SQL query per stratum that lists the universe's expert ids (the least a pool
 builder that reads the universe must do). It prints p50 and p95 of each, their ratios, the
 CPU time each took in this process (and in Python's garbage collector) and in the database
@@ -31,6 +32,7 @@ import json
 import math
 import os
 import pstats
+import random
 import statistics
 import sys
 import tempfile
@@ -46,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from expertdraw import clock, create_app
 from expertdraw.extensions import db
-from expertdraw.models import Organisation, Project, Stratum
+from expertdraw.models import Expert, ExpertSpecialty, Organisation, Project, Stratum
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -128,6 +130,9 @@ def main() -> int:
     parser.add_argument("--experts", type=int, default=100_000)
     parser.add_argument("--conflicts", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument(
+        "--changes", type=int, default=20, help="experts changed between two timed builds"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     parser.add_argument(
         "--database",
@@ -216,6 +221,12 @@ def _project(now: datetime) -> Project:
     return project
 
 
+def _universe_ids(specialty_codes: list[str]) -> sa.Select[tuple[int]]:
+    return sa.select(ExpertSpecialty.expert_id).where(
+        ExpertSpecialty.specialty_code.in_(specialty_codes)
+    )
+
+
 def _percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile (p95 of 15 runs is the 15th value)."""
     ordered = sorted(values)
@@ -265,8 +276,21 @@ def _run(args: argparse.Namespace) -> int:
         built = pool.build_pool(project, request, rules, family="D-BENCH")
 
     def build_cold() -> None:
-        pool_universe.forget()  # as after a change to the experts: read the universe again
+        pool_universe.forget()  # as after an import: read the universe again
         build()
+
+    universe_ids = [i for codes_of in codes for i in db.session.scalars(_universe_ids(codes_of))]
+    rng = random.Random(7)
+
+    def confirm_some() -> None:
+        """Between two draws, ``--changes`` experts of the strata confirm their data."""
+        chosen = rng.sample(universe_ids, min(args.changes, len(universe_ids)))
+        db.session.execute(
+            sa.update(Expert)
+            .where(Expert.id.in_(chosen))
+            .values(data_confirmed_on=now.date() - timedelta(days=rng.randrange(400)))
+        )
+        db.session.commit()
 
     pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
     backend = Path(f"/proc/{pid}/schedstat")
@@ -278,15 +302,22 @@ def _run(args: argparse.Namespace) -> int:
             profiler.runcall(build)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
         # Interleaved, so that a change in the machine's load weighs on both alike.
-        pooled, cold, floored = Timer(), Timer(), Timer()
+        pooled, changed, cold, floored = Timer(), Timer(), Timer(), Timer()
         for _ in range(args.repeat):
             pooled.time(build, backend)
+            confirm_some()
+            changed.time(build, backend)
             cold.time(build_cold, backend)
             floored.time(floor, backend)
         build()  # leaves the universe in memory, as a server has it
     if db.session.scalar(sa.text("SELECT pg_backend_pid()")) != pid:
-        pooled.backend = cold.backend = floored.backend = []  # not this connection's figures
-    pool_figures, cold_figures = pooled.figures(), cold.figures()
+        for timer in (pooled, changed, cold, floored):
+            timer.backend = []  # another connection's: not the figures of this one
+    pool_figures, changed_figures, cold_figures = (
+        pooled.figures(),
+        changed.figures(),
+        cold.figures(),
+    )
     floor_figures = floored.figures()
     load = os.getloadavg()
     figures = {
@@ -299,9 +330,12 @@ def _run(args: argparse.Namespace) -> int:
         "excluded": built.excluded,
         "repeat": args.repeat,
         **{f"pool_ms_{k}": v for k, v in pool_figures.items()},
+        "changes_between_builds": args.changes,
+        **{f"changed_ms_{k}": v for k, v in changed_figures.items()},
         **{f"cold_ms_{k}": v for k, v in cold_figures.items()},
         **{f"floor_ms_{k}": v for k, v in floor_figures.items()},
         "ratio": round(pool_figures["p50"] / floor_figures["p50"], 2),
+        "changed_ratio": round(changed_figures["p50"] / floor_figures["p50"], 2),
         "cold_ratio": round(cold_figures["p50"] / floor_figures["p50"], 2),
         "target_ms": 100,
         "load_average": [round(x, 2) for x in load],
@@ -312,8 +346,9 @@ def _run(args: argparse.Namespace) -> int:
     print(f"strata considered {figures['considered']}, candidates {figures['candidates']}")
     print(f"excluded {built.excluded}")
     for name, f in (
-        ("build_pool, universe in memory", pool_figures),
-        ("build_pool, universe read (after a change to experts)", cold_figures),
+        ("build_pool, universe in memory, unchanged", pool_figures),
+        (f"build_pool, {args.changes} of its experts changed since", changed_figures),
+        ("build_pool, universe read in full (as after an import)", cold_figures),
         ("floor (universe query)", floor_figures),
     ):
         backend_cpu = f["backend_cpu_p50"]
@@ -325,7 +360,8 @@ def _run(args: argparse.Namespace) -> int:
             f"(n={args.repeat}) | {work}"
         )
     print(
-        f"ratio (p50) {figures['ratio']} in memory, {figures['cold_ratio']} read | target ≤ 100 ms"
+        f"ratio (p50) {figures['ratio']} unchanged, {figures['changed_ratio']} changed, "
+        f"{figures['cold_ratio']} read in full | target ≤ 100 ms"
     )
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     if args.out:

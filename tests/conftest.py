@@ -122,7 +122,8 @@ def _empty(engine: sa.Engine) -> None:
             + "".join(f'DROP TABLE IF EXISTS "{t}" CASCADE; ' for t in extra)
             + "".join(f'DELETE FROM "{t}"; ' for t in tables)
             # As a migrated database has it: one row, under a stamp no other database has.
-            + "UPDATE pool_versions SET stamp = gen_random_uuid()::text; "
+            + "UPDATE pool_versions SET lineage = gen_random_uuid()::text, "
+            "generation = 0, kept_from = 0; "
             + "DO $$ DECLARE s record; BEGIN FOR s IN SELECT c.oid::regclass AS seq "
             "FROM pg_class c WHERE c.relkind = 'S' LOOP "
             "PERFORM setval(s.seq, 1, false); END LOOP; END $$;"

@@ -22,6 +22,7 @@ from .pool import (
     ExpertSpecialty,
     Leave,
     Penalty,
+    PoolChange,
     PoolVersion,
 )
 from .projects import Project, ProjectBidder, ProjectDrafter, Stratum
@@ -54,6 +55,7 @@ __all__ = [
     "Notice",
     "Organisation",
     "Penalty",
+    "PoolChange",
     "PoolVersion",
     "Project",
     "ProjectBidder",

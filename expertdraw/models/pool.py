@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -146,19 +146,32 @@ class Leave(db.Model):
 
 
 class PoolVersion(db.Model):
-    """One row whose ``stamp`` changes, by database triggers (migration 0007), in every
-    transaction that changes the experts' pool columns or their specialties.
+    """The generation of the pool data: one row, which database triggers (migration 0007)
+    move on in every transaction that changes the experts' pool columns or specialties.
 
-    Pool building keeps the experts of a request's universe in memory under this stamp
-    (``services.pool_universe``): the same stamp means the same rows, on every instance that
-    shares the database, so a draw reads them again only after they change. A random stamp,
-    not a counter, so that two databases (a restored backup, a test's copy) never share one
-    by chance with different rows.
+    Pool building keeps the experts of a request's universe in memory under a generation
+    (``services.pool_universe``) and, before a draw, reads again only the experts that
+    ``PoolChange`` names for the generations since. ``lineage`` is random, so that two
+    databases created apart never pass for one another (a copy shares its lineage: processes
+    key what they keep by the database's address too, and a database restored from a backup
+    under a running service needs the service restarted, as for any other cache).
     """
 
     __tablename__ = "pool_versions"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    stamp: Mapped[str] = mapped_column(String(36))
+    lineage: Mapped[str] = mapped_column(String(36))
+    generation: Mapped[int] = mapped_column(BigInteger)
+    #: ``PoolChange`` holds every change of the generations after this one.
+    kept_from: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class PoolChange(db.Model):
+    """An expert whose pool data a generation changed (no foreign key: deletions count)."""
+
+    __tablename__ = "pool_changes"
+
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    expert_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -1,14 +1,15 @@
-"""The experts of a request's strata, kept in memory while the pool data stays the same.
+"""The experts of a request's strata, kept in memory between draws and brought up to date.
 
-A provincial request's strata cover some 30,000 experts. Reading their pool columns is most of
-what building a pool cost (about 60 % of it at 100,000 experts), and they change far less
-often than draws happen: a draw changes bookings and memberships, never experts. So each
-process keeps the last few universes it read, under the ``pool_versions`` stamp that database
-triggers change in every transaction that changes the experts' pool columns or specialties
-(migration 0007). The stamp is read first, in its own statement, and the rows after it: rows
-kept under a stamp are never older than the stamp, so a draw never judges experts as they
-were before a change it could see. Several instances sharing one database each keep their
-own copy, all keyed by the same stamp.
+A provincial request's strata cover some 30,000 experts. Reading their pool columns was most
+of what building a pool cost (about 60 % of it at 100,000 experts), and few of them change
+between two draws: a draw changes bookings and memberships, never experts. So each process
+keeps the last few universes it read, under the ``pool_versions`` generation that database
+triggers move on in every transaction that changes the experts' pool columns or specialties
+(migration 0007), and before a draw reads again only the experts ``pool_changes`` names for
+the generations since. The generation is read first, in its own statement, and the rows after
+it, so rows kept under a generation are never older than it: a draw never judges an expert as
+they were before a change it could see. Several instances sharing one database each keep
+their own copy, brought up to date the same way.
 
 Only the experts' own columns are kept; everything a draw changes (bookings, memberships)
 and everything tied to a project (relations with its parties, drafting, penalties, leave) is
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,11 +30,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..extensions import db
-from ..models import Expert, ExpertSpecialty, PoolVersion
+from ..models import Expert, ExpertSpecialty, PoolChange, PoolVersion
 from .sql_lists import as_list, list_of
 
 #: Universes kept per process: a few requests' specialty combinations at a time.
 KEPT = 8
+#: More changed experts than this since a kept generation: read the universe again instead.
+MOST_CHANGES = 2000
 
 
 @dataclass
@@ -51,24 +54,40 @@ class Universe:
     confirmed: list[date | None]
     #: How many strata the bits stand for.
     width: int
-    #: Position of each expert id, for the few experts a draw's facts name.
-    position_of_id: dict[int, int] = field(init=False, repr=False)
-    position_of_code: dict[str, int] = field(init=False, repr=False)
-    #: Positions of each stratum's experts (bit i: stratum i), whatever the verdicts.
-    members: list[list[int]] = field(init=False, repr=False)
+    #: Position of each expert id and code; positions of each stratum's experts (bit i:
+    #: stratum i), whatever the verdicts. Computed unless given (a patch keeps them).
+    position_of_id: dict[int, int] = field(default_factory=dict, repr=False)
+    position_of_code: dict[str, int] = field(default_factory=dict, repr=False)
+    members: list[list[int]] = field(default_factory=list, repr=False)
     #: Verdicts on the rules that read only an expert's own row, per (day, excluded home
     #: regions, stale-before date): the same for every draw of a day under one region policy.
     own_rows: dict[tuple[Any, ...], OwnRows] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.position_of_id = {expert_id: at for at, expert_id in enumerate(self.ids)}
-        self.position_of_code = {code: at for at, code in enumerate(self.codes)}
-        self.members = [
-            [at for at, bits in enumerate(self.strata) if bits >> i & 1] for i in range(self.width)
-        ]
+        if not self.position_of_id and self.ids:
+            self.position_of_id = {expert_id: at for at, expert_id in enumerate(self.ids)}
+            self.position_of_code = {code: at for at, code in enumerate(self.codes)}
+        if not self.members:
+            self.members = [
+                [at for at, bits in enumerate(self.strata) if bits >> i & 1]
+                for i in range(self.width)
+            ]
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def own_columns(self) -> list[list[Any]]:
+        """The columns of the experts' own rows, in the order the constructor takes them."""
+        return [
+            self.codes,
+            self.ids,
+            self.employers,
+            self.strata,
+            self.statuses,
+            self.home_regions,
+            self.expiries,
+            self.confirmed,
+        ]
 
 
 @dataclass(frozen=True)
@@ -81,33 +100,62 @@ class OwnRows:
     closed_counts: dict[str, int]  # how many each of those two closes
 
 
-_KEPT: OrderedDict[tuple[Any, ...], Universe] = OrderedDict()
+@dataclass(frozen=True)
+class Version:
+    """The ``pool_versions`` row."""
+
+    lineage: str
+    generation: int
+    kept_from: int
+
+
+_KEPT: OrderedDict[tuple[Any, ...], tuple[int, Universe]] = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def current_stamp() -> str | None:
-    """The pool data's stamp; None where the row is missing (nothing is then kept)."""
-    return db.session.scalar(sa.select(PoolVersion.stamp).where(PoolVersion.id == 1))
+def current_version() -> Version | None:
+    """The pool data's generation; None where the row is missing (nothing is then kept)."""
+    row = db.session.execute(
+        sa.select(PoolVersion.lineage, PoolVersion.generation, PoolVersion.kept_from).where(
+            PoolVersion.id == 1
+        )
+    ).first()
+    return Version(*row) if row else None
 
 
 def universe_of(universes: list[list[str]]) -> Universe:
-    """The experts of the strata's universes (each a list of specialty codes), from memory
-    when the pool data's stamp is the one they were read under."""
-    stamp = current_stamp()
-    key = (stamp, tuple(tuple(codes) for codes in universes))
-    if stamp is not None:
-        with _LOCK:
-            kept = _KEPT.get(key)
-            if kept is not None:
+    """The experts of the strata's universes (each a list of specialty codes): kept in
+    memory, brought up to date with the experts changed since, or read in full."""
+    version = current_version()
+    if version is None:
+        return _read(universes)
+    # The database's address too: a process may talk to several copies of one database (a
+    # test's copies of a template), and copies share a lineage.
+    address = db.session.get_bind().url.render_as_string(hide_password=True)
+    key = (address, version.lineage, tuple(tuple(codes) for codes in universes))
+    with _LOCK:
+        kept = _KEPT.get(key)
+    universe = None
+    if kept is not None:
+        generation, universe = kept
+        if generation == version.generation:
+            with _LOCK:
                 _KEPT.move_to_end(key)
-                return kept
-    read = _read(universes)
-    if stamp is not None:
-        with _LOCK:
-            _KEPT[key] = read
-            while len(_KEPT) > KEPT:
-                _KEPT.popitem(last=False)
-    return read
+            return universe
+        changed = None
+        if version.kept_from <= generation < version.generation:
+            changed = _changed_between(generation, version.generation)
+        universe = _patched(universe, universes, changed) if changed is not None else None
+    if universe is None:
+        universe = _read(universes)
+    with _LOCK:
+        kept = _KEPT.get(key)
+        if kept is None or kept[0] <= version.generation:  # threads may finish out of order
+            _KEPT[key] = (version.generation, universe)
+            _KEPT.move_to_end(key)
+        while len(_KEPT) > KEPT:
+            _KEPT.popitem(last=False)
+    return universe
 
 
 def forget() -> None:
@@ -116,40 +164,115 @@ def forget() -> None:
         _KEPT.clear()
 
 
-def own_rows(universe: Universe, day: date, outside: frozenset[str], stale_before: date) -> OwnRows:
-    """The verdicts of ``inactive``, ``region`` and ``stale-data`` on every expert of the
-    universe: written as the rules of ``domain.eligibility`` are, NULL-safe as the SQL was
-    (tests/integration/test_pool.py holds the pool equal to those rules)."""
-    key = (day, outside, stale_before)
-    kept = universe.own_rows.get(key)
-    if kept is not None:
-        return kept
-    opened: list[int] = []
-    stale: set[int] = set()
-    closed: dict[int, str] = {}
-    for at, (status, region, expiry, confirmed) in enumerate(
-        zip(
-            universe.statuses,
-            universe.home_regions,
-            universe.expiries,
-            universe.confirmed,
-            strict=True,
+def _changed_between(kept: int, current: int) -> list[int] | None:
+    """The experts the generations after ``kept`` up to ``current`` changed; None if more
+    than :data:`MOST_CHANGES` (an import: reading the universe again costs less)."""
+    changed = db.session.scalars(
+        sa.select(PoolChange.expert_id)
+        .where(PoolChange.generation > kept, PoolChange.generation <= current)
+        .distinct()
+        .limit(MOST_CHANGES + 1)
+    ).all()
+    return list(changed) if len(changed) <= MOST_CHANGES else None
+
+
+def _patched(universe: Universe, universes: list[list[str]], changed: list[int]) -> Universe:
+    """``universe`` with the changed experts read again.
+
+    Where they are the same experts in the same places (same codes, same strata: a status,
+    region, date or employer changed), the columns are copied and those places overwritten,
+    and every verdict kept for the universe is judged again at those places only. Otherwise
+    (an expert joined or left a stratum, or changed code) the columns are merged and sorted
+    anew.
+    """
+    if not changed:
+        return universe
+    fresh = _read(universes, changed)
+    at_of = universe.position_of_id
+    places = [at_of[expert_id] for expert_id in fresh.ids if expert_id in at_of]
+    same = (
+        len(places) == len(fresh)
+        and sum(1 for expert_id in changed if expert_id in at_of) == len(places)
+        and all(
+            universe.codes[at] == fresh.codes[i] and universe.strata[at] == fresh.strata[i]
+            for i, at in enumerate(places)
         )
-    ):
-        if status != "active" or (expiry is not None and expiry < day):
-            closed[at] = "inactive"
-        elif region in outside:
-            closed[at] = "region"
-        else:
-            opened.append(at)
-            if confirmed is None or confirmed < stale_before:
+    )
+    if not same:
+        gone = set(changed)
+        kept = [at for at, expert_id in enumerate(universe.ids) if expert_id not in gone]
+        columns = [
+            [column[at] for at in kept] + new
+            for column, new in zip(universe.own_columns(), fresh.own_columns(), strict=True)
+        ]
+        return _sorted(columns, universe.width)
+    columns = [list(column) for column in universe.own_columns()]
+    for column, new in zip(columns, fresh.own_columns(), strict=True):
+        for i, at in enumerate(places):
+            column[at] = new[i]
+    patched = Universe(
+        *columns,
+        width=universe.width,
+        position_of_id=universe.position_of_id,
+        position_of_code=universe.position_of_code,
+        members=universe.members,
+    )
+    for (day, outside, stale_before), verdicts in list(universe.own_rows.items()):
+        closed, stale = dict(verdicts.closed), set(verdicts.stale)
+        for at in places:
+            closed.pop(at, None)
+            stale.discard(at)
+            verdict = _verdict(patched, at, day, outside, stale_before)
+            if verdict == "stale-data":
                 stale.add(at)
-    verdicts = OwnRows(
-        open=opened,
+            elif verdict is not None:
+                closed[at] = verdict
+        patched.own_rows[(day, outside, stale_before)] = _own_rows(len(patched), closed, stale)
+    return patched
+
+
+def _verdict(
+    universe: Universe, at: int, day: date, outside: frozenset[str], stale_before: date
+) -> str | None:
+    """The first of ``inactive``, ``region`` and ``stale-data`` the expert at ``at`` meets:
+    written as the rules of ``domain.eligibility`` are, NULL-safe
+    (tests/integration/test_pool.py holds the pool equal to those rules)."""
+    expiry = universe.expiries[at]
+    if universe.statuses[at] != "active" or (expiry is not None and expiry < day):
+        return "inactive"
+    if universe.home_regions[at] in outside:
+        return "region"
+    confirmed = universe.confirmed[at]
+    if confirmed is None or confirmed < stale_before:
+        return "stale-data"
+    return None
+
+
+def _own_rows(size: int, closed: dict[int, str], stale: set[int]) -> OwnRows:
+    return OwnRows(
+        open=[at for at in range(size) if at not in closed],
         stale=frozenset(stale),
         closed=closed,
         closed_counts=dict(Counter(closed.values())),
     )
+
+
+def own_rows(universe: Universe, day: date, outside: frozenset[str], stale_before: date) -> OwnRows:
+    """The verdicts of ``inactive``, ``region`` and ``stale-data`` on every expert of the
+    universe, kept with it for the next draws of the day."""
+    key = (day, outside, stale_before)
+    kept = universe.own_rows.get(key)
+    if kept is not None:
+        return kept
+    closed: dict[int, str] = {}
+    stale: set[int] = set()
+    for at in range(len(universe)):
+        verdict = _verdict(universe, at, day, outside, stale_before)
+        if verdict == "stale-data":
+            stale.add(at)
+        elif verdict is not None:
+            closed[at] = verdict
+    verdicts = _own_rows(len(universe), closed, stale)
     with _LOCK:
         if len(universe.own_rows) >= 4:  # a new day or policy: the old verdicts are done
             universe.own_rows.clear()
@@ -157,9 +280,10 @@ def own_rows(universe: Universe, day: date, outside: frozenset[str], stale_befor
     return verdicts
 
 
-def _read(universes: list[list[str]]) -> Universe:
-    """One row of lists (one per column): 30,000 row objects took five times as long."""
-    strata = _strata_of_experts(universes)
+def _read(universes: list[list[str]], only: Sequence[int] | None = None) -> Universe:
+    """The universe's experts (``only`` those of them with these ids), as one row of lists
+    (one per column): 30,000 row objects took five times as long."""
+    strata = _strata_of_experts(universes, only)
     with planned_for_values():
         row = db.session.execute(
             sa.select(
@@ -173,23 +297,30 @@ def _read(universes: list[list[str]]) -> Universe:
                 list_of(Expert.data_confirmed_on),
             ).join(strata, strata.c.expert_id == Expert.id)
         ).one()
-    codes, *others = (as_list(column) for column in row)
-    # By code point, as the snapshot lists candidates, not by the database's collation.
-    order = sorted(range(len(codes)), key=codes.__getitem__)
-    columns = [list(map(column.__getitem__, order)) for column in (codes, *others)]
+    columns = [as_list(column) for column in row]
     if isinstance(row[0], str):  # SQLite's lists are JSON text: dates come as ISO text
         for dates in columns[6:]:
             dates[:] = [date.fromisoformat(day) if day else None for day in dates]
-    return Universe(*columns, width=len(universes))
+    return _sorted(columns, len(universes))
 
 
-def _strata_of_experts(universes: list[list[str]]) -> sa.Subquery:
+def _sorted(columns: list[list[Any]], width: int) -> Universe:
+    """A universe of these columns, ordered by expert code point (as the snapshot lists
+    candidates), not by the database's collation."""
+    codes = columns[0]
+    order = sorted(range(len(codes)), key=codes.__getitem__)
+    return Universe(*(list(map(column.__getitem__, order)) for column in columns), width=width)
+
+
+def _strata_of_experts(universes: list[list[str]], only: Sequence[int] | None) -> sa.Subquery:
     """``(expert_id, strata)`` for every expert with a specialty in a stratum's universe.
 
     PostgreSQL ORs the bits over a join with the (code, bit) pairs, one index look-up per
     code, given as two arrays (``unnest``) so that the statement keeps one form and SQLAlchemy
-    caches it. SQLite, which has neither ``bit_or`` nor arrays, tests the lists.
+    caches it. SQLite, which has neither ``bit_or`` nor arrays, tests the lists. ``only``
+    narrows it to those experts.
     """
+    narrowed = () if only is None else (ExpertSpecialty.expert_id.in_(list(only)),)
     pairs = [(code, 1 << i) for i, under in enumerate(universes) for code in under]
     if not pairs or db.session.get_bind().dialect.name != "postgresql":
         in_strata = sum(
@@ -201,7 +332,10 @@ def _strata_of_experts(universes: list[list[str]]) -> sa.Subquery:
         )
         return (
             sa.select(ExpertSpecialty.expert_id, in_strata.label("strata"))
-            .where(ExpertSpecialty.specialty_code.in_(sorted({c for u in universes for c in u})))
+            .where(
+                ExpertSpecialty.specialty_code.in_(sorted({c for u in universes for c in u})),
+                *narrowed,
+            )
             .group_by(ExpertSpecialty.expert_id)
             .subquery("universe")
         )
@@ -216,6 +350,7 @@ def _strata_of_experts(universes: list[list[str]]) -> sa.Subquery:
     return (
         sa.select(ExpertSpecialty.expert_id, sa.func.bit_or(bits.c.bit).label("strata"))
         .join(bits, bits.c.code == ExpertSpecialty.specialty_code)
+        .where(*narrowed)
         .group_by(ExpertSpecialty.expert_id)
         .subquery("universe")
     )

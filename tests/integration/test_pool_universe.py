@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Expert, ExpertSpecialty, Organisation, Project
+from expertdraw.models import Expert, ExpertSpecialty, Organisation, PoolChange, Project
 from expertdraw.services import draws, pool, pool_universe
 from expertdraw.services.projects import strata_request
 
@@ -21,11 +21,19 @@ from .test_pool import NOW, seeded_project  # noqa: F401 (the fixture)
 # ruff: noqa: F811 (the tests take the imported fixture by name)
 
 
-def _stamp() -> str:
+def _version() -> pool_universe.Version:
     db.session.commit()  # a statement of its own, after what the test committed
-    stamp = pool_universe.current_stamp()
-    assert stamp
-    return stamp
+    version = pool_universe.current_version()
+    assert version is not None
+    return version
+
+
+def _changed_since(generation: int) -> set[int]:
+    return set(
+        db.session.scalars(
+            sa.select(PoolChange.expert_id).where(PoolChange.generation > generation)
+        )
+    )
 
 
 def _build(project: Project) -> pool.Pool:
@@ -37,8 +45,13 @@ def _candidates(built: pool.Pool) -> list[list[dict[str, str]]]:
     return [s.candidates for s in built.strata]
 
 
-def _universe_reads(statements: list[str]) -> int:
-    return sum(1 for s in statements if "bit_or" in s or "max(CASE" in s)
+def _universe_reads(statements: list[str]) -> list[str]:
+    """``full`` or ``changed`` for each read of a universe's experts."""
+    return [
+        "changed" if "expert_specialties.expert_id IN" in s else "full"
+        for s in statements
+        if "bit_or" in s or "max(CASE" in s
+    ]
 
 
 @pytest.fixture
@@ -75,71 +88,95 @@ CHANGES = {
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))
-def test_every_change_to_the_pool_columns_changes_the_stamp(seeded_project, change):
-    before = _stamp()
-    CHANGES[change](_an_expert())
+def test_every_change_to_the_pool_columns_is_a_new_generation(seeded_project, change):
+    before = _version()
+    expert = _an_expert()
+    expert_id = expert.id
+    CHANGES[change](expert)
     db.session.commit()
-    assert _stamp() != before
+    after = _version()
+    assert after.generation > before.generation and after.lineage == before.lineage
+    assert _changed_since(before.generation) == {expert_id}
 
 
-def test_other_changes_and_rolled_back_ones_keep_the_stamp(seeded_project):
-    before = _stamp()
+def test_other_changes_and_rolled_back_ones_are_no_new_generation(seeded_project):
+    before = _version()
     expert = _an_expert()
     expert.name, expert.title, expert.email = "renamed", "senior engineer", "x@example.org"
     db.session.commit()
-    assert _stamp() == before
+    assert _version() == before
     _an_expert().status = "retired"
     db.session.flush()
     db.session.rollback()
-    assert _stamp() == before
+    assert _version() == before
+    assert _changed_since(before.generation) == set()
 
 
-def test_plain_sql_changes_the_stamp_too(seeded_project):
+def test_plain_sql_changes_count_too(seeded_project):
     """An administrator's SQL, or a bulk import, counts as much as the application's ORM."""
-    before = _stamp()
-    db.session.execute(sa.text("UPDATE experts SET status = 'retired' WHERE id = 1"))
+    before = _version()
+    db.session.execute(sa.text("UPDATE experts SET status = 'retired' WHERE id IN (1, 3)"))
     db.session.commit()
-    middle = _stamp()
+    middle = _version()
     db.session.execute(sa.text("DELETE FROM expert_specialties WHERE expert_id = 2"))
     db.session.commit()
-    assert len({before, middle, _stamp()}) == 3
+    assert before.generation < middle.generation < _version().generation
+    assert _changed_since(before.generation) == {1, 2, 3}
+    assert _changed_since(middle.generation) == {2}
 
 
-def test_postgresql_changes_the_stamp_once_per_transaction(seeded_project):
+def test_postgresql_takes_one_generation_per_transaction(seeded_project):
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("a PostgreSQL trigger (SQLite changes it per row, with one writer)")
-    counted = sa.text(
-        "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'pool_versions'"
-    )
-    # Counts not yet reported from earlier transactions show here too: take the difference.
-    before = db.session.scalar(counted)
+        pytest.skip("a PostgreSQL trigger (SQLite takes one per row, with one writer)")
+    before = _version()
     db.session.execute(sa.text("UPDATE experts SET data_confirmed_on = :d"), {"d": date.today()})
-    db.session.execute(sa.text("SET CONSTRAINTS ALL IMMEDIATE"))  # run the deferred triggers now
-    assert db.session.scalar(sa.select(sa.func.count(Expert.id))) > 1000
-    assert db.session.scalar(counted) - before == 1
-    db.session.rollback()
+    db.session.commit()
+    after = _version()
+    everyone = set(db.session.scalars(sa.select(Expert.id)))
+    assert len(everyone) > 1000
+    assert after.generation == before.generation + 1
+    assert _changed_since(before.generation) == everyone
 
 
-def test_postgresql_truncate_changes_the_stamp(seeded_project):
+def test_postgresql_truncate_makes_every_process_read_again(seeded_project):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
-    before = _stamp()
+    before = _version()
     db.session.execute(sa.text("TRUNCATE expert_specialties"))
     db.session.commit()
-    assert _stamp() != before
+    after = _version()
+    assert after.generation > before.generation and after.kept_from == after.generation
+
+
+def test_old_generations_are_pruned(seeded_project):
+    """Only the last generations' changes are kept; the seed alone took more than that on
+    SQLite (a generation per row), and each new one prunes the oldest."""
+    kept = _version()
+    oldest = db.session.scalar(sa.select(sa.func.min(PoolChange.generation)))
+    if db.engine.dialect.name == "sqlite":
+        assert kept.kept_from == kept.generation - 1000
+        assert oldest == kept.kept_from + 1
+    for expert_id in range(1, 6):
+        db.session.execute(
+            sa.text("UPDATE experts SET status = 'retired' WHERE id = :i"), {"i": expert_id}
+        )
+        db.session.commit()
+    after = _version()
+    assert after.generation == kept.generation + 5
+    assert after.kept_from == max(kept.kept_from, after.generation - 1000)
+    assert db.session.scalar(sa.select(sa.func.min(PoolChange.generation))) > after.kept_from
 
 
 def test_an_unchanged_pool_is_not_read_again(seeded_project, statements):
     first = _build(seeded_project)
-    assert _universe_reads(statements) == 1
     second = _build(seeded_project)
-    assert _universe_reads(statements) == 1
+    assert _universe_reads(statements) == ["full"]
     assert _candidates(second) == _candidates(first)
 
 
 def test_a_change_committed_elsewhere_reaches_the_next_pool(seeded_project, statements):
     """Another instance (here another connection) suspends an eligible expert and moves
-    another out of the strata: the next pool here reads the universe again and agrees."""
+    another out of the strata: the next pool here reads those two again, and agrees."""
     first = _build(seeded_project)
     suspended = first.strata[0].candidates[0]["id"]
     moved = first.strata[1].candidates[-1]["id"]
@@ -148,6 +185,11 @@ def test_a_change_committed_elsewhere_reaches_the_next_pool(seeded_project, stat
         other.execute(
             sa.text("UPDATE experts SET status = 'suspended' WHERE code = :c"), {"c": suspended}
         )
+        other.commit()
+    db.session.commit()  # this session's next statements see what was committed
+    second = _build(seeded_project)
+    db.session.commit()
+    with db.engine.connect() as other:
         other.execute(
             sa.text(
                 "DELETE FROM expert_specialties WHERE expert_id = "
@@ -156,20 +198,43 @@ def test_a_change_committed_elsewhere_reaches_the_next_pool(seeded_project, stat
             {"c": moved},
         )
         other.commit()
-    db.session.commit()  # this session's next statements see what was committed
-    second = _build(seeded_project)
-    assert _universe_reads(statements) == 2
-    drawable = {c["id"] for s in second.strata for c in s.candidates}
-    assert suspended not in drawable and moved not in drawable
+    db.session.commit()
+    third = _build(seeded_project)
+    assert _universe_reads(statements) == ["full", "changed", "changed"]
+    assert suspended not in {c["id"] for s in second.strata for c in s.candidates}
     assert second.excluded["inactive"] == first.excluded["inactive"] + 1
-    assert second.strata[1].considered < first.strata[1].considered
+    assert moved not in {c["id"] for s in third.strata for c in s.candidates}
+    assert third.strata[1].considered == first.strata[1].considered - 1
 
 
-def test_a_missing_stamp_reads_the_universe_every_time(seeded_project, statements):
+def test_many_changes_or_pruned_ones_read_the_universe_again(
+    seeded_project, statements, monkeypatch
+):
+    first = _build(seeded_project)
+    monkeypatch.setattr(pool_universe, "MOST_CHANGES", 2)
+    db.session.execute(sa.text("UPDATE experts SET status = 'retired' WHERE id IN (1, 2, 3)"))
+    db.session.commit()
+    _build(seeded_project)
+    assert _universe_reads(statements) == ["full", "full"]
+    db.session.execute(sa.text("UPDATE experts SET status = 'retired' WHERE id = 4"))
+    db.session.commit()
+    _build(seeded_project)
+    assert _universe_reads(statements) == ["full", "full", "changed"]
+    # The changes since the kept generation pruned: nothing tells what changed.
+    db.session.execute(sa.text("UPDATE experts SET status = 'retired' WHERE id = 5"))
+    db.session.commit()
+    db.session.execute(sa.text("UPDATE pool_versions SET kept_from = generation"))
+    db.session.commit()
+    last = _build(seeded_project)
+    assert _universe_reads(statements) == ["full", "full", "changed", "full"]
+    assert last.excluded["inactive"] >= first.excluded["inactive"]
+
+
+def test_a_missing_version_reads_the_universe_every_time(seeded_project, statements):
     db.session.execute(sa.text("DELETE FROM pool_versions"))
     db.session.commit()
     first, second = _build(seeded_project), _build(seeded_project)
-    assert _universe_reads(statements) == 2
+    assert _universe_reads(statements) == ["full", "full"]
     assert _candidates(first) == _candidates(second)
 
 
