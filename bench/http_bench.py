@@ -391,8 +391,8 @@ def instrumented(
 
 
 def profile(app: Any, token: str, codes: list[str], run: str, out: Path | None) -> dict[str, Any]:
-    """Draws through the in-process app: wall time per step (mean over the draws), then a
-    cProfile of one more draw."""
+    """Draws through the in-process app after an untimed first one: wall time per step (mean
+    over the draws), then a cProfile of one more draw."""
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -409,13 +409,17 @@ def profile(app: Any, token: str, codes: list[str], run: str, out: Path | None) 
             raise RuntimeError(f"profiled draw: {response.status_code} {body}")
         return elapsed
 
-    timed = codes[:-1]
+    # The first draw of a process reads the strata's experts (services.pool_universe), as a
+    # server's first draw does; the timed draws are those that come after.
+    with app.app_context():
+        draw(0)
+    timed = codes[1:-1]
     timer = StepTimer()
     sql = {"statements": 0.0, "seconds": 0.0}
     statements: list[tuple[float, str, int, str]] = []
     total = 0.0
     with app.app_context(), instrumented(timer, sql, statements):
-        for n in range(len(timed)):
+        for n in range(1, len(codes) - 1):
             total += draw(n)
     count = max(1, len(timed))
     steps = [
@@ -615,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile_draws > 0:
             with app.app_context():
                 first = 99_999 - args.profile_draws
-                codes = register_projects(run, first, args.profile_draws + 1, tenderer)
+                codes = register_projects(run, first - 1, args.profile_draws + 2, tenderer)
             figures["profile"] = profile(app, token, codes, run, args.out)
         with app.app_context():
             from expertdraw.extensions import db

@@ -18,12 +18,14 @@ read by every draw.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,8 +62,9 @@ class Universe:
     position_of_code: dict[str, int] = field(default_factory=dict, repr=False)
     members: list[list[int]] = field(default_factory=list, repr=False)
     #: Verdicts on the rules that read only an expert's own row, per (day, excluded home
-    #: regions, stale-before date): the same for every draw of a day under one region policy.
+    #: regions, stale-before date), and what they are judged from (built on first use).
     own_rows: dict[tuple[Any, ...], OwnRows] = field(default_factory=dict, repr=False)
+    index: OwnIndex | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.position_of_id and self.ids:
@@ -92,12 +95,87 @@ class Universe:
 
 @dataclass(frozen=True)
 class OwnRows:
-    """Positions the rules on an expert's own row leave open, and the others' verdicts."""
+    """The verdicts of the rules on an expert's own row, by position in the universe."""
 
-    open: list[int]  # neither inactive nor outside the region, in code order
-    stale: frozenset[int]  # open, but with data older than the stale-data bound
     closed: dict[int, str]  # position -> "inactive" or "region"
     closed_counts: dict[str, int]  # how many each of those two closes
+    stale: frozenset[int]  # not closed, but with data older than the stale-data bound
+
+
+@dataclass
+class OwnIndex:
+    """The universe's own rows ordered for the rules that compare them with a date, so that
+    a draw on any day finds who they exclude by bisection rather than expert by expert.
+    ``expiries`` and ``confirmations`` are sorted dates, and ``expiring`` and ``confirming``
+    the positions of those dates' experts, in the same order (no expert without a date)."""
+
+    not_active: set[int]
+    expiries: list[date]
+    expiring: list[int]
+    unconfirmed: set[int]
+    confirmations: list[date]
+    confirming: list[int]
+    outside_of: dict[frozenset[str], set[int]]  # excluded home regions -> positions there
+
+    @classmethod
+    def of(cls, universe: Universe) -> OwnIndex:
+        expiring = sorted(
+            (at for at, day in enumerate(universe.expiries) if day is not None),
+            key=universe.expiries.__getitem__,
+        )
+        confirming = sorted(
+            (at for at, day in enumerate(universe.confirmed) if day is not None),
+            key=universe.confirmed.__getitem__,
+        )
+        return cls(
+            not_active={at for at, s in enumerate(universe.statuses) if s != "active"},
+            expiries=list(map(universe.expiries.__getitem__, expiring)),
+            expiring=expiring,
+            unconfirmed={at for at, day in enumerate(universe.confirmed) if day is None},
+            confirmations=list(map(universe.confirmed.__getitem__, confirming)),
+            confirming=confirming,
+            outside_of={},
+        )
+
+    def patched(self, old: Universe, new: Universe, places: list[int]) -> OwnIndex:
+        """This index for ``new``: ``old`` with the experts at ``places`` changed."""
+        index = OwnIndex(
+            not_active=set(self.not_active),
+            expiries=list(self.expiries),
+            expiring=list(self.expiring),
+            unconfirmed=set(self.unconfirmed),
+            confirmations=list(self.confirmations),
+            confirming=list(self.confirming),
+            outside_of={o: set(there) for o, there in list(self.outside_of.items())},
+        )
+        for at in places:
+            _move(index.expiries, index.expiring, at, old.expiries[at], new.expiries[at])
+            _move(index.confirmations, index.confirming, at, old.confirmed[at], new.confirmed[at])
+            _place(index.not_active, at, new.statuses[at] != "active")
+            _place(index.unconfirmed, at, new.confirmed[at] is None)
+            for outside, there in index.outside_of.items():
+                _place(there, at, new.home_regions[at] in outside)
+        return index
+
+
+def _place(positions: set[int], at: int, belongs: bool) -> None:
+    if belongs:
+        positions.add(at)
+    else:
+        positions.discard(at)
+
+
+def _move(days: list[date], places: list[int], at: int, was: date | None, now: date | None) -> None:
+    """Move the expert at ``at`` from date ``was`` to ``now`` in a sorted pair of lists."""
+    if was is not None:
+        i = bisect.bisect_left(days, was)
+        while places[i] != at:
+            i += 1
+        del days[i], places[i]
+    if now is not None:
+        i = bisect.bisect_right(days, now)
+        days.insert(i, now)
+        places.insert(i, at)
 
 
 @dataclass(frozen=True)
@@ -181,9 +259,9 @@ def _patched(universe: Universe, universes: list[list[str]], changed: list[int])
 
     Where they are the same experts in the same places (same codes, same strata: a status,
     region, date or employer changed), the columns are copied and those places overwritten,
-    and every verdict kept for the universe is judged again at those places only. Otherwise
-    (an expert joined or left a stratum, or changed code) the columns are merged and sorted
-    anew.
+    and the positions and strata members are shared. Otherwise (an expert joined or left a
+    stratum, or changed code) the columns are merged and sorted anew. Either way the own
+    rows' verdicts are judged again on first use.
     """
     if not changed:
         return universe
@@ -217,64 +295,42 @@ def _patched(universe: Universe, universes: list[list[str]], changed: list[int])
         position_of_code=universe.position_of_code,
         members=universe.members,
     )
-    for (day, outside, stale_before), verdicts in list(universe.own_rows.items()):
-        closed, stale = dict(verdicts.closed), set(verdicts.stale)
-        for at in places:
-            closed.pop(at, None)
-            stale.discard(at)
-            verdict = _verdict(patched, at, day, outside, stale_before)
-            if verdict == "stale-data":
-                stale.add(at)
-            elif verdict is not None:
-                closed[at] = verdict
-        patched.own_rows[(day, outside, stale_before)] = _own_rows(len(patched), closed, stale)
+    if universe.index is not None:
+        patched.index = universe.index.patched(universe, patched, places)
     return patched
-
-
-def _verdict(
-    universe: Universe, at: int, day: date, outside: frozenset[str], stale_before: date
-) -> str | None:
-    """The first of ``inactive``, ``region`` and ``stale-data`` the expert at ``at`` meets:
-    written as the rules of ``domain.eligibility`` are, NULL-safe
-    (tests/integration/test_pool.py holds the pool equal to those rules)."""
-    expiry = universe.expiries[at]
-    if universe.statuses[at] != "active" or (expiry is not None and expiry < day):
-        return "inactive"
-    if universe.home_regions[at] in outside:
-        return "region"
-    confirmed = universe.confirmed[at]
-    if confirmed is None or confirmed < stale_before:
-        return "stale-data"
-    return None
-
-
-def _own_rows(size: int, closed: dict[int, str], stale: set[int]) -> OwnRows:
-    return OwnRows(
-        open=[at for at in range(size) if at not in closed],
-        stale=frozenset(stale),
-        closed=closed,
-        closed_counts=dict(Counter(closed.values())),
-    )
 
 
 def own_rows(universe: Universe, day: date, outside: frozenset[str], stale_before: date) -> OwnRows:
     """The verdicts of ``inactive``, ``region`` and ``stale-data`` on every expert of the
-    universe, kept with it for the next draws of the day."""
+    universe, each the first of the three an expert meets, as the rules of
+    ``domain.eligibility`` have them (tests/integration/test_pool.py holds the pool equal to
+    those rules): inactive when not active or qualified only before ``day``; outside the
+    region when the home region is in ``outside``; stale when the data were never confirmed
+    or confirmed before ``stale_before``."""
     key = (day, outside, stale_before)
     kept = universe.own_rows.get(key)
     if kept is not None:
         return kept
-    closed: dict[int, str] = {}
-    stale: set[int] = set()
-    for at in range(len(universe)):
-        verdict = _verdict(universe, at, day, outside, stale_before)
-        if verdict == "stale-data":
-            stale.add(at)
-        elif verdict is not None:
-            closed[at] = verdict
-    verdicts = _own_rows(len(universe), closed, stale)
+    index = universe.index
+    if index is None:
+        index = universe.index = OwnIndex.of(universe)
+    expired = bisect.bisect_left(index.expiries, day)  # every expiry before ``day``
+    closed = dict.fromkeys(chain(index.not_active, index.expiring[:expired]), "inactive")
+    there = index.outside_of.get(outside)
+    if there is None:
+        there = {at for at, region in enumerate(universe.home_regions) if region in outside}
+        with _LOCK:
+            index.outside_of[outside] = there
+    for at in there:
+        closed.setdefault(at, "region")
+    stale = set(index.confirming[: bisect.bisect_left(index.confirmations, stale_before)])
+    stale.update(index.unconfirmed)
+    stale.difference_update(closed)
+    verdicts = OwnRows(
+        closed=closed, closed_counts=dict(Counter(closed.values())), stale=frozenset(stale)
+    )
     with _LOCK:
-        if len(universe.own_rows) >= 4:  # a new day or policy: the old verdicts are done
+        if len(universe.own_rows) >= 8:  # draws on other days: the oldest verdicts can go
             universe.own_rows.clear()
         universe.own_rows[key] = verdicts
     return verdicts

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from expertdraw import clock
+from expertdraw.domain import eligibility as el
 from expertdraw.extensions import db
 from expertdraw.models import Expert, ExpertSpecialty, Organisation, PoolChange, Project
 from expertdraw.services import draws, pool, pool_universe
@@ -241,7 +242,8 @@ def test_a_missing_version_reads_the_universe_every_time(seeded_project, stateme
 MUTATIONS = st.lists(
     st.tuples(
         st.sampled_from(["status", "region", "expiry", "confirmed", "specialty", "employer"]),
-        st.integers(min_value=1, max_value=3000),
+        st.integers(min_value=0, max_value=10**6),  # which expert of the strata
+        st.integers(min_value=0, max_value=3),  # which value
     ),
     min_size=1,
     max_size=6,
@@ -249,32 +251,49 @@ MUTATIONS = st.lists(
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rounds=st.lists(MUTATIONS, min_size=1, max_size=3))
 def test_a_pool_from_memory_equals_one_read_afresh(seeded_project, rounds):
     """Whatever changes between draws, the pool built with what this process keeps equals
-    the pool built after forgetting it."""
+    the pool built after forgetting it: dates on both sides of the rules' bounds, experts
+    joining and leaving strata, several changes to one expert."""
     organisations = db.session.scalars(sa.select(Organisation.id)).all()
+    rules = draws.rules()
+    with clock.frozen(NOW):
+        day = pool.evaluation_day_of(seeded_project, rules)
+    stale_before = el.stale_before(rules, day)
+    expiries = [None, day - timedelta(days=1), day, day + timedelta(days=30)]
+    confirmations = [None, stale_before - timedelta(days=1), stale_before, day]
+    in_strata = sorted(
+        db.session.scalars(
+            sa.select(ExpertSpecialty.expert_id)
+            .where(
+                ExpertSpecialty.specialty_code.like("A01%")
+                | ExpertSpecialty.specialty_code.like("C03%")
+            )
+            .distinct()
+        )
+    )
     for mutations in rounds:
         _build(seeded_project)  # keeps the universe
-        for column, expert_id in mutations:
-            expert = db.session.get(Expert, expert_id)
+        for column, which, value in mutations:
+            expert = db.session.get(Expert, in_strata[which % len(in_strata)])
             if expert is None:
                 continue
             if column == "status":
-                expert.status = "active" if expert.status != "active" else "suspended"
+                expert.status = ["active", "suspended", "active", "retired"][value]
             elif column == "region":
-                expert.home_region = "530602" if expert.home_region != "530602" else "530102"
+                expert.home_region = ["530602", "530102", "530621", "530602"][value]
             elif column == "expiry":
-                expert.qualification_expiry = NOW.date() - timedelta(days=expert_id % 3 - 1)
+                expert.qualification_expiry = expiries[value]
             elif column == "confirmed":
-                expert.data_confirmed_on = None if expert.data_confirmed_on else NOW.date()
+                expert.data_confirmed_on = confirmations[value]
             elif column == "employer":
-                expert.employer_id = organisations[expert_id % len(organisations)]
-            elif expert.specialties:
+                expert.employer_id = organisations[(which + value) % len(organisations)]
+            elif expert.specialties and value < 2:
                 expert.specialties.pop()
-            else:
+            elif not any(s.specialty_code == "A01" for s in expert.specialties):
                 expert.specialties.append(ExpertSpecialty(specialty_code="A01"))
         db.session.commit()
         kept = _build(seeded_project)
