@@ -35,8 +35,9 @@ from ..extensions import db
 from ..models import Expert, ExpertSpecialty, PoolChange, PoolVersion
 from .sql_lists import as_list, list_of
 
-#: Universes kept per process: a few requests' specialty combinations at a time.
-KEPT = 8
+#: Universes kept per process: a few requests' specialty combinations at a time (about 20 MB
+#: each at provincial scale: 30,000 experts with their positions and date indexes).
+KEPT = 4
 #: More changed experts than this since a kept generation: read the universe again instead.
 MOST_CHANGES = 2000
 
@@ -330,7 +331,7 @@ def own_rows(universe: Universe, day: date, outside: frozenset[str], stale_befor
         closed=closed, closed_counts=dict(Counter(closed.values())), stale=frozenset(stale)
     )
     with _LOCK:
-        if len(universe.own_rows) >= 8:  # draws on other days: the oldest verdicts can go
+        if len(universe.own_rows) >= 8:  # draws on many other days: start afresh
             universe.own_rows.clear()
         universe.own_rows[key] = verdicts
     return verdicts
