@@ -121,7 +121,7 @@ def _empty(engine: sa.Engine) -> None:
             "SET LOCAL session_replication_role = replica; "
             + "".join(f'DROP TABLE IF EXISTS "{t}" CASCADE; ' for t in extra)
             + "".join(f'DELETE FROM "{t}"; ' for t in tables)
-            # As a migrated database has it: one row, under a stamp no other database has.
+            # As a migrated database has it: one row, generation 0, a lineage of its own.
             + "UPDATE pool_versions SET lineage = gen_random_uuid()::text, "
             "generation = 0, kept_from = 0; "
             + "DO $$ DECLARE s record; BEGIN FOR s IN SELECT c.oid::regclass AS seq "

@@ -229,9 +229,11 @@ def universe_of(universes: list[list[str]]) -> Universe:
         universe = _read(universes)
     with _LOCK:
         kept = _KEPT.get(key)
-        if kept is None or kept[0] <= version.generation:  # threads may finish out of order
+        if kept is None or kept[0] <= version.generation:
             _KEPT[key] = (version.generation, universe)
             _KEPT.move_to_end(key)
+        else:  # newer than the database's: another thread's later read, or a restored database
+            del _KEPT[key]
         while len(_KEPT) > KEPT:
             _KEPT.popitem(last=False)
     return universe

@@ -1,5 +1,6 @@
-"""The universe kept in memory between draws: its stamp changes with every change to the pool
-data, whoever writes it, and a pool built from memory equals one built from the database."""
+"""The universe kept in memory between draws: every change to the pool data, whoever writes
+it, takes a generation that names the experts it changed; a process reads again only those,
+and a pool built from memory equals one built from the database."""
 
 from __future__ import annotations
 
@@ -229,6 +230,17 @@ def test_many_changes_or_pruned_ones_read_the_universe_again(
     last = _build(seeded_project)
     assert _universe_reads(statements) == ["full", "full", "changed", "full"]
     assert last.excluded["inactive"] >= first.excluded["inactive"]
+
+
+def test_a_generation_gone_back_reads_the_universe_again(seeded_project, statements):
+    """A database whose generation is older than what a process kept (restored from a
+    backup) is read in full, and the newer set is dropped rather than trusted later."""
+    _build(seeded_project)
+    db.session.execute(sa.text("UPDATE pool_versions SET generation = generation - 1"))
+    db.session.commit()
+    for _ in range(3):
+        _build(seeded_project)
+    assert _universe_reads(statements) == ["full", "full", "full"]
 
 
 def test_a_missing_version_reads_the_universe_every_time(seeded_project, statements):
