@@ -1,5 +1,4 @@
-"""Pool versions: a generation that grows with every change to the experts' pool data, and
-the experts each generation changed.
+"""Pool versions: the generation of the experts' pool data, and the experts each one changed.
 
 Pool building keeps the experts of a request's universe in memory (``services.pool_universe``),
 so that a draw at provincial scale does not read 30,000 experts again; before a draw it reads
