@@ -285,12 +285,6 @@ def load_facts(
     }
 
 
-def _sql_inactive(day: date) -> sa.ColumnElement[bool]:
-    # Written NULL-safe: a NULL here would let the expert through to the later rules.
-    expired = sa.and_(Expert.qualification_expiry.is_not(None), Expert.qualification_expiry < day)
-    return sa.or_(Expert.status != "active", expired)
-
-
 def _employers_excluded(
     project: Project, facts: el.ProjectFacts, rules: el.Rules
 ) -> dict[str, list[int]]:
@@ -508,7 +502,7 @@ def build_pool(
     reasons: dict[int, str] = {}
     closed = verdicts.closed
     for code, reason in exclude_experts.items():
-        at = universe.position_of_code.get(code)
+        at = universe.position_of_code(code)
         if at is not None and at not in closed:
             reasons[at] = reason
     position_of_id = universe.position_of_id

@@ -57,10 +57,9 @@ class Universe:
     confirmed: list[date | None]
     #: How many strata the bits stand for.
     width: int
-    #: Position of each expert id and code; positions of each stratum's experts (bit i:
-    #: stratum i), whatever the verdicts. Computed unless given (a patch keeps them).
+    #: Position of each expert id; positions of each stratum's experts (bit i: stratum i),
+    #: whatever the verdicts. Computed unless given (a patch keeps them).
     position_of_id: dict[int, int] = field(default_factory=dict, repr=False)
-    position_of_code: dict[str, int] = field(default_factory=dict, repr=False)
     members: list[list[int]] = field(default_factory=list, repr=False)
     #: Verdicts on the rules that read only an expert's own row, per (day, excluded home
     #: regions, stale-before date), and what they are judged from (built on first use).
@@ -70,7 +69,6 @@ class Universe:
     def __post_init__(self) -> None:
         if not self.position_of_id and self.ids:
             self.position_of_id = {expert_id: at for at, expert_id in enumerate(self.ids)}
-            self.position_of_code = {code: at for at, code in enumerate(self.codes)}
         if not self.members:
             self.members = [
                 [at for at, bits in enumerate(self.strata) if bits >> i & 1]
@@ -79,6 +77,11 @@ class Universe:
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def position_of_code(self, code: str) -> int | None:
+        """Where the expert with this code is, if in the universe (the codes are sorted)."""
+        at = bisect.bisect_left(self.codes, code)
+        return at if at < len(self.codes) and self.codes[at] == code else None
 
     def own_columns(self) -> list[list[Any]]:
         """The columns of the experts' own rows, in the order the constructor takes them."""
@@ -295,7 +298,6 @@ def _patched(universe: Universe, universes: list[list[str]], changed: list[int])
         *columns,
         width=universe.width,
         position_of_id=universe.position_of_id,
-        position_of_code=universe.position_of_code,
         members=universe.members,
     )
     if universe.index is not None:
