@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..domain import draw as engine
@@ -427,7 +428,9 @@ def complete(
         raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
     actor = actor_of(user)
     # The selection depends only on what was announced, so it is computed before the ledger
-    # lock, with every read the seating needs; under the lock the draw must still be announced.
+    # lock, with every read the seating needs, and the committee's rows that book nothing are
+    # written then too; under the lock the draw must still be announced and its seats free,
+    # and only the bookings, the entries and the checkpoint are left to write.
     encoded = snapshot_text(draw.id).encode()
     view = _view_of(hashlib.sha256(encoded).hexdigest())
     snapshot = view if view is not None else json.loads(encoded)
@@ -439,6 +442,13 @@ def complete(
         db.session.rollback()
         raise ServiceError(exc.code, str(exc), "entropy") from None
     seated = seating.prepare(draw, body) if kind == "draw.completed" else None
+    written = None
+    if seated is not None:
+        if draw.root_id is not None:
+            # A supplementary draw adds members to a committee that replacements change
+            # under the lock: its rows are written under the lock too.
+            ledger.lock()
+        written = _write_committee(draw, body, now, seated)
     ledger.lock()
     db.session.refresh(draw)
     if draw.state != "announced":
@@ -446,6 +456,8 @@ def complete(
     if seated is not None:
         clash = seating.clashes(body["members"], seated)
         if clash:
+            seating.unwrite(written)
+            written = None
             kind = "draw.failed"
             body = engine.failed_body(
                 draw.id,
@@ -463,12 +475,27 @@ def complete(
     else:
         draw.state = "completed"
         ledger.append("draw.completed", body, actor, draw_id=draw.id, now=now)
-        seating.seat_committee(draw, body, now, seated)
+        seating.book_committee(draw, written, now, seated)
     ledger.issue_checkpoint(now)
     db.session.commit()
     if kind == "draw.completed":
         seating.after_commit(draw)
     return draw
+
+
+def _write_committee(
+    draw: Draw, body: dict[str, Any], now: datetime, seated: seating.Prepared
+) -> seating.Written:
+    """The committee's rows that book nothing (see :func:`seating.write_committee`); a
+    completion of the same draw that committed first makes this one a conflict."""
+    try:
+        return seating.write_committee(draw, body, now, seated)
+    except IntegrityError:
+        db.session.rollback()
+        db.session.refresh(draw)
+        if draw.state != "announced":
+            raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}") from None
+        raise
 
 
 def supply_entropy(

@@ -1,8 +1,10 @@
 """Turning a draw result into seats: members, alternates, bookings and notices.
 
-Runs inside the draw's transaction while the ledger lock is held; every transaction that books
-a workstation holds that lock too, so the clash check and the bookings cannot interleave with
-another draw's. The database's exclusion constraints stay as the last guard.
+Bookings are written inside the draw's transaction while the ledger lock is held; every
+transaction that books a workstation holds that lock too, so the clash check and the bookings
+cannot interleave with another draw's. The database's exclusion constraints stay as the last
+guard. The rows that book nothing (members, notices, deliveries, alternates) of a draw's
+committee are written before the lock, so that other draws wait less for it.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ def _window(draw: Draw) -> tuple[datetime, datetime]:
 @dataclass(frozen=True)
 class Prepared:
     """What seating a result reads, read before the ledger lock is taken: the window, the
-    database ids of the drawn experts (members and alternates) and the members' rows (for
-    the delivery channels). None of it changes with other draws' bookings."""
+    database ids of the drawn experts (members and alternates) and their rows (for the
+    members' delivery channels), read in one query. None of it changes with other draws'
+    bookings."""
 
     start: datetime
     end: datetime
@@ -55,12 +58,15 @@ class Prepared:
 
 
 def prepare(draw: Draw, body: dict[str, Any]) -> Prepared:
-    """The reads of :func:`clashes` and :func:`seat_committee` for a ``draw.completed`` body."""
+    """The reads of :func:`clashes` and :func:`write_committee` for a ``draw.completed`` body."""
     start, end = _window(draw)
     codes = [m["expert"] for m in body["members"]]
     codes += [e for a in body["alternates"] for e in a["experts"]]
-    ids = expert_ids(codes)
-    return Prepared(start, end, ids, _experts([ids[m["expert"]] for m in body["members"]]))
+    drawn = db.session.scalars(
+        sa.select(Expert).where(Expert.code.in_(codes)).options(orm.lazyload("*"))
+    )
+    experts = {expert.id: expert for expert in drawn}
+    return Prepared(start, end, {e.code: e.id for e in experts.values()}, experts)
 
 
 def _experts(ids: list[int]) -> dict[int, Expert]:
@@ -122,18 +128,28 @@ def seat_member(
     return seat_members(draw, [(seat, expert_id)], now, actor)[0]
 
 
-def seat_members(
+@dataclass
+class Written:
+    """The rows of newly seated members that do not book anything (members, notices and
+    their deliveries, alternates), written before their bookings; ``rows`` is everything
+    added, so that a draw that fails under the ledger lock can take them back."""
+
+    seats: list[tuple[dict[str, Any], int]]
+    members: list[Member]
+    notices: list[Notice]
+    rows: list[Any]
+
+
+def write_members(
     draw: Draw,
     seats: list[tuple[dict[str, Any], int]],
     now: datetime,
-    actor: dict[str, str],
     prepared: Prepared | None = None,
-) -> list[Member]:
-    """Members, bookings and notices for ``(seat, expert id)`` pairs, then ``notice.sent``
-    for each in seat order. The rows are written in a few statements for all seats at once,
-    since this runs under the ledger lock; ``prepared`` holds what was read before it."""
+) -> Written:
+    """Members, notices and deliveries for ``(seat, expert id)`` pairs, in a few statements
+    for all seats at once; the bookings and ``notice.sent`` come from :func:`book_members`."""
     root = root_of(draw)
-    start, end = (prepared.start, prepared.end) if prepared else _window(draw)
+    start = prepared.start if prepared else _window(draw)[0]
     members = [
         Member(
             draw_id=root,
@@ -152,17 +168,7 @@ def seat_members(
     db.session.flush()
     experts = prepared.experts if prepared else _experts([e for _, e in seats])
     notices = []
-    for member, (seat, expert_id) in zip(members, seats, strict=True):
-        db.session.add(
-            Booking(
-                workstation_id=seat["workstation"],
-                expert_id=expert_id,
-                draw_id=root,
-                member_id=member.id,
-                start=start,
-                end=end,
-            )
-        )
+    for member, (_, expert_id) in zip(members, seats, strict=True):
         code = new_check_in_code()
         notices.append(
             Notice(
@@ -178,9 +184,37 @@ def seat_members(
             )
         )
     db.session.add_all(notices)
-    db.session.flush()
-    for notice, (seat, expert_id) in zip(notices, seats, strict=True):
-        _queue(notice, experts.get(expert_id))
+    db.session.flush()  # the notices exist before the deliveries that name them
+    rows: list[Any] = [*members, *notices]
+    for notice, (_, expert_id) in zip(notices, seats, strict=True):
+        rows.extend(_queue(notice, experts.get(expert_id)))
+    return Written(seats, members, notices, rows)
+
+
+def book_members(
+    draw: Draw,
+    written: Written,
+    now: datetime,
+    actor: dict[str, str],
+    prepared: Prepared | None = None,
+) -> None:
+    """The bookings of written members, then ``notice.sent`` for each in seat order.
+
+    Runs under the ledger lock, after :func:`clashes` found the seats free."""
+    root = root_of(draw)
+    start, end = (prepared.start, prepared.end) if prepared else _window(draw)
+    db.session.add_all(
+        Booking(
+            workstation_id=seat["workstation"],
+            expert_id=expert_id,
+            draw_id=root,
+            member_id=member.id,
+            start=start,
+            end=end,
+        )
+        for member, (seat, expert_id) in zip(written.members, written.seats, strict=True)
+    )
+    for notice, (seat, _) in zip(written.notices, written.seats, strict=True):
         ledger.append(
             "notice.sent",
             {"draw": root, "notice": notice.id, "expert": seat["expert"], "channel": "inbox"},
@@ -188,39 +222,70 @@ def seat_members(
             draw_id=root,
             now=now,
         )
-    return members
 
 
-def _queue(notice: Notice, expert: Expert | None) -> None:
+def seat_members(
+    draw: Draw,
+    seats: list[tuple[dict[str, Any], int]],
+    now: datetime,
+    actor: dict[str, str],
+    prepared: Prepared | None = None,
+) -> list[Member]:
+    """Members, bookings and notices for ``(seat, expert id)`` pairs, then ``notice.sent``
+    for each in seat order, under the ledger lock (taken here if it is not held)."""
+    ledger.lock()
+    written = write_members(draw, seats, now, prepared)
+    book_members(draw, written, now, actor, prepared)
+    return written.members
+
+
+def _queue(notice: Notice, expert: Expert | None) -> list[Any]:
     try:
         from . import delivery
     except ImportError:  # channels not configured in this build
-        return
-    delivery.queue_deliveries(notice, new=True, expert=expert)
+        return []
+    return delivery.queue_deliveries(notice, new=True, expert=expert)
 
 
-def seat_committee(draw: Draw, body: dict[str, Any], now: datetime, prepared: Prepared) -> None:
-    """Members, alternates, bookings and notices of a completed draw (``prepared`` from
-    :func:`prepare` on the same body)."""
+def write_committee(draw: Draw, body: dict[str, Any], now: datetime, prepared: Prepared) -> Written:
+    """Members, notices and alternates of a completed draw, before its bookings
+    (``prepared`` from :func:`prepare` on the same body).
+
+    A root draw's committee is written before the ledger lock is taken: no other
+    transaction writes the members of a draw that is still announced, and a second
+    completion of the same draw waits on these rows' unique keys, then fails (the caller
+    turns that into ``conflict:draw-state``)."""
     ids = prepared.ids
-    seat_members(
-        draw,
-        [(seat, ids[seat["expert"]]) for seat in body["members"]],
-        now,
-        ledger.SYSTEM,
-        prepared,
+    written = write_members(
+        draw, [(seat, ids[seat["expert"]]) for seat in body["members"]], now, prepared
     )
-    for group in body["alternates"]:
-        for position, code in enumerate(group["experts"]):
-            db.session.add(
-                Alternate(
-                    draw_id=draw.id,
-                    stratum=group["stratum"],
-                    position=position,
-                    expert_id=ids[code],
-                )
-            )
+    alternates = [
+        Alternate(draw_id=draw.id, stratum=group["stratum"], position=position, expert_id=ids[code])
+        for group in body["alternates"]
+        for position, code in enumerate(group["experts"])
+    ]
+    db.session.add_all(alternates)
     db.session.flush()
+    written.rows.extend(alternates)
+    return written
+
+
+def book_committee(draw: Draw, written: Written, now: datetime, prepared: Prepared) -> None:
+    """The bookings and ``notice.sent`` entries of a written committee (under the lock)."""
+    book_members(draw, written, now, ledger.SYSTEM, prepared)
+
+
+def unwrite(written: Written) -> None:
+    """Take back the rows of a committee whose draw failed under the lock, those that name
+    others first (deliveries and alternates, then notices, then members)."""
+    named = [Notice, Member]
+    for kind in [None, *named]:
+        rows = [
+            r for r in written.rows if (kind is None and type(r) not in named) or type(r) is kind
+        ]
+        for row in rows:
+            db.session.delete(row)
+        db.session.flush()
 
 
 def after_commit(draw: Draw) -> None:

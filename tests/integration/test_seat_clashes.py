@@ -8,6 +8,7 @@ last witness value. The draw must fail with its secret revealed and book nothing
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from expertdraw.domain import draw as engine
 from expertdraw.extensions import db
 from expertdraw.models import Booking, Draw, Expert, LedgerEntry, Member, Workstation
 from expertdraw.services import draws, ledger, projects
+from expertdraw.services.errors import Conflict
 
 from . import centre as c
 
@@ -108,3 +110,50 @@ def test_a_booking_outside_the_window_does_not_fail_the_draw(trading_centre):
     assert draw.state == "completed"
     kinds = db.session.scalars(sa.select(LedgerEntry.type).where(LedgerEntry.draw_id == draw.id))
     assert "draw.completed" in set(kinds)
+
+
+def test_a_second_completion_of_a_completed_draw_is_a_conflict(app, trading_centre):
+    """A request still holding the draw as announced (loaded before another request
+    completed it) writes its committee's rows before the ledger lock; their unique keys stop
+    it, and it answers ``conflict:draw-state`` with the first committee left whole."""
+    with clock.frozen(c.NOW):
+        spec = c.project_spec(trading_centre, "P2027-0102", allow_no_entropy=True)
+        project = projects.create_project(spec, trading_centre.users["pm"])
+        draw_id = draws.announce(project, trading_centre.users["pm"], {"kind": "none"}).id
+    db.session.rollback()  # SQLite: no write transaction left open while the other loads
+    loaded, completed = threading.Event(), threading.Event()
+    outcome: dict[str, str] = {}
+
+    def late() -> None:
+        with app.app_context():
+            stale = draws.get_draw(draw_id)
+            db.session.expunge(stale)  # keeps the state it was loaded with
+            db.session.rollback()
+            loaded.set()
+            completed.wait(30)
+            db.session.add(stale)
+            try:
+                with clock.frozen(c.NOW):
+                    draws.complete(stale, "", None)
+                outcome["late"] = "completed"
+            except Conflict as exc:
+                outcome["late"] = exc.code
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=late)
+    thread.start()
+    assert loaded.wait(30)
+    with clock.frozen(c.NOW):
+        first = draws.complete(draws.get_draw(draw_id), "", None)
+    completed.set()
+    thread.join(60)
+
+    assert first.state == "completed"
+    assert outcome == {"late": "conflict:draw-state"}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 5
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Booking)) == 5
+    kinds = list(
+        db.session.scalars(sa.select(LedgerEntry.type).where(LedgerEntry.draw_id == draw_id))
+    )
+    assert kinds.count("draw.completed") == 1 and kinds.count("notice.sent") == 5
