@@ -275,9 +275,10 @@ def request_draw(code: str, body: DrawRequestIn, idempotency_key: str | None) ->
     returns the same draw and never draws twice."""
     project = projects.get_project(code)
     entropy = body.entropy.model_dump(exclude_none=True)
-    draw = draws.announce(
-        project, _user(), entropy, algorithm=body.algorithm, idempotency_key=idempotency_key
-    )
-    if draw.state == "announced" and draw.entropy.get("kind") == "none":
-        draw = draws.complete(draw, "", _user())
-    return draw_out(draw)
+    with draws.kept_after_commit():
+        draw = draws.announce(
+            project, _user(), entropy, algorithm=body.algorithm, idempotency_key=idempotency_key
+        )
+        if draw.state == "announced" and draw.entropy.get("kind") == "none":
+            draw = draws.complete(draw, "", _user())
+        return draw_out(draw)

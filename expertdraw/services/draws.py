@@ -7,11 +7,12 @@ commits, so nobody sees a result the ledger does not already prove.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,27 +33,45 @@ from .errors import Conflict, Forbidden, NotFound, ServiceError
 
 SCORE = engine.SCORE
 
-# Parsed views of the snapshots this process announced, by SHA-256 of their canonical bytes,
-# so that completing a draw right after announcing it (``none`` entropy, supplementary draws)
-# neither decodes nor checks its ~1.2 MB snapshot again. A view is used only for stored bytes
-# that hash to its key, which are exactly the bytes it was encoded to; another process, or an
-# evicted entry, loads and parses the stored snapshot as before. Bounded: a few MB each.
-_VIEWS: OrderedDict[str, engine.Snapshot] = OrderedDict()
-_VIEWS_LOCK = threading.Lock()
-_VIEWS_MAX = 4
+
+# What this process announced, by draw id: the snapshot's canonical bytes, their parsed view
+# and the ``draw.announced`` body, so that completing a draw right after announcing it
+# (``none`` entropy, supplementary draws, the last witness) neither reads the ~1.2 MB snapshot
+# and the entry back nor decodes and checks them again. Kept only once the announcement is
+# committed, and used only for a draw whose stored snapshot hash and commitment are those
+# announced (a draw number freed by a rollback and announced again elsewhere has another
+# commitment); another process, or an evicted entry, loads what is stored. Bounded: a few MB
+# each.
+@dataclass(frozen=True)
+class _Announced:
+    snapshot_hash: str
+    commitment: str
+    encoded: bytes
+    view: engine.Snapshot
+    body: dict[str, Any]
 
 
-def _remember_view(digest: str, view: engine.Snapshot) -> None:
-    with _VIEWS_LOCK:
-        _VIEWS[digest] = view
-        _VIEWS.move_to_end(digest)
-        while len(_VIEWS) > _VIEWS_MAX:
-            _VIEWS.popitem(last=False)
+_ANNOUNCED: OrderedDict[str, _Announced] = OrderedDict()
+_ANNOUNCED_LOCK = threading.Lock()
+_ANNOUNCED_MAX = 4
 
 
-def _view_of(digest: str) -> engine.Snapshot | None:
-    with _VIEWS_LOCK:
-        return _VIEWS.get(digest)
+def _remember_announced(draw_id: str, announced: _Announced) -> None:
+    with _ANNOUNCED_LOCK:
+        _ANNOUNCED[draw_id] = announced
+        _ANNOUNCED.move_to_end(draw_id)
+        while len(_ANNOUNCED) > _ANNOUNCED_MAX:
+            _ANNOUNCED.popitem(last=False)
+
+
+def _announced_here(draw: Draw) -> _Announced | None:
+    with _ANNOUNCED_LOCK:
+        kept = _ANNOUNCED.get(draw.id)
+    if kept is None:
+        return None
+    if (kept.snapshot_hash, kept.commitment) != (draw.snapshot_hash, draw.commitment):
+        return None
+    return kept
 
 
 @dataclass(frozen=True)
@@ -302,7 +321,6 @@ def _announce(
             raise ServiceError(exc.code, f"the request cannot be met: {exc.code}") from None
         raise ServiceError(exc.code, str(exc)) from None
     body, encoded = announcement.body, announcement.encoded
-    _remember_view(body["snapshot_hash"], announcement.snapshot)
     timeout = timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
     draw = Draw(
         id=snapshot["draw"],
@@ -326,7 +344,26 @@ def _announce(
     ledger.append("draw.announced", body, actor_of(user), draw_id=draw.id, now=now)
     ledger.issue_checkpoint(now)
     db.session.commit()
+    _remember_announced(
+        snapshot["draw"],  # not draw.id: the commit expired it
+        _Announced(body["snapshot_hash"], body["commitment"], encoded, announcement.snapshot, body),
+    )
     return draw
+
+
+@contextlib.contextmanager
+def kept_after_commit() -> Iterator[None]:
+    """Within the block, a commit leaves the loaded objects as they are instead of expiring
+    them: for a request that announces and completes a draw at once, whose second step
+    would otherwise load its draw, project and user again after the first step's commit
+    (the draw's state is read afresh under the ledger lock all the same)."""
+    session = db.session()
+    expiring = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = expiring
 
 
 def live_root_draw(project: Project) -> Draw | None:
@@ -431,10 +468,13 @@ def complete(
     # lock, with every read the seating needs, and the committee's rows that book nothing are
     # written then too; under the lock the draw must still be announced and its seats free,
     # and only the bookings, the entries and the checkpoint are left to write.
-    encoded = snapshot_text(draw.id).encode()
-    view = _view_of(hashlib.sha256(encoded).hexdigest())
-    snapshot = view if view is not None else json.loads(encoded)
-    announced = ledger.entry_body("draw.announced", draw.id)
+    here = _announced_here(draw)
+    if here is not None:
+        encoded, snapshot, announced = here.encoded, here.view, here.body
+    else:
+        encoded = snapshot_text(draw.id).encode()
+        snapshot = json.loads(encoded)
+        announced = ledger.entry_body("draw.announced", draw.id)
     secret = bytes.fromhex(draw.secret)
     try:
         kind, body = engine.complete(snapshot, announced, secret, entropy_value, encoded=encoded)

@@ -96,10 +96,18 @@ def _own_group_codes(family: str, expert_codes: Iterable[str]) -> list[str]:
 
 def specialty_codes_under(code: str) -> list[str]:
     """A specialty code and every code below it in the tree (codes nest by prefix)."""
-    rows = db.session.scalars(
-        sa.select(Specialty.code).where(Specialty.code.startswith(code, autoescape=True))
-    )
-    return list(rows)
+    return specialty_universes([code])[0]
+
+
+def specialty_universes(codes: Sequence[str]) -> list[list[str]]:
+    """For each specialty code, it and every code below it in the tree (codes nest by
+    prefix), in code order: the universes of a request's strata, in one query."""
+    if not codes:
+        return []
+    below = [Specialty.code.startswith(code, autoescape=True) for code in dict.fromkeys(codes)]
+    found = list(db.session.scalars(sa.select(Specialty.code).where(sa.or_(*below))))
+    found.sort()
+    return [[s for s in found if s.startswith(code)] for code in codes]
 
 
 def project_facts(project: Project) -> el.ProjectFacts:
@@ -143,9 +151,13 @@ def project_facts(project: Project) -> el.ProjectFacts:
     )
 
 
-def excluded_regions(project: el.ProjectFacts, rules: el.Rules) -> list[str]:
-    """Home regions the region rule excludes, decided by the domain rule itself."""
-    codes = db.session.scalars(sa.select(Region.code))
+def excluded_regions(
+    project: el.ProjectFacts, rules: el.Rules, codes: Iterable[str] | None = None
+) -> list[str]:
+    """Home regions the region rule excludes, decided by the domain rule itself, among
+    ``codes`` (default: every region)."""
+    if codes is None:
+        codes = db.session.scalars(sa.select(Region.code))
     return [
         code
         for code in codes
@@ -491,12 +503,11 @@ def build_pool(
     facts = project_facts(project)
     rules = _with_project_policy(rules, project)
     exclude_experts = exclude_experts or {}
-    universes = [specialty_codes_under(s["specialty"]) for s in strata]
+    universes = specialty_universes([s["specialty"] for s in strata])
     universe = pool_universe.universe_of(universes)
     day = el.evaluation_date(facts, rules)
-    verdicts = pool_universe.own_rows(
-        universe, day, frozenset(excluded_regions(facts, rules)), el.stale_before(rules, day)
-    )
+    outside = frozenset(excluded_regions(facts, rules, universe.regions()))
+    verdicts = pool_universe.own_rows(universe, day, outside, el.stale_before(rules, day))
     # The first reason of each open expert that one has, in rules.md's order after inactive
     # and region: the draw's own reasons, the fact rules, then stale-data.
     reasons: dict[int, str] = {}

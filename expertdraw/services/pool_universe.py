@@ -65,6 +65,7 @@ class Universe:
     #: regions, stale-before date), and what they are judged from (built on first use).
     own_rows: dict[tuple[Any, ...], OwnRows] = field(default_factory=dict, repr=False)
     index: OwnIndex | None = field(default=None, repr=False)
+    _regions: frozenset[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.position_of_id and self.ids:
@@ -82,6 +83,12 @@ class Universe:
         """Where the expert with this code is, if in the universe (the codes are sorted)."""
         at = bisect.bisect_left(self.codes, code)
         return at if at < len(self.codes) and self.codes[at] == code else None
+
+    def regions(self) -> frozenset[str]:
+        """The experts' home regions (each once), computed on first use."""
+        if self._regions is None:
+            self._regions = frozenset(self.home_regions)
+        return self._regions
 
     def own_columns(self) -> list[list[Any]]:
         """The columns of the experts' own rows, in the order the constructor takes them."""

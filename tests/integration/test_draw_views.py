@@ -1,8 +1,11 @@
-"""Completing a draw reuses the parsed snapshot this process announced, only for stored bytes
-that hash to it; otherwise (another process, an evicted entry) it loads the stored snapshot."""
+"""Completing a draw reuses the snapshot and announcement this process announced and
+committed, only for the draw whose stored hash and commitment are those announced; otherwise
+(another process, an evicted entry, a draw number announced again elsewhere) it loads and
+checks what is stored."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -19,9 +22,9 @@ from . import centre as c
 def trading_centre(app):
     with clock.frozen(c.NOW):
         built = c.build()
-    draws._VIEWS.clear()
+    draws._ANNOUNCED.clear()
     yield built
-    draws._VIEWS.clear()
+    draws._ANNOUNCED.clear()
 
 
 @pytest.fixture
@@ -54,26 +57,50 @@ def _replays(draw_id: str) -> None:
 def test_the_announcing_process_completes_from_its_parsed_view(trading_centre, snapshots_given):
     with clock.frozen(c.NOW):
         draw = _announce(trading_centre)
-        assert draw.snapshot_hash in draws._VIEWS
+        assert draws._ANNOUNCED[draw.id].snapshot_hash == draw.snapshot_hash
         draw = draws.complete(draw, "", trading_centre.users["pm"])
     assert draw.state == "completed"
     assert [type(s) for s in snapshots_given] == [engine.Snapshot]
     _replays(draw.id)
 
 
-def test_another_process_loads_the_stored_snapshot(trading_centre, snapshots_given):
+def test_nothing_is_kept_for_an_announcement_that_did_not_commit(trading_centre, monkeypatch):
+    def refused() -> None:
+        raise RuntimeError("the commit failed")
+
+    with clock.frozen(c.NOW):
+        spec = c.project_spec(trading_centre, "P2027-0001", allow_no_entropy=True)
+        project = projects.create_project(spec, trading_centre.users["pm"])
+        monkeypatch.setattr(draws.db.session, "commit", refused)
+        with pytest.raises(RuntimeError):
+            draws.announce(project, trading_centre.users["pm"], {"kind": "none"})
+    assert not draws._ANNOUNCED
+
+
+def test_a_draw_number_announced_again_elsewhere_is_loaded(trading_centre, snapshots_given):
     with clock.frozen(c.NOW):
         draw = _announce(trading_centre)
-        draws._VIEWS.clear()  # as in another process
+        kept = draws._ANNOUNCED[draw.id]
+        # As if this process's announcement of the number had rolled back after it was
+        # kept, and another process had announced the number with its own secret.
+        draws._ANNOUNCED[draw.id] = dataclasses.replace(kept, commitment="0" * 64)
         draw = draws.complete(draw, "", trading_centre.users["pm"])
     assert draw.state == "completed"
     assert [type(s) for s in snapshots_given] == [dict]
     _replays(draw.id)
 
 
-def test_a_view_is_not_used_for_stored_bytes_that_differ(
-    trading_centre, snapshots_given, monkeypatch
-):
+def test_another_process_loads_the_stored_snapshot(trading_centre, snapshots_given):
+    with clock.frozen(c.NOW):
+        draw = _announce(trading_centre)
+        draws._ANNOUNCED.clear()  # as in another process
+        draw = draws.complete(draw, "", trading_centre.users["pm"])
+    assert draw.state == "completed"
+    assert [type(s) for s in snapshots_given] == [dict]
+    _replays(draw.id)
+
+
+def test_stored_bytes_that_differ_are_refused(trading_centre, snapshots_given, monkeypatch):
     real = draws.snapshot_text
 
     def altered(draw_id: str) -> str:  # the table is append-only: alter what is read
@@ -84,7 +111,7 @@ def test_a_view_is_not_used_for_stored_bytes_that_differ(
 
     with clock.frozen(c.NOW):
         draw = _announce(trading_centre)
-        assert draw.snapshot_hash in draws._VIEWS
+        draws._ANNOUNCED.clear()  # as in another process
         monkeypatch.setattr(draws, "snapshot_text", altered)
         with pytest.raises(ServiceError) as caught:
             draws.complete(draw, "", trading_centre.users["pm"])
@@ -92,12 +119,11 @@ def test_a_view_is_not_used_for_stored_bytes_that_differ(
     assert [type(s) for s in snapshots_given] == [dict]
 
 
-def test_the_cache_is_bounded() -> None:
-    draws._VIEWS.clear()
-    try:
-        for index in range(draws._VIEWS_MAX + 3):
-            draws._remember_view(f"{index:064x}", object())  # type: ignore[arg-type]
-        assert list(draws._VIEWS) == [f"{i:064x}" for i in range(3, draws._VIEWS_MAX + 3)]
-        assert draws._view_of(f"{0:064x}") is None
-    finally:
-        draws._VIEWS.clear()
+def test_the_cache_is_bounded(trading_centre) -> None:
+    with clock.frozen(c.NOW):
+        ids = []
+        for n in range(draws._ANNOUNCED_MAX + 2):
+            spec = c.project_spec(trading_centre, f"P2027-01{n:02d}", allow_no_entropy=True)
+            project = projects.create_project(spec, trading_centre.users["pm"])
+            ids.append(draws.announce(project, trading_centre.users["pm"], {"kind": "none"}).id)
+    assert list(draws._ANNOUNCED) == ids[2:]
