@@ -15,6 +15,7 @@ tests that hold ``build_pool`` equal to the domain rules run on every expert.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -26,6 +27,7 @@ from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from ..domain import eligibility as el
 from ..extensions import db
@@ -297,6 +299,26 @@ def load_facts(
     }
 
 
+@functools.cache
+def _party_organisations() -> sa.Select[Any]:
+    """The parties (``:parties``), the groups controlling them and the units they control,
+    with their USCCs and their groups' (built once: an alias costs a millisecond)."""
+    parent = sa.orm.aliased(Organisation)
+    parties = sa.bindparam("parties", expanding=True)
+    party_groups = sa.select(Organisation.parent_id).where(Organisation.id.in_(parties))
+    return (
+        sa.select(Organisation.id, Organisation.uscc, parent.uscc)
+        .outerjoin(parent, parent.id == Organisation.parent_id)
+        .where(
+            sa.or_(
+                Organisation.id.in_(parties),
+                Organisation.parent_id.in_(parties),
+                Organisation.id.in_(party_groups),
+            )
+        )
+    )
+
+
 def _employers_excluded(
     project: Project, facts: el.ProjectFacts, rules: el.Rules
 ) -> dict[str, list[int]]:
@@ -307,20 +329,7 @@ def _employers_excluded(
     regions). Only a party, the group controlling a party or a unit a party controls can be
     related to a party, so only those organisations are probed.
     """
-    parties = _party_org_ids(project)
-    parent = sa.orm.aliased(Organisation)
-    party_groups = sa.select(Organisation.parent_id).where(Organisation.id.in_(parties))
-    rows = db.session.execute(
-        sa.select(Organisation.id, Organisation.uscc, parent.uscc)
-        .outerjoin(parent, parent.id == Organisation.parent_id)
-        .where(
-            sa.or_(
-                Organisation.id.in_(parties),
-                Organisation.parent_id.in_(parties),
-                Organisation.id.in_(party_groups),
-            )
-        )
-    ).all()
+    rows = db.session.execute(_party_organisations(), {"parties": _party_org_ids(project)}).all()
     checks = dict(el.RULES)
     hits: dict[str, list[int]] = {"party-employer": [], "authority": []}
     for org_id, uscc, group in rows:
@@ -337,34 +346,59 @@ def _employers_excluded(
     return hits
 
 
-def _recent_members(project: Project, days: int) -> sa.Select[Any]:
-    """Memberships in completed draws within ``days`` before the window start."""
-    start = project.window_start
+def _recent_members(since: str) -> sa.Select[Any]:
+    """Memberships in completed draws from ``:<since>`` to before ``:window_start``."""
     return (
         sa.select(Member.expert_id)
         .join(Draw, Draw.id == Member.draw_id)
         .where(
             Draw.state == "completed",
-            Member.joined_at >= el.recent_since(start, days),
-            Member.joined_at < start,
+            Member.joined_at >= sa.bindparam(since),
+            Member.joined_at < sa.bindparam("window_start"),
         )
     )
 
 
-def _fact_rules(project: Project, facts: el.ProjectFacts, rules: el.Rules) -> sa.Select[Any]:
-    """``(expert_id, rank)``: per expert with a fact that some rule acts on, the position in
-    ``el.REASON_CODES`` of the first such rule.
-
-    Each part is the set-based form of one domain rule over the rows ``load_facts`` gives
-    that rule (same filters, same bounds, from ``eligibility_rules``), so the rank is the rule
-    ``el.first_exclusion`` would name, ``inactive``, ``region`` and ``stale-data`` aside;
-    tests/integration/test_pool.py holds the two equal, bounds included.
-    """
+def _fact_rules(
+    project: Project, facts: el.ProjectFacts, rules: el.Rules
+) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """The statement of :func:`_fact_rules_statement` and its values for this request."""
     day = el.evaluation_date(facts, rules)
-    parties = _party_org_ids(project)
     employers = _employers_excluded(project, facts, rules)
     busy_start, busy_end = el.busy_span(facts, rules)
-    start, end = project.window_start, project.window_end
+    start = project.window_start
+    return _fact_rules_statement(), {
+        "day": day,
+        "penalty_cutoff": el.penalty_cutoff(facts, rules),
+        "former_cutoff": el.former_role_cutoff(facts, rules),
+        "parties": _party_org_ids(project),
+        "party_employers": employers["party-employer"],
+        "authority_employers": employers["authority"],
+        "project": project.id,
+        "busy_start": busy_start,
+        "busy_end": busy_end,
+        "window_start": start,
+        "window_end": project.window_end,
+        "frequency_since": el.recent_since(start, rules.frequency_days),
+        "frequency_limit": rules.frequency_limit,
+        "same_tenderer_since": el.recent_since(start, rules.same_tenderer_days),
+        "tenderer": project.tenderer_id,
+    }
+
+
+@functools.cache
+def _fact_rules_statement() -> sa.Select[Any]:
+    """Two lists, ``(expert_id, rank)``: per expert with a fact that some rule acts on, the
+    position in ``el.REASON_CODES`` of the first such rule.
+
+    Each part is the set-based form of one domain rule over the rows ``load_facts`` gives
+    that rule (same filters, same bounds, from ``eligibility_rules``, passed as the values
+    :func:`_fact_rules` names), so the rank is the rule ``el.first_exclusion`` would name,
+    ``inactive``, ``region`` and ``stale-data`` aside; tests/integration/test_pool.py holds
+    the two equal, bounds included. Built once: building it took longer than running it.
+    """
+    day = sa.bindparam("day")
+    parties = sa.bindparam("parties", expanding=True)
     penalty = sa.or_(
         sa.and_(
             Penalty.kind == "blacklist",
@@ -374,34 +408,40 @@ def _fact_rules(project: Project, facts: el.ProjectFacts, rules: el.Rules) -> sa
         sa.and_(
             Penalty.kind != "blacklist",
             sa.or_(
-                Penalty.start >= el.penalty_cutoff(facts, rules),
+                Penalty.start >= sa.bindparam("penalty_cutoff"),
                 sa.and_(Penalty.end.is_not(None), Penalty.end > day),
             ),
         ),
     )
     excluded_by = {  # rule -> the experts it excludes
         "party-employer": sa.select(Expert.id).where(
-            Expert.employer_id.in_(employers["party-employer"])
+            Expert.employer_id.in_(sa.bindparam("party_employers", expanding=True))
         ),
         "party-former": sa.select(Employment.expert_id).where(
             Employment.organisation_id.in_(parties),
-            sa.or_(Employment.end.is_(None), Employment.end >= el.former_role_cutoff(facts, rules)),
+            sa.or_(Employment.end.is_(None), Employment.end >= sa.bindparam("former_cutoff")),
         ),
-        "authority": sa.select(Expert.id).where(Expert.employer_id.in_(employers["authority"])),
+        "authority": sa.select(Expert.id).where(
+            Expert.employer_id.in_(sa.bindparam("authority_employers", expanding=True))
+        ),
         "penalty": sa.select(Penalty.expert_id).where(penalty),
         "drafting": sa.select(ProjectDrafter.expert_id).where(
-            ProjectDrafter.project_id == project.id
+            ProjectDrafter.project_id == sa.bindparam("project")
         ),
         "busy": sa.select(Booking.expert_id).where(
-            Booking.released_at.is_(None), Booking.start < busy_end, Booking.end > busy_start
+            Booking.released_at.is_(None),
+            Booking.start < sa.bindparam("busy_end"),
+            Booking.end > sa.bindparam("busy_start"),
         ),
-        "unavailable": sa.select(Leave.expert_id).where(Leave.start < end, Leave.end > start),
-        "frequency": _recent_members(project, rules.frequency_days)
+        "unavailable": sa.select(Leave.expert_id).where(
+            Leave.start < sa.bindparam("window_end"), Leave.end > sa.bindparam("window_start")
+        ),
+        "frequency": _recent_members("frequency_since")
         .group_by(Member.expert_id)
-        .having(sa.func.count() >= rules.frequency_limit),
-        "same-tenderer": _recent_members(project, rules.same_tenderer_days)
+        .having(sa.func.count() >= sa.bindparam("frequency_limit", type_=sa.Integer)),
+        "same-tenderer": _recent_members("same_tenderer_since")
         .join(Project, Project.id == Draw.project_id)
-        .where(Project.tenderer_id == project.tenderer_id),
+        .where(Project.tenderer_id == sa.bindparam("tenderer")),
     }
     rank = {code: i for i, code in enumerate(el.REASON_CODES)}
     # party-relative and party-declared in one pass over the relations with the parties.
@@ -420,9 +460,39 @@ def _fact_rules(project: Project, facts: el.ProjectFacts, rules: el.Rules) -> sa
         *(q.add_columns(sa.literal(rank[code]).label("rank")) for code, q in excluded_by.items()),
     ).subquery("facts")
     expert_id = everything.c[0]
-    return sa.select(
-        expert_id.label("expert_id"), sa.func.min(everything.c.rank).label("rank")
-    ).group_by(expert_id)
+    fact_rules = (
+        sa.select(expert_id.label("expert_id"), sa.func.min(everything.c.rank).label("rank"))
+        .group_by(expert_id)
+        .subquery("fact_rules")
+    )
+    return sa.select(list_of(fact_rules.c.expert_id), list_of(fact_rules.c.rank))
+
+
+@functools.cache
+def _free_seats() -> sa.Select[Any]:
+    """Three lists, venue, room and workstation ids, of the active seats of the province
+    (``:province``, two digits) that no booking holds between ``:start`` and ``:end``, outside
+    the rooms and venues excluded (built once)."""
+    booked = sa.select(Booking.workstation_id).where(
+        Booking.released_at.is_(None),
+        Booking.start < sa.bindparam("end"),
+        Booking.end > sa.bindparam("start"),
+    )
+    return (
+        sa.select(list_of(Venue.id), list_of(Room.id), list_of(Workstation.id))
+        .select_from(Venue)
+        .join(Room, Room.venue_id == Venue.id)
+        .join(Workstation, Workstation.room_id == Room.id)
+        .where(
+            Venue.active.is_(True),
+            Room.active.is_(True),
+            Workstation.active.is_(True),
+            Venue.region_code.startswith(sa.bindparam("province")),
+            Workstation.id.not_in(booked),
+            Room.id.not_in(sa.bindparam("exclude_rooms", expanding=True)),
+            Venue.id.not_in(sa.bindparam("exclude_venues", expanding=True)),
+        )
+    )
 
 
 def free_venues(
@@ -437,23 +507,15 @@ def free_venues(
     The seats come as three lists in one row rather than a row each: a province has ten
     thousand workstations, and a row object per seat cost more than sorting them here.
     """
-    booked = sa.select(Booking.workstation_id).where(
-        Booking.released_at.is_(None), Booking.start < end, Booking.end > start
-    )
     venues, rooms, workstations = db.session.execute(
-        sa.select(list_of(Venue.id), list_of(Room.id), list_of(Workstation.id))
-        .select_from(Venue)
-        .join(Room, Room.venue_id == Venue.id)
-        .join(Workstation, Workstation.room_id == Room.id)
-        .where(
-            Venue.active.is_(True),
-            Room.active.is_(True),
-            Workstation.active.is_(True),
-            Venue.region_code.startswith(province[:2]),
-            Workstation.id.not_in(booked),
-            Room.id.not_in(list(exclude_rooms)),
-            Venue.id.not_in(list(exclude_venues)),
-        )
+        _free_seats(),
+        {
+            "start": start,
+            "end": end,
+            "province": province[:2],
+            "exclude_rooms": list(exclude_rooms),
+            "exclude_venues": list(exclude_venues),
+        },
     ).one()
     # Venues, their rooms and the rooms' workstations, each in id order.
     seats = sorted(zip(as_list(venues), as_list(rooms), as_list(workstations), strict=True))
@@ -469,16 +531,35 @@ def free_venues(
     ]
 
 
+# The USCCs of organisations by id: on PostgreSQL the ids are one array parameter (a
+# parameter or a literal per id took longer, for hundreds of employers).
+_USCC_OF_ARRAY = sa.select(Organisation.id, Organisation.uscc).where(
+    Organisation.id == sa.any_(sa.bindparam("employers", type_=postgresql.ARRAY(sa.Integer)))
+)
+_USCC_OF_LISTED = sa.select(Organisation.id, Organisation.uscc).where(
+    Organisation.id.in_(sa.bindparam("employers", expanding=True, literal_execute=True))
+)
+
+
 def _employer_groups(family: str, employer_ids: set[int]) -> dict[int, str]:
     """Group codes of the employers (by id) that have a USCC."""
     if not employer_ids:
         return {}
-    # The ids written into the statement: binding some hundreds of parameters took longer.
-    ids = sa.bindparam("employers", sorted(employer_ids), expanding=True, literal_execute=True)
-    rows = db.session.execute(
-        sa.select(Organisation.id, Organisation.uscc).where(Organisation.id.in_(ids))
-    )
-    return {org: group_code(family, uscc, "") for org, uscc in rows if uscc}
+    ids = sorted(employer_ids)
+    if db.session.get_bind().dialect.name == "postgresql":
+        rows = db.session.execute(_USCC_OF_ARRAY, {"employers": ids})
+    else:
+        # The ids written into the statement: binding some hundreds of parameters took longer.
+        rows = db.session.execute(_USCC_OF_LISTED, {"employers": ids})
+    # group_code(family, uscc, "") for each, from one hashed prefix.
+    prefix = hashlib.sha256(f"{family}\x00employer:".encode())
+    groups = {}
+    for org, uscc in rows:
+        if uscc:
+            digest = prefix.copy()
+            digest.update(uscc.encode())
+            groups[org] = "G" + digest.hexdigest()[:10]
+    return groups
 
 
 def build_pool(
@@ -517,11 +598,9 @@ def build_pool(
         if at is not None and at not in closed:
             reasons[at] = reason
     position_of_id = universe.position_of_id
-    fact_rules = _fact_rules(project, facts, rules).subquery("fact_rules")
+    statement, values = _fact_rules(project, facts, rules)
     with pool_universe.planned_for_values():
-        ids, ranks = db.session.execute(
-            sa.select(list_of(fact_rules.c.expert_id), list_of(fact_rules.c.rank))
-        ).one()
+        ids, ranks = db.session.execute(statement, values).one()
     for expert_id, rank in zip(as_list(ids), as_list(ranks), strict=True):
         at = position_of_id.get(expert_id)
         if at is not None and at not in closed and at not in reasons:
