@@ -16,6 +16,7 @@ from expertdraw.models import (
     Booking,
     Expert,
     ExpertSpecialty,
+    Organisation,
     Project,
     Room,
     Specialty,
@@ -203,3 +204,15 @@ def test_every_pool_statement_has_a_cache_key(seeded_project: Project):  # noqa:
             sa.event.remove(db.engine, "after_cursor_execute", record)
     assert len(stats) >= 5
     assert [text for hit, text in stats if hit is CacheStats.NO_CACHE_KEY] == []
+
+
+def test_employer_groups_are_group_code_of_each_uscc(seeded_project: Project):  # noqa: F811
+    """The batch form (one statement, one hashed prefix) gives each employer with a USCC
+    exactly ``group_code``'s group, and none to ids without a USCC or unknown."""
+    usccs = dict(db.session.execute(sa.select(Organisation.id, Organisation.uscc)).all())
+    asked = set(usccs) | {max(usccs) + 1000}
+    groups = pool._employer_groups("P-FAMILY", asked)
+    assert groups == {
+        org: pool.group_code("P-FAMILY", uscc, "") for org, uscc in usccs.items() if uscc
+    }
+    assert len(groups) > 100
