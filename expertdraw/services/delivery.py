@@ -121,34 +121,57 @@ def queue_deliveries(
     if expert is None:
         raise ValueError(f"notice {notice.id} names no known expert")
     existing = set() if new else set(delivery_state(notice.id))
-    addresses = {"email": expert.email, "sms": expert.phone, "voice": expert.phone}
-    added: list[Delivery] = []
-    if "inbox" not in existing:
-        added.append(
-            Delivery(
-                notice_id=notice.id,
-                channel="inbox",
-                status="delivered",
-                attempts=1,
-                delivered_at=when,
-            )
-        )
-    for channel in ("email", "sms", "voice"):
-        wanted_here = channel in wanted and channel in enabled and channel not in existing
-        if wanted_here and addresses[channel]:
-            added.append(
-                Delivery(
-                    notice_id=notice.id,
-                    channel=channel,
-                    status="queued",
-                    attempts=0,
-                    next_attempt_at=when,
-                )
-            )
+    added = [
+        Delivery(**row) for row in delivery_rows(notice.id, expert, when, wanted, enabled, existing)
+    ]
     db.session.add_all(added)
     if not new:
         db.session.flush()
     return added
+
+
+def delivery_rows(
+    notice_id: str,
+    expert: Expert,
+    when: datetime,
+    wanted: Iterable[str] = DEFAULT_CHANNELS,
+    enabled: Iterable[str] | None = None,
+    existing: Iterable[str] = (),
+) -> list[dict[str, Any]]:
+    """The delivery rows of a notice, as column values (every row with the same columns, so
+    that many notices' rows go in one statement): the inbox, delivered at ``when``, and each
+    channel ``wanted`` and ``enabled`` (default: by the app's configuration) that the expert
+    has an address for, queued for ``when``; none for the channels ``existing``."""
+    wanted, existing = set(wanted), set(existing)
+    enabled = set(enabled_channels(current_app.config) if enabled is None else enabled)
+    addresses = {"email": expert.email, "sms": expert.phone, "voice": expert.phone}
+    rows = []
+    if "inbox" not in existing:
+        rows.append(_delivery_row(notice_id, "inbox", "delivered", 1, None, when))
+    for channel in ("email", "sms", "voice"):
+        wanted_here = channel in wanted and channel in enabled and channel not in existing
+        if wanted_here and addresses[channel]:
+            rows.append(_delivery_row(notice_id, channel, "queued", 0, when, None))
+    return rows
+
+
+def _delivery_row(
+    notice_id: str,
+    channel: str,
+    status: str,
+    attempts: int,
+    next_attempt_at: datetime | None,
+    delivered_at: datetime | None,
+) -> dict[str, Any]:
+    return {
+        "notice_id": notice_id,
+        "channel": channel,
+        "status": status,
+        "attempts": attempts,
+        "last_error": None,
+        "next_attempt_at": next_attempt_at,
+        "delivered_at": delivered_at,
+    }
 
 
 def delivery_state(notice_id: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import orm
 
 from ..extensions import db
-from ..models import Alternate, Booking, Draw, Expert, Member, Notice, Project
+from ..models import Alternate, Booking, Delivery, Draw, Expert, Member, Notice, Project
 from ..personal_data import protector
 from . import ledger
 
@@ -123,21 +123,22 @@ def _notice_id() -> str:
 
 def seat_member(
     draw: Draw, seat: dict[str, Any], expert_id: int, now: datetime, actor: dict[str, str]
-) -> Member:
-    """Create the member, its booking and its notice, and append ``notice.sent``."""
+) -> int:
+    """Create the member, its booking and its notice, and append ``notice.sent``; returns the
+    member's id."""
     return seat_members(draw, [(seat, expert_id)], now, actor)[0]
 
 
 @dataclass
 class Written:
-    """The rows of newly seated members that do not book anything (members, notices and
-    their deliveries, alternates), written before their bookings; ``rows`` is everything
-    added, so that a draw that fails under the ledger lock can take them back."""
+    """The rows of newly seated members that book nothing (members, notices and their
+    deliveries, alternates), written before their bookings; their ids, so that a draw that
+    fails under the ledger lock can take them back."""
 
     seats: list[tuple[dict[str, Any], int]]
-    members: list[Member]
-    notices: list[Notice]
-    rows: list[Any]
+    members: list[int]
+    notices: list[str]
+    alternates_of: str | None = None  # the draw whose alternates were written
 
 
 def write_members(
@@ -146,49 +147,60 @@ def write_members(
     now: datetime,
     prepared: Prepared | None = None,
 ) -> Written:
-    """Members, notices and deliveries for ``(seat, expert id)`` pairs, in a few statements
-    for all seats at once; the bookings and ``notice.sent`` come from :func:`book_members`."""
+    """Members, notices and deliveries for ``(seat, expert id)`` pairs, one statement per
+    table for all seats; the bookings and ``notice.sent`` come from :func:`book_members`.
+
+    Written as rows rather than ORM objects: nothing in the request reads them back, and the
+    unit of work cost more than the statements."""
+    from . import delivery
+
+    if not seats:
+        return Written(seats, [], [])
     root = root_of(draw)
     start = prepared.start if prepared else _window(draw)[0]
-    members = [
-        Member(
-            draw_id=root,
-            source_draw_id=draw.id,
-            expert_id=expert_id,
-            stratum=seat["stratum"],
-            venue_id=seat["venue"],
-            room_id=seat["room"],
-            workstation_id=seat["workstation"],
-            state="active",
-            joined_at=now,
+    members = list(
+        db.session.scalars(
+            sa.insert(Member).returning(Member.id, sort_by_parameter_order=True),
+            [
+                {
+                    "draw_id": root,
+                    "source_draw_id": draw.id,
+                    "expert_id": expert_id,
+                    "stratum": seat["stratum"],
+                    "venue_id": seat["venue"],
+                    "room_id": seat["room"],
+                    "workstation_id": seat["workstation"],
+                    "state": "active",
+                    "joined_at": now,
+                }
+                for seat, expert_id in seats
+            ],
         )
-        for seat, expert_id in seats
-    ]
-    db.session.add_all(members)
-    db.session.flush()
+    )
     experts = prepared.experts if prepared else _experts([e for _, e in seats])
-    notices = []
+    notices, deliveries = [], []
+    due = response_due(now, start)
     for member, (_, expert_id) in zip(members, seats, strict=True):
         code = new_check_in_code()
-        notices.append(
-            Notice(
-                id=_notice_id(),
-                draw_id=root,
-                member_id=member.id,
-                expert_id=expert_id,
-                check_in_code=code,
-                check_in_hash=protector().lookup_hash(normalise_code(code)),
-                status="pending",
-                sent_at=now,
-                due_at=response_due(now, start),
-            )
-        )
-    db.session.add_all(notices)
-    db.session.flush()  # the notices exist before the deliveries that name them
-    rows: list[Any] = [*members, *notices]
-    for notice, (_, expert_id) in zip(notices, seats, strict=True):
-        rows.extend(_queue(notice, experts.get(expert_id)))
-    return Written(seats, members, notices, rows)
+        notice = {
+            "id": _notice_id(),
+            "draw_id": root,
+            "member_id": member,
+            "expert_id": expert_id,
+            "check_in_code": code,
+            "check_in_hash": protector().lookup_hash(normalise_code(code)),
+            "status": "pending",
+            "sent_at": now,
+            "due_at": due,
+        }
+        notices.append(notice)
+        expert = experts.get(expert_id)
+        if expert is None:
+            raise ValueError(f"notice {notice['id']} names no known expert")
+        deliveries += delivery.delivery_rows(notice["id"], expert, now)
+    db.session.execute(sa.insert(Notice), notices)
+    db.session.execute(sa.insert(Delivery), deliveries)
+    return Written(seats, members, [n["id"] for n in notices])
 
 
 def book_members(
@@ -203,21 +215,26 @@ def book_members(
     Runs under the ledger lock, after :func:`clashes` found the seats free."""
     root = root_of(draw)
     start, end = (prepared.start, prepared.end) if prepared else _window(draw)
-    db.session.add_all(
-        Booking(
-            workstation_id=seat["workstation"],
-            expert_id=expert_id,
-            draw_id=root,
-            member_id=member.id,
-            start=start,
-            end=end,
-        )
-        for member, (seat, expert_id) in zip(written.members, written.seats, strict=True)
+    if not written.seats:
+        return
+    db.session.execute(
+        sa.insert(Booking),
+        [
+            {
+                "workstation_id": seat["workstation"],
+                "expert_id": expert_id,
+                "draw_id": root,
+                "member_id": member,
+                "start": start,
+                "end": end,
+            }
+            for member, (seat, expert_id) in zip(written.members, written.seats, strict=True)
+        ],
     )
     for notice, (seat, _) in zip(written.notices, written.seats, strict=True):
         ledger.append(
             "notice.sent",
-            {"draw": root, "notice": notice.id, "expert": seat["expert"], "channel": "inbox"},
+            {"draw": root, "notice": notice, "expert": seat["expert"], "channel": "inbox"},
             actor,
             draw_id=root,
             now=now,
@@ -230,21 +247,14 @@ def seat_members(
     now: datetime,
     actor: dict[str, str],
     prepared: Prepared | None = None,
-) -> list[Member]:
+) -> list[int]:
     """Members, bookings and notices for ``(seat, expert id)`` pairs, then ``notice.sent``
-    for each in seat order, under the ledger lock (taken here if it is not held)."""
+    for each in seat order, under the ledger lock (taken here if it is not held). Returns the
+    members' ids."""
     ledger.lock()
     written = write_members(draw, seats, now, prepared)
     book_members(draw, written, now, actor, prepared)
     return written.members
-
-
-def _queue(notice: Notice, expert: Expert | None) -> list[Any]:
-    try:
-        from . import delivery
-    except ImportError:  # channels not configured in this build
-        return []
-    return delivery.queue_deliveries(notice, new=True, expert=expert)
 
 
 def write_committee(draw: Draw, body: dict[str, Any], now: datetime, prepared: Prepared) -> Written:
@@ -260,13 +270,19 @@ def write_committee(draw: Draw, body: dict[str, Any], now: datetime, prepared: P
         draw, [(seat, ids[seat["expert"]]) for seat in body["members"]], now, prepared
     )
     alternates = [
-        Alternate(draw_id=draw.id, stratum=group["stratum"], position=position, expert_id=ids[code])
+        {
+            "draw_id": draw.id,
+            "stratum": group["stratum"],
+            "position": position,
+            "expert_id": ids[code],
+            "used": False,
+        }
         for group in body["alternates"]
         for position, code in enumerate(group["experts"])
     ]
-    db.session.add_all(alternates)
-    db.session.flush()
-    written.rows.extend(alternates)
+    if alternates:
+        db.session.execute(sa.insert(Alternate), alternates)
+        written.alternates_of = draw.id
     return written
 
 
@@ -277,15 +293,12 @@ def book_committee(draw: Draw, written: Written, now: datetime, prepared: Prepar
 
 def unwrite(written: Written) -> None:
     """Take back the rows of a committee whose draw failed under the lock, those that name
-    others first (deliveries and alternates, then notices, then members)."""
-    named = [Notice, Member]
-    for kind in [None, *named]:
-        rows = [
-            r for r in written.rows if (kind is None and type(r) not in named) or type(r) is kind
-        ]
-        for row in rows:
-            db.session.delete(row)
-        db.session.flush()
+    others first."""
+    db.session.execute(sa.delete(Delivery).where(Delivery.notice_id.in_(written.notices)))
+    if written.alternates_of is not None:
+        db.session.execute(sa.delete(Alternate).where(Alternate.draw_id == written.alternates_of))
+    db.session.execute(sa.delete(Notice).where(Notice.id.in_(written.notices)))
+    db.session.execute(sa.delete(Member).where(Member.id.in_(written.members)))
 
 
 def after_commit(draw: Draw) -> None:
