@@ -490,22 +490,21 @@ def complete(
             ledger.lock()
         written = _write_committee(draw, body, now, seated)
     ledger.lock()
-    db.session.refresh(draw)
-    if draw.state != "announced":
-        raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
-    if seated is not None:
-        clash = seating.clashes(body["members"], seated)
-        if clash:
-            seating.unwrite(written)
-            written = None
-            kind = "draw.failed"
-            body = engine.failed_body(
-                draw.id,
-                clash,
-                secret,
-                entropy_value=body["entropy_value"],
-                seed=bytes.fromhex(body["seed"]),
-            )
+    seats = body["members"] if seated is not None else []
+    state, clash = seating.state_and_clashes(draw.id, seats, seated)
+    if state != "announced":
+        raise Conflict("conflict:draw-state", f"draw {draw.id} is {state}")
+    if clash and written is not None:
+        seating.unwrite(written)
+        written = None
+        kind = "draw.failed"
+        body = engine.failed_body(
+            draw.id,
+            clash,
+            secret,
+            entropy_value=body["entropy_value"],
+            seed=bytes.fromhex(body["seed"]),
+        )
     draw.seed = body.get("seed")
     draw.finished_at = now
     if kind == "draw.failed":

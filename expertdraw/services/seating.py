@@ -80,19 +80,36 @@ def _experts(ids: list[int]) -> dict[int, Expert]:
 
 def clashes(seats: list[dict[str, Any]], prepared: Prepared) -> str | None:
     """A failure reason if a drawn workstation or expert was booked since the snapshot."""
+    return _clash(*db.session.execute(_clash_counts(seats, prepared)).one())
+
+
+def state_and_clashes(
+    draw_id: str, seats: list[dict[str, Any]], prepared: Prepared | None
+) -> tuple[str | None, str | None]:
+    """The draw's state as committed now, and :func:`clashes` (None without ``prepared``),
+    in one round trip: both are read under the ledger lock, where every one counts."""
+    state = sa.select(Draw.state).where(Draw.id == draw_id).scalar_subquery()
+    if prepared is None:
+        return db.session.execute(sa.select(state)).scalar_one(), None
+    taken, busy, found = db.session.execute(_clash_counts(seats, prepared).add_columns(state)).one()
+    return found, _clash(taken, busy)
+
+
+def _clash_counts(seats: list[dict[str, Any]], prepared: Prepared) -> sa.Select[Any]:
     on_workstation = Booking.workstation_id.in_([s["workstation"] for s in seats])
     of_expert = Booking.expert_id.in_([prepared.ids[s["expert"]] for s in seats])
-    taken, busy = db.session.execute(
-        sa.select(
-            sa.func.count(Booking.id).filter(on_workstation),
-            sa.func.count(Booking.id).filter(of_expert),
-        ).where(
-            Booking.released_at.is_(None),
-            Booking.start < prepared.end,
-            Booking.end > prepared.start,
-            sa.or_(on_workstation, of_expert),
-        )
-    ).one()
+    return sa.select(
+        sa.func.count(Booking.id).filter(on_workstation),
+        sa.func.count(Booking.id).filter(of_expert),
+    ).where(
+        Booking.released_at.is_(None),
+        Booking.start < prepared.end,
+        Booking.end > prepared.start,
+        sa.or_(on_workstation, of_expert),
+    )
+
+
+def _clash(taken: int, busy: int) -> str | None:
     if taken:
         return "conflict:workstation-booked"
     return "conflict:expert-booked" if busy else None

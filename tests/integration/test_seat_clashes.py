@@ -17,7 +17,17 @@ import sqlalchemy as sa
 from expertdraw import clock
 from expertdraw.domain import draw as engine
 from expertdraw.extensions import db
-from expertdraw.models import Booking, Draw, Expert, LedgerEntry, Member, Workstation
+from expertdraw.models import (
+    Alternate,
+    Booking,
+    Delivery,
+    Draw,
+    Expert,
+    LedgerEntry,
+    Member,
+    Notice,
+    Workstation,
+)
 from expertdraw.services import draws, ledger, projects
 from expertdraw.services.errors import Conflict
 
@@ -157,3 +167,26 @@ def test_a_second_completion_of_a_completed_draw_is_a_conflict(app, trading_cent
         db.session.scalars(sa.select(LedgerEntry.type).where(LedgerEntry.draw_id == draw_id))
     )
     assert kinds.count("draw.completed") == 1 and kinds.count("notice.sent") == 5
+
+
+def test_a_draw_failed_meanwhile_is_not_completed(trading_centre):
+    """A draw failed (its deadline passed) while a request still held it as announced: that
+    request's committee rows, written before the lock, are not committed, and it answers
+    ``conflict:draw-state``."""
+    with clock.frozen(c.NOW):
+        spec = c.project_spec(trading_centre, "P2027-0103", allow_no_entropy=True)
+        project = projects.create_project(spec, trading_centre.users["pm"])
+        draw_id = draws.announce(project, trading_centre.users["pm"], {"kind": "none"}).id
+        stale = draws.get_draw(draw_id)
+        db.session.expunge(stale)  # keeps the state it was loaded with
+        draws.fail(draws.get_draw(draw_id), "timeout:entropy", None)
+        db.session.expunge_all()
+        db.session.add(stale)
+        with pytest.raises(Conflict) as caught:
+            draws.complete(stale, "", None)
+    db.session.rollback()
+
+    assert caught.value.code == "conflict:draw-state"
+    assert db.session.get(Draw, draw_id).state == "failed"
+    for table in (Member, Booking, Notice, Delivery, Alternate):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(table)) == 0
