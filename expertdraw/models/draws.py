@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from .types import EncryptedText, UTCDateTime
 
 DRAW_STATES = ("announced", "completed", "failed")
+LIVE_ROOT = "root_id IS NULL AND state IN ('announced', 'completed')"
 
 
 class Draw(db.Model):
@@ -40,6 +41,14 @@ class Draw(db.Model):
 
     __table_args__ = (
         CheckConstraint("state IN ('announced', 'completed', 'failed')", name="state"),
+        # One live root draw per project (migration 0008).
+        Index(
+            "uq_draws_live_root",
+            "project_id",
+            unique=True,
+            postgresql_where=text(LIVE_ROOT),
+            sqlite_where=text(LIVE_ROOT),
+        ),
     )
 
 

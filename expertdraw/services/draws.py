@@ -164,7 +164,8 @@ def dry_run(project: Project, algorithm: str = SCORE) -> DryRun:
 
 
 def _next_draw_id(now: datetime) -> str:
-    """``D<year>-<n>``, one more than the year's last root draw.
+    """Take the ledger lock and number the draw ``D<year>-<n>``, one more than the year's
+    last root draw (on PostgreSQL read in the lock's own round trip).
 
     Read from the primary key's index (the last id of the year's range), so numbering does
     not slow down as draws accumulate. Every root id of a year has the same prefix and six
@@ -174,12 +175,15 @@ def _next_draw_id(now: datetime) -> str:
         ServiceError: ``draw-numbers:exhausted`` after the year's 999,999th draw.
     """
     prefix = f"D{now.year}-"
-    last = db.session.scalar(
-        sa.select(Draw.id)
-        .where(Draw.id.between(f"{prefix}000000", f"{prefix}999999"), Draw.root_id.is_(None))
-        .order_by(Draw.id.desc())
-        .limit(1)
-    )
+    low, high = f"{prefix}000000", f"{prefix}999999"
+    read, last = ledger.lock_with_last_draw(low, high)
+    if not read:
+        last = db.session.scalar(
+            sa.select(Draw.id)
+            .where(Draw.id.between(low, high), Draw.root_id.is_(None))
+            .order_by(Draw.id.desc())
+            .limit(1)
+        )
     number = int(last[len(prefix) :]) + 1 if last else 1
     if number > 999_999:
         raise ServiceError("draw-numbers:exhausted", f"no draw numbers left for {now.year}")
@@ -252,10 +256,8 @@ def announce(
     # The pool is built before taking the ledger lock, so that announcements of different
     # projects build their pools in parallel; only numbering and recording are serialised.
     built = pool.build_pool(project, strata_request(project), rules(), family=project.code)
-    ledger.lock()
-    existing = _earlier_draw(project, idempotency_key)
-    if existing is not None:
-        return existing
+    # Under the lock only the number is read: a retry of the same key or another live draw
+    # of the project committed meanwhile is refused by the draws' unique keys (_announce).
     draw_id = _next_draw_id(now)
     snapshot = build_snapshot(draw_id, project, built, project.max_per_group)
     if built.stale_blocked:  # the engine checks the rest of feasibility as it announces
@@ -267,7 +269,8 @@ def announce(
 
 def _earlier_draw(project: Project, idempotency_key: str | None) -> Draw | None:
     """The draw an earlier request with this idempotency key created, if any (one query
-    with the project's live draw, checked before and again under the lock).
+    with the project's live draw, checked before the lock, and again when the draws' unique
+    keys refuse the announcement).
 
     Raises:
         Conflict: ``conflict:idempotency-key`` when the key was used for another project,
@@ -341,6 +344,18 @@ def _announce(
     db.session.add(
         Snapshot(draw_id=draw.id, hash=body["snapshot_hash"], canonical=encoded.decode())
     )
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # A request with the same idempotency key, or another live draw of the project,
+        # committed after this one's first look (uq_draws_idempotency_key,
+        # uq_draws_live_root): answer as if it had been seen then.
+        db.session.rollback()
+        if root_id is None:
+            existing = _earlier_draw(project, idempotency_key)
+            if existing is not None:
+                return existing
+        raise
     ledger.append("draw.announced", body, actor_of(user), draw_id=draw.id, now=now)
     ledger.issue_checkpoint(now)
     db.session.commit()

@@ -191,6 +191,22 @@ _TAIL_QUERY = sa.text(
 
 
 _LOCK_TAIL_QUERY = sa.text("SELECT * FROM expertdraw_ledger_tail(:k)")
+_LOCK_TAIL_DRAW_QUERY = sa.text("SELECT * FROM expertdraw_ledger_tail_draw(:k, :low, :high)")
+
+
+def lock_with_last_draw(low: str, high: str) -> tuple[bool, str | None]:
+    """:func:`lock`, and on PostgreSQL, in the same round trip, the last root draw id from
+    ``low`` to ``high`` read under the lock (``expertdraw_ledger_tail_draw``, migration
+    0008): ``(True, id or None)``. ``(False, None)`` where it was not read (SQLite, the lock
+    already held, an empty log): the caller reads it itself, under the lock."""
+    if db.session.info.get(_LOCKED) or db.session.get_bind().dialect.name != "postgresql":
+        lock()
+        return False, None
+    rows = db.session.execute(_LOCK_TAIL_DRAW_QUERY, {"k": LOCK_KEY, "low": low, "high": high})
+    rows = rows.all()
+    db.session.info[_LOCKED] = True
+    _cache_tail([row[:6] for row in rows])
+    return (True, rows[0][6]) if rows else (False, None)
 
 
 def _tail() -> _Tail | None:

@@ -130,6 +130,7 @@ class _Facts:
         self.rules = draws.rules()
         self.day = el.evaluation_date(pool.project_facts(project), self.rules)
         self.n = 0
+        self.live_roots: dict[int, str] = {}  # project id -> its live root draw
         self.home = db.session.scalar(
             sa.select(Region.code).where(Region.code.not_like("5306%"), Region.level == "county")
         )
@@ -177,11 +178,16 @@ class _Facts:
         return expert
 
     def draw(self, project: Project, state: str = "completed") -> Draw:
+        """A draw of ``project``: its root draw, or once it has a live one (a project has
+        one at most), a supplementary draw of that one."""
         self.n += 1
         at = self.project.created_at
+        live = state in ("announced", "completed")
+        root = self.live_roots.get(project.id) if live else None
         draw = Draw(
             id=f"D-BOUNDS-{self.n}",
             project_id=project.id,
+            root_id=root,
             state=state,
             algorithm="expertdraw-v1",
             snapshot_hash="0" * 64,
@@ -193,6 +199,8 @@ class _Facts:
         )
         db.session.add(draw)
         db.session.flush()
+        if live and root is None:
+            self.live_roots[project.id] = draw.id
         return draw
 
     def member(self, expert: Expert, draw: Draw, joined: datetime) -> None:
