@@ -357,7 +357,7 @@ def _announce(
                 return existing
         raise
     ledger.append("draw.announced", body, actor_of(user), draw_id=draw.id, now=now)
-    ledger.issue_checkpoint(now)
+    ledger.issue_checkpoint(now, with_entries=True)
     db.session.commit()
     _remember_announced(
         snapshot["draw"],  # not draw.id: the commit expired it
@@ -530,7 +530,7 @@ def complete(
         draw.state = "completed"
         ledger.append("draw.completed", body, actor, draw_id=draw.id, now=now)
         seating.book_committee(draw, written, now, seated)
-    ledger.issue_checkpoint(now)
+    ledger.issue_checkpoint(now, with_entries=True)
     db.session.commit()
     if kind == "draw.completed":
         seating.after_commit(draw)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -63,12 +63,13 @@ _LOCKED = "expertdraw.ledger.locked"
 _SIGNER = "expertdraw.ledger.signer"
 _PENDING = "expertdraw.ledger.pending"
 _APPENDED = "expertdraw.ledger.appended"  # this transaction appended since its last checkpoint
+_CHECKPOINTS = "expertdraw.ledger.checkpoints"  # issued, written with the pending entries
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
-        for key in (_TAIL, _LOCKED, _SIGNER, _PENDING, _APPENDED):
+        for key in (_TAIL, _LOCKED, _SIGNER, _PENDING, _APPENDED, _CHECKPOINTS):
             session.info.pop(key, None)
 
 
@@ -81,12 +82,18 @@ def _write_pending(session: Session) -> None:
     transaction sees them) and before it commits.
     """
     pending = session.info.pop(_PENDING, None)
-    if not pending:
+    checkpoints = session.info.pop(_CHECKPOINTS, None)
+    if not pending and not checkpoints:
         return
     connection = session.connection()
-    entries, nodes = pending
+    entries, nodes = pending or ([], [])
     if connection.dialect.name == "postgresql":
-        connection.execute(_JSON_INSERT, _json_params(entries, nodes))
+        if checkpoints:
+            params = _json_params(entries, nodes)
+            params["checkpoints"] = json.dumps(checkpoints, separators=(",", ":"))
+            connection.execute(_JSON_INSERT_WITH_CHECKPOINTS, params)
+        else:
+            connection.execute(_JSON_INSERT, _json_params(entries, nodes))
         return
     for table, rows in ((LedgerEntry.__table__, entries), (LedgerNode.__table__, nodes)):
         if rows:
@@ -126,6 +133,23 @@ _JSON_INSERT = sa.text(
     + ") SELECT * FROM json_to_recordset(CAST(:entries AS json)) AS e("
     + _recordset(_ENTRY_COLUMNS)
     + ")) "
+    'INSERT INTO ledger_nodes ("level", "index", "hash") '
+    "SELECT n.level, n.\"index\", decode(n.hash, 'hex') "
+    'FROM json_to_recordset(CAST(:nodes AS json)) AS n("level" integer, "index" integer, hash text)'
+)
+
+
+# The same with the checkpoints issued since (issue_checkpoint(..., with_entries=True)): the
+# checkpoint that covers a transaction's entries costs no round trip of its own under the lock.
+_JSON_INSERT_WITH_CHECKPOINTS = sa.text(
+    "WITH entries AS (INSERT INTO ledger_entries ("
+    + ", ".join(f'"{name}"' for name in _ENTRY_COLUMNS)
+    + ") SELECT * FROM json_to_recordset(CAST(:entries AS json)) AS e("
+    + _recordset(_ENTRY_COLUMNS)
+    + ")), checkpoints AS (INSERT INTO checkpoints (size, root, note, issued_at) "
+    "SELECT c.size, c.root, c.note, CAST(c.issued_at AS timestamp) "
+    "FROM json_to_recordset(CAST(:checkpoints AS json)) AS c("
+    "size integer, root varchar, note text, issued_at text)) "
     'INSERT INTO ledger_nodes ("level", "index", "hash") '
     "SELECT n.level, n.\"index\", decode(n.hash, 'hex') "
     'FROM json_to_recordset(CAST(:nodes AS json)) AS n("level" integer, "index" integer, hash text)'
@@ -397,9 +421,17 @@ def root(tree_size: int) -> bytes:
 
 
 def issue_checkpoint(
-    now: datetime | None = None, signers: list[NoteSigner] | None = None
+    now: datetime | None = None,
+    signers: list[NoteSigner] | None = None,
+    *,
+    with_entries: bool = False,
 ) -> Checkpoint:
-    """Sign and store a checkpoint of the whole log in the current transaction."""
+    """Sign and store a checkpoint of the whole log in the current transaction.
+
+    ``with_entries``: on PostgreSQL the row is written with the transaction's pending
+    entries, in their statement, at the next flush or query or at the commit; the row
+    returned then has no id and is not in the session (for a caller that only needs the
+    checkpoint issued, under the lock, at the least cost)."""
     lock()
     last = _tail()
     if last is None:
@@ -413,9 +445,15 @@ def issue_checkpoint(
     text = CheckpointText(current_app.config["LOG_ORIGIN"], tree_size, tree_root, last.time)
     note = checkpoint_note(text, signers or [_signer()])
     row = Checkpoint(size=tree_size, root=tree_root.hex(), note=note, issued_at=now or clock.now())
+    db.session.info.pop(_APPENDED, None)
+    if with_entries and db.session.get_bind().dialect.name == "postgresql":
+        stored = row.issued_at.astimezone(UTC).replace(tzinfo=None)  # as UTCDateTime stores it
+        db.session.info.setdefault(_CHECKPOINTS, []).append(
+            {"size": row.size, "root": row.root, "note": row.note, "issued_at": stored.isoformat()}
+        )
+        return row
     db.session.add(row)
     db.session.flush()
-    db.session.info.pop(_APPENDED, None)
     return row
 
 

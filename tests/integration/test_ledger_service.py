@@ -242,3 +242,26 @@ def test_the_tail_is_read_by_key_look_ups_not_scans(log):
     nodes = next(p for p in plans if "ledger_nodes" in p and "Query Text" in p)
     assert "Index Scan Backward using pk_ledger_entries" in head
     assert re.search(r"Index Cond: \(\(level = \w+\.level\) AND \(index = ", nodes), nodes
+
+
+def test_a_checkpoint_written_with_the_entries_is_stored_as_issued(log):
+    """``with_entries`` (one statement with the entries on PostgreSQL) stores exactly the
+    checkpoint issued, with its time, and it is the latest."""
+    from datetime import UTC, datetime
+
+    from expertdraw.models import Checkpoint
+
+    at = datetime(2027, 3, 1, 1, 2, 3, 456789, tzinfo=UTC)
+    for n in range(3):
+        ledger.append("pool.changed", _change(n), ACTOR)
+    issued = ledger.issue_checkpoint(at, with_entries=True)
+    db.session.commit()
+    stored = db.session.scalars(sa.select(Checkpoint).order_by(Checkpoint.id.desc())).first()
+    assert (stored.size, stored.root, stored.note, stored.issued_at) == (
+        issued.size,
+        issued.root,
+        issued.note,
+        at,
+    )
+    assert stored.size == ledger.size() == 4
+    assert ledger.latest_checkpoint().size == 4
