@@ -230,10 +230,16 @@ def book_members(
     """The bookings of written members, then ``notice.sent`` for each in seat order.
 
     Runs under the ledger lock, after :func:`clashes` found the seats free."""
-    root = root_of(draw)
-    start, end = (prepared.start, prepared.end) if prepared else _window(draw)
+    book(draw, written, prepared)
+    notices_sent(draw, written, now, actor)
+
+
+def book(draw: Draw, written: Written, prepared: Prepared | None = None) -> None:
+    """The bookings of written members, in one statement (under the ledger lock)."""
     if not written.seats:
         return
+    root = root_of(draw)
+    start, end = (prepared.start, prepared.end) if prepared else _window(draw)
     db.session.execute(
         sa.insert(Booking),
         [
@@ -248,6 +254,11 @@ def book_members(
             for member, (seat, expert_id) in zip(written.members, written.seats, strict=True)
         ],
     )
+
+
+def notices_sent(draw: Draw, written: Written, now: datetime, actor: dict[str, str]) -> None:
+    """``notice.sent`` for each written member, in seat order."""
+    root = root_of(draw)
     for notice, (seat, _) in zip(written.notices, written.seats, strict=True):
         ledger.append(
             "notice.sent",
@@ -301,11 +312,6 @@ def write_committee(draw: Draw, body: dict[str, Any], now: datetime, prepared: P
         db.session.execute(sa.insert(Alternate), alternates)
         written.alternates_of = draw.id
     return written
-
-
-def book_committee(draw: Draw, written: Written, now: datetime, prepared: Prepared) -> None:
-    """The bookings and ``notice.sent`` entries of a written committee (under the lock)."""
-    book_members(draw, written, now, ledger.SYSTEM, prepared)
 
 
 def unwrite(written: Written) -> None:
