@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import hmac
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,32 @@ def _checkpoint() -> dict[str, Any]:
         "behind": behind,
         "overdue": behind > 0 and age > limit,
     }
+
+
+def warm_in_background(app: Flask) -> threading.Thread | None:
+    """Read, in a thread of this process, the experts of the strata drawn most recently
+    (``services.pool.warm_universes``), so that the process's first draws on them are as fast
+    as the later ones. For a server process as it starts (``wsgi.py``); only on PostgreSQL,
+    where readers do not hold back writers. A failure is logged and changes nothing."""
+
+    def warm() -> None:
+        from .extensions import db
+        from .services import pool
+
+        with app.app_context():
+            try:
+                if db.engine.dialect.name != "postgresql":
+                    return
+                read = pool.warm_universes()
+                app.logger.info("pool warm-up: %d strata sets read", read)
+            except Exception:  # a warm-up never stops the server
+                app.logger.exception("pool warm-up failed")
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=warm, name="expertdraw-pool-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def health_report() -> tuple[dict[str, Any], bool]:

@@ -121,9 +121,11 @@ def _empty(engine: sa.Engine) -> None:
             "SET LOCAL session_replication_role = replica; "
             + "".join(f'DROP TABLE IF EXISTS "{t}" CASCADE; ' for t in extra)
             + "".join(f'DELETE FROM "{t}"; ' for t in tables)
-            # As a migrated database has it: one row, generation 0, a lineage of its own.
-            + "UPDATE pool_versions SET lineage = gen_random_uuid()::text, "
-            "generation = 0, kept_from = 0; "
+            # As a migrated database has it: one row, generation 0, a lineage of its own (put
+            # back if a test deleted it).
+            + "DELETE FROM pool_versions; "
+            "INSERT INTO pool_versions (id, lineage, generation, kept_from) "
+            "VALUES (1, gen_random_uuid()::text, 0, 0); "
             + "DO $$ DECLARE s record; BEGIN FOR s IN SELECT c.oid::regclass AS seq "
             "FROM pg_class c WHERE c.relkind = 'S' LOOP "
             "PERFORM setval(s.seq, 1, false); END LOOP; END $$;"

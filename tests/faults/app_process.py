@@ -21,6 +21,7 @@ from typing import Any
 
 from expertdraw import create_app
 from expertdraw.extensions import db
+from expertdraw.ops import warm_in_background
 from expertdraw.services import draws
 
 from .server import CONFIG_ENV, DELAY_ENV
@@ -50,3 +51,4 @@ def make_app() -> Any:
 
 app = make_app()
 gc.freeze()  # as wsgi.py does
+warm_in_background(app)  # as wsgi.py does

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from expertdraw import clock
+from expertdraw import clock, ops
 from expertdraw.domain import eligibility as el
 from expertdraw.extensions import db
-from expertdraw.models import Expert, ExpertSpecialty, Organisation, PoolChange, Project
+from expertdraw.models import Draw, Expert, ExpertSpecialty, Organisation, PoolChange, Project
 from expertdraw.services import draws, pool, pool_universe
 from expertdraw.services.projects import strata_request
 
@@ -314,3 +314,47 @@ def test_a_pool_from_memory_equals_one_read_afresh(seeded_project, rounds):
         assert _candidates(kept) == _candidates(fresh)
         assert kept.excluded == fresh.excluded
         assert [s.considered for s in kept.strata] == [s.considered for s in fresh.strata]
+
+
+def _drawn_once(project: Project) -> None:
+    """A (failed) root draw of ``project``, committed: what a warm-up looks back on."""
+    db.session.add(
+        Draw(
+            id="D-WARM-1",
+            project_id=project.id,
+            state="failed",
+            algorithm="expertdraw-v1",
+            snapshot_hash="0" * 64,
+            commitment="1" * 64,
+            secret="2" * 64,
+            entropy={},
+            announced_at=NOW,
+            deadline_at=NOW,
+        )
+    )
+    db.session.commit()
+
+
+def test_a_warm_up_reads_the_strata_of_the_projects_drawn_last(seeded_project, statements):
+    _drawn_once(seeded_project)
+    pool_universe.forget()
+    statements.clear()
+
+    assert pool.warm_universes() == 1
+    assert _universe_reads(statements) == ["full"]
+    statements.clear()
+    _build(seeded_project)
+    assert _universe_reads(statements) == []
+
+
+def test_a_server_process_warms_up_in_the_background_on_postgresql(app, seeded_project):
+    _drawn_once(seeded_project)
+    pool_universe.forget()
+
+    thread = ops.warm_in_background(app)
+    assert thread is not None
+    thread.join(60)
+
+    assert not thread.is_alive()
+    # SQLite (one writer, readers hold it back) is not warmed: a small centre needs no warm-up.
+    assert len(pool_universe._KEPT) == (1 if db.engine.dialect.name == "postgresql" else 0)
