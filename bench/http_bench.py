@@ -356,7 +356,7 @@ def instrumented(
         (ledger, "entry_body", "ledger.entry_body (load draw.announced)"),
         (draws.engine, "complete", "engine.complete (select members, alternates, seats)"),
         (seating, "prepare", "seating.prepare (the drawn experts and the window)"),
-        (seating, "clashes", "seating.clashes"),
+        (seating, "state_and_clashes", "seating.state_and_clashes"),
         (seating, "write_committee", "seating.write_committee (members, notices, alternates)"),
         (seating, "book", "seating.book (bookings)"),
         (seating, "notices_sent", "seating.notices_sent (entries)"),

@@ -88,12 +88,9 @@ def _write_pending(session: Session) -> None:
     connection = session.connection()
     entries, nodes = pending or ([], [])
     if connection.dialect.name == "postgresql":
-        if checkpoints:
-            params = _json_params(entries, nodes)
-            params["checkpoints"] = json.dumps(checkpoints, separators=(",", ":"))
-            connection.execute(_JSON_INSERT_WITH_CHECKPOINTS, params)
-        else:
-            connection.execute(_JSON_INSERT, _json_params(entries, nodes))
+        params = _json_params(entries, nodes)
+        params["checkpoints"] = json.dumps(checkpoints or [], separators=(",", ":"))
+        connection.execute(_JSON_INSERT, params)
         return
     for table, rows in ((LedgerEntry.__table__, entries), (LedgerNode.__table__, nodes)):
         if rows:
@@ -132,21 +129,10 @@ _JSON_INSERT = sa.text(
     + ", ".join(f'"{name}"' for name in _ENTRY_COLUMNS)
     + ") SELECT * FROM json_to_recordset(CAST(:entries AS json)) AS e("
     + _recordset(_ENTRY_COLUMNS)
-    + ")) "
-    'INSERT INTO ledger_nodes ("level", "index", "hash") '
-    "SELECT n.level, n.\"index\", decode(n.hash, 'hex') "
-    'FROM json_to_recordset(CAST(:nodes AS json)) AS n("level" integer, "index" integer, hash text)'
-)
-
-
-# The same with the checkpoints issued since (issue_checkpoint(..., with_entries=True)): the
-# checkpoint that covers a transaction's entries costs no round trip of its own under the lock.
-_JSON_INSERT_WITH_CHECKPOINTS = sa.text(
-    "WITH entries AS (INSERT INTO ledger_entries ("
-    + ", ".join(f'"{name}"' for name in _ENTRY_COLUMNS)
-    + ") SELECT * FROM json_to_recordset(CAST(:entries AS json)) AS e("
-    + _recordset(_ENTRY_COLUMNS)
-    + ")), checkpoints AS (INSERT INTO checkpoints (size, root, note, issued_at) "
+    + ")), "
+    # The checkpoints issued since (issue_checkpoint(..., with_entries=True)), usually none:
+    # the checkpoint that covers a transaction's entries costs no round trip of its own.
+    "checkpoints AS (INSERT INTO checkpoints (size, root, note, issued_at) "
     "SELECT c.size, c.root, c.note, CAST(c.issued_at AS timestamp) "
     "FROM json_to_recordset(CAST(:checkpoints AS json)) AS c("
     "size integer, root varchar, note text, issued_at text)) "
@@ -226,8 +212,8 @@ def lock_with_last_draw(low: str, high: str) -> tuple[bool, str | None]:
     if db.session.info.get(_LOCKED) or db.session.get_bind().dialect.name != "postgresql":
         lock()
         return False, None
-    rows = db.session.execute(_LOCK_TAIL_DRAW_QUERY, {"k": LOCK_KEY, "low": low, "high": high})
-    rows = rows.all()
+    bounds = {"k": LOCK_KEY, "low": low, "high": high}
+    rows = db.session.execute(_LOCK_TAIL_DRAW_QUERY, bounds).all()
     db.session.info[_LOCKED] = True
     _cache_tail([row[:6] for row in rows])
     return (True, rows[0][6]) if rows else (False, None)

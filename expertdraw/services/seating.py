@@ -58,7 +58,8 @@ class Prepared:
 
 
 def prepare(draw: Draw, body: dict[str, Any]) -> Prepared:
-    """The reads of :func:`clashes` and :func:`write_committee` for a ``draw.completed`` body."""
+    """The reads of :func:`state_and_clashes` and :func:`write_committee` for a
+    ``draw.completed`` body."""
     start, end = _window(draw)
     codes = [m["expert"] for m in body["members"]]
     codes += [e for a in body["alternates"] for e in a["experts"]]
@@ -78,16 +79,12 @@ def _experts(ids: list[int]) -> dict[int, Expert]:
     }
 
 
-def clashes(seats: list[dict[str, Any]], prepared: Prepared) -> str | None:
-    """A failure reason if a drawn workstation or expert was booked since the snapshot."""
-    return _clash(*db.session.execute(_clash_counts(seats, prepared)).one())
-
-
 def state_and_clashes(
     draw_id: str, seats: list[dict[str, Any]], prepared: Prepared | None
 ) -> tuple[str | None, str | None]:
-    """The draw's state as committed now, and :func:`clashes` (None without ``prepared``),
-    in one round trip: both are read under the ledger lock, where every one counts."""
+    """The draw's state as committed now, and a failure reason if a drawn workstation or
+    expert was booked since the snapshot (None without ``prepared``), in one round trip:
+    both are read under the ledger lock, where every one counts."""
     state = sa.select(Draw.state).where(Draw.id == draw_id).scalar_subquery()
     if prepared is None:
         return db.session.execute(sa.select(state)).scalar_one(), None
@@ -165,7 +162,8 @@ def write_members(
     prepared: Prepared | None = None,
 ) -> Written:
     """Members, notices and deliveries for ``(seat, expert id)`` pairs, one statement per
-    table for all seats; the bookings and ``notice.sent`` come from :func:`book_members`.
+    table for all seats; the bookings and ``notice.sent`` come from :func:`book` and
+    :func:`notices_sent`.
 
     Written as rows rather than ORM objects: nothing in the request reads them back, and the
     unit of work cost more than the statements."""
@@ -220,20 +218,6 @@ def write_members(
     return Written(seats, members, [n["id"] for n in notices])
 
 
-def book_members(
-    draw: Draw,
-    written: Written,
-    now: datetime,
-    actor: dict[str, str],
-    prepared: Prepared | None = None,
-) -> None:
-    """The bookings of written members, then ``notice.sent`` for each in seat order.
-
-    Runs under the ledger lock, after :func:`clashes` found the seats free."""
-    book(draw, written, prepared)
-    notices_sent(draw, written, now, actor)
-
-
 def book(draw: Draw, written: Written, prepared: Prepared | None = None) -> None:
     """The bookings of written members, in one statement (under the ledger lock)."""
     if not written.seats:
@@ -281,7 +265,8 @@ def seat_members(
     members' ids."""
     ledger.lock()
     written = write_members(draw, seats, now, prepared)
-    book_members(draw, written, now, actor, prepared)
+    book(draw, written, prepared)
+    notices_sent(draw, written, now, actor)
     return written.members
 
 

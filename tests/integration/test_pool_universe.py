@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from expertdraw import clock, ops
 from expertdraw.domain import eligibility as el
 from expertdraw.extensions import db
-from expertdraw.models import Draw, Expert, ExpertSpecialty, Organisation, PoolChange, Project
+from expertdraw.models import Expert, ExpertSpecialty, Organisation, PoolChange, Project
 from expertdraw.services import draws, pool, pool_universe
 from expertdraw.services.projects import strata_request
 
-from .test_pool import NOW, seeded_project  # noqa: F401 (the fixture)
+from .test_pool import NOW, _Facts, seeded_project  # noqa: F401 (the fixture)
 
 # ruff: noqa: F811 (the tests take the imported fixture by name)
 
@@ -318,20 +318,7 @@ def test_a_pool_from_memory_equals_one_read_afresh(seeded_project, rounds):
 
 def _drawn_once(project: Project) -> None:
     """A (failed) root draw of ``project``, committed: what a warm-up looks back on."""
-    db.session.add(
-        Draw(
-            id="D-WARM-1",
-            project_id=project.id,
-            state="failed",
-            algorithm="expertdraw-v1",
-            snapshot_hash="0" * 64,
-            commitment="1" * 64,
-            secret="2" * 64,
-            entropy={},
-            announced_at=NOW,
-            deadline_at=NOW,
-        )
-    )
+    _Facts(project).draw(project, state="failed")
     db.session.commit()
 
 
