@@ -13,9 +13,14 @@ workstations as a centre's would. The server runs with the relaxed eligibility r
 fault scenarios (``tests/faults/scenario.py``), so that thousands of draws for one tenderer
 stay feasible; the rules are still evaluated.
 
+Before measuring, the bench waits until the server's processes are idle: each reads, as it
+starts, the experts and seats of the projects awaiting their draw (``ops.warm_in_background``),
+as a centre's server has done long before its draws come; the wait is printed.
+
 1. **Latency**: ``--draws`` sequential draws from one client: p50 and p99 (targets 100 ms and
-   300 ms). Limit in the same run: the same client's ``GET /health`` (interleaved, one after
-   each draw), the server's answer with a few indexed queries.
+   300 ms), and each draw's time in the JSON. Limit in the same run: the same client's
+   ``GET /health`` (interleaved, one after each draw), the server's answer with a few indexed
+   queries.
 2. **Throughput**: ``--clients`` clients (32) for ``--seconds`` (60): draws completed per second
    (target 50). Limit in the same run: ``GET /health`` from as many clients for
    ``--ceiling-seconds``. Both client sets run in this process (Python threads), on the same two
@@ -46,6 +51,7 @@ import cProfile
 import io
 import json
 import math
+import os
 import pstats
 import resource
 import statistics
@@ -174,6 +180,36 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _group_cpu(pgid: int) -> float:
+    """CPU seconds used so far by the live processes of group ``pgid`` (from ``/proc``)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def settle(server: AppServer, timeout: float = 120.0, window: float = 0.5) -> float:
+    """Wait until the server's processes are idle (below 5 % of a CPU for two windows in a
+    row): each worker reads, as it starts, the experts and seats of the projects awaiting
+    their draw (``ops.warm_in_background``), and a centre's server has long finished that
+    when its draws come. Returns the seconds waited."""
+    assert server.process is not None
+    started = time.monotonic()
+    quiet = 0
+    used = _group_cpu(server.process.pid)
+    while quiet < 2 and time.monotonic() - started < timeout:
+        time.sleep(window)
+        now = _group_cpu(server.process.pid)
+        quiet = quiet + 1 if now - used < 0.05 * window else 0
+        used = now
+    return round(time.monotonic() - started, 1)
+
+
 def hammer(url: str, clients: int, seconds: float, timeout: float = 30.0) -> dict[str, Any]:
     """``clients`` threads GET ``url`` in a loop for ``seconds``: rate of 200 answers."""
     lock = threading.Lock()
@@ -250,6 +286,7 @@ def latency(server: AppServer, token: str, codes: list[str], run: str) -> dict[s
             p99_ms=round(scale.percentile(draws_ms, 0.99), 1),
             min_ms=round(min(draws_ms), 1),
             max_ms=round(max(draws_ms), 1),
+            draws_ms=[round(ms, 1) for ms in draws_ms],
         )
     out.update(
         health_p50_ms=round(statistics.median(health_ms), 1),
@@ -589,13 +626,15 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         try:
             print(f"server at {server.url}, log {log}", flush=True)
+            figures["settled_s"] = settled = settle(server)
+            print(f"server processes idle after {settled} s (start-up warm-up done)", flush=True)
             if args.warmup:
                 warmup = latency(server, token, codes[: args.warmup], run + "w")
                 figures["warmup"] = warmup
                 print(f"warm-up: {warmup['outcomes']}", flush=True)
             if args.draws:
                 figures["latency"] = lat = latency(server, token, codes[args.warmup :], run)
-                print(f"latency: {lat}", flush=True)
+                print(f"latency: { {k: v for k, v in lat.items() if k != 'draws_ms'} }", flush=True)
                 if lat["outcomes"] != {"201 completed": args.draws}:
                     broken.append(f"latency draws: {lat['outcomes']}")
             if args.seconds > 0:

@@ -87,10 +87,11 @@ def _checkpoint() -> dict[str, Any]:
 
 
 def warm_in_background(app: Flask) -> threading.Thread | None:
-    """Read, in a thread of this process, the experts of the strata drawn most recently
-    (``services.pool.warm_universes``), so that the process's first draws on them are as fast
-    as the later ones. For a server process as it starts (``wsgi.py``); only on PostgreSQL,
-    where readers do not hold back writers. A failure is logged and changes nothing."""
+    """Read, in a thread of this process, the experts and seats most likely drawn next (of
+    the projects awaiting their draw, then of those drawn last: ``services.pool.
+    warm_universes``), so that the process's first draws on them are as fast as the later
+    ones. For a server process as it starts (``wsgi.py``); only on PostgreSQL, where readers
+    do not hold back writers. A failure is logged and changes nothing."""
 
     def warm() -> None:
         from .extensions import db

@@ -116,7 +116,7 @@ def _empty(engine: sa.Engine) -> None:
         if not _MIGRATED:
             _MIGRATED.update(present)
         extra = sorted(present - _MIGRATED)
-        tables = sorted(_MIGRATED - {"alembic_version", "pool_versions"})
+        tables = sorted(_MIGRATED - {"alembic_version", "pool_versions", "place_versions"})
         conn.exec_driver_sql(
             "SET LOCAL session_replication_role = replica; "
             + "".join(f'DROP TABLE IF EXISTS "{t}" CASCADE; ' for t in extra)
@@ -126,6 +126,7 @@ def _empty(engine: sa.Engine) -> None:
             + "DELETE FROM pool_versions; "
             "INSERT INTO pool_versions (id, lineage, generation, kept_from) "
             "VALUES (1, gen_random_uuid()::text, 0, 0); "
+            "DELETE FROM place_versions; INSERT INTO place_versions VALUES (1, 0); "
             + "DO $$ DECLARE s record; BEGIN FOR s IN SELECT c.oid::regclass AS seq "
             "FROM pg_class c WHERE c.relkind = 'S' LOOP "
             "PERFORM setval(s.seq, 1, false); END LOOP; END $$;"

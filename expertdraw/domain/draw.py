@@ -3,7 +3,9 @@
 Pure: standard library only, plain data in and out (the exact JSON bodies of ledger.md §6).
 The pieces live in small modules by concept:
 
-- ``draw_snapshot``: ids, snapshot checks, ``snapshot_hash``, ``encode_snapshot``, ``request_of``;
+- ``draw_snapshot``: ids, snapshot checks, ``snapshot_hash``, ``encode_snapshot``, ``request_of``,
+  and views built from a caller's own data (``Room``, ``Venue``, ``Stratum``, ``check_view``,
+  ``snapshot_of``);
 - ``draw_feasibility``: ``check_feasible`` (§2), ``check_feasible_view`` for a parsed view;
 - ``draw_seed``: ``commitment``, the entropy ``E`` of each kind, ``derive_seed``;
 - ``draw_select``: members and alternates (§4, §7) and seats (``draw_seats``, §5);
@@ -47,12 +49,17 @@ from expertdraw.domain.draw_snapshot import (
     ALGORITHMS,
     RFC3797,
     SCORE,
+    Room,
     Snapshot,
+    Stratum,
+    Venue,
+    check_view,
     encode_snapshot,
     is_id,
     parse_snapshot,
     request_of,
     snapshot_hash,
+    snapshot_of,
 )
 from expertdraw.domain.draw_supplementary import (
     Supplementary,
@@ -66,15 +73,19 @@ __all__ = [
     "SCORE",
     "Announcement",
     "DrawError",
+    "Room",
     "Seat",
     "Snapshot",
+    "Stratum",
     "Supplementary",
+    "Venue",
     "announce",
     "announced_body",
     "beacon_entropy",
     "check_entropy_spec",
     "check_feasible",
     "check_feasible_view",
+    "check_view",
     "commitment",
     "commitment_preimage",
     "complete",
@@ -98,6 +109,7 @@ __all__ = [
     "seed_preimage",
     "select",
     "snapshot_hash",
+    "snapshot_of",
     "supplementary_snapshot",
     "witness_entropy",
 ]

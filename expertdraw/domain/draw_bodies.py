@@ -28,6 +28,7 @@ from expertdraw.domain.draw_snapshot import (
     check_algorithm,
     check_count,
     check_id,
+    check_view,
     encode_snapshot,
     parse_snapshot,
     request_of,
@@ -46,7 +47,7 @@ class Announcement:
 
 
 def announce(
-    snapshot: dict[str, Any],
+    snapshot: dict[str, Any] | Snapshot,
     *,
     project: str,
     algorithm: str,
@@ -58,11 +59,16 @@ def announce(
     """:func:`announced_body` with ``C(snapshot)`` and the parsed view: the snapshot is parsed
     and checked once (normal form, feasibility), and encoded from that view
     (:func:`~expertdraw.domain.draw_snapshot.encode_snapshot`) unless ``encoded`` is given.
+    ``snapshot`` may be a view built by the caller, checked as the snapshot it stands for
+    (:func:`~expertdraw.domain.draw_snapshot.check_view`).
 
     Raises :class:`DrawError` as :func:`announced_body`.
     """
     check_algorithm(algorithm)
-    snap = parse_snapshot(snapshot, strict=True)
+    if isinstance(snapshot, Snapshot):
+        snap = check_view(snapshot)
+    else:
+        snap = parse_snapshot(snapshot, strict=True)
     check_feasible_view(snap, algorithm)
     check_secret(secret, algorithm)
     check_entropy_spec(entropy, algorithm)

@@ -330,6 +330,137 @@ def parse_snapshot(snapshot: object, *, strict: bool = False) -> Snapshot:
     )
 
 
+def snapshot_of(view: Snapshot) -> dict[str, Any]:
+    """The snapshot (JSON data) a view stands for: each stratum's candidates are its ids with
+    their groups in ``group_of``. Raises :class:`DrawError` ``invalid:snapshot`` for an id
+    without a group."""
+    strata = []
+    for s in view.strata:
+        missing = [cid for cid in s.ids if cid not in view.group_of]
+        if missing:
+            raise DrawError("invalid:snapshot", f"{s.name}: candidate {missing[0]!r} has no group")
+        strata.append(
+            {
+                "name": s.name,
+                "specialty": s.specialty,
+                "count": s.count,
+                "alternates": s.alternates,
+                "candidates": [{"id": cid, "group": view.group_of[cid]} for cid in s.ids],
+            }
+        )
+    start, end = view.window
+    return {
+        "draw": view.draw,
+        "window": {"start": start, "end": end},
+        "strata": strata,
+        "max_per_group": view.max_per_group,
+        "separation": view.separation,
+        "venues": [
+            {
+                "id": v.id,
+                "rooms": [{"id": r.id, "workstations": list(r.workstations)} for r in v.rooms],
+            }
+            for v in view.venues
+        ],
+    }
+
+
+def check_view(view: object) -> Snapshot:
+    """Return ``view`` if it is a :class:`Snapshot` whose snapshot (:func:`snapshot_of`)
+    ``parse_snapshot(..., strict=True)`` accepts, and whose ``group_of`` names exactly its
+    candidates; raise :class:`DrawError` ``invalid:snapshot`` if not.
+
+    For a caller that builds the view from its own data (pool building: ~20k candidates and
+    ~10k workstations) rather than building the JSON form only to have it taken apart again.
+    The checks run at C speed over the view's tuples; when one fails, the JSON form is parsed
+    to name the first problem as :func:`parse_snapshot` would.
+    """
+    if not isinstance(view, Snapshot):
+        raise DrawError("invalid:snapshot", "a snapshot view must be a Snapshot")
+    if not _view_passes(view):
+        parse_snapshot(_json_of(view), strict=True)
+        raise DrawError("invalid:snapshot", "the view's parts must be tuples of its types")
+    return view
+
+
+def _json_of(view: Snapshot) -> Any:
+    try:
+        return snapshot_of(view)
+    except (AttributeError, TypeError):
+        raise DrawError("invalid:snapshot", "the view's parts must be of its types") from None
+
+
+def _view_passes(view: Snapshot) -> bool:
+    """True when every check of :func:`check_view` passes (no message: see ``check_view``)."""
+    window, strata, group_of, venues = view.window, view.strata, view.group_of, view.venues
+    if not (
+        type(window) is tuple
+        and len(window) == 2
+        and all(type(t) is str and TIME.fullmatch(t) for t in window)
+        and window[0] < window[1]
+        and type(view.separation) is str
+        and view.separation in SEPARATIONS
+        and type(view.max_per_group) is int
+        and view.max_per_group >= 1
+        and is_id(view.draw)
+        and type(strata) is tuple
+        and strata
+        and type(group_of) is dict
+        and type(venues) is tuple
+        and set(map(type, strata)) == {Stratum}
+    ):
+        return False
+    candidates: set[str] = set()
+    for s in strata:
+        ids = s.ids
+        if not (
+            is_id(s.name)
+            and is_id(s.specialty)
+            and type(s.count) is int
+            and s.count >= 1
+            and type(s.alternates) is int
+            and s.alternates >= 0
+            and type(ids) is tuple
+            and (not ids or _all_ids(ids))
+            and not _descents(ids)
+        ):
+            return False
+        before = len(candidates)
+        candidates.update(ids)
+        if len(candidates) - before != len(ids) and len(set(ids)) != len(ids):
+            return False
+    # Every candidate has a group, and group_of names no one else.
+    if group_of.keys() != candidates or not _all_ids(list(group_of.values()) or ["g"]):
+        return False
+    if len({s.name for s in strata}) != len(strata):
+        return False
+    return _venues_pass(venues)
+
+
+def _venues_pass(venues: tuple[Venue, ...]) -> bool:
+    if not set(map(type, venues)) <= {Venue}:
+        return False
+    room_lists = [v.rooms for v in venues]
+    if not set(map(type, room_lists)) <= {tuple}:
+        return False
+    rooms = list(chain.from_iterable(room_lists))
+    if not set(map(type, rooms)) <= {Room}:
+        return False
+    ws_lists = [r.workstations for r in rooms]
+    if not set(map(type, ws_lists)) <= {tuple}:
+        return False
+    venue_ids, room_ids = [v.id for v in venues], [r.id for r in rooms]
+    workstations = list(chain.from_iterable(ws_lists))
+    for ids in (venue_ids, room_ids, workstations):
+        if ids and (not _all_ids(ids) or len(set(ids)) != len(ids)):
+            return False
+    return (
+        not _descents(venue_ids)
+        and _sorted_within(room_ids, map(len, room_lists))
+        and _sorted_within(workstations, map(len, ws_lists))
+    )
+
+
 def _ids_json(ids: tuple[str, ...]) -> str:
     """``["a","b"]`` for ids (nothing to escape); ``join`` reads the strings' own text."""
     return "".join(('["', '","'.join(ids), '"]')) if ids else "[]"

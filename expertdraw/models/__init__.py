@@ -28,7 +28,7 @@ from .pool import (
 from .projects import Project, ProjectBidder, ProjectDrafter, Stratum
 from .reference import Region, Specialty
 from .users import ROLES, ApiToken, User
-from .venues import Room, Venue, Workstation
+from .venues import PlaceVersion, Room, Venue, Workstation
 
 __all__ = [
     "APPEND_ONLY_TABLES",
@@ -55,6 +55,7 @@ __all__ = [
     "Notice",
     "Organisation",
     "Penalty",
+    "PlaceVersion",
     "PoolChange",
     "PoolVersion",
     "Project",

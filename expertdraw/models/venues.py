@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -48,3 +48,19 @@ class Workstation(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
 
     room: Mapped[Room] = relationship(back_populates="workstations")
+
+
+class PlaceVersion(db.Model):
+    """The generation of the places: one row, which database triggers (migration 0009) move
+    on in every transaction that changes a venue, a room or a workstation.
+
+    Pool building keeps each province's active seats in memory under a generation
+    (``services.seat_map``) and reads them again when it has moved on.
+    """
+
+    __tablename__ = "place_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

@@ -100,35 +100,36 @@ def rules() -> el.Rules:
 
 def build_snapshot(
     draw_id: str, project: Project, strata_pool: pool.Pool, max_per_group: int
-) -> dict[str, Any]:
-    """The snapshot of draw.md §2 from a built pool."""
-    return {
-        "draw": draw_id,
-        "window": {
-            "start": format_time(project.window_start),
-            "end": format_time(project.window_end),
-        },
-        "strata": [
-            {
-                "name": s.name,
-                "specialty": s.specialty,
-                "count": s.count,
-                "alternates": s.alternates,
-                "candidates": s.candidates,
-            }
+) -> engine.Snapshot:
+    """The snapshot of draw.md §2 from a built pool, as the domain's view (built from the
+    pool's own lists: a provincial snapshot has ~20k candidates and ~10k workstations, which
+    the JSON form would hold as as many small objects only to have them taken apart again).
+    The announcement checks it as the snapshot it stands for (``engine.check_view``)."""
+    return engine.Snapshot(
+        draw=draw_id,
+        strata=tuple(
+            engine.Stratum(
+                name=s.name,
+                specialty=s.specialty,
+                count=s.count,
+                alternates=s.alternates,
+                ids=s.ids,
+            )
             for s in strata_pool.strata
-        ],
-        "max_per_group": max_per_group,
-        "separation": project.separation,
-        "venues": strata_pool.venues,
-    }
+        ),
+        max_per_group=max_per_group,
+        separation=project.separation,
+        venues=strata_pool.venues,
+        group_of=strata_pool.strata[0].group_of if strata_pool.strata else {},
+        window=(format_time(project.window_start), format_time(project.window_end)),
+    )
 
 
-def _feasibility(snapshot: dict[str, Any], built: pool.Pool, algorithm: str) -> str | None:
+def _feasibility(snapshot: engine.Snapshot, built: pool.Pool, algorithm: str) -> str | None:
     if built.stale_blocked:
         return f"stale-data:share:{built.stale_blocked[0]}"
     try:
-        engine.check_feasible(snapshot, algorithm)
+        engine.check_feasible_view(engine.check_view(snapshot), algorithm)
     except engine.DrawError as exc:
         return exc.code
     return None
@@ -149,8 +150,8 @@ def dry_run(project: Project, algorithm: str = SCORE) -> DryRun:
                 "count": s.count,
                 "alternates": s.alternates,
                 "considered": s.considered,
-                "eligible": len(s.candidates),
-                "groups": len({c["group"] for c in s.candidates}),
+                "eligible": len(s.ids),
+                "groups": len({s.group_of[cid] for cid in s.ids}),
                 "stale_share": s.stale_share,
             }
             for s in built.strata
@@ -159,7 +160,7 @@ def dry_run(project: Project, algorithm: str = SCORE) -> DryRun:
         feasible=reason is None,
         reason=reason,
         venues=len(built.venues),
-        workstations=sum(len(r["workstations"]) for v in built.venues for r in v["rooms"]),
+        workstations=sum(len(r.workstations) for v in built.venues for r in v.rooms),
     )
 
 
@@ -328,7 +329,7 @@ def _earlier_draw(project: Project, idempotency_key: str | None) -> Draw | None:
 def _announce(
     project: Project,
     user: User | None,
-    snapshot: dict[str, Any],
+    snapshot: dict[str, Any] | engine.Snapshot,
     excluded: dict[str, int],
     spec: dict[str, Any],
     algorithm: str,
@@ -358,7 +359,7 @@ def _announce(
     body, encoded = announcement.body, announcement.encoded
     timeout = timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
     draw = Draw(
-        id=snapshot["draw"],
+        id=announcement.snapshot.draw,
         project_id=project.id,
         root_id=root_id,
         state="announced",
@@ -392,7 +393,7 @@ def _announce(
     ledger.issue_checkpoint(now, with_entries=True)
     db.session.commit()
     _remember_announced(
-        snapshot["draw"],  # not draw.id: the commit expired it
+        announcement.snapshot.draw,  # not draw.id: the commit expired it
         _Announced(body["snapshot_hash"], body["commitment"], encoded, announcement.snapshot, body),
     )
     return draw

@@ -20,15 +20,15 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from fractions import Fraction
-from itertools import groupby
-from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from .. import clock
+from ..domain import draw as engine
 from ..domain import eligibility as el
 from ..extensions import db
 from ..models import (
@@ -44,36 +44,42 @@ from ..models import (
     Project,
     ProjectDrafter,
     Region,
-    Room,
     Specialty,
     Stratum,
-    Venue,
-    Workstation,
 )
-from . import pool_universe
+from . import pool_universe, seat_map
 from .sql_lists import as_list, list_of
 
 
 @dataclass
 class StratumPool:
-    """The candidates of one stratum, sorted by expert code, with their group codes."""
+    """The candidates of one stratum: their expert codes in code order, and (shared by the
+    strata of a pool) each candidate's group code."""
 
     name: str
     specialty: str
     count: int
     alternates: int
-    candidates: list[dict[str, str]]
+    ids: tuple[str, ...]
+    group_of: dict[str, str]
     considered: int
     stale_share: str = "0"
+
+    @property
+    def candidates(self) -> list[dict[str, str]]:
+        """The snapshot's ``candidates`` (draw.md §2): ``{"id", "group"}`` per candidate."""
+        group_of = self.group_of
+        return [{"id": cid, "group": group_of[cid]} for cid in self.ids]
 
 
 @dataclass
 class Pool:
-    """What a request may draw from, and why the others were excluded."""
+    """What a request may draw from, and why the others were excluded. ``venues`` are the
+    snapshot's venues as the domain's view (``seat_map.free_seats``)."""
 
     strata: list[StratumPool]
     excluded: dict[str, int]
-    venues: list[dict[str, Any]]
+    venues: tuple[engine.Venue, ...]
     stale_blocked: list[str] = field(default_factory=list)
 
 
@@ -102,19 +108,39 @@ def specialty_codes_under(code: str) -> list[str]:
     return specialty_universes([code])[0]
 
 
+#: The states of a project's live root draw (announced or completed).
+LIVE = ("announced", "completed")
+
+
 def warm_universes(limit: int = pool_universe.KEPT) -> int:
-    """Keep in memory the experts of the strata of the projects drawn most recently (at most
-    ``limit`` distinct strata sets), so that a new process's first draws on them do not read
-    their experts in full (about 345 ms at provincial scale). Returns how many sets it read.
+    """Keep in memory the experts of the strata most likely drawn next (at most ``limit``
+    distinct strata sets), and the seats of their provinces, so that a new process's first
+    draws on them do not read them in full (about 345 ms for a provincial universe).
+
+    Most likely next: the projects awaiting their draw (window still ahead, no announced or
+    completed draw; the earliest window first), then the projects drawn most recently.
+    Returns how many strata sets it read.
     """
-    recent = db.session.scalars(
-        sa.select(Draw.project_id)
+    now = clock.now()
+    drawn = sa.select(Draw.project_id).where(Draw.root_id.is_(None), Draw.state.in_(LIVE))
+    awaiting = db.session.execute(
+        sa.select(Project.id, Project.region_code)
+        .where(Project.window_start > now, Project.id.not_in(drawn))
+        .order_by(Project.window_start, Project.id)
+        .limit(10 * limit)
+    ).all()
+    recent = db.session.execute(
+        sa.select(Draw.project_id, Project.region_code)
+        .join(Project, Project.id == Draw.project_id)
         .where(Draw.root_id.is_(None))
         .order_by(Draw.announced_at.desc())
         .limit(10 * limit)
-    )
+    ).all()
     wanted: list[tuple[str, ...]] = []
-    for project_id in dict.fromkeys(recent):
+    provinces: list[str] = []
+    for project_id, region in dict.fromkeys([*awaiting, *recent]):
+        if len(wanted) == limit:
+            break
         codes = tuple(
             db.session.scalars(
                 sa.select(Stratum.specialty_code)
@@ -124,10 +150,12 @@ def warm_universes(limit: int = pool_universe.KEPT) -> int:
         )
         if codes and codes not in wanted:
             wanted.append(codes)
-        if len(wanted) == limit:
-            break
-    for codes in reversed(wanted):  # the most recent last, so kept the longest
+            if region[:2] not in provinces:
+                provinces.append(region[:2])
+    for codes in reversed(wanted):  # the likeliest last, so kept the longest
         pool_universe.universe_of(specialty_universes(codes))
+    for province in provinces[: seat_map.KEPT]:
+        seat_map.free_seats(now, now + timedelta(seconds=1), province)
     db.session.rollback()  # reads only: end the transaction
     return len(wanted)
 
@@ -499,69 +527,6 @@ def _fact_rules_statement() -> sa.Select[Any]:
     return sa.select(list_of(fact_rules.c.expert_id), list_of(fact_rules.c.rank))
 
 
-@functools.cache
-def _free_seats() -> sa.Select[Any]:
-    """Three lists, venue, room and workstation ids, of the active seats of the province
-    (``:province``, two digits) that no booking holds between ``:start`` and ``:end``, outside
-    the rooms and venues excluded (built once)."""
-    booked = sa.select(Booking.workstation_id).where(
-        Booking.released_at.is_(None),
-        Booking.start < sa.bindparam("end"),
-        Booking.end > sa.bindparam("start"),
-    )
-    return (
-        sa.select(list_of(Venue.id), list_of(Room.id), list_of(Workstation.id))
-        .select_from(Venue)
-        .join(Room, Room.venue_id == Venue.id)
-        .join(Workstation, Workstation.room_id == Room.id)
-        .where(
-            Venue.active.is_(True),
-            Room.active.is_(True),
-            Workstation.active.is_(True),
-            Venue.region_code.startswith(sa.bindparam("province")),
-            Workstation.id.not_in(booked),
-            Room.id.not_in(sa.bindparam("exclude_rooms", expanding=True)),
-            Venue.id.not_in(sa.bindparam("exclude_venues", expanding=True)),
-        )
-    )
-
-
-def free_venues(
-    start: datetime,
-    end: datetime,
-    province: str,
-    exclude_rooms: Iterable[str] = (),
-    exclude_venues: Iterable[str] = (),
-) -> list[dict[str, Any]]:
-    """Active venues of the province with the rooms and workstations free for the window.
-
-    The seats come as three lists in one row rather than a row each: a province has ten
-    thousand workstations, and a row object per seat cost more than sorting them here.
-    """
-    venues, rooms, workstations = db.session.execute(
-        _free_seats(),
-        {
-            "start": start,
-            "end": end,
-            "province": province[:2],
-            "exclude_rooms": list(exclude_rooms),
-            "exclude_venues": list(exclude_venues),
-        },
-    ).one()
-    # Venues, their rooms and the rooms' workstations, each in id order.
-    seats = sorted(zip(as_list(venues), as_list(rooms), as_list(workstations), strict=True))
-    return [
-        {
-            "id": venue,
-            "rooms": [
-                {"id": room, "workstations": [seat[2] for seat in in_room]}
-                for room, in_room in groupby(in_venue, itemgetter(1))
-            ],
-        }
-        for venue, in_venue in groupby(seats, itemgetter(0))
-    ]
-
-
 # The USCCs of organisations by id: on PostgreSQL the ids are one array parameter (a
 # parameter or a literal per id took longer, for hundreds of employers).
 _USCC_OF_ARRAY = sa.select(Organisation.id, Organisation.uscc).where(
@@ -651,7 +616,7 @@ def build_pool(
     own = _own_group_codes(family, (codes[eligible[i]] for i in alone))
     for i, group in zip(alone, own, strict=True):
         group_list[i] = group
-    group_at = dict(zip(eligible, group_list, strict=True))
+    group_of = dict(zip(map(codes.__getitem__, eligible), group_list, strict=True))
     counted = Counter(reasons.values())
     counted.update(verdicts.closed_counts)
     pool = Pool(
@@ -661,14 +626,14 @@ def build_pool(
             for code in [*el.REASON_CODES, "taken", "group-full"]
             if counted.get(code)
         },
-        venues=[],
+        venues=(),
     )
     stale = [at for at, reason in reasons.items() if reason == "stale-data"]
     for i, stratum in enumerate(strata):
         bit = 1 << i
-        candidates = [{"id": codes[at], "group": group_at[at]} for at in chosen[i]]
+        ids = tuple(map(codes.__getitem__, chosen[i]))
         stale_here = sum(1 for at in stale if universe.strata[at] & bit)
-        total = stale_here + len(candidates)
+        total = stale_here + len(ids)
         share = Fraction(stale_here, total) if total else Fraction(0)
         if share and share >= rules.stale_share_limit:
             pool.stale_blocked.append(stratum["name"])
@@ -678,12 +643,13 @@ def build_pool(
                 specialty=stratum["specialty"],
                 count=stratum["count"],
                 alternates=stratum["alternates"],
-                candidates=candidates,
+                ids=ids,
+                group_of=group_of,
                 considered=len(universe.members[i]),
                 stale_share=f"{share.numerator}/{share.denominator}",
             )
         )
-    pool.venues = free_venues(project.window_start, project.window_end, project.region_code)
+    pool.venues = seat_map.free_seats(project.window_start, project.window_end, project.region_code)
     return pool
 
 

@@ -19,7 +19,7 @@ from ..domain import draw as engine
 from ..domain import eligibility as el
 from ..extensions import db
 from ..models import Alternate, Booking, Draw, Expert, Member, Notice, Project, Snapshot
-from . import draws, ledger, pool, seating
+from . import draws, ledger, pool, seat_map, seating
 from .errors import Conflict, ServiceError
 
 
@@ -189,7 +189,9 @@ def _announce_supplementary(
             draw_id=sub_id,
             noticed=noticed,
             candidates={s.name: s.candidates for s in built.strata},
-            venues=pool.free_venues(project.window_start, project.window_end, project.region_code),
+            venues=seat_map.free_venues(
+                project.window_start, project.window_end, project.region_code
+            ),
             supplementary_members=state["supplementary_members"],
             supplementary_taken=state["supplementary_taken"],
             algorithm=root.algorithm,

@@ -23,7 +23,7 @@ from expertdraw.models import (
     Venue,
     Workstation,
 )
-from expertdraw.services import draws, pool
+from expertdraw.services import draws, pool, seat_map
 from expertdraw.services.projects import strata_request
 
 from .test_pool import NOW, _Facts, _naive, seeded_project  # noqa: F401 (the fixture)
@@ -106,7 +106,7 @@ def test_free_venues_equal_the_rows_seat_by_seat(seeded_project: Project):  # no
     venues[-1].active = False
     db.session.commit()
 
-    built = pool.free_venues(start, end, project.region_code)
+    built = seat_map.free_venues(start, end, project.region_code)
     assert built == _naive_venues(start, end, project.region_code)
     held = {seats[0], seats[4], seats[5]}
     listed = {w for v in built for r in v["rooms"] for w in r["workstations"]}
@@ -115,10 +115,10 @@ def test_free_venues_equal_the_rows_seat_by_seat(seeded_project: Project):  # no
     assert venues[-1].id not in {v["id"] for v in built}
 
     out_rooms, out_venues = [rooms[0].id, rooms[3].id], [venues[1].id]
-    assert pool.free_venues(
+    assert seat_map.free_venues(
         start, end, project.region_code, out_rooms, out_venues
     ) == _naive_venues(start, end, project.region_code, out_rooms, out_venues)
-    assert pool.free_venues(start, end, "110101") == []  # no venue in that province
+    assert seat_map.free_venues(start, end, "110101") == []  # no venue in that province
 
 
 def test_a_stratum_without_experts_and_one_without_eligible_experts(seeded_project: Project):  # noqa: F811

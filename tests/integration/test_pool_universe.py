@@ -14,8 +14,15 @@ from hypothesis import strategies as st
 from expertdraw import clock, ops
 from expertdraw.domain import eligibility as el
 from expertdraw.extensions import db
-from expertdraw.models import Expert, ExpertSpecialty, Organisation, PoolChange, Project
-from expertdraw.services import draws, pool, pool_universe
+from expertdraw.models import (
+    Expert,
+    ExpertSpecialty,
+    Organisation,
+    PoolChange,
+    Project,
+    Stratum,
+)
+from expertdraw.services import draws, pool, pool_universe, seat_map
 from expertdraw.services.projects import strata_request
 
 from .test_pool import NOW, _Facts, seeded_project  # noqa: F401 (the fixture)
@@ -332,6 +339,79 @@ def test_a_warm_up_reads_the_strata_of_the_projects_drawn_last(seeded_project, s
     statements.clear()
     _build(seeded_project)
     assert _universe_reads(statements) == []
+
+
+def _seat_reads(statements: list[str]) -> int:
+    return sum(1 for s in statements if "JOIN workstations" in s)
+
+
+def test_a_warm_up_reads_the_strata_and_seats_of_a_project_awaiting_its_draw(
+    seeded_project, statements
+):
+    """A project registered for a window still ahead, not drawn yet, is the likeliest next."""
+    pool_universe.forget()
+    seat_map.forget()
+    statements.clear()
+
+    assert pool.warm_universes() == 1
+    assert _universe_reads(statements) == ["full"]
+    assert _seat_reads(statements) == 1
+    statements.clear()
+    _build(seeded_project)
+    assert _universe_reads(statements) == []
+    assert _seat_reads(statements) == 0
+
+
+def test_a_warm_up_passes_over_projects_past(seeded_project):
+    _Facts(seeded_project).draw(seeded_project, state="completed")
+    db.session.commit()
+    _another_project(seeded_project, "P-PAST", ["B01"], days=-1)
+    pool_universe.forget()
+
+    # The completed draw's project is looked at as drawn last; the past project not at all.
+    assert pool.warm_universes() == 1
+    (key,) = pool_universe._KEPT
+    assert key[2] == tuple(tuple(codes) for codes in pool.specialty_universes(["A01", "C03"]))
+
+
+def test_a_warm_up_reads_the_earliest_awaiting_window_first(seeded_project):
+    later = _another_project(seeded_project, "P-LATER", ["B01"], days=30)
+    sooner = _another_project(seeded_project, "P-SOONER", ["B02"], days=3)
+    pool_universe.forget()
+
+    assert pool.warm_universes(limit=1) == 1
+    (key,) = pool_universe._KEPT
+    assert key[2] == tuple(tuple(codes) for codes in pool.specialty_universes(["B02"]))
+    assert sooner.window_start < seeded_project.window_start < later.window_start
+
+
+def _another_project(like: Project, code: str, specialties: list[str], days: int) -> Project:
+    """A project of ``like``'s parties with other strata, its window ``days`` from now."""
+    start = clock.now() + timedelta(days=days)
+    project = Project(
+        code=code,
+        name=code,
+        tenderer_id=like.tenderer_id,
+        agency_id=like.agency_id,
+        region_code=like.region_code,
+        window_start=start,
+        window_end=start + timedelta(hours=8),
+        created_at=NOW,
+    )
+    project.strata = [
+        Stratum(
+            position=i,
+            name=f"s{i}",
+            specialty_code=code_,
+            kind="technical",
+            count=1,
+            alternates=0,
+        )
+        for i, code_ in enumerate(specialties)
+    ]
+    db.session.add(project)
+    db.session.commit()
+    return project
 
 
 def test_a_server_process_warms_up_in_the_background_on_postgresql(app, seeded_project):
