@@ -7,6 +7,7 @@ workstations booked by others since the snapshot (``unavailable``).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,13 +81,28 @@ def choose_seat(
     Does not change ``occupied``. With ``trace``, appends the intermediate values of the vector
     files: every eligible venue's HMAC and every candidate workstation's HMAC, by id.
     """
-    eligible = {v.id: rooms for v in venues if (rooms := _eligible_rooms(v, separation, occupied))}
-    if not eligible:
-        return None
     member = expert.encode()
     venue_hmac = keyed_hmac(seed, VENUE_TAG + member + b"\x00")
-    venue_scores = [(venue_hmac(vid.encode()), vid) for vid in eligible]
-    venue = min(venue_scores)[1]
+    if trace is None:
+        # The least (HMAC, id) among eligible venues is the first eligible one in (HMAC, id)
+        # order: judge venues in that order and stop at the first, instead of judging all.
+        ranked = [(venue_hmac(v.id.encode()), v.id, v) for v in venues]
+        heapq.heapify(ranked)
+        while ranked:
+            _, venue, place = heapq.heappop(ranked)
+            if rooms := _eligible_rooms(place, separation, occupied):
+                eligible = {venue: rooms}
+                break
+        else:
+            return None
+    else:
+        eligible = {
+            v.id: rooms for v in venues if (rooms := _eligible_rooms(v, separation, occupied))
+        }
+        if not eligible:
+            return None
+        venue_scores = [(venue_hmac(vid.encode()), vid) for vid in eligible]
+        venue = min(venue_scores)[1]
     seat_hmac = keyed_hmac(seed, SEAT_TAG + member + b"\x00")
     candidates = [
         (seat_hmac(w.encode()), w, room.id)

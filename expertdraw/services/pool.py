@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
+from itertools import compress, count, filterfalse
 from typing import Any
 
 import sqlalchemy as sa
@@ -605,15 +607,15 @@ def build_pool(
         reasons.setdefault(at, "stale-data")
     removed = set(closed)
     removed.update(reasons)
-    chosen = [[at for at in members if at not in removed] for members in universe.members]
+    chosen = [list(filterfalse(removed.__contains__, members)) for members in universe.members]
     eligible = list(set().union(*chosen))
 
     codes, employers = universe.codes, universe.employers
     employer_of = list(map(employers.__getitem__, eligible))
     groups = _employer_groups(family, set(employer_of) - {None})
     group_list = list(map(groups.get, employer_of))
-    alone = [i for i, group in enumerate(group_list) if group is None]
-    own = _own_group_codes(family, (codes[eligible[i]] for i in alone))
+    alone = list(compress(count(), map(operator.not_, group_list)))  # no employer's code
+    own = _own_group_codes(family, map(codes.__getitem__, map(eligible.__getitem__, alone)))
     for i, group in zip(alone, own, strict=True):
         group_list[i] = group
     group_of = dict(zip(map(codes.__getitem__, eligible), group_list, strict=True))
