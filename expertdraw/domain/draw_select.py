@@ -4,7 +4,8 @@ Hot path: a stratum of ``n`` candidates costs ``n`` HMACs (see ``keyed_hmac``), 
 one heap pop per candidate walked. The walk pops lazily, so it is exact however far the group
 limit makes it go, and costs ``O(n + w log n)`` for a walk of ``w`` candidates instead of a
 full sort. Heap order is ``(digest, id)``: 32-byte digests compare as bytes exactly as they
-compare as big-endian integers, and ties (which do not happen) break by id.
+compare as big-endian integers, and ties (which do not happen) break by id; while no two ids
+share a digest the heap holds the digests alone (``_ByDigest``), which is cheaper.
 """
 
 from __future__ import annotations
@@ -52,6 +53,51 @@ def scores(seed: bytes, ids: tuple[str, ...] | list[str]) -> list[tuple[bytes, s
     return [(score(cid.encode()), cid) for cid in ids]
 
 
+class _ByDigest:
+    """A heap of digests standing for ``(digest, id)`` pairs (fewer objects, and bytes
+    compare faster than tuples); usable only when no two ids share a digest."""
+
+    __slots__ = ("digests", "id_of")
+
+    def __init__(self, digests: list[bytes], id_of: dict[bytes, str]) -> None:
+        self.digests, self.id_of = digests, id_of
+
+    def __bool__(self) -> bool:
+        return bool(self.digests)
+
+    def pop(self) -> tuple[bytes, str]:
+        digest = heapq.heappop(self.digests)
+        return digest, self.id_of[digest]
+
+
+class _ByPair:
+    """A heap of ``(digest, id)`` pairs: ties of digests break by id (§4)."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[bytes, str]]) -> None:
+        self.pairs = pairs
+
+    def __bool__(self) -> bool:
+        return bool(self.pairs)
+
+    def pop(self) -> tuple[bytes, str]:
+        return heapq.heappop(self.pairs)
+
+
+def _score_heap(seed: bytes, ids: tuple[str, ...] | list[str]) -> _ByDigest | _ByPair:
+    """The stratum's candidates as a heap in ``(score, id)`` order, popped lazily."""
+    score = keyed_hmac(seed, SCORE_TAG)
+    digests = list(map(score, map(str.encode, ids)))
+    id_of = dict(zip(digests, ids, strict=True))
+    if len(id_of) == len(digests):
+        heapq.heapify(digests)
+        return _ByDigest(digests, id_of)
+    pairs = list(zip(digests, ids, strict=True))  # ids sharing a digest: order the pairs
+    heapq.heapify(pairs)
+    return _ByPair(pairs)
+
+
 def _walk_score(snap: Snapshot, seed: bytes, trace: Trace | None) -> Picked:
     """Section 4: members within ``max_per_group``, then alternates, stratum by stratum."""
     taken: set[str] = set()
@@ -60,15 +106,14 @@ def _walk_score(snap: Snapshot, seed: bytes, trace: Trace | None) -> Picked:
     alternates: list[tuple[str, list[str]]] = []
     group_of, limit = snap.group_of, snap.max_per_group
     for stratum in snap.strata:
-        heap = scores(seed, stratum.ids)
-        heapq.heapify(heap)
+        heap = _score_heap(seed, stratum.ids)
         steps: Trace | None = None
         if trace is not None:
             steps = []
             trace.append({"stratum": stratum.name, "walk": steps})
         chosen: list[str] = []
         while heap and len(chosen) < stratum.count:
-            score, cid = heapq.heappop(heap)
+            score, cid = heap.pop()
             group = group_of[cid]
             if cid in taken:
                 outcome = "skip:taken"
@@ -87,7 +132,7 @@ def _walk_score(snap: Snapshot, seed: bytes, trace: Trace | None) -> Picked:
             )
         backups: list[str] = []
         while heap and len(backups) < stratum.alternates:
-            score, cid = heapq.heappop(heap)
+            score, cid = heap.pop()
             outcome = "skip:taken" if cid in taken else "alternate"
             if outcome == "alternate":
                 backups.append(cid)
@@ -96,7 +141,7 @@ def _walk_score(snap: Snapshot, seed: bytes, trace: Trace | None) -> Picked:
                     {"id": cid, "group": group_of[cid], "score": score.hex(), "outcome": outcome}
                 )
         while steps is not None and heap:
-            score, cid = heapq.heappop(heap)
+            score, cid = heap.pop()
             steps.append(
                 {"id": cid, "group": group_of[cid], "score": score.hex(), "outcome": "not reached"}
             )

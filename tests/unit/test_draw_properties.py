@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from expertdraw.domain import draw
+from expertdraw.domain import draw, draw_select
 from expertdraw.domain.draw_seed import keyed_hmac
 
 POOL = [f"E{i:03d}" for i in range(40)]
@@ -327,3 +327,17 @@ def test_an_unsorted_snapshot_hashes_as_given_but_is_not_announced(algorithm: st
         draw.check_feasible(snapshot, algorithm)
     assert caught.value.code == "invalid:snapshot"
     draw.check_feasible(tidy, algorithm)
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(POOL), max_size=30), seeds)
+def test_the_score_heap_pops_in_score_then_id_order(ids: list[str], seed: bytes) -> None:
+    """Distinct ids go by digest alone; ids sharing a digest (here: repeated ids, since
+    HMAC-SHA256 collisions are not to be found) fall back to ``(digest, id)`` pairs."""
+    heap = draw_select._score_heap(seed, ids)
+    popped = []
+    while heap:
+        popped.append(heap.pop())
+    assert popped == sorted(draw.scores(seed, ids))
+    repeated = len(set(ids)) < len(ids)
+    assert isinstance(heap, draw_select._ByPair if repeated else draw_select._ByDigest)
