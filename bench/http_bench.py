@@ -377,18 +377,20 @@ def instrumented(
     from sqlalchemy.orm import Session
 
     from expertdraw.extensions import db
-    from expertdraw.services import draws, ledger, pool, seating
+    from expertdraw.services import draws, ledger, pool, seat_map, seating
 
     targets = [
         (draws, "announce", "announce"),
         (draws, "complete", "complete"),
         (ledger, "lock", "ledger.lock (advisory lock wait)"),
         (pool, "build_pool", "pool.build_pool"),
+        (seat_map, "free_seats", "seat_map.free_seats (booked in the window)"),
         (draws, "build_snapshot", "build_snapshot"),
         (draws, "_feasibility", "feasibility check"),
         (draws, "_earlier_draw", "earlier draw (idempotency key, live draw)"),
         (draws, "_next_draw_id", "next draw id"),
         (draws.engine, "announce", "engine.announce (check, encode, hash, commitment)"),
+        (draws, "_insert_announced", "draw and snapshot rows"),
         (draws, "snapshot_text", "snapshot_text (load the stored snapshot)"),
         (ledger, "entry_body", "ledger.entry_body (load draw.announced)"),
         (draws.engine, "complete", "engine.complete (select members, alternates, seats)"),

@@ -13,6 +13,7 @@ from .types import EncryptedText, UTCDateTime
 
 DRAW_STATES = ("announced", "completed", "failed")
 LIVE_ROOT = "root_id IS NULL AND state IN ('announced', 'completed')"
+HELD = "released_at IS NULL"
 
 
 class Draw(db.Model):
@@ -91,6 +92,8 @@ class Member(db.Model):
     __table_args__ = (
         UniqueConstraint("draw_id", "expert_id", name="uq_member_expert"),
         CheckConstraint("state IN ('active', 'replaced')", name="state"),
+        # The memberships of a look-back period, which every pool building reads (0010).
+        Index("ix_members_joined", "joined_at", "expert_id", "draw_id"),
     )
 
 
@@ -126,7 +129,19 @@ class Booking(db.Model):
     end: Mapped[datetime] = mapped_column(UTCDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (CheckConstraint('"end" > start', name="period"),)
+    __table_args__ = (
+        CheckConstraint('"end" > start', name="period"),
+        # The bookings held around a window, which every pool building reads (0010).
+        Index(
+            "ix_bookings_held_end",
+            "end",
+            "start",
+            "expert_id",
+            "workstation_id",
+            postgresql_where=text(HELD),
+            sqlite_where=text(HELD),
+        ),
+    )
 
 
 class Notice(db.Model):
