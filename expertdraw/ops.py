@@ -89,19 +89,24 @@ def _checkpoint() -> dict[str, Any]:
 def warm_in_background(app: Flask) -> threading.Thread | None:
     """Read, in a thread of this process, the experts and seats most likely drawn next (of
     the projects awaiting their draw, then of those drawn last: ``services.pool.
-    warm_universes``), so that the process's first draws on them are as fast as the later
+    warm_universes``), and dry-run the likeliest next project (its statements compiled, its
+    day's verdicts judged), so that the process's first draws are as fast as the later
     ones. For a server process as it starts (``wsgi.py``); only on PostgreSQL, where readers
     do not hold back writers. A failure is logged and changes nothing."""
 
     def warm() -> None:
         from .extensions import db
-        from .services import pool
+        from .services import draws, pool
 
         with app.app_context():
             try:
                 if db.engine.dialect.name != "postgresql":
                     return
                 read = pool.warm_universes()
+                project = pool.likeliest_next()
+                if project is not None:
+                    draws.dry_run(project)  # writes nothing
+                db.session.rollback()
                 app.logger.info("pool warm-up: %d strata sets read", read)
             except Exception:  # a warm-up never stops the server
                 app.logger.exception("pool warm-up failed")

@@ -21,7 +21,7 @@ import operator
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from itertools import compress, count, filterfalse
 from typing import Any
@@ -114,6 +114,22 @@ def specialty_codes_under(code: str) -> list[str]:
 LIVE = ("announced", "completed")
 
 
+def _awaiting(now: datetime) -> sa.Select[Any]:
+    """The projects awaiting their draw: window still ahead, no announced or completed root
+    draw; the earliest window first."""
+    drawn = sa.select(Draw.project_id).where(Draw.root_id.is_(None), Draw.state.in_(LIVE))
+    return (
+        sa.select(Project)
+        .where(Project.window_start > now, Project.id.not_in(drawn))
+        .order_by(Project.window_start, Project.id)
+    )
+
+
+def likeliest_next() -> Project | None:
+    """The project most likely drawn next: the earliest window awaiting its draw."""
+    return db.session.scalars(_awaiting(clock.now()).limit(1)).first()
+
+
 def warm_universes(limit: int = pool_universe.KEPT) -> int:
     """Keep in memory the experts of the strata most likely drawn next (at most ``limit``
     distinct strata sets), and the seats of their provinces, so that a new process's first
@@ -124,12 +140,8 @@ def warm_universes(limit: int = pool_universe.KEPT) -> int:
     Returns how many strata sets it read.
     """
     now = clock.now()
-    drawn = sa.select(Draw.project_id).where(Draw.root_id.is_(None), Draw.state.in_(LIVE))
     awaiting = db.session.execute(
-        sa.select(Project.id, Project.region_code)
-        .where(Project.window_start > now, Project.id.not_in(drawn))
-        .order_by(Project.window_start, Project.id)
-        .limit(10 * limit)
+        _awaiting(now).with_only_columns(Project.id, Project.region_code).limit(10 * limit)
     ).all()
     recent = db.session.execute(
         sa.select(Draw.project_id, Project.region_code)

@@ -353,7 +353,8 @@ def test_a_warm_up_reads_the_strata_and_seats_of_a_project_awaiting_its_draw(
     seat_map.forget()
     statements.clear()
 
-    assert pool.warm_universes() == 1
+    with clock.frozen(NOW):
+        assert pool.warm_universes() == 1
     assert _universe_reads(statements) == ["full"]
     assert _seat_reads(statements) == 1
     statements.clear()
@@ -369,7 +370,8 @@ def test_a_warm_up_passes_over_projects_past(seeded_project):
     pool_universe.forget()
 
     # The completed draw's project is looked at as drawn last; the past project not at all.
-    assert pool.warm_universes() == 1
+    with clock.frozen(NOW):
+        assert pool.warm_universes() == 1
     (key,) = pool_universe._KEPT
     assert key[2] == tuple(tuple(codes) for codes in pool.specialty_universes(["A01", "C03"]))
 
@@ -379,15 +381,26 @@ def test_a_warm_up_reads_the_earliest_awaiting_window_first(seeded_project):
     sooner = _another_project(seeded_project, "P-SOONER", ["B02"], days=3)
     pool_universe.forget()
 
-    assert pool.warm_universes(limit=1) == 1
+    with clock.frozen(NOW):
+        assert pool.warm_universes(limit=1) == 1
     (key,) = pool_universe._KEPT
     assert key[2] == tuple(tuple(codes) for codes in pool.specialty_universes(["B02"]))
     assert sooner.window_start < seeded_project.window_start < later.window_start
+    with clock.frozen(NOW):
+        assert pool.likeliest_next() == sooner
+
+
+def test_nothing_awaits_a_draw_when_every_window_has_passed_or_is_drawn(seeded_project):
+    _Facts(seeded_project).draw(seeded_project, state="announced")
+    db.session.commit()
+    _another_project(seeded_project, "P-PAST", ["B01"], days=-1)
+    with clock.frozen(NOW):
+        assert pool.likeliest_next() is None
 
 
 def _another_project(like: Project, code: str, specialties: list[str], days: int) -> Project:
-    """A project of ``like``'s parties with other strata, its window ``days`` from now."""
-    start = clock.now() + timedelta(days=days)
+    """A project of ``like``'s parties with other strata, its window ``days`` after NOW."""
+    start = NOW + timedelta(days=days)
     project = Project(
         code=code,
         name=code,
@@ -418,10 +431,15 @@ def test_a_server_process_warms_up_in_the_background_on_postgresql(app, seeded_p
     _drawn_once(seeded_project)
     pool_universe.forget()
 
-    thread = ops.warm_in_background(app)
-    assert thread is not None
-    thread.join(60)
+    with clock.frozen(NOW):  # the clock is the process's: the thread reads it too
+        thread = ops.warm_in_background(app)
+        assert thread is not None
+        thread.join(60)
 
     assert not thread.is_alive()
     # SQLite (one writer, readers hold it back) is not warmed: a small centre needs no warm-up.
     assert len(pool_universe._KEPT) == (1 if db.engine.dialect.name == "postgresql" else 0)
+    if db.engine.dialect.name == "postgresql":
+        # The likeliest next project was dry-run: its day's verdicts are judged already.
+        ((_, universe),) = pool_universe._KEPT.values()
+        assert universe.own_rows
