@@ -31,7 +31,7 @@ as a centre's server has done long before its draws come; the wait is printed.
    cProfile of one draw (top functions; the whole profile goes beside ``--out``).
 
     python bench/http_bench.py [--experts 100000] [--conflicts 1000000] [--venues 500]
-        [--draws 100] [--clients 32] [--seconds 60] [--ceiling-seconds 10] [--workers 6]
+        [--draws 100] [--clients 32] [--seconds 60] [--ceiling-seconds 10] [--workers 4]
         [--threads 1] [--profile-draws 3] [--database NAME] [--keep] [--out PATH]
 
 Seeding 100,000 experts and 1,000,000 relations takes minutes: ``--database NAME`` reuses a
@@ -577,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0, help="throughput run (0: skip)")
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=6, help="gunicorn workers (3 per core)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (2 per core)")
     parser.add_argument("--threads", type=int, default=1, help="per worker (1: no GIL sharing)")
     parser.add_argument("--warmup", type=int, default=4, help="draws before measuring")
     parser.add_argument("--request-timeout", type=float, default=900.0)
