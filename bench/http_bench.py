@@ -22,9 +22,11 @@ as a centre's server has done long before its draws come; the wait is printed.
    ``GET /health`` (interleaved, one after each draw), the server's answer with a few indexed
    queries.
 2. **Throughput**: ``--clients`` clients (32) for ``--seconds`` (60): draws completed per second
-   (target 50). Limit in the same run: ``GET /health`` from as many clients for
-   ``--ceiling-seconds``. Both client sets run in this process (Python threads), on the same two
-   CPUs as the server: the CPU the clients took is printed beside each rate.
+   (target 50). Limits in the same run: ``GET /health`` from as many clients for
+   ``--ceiling-seconds``; and the CPU a draw took, the server's processes and PostgreSQL's
+   together (from ``/proc``), with the rate the machine's CPUs allow at that cost. Both
+   client sets run in this process (Python threads), on the same two CPUs as the server: the
+   CPU the clients took is printed beside each rate.
 3. **Profile** (``--profile-draws``, default 3; after the server has stopped): draws through the
    in-process app's test client, with wall time per step (pool building, snapshot, ledger
    appends, checkpoint signing, bookings and notices, commits; SQL statements and time) and a
@@ -182,13 +184,24 @@ def _cpu() -> float:
 
 def _group_cpu(pgid: int) -> float:
     """CPU seconds used so far by the live processes of group ``pgid`` (from ``/proc``)."""
+    return _cpu_of(lambda name, group: group == pgid)
+
+
+def _database_cpu() -> float:
+    """CPU seconds used so far by the live PostgreSQL processes of this machine."""
+    return _cpu_of(lambda name, group: name == "postgres")
+
+
+def _cpu_of(chosen: Callable[[str, int], bool]) -> float:
+    """CPU seconds of the live processes ``chosen(name, process group)`` picks."""
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            head, tail = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):
             continue
-        if int(fields[2]) == pgid:
+        fields, name = tail.split(), head.split("(", 1)[-1]
+        if chosen(name, int(fields[2])):
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
@@ -302,12 +315,16 @@ def throughput(
     load = ProjectDraws(
         server.url, token, codes, run, clients=args.clients, timeout=args.request_timeout
     )
+    assert server.process is not None
     cpu = _cpu()
+    server_cpu, database_cpu = _group_cpu(server.process.pid), _database_cpu()
     started = time.monotonic()
     load.deadline = started + args.seconds
     with load.running(join_timeout=args.request_timeout + args.seconds + 60):
         pass  # the clients stop taking draws at the deadline; the block waits for them
     drained = time.monotonic()
+    server_cpu = _group_cpu(server.process.pid) - server_cpu
+    database_cpu = _database_cpu() - database_cpu
     answers = load.snapshot()
     in_time = [a for a in answers if _completed(a) and a.at <= load.deadline]
     late = [a for a in answers if _completed(a) and a.at > load.deadline]
@@ -327,6 +344,16 @@ def throughput(
         "latency_under_load_p99_ms": round(scale.percentile(waits, 0.99), 1) if waits else None,
         "client_cpu_seconds": round(_cpu() - cpu, 1),
     }
+    completed = len(in_time) + len(late)
+    if completed:
+        # The CPU a draw took, server and database together, and the rate the machine's CPUs
+        # would allow at that cost: the physical limit of this figure.
+        per_draw = (server_cpu + database_cpu) / completed
+        out.update(
+            server_cpu_ms_per_draw=round(server_cpu / completed * 1e3, 1),
+            database_cpu_ms_per_draw=round(database_cpu / completed * 1e3, 1),
+            cpu_bound_draws_per_second=round((os.cpu_count() or 1) / per_draw, 1),
+        )
     if out["ran_out_of_projects"] and in_time:
         # Fewer projects than the server could draw: the rate over the time it took.
         last = max(a.at for a in in_time)
@@ -546,6 +573,13 @@ def report(figures: dict[str, Any]) -> None:
             f" {_verdict(rate >= TARGET_DRAWS_PER_SECOND)}"
         )
         print(f"  outcomes {thr['outcomes']}")
+        if "cpu_bound_draws_per_second" in thr:
+            print(
+                f"  CPU per draw: server {thr['server_cpu_ms_per_draw']} ms, PostgreSQL"
+                f" {thr['database_cpu_ms_per_draw']} ms | limit at that cost on"
+                f" {os.cpu_count()} CPUs: {thr['cpu_bound_draws_per_second']} draws/s"
+                f" | ratio {rate / thr['cpu_bound_draws_per_second']:.2f}"
+            )
         if thr["ran_out_of_projects"]:
             print("  (the clients ran out of registered projects before the deadline)")
     prof = figures.get("profile")
