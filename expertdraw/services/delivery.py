@@ -26,7 +26,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
@@ -130,9 +130,19 @@ def queue_deliveries(
     return added
 
 
+class Addressed(Protocol):
+    """Whatever carries an expert's delivery addresses: an ``Expert``, or a row of them."""
+
+    @property
+    def email(self) -> str | None: ...
+
+    @property
+    def phone(self) -> str | None: ...
+
+
 def delivery_rows(
     notice_id: str,
-    expert: Expert,
+    expert: Addressed,
     when: datetime,
     wanted: Iterable[str] = DEFAULT_CHANNELS,
     enabled: Iterable[str] | None = None,

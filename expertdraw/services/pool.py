@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import operator
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from itertools import compress, count, filterfalse
+from itertools import filterfalse
 from typing import Any
 
 import sqlalchemy as sa
@@ -551,7 +550,7 @@ _USCC_OF_LISTED = sa.select(Organisation.id, Organisation.uscc).where(
 )
 
 
-def _employer_groups(family: str, employer_ids: set[int]) -> dict[int, str]:
+def _employer_groups(family: str, employer_ids: Collection[int]) -> dict[int, str]:
     """Group codes of the employers (by id) that have a USCC."""
     if not employer_ids:
         return {}
@@ -622,15 +621,16 @@ def build_pool(
     chosen = [list(filterfalse(removed.__contains__, members)) for members in universe.members]
     eligible = list(set().union(*chosen))
 
+    # Each candidate's group: its employer's code (every organisation has a USCC: the schema
+    # says so), or a group of its own without an employer. Every position of the universe is
+    # in some stratum, so the candidates without an employer are the universe's not removed.
     codes, employers = universe.codes, universe.employers
-    employer_of = list(map(employers.__getitem__, eligible))
-    groups = _employer_groups(family, set(employer_of) - {None})
-    group_list = list(map(groups.get, employer_of))
-    alone = list(compress(count(), map(operator.not_, group_list)))  # no employer's code
-    own = _own_group_codes(family, map(codes.__getitem__, map(eligible.__getitem__, alone)))
-    for i, group in zip(alone, own, strict=True):
-        group_list[i] = group
+    employer_ids, unemployed = universe.employed()
+    groups = _employer_groups(family, employer_ids)
+    group_list = map(groups.get, map(employers.__getitem__, eligible))
     group_of = dict(zip(map(codes.__getitem__, eligible), group_list, strict=True))
+    alone = [codes[at] for at in unemployed if at not in removed]
+    group_of.update(zip(alone, _own_group_codes(family, alone), strict=True))
     counted = Counter(reasons.values())
     counted.update(verdicts.closed_counts)
     pool = Pool(

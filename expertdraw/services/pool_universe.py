@@ -66,6 +66,7 @@ class Universe:
     own_rows: dict[tuple[Any, ...], OwnRows] = field(default_factory=dict, repr=False)
     index: OwnIndex | None = field(default=None, repr=False)
     _regions: frozenset[str] | None = field(default=None, repr=False)
+    _employed: tuple[frozenset[int], list[int]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.position_of_id and self.ids:
@@ -83,6 +84,17 @@ class Universe:
         """Where the expert with this code is, if in the universe (the codes are sorted)."""
         at = bisect.bisect_left(self.codes, code)
         return at if at < len(self.codes) and self.codes[at] == code else None
+
+    def employed(self) -> tuple[frozenset[int], list[int]]:
+        """The experts' employers (ids, each once), and the positions of the experts without
+        one, computed on first use."""
+        if self._employed is None:
+            employers = self.employers
+            self._employed = (
+                frozenset(employers) - {None},
+                [at for at, employer in enumerate(employers) if employer is None],
+            )
+        return self._employed
 
     def regions(self) -> frozenset[str]:
         """The experts' home regions (each once), computed on first use."""

@@ -16,12 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy import orm
 
 from ..extensions import db
 from ..models import Alternate, Booking, Delivery, Draw, Expert, Member, Notice, Project
 from ..personal_data import protector
-from . import ledger
+from . import delivery, ledger
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
@@ -54,7 +53,12 @@ class Prepared:
     start: datetime
     end: datetime
     ids: dict[str, int]
-    experts: dict[int, Expert]
+    experts: dict[int, delivery.Addressed]
+
+
+# What seating reads of the drawn experts: their codes and their delivery addresses only (the
+# other personal data would be decrypted for nothing).
+_DRAWN = sa.select(Expert.id, Expert.code, Expert.email, Expert.phone)
 
 
 def prepare(draw: Draw, body: dict[str, Any]) -> Prepared:
@@ -63,20 +67,12 @@ def prepare(draw: Draw, body: dict[str, Any]) -> Prepared:
     start, end = _window(draw)
     codes = [m["expert"] for m in body["members"]]
     codes += [e for a in body["alternates"] for e in a["experts"]]
-    drawn = db.session.scalars(
-        sa.select(Expert).where(Expert.code.in_(codes)).options(orm.lazyload("*"))
-    )
-    experts = {expert.id: expert for expert in drawn}
+    experts = {row.id: row for row in db.session.execute(_DRAWN.where(Expert.code.in_(codes)))}
     return Prepared(start, end, {e.code: e.id for e in experts.values()}, experts)
 
 
-def _experts(ids: list[int]) -> dict[int, Expert]:
-    return {
-        expert.id: expert
-        for expert in db.session.scalars(
-            sa.select(Expert).where(Expert.id.in_(ids)).options(orm.lazyload("*"))
-        )
-    }
+def _experts(ids: list[int]) -> dict[int, delivery.Addressed]:
+    return {row.id: row for row in db.session.execute(_DRAWN.where(Expert.id.in_(ids)))}
 
 
 def state_and_clashes(
@@ -167,8 +163,6 @@ def write_members(
 
     Written as rows rather than ORM objects: nothing in the request reads them back, and the
     unit of work cost more than the statements."""
-    from . import delivery
-
     if not seats:
         return Written(seats, [], [])
     root = root_of(draw)

@@ -216,3 +216,31 @@ def test_employer_groups_are_group_code_of_each_uscc(seeded_project: Project):  
         org: pool.group_code("P-FAMILY", uscc, "") for org, uscc in usccs.items() if uscc
     }
     assert len(groups) > 100
+
+
+def test_every_candidate_has_its_employers_group_or_its_own(seeded_project: Project):  # noqa: F811
+    """Through pool building: a candidate with an employer has ``group_code`` of its USCC,
+    one without has a group of its own; kept universes give the same."""
+    request = strata_request(seeded_project)
+    with clock.frozen(NOW):
+        first = pool.build_pool(seeded_project, request, draws.rules(), "P-FAMILY")
+    loner = first.strata[0].ids[0]
+    db.session.execute(sa.update(Expert).where(Expert.code == loner).values(employer_id=None))
+    db.session.commit()
+    with clock.frozen(NOW):
+        built = pool.build_pool(seeded_project, request, draws.rules(), "P-FAMILY")
+    employer = sa.orm.aliased(Organisation)
+    uscc_of = dict(
+        db.session.execute(
+            sa.select(Expert.code, employer.uscc).outerjoin(
+                employer, employer.id == Expert.employer_id
+            )
+        ).all()
+    )
+    candidates = {cid for s in built.strata for cid in s.ids}
+    assert loner in candidates and uscc_of[loner] is None
+    group_of = built.strata[0].group_of
+    assert set(group_of) == candidates
+    assert group_of == {
+        code: pool.group_code("P-FAMILY", uscc_of[code], code) for code in candidates
+    }
