@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, compress, count, islice, repeat
 from operator import gt
@@ -241,20 +241,33 @@ def _venues_fast(raw: object, strict: bool) -> tuple[Venue, ...] | None:
     room_ids, ws_lists = room_pairs
     if not set(map(type, ws_lists)) <= {list}:
         return None
-    workstations = list(chain.from_iterable(ws_lists))
-    for ids in (venue_ids, room_ids, workstations):
-        if not _all_ids(ids) or len(set(ids)) != len(ids):
-            return None
-    if strict and not (
-        not _descents(venue_ids)
-        and _sorted_within(room_ids, map(len, room_lists))
-        and _sorted_within(workstations, map(len, ws_lists))
-    ):
+    if not _places_pass(venue_ids, room_lists, room_ids, ws_lists, strict):
         return None
     rooms = iter(list(map(Room, room_ids, map(tuple, ws_lists))))
     return tuple(
         Venue(vid, tuple(islice(rooms, n)))
         for vid, n in zip(venue_ids, map(len, room_lists), strict=True)
+    )
+
+
+def _places_pass(
+    venue_ids: list[Any],
+    room_lists: Sequence[Sequence[Any]],
+    room_ids: list[Any],
+    ws_lists: Sequence[Sequence[Any]],
+    strict: bool,
+) -> bool:
+    """The id checks of venues, rooms (``room_lists`` per venue) and workstations
+    (``ws_lists`` per room) at C speed: every one an id, unique across the snapshot, and
+    (``strict``) each list sorted."""
+    workstations = list(chain.from_iterable(ws_lists))
+    for ids in (venue_ids, room_ids, workstations):
+        if not _all_ids(ids) or len(set(ids)) != len(ids):
+            return False
+    return not strict or (
+        not _descents(venue_ids)
+        and _sorted_within(room_ids, map(len, room_lists))
+        and _sorted_within(workstations, map(len, ws_lists))
     )
 
 
@@ -450,15 +463,7 @@ def _venues_pass(venues: tuple[Venue, ...]) -> bool:
     if not set(map(type, ws_lists)) <= {tuple}:
         return False
     venue_ids, room_ids = [v.id for v in venues], [r.id for r in rooms]
-    workstations = list(chain.from_iterable(ws_lists))
-    for ids in (venue_ids, room_ids, workstations):
-        if ids and (not _all_ids(ids) or len(set(ids)) != len(ids)):
-            return False
-    return (
-        not _descents(venue_ids)
-        and _sorted_within(room_ids, map(len, room_lists))
-        and _sorted_within(workstations, map(len, ws_lists))
-    )
+    return _places_pass(venue_ids, room_lists, room_ids, ws_lists, strict=True)
 
 
 def _ids_json(ids: tuple[str, ...]) -> str:

@@ -5,14 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    and_,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from .types import EncryptedText, UTCDateTime
 
 DRAW_STATES = ("announced", "completed", "failed")
-LIVE_ROOT = "root_id IS NULL AND state IN ('announced', 'completed')"
+#: A live draw is announced or completed; a project has at most one live root draw.
+LIVE_STATES = ("announced", "completed")
+LIVE_ROOT = f"root_id IS NULL AND state IN {LIVE_STATES!r}"
 HELD = "released_at IS NULL"
 
 
@@ -39,6 +51,11 @@ class Draw(db.Model):
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     list_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @classmethod
+    def live_root(cls) -> ColumnElement[bool]:
+        """The condition of a live root draw (``LIVE_ROOT``, as ``uq_draws_live_root`` has it)."""
+        return and_(cls.root_id.is_(None), cls.state.in_(LIVE_STATES))
 
     __table_args__ = (
         CheckConstraint("state IN ('announced', 'completed', 'failed')", name="state"),

@@ -309,11 +309,7 @@ def _earlier_draw(project: Project, idempotency_key: str | None) -> Draw | None:
         Conflict: ``conflict:idempotency-key`` when the key was used for another project,
             ``conflict:draw`` when the project already has an announced or completed draw.
     """
-    live = sa.and_(
-        Draw.project_id == project.id,
-        Draw.root_id.is_(None),
-        Draw.state.in_(("announced", "completed")),
-    )
+    live = sa.and_(Draw.project_id == project.id, Draw.live_root())
     condition = sa.or_(Draw.idempotency_key == idempotency_key, live) if idempotency_key else live
     found = list(db.session.scalars(sa.select(Draw).where(condition)))
     for draw in found:
@@ -416,13 +412,7 @@ def kept_after_commit() -> Iterator[None]:
 
 def live_root_draw(project: Project) -> Draw | None:
     """The project's announced or completed draw, if any."""
-    return db.session.scalar(
-        sa.select(Draw).where(
-            Draw.project_id == project.id,
-            Draw.root_id.is_(None),
-            Draw.state.in_(("announced", "completed")),
-        )
-    )
+    return db.session.scalar(sa.select(Draw).where(Draw.project_id == project.id, Draw.live_root()))
 
 
 def get_draw(draw_id: str) -> Draw:

@@ -22,7 +22,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from itertools import filterfalse
+from itertools import filterfalse, groupby
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -109,14 +110,10 @@ def specialty_codes_under(code: str) -> list[str]:
     return specialty_universes([code])[0]
 
 
-#: The states of a project's live root draw (announced or completed).
-LIVE = ("announced", "completed")
-
-
 def _awaiting(now: datetime) -> sa.Select[Any]:
     """The projects awaiting their draw: window still ahead, no announced or completed root
     draw; the earliest window first."""
-    drawn = sa.select(Draw.project_id).where(Draw.root_id.is_(None), Draw.state.in_(LIVE))
+    drawn = sa.select(Draw.project_id).where(Draw.live_root())
     return (
         sa.select(Project)
         .where(Project.window_start > now, Project.id.not_in(drawn))
@@ -149,18 +146,24 @@ def warm_universes(limit: int = pool_universe.KEPT) -> int:
         .order_by(Draw.announced_at.desc())
         .limit(10 * limit)
     ).all()
+    likeliest = dict.fromkeys([*awaiting, *recent])
+    strata: dict[int, tuple[str, ...]] = {
+        project_id: tuple(code for _, code in rows)
+        for project_id, rows in groupby(
+            db.session.execute(
+                sa.select(Stratum.project_id, Stratum.specialty_code)
+                .where(Stratum.project_id.in_({project_id for project_id, _ in likeliest}))
+                .order_by(Stratum.project_id, Stratum.position)
+            ),
+            itemgetter(0),
+        )
+    }
     wanted: list[tuple[str, ...]] = []
     provinces: list[str] = []
-    for project_id, region in dict.fromkeys([*awaiting, *recent]):
+    for project_id, region in likeliest:
         if len(wanted) == limit:
             break
-        codes = tuple(
-            db.session.scalars(
-                sa.select(Stratum.specialty_code)
-                .where(Stratum.project_id == project_id)
-                .order_by(Stratum.position)
-            )
-        )
+        codes = strata.get(project_id, ())
         if codes and codes not in wanted:
             wanted.append(codes)
             if region[:2] not in provinces:

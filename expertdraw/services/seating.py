@@ -67,12 +67,13 @@ def prepare(draw: Draw, body: dict[str, Any]) -> Prepared:
     start, end = _window(draw)
     codes = [m["expert"] for m in body["members"]]
     codes += [e for a in body["alternates"] for e in a["experts"]]
-    experts = {row.id: row for row in db.session.execute(_DRAWN.where(Expert.code.in_(codes)))}
+    experts = _drawn(Expert.code.in_(codes))
     return Prepared(start, end, {e.code: e.id for e in experts.values()}, experts)
 
 
-def _experts(ids: list[int]) -> dict[int, delivery.Addressed]:
-    return {row.id: row for row in db.session.execute(_DRAWN.where(Expert.id.in_(ids)))}
+def _drawn(condition: sa.ColumnElement[bool]) -> dict[int, delivery.Addressed]:
+    """The drawn experts' codes and addresses, by id."""
+    return {row.id: row for row in db.session.execute(_DRAWN.where(condition))}
 
 
 def state_and_clashes(
@@ -186,7 +187,7 @@ def write_members(
             ],
         )
     )
-    experts = prepared.experts if prepared else _experts([e for _, e in seats])
+    experts = prepared.experts if prepared else _drawn(Expert.id.in_([e for _, e in seats]))
     notices, deliveries = [], []
     due = response_due(now, start)
     for member, (_, expert_id) in zip(members, seats, strict=True):

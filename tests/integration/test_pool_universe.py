@@ -342,6 +342,7 @@ def test_a_warm_up_reads_the_strata_of_the_projects_drawn_last(seeded_project, s
 
 
 def _seat_reads(statements: list[str]) -> int:
+    """How many statements read the active seats (the join of the three place tables)."""
     return sum(1 for s in statements if "JOIN workstations" in s)
 
 

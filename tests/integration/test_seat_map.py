@@ -15,25 +15,9 @@ from expertdraw.services import seat_map
 
 from .test_pool import _Facts, seeded_project  # noqa: F401 (the fixture)
 from .test_pool_edges import _naive_venues
+from .test_pool_universe import _seat_reads, statements  # noqa: F401 (the fixture)
 
 # ruff: noqa: F811 (the tests take the imported fixture by name)
-
-
-@pytest.fixture
-def statements(app):
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa.event.listen(db.engine, "after_cursor_execute", record)
-    yield seen
-    sa.event.remove(db.engine, "after_cursor_execute", record)
-
-
-def _seat_reads(statements: list[str]) -> int:
-    """How many statements read the active seats (the join of the three place tables)."""
-    return sum(1 for s in statements if "JOIN workstations" in s)
 
 
 def _generation() -> int:

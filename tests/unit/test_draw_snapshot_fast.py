@@ -203,7 +203,7 @@ def test_a_separation_that_is_not_a_string_is_refused() -> None:
     assert caught.value.code == "invalid:snapshot"
 
 
-def _announce(snapshot: dict[str, Any], **extra: Any) -> Any:
+def _announce(snapshot: dict[str, Any] | draw.Snapshot, **extra: Any) -> Any:
     return draw.announce(
         snapshot,
         project="P1",

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from expertdraw.domain import draw
 from expertdraw.domain.canonical import canonical
 
+from .test_draw_snapshot_fast import IDS, _announce, _error
+
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-IDS = st.text("ABCXYZabcxyz0189._-", min_size=1, max_size=5)
 WINDOW = ("2026-12-03T01:00:00.000Z", "2026-12-03T09:00:00.000Z")
-SECRET = bytes(range(32))
 
 
 @st.composite
@@ -149,14 +149,6 @@ def views(data: st.DrawFn) -> draw.Snapshot:
     return view
 
 
-def _error(call: Any) -> tuple[str, str] | None:
-    try:
-        call()
-    except draw.DrawError as exc:
-        return exc.code, exc.message
-    return None
-
-
 def _json_verdict(view: draw.Snapshot) -> tuple[str, str] | None:
     """What checking the view should say, from its JSON form and ``group_of``."""
     try:
@@ -186,23 +178,13 @@ def test_a_view_is_accepted_exactly_when_its_snapshot_is(view: draw.Snapshot) ->
 @SETTINGS
 @given(views())
 def test_announcing_a_view_is_announcing_its_snapshot(view: draw.Snapshot) -> None:
-    def announce(snapshot: Any) -> draw.Announcement:
-        return draw.announce(
-            snapshot,
-            project="P-1",
-            algorithm=draw.SCORE,
-            excluded={"busy": 2},
-            secret=SECRET,
-            entropy={"kind": "none"},
-        )
-
     if _json_verdict(view) is not None:
         return
-    from_view = _error(lambda: announce(view))
+    from_view = _error(lambda: _announce(view))
     snapshot = draw.snapshot_of(view)
-    assert from_view == _error(lambda: announce(snapshot))  # the same infeasibility, if any
+    assert from_view == _error(lambda: _announce(snapshot))  # the same infeasibility, if any
     if from_view is None:
-        a, b = announce(view), announce(snapshot)
+        a, b = _announce(view), _announce(snapshot)
         assert (a.body, a.encoded, a.snapshot) == (b.body, b.encoded, b.snapshot)
 
 
