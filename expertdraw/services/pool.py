@@ -18,20 +18,20 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from itertools import filterfalse, groupby
-from operator import itemgetter
+from itertools import compress, filterfalse, groupby, repeat
+from operator import is_not, itemgetter
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from .. import clock
 from ..domain import draw as engine
 from ..domain import eligibility as el
+from ..domain.draw_seed import short_sha256
 from ..extensions import db
 from ..models import (
     Booking,
@@ -96,7 +96,7 @@ def group_code(family: str, employer: str | None, expert_code: str) -> str:
 def _own_group_codes(family: str, expert_codes: Iterable[str]) -> list[str]:
     """``group_code(family, None, code)`` for each code (an expert without an employer is a
     group of one), from one hashed prefix: thousands of them in a provincial pool."""
-    prefix = hashlib.sha256(f"{family}\x00expert:".encode())
+    prefix = short_sha256(f"{family}\x00expert:".encode())
     codes = []
     for code in expert_codes:
         digest = prefix.copy()
@@ -545,32 +545,14 @@ def _fact_rules_statement() -> sa.Select[Any]:
 
 # The USCCs of organisations by id: on PostgreSQL the ids are one array parameter (a
 # parameter or a literal per id took longer, for hundreds of employers).
-_USCC_OF_ARRAY = sa.select(Organisation.id, Organisation.uscc).where(
-    Organisation.id == sa.any_(sa.bindparam("employers", type_=postgresql.ARRAY(sa.Integer)))
-)
-_USCC_OF_LISTED = sa.select(Organisation.id, Organisation.uscc).where(
-    Organisation.id.in_(sa.bindparam("employers", expanding=True, literal_execute=True))
-)
-
-
-def _employer_groups(family: str, employer_ids: Collection[int]) -> dict[int, str]:
-    """Group codes of the employers (by id) that have a USCC."""
-    if not employer_ids:
-        return {}
-    ids = sorted(employer_ids)
-    if db.session.get_bind().dialect.name == "postgresql":
-        rows = db.session.execute(_USCC_OF_ARRAY, {"employers": ids})
-    else:
-        # The ids written into the statement: binding some hundreds of parameters took longer.
-        rows = db.session.execute(_USCC_OF_LISTED, {"employers": ids})
-    # group_code(family, uscc, "") for each, from one hashed prefix.
-    prefix = hashlib.sha256(f"{family}\x00employer:".encode())
+def _employer_groups(family: str, usccs: Iterable[str]) -> dict[str, str]:
+    """``group_code(family, uscc, "")`` for each employer's USCC, from one hashed prefix."""
+    prefix = short_sha256(f"{family}\x00employer:".encode())
     groups = {}
-    for org, uscc in rows:
-        if uscc:
-            digest = prefix.copy()
-            digest.update(uscc.encode())
-            groups[org] = "G" + digest.hexdigest()[:10]
+    for uscc in usccs:
+        digest = prefix.copy()
+        digest.update(uscc.encode())
+        groups[uscc] = "G" + digest.hexdigest()[:10]
     return groups
 
 
@@ -613,10 +595,15 @@ def build_pool(
     statement, values = _fact_rules(project, facts, rules)
     with pool_universe.planned_for_values():
         ids, ranks = db.session.execute(statement, values).one()
-    for expert_id, rank in zip(as_list(ids), as_list(ranks), strict=True):
-        at = position_of_id.get(expert_id)
-        if at is not None and at not in closed and at not in reasons:
-            reasons[at] = el.REASON_CODES[rank]
+    # The fact rules name each expert once, with the first rule's rank; most of them (every
+    # expert related to a party) are outside the universe, so they are placed at C speed.
+    places = list(map(position_of_id.get, as_list(ids)))
+    ranked = dict(
+        compress(zip(places, as_list(ranks), strict=True), map(is_not, places, repeat(None)))
+    )
+    fresh = list(ranked.keys() - closed.keys() - reasons.keys())
+    rules_of = map(el.REASON_CODES.__getitem__, map(ranked.__getitem__, fresh))
+    reasons.update(zip(fresh, rules_of, strict=True))
     for at in verdicts.stale:
         reasons.setdefault(at, "stale-data")
     removed = set(closed)
@@ -628,8 +615,8 @@ def build_pool(
     # says so), or a group of its own without an employer. Every position of the universe is
     # in some stratum, so the candidates without an employer are the universe's not removed.
     codes, employers = universe.codes, universe.employers
-    employer_ids, unemployed = universe.employed()
-    groups = _employer_groups(family, employer_ids)
+    usccs, unemployed = universe.employed()
+    groups = _employer_groups(family, usccs)
     group_list = map(groups.get, map(employers.__getitem__, eligible))
     group_of = dict(zip(map(codes.__getitem__, eligible), group_list, strict=True))
     alone = [codes[at] for at in unemployed if at not in removed]

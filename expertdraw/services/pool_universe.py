@@ -11,7 +11,9 @@ it, so rows kept under a generation are never older than it: a draw never judges
 they were before a change it could see. Several instances sharing one database each keep
 their own copy, brought up to date the same way.
 
-Only the experts' own columns are kept; everything a draw changes (bookings, memberships)
+Only the experts' own columns are kept, with their employer's USCC (the basis of their group
+code: an organisation's changed USCC names its employees as changed, migration 0011);
+everything a draw changes (bookings, memberships)
 and everything tied to a project (relations with its parties, drafting, penalties, leave) is
 read by every draw.
 """
@@ -32,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..extensions import db
-from ..models import Expert, ExpertSpecialty, PoolChange, PoolVersion
+from ..models import Expert, ExpertSpecialty, Organisation, PoolChange, PoolVersion
 from .sql_lists import as_list, list_of
 
 #: Universes kept per process: a few requests' specialty combinations at a time (about 20 MB
@@ -49,7 +51,8 @@ class Universe:
 
     codes: list[str]
     ids: list[int]
-    employers: list[int | None]
+    #: The employer's USCC (the basis of the candidate's group code), None without one.
+    employers: list[str | None]
     strata: list[int]
     statuses: list[str]
     home_regions: list[str]
@@ -66,7 +69,7 @@ class Universe:
     own_rows: dict[tuple[Any, ...], OwnRows] = field(default_factory=dict, repr=False)
     index: OwnIndex | None = field(default=None, repr=False)
     _regions: frozenset[str] | None = field(default=None, repr=False)
-    _employed: tuple[frozenset[int], list[int]] | None = field(default=None, repr=False)
+    _employed: tuple[frozenset[str], list[int]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.position_of_id and self.ids:
@@ -85,9 +88,9 @@ class Universe:
         at = bisect.bisect_left(self.codes, code)
         return at if at < len(self.codes) and self.codes[at] == code else None
 
-    def employed(self) -> tuple[frozenset[int], list[int]]:
-        """The experts' employers (ids, each once), and the positions of the experts without
-        one, computed on first use."""
+    def employed(self) -> tuple[frozenset[str], list[int]]:
+        """The experts' employers (USCCs, each once), and the positions of the experts
+        without one, computed on first use."""
         if self._employed is None:
             employers = self.employers
             self._employed = (
@@ -369,13 +372,15 @@ def _read(universes: list[list[str]], only: Sequence[int] | None = None) -> Univ
             sa.select(
                 list_of(Expert.code),
                 list_of(Expert.id),
-                list_of(Expert.employer_id),
+                list_of(Organisation.uscc),
                 list_of(strata.c.strata),
                 list_of(Expert.status),
                 list_of(Expert.home_region),
                 list_of(Expert.qualification_expiry),
                 list_of(Expert.data_confirmed_on),
-            ).join(strata, strata.c.expert_id == Expert.id)
+            )
+            .join(strata, strata.c.expert_id == Expert.id)
+            .outerjoin(Organisation, Organisation.id == Expert.employer_id)
         ).one()
     columns = [as_list(column) for column in row]
     if isinstance(row[0], str):  # SQLite's lists are JSON text: dates come as ISO text

@@ -134,6 +134,43 @@ def test_plain_sql_changes_count_too(seeded_project):
     assert _changed_since(middle.generation) == {2}
 
 
+@pytest.mark.parametrize("writer", ["orm", "sql"])
+def test_an_employers_new_uscc_changes_its_employees(seeded_project, statements, writer):
+    """The group codes come from the employers' USCCs kept with the experts: a changed USCC
+    (which only an administrator's SQL makes) is a new generation naming the employees, and
+    the next pool reads them again and gives them the new group; other changes to an
+    organisation are none."""
+    first = _build(seeded_project)
+    candidate = first.strata[0].ids[0]
+    expert = db.session.scalars(sa.select(Expert).where(Expert.code == candidate)).one()
+    employer = db.session.get(Organisation, expert.employer_id)
+    employees = set(
+        db.session.scalars(sa.select(Expert.id).where(Expert.employer_id == employer.id))
+    )
+    before = _version()
+    employer.name = "renamed"
+    db.session.commit()
+    assert _version() == before
+    old, uscc = employer.uscc, employer.uscc[:-4] + "9Z9Z"
+    if writer == "orm":
+        employer.uscc = uscc
+    else:
+        db.session.execute(
+            sa.text("UPDATE organisations SET uscc = :uscc WHERE id = :id"),
+            {"uscc": uscc, "id": employer.id},
+        )
+    db.session.commit()
+    assert _version().generation > before.generation
+    assert _changed_since(before.generation) == employees
+    statements.clear()
+    built = _build(seeded_project)
+    assert _universe_reads(statements) == ["changed"]
+    assert built.strata[0].group_of[candidate] == pool.group_code("F", uscc, "")
+    assert first.strata[0].group_of[candidate] == pool.group_code("F", old, "")
+    pool_universe.forget()
+    assert _candidates(_build(seeded_project)) == _candidates(built)
+
+
 def test_postgresql_takes_one_generation_per_transaction(seeded_project):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL trigger (SQLite takes one per row, with one writer)")

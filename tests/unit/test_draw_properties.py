@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from expertdraw.domain import draw, draw_select
-from expertdraw.domain.draw_seed import keyed_hmac
+from expertdraw.domain import draw, draw_seed, draw_select
+from expertdraw.domain.draw_seed import keyed_hmac, short_sha256
 
 POOL = [f"E{i:03d}" for i in range(40)]
 GROUP = {expert: f"G{(i * 7) % 9}" for i, expert in enumerate(POOL)}
@@ -243,6 +243,29 @@ def test_precomputed_hmac_equals_the_standard_library(
 ) -> None:
     expected = hmac.digest(key, prefix + message, "sha256")
     assert keyed_hmac(key, prefix)(message) == expected
+
+
+@SETTINGS
+@given(st.binary(max_size=300), st.binary(max_size=300))
+def test_short_sha256_equals_hashlib(first: bytes, second: bytes) -> None:
+    state = short_sha256(first)
+    copy = state.copy()
+    copy.update(second)
+    assert state.digest() == hashlib.sha256(first).digest()
+    assert copy.digest() == hashlib.sha256(first + second).digest()
+    assert copy.hexdigest() == hashlib.sha256(first + second).hexdigest()
+
+
+def test_short_sha256_is_cpython_s_own_where_it_has_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    builtin = draw_seed._short_sha256()
+    assert builtin is not hashlib.sha256  # this interpreter has _sha2 or _sha256
+    assert builtin(b"abc").digest() == hashlib.sha256(b"abc").digest()
+
+    def missing(name: str) -> None:
+        raise ImportError(name)
+
+    monkeypatch.setattr(draw_seed.importlib, "import_module", missing)
+    assert draw_seed._short_sha256() is hashlib.sha256
 
 
 def _committee(
