@@ -211,3 +211,29 @@ def test_snapshots_are_compressed_with_lz4_where_the_server_can(app):
             )
         )
     assert method == ("l" if supported else "")
+
+
+def test_the_latest_migrations_go_down_and_up_again(app):
+    """From 0008 up again (place versions, history indexes built concurrently on PostgreSQL,
+    employer codes), the schema matches the models and the triggers are back."""
+    from flask_migrate import downgrade, upgrade
+
+    db.session.remove()  # no transaction of ours for a concurrent index build to wait for
+    downgrade(revision="0008")
+    tables = set(sa.inspect(db.engine).get_table_names())
+    assert "place_versions" not in tables
+    upgrade()
+    db.engine.dispose()
+    test_migrated_schema_matches_the_models(app)
+    with db.engine.connect() as conn:
+        version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+        if conn.dialect.name == "postgresql":
+            names = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            invalid = conn.execute(sa.text("SELECT count(*) FROM pg_index WHERE NOT indisvalid"))
+            assert invalid.scalar_one() == 0
+        else:
+            names = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        triggers = set(conn.execute(sa.text(names)).scalars())
+    assert version == "0011"
+    assert {"organisations_pool_changed", "organisations_pool_updated"} & triggers
+    assert any(name.startswith("workstations_place") for name in triggers)

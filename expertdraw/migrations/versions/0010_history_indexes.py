@@ -11,11 +11,17 @@ memberships and bookings) instead of with what it looks at:
   released): past bookings end before any window that can still be drawn;
 - ``leaves ("end", start, expert_id)``: likewise for past leave.
 
+On PostgreSQL they are built concurrently (``CREATE INDEX CONCURRENTLY``, outside the
+migration's transaction), so that draws go on while they are built. A build that fails
+leaves an invalid index behind: drop it and run the upgrade again.
+
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-28 14:00:00
 
 """
+
+import contextlib
 
 import sqlalchemy as sa
 from alembic import op
@@ -30,15 +36,28 @@ HELD = sa.text("released_at IS NULL")
 
 
 def upgrade():
-    op.create_index("ix_members_joined", "members", ["joined_at", "expert_id", "draw_id"])
-    op.create_index(
-        "ix_bookings_held_end",
-        "bookings",
-        ["end", "start", "expert_id", "workstation_id"],
-        postgresql_where=HELD,
-        sqlite_where=HELD,
-    )
-    op.create_index("ix_leaves_end", "leaves", ["end", "start", "expert_id"])
+    postgres = op.get_bind().dialect.name == "postgresql"
+    # On PostgreSQL the indexes are built concurrently, outside the migration's transaction:
+    # a centre's database holds years of memberships and bookings, and a plain build would
+    # stop every draw (they write both tables) for as long as it took.
+    with op.get_context().autocommit_block() if postgres else contextlib.nullcontext():
+        op.create_index(
+            "ix_members_joined",
+            "members",
+            ["joined_at", "expert_id", "draw_id"],
+            postgresql_concurrently=True,
+        )
+        op.create_index(
+            "ix_bookings_held_end",
+            "bookings",
+            ["end", "start", "expert_id", "workstation_id"],
+            postgresql_where=HELD,
+            sqlite_where=HELD,
+            postgresql_concurrently=True,
+        )
+        op.create_index(
+            "ix_leaves_end", "leaves", ["end", "start", "expert_id"], postgresql_concurrently=True
+        )
 
 
 def downgrade():
