@@ -44,6 +44,7 @@ from ..models import (
     Organisation,
     Penalty,
     Project,
+    ProjectBidder,
     ProjectDrafter,
     Region,
     Specialty,
@@ -187,44 +188,86 @@ def specialty_universes(codes: Sequence[str]) -> list[list[str]]:
     return [[s for s in found if s.startswith(code)] for code in codes]
 
 
+@dataclass(frozen=True)
+class Parties:
+    """What pool building reads of a project's parties, in one statement (:func:`_parties`).
+
+    ``rows`` are ``(id, uscc, group uscc, party, bidder)`` for the parties, the groups
+    controlling them and the units they control; ``ids`` the parties' ids."""
+
+    ids: list[int]
+    rows: list[Any]
+    drafters: list[str]
+
+
 def project_facts(project: Project) -> el.ProjectFacts:
     """The plain facts of a project the eligibility rules read."""
-    orgs = {project.tenderer_id, project.agency_id, project.authority_id}
-    orgs |= {b.organisation_id for b in project.bidders}
-    orgs.discard(None)
-    rows = db.session.execute(
-        sa.select(Organisation.id, Organisation.uscc, Organisation.parent_id).where(
-            Organisation.id.in_(orgs)
-        )
-    ).all()
-    parents = {r.parent_id for r in rows if r.parent_id}
-    parent_codes = (
-        dict(
-            db.session.execute(
-                sa.select(Organisation.id, Organisation.uscc).where(Organisation.id.in_(parents))
-            ).all()
-        )
-        if parents
-        else {}
+    return _project_reads(project)[0]
+
+
+def _project_reads(project: Project) -> tuple[el.ProjectFacts, Parties]:
+    """The project's facts, and its parties as the fact rules need them, from one statement
+    (it was five: the bidders, the parties, their groups, the drafters, the related units)."""
+    named = sorted({project.tenderer_id, project.agency_id, project.authority_id} - {None})
+    rows = db.session.execute(_parties(), {"named": named, "project": project.id}).all()
+    parties = [row for row in rows if row.party]
+    code_of = {row.id: row.uscc for row in parties}
+    read = Parties(
+        ids=sorted(code_of),
+        rows=rows,
+        drafters=sorted(as_list(rows[0].drafters)) if rows else [],
     )
-    code_of = {r.id: r.uscc for r in rows}
-    related = {r.uscc: parent_codes[r.parent_id] for r in rows if r.parent_id}
-    drafters = db.session.scalars(
-        sa.select(Expert.code)
-        .join(ProjectDrafter, ProjectDrafter.expert_id == Expert.id)
-        .where(ProjectDrafter.project_id == project.id)
-    )
-    return el.ProjectFacts(
+    facts = el.ProjectFacts(
         code=project.code,
         region=project.region_code,
         tenderer=code_of[project.tenderer_id],
         agency=code_of.get(project.agency_id) if project.agency_id else None,
-        bidders=tuple(sorted(code_of[b.organisation_id] for b in project.bidders)),
+        bidders=tuple(sorted(row.uscc for row in parties if row.bidder)),
         authorities=(code_of[project.authority_id],) if project.authority_id else (),
-        drafters=tuple(sorted(drafters)),
+        drafters=tuple(read.drafters),
         window_start=project.window_start,
         window_end=project.window_end,
-        related_orgs=related,
+        related_orgs={row.uscc: row.group for row in parties if row.group},
+    )
+    return facts, read
+
+
+@functools.cache
+def _parties() -> sa.Select[Any]:
+    """The parties (``:named`` and the bidders of ``:project``), the groups controlling them
+    and the units they control: id, USCC, the USCC of the group controlling it, whether a
+    party, whether a bidder; and on each row the project's drafters' codes (built once: an
+    alias costs a millisecond)."""
+    parent = sa.orm.aliased(Organisation)
+    named = sa.bindparam("named", expanding=True)
+    project = sa.bindparam("project")
+    bidders = sa.select(ProjectBidder.organisation_id).where(ProjectBidder.project_id == project)
+    party = sa.or_(Organisation.id.in_(named), Organisation.id.in_(bidders))
+    party_ids = sa.select(Organisation.id).where(party)
+    party_groups = sa.select(Organisation.parent_id).where(party)
+    drafters = (
+        sa.select(list_of(Expert.code))
+        .join(ProjectDrafter, ProjectDrafter.expert_id == Expert.id)
+        .where(ProjectDrafter.project_id == project)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(
+            Organisation.id,
+            Organisation.uscc,
+            parent.uscc.label("group"),
+            party.label("party"),
+            Organisation.id.in_(bidders).label("bidder"),
+            drafters.label("drafters"),
+        )
+        .outerjoin(parent, parent.id == Organisation.parent_id)
+        .where(
+            sa.or_(
+                party,
+                Organisation.parent_id.in_(party_ids),
+                Organisation.id.in_(party_groups),
+            )
+        )
     )
 
 
@@ -374,28 +417,8 @@ def load_facts(
     }
 
 
-@functools.cache
-def _party_organisations() -> sa.Select[Any]:
-    """The parties (``:parties``), the groups controlling them and the units they control,
-    with their USCCs and their groups' (built once: an alias costs a millisecond)."""
-    parent = sa.orm.aliased(Organisation)
-    parties = sa.bindparam("parties", expanding=True)
-    party_groups = sa.select(Organisation.parent_id).where(Organisation.id.in_(parties))
-    return (
-        sa.select(Organisation.id, Organisation.uscc, parent.uscc)
-        .outerjoin(parent, parent.id == Organisation.parent_id)
-        .where(
-            sa.or_(
-                Organisation.id.in_(parties),
-                Organisation.parent_id.in_(parties),
-                Organisation.id.in_(party_groups),
-            )
-        )
-    )
-
-
 def _employers_excluded(
-    project: Project, facts: el.ProjectFacts, rules: el.Rules
+    parties: Parties, facts: el.ProjectFacts, rules: el.Rules
 ) -> dict[str, list[int]]:
     """Employers that ``party-employer`` and ``authority`` exclude, decided by those rules.
 
@@ -404,10 +427,9 @@ def _employers_excluded(
     regions). Only a party, the group controlling a party or a unit a party controls can be
     related to a party, so only those organisations are probed.
     """
-    rows = db.session.execute(_party_organisations(), {"parties": _party_org_ids(project)}).all()
     checks = dict(el.RULES)
     hits: dict[str, list[int]] = {"party-employer": [], "authority": []}
-    for org_id, uscc, group in rows:
+    for org_id, uscc, group, *_ in parties.rows:
         probe = el.ExpertFacts(
             code="probe",
             status="active",
@@ -435,18 +457,18 @@ def _recent_members(since: str) -> sa.Select[Any]:
 
 
 def _fact_rules(
-    project: Project, facts: el.ProjectFacts, rules: el.Rules
+    project: Project, facts: el.ProjectFacts, parties: Parties, rules: el.Rules
 ) -> tuple[sa.Select[Any], dict[str, Any]]:
     """The statement of :func:`_fact_rules_statement` and its values for this request."""
     day = el.evaluation_date(facts, rules)
-    employers = _employers_excluded(project, facts, rules)
+    employers = _employers_excluded(parties, facts, rules)
     busy_start, busy_end = el.busy_span(facts, rules)
     start = project.window_start
     return _fact_rules_statement(), {
         "day": day,
         "penalty_cutoff": el.penalty_cutoff(facts, rules),
         "former_cutoff": el.former_role_cutoff(facts, rules),
-        "parties": _party_org_ids(project),
+        "parties": parties.ids,
         "party_employers": employers["party-employer"],
         "authority_employers": employers["authority"],
         "project": project.id,
@@ -575,7 +597,7 @@ def build_pool(
     come from :mod:`.pool_universe` (in memory while the pool data is unchanged); one query
     (:func:`_fact_rules`) gives the experts some other fact of theirs excludes.
     """
-    facts = project_facts(project)
+    facts, parties = _project_reads(project)
     rules = _with_project_policy(rules, project)
     exclude_experts = exclude_experts or {}
     universes = specialty_universes([s["specialty"] for s in strata])
@@ -592,7 +614,7 @@ def build_pool(
         if at is not None and at not in closed:
             reasons[at] = reason
     position_of_id = universe.position_of_id
-    statement, values = _fact_rules(project, facts, rules)
+    statement, values = _fact_rules(project, facts, parties, rules)
     with pool_universe.planned_for_values():
         ids, ranks = db.session.execute(statement, values).one()
     # The fact rules name each expert once, with the first rule's rank; most of them (every
