@@ -9,8 +9,18 @@ import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Booking, Draw, LedgerEntry, Member, Notice
-from expertdraw.services import draws, notices, projects, sealed
+from expertdraw.models import (
+    Alternate,
+    Booking,
+    Delivery,
+    Draw,
+    Expert,
+    LedgerEntry,
+    Member,
+    Notice,
+)
+from expertdraw.personal_data import protector
+from expertdraw.services import draws, ledger, notices, projects, sealed, seating
 from expertdraw.services.errors import ServiceError
 
 from . import centre as c
@@ -59,6 +69,40 @@ def test_a_witnessed_draw_seats_five_members_and_records_everything(trading_cent
     assert kinds.count("notice.sent") == 5
     progress = sealed.progress(draw)
     assert progress["pending"] == 5 and progress["members"] == 5
+    _assert_committee_rows(draw.id, members)
+
+
+def _assert_committee_rows(draw_id: str, members: list[Member]) -> None:
+    """Each member has one notice of its own expert, with an inbox delivery and a check-in
+    code stored encrypted (the rows are written in one statement on PostgreSQL); the
+    alternates are those the ledger names."""
+    notices = db.session.scalars(sa.select(Notice).where(Notice.draw_id == draw_id)).all()
+    assert sorted((n.member_id, n.expert_id) for n in notices) == sorted(
+        (m.id, m.expert_id) for m in members
+    )
+    for notice in notices:
+        raw = bytes(
+            db.session.scalar(
+                sa.text("SELECT check_in_code FROM notices WHERE id = :id"), {"id": notice.id}
+            )
+        )
+        assert notice.check_in_code.encode() not in raw
+        assert notice.check_in_hash == protector().lookup_hash(
+            seating.normalise_code(notice.check_in_code)
+        )
+        channels = db.session.scalars(
+            sa.select(Delivery.channel).where(Delivery.notice_id == notice.id)
+        ).all()
+        assert "inbox" in channels
+    completed = ledger.entry_body("draw.completed", draw_id)
+    named = [(a["stratum"], e) for a in completed["alternates"] for e in a["experts"]]
+    stored = db.session.execute(
+        sa.select(Alternate.stratum, Expert.code)
+        .join(Expert, Expert.id == Alternate.expert_id)
+        .where(Alternate.draw_id == draw_id)
+        .order_by(Alternate.stratum, Alternate.position)
+    ).all()
+    assert sorted(named) == sorted(map(tuple, stored)) and len(stored) == 3
 
 
 def test_decline_brings_in_an_alternate_and_timeout_too(trading_centre):
