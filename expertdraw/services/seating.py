@@ -9,6 +9,7 @@ committee are written before the lock, so that other draws wait less for it.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql
 
 from ..extensions import db
 from ..models import Alternate, Booking, Delivery, Draw, Expert, Member, Notice, Project
@@ -237,15 +239,83 @@ def _insert_apart(
     return ids
 
 
-def _rows(table: sa.Table, rows: list[dict[str, Any]], name: str) -> sa.Select[Any]:
-    """``rows`` as a SELECT from a VALUES list typed by ``table``'s columns: their bind
-    processing (encryption, UTC) applies as in an INSERT, and each column is cast to its type
-    (a VALUES column of NULLs has none)."""
-    names = list(rows[0])
-    types = [table.c[key].type for key in names]
-    values = sa.values(*map(sa.column, names, types), name=name)
-    values = values.data([tuple(row[key] for key in names) for row in rows])
-    return sa.select(*map(sa.cast, values.c, types))
+#: The columns each committee row gives, per table (the notices' ``member_id`` comes from
+#: the members written in the same statement).
+_TOGETHER = {
+    "members": [
+        "draw_id",
+        "source_draw_id",
+        "expert_id",
+        "stratum",
+        "venue_id",
+        "room_id",
+        "workstation_id",
+        "state",
+        "joined_at",
+    ],
+    "notices": [
+        "id",
+        "draw_id",
+        "expert_id",
+        "check_in_code",
+        "check_in_hash",
+        "status",
+        "sent_at",
+        "due_at",
+    ],
+    "deliveries": [
+        "notice_id",
+        "channel",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "delivered_at",
+    ],
+    "alternates": ["draw_id", "stratum", "position", "expert_id", "used"],
+}
+
+
+def _unnested(table: sa.Table) -> sa.TableValuedAlias:
+    """The rows of ``table`` given as one array per column (``:<table>_<column>``, typed by
+    the column: encryption and UTC apply to each element as in an INSERT), as a table."""
+    names = _TOGETHER[table.name]
+    arrays = [
+        sa.bindparam(f"{table.name}_{name}", type_=postgresql.ARRAY(table.c[name].type))
+        for name in names
+    ]
+    return sa.func.unnest(*arrays).table_valued(*names, name=f"{table.name}_rows").render_derived()
+
+
+@functools.cache
+def _together() -> sa.Select[Any]:
+    """One statement (PostgreSQL) writing a committee's members, their notices, the notices'
+    deliveries and the alternates, each notice given the id of its expert's new member (an
+    expert is seated once per committee); it gives ``(expert_id, member id)`` per member.
+    Built once, so that it is compiled once and prepared by each connection."""
+    members = _unnested(Member.__table__)
+    written = (
+        sa.insert(Member)
+        .from_select(_TOGETHER["members"], sa.select(*members.c))
+        .returning(Member.expert_id, Member.id)
+        .cte("written_members")
+    )
+    notices = _unnested(Notice.__table__)
+    parts = [
+        sa.insert(Notice)
+        .from_select(
+            [*_TOGETHER["notices"], "member_id"],
+            sa.select(*notices.c, written.c.id).join(
+                written, written.c.expert_id == notices.c.expert_id
+            ),
+        )
+        .cte("written_notices")
+    ]
+    for table in (Delivery.__table__, Alternate.__table__):
+        rows = _unnested(table)
+        insert = sa.insert(table).from_select(_TOGETHER[table.name], sa.select(*rows.c))
+        parts.append(insert.cte(f"written_{table.name}"))
+    return sa.select(written.c.expert_id, written.c.id).add_cte(*parts)
 
 
 def _insert_together(
@@ -254,39 +324,18 @@ def _insert_together(
     deliveries: list[dict[str, Any]],
     alternates: list[dict[str, Any]],
 ) -> dict[int, int]:
-    """The rows in one statement of data-modifying CTEs (PostgreSQL), each notice given the
-    id of its expert's new member (an expert is seated once per committee); the members'
-    ids by expert id. Four round trips were a tenth of a seed-scale draw."""
-    parts: list[sa.CTE] = []
-    written: sa.CTE | None = None
-    if members:
-        written = (
-            sa.insert(Member)
-            .from_select(list(members[0]), _rows(Member.__table__, members, "member_rows"))
-            .returning(Member.id, Member.expert_id)
-            .cte("written_members")
-        )
-        values = _rows(Notice.__table__, notices, "notice_rows").subquery("notice_rows")
-        notices_of = sa.select(*values.c, written.c.id).join(
-            written, written.c.expert_id == values.c.expert_id
-        )
-        parts.append(
-            sa.insert(Notice)
-            .from_select([*notices[0], "member_id"], notices_of)
-            .cte("written_notices")
-        )
-    for table, rows in ((Delivery.__table__, deliveries), (Alternate.__table__, alternates)):
-        if rows:
-            values = _rows(table, rows, f"{table.name}_rows")
-            parts.append(
-                sa.insert(table).from_select(list(rows[0]), values).cte(f"written_{table.name}")
-            )
-    if written is None:
-        statement = sa.select(sa.literal(0)).add_cte(*parts)
-        db.session.execute(statement)
-        return {}
-    statement = sa.select(written.c.expert_id, written.c.id).add_cte(*parts)
-    return {expert_id: member for expert_id, member in db.session.execute(statement)}
+    """The rows in one statement (:func:`_together`); the members' ids by expert id. Four
+    round trips were a tenth of a seed-scale draw."""
+    values = {}
+    for table, rows in (
+        ("members", members),
+        ("notices", notices),
+        ("deliveries", deliveries),
+        ("alternates", alternates),
+    ):
+        for name in _TOGETHER[table]:
+            values[f"{table}_{name}"] = [row[name] for row in rows]
+    return {expert_id: member for expert_id, member in db.session.execute(_together(), values)}
 
 
 def book(draw: Draw, written: Written, prepared: Prepared | None = None) -> None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine.interfaces import CacheStats
 
 from expertdraw import clock
 from expertdraw.extensions import db
@@ -103,6 +104,31 @@ def _assert_committee_rows(draw_id: str, members: list[Member]) -> None:
         .order_by(Alternate.stratum, Alternate.position)
     ).all()
     assert sorted(named) == sorted(map(tuple, stored)) and len(stored) == 3
+
+
+def test_every_statement_of_a_draw_is_compiled_once(trading_centre):
+    """SQLAlchemy compiles a statement without a cache key anew every time (milliseconds for
+    the committee's): from a project's announcement to its committee's rows, every
+    statement a draw sends must be cached after the first draw."""
+    pm, sup1, sup2 = (trading_centre.users[u] for u in ("pm", "sup1", "sup2"))
+    stats: list[tuple[CacheStats, str]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if context.compiled is not None:  # not the driver's own SQL (SQLite's ledger writes)
+            stats.append((context.cache_hit, " ".join(statement.split())[:80]))
+
+    with clock.frozen(c.NOW):
+        for n, code in enumerate(("P2027-0001", "P2027-0002")):
+            if n:
+                sa.event.listen(db.engine, "after_cursor_execute", record)
+            project = projects.create_project(c.project_spec(trading_centre, code), pm)
+            draw = draws.announce(project, pm, {"kind": "witness", "witnesses": 2})
+            draws.add_witness(draw, sup1, "a")
+            draws.add_witness(draw, sup2, "b")
+            assert draw.state == "completed"
+        sa.event.remove(db.engine, "after_cursor_execute", record)
+    assert any("INSERT INTO members" in text for _, text in stats)
+    assert [text for hit, text in stats if hit is CacheStats.NO_CACHE_KEY] == []
 
 
 def test_decline_brings_in_an_alternate_and_timeout_too(trading_centre):
