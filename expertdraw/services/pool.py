@@ -565,8 +565,6 @@ def _fact_rules_statement() -> sa.Select[Any]:
     return sa.select(list_of(fact_rules.c.expert_id), list_of(fact_rules.c.rank))
 
 
-# The USCCs of organisations by id: on PostgreSQL the ids are one array parameter (a
-# parameter or a literal per id took longer, for hundreds of employers).
 def _employer_groups(family: str, usccs: Iterable[str]) -> dict[str, str]:
     """``group_code(family, uscc, "")`` for each employer's USCC, from one hashed prefix."""
     prefix = short_sha256(f"{family}\x00employer:".encode())

@@ -333,7 +333,10 @@ def _insert_together(
         ("deliveries", deliveries),
         ("alternates", alternates),
     ):
-        for name in _TOGETHER[table]:
+        names = _TOGETHER[table]
+        if rows and set(rows[0]) != set(names):  # the same rows as SQLite gets, or none
+            raise ValueError(f"{table} rows give {sorted(rows[0])}, not {sorted(names)}")
+        for name in names:
             values[f"{table}_{name}"] = [row[name] for row in rows]
     return {expert_id: member for expert_id, member in db.session.execute(_together(), values)}
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine.interfaces import CacheStats
 
 from expertdraw import clock
+from expertdraw.domain import eligibility as el
 from expertdraw.extensions import db
 from expertdraw.models import (
     Booking,
@@ -18,6 +19,7 @@ from expertdraw.models import (
     ExpertSpecialty,
     Organisation,
     Project,
+    ProjectDrafter,
     Room,
     Specialty,
     Venue,
@@ -240,3 +242,51 @@ def test_every_candidate_has_its_employers_group_or_its_own(seeded_project: Proj
     assert group_of == {
         code: pool.group_code("P-FAMILY", uscc_of[code], code) for code in candidates
     }
+
+
+def test_project_facts_name_the_parties_their_groups_and_the_drafters(
+    seeded_project: Project,  # noqa: F811
+):
+    """The one statement of the project's reads gives what the ORM's relationships give: the
+    parties' codes, each party's controlling group, the drafters; and the organisations the
+    employer rules probe are the parties, their groups and the units they control."""
+    project = seeded_project
+    orgs = db.session.scalars(sa.select(Organisation).order_by(Organisation.id)).all()
+    bidder = db.session.get(Organisation, project.bidders[0].organisation_id)
+    group, unit = orgs[-1], orgs[-2]
+    bidder.parent_id = group.id
+    unit.parent_id = bidder.id
+    drafters = db.session.scalars(sa.select(Expert).order_by(Expert.id).limit(2)).all()
+    for expert in drafters:
+        db.session.add(ProjectDrafter(project_id=project.id, expert_id=expert.id))
+    db.session.commit()
+
+    def uscc(org_id: int | None) -> str | None:
+        org = db.session.get(Organisation, org_id) if org_id else None
+        return org.uscc if org else None
+
+    party_ids = {project.tenderer_id, project.agency_id, project.authority_id} - {None}
+    party_ids |= {b.organisation_id for b in project.bidders}
+    facts, parties = pool._project_reads(project)
+    assert facts == el.ProjectFacts(
+        code=project.code,
+        region=project.region_code,
+        tenderer=uscc(project.tenderer_id),
+        agency=uscc(project.agency_id),
+        bidders=tuple(sorted(uscc(b.organisation_id) for b in project.bidders)),
+        authorities=(uscc(project.authority_id),) if project.authority_id else (),
+        drafters=tuple(sorted(e.code for e in drafters)),
+        window_start=project.window_start,
+        window_end=project.window_end,
+        related_orgs={
+            uscc(i): uscc(db.session.get(Organisation, i).parent_id)
+            for i in party_ids
+            if db.session.get(Organisation, i).parent_id
+        },
+    )
+    assert facts.related_orgs[bidder.uscc] == group.uscc
+    assert parties.ids == sorted(party_ids)
+    probed = {row.id for row in parties.rows}
+    assert probed == party_ids | {group.id, unit.id} | {
+        o.id for o in orgs if o.parent_id in party_ids
+    } | {db.session.get(Organisation, i).parent_id for i in party_ids} - {None}
