@@ -197,7 +197,6 @@ class Parties:
 
     ids: list[int]
     rows: list[Any]
-    drafters: list[str]
 
 
 def project_facts(project: Project) -> el.ProjectFacts:
@@ -212,11 +211,7 @@ def _project_reads(project: Project) -> tuple[el.ProjectFacts, Parties]:
     rows = db.session.execute(_parties(), {"named": named, "project": project.id}).all()
     parties = [row for row in rows if row.party]
     code_of = {row.id: row.uscc for row in parties}
-    read = Parties(
-        ids=sorted(code_of),
-        rows=rows,
-        drafters=sorted(as_list(rows[0].drafters)) if rows else [],
-    )
+    drafters = as_list(rows[0].drafters) if rows else []
     facts = el.ProjectFacts(
         code=project.code,
         region=project.region_code,
@@ -224,12 +219,12 @@ def _project_reads(project: Project) -> tuple[el.ProjectFacts, Parties]:
         agency=code_of.get(project.agency_id) if project.agency_id else None,
         bidders=tuple(sorted(row.uscc for row in parties if row.bidder)),
         authorities=(code_of[project.authority_id],) if project.authority_id else (),
-        drafters=tuple(read.drafters),
+        drafters=tuple(sorted(drafters)),
         window_start=project.window_start,
         window_end=project.window_end,
         related_orgs={row.uscc: row.group for row in parties if row.group},
     )
-    return facts, read
+    return facts, Parties(ids=sorted(code_of), rows=rows)
 
 
 @functools.cache
@@ -287,13 +282,6 @@ def excluded_regions(
     ]
 
 
-def _party_org_ids(project: Project) -> list[int]:
-    ids = {project.tenderer_id, project.agency_id, project.authority_id}
-    ids |= {b.organisation_id for b in project.bidders}
-    ids.discard(None)
-    return sorted(i for i in ids if i is not None)
-
-
 def load_facts(
     expert_ids: Sequence[int],
     project: Project,
@@ -305,7 +293,7 @@ def load_facts(
         return {}
     id_set = set(expert_ids)
     start, end = project.window_start, project.window_end
-    parties = _party_org_ids(project)
+    parties = _project_reads(project)[1].ids
     employer = sa.orm.aliased(Organisation)
     parent = sa.orm.aliased(Organisation)
     base = db.session.execute(

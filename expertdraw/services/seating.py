@@ -327,13 +327,8 @@ def _insert_together(
     """The rows in one statement (:func:`_together`); the members' ids by expert id. Four
     round trips were a tenth of a seed-scale draw."""
     values = {}
-    for table, rows in (
-        ("members", members),
-        ("notices", notices),
-        ("deliveries", deliveries),
-        ("alternates", alternates),
-    ):
-        names = _TOGETHER[table]
+    given = (members, notices, deliveries, alternates)
+    for (table, names), rows in zip(_TOGETHER.items(), given, strict=True):
         if rows and set(rows[0]) != set(names):  # the same rows as SQLite gets, or none
             raise ValueError(f"{table} rows give {sorted(rows[0])}, not {sorted(names)}")
         for name in names:
