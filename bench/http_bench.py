@@ -73,7 +73,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import scale
+from bench import hmac_floor, scale
 from tests.faults.load import Answer, DrawLoad
 from tests.faults.scenario import SERVER_CONFIG
 from tests.faults.server import AppServer, ServerError
@@ -464,6 +464,8 @@ def profile(app: Any, token: str, codes: list[str], run: str, out: Path | None) 
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
 
+    drawn: list[str] = []
+
     def draw(n: int) -> float:
         started = time.perf_counter()
         response = client.post(
@@ -475,6 +477,7 @@ def profile(app: Any, token: str, codes: list[str], run: str, out: Path | None) 
         body = response.get_json() or {}
         if response.status_code != 201 or body.get("state") != "completed":
             raise RuntimeError(f"profiled draw: {response.status_code} {body}")
+        drawn.append(body["id"])
         return elapsed
 
     # The first draw of a process reads the strata's experts (services.pool_universe), as a
@@ -518,6 +521,8 @@ def profile(app: Any, token: str, codes: list[str], run: str, out: Path | None) 
     stats = pstats.Stats(profiler, stream=stream).sort_stats("cumulative")
     stats.print_stats(r"expertdraw|sqlalchemy/orm/session|psycopg/cursor|cryptography", 45)
     result["cprofile_top"] = stream.getvalue()
+    with app.app_context():
+        result["hmac_floor"] = prescribed_hmacs(drawn[-1])
     if out is not None:
         path = out.with_suffix(".prof")
         stats.dump_stats(path)
@@ -525,11 +530,53 @@ def profile(app: Any, token: str, codes: list[str], run: str, out: Path | None) 
     return result
 
 
+def prescribed_hmacs(draw_id: str) -> dict[str, Any]:
+    """The HMACs draw.md prescribes for a completed draw, counted by replaying it, and their
+    cost alone here (``bench.hmac_floor``); the replay must give the draw's own committee."""
+    from expertdraw.extensions import db
+    from expertdraw.models import LedgerEntry
+
+    seed, prefixes, selection = hmac_floor.count(draw_id)
+    record = db.session.scalar(
+        sa.select(LedgerEntry.record).where(
+            LedgerEntry.draw_id == draw_id, LedgerEntry.type == "draw.completed"
+        )
+    )
+    body = json.loads(record)["entry"]["body"] if record else {}
+    if (body.get("members"), body.get("alternates")) != (
+        selection["members"],
+        selection["alternates"],
+    ):
+        raise RuntimeError(f"replaying {draw_id} did not give its committee")
+    return {"draw": draw_id, **hmac_floor.cost(seed, prefixes)}
+
+
 # -- the run ----------------------------------------------------------------------------------
 
 
 def _verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
+
+
+def _report_floor(floor: dict[str, Any], database_ms: float | None) -> None:
+    """The HMACs draw.md prescribes for one draw, and the rate two CPUs allow at their cost."""
+    cpus = os.cpu_count() or 1
+    ms = floor["selection_method_ms"]
+    tags = ", ".join(f"{count} {tag}" for tag, count in floor["by_tag"].items())
+    print(
+        f"  the HMACs draw.md prescribes for draw {floor['draw']}: {floor['hmacs']} ({tags})"
+        f" | {ms:.1f} ms of CPU alone by the selection's method"
+        f" ({floor['hmac_digest_ms']:.1f} ms by hmac.digest)"
+        f" | {cpus} CPUs at that cost alone: {cpus * 1000 / ms:.0f} draws/s"
+    )
+    if database_ms:
+        budget = cpus * 1000 / TARGET_DRAWS_PER_SECOND
+        print(
+            f"    with PostgreSQL's {database_ms} ms per draw (throughput run):"
+            f" {cpus * 1000 / (ms + database_ms):.0f} draws/s; {TARGET_DRAWS_PER_SECOND:.0f}"
+            f" draws/s leaves {budget - ms - database_ms:.1f} ms of CPU per draw for the"
+            f" rest of the server's work"
+        )
 
 
 def report(figures: dict[str, Any]) -> None:
@@ -593,6 +640,10 @@ def report(figures: dict[str, Any]) -> None:
             name = step["step"].rsplit("/", 1)[-1]
             calls = f" x{step['calls']:g}" if step["calls"] != 1 else ""
             print(f"  {'  ' * depth}{name}{calls}: {step['ms']:.1f} ms")
+        floor = prof.get("hmac_floor")
+        thr = figures.get("throughput") or {}
+        if floor:
+            _report_floor(floor, thr.get("database_cpu_ms_per_draw"))
         print("  slowest SQL statements (of all profiled draws):")
         for row in prof["slowest_sql"]:
             print(
