@@ -50,6 +50,7 @@ from ..models import (
     Specialty,
     Stratum,
 )
+from ..models.periods import overlapping
 from . import pool_universe, seat_map
 from .sql_lists import as_list, list_of
 
@@ -360,8 +361,7 @@ def load_facts(
     for expert_id, since, until in db.session.execute(
         sa.select(Booking.expert_id, Booking.start, Booking.end).where(
             Booking.released_at.is_(None),
-            Booking.start < end + buffer,
-            Booking.end > start - buffer,
+            overlapping(Booking.start, Booking.end, start - buffer, end + buffer),
         )
     ):
         if expert_id in id_set:
@@ -515,8 +515,9 @@ def _fact_rules_statement() -> sa.Select[Any]:
         ),
         "busy": sa.select(Booking.expert_id).where(
             Booking.released_at.is_(None),
-            Booking.start < sa.bindparam("busy_end"),
-            Booking.end > sa.bindparam("busy_start"),
+            overlapping(
+                Booking.start, Booking.end, sa.bindparam("busy_start"), sa.bindparam("busy_end")
+            ),
         ),
         "unavailable": sa.select(Leave.expert_id).where(
             Leave.start < sa.bindparam("window_end"), Leave.end > sa.bindparam("window_start")

@@ -19,6 +19,7 @@ from ..domain import draw as engine
 from ..domain import eligibility as el
 from ..extensions import db
 from ..models import Alternate, Booking, Draw, Expert, Member, Notice, Project, Snapshot
+from ..models.periods import overlapping
 from . import draws, ledger, pool, seat_map, seating
 from .errors import Conflict, ServiceError
 
@@ -79,8 +80,7 @@ def _unavailable(root: Draw, snapshot: dict[str, Any], project: Project) -> list
             Booking.workstation_id.in_(listed),
             Booking.released_at.is_(None),
             Booking.draw_id != root.id,
-            Booking.start < project.window_end,
-            Booking.end > project.window_start,
+            overlapping(Booking.start, Booking.end, project.window_start, project.window_end),
         )
     )
     return sorted(set(rows))

@@ -29,6 +29,7 @@ from ..extensions import db
 from ..models import Booking, PlaceVersion, PoolVersion, Workstation
 from ..models import Room as RoomRow
 from ..models import Venue as VenueRow
+from ..models.periods import overlapping
 from .sql_lists import as_list, list_of
 
 #: Provinces whose seats a process keeps (a few hundred KB each at provincial scale).
@@ -55,8 +56,7 @@ _GENERATION = sa.select(PlaceVersion.generation).where(PlaceVersion.id == 1).sca
 # The database's lineage and places generation, and the workstations booked in the window.
 _BOOKED = sa.select(_LINEAGE, _GENERATION, list_of(Booking.workstation_id)).where(
     Booking.released_at.is_(None),
-    Booking.start < sa.bindparam("end"),
-    Booking.end > sa.bindparam("start"),
+    overlapping(Booking.start, Booking.end, sa.bindparam("start"), sa.bindparam("end")),
 )
 
 # The same lineage and generation, and the active seats of the province (two digits).
@@ -93,6 +93,7 @@ def free_seats(
     taken = set(as_list(booked))
     places = [seats.place_of[w] for w in taken if w in seats.place_of]
     touched = {venue for venue, _ in places} | venues_out
+    booked_rooms = {room for _, room in places}
     if rooms_out:
         touched.update(venue for venue, room in seats.place_of.values() if room in rooms_out)
     if not touched:
@@ -105,6 +106,9 @@ def free_seats(
             rooms = []
             for room in venue.rooms:
                 if room.id in rooms_out:
+                    continue
+                if room.id not in booked_rooms:  # most rooms of a touched venue: kept whole
+                    rooms.append(room)
                     continue
                 free = tuple(w for w in room.workstations if w not in taken)
                 if free:

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from expertdraw.extensions import db
-from expertdraw.migrations.sql import APPEND_ONLY
+from expertdraw.migrations.sql import APPEND_ONLY, HELD_PERIOD_INDEX, include_name
 from expertdraw.models import APPEND_ONLY_TABLES
 
 T0 = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
@@ -24,7 +24,8 @@ def test_migrations_build_every_table_of_the_models(app):
 
 def test_migrated_schema_matches_the_models(app):
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": include_name})
+        diff = compare_metadata(context, db.metadata)
     assert diff == []
 
 
@@ -215,7 +216,8 @@ def test_snapshots_are_compressed_with_lz4_where_the_server_can(app):
 
 def test_the_latest_migrations_go_down_and_up_again(app):
     """From 0008 up again (place versions, history indexes built concurrently on PostgreSQL,
-    employer codes), the schema matches the models and the triggers are back."""
+    employer codes, the held bookings' periods), the schema matches the models, and the
+    triggers and the PostgreSQL-only index are back."""
     from flask_migrate import downgrade, upgrade
 
     db.session.remove()  # no transaction of ours for a concurrent index build to wait for
@@ -231,9 +233,13 @@ def test_the_latest_migrations_go_down_and_up_again(app):
             names = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
             invalid = conn.execute(sa.text("SELECT count(*) FROM pg_index WHERE NOT indisvalid"))
             assert invalid.scalar_one() == 0
+            index = sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name")
+            definition = conn.execute(index, {"name": HELD_PERIOD_INDEX}).scalar_one()
+            assert 'gist (tsrange(start, "end"))' in definition
+            assert "released_at IS NULL" in definition
         else:
             names = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
         triggers = set(conn.execute(sa.text(names)).scalars())
-    assert version == "0011"
+    assert version == "0012"
     assert {"organisations_pool_changed", "organisations_pool_updated"} & triggers
     assert any(name.startswith("workstations_place") for name in triggers)
