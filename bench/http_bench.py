@@ -38,7 +38,9 @@ as a centre's server has done long before its draws come; the wait is printed.
 
 Seeding 100,000 experts and 1,000,000 relations takes minutes: ``--database NAME`` reuses a
 database seeded by an earlier run (created and seeded first if missing, kept either way;
-drawing leaves bookings behind, a few thousand per run, which later runs see).
+drawing leaves draws and bookings behind, thousands per run, which later runs read: the
+bookings of their windows, and the memberships of the frequency rule's look-back, which a
+window within 30 days of the run reaches. The scale line gives their numbers).
 Short run: ``--experts 0 --conflicts 0 --venues 0 --draws 20 --seconds 10 --ceiling-seconds 3``.
 
 Prints each figure, its limit, the ratio and the target; exit status 1 only when something
@@ -583,6 +585,8 @@ def report(figures: dict[str, Any]) -> None:
     """Print each figure with its limit, the ratio and the target."""
     s = figures["scale"]
     seeded = f"seeded in {s['seed_seconds']:.0f} s" if s["seed_seconds"] else "reused"
+    if s.get("draws"):
+        seeded += f"; {s['draws']} earlier draws, {s['bookings']} bookings"
     print(
         f"\nscale: {s['experts']} experts, {s['expert_relations']} relations,"
         f" {s['venues']} venues, {s['workstations']} workstations ({seeded})"

@@ -143,7 +143,17 @@ def analyse() -> None:
 def _counts() -> dict[str, int]:
     from expertdraw.extensions import db
 
-    tables = ("experts", "expert_relations", "venues", "rooms", "workstations", "users")
+    # draws and bookings: what earlier runs on a reused database left (later runs read them)
+    tables = (
+        "experts",
+        "expert_relations",
+        "venues",
+        "rooms",
+        "workstations",
+        "users",
+        "draws",
+        "bookings",
+    )
     return {
         table: int(db.session.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0)
         for table in tables
