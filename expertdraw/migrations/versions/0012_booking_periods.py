@@ -1,10 +1,10 @@
 """Booking periods: the held bookings found by the overlap of their period with a window.
 
-Every draw reads the bookings held during its window: the experts they make busy (pool
-building), the workstations they take (the free seats), and in a replacement the seats taken
-since the snapshot. As comparisons of ``start`` and ``end``, the B-tree index of 0010 bounds
-only the end, so the database read every booking ending after the window starts: the whole
-future of the calendar, thousands of bookings for a provincial centre, three times a draw.
+Every draw reads the bookings held around its window: the experts they make busy (pool
+building) and the workstations they take (the free seats); a replacement also reads the seats
+taken since the snapshot. As comparisons of ``start`` and ``end``, the B-tree index of 0010
+bounds only the end, so the database read every booking ending after the window starts: the
+whole future of the calendar, thousands of bookings for a provincial centre.
 These reads are now written as the overlap of ranges (``models.periods``), which this GiST
 index over the held bookings' periods answers from the index alone.
 
