@@ -31,6 +31,9 @@ as a centre's server has done long before its draws come; the wait is printed.
    in-process app's test client, with wall time per step (pool building, snapshot, ledger
    appends, checkpoint signing, bookings and notices, commits; SQL statements and time) and a
    cProfile of one draw (top functions; the whole profile goes beside ``--out``).
+   Then the work draw.md prescribes for the last of them (``bench/hmac_floor.py``): its HMACs,
+   counted by replaying it from its stored snapshot, timed alone, and the draws per second
+   two CPUs allow at that cost, alone and with PostgreSQL's CPU per draw from step 2.
 
     python bench/http_bench.py [--experts 100000] [--conflicts 1000000] [--venues 500]
         [--draws 100] [--clients 32] [--seconds 60] [--ceiling-seconds 10] [--workers 4]
