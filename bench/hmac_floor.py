@@ -3,13 +3,13 @@
 A draw's selection scores every candidate of every stratum (§4), then, for each member, finds
 the venue of least HMAC among those with an eligible room and the workstation of least HMAC
 in it (§5). This implementation ranks every venue for each member, eligible or not (at
-provincial scale nearly all are). ``count`` replays a draw from its stored snapshot and seed
-with the domain's own code, recording each HMAC's key prefix and message, so the count is
-exact rather than estimated from the snapshot's sizes. ``cost`` times the same messages on
-their own, by the selection's method (``keyed_hmac``, the fastest the standard library gives
-here) and by ``hmac.digest``. The HTTP bench prints the draws per second two CPUs allow at
-that cost alone, and with the database's measured share beside it: what is left of the CPU
-budget for everything else a draw does.
+provincial scale nearly all are). ``count`` replays a draw from its stored snapshot and ledger
+entries with the domain's own replay, recording each HMAC's key prefix and message, so the
+count is exact rather than estimated from the snapshot's sizes. ``cost`` times the same
+messages on their own, by the selection's method (``keyed_hmac``, the fastest the standard
+library gives here) and by ``hmac.digest``. The HTTP bench prints the draws per second two
+CPUs allow at that cost alone, and with the database's measured share beside it: what is left
+of the CPU budget for everything else a draw does.
 """
 
 from __future__ import annotations
@@ -61,19 +61,21 @@ def record(
     return dict(prefixes), selection
 
 
-def count(draw_id: str) -> tuple[bytes, dict[bytes, list[bytes]], dict[str, Any]]:
-    """Replay a completed draw (in an app context): its seed, the messages of each HMAC key
-    prefix, and the replayed selection (which the caller compares with the draw's)."""
-    from expertdraw.domain import draw_snapshot
-    from expertdraw.services import draws
+def count(draw_id: str) -> tuple[bytes, dict[bytes, list[bytes]]]:
+    """Replay a completed draw as a supervisor would (``engine.replay``: snapshot hash,
+    commitment, seed, committee), recording its HMACs; its seed and the messages of each
+    HMAC key prefix. Runs in an app context; raises ``ValueError`` if the replay differs."""
+    from expertdraw.domain import draw as engine
+    from expertdraw.services import draws, ledger
 
-    draw = draws.get_draw(draw_id)
-    if draw.state != "completed" or not draw.seed:
-        raise ValueError(f"draw {draw_id} is {draw.state}, not completed")
-    seed = bytes.fromhex(draw.seed)
-    snapshot = draw_snapshot.parse_snapshot(draws.snapshot_of(draw_id), strict=True)
-    prefixes, selection = record(snapshot, seed, draw.algorithm)
-    return seed, prefixes, selection
+    announced = ledger.entry_body("draw.announced", draw_id)
+    completed = ledger.entry_body("draw.completed", draw_id)
+    prefixes: dict[bytes, list[bytes]] = defaultdict(list)
+    with _recording(prefixes):
+        difference = engine.replay(draws.snapshot_of(draw_id), announced, completed)
+    if difference:
+        raise ValueError(f"replaying {draw_id}: {difference}")
+    return bytes.fromhex(completed["seed"]), dict(prefixes)
 
 
 def cost(seed: bytes, prefixes: dict[bytes, list[bytes]], repeat: int = 5) -> dict[str, Any]:
