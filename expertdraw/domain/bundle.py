@@ -97,8 +97,8 @@ class _Audit:
             if isinstance(chunk.first_time, str) and chunk.first_time < (self.last_time or ""):
                 message = f"time {chunk.first_time} is earlier than seq {chunk.start - 1}'s"
                 found.append(((chunk.start, 0), Problem("entry:time", message, seq=chunk.start)))
-        for seq, kind, body in chunk.events:
-            self.events.on_event(seq, kind, body)
+        for seq, kind, body, when in chunk.events:
+            self.events.on_event(seq, kind, body, when)
         found += [((p.seq or 0, 0), p) for p in self.events.problems]
         self.events.problems.clear()
         for size in sorted(chunk.partials):

@@ -15,7 +15,7 @@ from typing import Any
 
 from expertdraw.domain.bundle_draws import DrawFiles
 from expertdraw.domain.bundle_scan import Problem
-from expertdraw.domain.ledger import body_problem
+from expertdraw.domain.ledger import body_problem, is_time
 from expertdraw.domain.ledger_files import KeyRange
 
 Body = dict[str, Any]
@@ -56,9 +56,14 @@ class LogEvents:
         i = bisect.bisect_right(self.sizes, low)
         return i < len(self.sizes) and self.sizes[i] <= high
 
-    def on_event(self, seq: int, kind: str, body: Body) -> None:
-        """Take one entry of an :data:`~expertdraw.domain.bundle_scan.EVENT_TYPES` type."""
-        if body_problem(kind, body) is None:  # else the entry's own problem is reported
+    def on_event(self, seq: int, kind: str, body: Body, when: object = None) -> None:
+        """Take one entry of an :data:`~expertdraw.domain.bundle_scan.EVENT_TYPES` type;
+        ``when`` is its ``time`` (an announcement's beacon must come later)."""
+        if body_problem(kind, body) is not None:  # the entry's own problem is reported
+            return
+        if kind == "draw.announced":
+            self._draw_announced(seq, body, when)
+        else:
             getattr(self, "_" + kind.replace(".", "_"))(seq, body)
 
     def _log_created(self, seq: int, body: Body) -> None:
@@ -70,16 +75,32 @@ class LogEvents:
         self.counts["rotations"] += 1
         self.rotated.append((seq, body))
 
-    def _draw_announced(self, seq: int, body: Body) -> None:
+    def _draw_announced(self, seq: int, body: Body, when: object) -> None:
         self.counts["announced"] += 1
         draw = body["draw"]
         if draw in self.announced:
             self._problem("draw:announced", f"draw {draw} is announced a second time", seq)
             return
+        self._beacon_time(seq, body["entropy"], when)
         self.announced.add(draw)
         self.pending[draw] = (seq, body)
         for message in self.files.announced(seq, body):
             self._problem("draw:snapshot", message, seq)
+
+    def _beacon_time(self, seq: int, entropy: object, when: object) -> None:
+        """draw.md §3.1: a beacon's ``not_before`` "must be later than the announcement".
+        Both are ledger times (one fixed format, checked elsewhere), so they compare as text."""
+        if not isinstance(entropy, dict) or entropy.get("kind") != "beacon":
+            return
+        not_before = entropy.get("not_before")
+        if not is_time(not_before):
+            self._problem("draw:beacon", f"beacon not_before {not_before!r} is not a time", seq)
+        elif is_time(when) and not_before <= when:  # type: ignore[operator]
+            self._problem(
+                "draw:beacon",
+                f"beacon not_before {not_before} is not later than the announcement ({when})",
+                seq,
+            )
 
     def _finish(self, seq: int, body: Body, kind: str) -> tuple[int, Body] | None:
         draw = body["draw"]

@@ -266,7 +266,7 @@ def scan_fast(
         return None
     leaves: list[bytes] = []
     times: list[str] = []
-    events: list[tuple[int, str, dict[str, Any]]] = []
+    events: list[tuple[int, str, dict[str, Any], Any]] = []
     first_prev, last_hex = "", ZERO_PREV if start == 0 else None
     for at in range(0, n, _BATCH):  # a few hundred lines at a time stay in the CPU's caches
         batch = _batch(ctx, start + at, lines[at : at + _BATCH], keys[at : at + _BATCH])
@@ -302,7 +302,7 @@ def scan_fast(
 
 def _batch(
     ctx: ScanContext, start: int, lines: list[bytes], keys: list[str]
-) -> tuple[str, str, list[bytes], list[str], list[tuple[int, str, dict[str, Any]]]] | None:
+) -> tuple[str, str, list[bytes], list[str], list[tuple[int, str, dict[str, Any], Any]]] | None:
     """Check consecutive lines from ``seq`` ``start`` (all but the first one's ``prev``);
     give that ``prev``, the last leaf in hex, the leaves, the times and the events."""
     data = b"\n".join(lines) + b"\n"
@@ -335,7 +335,9 @@ def _batch(
     hexed = list(map(bytes.hex, leaves))
     if list(leafs) != hexed or list(prevs[1:]) != hexed[:-1]:
         return None
-    events = [(start + i, kinds[i], bodies[i]) for i in special if kinds[i] in EVENT_TYPES]
+    events = [
+        (start + i, kinds[i], bodies[i], times[i]) for i in special if kinds[i] in EVENT_TYPES
+    ]
     return prevs[0], hexed[-1], leaves, list(times), events
 
 

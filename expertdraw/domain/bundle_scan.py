@@ -79,7 +79,7 @@ class ChunkResult:
     last_time: str | None = None
     subtree: bytes | None = None
     partials: dict[int, tuple[list[bytes], str]] = field(default_factory=dict)
-    events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[int, str, dict[str, Any], Any]] = field(default_factory=list)
 
 
 _VERIFIERS: dict[bytes, VerifierKey] = {}
@@ -159,7 +159,7 @@ class _Chunk:
         else:
             self._slow(seq, Line(*parsed), leaf, hexed)
         if kind in EVENT_TYPES and type(body) is dict:
-            self.events.append((seq, kind, body))
+            self.events.append((seq, kind, body, when))
         self.prev_hex = hexed
         if type(when) is str:
             self.prev_time = when

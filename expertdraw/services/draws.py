@@ -385,14 +385,37 @@ def _announce(
             if existing is not None:
                 return existing
         raise
-    ledger.append("draw.announced", body, actor_of(user), draw_id=draw.id, now=now)
-    ledger.issue_checkpoint(now, with_entries=True)
-    db.session.commit()
+    try:
+        entry = ledger.append("draw.announced", body, actor_of(user), draw_id=draw.id, now=now)
+        _check_beacon_after(spec, entry["time"])
+        ledger.issue_checkpoint(now, with_entries=True)
+        db.session.commit()
+    except BaseException:
+        # On PostgreSQL the draw joined the session as already persistent, which a rollback
+        # keeps (expired): drop it, so that the session holds no draw the database lacks.
+        db.session.rollback()
+        if draw in db.session:
+            db.session.expunge(draw)
+        raise
     _remember_announced(
         announcement.snapshot.draw,  # not draw.id: the commit expired it
         _Announced(body["snapshot_hash"], body["commitment"], encoded, announcement.snapshot, body),
     )
     return draw
+
+
+def _check_beacon_after(spec: dict[str, Any], announced: str) -> None:
+    """Refuse a beacon announcement whose ledger time is not before its
+    ``not_before`` (draw.md §3.1). ``entropy_spec`` checked this server's clock; the entry
+    takes the ledger's last time when that is later (another server's clock ahead of this
+    one's), and an auditor compares ``not_before`` with the entry's time."""
+    if spec["kind"] == "beacon" and spec["not_before"] <= announced:
+        raise ServiceError(
+            "entropy:not-before",
+            f"not_before {spec['not_before']} is not later than the announcement's ledger time "
+            f"{announced} (the ledger's last entry is later than this server's clock)",
+            "entropy.not_before",
+        )
 
 
 @contextlib.contextmanager

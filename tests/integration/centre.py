@@ -31,6 +31,7 @@ from expertdraw.services.projects import ProjectSpec, StratumSpec
 PREFECTURES = ["530100", "530300", "530400", "530500", "530700", "530800"]
 WINDOW = datetime(2027, 3, 1, 1, 0, tzinfo=UTC)
 NOW = datetime(2027, 2, 20, 2, 0, tzinfo=UTC)
+LOG_CREATED = NOW - timedelta(days=1)
 
 
 def uscc(n: int) -> str:
@@ -53,8 +54,11 @@ class Centre:
     users: dict[str, User] = field(default_factory=dict)
 
 
-def build(technical: int = 24, economic: int = 12, venues: int = 6) -> Centre:
-    """Create the centre, the ledger, and users: pm, sup1, sup2, admin, staff (first venue)."""
+def build(
+    technical: int = 24, economic: int = 12, venues: int = 6, *, log_created: datetime = LOG_CREATED
+) -> Centre:
+    """Create the centre, the ledger (its first entry at ``log_created``), and users: pm,
+    sup1, sup2, admin, staff (first venue)."""
     from expertdraw.services.users import create_user
 
     centre = Centre()
@@ -125,7 +129,7 @@ def build(technical: int = 24, economic: int = 12, venues: int = 6) -> Centre:
             for w in range(2):
                 db.session.add(Workstation(id=f"{room.id}-W0{w + 1}", room_id=room.id))
     db.session.flush()
-    ledger.create_log(NOW - timedelta(days=1))
+    ledger.create_log(log_created)
     db.session.commit()
     first_venue = f"V{PREFECTURES[0]}-0"
     for username, role, extra in (

@@ -113,8 +113,8 @@ def beacon_draw(app: Any, vectors: Path, beacon_server: BeaconServer) -> str:
     with fetching configured against the local server."""
     app.config["BEACON_CERTIFICATE"] = str(vectors / "certificate-528943a5.pem")
     app.config["BEACON_URL"] = beacon_server.url
-    with clock.frozen(c.NOW):
-        centre = c.build()
+    with clock.frozen(c.NOW):  # the log starts before the announcement (draw.md §3.1)
+        centre = c.build(log_created=ANNOUNCED - timedelta(days=1))
     spec = c.project_spec(centre, "P-BEACON-JOB", name="beacon job", agency=None, bidders=())
     with clock.frozen(ANNOUNCED):
         project = projects.create_project(spec, centre.users["pm"])

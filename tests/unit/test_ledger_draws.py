@@ -218,8 +218,14 @@ def test_snapshot_files_must_be_exact_and_present(tmp_path):
     assert audit(tmp_path).ok
 
 
-def beacon_bundle(folder: Path, pulse: bytes = PULSE, not_before: str | None = None) -> int:
-    """A draw whose entropy is the NIST vector pulse; returns the seq of its completion."""
+def beacon_bundle(
+    folder: Path,
+    pulse: bytes = PULSE,
+    not_before: str | None = None,
+    announced_at: str = "2026-08-31T19:03:10.000Z",
+) -> int:
+    """A draw whose entropy is the NIST vector pulse; returns the seq of its completion (its
+    announcement is the entry before)."""
     output = json.loads(PULSE)["pulse"]["outputValue"].lower()
     w = writer(folder, datetime(2026, 8, 31, 19, 0, tzinfo=UTC))
     snapshot = dict(EXAMPLE["snapshot"], draw="D2026-000777")
@@ -234,7 +240,7 @@ def beacon_bundle(folder: Path, pulse: bytes = PULSE, not_before: str | None = N
         entropy=entropy,
         snapshot_hash=w.add_snapshot("D2026-000777", snapshot),
     )
-    w.append("draw.announced", announced, MANAGER, when="2026-08-31T19:03:10.000Z")
+    w.append("draw.announced", announced, MANAGER, when=announced_at)
     w.checkpoint()
     completed = dict(EXAMPLE["completed"], draw="D2026-000777", entropy_value=output)
     w.add_beacon("D2026-000777", pulse)
@@ -252,11 +258,29 @@ def test_a_beacon_pulse_must_give_the_entropy_value_after_not_before(tmp_path):
     assert report.first.code == "draw:beacon" and report.first.seq == seq
     assert "not_before" in report.first.message
     earlier = (BEACON / "pulse-2-1921299.json").read_bytes()
-    beacon_bundle(tmp_path / "other", earlier, not_before="2026-08-31T19:02:30.000Z")
+    beacon_bundle(
+        tmp_path / "other",
+        earlier,
+        not_before="2026-08-31T19:02:30.000Z",
+        announced_at="2026-08-31T19:02:00.000Z",
+    )
     assert "entropy_value" in audit(tmp_path / "other").first.message
     beacon_bundle(tmp_path / "missing")
     (tmp_path / "missing" / "beacon" / "D2026-000777.json").unlink()
     assert "missing" in audit(tmp_path / "missing").first.message
+
+
+@pytest.mark.parametrize("announced_at", ["2026-08-31T19:03:30.000Z", "2026-08-31T19:03:45.000Z"])
+def test_a_beacon_announced_at_or_after_its_not_before_fails_at_the_announcement(
+    tmp_path, announced_at
+):
+    """draw.md §3.1: the first pulse at or after not_before, "which must be later than the
+    announcement"; otherwise the entropy may have existed before the commitment."""
+    seq = beacon_bundle(tmp_path, announced_at=announced_at)
+    report = audit(tmp_path)
+    assert report.first.code == "draw:beacon" and report.first.seq == seq - 1
+    assert "not later than the announcement" in report.first.message
+    assert [p.code for p in report.problems] == ["draw:beacon"]  # the pulse itself is right
 
 
 def test_on_replay_the_pulse_signature_is_checked_with_nist_certificate(tmp_path, monkeypatch):

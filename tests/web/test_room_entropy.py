@@ -12,6 +12,7 @@ import pytest
 from expertdraw import clock
 from expertdraw.services import draws, ledger, projects
 
+from ..integration import centre as c
 from .conftest import project_spec
 from .test_markup import check, data_strings
 
@@ -65,7 +66,10 @@ def test_administrators_may_enter_lottery_numbers_as_in_the_api(app, lottery_dra
 
 
 @pytest.fixture
-def beacon_draw(app, centre, shared_dir) -> str:
+def beacon_draw(app, frozen, shared_dir) -> str:
+    """A beacon draw awaiting the pulse of the vectors (2026-08-31), in a centre whose log
+    starts the day before: the announcement's ledger time must precede ``not_before``."""
+    centre = c.build(log_created=ANNOUNCED - timedelta(days=1))
     app.config["BEACON_CERTIFICATE"] = str(
         shared_dir / "vectors/nist-beacon/certificate-528943a5.pem"
     )
