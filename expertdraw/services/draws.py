@@ -191,6 +191,10 @@ def _next_draw_id(now: datetime) -> str:
     return f"{prefix}{number:06d}"
 
 
+#: The longest description of a public-lottery source.
+SOURCE_LENGTH = 200
+
+
 def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The announcement's ``entropy`` member from a request, checked against the project."""
     kind = request.get("kind", "witness")
@@ -220,7 +224,9 @@ def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> di
         if (
             not isinstance(sources, list)
             or not sources
-            or not all(isinstance(s, str) and s.strip() and len(s) <= 200 for s in sources)
+            or not all(
+                isinstance(s, str) and s.strip() and len(s) <= SOURCE_LENGTH for s in sources
+            )
         ):
             raise ServiceError(
                 "invalid:entropy", "sources is a list of descriptions", "entropy.sources"
@@ -635,12 +641,35 @@ def supply_entropy(
             if not numbers:
                 raise ServiceError("invalid:entropy", "the lottery numbers are needed", "numbers")
             taken = outside.take_public_lottery(draw.entropy, numbers)
+            _refuse_earlier_numbers(draw, taken.value)
         else:
             raise Conflict("conflict:draw-state", f"draw {draw.id} takes {kind} entropy")
     except outside.EntropyError as exc:
         db.session.rollback()
         raise ServiceError(exc.code, str(exc), "pulse" if kind == "beacon" else "numbers") from None
     return complete(draw, taken.value, user)
+
+
+def _refuse_earlier_numbers(draw: Draw, key: str) -> None:
+    """A supplementary draw's lottery numbers must be new: the key string of an earlier draw
+    of its family was public before this draw's commitment, so the service could have known
+    the result when it fixed the snapshot (draw.md: nobody can know it in advance)."""
+    if draw.root_id is None:
+        return
+    family = db.session.scalars(
+        sa.select(Draw.id).where(
+            sa.or_(Draw.id == draw.root_id, Draw.root_id == draw.root_id), Draw.id != draw.id
+        )
+    )
+    for other in family:
+        for kind in ("draw.completed", "draw.failed"):
+            if any(body.get("entropy_value") == key for body in ledger.entry_bodies(kind, other)):
+                raise ServiceError(
+                    "entropy:lottery-reused",
+                    f"these numbers give the key string of draw {other} ({key}), public before "
+                    f"this draw was announced: enter the results of the draws it names",
+                    "numbers",
+                )
 
 
 def fail(draw: Draw, reason: str, user: User | None, now: datetime | None = None) -> Draw:

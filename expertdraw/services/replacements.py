@@ -220,8 +220,9 @@ def supplementary_entropy(root: Draw, now: datetime) -> dict[str, Any]:
 
     A beacon draw waits for the next pulse after now; a public-lottery draw in ``score`` mode
     takes two witness values instead, since new lottery draws must be chosen by people; an
-    ``rfc3797`` draw can only use lottery numbers, so it keeps the root's sources (the numbers
-    a supervisor enters must then come from draws held after this announcement).
+    ``rfc3797`` draw can only use lottery numbers, so it announces, for each of the root's
+    sources, the first draw of that lottery held after now (:func:`later_sources`): the root's
+    own numbers are public by then, and ``draws.supply_entropy`` refuses them again.
     """
     from ..domain import entropy as outside
 
@@ -230,7 +231,18 @@ def supplementary_entropy(root: Draw, now: datetime) -> dict[str, Any]:
         return outside.announce_beacon(outside.next_beacon_time(now), announced_at=now)
     if kind == "public-lottery" and root.algorithm != engine.RFC3797:
         return outside.announce_witness(2)
+    if kind == "public-lottery":
+        return outside.announce_public_lottery(later_sources(root.entropy["sources"], now))
     return dict(root.entropy)
+
+
+def later_sources(sources: list[str], now: datetime) -> list[str]:
+    """Each source as "the first draw after ``now`` of" that lottery: a description and a date
+    (draw.md §3.1) of results not yet public, within the 200 characters a source may have."""
+    from ..domain import entropy as outside
+
+    prefix = f"first draw after {outside.format_time(now)} of "
+    return [prefix + source[: draws.SOURCE_LENGTH - len(prefix)] for source in sources]
 
 
 def recheck_members(

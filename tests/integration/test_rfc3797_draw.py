@@ -1,0 +1,143 @@
+"""An ``rfc3797`` draw end to end through the services (draw.md §7): announced with public
+lottery sources and no secret, completed with the published numbers, a member replaced, and
+the exported bundle replayed by the offline verifier, on both databases."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.domain import draw as engine
+from expertdraw.extensions import db
+from expertdraw.models import Notice, Snapshot
+from expertdraw.services import draws, export, ledger, notices, projects
+from expertdraw.services.errors import ServiceError
+from tests.verifier import run_verifier
+
+from . import centre as c
+
+SOURCES = ["福彩3D 2027-02-21", "体彩排列5 2027-02-21"]
+NUMBERS = [[22, 3, 17], [5, 1]]
+KEY = "3.17.22./1.5./"  # each source's numbers sorted, each ended by "." and the source by "/"
+
+
+def rfc3797_order(key: str, n: int, picks: int) -> list[int]:
+    """draw.md §7 by hand: the 0-based positions picked, in pick order, among ``n``."""
+    remaining, order = list(range(n)), []
+    for i in range(picks):
+        block = i.to_bytes(2, "big")
+        v = int.from_bytes(hashlib.md5(block + key.encode() + block).digest(), "big")
+        order.append(remaining.pop(v % len(remaining)))
+    return order
+
+
+@pytest.fixture
+def lottery_draw(app):
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        spec = c.project_spec(
+            centre,
+            "P2027-3797",
+            strata=[projects.StratumSpec("technical", "A0101", "technical", 5, 2)],
+        )
+        project = projects.create_project(spec, centre.users["pm"])
+        draw = draws.announce(
+            project,
+            centre.users["pm"],
+            {"kind": "public-lottery", "sources": SOURCES},
+            algorithm=engine.RFC3797,
+        )
+    return centre, draw
+
+
+def test_an_rfc3797_draw_has_no_secret_and_waits_for_the_numbers(lottery_draw):
+    _, draw = lottery_draw
+    announced = ledger.entry_body("draw.announced", draw.id)
+    assert announced["algorithm"] == "rfc3797"
+    assert announced["entropy"] == {"kind": "public-lottery", "sources": SOURCES}
+    # §7: the commitment is section 3's with s empty, so anyone can recompute it now
+    preimage = b"expertdraw/commit/v1\x00" + draw.id.encode() + b"\x00"
+    assert announced["commitment"] == hashlib.sha256(preimage).hexdigest()
+    assert draws.get_draw(draw.id).state == "announced"
+
+
+def test_the_numbers_pick_members_and_alternates_in_rfc3797_order(lottery_draw):
+    centre, draw = lottery_draw
+    with clock.frozen(c.NOW):
+        done = draws.supply_entropy(draw, centre.users["sup1"], numbers=NUMBERS)
+    assert done.state == "completed"
+    completed = ledger.entry_body("draw.completed", draw.id)
+    assert completed["secret"] == "" and completed["entropy_value"] == KEY
+    snapshot = json.loads(db.session.get(Snapshot, draw.id).canonical)
+    candidates = [cand["id"] for cand in snapshot["strata"][0]["candidates"]]
+    order = [candidates[i] for i in rfc3797_order(KEY, len(candidates), 7)]
+    assert [m["expert"] for m in completed["members"]] == order[:5]
+    assert completed["alternates"] == [{"stratum": "technical", "experts": order[5:]}]
+    venues = {m["venue"] for m in completed["members"]}
+    assert len(venues) == 5  # separated by venue, seated by section 5 with this seed
+
+
+def test_a_declined_member_is_replaced_and_the_bundle_replays(lottery_draw, tmp_path):
+    centre, draw = lottery_draw
+    with clock.frozen(c.NOW):
+        draws.supply_entropy(draw, centre.users["sup1"], numbers=NUMBERS)
+        code = _decline(draw.id)
+    completed = ledger.entry_body("draw.completed", draw.id)
+    replaced = ledger.entry_body("draw.replaced", draw.id)
+    assert replaced["out"] == code
+    assert replaced["in"] == completed["alternates"][0]["experts"][0]
+    assert replaced["skipped"] == []
+    bundle = tmp_path / "bundle"
+    export.write_bundle(bundle)
+    verdict = run_verifier(bundle, "--replay", "--entry-signatures")
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+
+
+def _decline(draw_id: str) -> str:
+    """The draw's first pending notice (in member order) declined; its expert's code."""
+    notice = db.session.scalars(
+        sa.select(Notice)
+        .where(Notice.draw_id == draw_id, Notice.status == "pending")
+        .order_by(Notice.member_id)
+        .limit(1)
+    ).one()
+    code = db.session.scalar(
+        sa.text("SELECT code FROM experts WHERE id = :i"), {"i": notice.expert_id}
+    )
+    notices.answer(c.expert_user(code), notice.id, accept=False, reason="ill")
+    return code
+
+
+def test_without_alternates_left_a_supplementary_rfc3797_draw_runs(lottery_draw, tmp_path):
+    centre, draw = lottery_draw
+    with clock.frozen(c.NOW):
+        draws.supply_entropy(draw, centre.users["sup1"], numbers=NUMBERS)
+        for _ in range(3):
+            _decline(draw.id)
+    bodies = ledger.entry_bodies("draw.replaced", draw.id)
+    assert [b["in"] is None for b in bodies] == [False, False, True]
+    supplementary = bodies[-1]["supplementary"]
+    assert supplementary == f"{draw.id}-R1"
+    extra = draws.get_draw(supplementary)
+    assert extra.state == "announced" and extra.algorithm == "rfc3797"
+    # the root's numbers are public: the supplementary draw names later draws of the lotteries
+    assert extra.entropy["sources"] == [
+        f"first draw after 2027-02-20T02:00:00.000Z of {source}" for source in SOURCES
+    ]
+    with clock.frozen(c.NOW), pytest.raises(ServiceError) as reused:
+        draws.supply_entropy(extra, centre.users["sup1"], numbers=[[17, 22, 3], [1, 5]])
+    assert reused.value.code == "entropy:lottery-reused" and reused.value.field == "numbers"
+    assert draws.get_draw(supplementary).state == "announced"
+    with clock.frozen(c.NOW):
+        done = draws.supply_entropy(extra, centre.users["sup1"], numbers=[[4, 8, 15], [16, 23]])
+    assert done.state == "completed"
+    completed = ledger.entry_body("draw.completed", supplementary)
+    assert completed["entropy_value"] == "4.8.15./16.23./" and len(completed["members"]) == 1
+    bundle = tmp_path / "bundle"
+    export.write_bundle(bundle)
+    verdict = run_verifier(bundle, "--replay", "--entry-signatures")
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
