@@ -108,6 +108,13 @@ ERRORS: dict[str, Any] = {
     "entropy:lottery-count": _l("Enter the numbers of every announced source."),
     "entropy:lottery-empty": _l("Enter the numbers of every announced source."),
     "entropy:lottery-number": _l("Lottery numbers are whole numbers, 0 or more."),
+    "entropy:lottery-reused": _l(
+        "These are the numbers of an earlier draw of this project, public before this draw was "
+        "announced. Enter the results of the lottery draws this draw names."
+    ),
+    "entropy:not-before": _l(
+        "The awaited pulse time must be later than the announcement. Check the server clocks."
+    ),
     "entropy:beacon-too-early": _l("This pulse is earlier than the awaited pulse time."),
     "entropy:beacon-not-first": _l("This is not the first pulse at or after the awaited time."),
     "entropy:beacon-signature": _l(
