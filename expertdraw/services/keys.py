@@ -144,12 +144,16 @@ def trust_list() -> list[tuple[VerifierKey, int, int | None]]:
 def keys_txt(last_seq: int | None = None) -> str:
     """``keys.txt`` of ledger.md §5 for the log up to ``last_seq`` (default: all of it).
 
-    The last key listed is open: in a bundle that ends at the ``key.rotated`` entry, the old
-    key is still the key that signed the bundle's last entry.
+    The ranges are what the log says: in a bundle that ends at a ``key.rotated`` entry, the
+    old key ends at that entry and the new key, which starts after it, is the last line (open).
+    ledger.md §5 also calls the last key "the key valid at the bundle's last entry", which there
+    is the old one; a verifier reading it so expects no new key, and this project's audit
+    accepts both forms, but a trust list whose ranges differ from the log's would be refused by
+    one reading §5 as a whole.
     """
     query = sa.select(SigningKey).order_by(SigningKey.from_seq)
     if last_seq is not None:
-        query = query.where(SigningKey.from_seq <= last_seq)
+        query = query.where(SigningKey.from_seq <= last_seq + 1)
     rows = list(db.session.scalars(query))
     return "".join(
         f"{row.verifier} {row.from_seq}"

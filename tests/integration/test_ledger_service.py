@@ -146,6 +146,24 @@ def test_rotation_switches_keys_and_the_bundle_verifies(log, tmp_path: Path):
     assert len(lines) == 2 and lines[0].endswith(f" 0 {rotated['entry']['seq']}")
 
 
+def test_a_bundle_ending_at_the_rotation_ends_the_old_key_there_and_lists_the_new_one(
+    log, tmp_path: Path
+):
+    ledger.append("pool.changed", _change(1), ACTOR)
+    old = keys.current_row().verifier
+    new_row = ledger.rotate_key("annual rotation", ACTOR)
+    db.session.commit()
+    rotation = ledger.head().seq
+    export.write_bundle(tmp_path / "whole")
+    assert (tmp_path / "whole" / "keys.txt").read_text() == (
+        f"{old} 0 {rotation}\n{new_row.verifier} {rotation + 1}\n"
+    )
+    assert audit_bundle(tmp_path / "whole", entry_signatures=True).ok
+    export.write_bundle(tmp_path / "before", to_seq=rotation - 1)  # before it: the old key only
+    assert (tmp_path / "before" / "keys.txt").read_text() == f"{old} 0\n"
+    assert audit_bundle(tmp_path / "before", entry_signatures=True).ok
+
+
 def test_a_passphrase_encrypts_the_signing_key(app_config, tmp_path):
     from expertdraw import create_app
 
