@@ -679,14 +679,20 @@ def fail(draw: Draw, reason: str, user: User | None, now: datetime | None = None
     db.session.refresh(draw)
     if draw.state != "announced":
         raise Conflict("conflict:draw-state", f"draw {draw.id} is {draw.state}")
+    fail_announced(draw, reason, actor_of(user), now)
+    ledger.issue_checkpoint(now)
+    db.session.commit()
+    return draw
+
+
+def fail_announced(draw: Draw, reason: str, actor: dict[str, str], now: datetime) -> None:
+    """Append ``draw.failed`` (secret revealed) for an announced draw, in the current
+    transaction; the caller holds the ledger lock and has read ``draw`` under it."""
     body = engine.failed_body(draw.id, reason, bytes.fromhex(draw.secret))
     draw.state = "failed"
     draw.reason = reason
     draw.finished_at = now
-    ledger.append("draw.failed", body, actor_of(user), draw_id=draw.id, now=now)
-    ledger.issue_checkpoint(now)
-    db.session.commit()
-    return draw
+    ledger.append("draw.failed", body, actor, draw_id=draw.id, now=now)
 
 
 def fail_stale(now: datetime | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..extensions import db
+from ..logfmt import event
 from ..models import (
     Booking,
     Draw,
@@ -23,6 +25,8 @@ from ..models import (
 from ..personal_data import protector
 from . import ledger, replacements, seating
 from .errors import Conflict, Forbidden, NotFound, ServiceError
+
+log = logging.getLogger(__name__)
 
 DECLINE_REASONS = ("ill", "travel", "conflict", "other")
 CHECK_IN_EARLY = timedelta(hours=2)
@@ -151,7 +155,10 @@ def declare_conflict(
 
 
 def expire_overdue(now: datetime | None = None) -> int:
-    """Scheduler job: pending notices past their response window time out and are replaced."""
+    """Scheduler job: pending notices past their response window time out and are replaced.
+
+    Each notice is its own transaction: one whose replacement is refused (logged, the notice
+    left pending for the next run) does not hold up the notices due after it."""
     now = now or clock.now()
     ids = list(
         db.session.scalars(
@@ -184,7 +191,12 @@ def expire_overdue(now: datetime | None = None) -> int:
             now=now,
         )
         member = db.session.get(Member, notice.member_id)
-        replacements.replace_member(member, "timeout", dict(ledger.SYSTEM), now)
+        try:
+            replacements.replace_member(member, "timeout", dict(ledger.SYSTEM), now)
+        except (ServiceError, Conflict) as exc:
+            db.session.rollback()
+            log.error(event("notice.timeout_refused", notice=notice_id, error=exc.code))
+            continue
         done += 1
     return done
 

@@ -9,6 +9,7 @@ so that what is decided here is exactly what a replay recomputes.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +18,15 @@ import sqlalchemy as sa
 from .. import clock
 from ..domain import draw as engine
 from ..domain import eligibility as el
+from ..domain.draw_replace import supplementary_number
 from ..extensions import db
+from ..logfmt import event
 from ..models import Alternate, Booking, Draw, Expert, Member, Notice, Project, Snapshot
 from ..models.periods import overlapping
 from . import draws, ledger, pool, seat_map, seating
 from .errors import Conflict, ServiceError
+
+log = logging.getLogger(__name__)
 
 
 def _supplementary(root: Draw) -> tuple[list[str], list[dict[str, Any]], list[str]]:
@@ -109,7 +114,12 @@ def replace_member(
     """Replace a member who declined, timed out or is conflicted (commits).
 
     Returns the ``draw.replaced`` body. A supplementary draw it calls for is announced in the
-    same transaction (and completed at once when its entropy is ``none``).
+    same transaction (and completed at once when its entropy is ``none``). A supplementary
+    draw of the committee still awaiting its entropy fails as ``superseded``, and the next
+    ``D-R<n>`` is announced for every place open now, so that two never fill the same places.
+    When the supplementary draw cannot be met (``infeasible:*``: too few candidates, rooms or
+    venues left), the replacement is recorded all the same and the place stays open: a leaver
+    is never held in the committee because no one can take the place.
 
     Raises:
         Conflict: the member has already left.
@@ -158,19 +168,78 @@ def replace_member(
             .where(Alternate.draw_id == root.id, Alternate.expert_id == newcomer)
             .values(used=True)
         )
+    elif body.get("unseated"):
+        log.error(event("replacement.unseated", draw=root.id, alternate=body["unseated"]))
+    # A supplementary draw still awaiting its entropy was fixed for the places open then, with
+    # the rooms taken then: it gives way to one for every place open now (draw.md §6.4: a
+    # failed supplementary draw is retried as the next D-R<n>).
+    superseded = _supersede_pending(root, now)
     ledger.issue_checkpoint(now)
-    if body.get("supplementary"):
-        sub = _announce_supplementary(root, project, state, body["supplementary"], now)
-        if sub.entropy.get("kind") == "none":
-            draws.complete(sub, "", None, now=now)
+    sub_id = body.get("supplementary") or (_next_supplementary(root) if superseded else None)
+    if sub_id is None:
+        db.session.commit()
         return body
-    db.session.commit()
+    try:
+        snapshot, excluded = _supplementary_snapshot(root, project, state, sub_id)
+        engine.check_feasible(snapshot, root.algorithm)
+    except engine.DrawError as exc:
+        # The leaver leaves all the same; the place stays open, for the supervisors to see.
+        log.error(
+            event(
+                "replacement.open_place",
+                draw=root.id,
+                supplementary=sub_id,
+                error=exc.code,
+                detail=str(exc),
+            )
+        )
+        db.session.commit()
+        return body
+    entropy = supplementary_entropy(root, now)
+    sub = draws._announce(
+        project, None, snapshot, excluded, entropy, root.algorithm, now, root_id=root.id
+    )
+    if sub.entropy.get("kind") == "none":
+        draws.complete(sub, "", None, now=now)
     return body
 
 
-def _announce_supplementary(
-    root: Draw, project: Project, state: dict[str, Any], sub_id: str, now: datetime
-) -> Draw:
+def _supersede_pending(root: Draw, now: datetime) -> list[str]:
+    """Fail (``superseded``) the supplementary draws of ``root`` still awaiting entropy; the
+    caller holds the ledger lock. Returns their ids."""
+    pending = list(
+        db.session.scalars(
+            sa.select(Draw)
+            .where(Draw.root_id == root.id, Draw.state == "announced")
+            .order_by(Draw.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+    for sub in pending:
+        draws.fail_announced(sub, "superseded", dict(ledger.SYSTEM), now)
+    return [sub.id for sub in pending]
+
+
+def _next_supplementary(root: Draw) -> str:
+    """``D-R<n>`` after every supplementary draw of ``root`` announced or named so far."""
+    numbers = [
+        supplementary_number(root.id, sub, "supplementary draw")
+        for sub in db.session.scalars(sa.select(Draw.id).where(Draw.root_id == root.id))
+    ]
+    numbers += [
+        supplementary_number(root.id, body["supplementary"], "draw.replaced")
+        for body in ledger.entry_bodies("draw.replaced", root.id)
+        if body.get("supplementary")
+    ]
+    return f"{root.id}-R{max(numbers, default=0) + 1}"
+
+
+def _supplementary_snapshot(
+    root: Draw, project: Project, state: dict[str, Any], sub_id: str
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """The snapshot of supplementary draw ``sub_id`` for the places open now, and the
+    announcement's ``excluded`` counts. Raises :class:`DrawError` (``invalid:supplementary``
+    when no place is open)."""
     from .projects import strata_request
 
     built = pool.build_pool(project, strata_request(project), draws.rules(), family=project.code)
@@ -181,37 +250,22 @@ def _announce_supplementary(
             .where(Notice.draw_id == root.id)
         )
     )
-    try:
-        sub = engine.supplementary_snapshot(
-            state["snapshot"],
-            state["completed"],
-            ledger.entry_bodies("draw.replaced", root.id),
-            draw_id=sub_id,
-            noticed=noticed,
-            candidates={s.name: s.candidates for s in built.strata},
-            venues=seat_map.free_venues(
-                project.window_start, project.window_end, project.region_code
-            ),
-            supplementary_members=state["supplementary_members"],
-            supplementary_taken=state["supplementary_taken"],
-            algorithm=root.algorithm,
-        )
-    except engine.DrawError as exc:
-        db.session.rollback()
-        raise ServiceError(exc.code, str(exc)) from None
+    sub = engine.supplementary_snapshot(
+        state["snapshot"],
+        state["completed"],
+        ledger.entry_bodies("draw.replaced", root.id),
+        draw_id=sub_id,
+        noticed=noticed,
+        candidates={s.name: s.candidates for s in built.strata},
+        venues=seat_map.free_venues(project.window_start, project.window_end, project.region_code),
+        supplementary_members=state["supplementary_members"],
+        supplementary_taken=state["supplementary_taken"],
+        algorithm=root.algorithm,
+    )
     excluded = dict(built.excluded)
     for reason, count in sub.excluded.items():
         excluded[reason] = excluded.get(reason, 0) + count
-    return draws._announce(
-        project,
-        None,
-        sub.snapshot,
-        excluded,
-        supplementary_entropy(root, now),
-        root.algorithm,
-        now,
-        root_id=root.id,
-    )
+    return sub.snapshot, excluded
 
 
 def supplementary_entropy(root: Draw, now: datetime) -> dict[str, Any]:

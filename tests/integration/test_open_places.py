@@ -1,0 +1,210 @@
+"""Open places of a committee (draw.md §6.4): one supplementary draw at a time fills them, and
+a leaver always leaves, even when no one can take the place. On both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Draw, Expert, Member, Notice, Organisation, Project
+from expertdraw.services import draws, export, ledger, notices, projects
+from tests.verifier import run_verifier
+
+from . import centre as c
+
+FIVE_NO_ALTERNATES = [projects.StratumSpec("technical", "A0101", "technical", 5, 0)]
+
+
+def _pending(draw_id: str) -> list[tuple[str, str]]:
+    """``(notice id, expert code)`` of the draw's pending notices, in member order."""
+    rows = db.session.execute(
+        sa.select(Notice.id, Expert.code)
+        .join(Expert, Expert.id == Notice.expert_id)
+        .where(Notice.draw_id == draw_id, Notice.status == "pending")
+        .order_by(Notice.member_id)
+    )
+    return [(notice, code) for notice, code in rows]
+
+
+def _decline(draw_id: str) -> str:
+    notice, code = _pending(draw_id)[0]
+    notices.answer(c.expert_user(code), notice, accept=False, reason="ill")
+    return code
+
+
+def _active(draw_id: str) -> list[Member]:
+    return list(
+        db.session.scalars(
+            sa.select(Member).where(Member.draw_id == draw_id, Member.state == "active")
+        )
+    )
+
+
+def _completed_draw(centre: c.Centre, code: str, **overrides) -> Draw:
+    spec = c.project_spec(centre, code, strata=FIVE_NO_ALTERNATES, **overrides)
+    project = projects.create_project(spec, centre.users["pm"])
+    draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+    return draws.add_witness(draw, centre.users["sup1"], "a")
+
+
+def test_a_second_leaver_supersedes_the_waiting_supplementary_draw(app, tmp_path):
+    """Two members leave while D-R1 waits for its witness: D-R1 fails as superseded and D-R2
+    fills both places; the committee ends with five members in five venues, and replays."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed_draw(centre, "P-OPEN")
+        first = _decline(draw.id)
+        r1 = draws.get_draw(f"{draw.id}-R1")
+        assert r1.state == "announced"
+        assert draws.snapshot_of(r1.id)["strata"][0]["count"] == 1
+        second = _decline(draw.id)
+        assert draws.get_draw(r1.id).state == "failed"
+        assert ledger.entry_body("draw.failed", r1.id)["reason"] == "superseded"
+        r2 = draws.get_draw(f"{draw.id}-R2")
+        assert r2.state == "announced"
+        assert draws.snapshot_of(r2.id)["strata"][0]["count"] == 2
+        with pytest.raises(Exception):  # noqa: B017 - a failed draw takes no witness
+            draws.add_witness(draws.get_draw(r1.id), centre.users["sup1"], "late")
+        db.session.rollback()
+        draws.add_witness(draws.get_draw(r2.id), centre.users["sup1"], "b")
+    members = _active(draw.id)
+    codes = db.session.scalars(
+        sa.select(Expert.code).where(Expert.id.in_([m.expert_id for m in members]))
+    ).all()
+    assert len(members) == 5 and first not in codes and second not in codes
+    assert len({m.venue_id for m in members}) == 5  # separation: venue
+    bundle = tmp_path / "bundle"
+    export.write_bundle(bundle)
+    verdict = run_verifier(bundle, "--replay", "--entry-signatures")
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+
+
+def test_a_replacement_by_an_alternate_also_retries_the_waiting_supplementary_draw(app):
+    """D-R1 waits for the first leaver's place; a second leaver is replaced by an alternate,
+    whose seat D-R1's snapshot could not know of: D-R1 gives way to D-R2 for the open place."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        strata = [projects.StratumSpec("technical", "A0101", "technical", 4, 1)]
+        strata.append(projects.StratumSpec("economic", "C0301", "economic", 1, 0))
+        spec = c.project_spec(centre, "P-ALT", strata=strata)
+        project = projects.create_project(spec, centre.users["pm"])
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        draws.add_witness(draw, centre.users["sup1"], "a")
+        economic = db.session.scalar(
+            sa.select(Notice.id)
+            .join(Member, Member.id == Notice.member_id)
+            .where(Notice.draw_id == draw.id, Member.stratum == "economic")
+        )
+        code = next(code for notice, code in _pending(draw.id) if notice == economic)
+        notices.answer(c.expert_user(code), economic, accept=False, reason="ill")
+        assert draws.get_draw(f"{draw.id}-R1").state == "announced"
+        technical = next(notice for notice, _ in _pending(draw.id) if notice != economic)
+        leaver = dict(_pending(draw.id))[technical]
+        notices.answer(c.expert_user(leaver), technical, accept=False, reason="ill")
+        body = ledger.entry_bodies("draw.replaced", draw.id)[-1]
+        assert body["in"] is not None and "supplementary" not in body
+        assert draws.get_draw(f"{draw.id}-R1").state == "failed"
+        r2 = draws.get_draw(f"{draw.id}-R2")
+        snapshot = draws.snapshot_of(r2.id)
+        assert [(s["name"], s["count"]) for s in snapshot["strata"]] == [("economic", 1)]
+        seated_rooms = {m.room_id for m in _active(draw.id)}
+        offered = {r["id"] for v in snapshot["venues"] for r in v["rooms"]}
+        assert not seated_rooms & offered  # the alternate's room included
+        draws.add_witness(r2, centre.users["sup1"], "b")
+    assert len(_active(draw.id)) == 5
+    assert len({m.venue_id for m in _active(draw.id)}) == 5
+
+
+def test_a_leaver_leaves_even_when_no_supplementary_draw_can_be_met(app, caplog):
+    """Exactly five technical experts and no alternate: the decline is recorded, the seat
+    released, the draw.replaced names D-R1, which is not announced (infeasible); the place
+    stays open, and it is logged for the supervisors."""
+    with clock.frozen(c.NOW):
+        centre = c.build(technical=5)
+        draw = _completed_draw(centre, "P-SHORT")
+        leaver = _decline(draw.id)
+    body = ledger.entry_bodies("draw.replaced", draw.id)[-1]
+    assert body["out"] == leaver and body["in"] is None
+    assert body["supplementary"] == f"{draw.id}-R1"
+    assert db.session.get(Draw, f"{draw.id}-R1") is None
+    assert len(_active(draw.id)) == 4
+    assert db.session.scalar(
+        sa.select(Notice.status).join(Expert).where(Expert.code == leaver)
+    ) == ("declined")
+    logged = [r.getMessage() for r in caplog.records if "replacement.open_place" in r.getMessage()]
+    assert logged and "infeasible:" in logged[0] and f"{draw.id}-R1" in logged[0]
+
+
+def test_timeouts_go_on_past_a_place_no_one_can_take(app):
+    """The timeout job records every overdue notice, of every project, although the first
+    committee's places cannot be filled."""
+    with clock.frozen(c.NOW):
+        centre = c.build(technical=5)
+        short = _completed_draw(centre, "P-SHORT")
+    other_window = {"window_start": c.WINDOW + timedelta(days=3)}
+    other_window["window_end"] = other_window["window_start"] + timedelta(hours=8)
+    with clock.frozen(c.NOW + timedelta(minutes=5)):
+        spec = c.project_spec(
+            centre,
+            "P-OTHER",
+            strata=[projects.StratumSpec("economic", "C0301", "economic", 5, 1)],
+            **other_window,
+        )
+        project = projects.create_project(spec, centre.users["pm"])
+        other = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        draws.add_witness(other, centre.users["sup1"], "b")
+    later = c.NOW + timedelta(days=2)
+    with clock.frozen(later):
+        assert notices.expire_overdue(later) == 10
+    overdue = sa.select(sa.func.count()).where(Notice.status == "pending", Notice.due_at <= later)
+    assert db.session.scalar(overdue) == 0  # only the alternate's new notice is pending
+    assert len(ledger.entry_bodies("draw.replaced", short.id)) == 5
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Project)) == 2
+
+
+def test_a_late_bidder_replaces_its_employee_even_with_no_one_to_take_the_place(app):
+    with clock.frozen(c.NOW):
+        centre = c.build(technical=5)
+        draw = _completed_draw(centre, "P-BID")
+        member = _active(draw.id)[0]
+        employer = db.session.get(
+            Organisation, db.session.get(Expert, member.expert_id).employer_id
+        )
+        project = db.session.get(Project, draw.project_id)
+        _, replaced = projects.add_bidder_and_recheck(project, employer.uscc, centre.users["pm"])
+    assert replaced == 1
+    assert db.session.get(Member, member.id).state == "replaced"
+    body = ledger.entry_bodies("draw.replaced", draw.id)[-1]
+    assert body["out"] == db.session.get(Expert, member.expert_id).code
+
+
+def test_a_refused_timeout_is_left_for_the_next_run_and_holds_up_no_other(app, monkeypatch, caplog):
+    """Fault injection: the first replacement the job asks for is refused. That notice stays
+    pending with nothing written for it, and every other overdue notice times out."""
+    from expertdraw.services import replacements
+    from expertdraw.services.errors import ServiceError
+
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed_draw(centre, "P-FAULT")
+    real, refused = replacements.replace_member, []
+
+    def refuse_first(member, *args, **kwargs):
+        if not refused:
+            refused.append(member.id)
+            raise ServiceError("invalid:replacement", "injected")
+        return real(member, *args, **kwargs)
+
+    monkeypatch.setattr(replacements, "replace_member", refuse_first)
+    later = c.NOW + timedelta(days=2)
+    with clock.frozen(later):
+        assert notices.expire_overdue(later) == 4
+    left = db.session.scalars(sa.select(Notice).where(Notice.status == "pending")).all()
+    assert [n.member_id for n in left if n.due_at <= later] == refused
+    answered = ledger.entry_bodies("notice.answered", draw.id)
+    assert len(answered) == 4 and left[0].id not in {b["notice"] for b in answered}
+    assert any("notice.timeout_refused" in r.getMessage() for r in caplog.records)
