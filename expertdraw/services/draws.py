@@ -588,7 +588,16 @@ def complete(
     db.session.commit()
     if kind == "draw.completed":
         seating.after_commit(draw)
+    elif draw.root_id is not None:
+        _retry_supplementary(draw, now)
     return draw
+
+
+def _retry_supplementary(draw: Draw, now: datetime) -> None:
+    """A failed supplementary draw is retried as the next ``D-R<n>`` (draw.md §6.4)."""
+    from . import replacements
+
+    replacements.retry_failed_supplementary(draw, now)
 
 
 def _write_committee(
@@ -673,7 +682,8 @@ def _refuse_earlier_numbers(draw: Draw, key: str) -> None:
 
 
 def fail(draw: Draw, reason: str, user: User | None, now: datetime | None = None) -> Draw:
-    """Fail an announced draw, revealing its secret (commits)."""
+    """Fail an announced draw, revealing its secret (commits); a supplementary draw is then
+    retried (``replacements.retry_failed_supplementary``)."""
     now = now or clock.now()
     ledger.lock()
     db.session.refresh(draw)
@@ -682,6 +692,8 @@ def fail(draw: Draw, reason: str, user: User | None, now: datetime | None = None
     fail_announced(draw, reason, actor_of(user), now)
     ledger.issue_checkpoint(now)
     db.session.commit()
+    if draw.root_id is not None:
+        _retry_supplementary(draw, now)
     return draw
 
 

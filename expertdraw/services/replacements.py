@@ -179,29 +179,84 @@ def replace_member(
     if sub_id is None:
         db.session.commit()
         return body
+    _announce_for_open_places(root, sub_id, now)
+    return body
+
+
+#: Supplementary draws of a committee that may fail in a row before the service stops
+#: retrying and leaves the places open for the supervisors (a walk that keeps falling short,
+#: entropy that never comes).
+RETRIES = 3
+
+
+def retry_failed_supplementary(failed: Draw, now: datetime) -> Draw | None:
+    """After supplementary draw ``failed`` failed, announce the next ``D-R<n>`` for the places
+    open now (draw.md §6.4: "a failed supplementary draw is retried as the next D-R<n+1>"),
+    and complete it at once when its entropy is ``none`` (commits). Nothing when another
+    supplementary draw of the committee is waiting, when no place is open, or after
+    :data:`RETRIES` failures in a row (logged: the places stay open). Returns the new draw."""
+    ledger.lock()
+    root = db.session.get(Draw, failed.root_id)
+    subs = list(
+        db.session.scalars(
+            sa.select(Draw)
+            .where(Draw.root_id == root.id)
+            .order_by(Draw.announced_at, Draw.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+    if any(sub.state == "announced" for sub in subs):
+        db.session.commit()
+        return None
+    in_a_row = 0
+    for sub in reversed(subs):
+        if sub.state != "failed":
+            break
+        in_a_row += sub.reason != "superseded"
+    sub_id = _next_supplementary(root)
+    if in_a_row > RETRIES:
+        _open_place(root, sub_id, "retries", f"{in_a_row} supplementary draws failed in a row")
+        db.session.commit()
+        return None
+    return _announce_for_open_places(root, sub_id, now)
+
+
+def _open_place(root: Draw, sub_id: str, code: str, detail: str) -> None:
+    """Log that ``root``'s committee keeps an open place (for the supervisors and operators)."""
+    log.error(
+        event(
+            "replacement.open_place", draw=root.id, supplementary=sub_id, error=code, detail=detail
+        )
+    )
+
+
+def _announce_for_open_places(root: Draw, sub_id: str, now: datetime) -> Draw | None:
+    """Announce supplementary draw ``sub_id`` for the places of ``root`` open now, in the
+    current transaction (the caller holds the ledger lock), and commit; complete it at once
+    when its entropy is ``none``. When it cannot be met, log the open place, commit what the
+    transaction holds, and return None; when no place is open, likewise without a log."""
+    project = db.session.get(Project, root.project_id)
+    state = state_of(root)
     try:
         snapshot, excluded = _supplementary_snapshot(root, project, state, sub_id)
         engine.check_feasible(snapshot, root.algorithm)
     except engine.DrawError as exc:
-        # The leaver leaves all the same; the place stays open, for the supervisors to see.
-        log.error(
-            event(
-                "replacement.open_place",
-                draw=root.id,
-                supplementary=sub_id,
-                error=exc.code,
-                detail=str(exc),
-            )
-        )
+        if not _no_open_place(exc):
+            # The leaver leaves all the same; the place stays open, for the supervisors.
+            _open_place(root, sub_id, exc.code, str(exc))
         db.session.commit()
-        return body
+        return None
     entropy = supplementary_entropy(root, now)
     sub = draws._announce(
         project, None, snapshot, excluded, entropy, root.algorithm, now, root_id=root.id
     )
     if sub.entropy.get("kind") == "none":
         draws.complete(sub, "", None, now=now)
-    return body
+    return sub
+
+
+def _no_open_place(exc: engine.DrawError) -> bool:
+    return exc.code == "invalid:supplementary" and "no open place" in str(exc)
 
 
 def _supersede_pending(root: Draw, now: datetime) -> list[str]:

@@ -208,3 +208,44 @@ def test_a_refused_timeout_is_left_for_the_next_run_and_holds_up_no_other(app, m
     answered = ledger.entry_bodies("notice.answered", draw.id)
     assert len(answered) == 4 and left[0].id not in {b["notice"] for b in answered}
     assert any("notice.timeout_refused" in r.getMessage() for r in caplog.records)
+
+
+def test_a_supplementary_draw_that_times_out_is_retried_until_the_limit(app, caplog):
+    """draw.md §6.4: a failed supplementary draw is retried as the next D-R<n>. Its witnesses
+    never come: D-R1 and its three retries time out, then the place is left open (logged)."""
+    from expertdraw.services import replacements
+
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed_draw(centre, "P-RETRY")
+        _decline(draw.id)
+    when = c.NOW
+    for n in range(1, replacements.RETRIES + 2):
+        sub = draws.get_draw(f"{draw.id}-R{n}")
+        assert sub.state == "announced" and draws.snapshot_of(sub.id)["strata"][0]["count"] == 1
+        when = sub.deadline_at
+        with clock.frozen(when):
+            assert draws.fail_stale(when) == 1
+        assert draws.get_draw(sub.id).state == "failed"
+    last = replacements.RETRIES + 2
+    assert db.session.get(Draw, f"{draw.id}-R{last}") is None
+    logged = [r.getMessage() for r in caplog.records if "replacement.open_place" in r.getMessage()]
+    assert logged and "error=retries" in logged[-1] and f"{draw.id}-R{last}" in logged[-1]
+    assert len(_active(draw.id)) == 4
+
+
+def test_a_retried_supplementary_draw_fills_the_place(app, tmp_path):
+    """D-R1 is cancelled; D-R2, announced in its place, completes; the bundle replays."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed_draw(centre, "P-RETRIED")
+        _decline(draw.id)
+        draws.fail(draws.get_draw(f"{draw.id}-R1"), "cancelled", centre.users["sup1"])
+        r2 = draws.get_draw(f"{draw.id}-R2")
+        assert r2.state == "announced"
+        draws.add_witness(r2, centre.users["sup1"], "b")
+    assert draws.get_draw(r2.id).state == "completed"
+    assert len(_active(draw.id)) == 5
+    export.write_bundle(tmp_path / "bundle")
+    verdict = run_verifier(tmp_path / "bundle", "--replay", "--entry-signatures")
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr

@@ -98,8 +98,11 @@ def test_report_numbers_equal_numbers_recomputed_from_the_ledger(centre):
     counts = _ledger_counts(day)
     assert content["draws"]["requested"] == counts["draw.announced"] >= 2
     assert content["draws"]["completed"] == counts["draw.completed"]
-    assert content["draws"]["failed"] == counts["draw.failed"] == 1
-    assert content["draws"]["failure_reasons"] == {"cancelled": 1}
+    # the cancelled draw, and supplementary draws superseded while the timeouts ran
+    assert content["draws"]["failed"] == counts["draw.failed"] >= 1
+    reasons = content["draws"]["failure_reasons"]
+    assert reasons["cancelled"] == 1 and set(reasons) <= {"cancelled", "superseded"}
+    assert sum(reasons.values()) == counts["draw.failed"]
     assert content["replacements"]["count"] == counts["draw.replaced"] > 1
     assert content["notices"]["sent"] == counts["notice.sent"]
     assert content["notices"]["answered"] == counts["notice.answered"]
