@@ -41,6 +41,10 @@ class ProgressOut(OutModel):
     declined: int
     timeout: int
     replaced: int
+    open_places: int = Field(description="places of the committee no member holds now")
+    waiting_supplementary: str | None = Field(
+        description="the supplementary draw waiting for its entropy to fill them, if any"
+    )
 
 
 class OpenIn(ApiModel):

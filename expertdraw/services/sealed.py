@@ -21,7 +21,10 @@ from .errors import Forbidden, ServiceError
 
 
 def progress(draw: Draw) -> dict[str, Any]:
-    """Counts only (safe for project managers): accepted, pending, declined, timeout, replaced."""
+    """Counts only (safe for project managers): accepted, pending, declined, timeout, replaced;
+    and the committee's open places (its strata's counts less its seated members, once its
+    draw has completed) with the supplementary draw waiting to fill them, if any. Open places
+    without a waiting draw are places the pool cannot fill (draw.md §6.4)."""
     root = draw.root_id or draw.id
     statuses = Counter(db.session.scalars(sa.select(Notice.status).where(Notice.draw_id == root)))
     replaced = db.session.scalar(
@@ -32,10 +35,17 @@ def progress(draw: Draw) -> dict[str, Any]:
     seated = db.session.scalar(
         sa.select(sa.func.count(Member.id)).where(Member.draw_id == root, Member.state == "active")
     )
+    root_draw = draw if draw.root_id is None else db.session.get(Draw, root)
+    places = sum(s.count for s in db.session.get(Project, draw.project_id).strata)
+    waiting = db.session.scalar(
+        sa.select(Draw.id).where(Draw.root_id == root, Draw.state == "announced").limit(1)
+    )
     return {
         "draw": draw.id,
         "state": draw.state,
         "members": seated,
+        "open_places": max(places - seated, 0) if root_draw.state == "completed" else 0,
+        "waiting_supplementary": waiting,
         "accepted": statuses.get("accepted", 0),
         "pending": statuses.get("pending", 0),
         "declined": statuses.get("declined", 0),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from expertdraw import clock
 from expertdraw.extensions import db
 from expertdraw.models import Draw, Expert, Member, Notice, Organisation, Project
-from expertdraw.services import draws, export, ledger, notices, projects
+from expertdraw.services import draws, export, ledger, notices, projects, sealed
 from tests.verifier import run_verifier
 
 from . import centre as c
@@ -249,3 +249,26 @@ def test_a_retried_supplementary_draw_fills_the_place(app, tmp_path):
     export.write_bundle(tmp_path / "bundle")
     verdict = run_verifier(tmp_path / "bundle", "--replay", "--entry-signatures")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+
+
+def test_progress_counts_the_open_places_and_the_draw_waiting_for_them(app):
+    """Counts only, for whoever may follow the draw: an open place and its waiting D-R1."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed_draw(centre, "P-PROGRESS")
+        assert sealed.progress(draw)["open_places"] == 0
+        _decline(draw.id)
+    waiting = sealed.progress(draws.get_draw(draw.id))
+    assert waiting["open_places"] == 1 and waiting["members"] == 4
+    assert waiting["waiting_supplementary"] == f"{draw.id}-R1"
+    assert sealed.progress(draws.get_draw(f"{draw.id}-R1"))["open_places"] == 1
+
+
+def test_progress_shows_open_places_that_nothing_waits_to_fill(app):
+    with clock.frozen(c.NOW):
+        centre = c.build(technical=5)
+        draw = _completed_draw(centre, "P-UNFILLED")
+        _decline(draw.id)
+        _decline(draw.id)
+    counts = sealed.progress(draws.get_draw(draw.id))
+    assert counts["open_places"] == 2 and counts["waiting_supplementary"] is None

@@ -149,3 +149,47 @@ def test_pages_show_counts_only_until_the_award(app, completed: dict[str, Any], 
     assert all(code in opened for code in completed["hidden"])
     kinds = db.session.scalars(sa.select(LedgerEntry.type).order_by(LedgerEntry.seq)).all()
     assert kinds[-1] == "list.opened"
+
+
+def _one_stratum_draw(centre: c.Centre) -> str:
+    from expertdraw.services import draws, projects
+
+    strata = [projects.StratumSpec("technical", "A0101", "technical", 5, 0)]
+    project = projects.create_project(
+        c.project_spec(centre, PROJECT, strata=strata), centre.users["pm"]
+    )
+    draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+    draws.add_witness(draw, centre.users["sup1"], "31415")
+    return draw.id
+
+
+def _decline_one(draw_id: str) -> None:
+    from expertdraw.models import Expert, Notice
+    from expertdraw.services import notices
+
+    notice, code = db.session.execute(
+        sa.select(Notice.id, Expert.code)
+        .join(Expert, Expert.id == Notice.expert_id)
+        .where(Notice.draw_id == draw_id, Notice.status == "pending")
+        .order_by(Notice.member_id)
+        .limit(1)
+    ).one()
+    notices.answer(c.expert_user(code), notice, accept=False, reason="ill")
+
+
+def test_the_draw_page_counts_open_places_and_names_the_draw_waiting_for_them(app, frozen, login):
+    draw = _one_stratum_draw(c.build())
+    _decline_one(draw)
+    html = login("pm").get(f"/manager/draws/{draw}?lang=en").get_data(as_text=True)
+    assert '<td data-count="open_places">1</td>' in html
+    assert 'data-open-places="waiting"' in html and f"{draw}-R1" in html
+
+
+def test_the_draw_page_says_when_nothing_can_fill_the_open_places(app, frozen, login):
+    draw = _one_stratum_draw(c.build(technical=5))
+    _decline_one(draw)
+    for user in ("pm", "sup1"):
+        path = f"/manager/draws/{draw}" if user == "pm" else f"/supervisor/draws/{draw}"
+        html = login(user).get(path).get_data(as_text=True)
+        assert '<td data-count="open_places">1</td>' in html, user
+        assert 'data-open-places="unfilled"' in html and "专家库目前无法补足空缺名额" in html
