@@ -21,7 +21,19 @@ from ..domain import eligibility as el
 from ..domain.draw_replace import supplementary_number
 from ..extensions import db
 from ..logfmt import event
-from ..models import Alternate, Booking, Draw, Expert, Member, Notice, Project, Snapshot
+from ..models import (
+    Alternate,
+    Booking,
+    Draw,
+    Expert,
+    Member,
+    Notice,
+    Project,
+    Room,
+    Snapshot,
+    Venue,
+    Workstation,
+)
 from ..models.periods import overlapping
 from . import draws, ledger, pool, seat_map, seating
 from .errors import Conflict, ServiceError
@@ -78,9 +90,10 @@ def _ineligible(project: Project, codes: list[str]) -> dict[str, str]:
 
 
 def _unavailable(root: Draw, snapshot: dict[str, Any], project: Project) -> list[str]:
-    """Snapshot workstations booked by others since the snapshot, sorted."""
+    """Snapshot workstations booked by others since the snapshot, or out of service now (the
+    workstation, its room or its venue: no new seat goes there), sorted."""
     listed = [w for v in snapshot["venues"] for r in v["rooms"] for w in r["workstations"]]
-    rows = db.session.scalars(
+    booked = db.session.scalars(
         sa.select(Booking.workstation_id).where(
             Booking.workstation_id.in_(listed),
             Booking.released_at.is_(None),
@@ -88,7 +101,16 @@ def _unavailable(root: Draw, snapshot: dict[str, Any], project: Project) -> list
             overlapping(Booking.start, Booking.end, project.window_start, project.window_end),
         )
     )
-    return sorted(set(rows))
+    out_of_service = db.session.scalars(
+        sa.select(Workstation.id)
+        .join(Room, Room.id == Workstation.room_id)
+        .join(Venue, Venue.id == Room.venue_id)
+        .where(
+            Workstation.id.in_(listed),
+            sa.or_(Workstation.active.is_(False), Room.active.is_(False), Venue.active.is_(False)),
+        )
+    )
+    return sorted({*booked, *out_of_service})
 
 
 def _release(member: Member, reason: str, now: datetime) -> None:

@@ -272,3 +272,41 @@ def test_progress_shows_open_places_that_nothing_waits_to_fill(app):
         _decline(draw.id)
     counts = sealed.progress(draws.get_draw(draw.id))
     assert counts["open_places"] == 2 and counts["waiting_supplementary"] is None
+
+
+def test_a_replacement_seats_no_one_on_a_place_out_of_service(app, tmp_path):
+    """Every workstation no staying member holds is taken out of service (the leaver's too):
+    the alternate finds no seat, the body lists them as unavailable and names it unseated,
+    and the place stays open; the bundle replays."""
+    from expertdraw.models import Workstation
+    from expertdraw.services import places
+
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        spec = c.project_spec(
+            centre,
+            "P-SERVICE",
+            strata=[projects.StratumSpec("technical", "A0101", "technical", 5, 1)],
+        )
+        project = projects.create_project(spec, centre.users["pm"])
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        draw = draws.add_witness(draw, centre.users["sup1"], "a")
+        notice, leaver = _pending(draw.id)[0]
+        staying = {m.workstation_id for m in _active(draw.id)} - {
+            db.session.scalar(
+                sa.select(Member.workstation_id).join(Notice).where(Notice.id == notice)
+            )
+        }
+        for ws in db.session.scalars(sa.select(Workstation.id)).all():
+            if ws not in staying:
+                places.set_in_service("workstation", ws, False)
+        notices.answer(c.expert_user(leaver), notice, accept=False, reason="ill")
+    body = ledger.entry_bodies("draw.replaced", draw.id)[-1]
+    alternate = ledger.entry_body("draw.completed", draw.id)["alternates"][0]["experts"][0]
+    assert body["in"] is None and body["unseated"] == alternate
+    assert body["supplementary"] is None
+    assert not staying & set(body["unavailable"]) and len(body["unavailable"]) >= 1
+    assert sealed.progress(draws.get_draw(draw.id))["open_places"] == 1
+    export.write_bundle(tmp_path / "bundle")
+    verdict = run_verifier(tmp_path / "bundle", "--replay", "--entry-signatures")
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
