@@ -45,7 +45,9 @@ def _active(draw_id: str) -> list[Member]:
 
 
 def _completed_draw(centre: c.Centre, code: str, **overrides) -> Draw:
-    spec = c.project_spec(centre, code, strata=FIVE_NO_ALTERNATES, **overrides)
+    """A project's draw witnessed by one supervisor; five technical members, no alternate,
+    unless ``overrides`` say otherwise."""
+    spec = c.project_spec(centre, code, **{"strata": FIVE_NO_ALTERNATES, **overrides})
     project = projects.create_project(spec, centre.users["pm"])
     draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
     return draws.add_witness(draw, centre.users["sup1"], "a")
@@ -145,24 +147,22 @@ def test_timeouts_go_on_past_a_place_no_one_can_take(app):
     with clock.frozen(c.NOW):
         centre = c.build(technical=5)
         short = _completed_draw(centre, "P-SHORT")
-    other_window = {"window_start": c.WINDOW + timedelta(days=3)}
-    other_window["window_end"] = other_window["window_start"] + timedelta(hours=8)
+    start = c.WINDOW + timedelta(days=3)
     with clock.frozen(c.NOW + timedelta(minutes=5)):
-        spec = c.project_spec(
+        other = _completed_draw(
             centre,
             "P-OTHER",
             strata=[projects.StratumSpec("economic", "C0301", "economic", 5, 1)],
-            **other_window,
+            window_start=start,
+            window_end=start + timedelta(hours=8),
         )
-        project = projects.create_project(spec, centre.users["pm"])
-        other = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
-        draws.add_witness(other, centre.users["sup1"], "b")
     later = c.NOW + timedelta(days=2)
     with clock.frozen(later):
         assert notices.expire_overdue(later) == 10
     overdue = sa.select(sa.func.count()).where(Notice.status == "pending", Notice.due_at <= later)
     assert db.session.scalar(overdue) == 0  # only the alternate's new notice is pending
     assert len(ledger.entry_bodies("draw.replaced", short.id)) == 5
+    assert len(ledger.entry_bodies("notice.answered", other.id)) == 5  # the other project's
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Project)) == 2
 
 
@@ -283,14 +283,8 @@ def test_a_replacement_seats_no_one_on_a_place_out_of_service(app, tmp_path):
 
     with clock.frozen(c.NOW):
         centre = c.build()
-        spec = c.project_spec(
-            centre,
-            "P-SERVICE",
-            strata=[projects.StratumSpec("technical", "A0101", "technical", 5, 1)],
-        )
-        project = projects.create_project(spec, centre.users["pm"])
-        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
-        draw = draws.add_witness(draw, centre.users["sup1"], "a")
+        strata = [projects.StratumSpec("technical", "A0101", "technical", 5, 1)]
+        draw = _completed_draw(centre, "P-SERVICE", strata=strata)
         notice, leaver = _pending(draw.id)[0]
         staying = {m.workstation_id for m in _active(draw.id)} - {
             db.session.scalar(
