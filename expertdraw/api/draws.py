@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from .. import auth
-from ..services import draws, sealed
+from ..services import draws, replacements, sealed
 from ..services import replay as replay_service
 from .blueprint import bp
 from .framework import api_route
@@ -130,6 +130,23 @@ def supply_entropy(draw_id: str, body: EntropyValueIn) -> DrawOut:
     """The announced outside entropy: completes the draw."""
     draw = draws.get_draw(draw_id)
     return draw_out(draws.supply_entropy(draw, _user(), pulse=body.pulse, numbers=body.numbers))
+
+
+@api_route(
+    bp,
+    "POST",
+    "/draws/<draw_id>/supplementary",
+    roles=SUPERVISE,
+    response=DrawOut,
+    status=201,
+    summary="Announce a supplementary draw for the open places",
+)
+def fill_open_places(draw_id: str) -> DrawOut:
+    """For a committee whose open places the service left open (the pool could not fill them,
+    or its retries failed), once the pool has changed: announces the supplementary draw, with
+    the entropy the draw's kind calls for."""
+    root = draws.get_draw(draw_id)
+    return draw_out(replacements.fill_open_places(root, _user()))
 
 
 @api_route(

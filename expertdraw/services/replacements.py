@@ -31,6 +31,7 @@ from ..models import (
     Project,
     Room,
     Snapshot,
+    User,
     Venue,
     Workstation,
 )
@@ -241,6 +242,57 @@ def retry_failed_supplementary(failed: Draw, now: datetime) -> Draw | None:
         db.session.commit()
         return None
     return _announce_for_open_places(root, sub_id, now)
+
+
+def fill_open_places(root: Draw, user: User, now: datetime | None = None) -> Draw:
+    """A supervisor's request to announce a supplementary draw for the open places of
+    ``root``'s committee (commits): after the service left them open (the pool could not fill
+    them, or its retries failed) and the pool has changed since. It takes the id a
+    ``draw.replaced`` named and no draw took, if any, else the next ``D-R<n>``; completed at
+    once when its entropy is ``none``.
+
+    Raises:
+        Conflict: ``conflict:draw-state`` (not a completed root draw) or
+            ``conflict:supplementary`` (one is waiting for its entropy).
+        ServiceError: ``invalid:supplementary`` (no place is open) or ``infeasible:*``.
+    """
+    now = now or clock.now()
+    ledger.lock()
+    db.session.refresh(root)
+    waiting = db.session.scalar(
+        sa.select(Draw.id).where(Draw.root_id == root.id, Draw.state == "announced").limit(1)
+    )
+    if root.root_id is not None or root.state != "completed" or waiting is not None:
+        db.session.rollback()
+        if waiting is not None:
+            raise Conflict("conflict:supplementary", f"{waiting} is waiting for its entropy")
+        raise Conflict("conflict:draw-state", f"{root.id} is not a completed root draw")
+    sub_id = _named_unannounced(root) or _next_supplementary(root)
+    project = db.session.get(Project, root.project_id)
+    try:
+        snapshot, excluded = _supplementary_snapshot(root, project, state_of(root), sub_id)
+        engine.check_feasible(snapshot, root.algorithm)
+    except engine.DrawError as exc:
+        db.session.rollback()
+        raise ServiceError(exc.code, str(exc)) from None
+    entropy = supplementary_entropy(root, now)
+    sub = draws._announce(
+        project, user, snapshot, excluded, entropy, root.algorithm, now, root_id=root.id
+    )
+    if sub.entropy.get("kind") == "none":
+        draws.complete(sub, "", None, now=now)
+    return sub
+
+
+def _named_unannounced(root: Draw) -> str | None:
+    """The last supplementary draw a ``draw.replaced`` of ``root`` named and none took."""
+    announced = set(db.session.scalars(sa.select(Draw.id).where(Draw.root_id == root.id)))
+    named = [
+        body["supplementary"]
+        for body in ledger.entry_bodies("draw.replaced", root.id)
+        if body.get("supplementary") and body["supplementary"] not in announced
+    ]
+    return named[-1] if named else None
 
 
 def _open_place(root: Draw, sub_id: str, code: str, detail: str) -> None:

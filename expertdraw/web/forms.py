@@ -53,6 +53,8 @@ ERRORS: dict[str, Any] = {
     "conflict:draw": _l("This project already has an announced or completed draw."),
     "conflict:draw-state": _l("The draw is not in a state that allows this."),
     "conflict:witness": _l("You have already entered your witness value for this draw."),
+    "conflict:supplementary": _l("A supplementary draw of this committee is already waiting."),
+    "invalid:supplementary": _l("No place of this committee is open."),
     "forbidden:witness": _l("Only supervisors witness draws."),
     "invalid:witness": _l("Type a witness value of 1 to 200 characters."),
     "invalid:entropy": _l("Choose 1 to 9 witnesses."),

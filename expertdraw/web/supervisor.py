@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from .. import auth
 from ..domain.ledger import LedgerError
 from ..models import Draw
-from ..services import directory, draws, ledger, outside_entropy, sealed
+from ..services import directory, draws, ledger, outside_entropy, replacements, sealed
 from ..services import projects as project_service
 from ..services import replay as replay_service
 from ..services.errors import ServiceError
@@ -92,6 +92,20 @@ def witness(draw_id: str) -> Response | tuple[str, int]:
     else:
         flash(_("Your witness value is recorded."), "success")
     return redirect(url_for("supervisor.room", draw_id=draw.id))
+
+
+@bp.post("/draws/<draw_id>/supplementary")
+@roles_required(*SUPERVISE)
+def fill(draw_id: str) -> Response | tuple[str, int]:
+    """Announce a supplementary draw for the open places the service left open."""
+    state = FormState(request.form)
+    try:
+        sub = replacements.fill_open_places(draws.get_draw(draw_id), _user())
+    except ServiceError as exc:
+        state.fail(exc)
+        return room_page(draws.get_draw(draw_id), state), exc.http_status
+    flash(_("Supplementary draw %(id)s is announced.", id=sub.id), "success")
+    return redirect(url_for("supervisor.room", draw_id=sub.id))
 
 
 @bp.get("/draws/<draw_id>/replay")

@@ -177,3 +177,33 @@ def project_spec(centre: Centre, code: str, **overrides: Any) -> ProjectSpec:
     )
     values.update(overrides)
     return ProjectSpec(**values)
+
+
+def add_technical_expert(n: int) -> str:
+    """Add (commits) technical expert ``E{9000+n}`` of another prefecture, with an employer of
+    their own: the pool gains a candidate after the draw."""
+    employer = Organisation(
+        uscc=uscc(900 + n), name=f"新单位{n}", kind="employer", region_code="530602"
+    )
+    db.session.add(employer)
+    db.session.flush()
+    code, number, phone = f"E{9000 + n:07d}", id_number(900 + n), f"137{n:08d}"
+    expert = Expert(
+        code=code,
+        name=f"新专家{n}",
+        id_number=number,
+        id_number_hash=protector().lookup_hash(number),
+        phone=phone,
+        phone_hash=protector().lookup_hash(phone),
+        email=f"new{n}@experts.example",
+        home_region=PREFECTURES[0],
+        employer_id=employer.id,
+        title="高级工程师",
+        kind="technical",
+        status="active",
+        data_confirmed_on=NOW.date(),
+    )
+    expert.specialties = [ExpertSpecialty(specialty_code="A0101")]
+    db.session.add(expert)
+    db.session.commit()
+    return code

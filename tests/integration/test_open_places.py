@@ -304,3 +304,42 @@ def test_a_replacement_seats_no_one_on_a_place_out_of_service(app, tmp_path):
     export.write_bundle(tmp_path / "bundle")
     verdict = run_verifier(tmp_path / "bundle", "--replay", "--entry-signatures")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+
+
+def test_a_supervisor_fills_open_places_once_the_pool_can(app):
+    """The pool could not fill the place, so D-R1 was named and not announced. A supervisor's
+    request is refused while the pool still cannot; once an expert joins it, D-R1 is announced
+    through the API and fills the place, and a second request finds nothing open."""
+    from expertdraw.services import auth as auth_service
+
+    with clock.frozen(c.NOW):
+        centre = c.build(technical=5)
+        draw = _completed_draw(centre, "P-FILL")
+        _decline(draw.id)
+    _, token = auth_service.issue_token(centre.users["sup1"], label="fill")
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    path = f"/api/v1/draws/{draw.id}/supplementary"
+    with clock.frozen(c.NOW + timedelta(minutes=5)):
+        refused = api.post(path, headers=headers)
+        assert refused.status_code == 422
+        assert refused.get_json()["code"].startswith("infeasible:")
+        assert db.session.get(Draw, f"{draw.id}-R1") is None
+        newcomer = c.add_technical_expert(1)
+        announced = api.post(path, headers=headers)
+        assert announced.status_code == 201, announced.get_json()
+        assert announced.get_json()["id"] == f"{draw.id}-R1"  # the id the replacement named
+        waiting = api.post(path, headers=headers)
+        assert (waiting.status_code, waiting.get_json()["code"]) == (409, "conflict:supplementary")
+        draws.add_witness(draws.get_draw(f"{draw.id}-R1"), centre.users["sup1"], "b")
+    members = _active(draw.id)
+    assert len(members) == 5
+    assert (
+        newcomer
+        in db.session.scalars(
+            sa.select(Expert.code).where(Expert.id.in_([m.expert_id for m in members]))
+        ).all()
+    )
+    with clock.frozen(c.NOW + timedelta(minutes=10)):
+        nothing = api.post(path, headers=headers)
+    assert (nothing.status_code, nothing.get_json()["code"]) == (422, "invalid:supplementary")

@@ -193,3 +193,26 @@ def test_the_draw_page_says_when_nothing_can_fill_the_open_places(app, frozen, l
         html = login(user).get(path).get_data(as_text=True)
         assert '<td data-count="open_places">1</td>' in html, user
         assert 'data-open-places="unfilled"' in html and "专家库目前无法补足空缺名额" in html
+
+
+def test_a_supervisor_announces_a_supplementary_draw_for_open_places_from_the_room(
+    app, frozen, login
+):
+    """The pool could not fill the place; the room offers the action, which is refused while
+    the pool still cannot, beside the form's errors, and announces nothing."""
+    draw = _one_stratum_draw(c.build(technical=5))
+    _decline_one(draw)
+    client = login("sup1")  # the pool cannot fill the place: D-R1 was named, not announced
+    room = client.get(f"/supervisor/draws/{draw}?lang=en").get_data(as_text=True)
+    assert "data-fill" in room and "Announce a supplementary draw for the open places" in room
+    refused = client.post(f"/supervisor/draws/{draw}/supplementary?lang=en")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "Stratum technical has too few eligible experts" in html
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Draw)) == 1
+    assert "data-fill" not in login("pm").get(f"/manager/draws/{draw}").get_data(as_text=True)
+    c.add_technical_expert(1)
+    announced = client.post(f"/supervisor/draws/{draw}/supplementary")
+    assert announced.status_code == 302
+    assert announced.headers["Location"].endswith(f"/supervisor/draws/{draw}-R1")
+    assert db.session.get(Draw, f"{draw}-R1").state == "announced"
