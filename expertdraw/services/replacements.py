@@ -270,18 +270,11 @@ def fill_open_places(root: Draw, user: User, now: datetime | None = None) -> Dra
     sub_id = _named_unannounced(root) or _next_supplementary(root)
     project = db.session.get(Project, root.project_id)
     try:
-        snapshot, excluded = _supplementary_snapshot(root, project, state_of(root), sub_id)
-        engine.check_feasible(snapshot, root.algorithm)
+        prepared = _prepare(root, project, sub_id)
     except engine.DrawError as exc:
         db.session.rollback()
         raise ServiceError(exc.code, str(exc)) from None
-    entropy = supplementary_entropy(root, now)
-    sub = draws._announce(
-        project, user, snapshot, excluded, entropy, root.algorithm, now, root_id=root.id
-    )
-    if sub.entropy.get("kind") == "none":
-        draws.complete(sub, "", None, now=now)
-    return sub
+    return _announce_prepared(root, project, prepared, user, now)
 
 
 def _named_unannounced(root: Draw) -> str | None:
@@ -310,19 +303,39 @@ def _announce_for_open_places(root: Draw, sub_id: str, now: datetime) -> Draw | 
     when its entropy is ``none``. When it cannot be met, log the open place, commit what the
     transaction holds, and return None; when no place is open, likewise without a log."""
     project = db.session.get(Project, root.project_id)
-    state = state_of(root)
     try:
-        snapshot, excluded = _supplementary_snapshot(root, project, state, sub_id)
-        engine.check_feasible(snapshot, root.algorithm)
+        prepared = _prepare(root, project, sub_id)
     except engine.DrawError as exc:
         if not _no_open_place(exc):
             # The leaver leaves all the same; the place stays open, for the supervisors.
             _open_place(root, sub_id, exc.code, str(exc))
         db.session.commit()
         return None
+    return _announce_prepared(root, project, prepared, None, now)
+
+
+def _prepare(root: Draw, project: Project, sub_id: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """The snapshot and ``excluded`` of supplementary draw ``sub_id`` for the places open
+    now, checked feasible. Raises :class:`DrawError` (``invalid:supplementary``: no place is
+    open; ``infeasible:*``)."""
+    snapshot, excluded = _supplementary_snapshot(root, project, state_of(root), sub_id)
+    engine.check_feasible(snapshot, root.algorithm)
+    return snapshot, excluded
+
+
+def _announce_prepared(
+    root: Draw,
+    project: Project,
+    prepared: tuple[dict[str, Any], dict[str, int]],
+    user: User | None,
+    now: datetime,
+) -> Draw:
+    """Announce the prepared supplementary draw (commits); complete it at once when its
+    entropy is ``none``."""
+    snapshot, excluded = prepared
     entropy = supplementary_entropy(root, now)
     sub = draws._announce(
-        project, None, snapshot, excluded, entropy, root.algorithm, now, root_id=root.id
+        project, user, snapshot, excluded, entropy, root.algorithm, now, root_id=root.id
     )
     if sub.entropy.get("kind") == "none":
         draws.complete(sub, "", None, now=now)
