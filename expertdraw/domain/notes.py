@@ -234,8 +234,8 @@ def parse_note(data: bytes | str) -> Note:
     """Parse a signed note: split at the last blank line, strict base64, C2SP syntax.
 
     Raises:
-        NoteError: ``note:format`` (not UTF-8, control characters, no blank line, malformed
-            or too many signature lines) or ``note:base64``.
+        NoteError: ``note:format`` (not UTF-8, control characters, no blank line, malformed,
+            repeated or too many signature lines) or ``note:base64``.
     """
     if isinstance(data, bytes):
         try:
@@ -253,6 +253,8 @@ def parse_note(data: bytes | str) -> Note:
     lines = rest[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
         raise NoteError("note:format", f"more than {MAX_SIGNATURES} signature lines")
+    if len(set(lines)) != len(lines):  # ledger.md §5: a duplicated line must fail the audit
+        raise NoteError("note:format", "a signature line appears twice")
     return Note(text, tuple(_parse_signature_line(line) for line in lines))
 
 

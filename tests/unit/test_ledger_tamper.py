@@ -154,6 +154,27 @@ def test_any_changed_byte_in_checkpoints_is_named_at_its_checkpoint(base, data):
 
 @SETTINGS
 @given(st.data())
+def test_a_duplicated_signature_line_is_named_at_its_checkpoint(base, data):
+    """ledger.md §5: a duplicated line fails the audit, though each copy verifies."""
+    raw = (base / "checkpoints.txt").read_bytes()
+    spans = note_spans(raw)
+    index = data.draw(st.integers(0, len(spans) - 1))
+    lo, hi = spans[index]
+    note = raw[lo:hi]
+    start = note.index("\n—".encode()) + 1
+    end = note.index(b"\n", start) + 1
+
+    def edit(folder: Path) -> None:
+        doubled = note[:end] + note[start:end] + note[end:]
+        (folder / "checkpoints.txt").write_bytes(raw[:lo] + doubled + raw[hi:])
+
+    report, _ = tampered(base, edit)
+    assert_names_checkpoint(report, index)
+    assert "appears twice" in report.first.message
+
+
+@SETTINGS
+@given(st.data())
 def test_a_tail_cut_after_a_checkpoint_is_named(base, data):
     raw = (base / "entries.jsonl").read_bytes()
     ends = line_starts(base)

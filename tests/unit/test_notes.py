@@ -120,6 +120,7 @@ def test_notes_split_at_the_last_blank_line_and_refuse_malformed_input():
         note.replace("\n\n", "\n \n", 1).replace("\n\n—", "\n—"),  # no blank line at all
         note.replace("b\n", "b\r\n"),  # control character
         note + "— n\n",  # malformed signature line
+        note + note[note.index("\n—") + 1 :],  # a signature line twice
         note.encode()[:-3] + b"\xff=\n",  # not UTF-8
     ):
         with pytest.raises(NoteError):
