@@ -27,7 +27,7 @@ from ..domain import eligibility as el
 from ..domain.canonical import CanonicalError
 from ..domain.ledger import format_time
 from ..extensions import db
-from ..models import Draw, Project, Snapshot, User, Witness
+from ..models import Draw, LedgerEntry, Project, Snapshot, User, Witness
 from . import ledger, pool, seating
 from .errors import Conflict, Forbidden, NotFound, ServiceError
 
@@ -411,17 +411,21 @@ def _announce(
 
 
 def _check_beacon_after(spec: dict[str, Any], announced: str) -> None:
-    """Refuse a beacon announcement whose ledger time is not before its
-    ``not_before`` (draw.md §3.1). ``entropy_spec`` checked this server's clock; the entry
-    takes the ledger's last time when that is later (another server's clock ahead of this
-    one's), and an auditor compares ``not_before`` with the entry's time."""
-    if spec["kind"] == "beacon" and spec["not_before"] <= announced:
+    """Refuse a beacon announcement whose ledger time is not before its ``not_before``
+    (draw.md §3.1). ``entropy_spec`` checked this server's clock; the entry takes the ledger's
+    last time when that is later (another server's clock ahead of this one's), and an auditor
+    compares ``not_before`` with the entry's time."""
+    from ..domain import entropy as outside
+
+    try:
+        outside.check_announced(spec, outside.parse_time(announced))
+    except outside.EntropyError as exc:
         raise ServiceError(
-            "entropy:not-before",
-            f"not_before {spec['not_before']} is not later than the announcement's ledger time "
+            exc.code,
+            f"{exc}: not_before {spec['not_before']}, the announcement's ledger time "
             f"{announced} (the ledger's last entry is later than this server's clock)",
             "entropy.not_before",
-        )
+        ) from None
 
 
 @contextlib.contextmanager
@@ -665,20 +669,22 @@ def _refuse_earlier_numbers(draw: Draw, key: str) -> None:
     the result when it fixed the snapshot (draw.md: nobody can know it in advance)."""
     if draw.root_id is None:
         return
-    family = db.session.scalars(
-        sa.select(Draw.id).where(
-            sa.or_(Draw.id == draw.root_id, Draw.root_id == draw.root_id), Draw.id != draw.id
+    family = LedgerEntry.draw_id.in_(
+        sa.select(Draw.id).where(sa.or_(Draw.id == draw.root_id, Draw.root_id == draw.root_id))
+    )
+    results = db.session.execute(
+        sa.select(LedgerEntry.draw_id, LedgerEntry.record).where(
+            LedgerEntry.type.in_(("draw.completed", "draw.failed")), family
         )
     )
-    for other in family:
-        for kind in ("draw.completed", "draw.failed"):
-            if any(body.get("entropy_value") == key for body in ledger.entry_bodies(kind, other)):
-                raise ServiceError(
-                    "entropy:lottery-reused",
-                    f"these numbers give the key string of draw {other} ({key}), public before "
-                    f"this draw was announced: enter the results of the draws it names",
-                    "numbers",
-                )
+    for other, record in results:
+        if json.loads(record)["entry"]["body"].get("entropy_value") == key:
+            raise ServiceError(
+                "entropy:lottery-reused",
+                f"these numbers give the key string of draw {other} ({key}), public before "
+                f"this draw was announced: enter the results of the draws it names",
+                "numbers",
+            )
 
 
 def fail(draw: Draw, reason: str, user: User | None, now: datetime | None = None) -> Draw:

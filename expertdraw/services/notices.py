@@ -193,7 +193,7 @@ def expire_overdue(now: datetime | None = None) -> int:
         member = db.session.get(Member, notice.member_id)
         try:
             replacements.replace_member(member, "timeout", dict(ledger.SYSTEM), now)
-        except (ServiceError, Conflict) as exc:
+        except ServiceError as exc:  # Conflict too
             db.session.rollback()
             log.error(event("notice.timeout_refused", notice=notice_id, error=exc.code))
             continue

@@ -202,7 +202,7 @@ def replace_member(
     if sub_id is None:
         db.session.commit()
         return body
-    _announce_for_open_places(root, sub_id, now)
+    _announce_for_open_places(root, sub_id, now, state)
     return body
 
 
@@ -241,7 +241,7 @@ def retry_failed_supplementary(failed: Draw, now: datetime) -> Draw | None:
         _open_place(root, sub_id, "retries", f"{in_a_row} supplementary draws failed in a row")
         db.session.commit()
         return None
-    return _announce_for_open_places(root, sub_id, now)
+    return _announce_for_open_places(root, sub_id, now, state_of(root))
 
 
 def fill_open_places(root: Draw, user: User, now: datetime | None = None) -> Draw:
@@ -259,9 +259,7 @@ def fill_open_places(root: Draw, user: User, now: datetime | None = None) -> Dra
     now = now or clock.now()
     ledger.lock()
     db.session.refresh(root)
-    waiting = db.session.scalar(
-        sa.select(Draw.id).where(Draw.root_id == root.id, Draw.state == "announced").limit(1)
-    )
+    waiting = waiting_supplementary(root.id)
     if root.root_id is not None or root.state != "completed" or waiting is not None:
         db.session.rollback()
         if waiting is not None:
@@ -270,11 +268,19 @@ def fill_open_places(root: Draw, user: User, now: datetime | None = None) -> Dra
     sub_id = _named_unannounced(root) or _next_supplementary(root)
     project = db.session.get(Project, root.project_id)
     try:
-        prepared = _prepare(root, project, sub_id)
+        prepared = _prepare(root, project, sub_id, state_of(root))
     except engine.DrawError as exc:
         db.session.rollback()
         raise ServiceError(exc.code, str(exc)) from None
     return _announce_prepared(root, project, prepared, user, now)
+
+
+def waiting_supplementary(root_id: str) -> str | None:
+    """The supplementary draw of ``root_id`` announced and awaiting its entropy, if any (one
+    at most: a replacement supersedes a waiting one)."""
+    return db.session.scalar(
+        sa.select(Draw.id).where(Draw.root_id == root_id, Draw.state == "announced").limit(1)
+    )
 
 
 def _named_unannounced(root: Draw) -> str | None:
@@ -297,14 +303,18 @@ def _open_place(root: Draw, sub_id: str, code: str, detail: str) -> None:
     )
 
 
-def _announce_for_open_places(root: Draw, sub_id: str, now: datetime) -> Draw | None:
+def _announce_for_open_places(
+    root: Draw, sub_id: str, now: datetime, state: dict[str, Any]
+) -> Draw | None:
     """Announce supplementary draw ``sub_id`` for the places of ``root`` open now, in the
     current transaction (the caller holds the ledger lock), and commit; complete it at once
     when its entropy is ``none``. When it cannot be met, log the open place, commit what the
-    transaction holds, and return None; when no place is open, likewise without a log."""
+    transaction holds, and return None; when no place is open, likewise without a log.
+    ``state`` is :func:`state_of` ``root`` (its replacements may be older: the snapshot reads
+    them itself)."""
     project = db.session.get(Project, root.project_id)
     try:
-        prepared = _prepare(root, project, sub_id)
+        prepared = _prepare(root, project, sub_id, state)
     except engine.DrawError as exc:
         if not _no_open_place(exc):
             # The leaver leaves all the same; the place stays open, for the supervisors.
@@ -314,11 +324,13 @@ def _announce_for_open_places(root: Draw, sub_id: str, now: datetime) -> Draw | 
     return _announce_prepared(root, project, prepared, None, now)
 
 
-def _prepare(root: Draw, project: Project, sub_id: str) -> tuple[dict[str, Any], dict[str, int]]:
+def _prepare(
+    root: Draw, project: Project, sub_id: str, state: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, int]]:
     """The snapshot and ``excluded`` of supplementary draw ``sub_id`` for the places open
     now, checked feasible. Raises :class:`DrawError` (``invalid:supplementary``: no place is
     open; ``infeasible:*``)."""
-    snapshot, excluded = _supplementary_snapshot(root, project, state_of(root), sub_id)
+    snapshot, excluded = _supplementary_snapshot(root, project, state, sub_id)
     engine.check_feasible(snapshot, root.algorithm)
     return snapshot, excluded
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from .. import clock
 from ..extensions import db
 from ..models import Draw, Expert, Member, Notice, Project, User
-from . import ledger
+from . import ledger, replacements
 from .errors import Forbidden, ServiceError
 
 
@@ -37,9 +37,7 @@ def progress(draw: Draw) -> dict[str, Any]:
     )
     root_draw = draw if draw.root_id is None else db.session.get(Draw, root)
     places = sum(s.count for s in db.session.get(Project, draw.project_id).strata)
-    waiting = db.session.scalar(
-        sa.select(Draw.id).where(Draw.root_id == root, Draw.state == "announced").limit(1)
-    )
+    waiting = replacements.waiting_supplementary(root)
     return {
         "draw": draw.id,
         "state": draw.state,
