@@ -87,6 +87,7 @@ TARGET_P50_MS = 100.0
 TARGET_P99_MS = 300.0
 TARGET_DRAWS_PER_SECOND = 50.0
 MANAGER = "manager"  # the demo project manager of seed_data/users.csv
+ADMIN = "admin"  # the demo admin
 STRATA = (
     {"name": "technical", "specialty": "A0101", "kind": "technical", "count": 4, "alternates": 2},
     {"name": "economic", "specialty": "C0301", "kind": "economic", "count": 1, "alternates": 1},
@@ -122,6 +123,8 @@ def register_projects(run: str, first: int, count: int, tenderer: str) -> list[s
     from expertdraw.services import projects
 
     user = db.session.scalar(sa.select(User).where(User.username == MANAGER))
+    # Draws without outside entropy are the centre's decision: the demo admin grants them.
+    admin = db.session.scalar(sa.select(User).where(User.username == ADMIN))
     base = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0)
     base += timedelta(days=2)
     codes = []
@@ -135,9 +138,9 @@ def register_projects(run: str, first: int, count: int, tenderer: str) -> list[s
             window_start=start,
             window_end=start + timedelta(hours=8),
             strata=[projects.StratumSpec(**s) for s in STRATA],
-            allow_no_entropy=True,
         )
-        codes.append(projects.create_project(spec, user).code)
+        project = projects.create_project(spec, user)
+        codes.append(projects.permit_no_entropy(project, admin).code)
     db.session.remove()
     return codes
 

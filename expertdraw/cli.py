@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(import_command)
     app.cli.add_command(demo_logins_command)
+    app.cli.add_command(rules_command)
     app.cli.add_command(jobs.scheduler_command)
     cli_ledger.init_app(app)
 
@@ -32,6 +33,46 @@ def init_command() -> None:
     if ledger.create_log():
         db.session.commit()
         click.echo(f"ledger created with key {ledger.keys.current_row().name}")
+    _record_rules()
+
+
+def _record_rules() -> None:
+    from .services import ledger, rules_record
+
+    entry = rules_record.record_if_changed()
+    if entry is None:
+        db.session.rollback()
+        click.echo("the rules in effect are those the ledger records")
+        return
+    ledger.issue_checkpoint()
+    db.session.commit()
+    changed = ", ".join(entry["body"]["changed"])
+    click.echo(f"rules.changed recorded at seq {entry['seq']}: {changed}")
+
+
+@click.command("rules")
+@click.option("--record", is_flag=True, help="record them in the ledger if they changed")
+def rules_command(record: bool) -> None:
+    """Print the rules in effect (settings file over rules.md's defaults) as JSON, and
+    whether the ledger records them; with --record, append rules.changed if it does not."""
+    import json
+
+    from .services import rules_record
+
+    current = rules_record.in_effect()
+    click.echo(json.dumps(current, ensure_ascii=False, indent=2, sort_keys=True))
+    if record:
+        _record_rules()
+        return
+    seq, previous = rules_record.recorded()
+    changed = rules_record.changed_keys(previous, current)
+    db.session.rollback()
+    if changed:
+        click.echo(f"not yet recorded; changed since the ledger's record: {', '.join(changed)}")
+    elif seq is None:
+        click.echo("these are rules.md's defaults; the ledger needs no record of them")
+    else:
+        click.echo(f"recorded in the ledger at seq {seq}")
 
 
 @click.command("seed")

@@ -45,6 +45,26 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{PREFIX}{name} must be a boolean (1/0, true/false), got {raw!r}")
 
 
+def settings_file(env: dict[str, str], instance: Path) -> dict[str, Any]:
+    """The settings of the rules file: ``EXPERTDRAW_SETTINGS_FILE`` (which must exist), else
+    ``settings.toml`` in the instance folder if there is one (see ``settings_file``)."""
+    from .settings_file import FILE_NAME, SettingsError, read
+
+    named = env.get(PREFIX + "SETTINGS_FILE")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"{PREFIX}SETTINGS_FILE names no file: {named!r}")
+    else:
+        path = instance / FILE_NAME
+        if not path.is_file():
+            return {}
+    try:
+        return read(path)
+    except SettingsError as exc:
+        raise ConfigError(f"settings file {exc}") from None
+
+
 def default_instance_path() -> Path:
     """The instance folder: keys, secrets and the default SQLite database live here."""
     return Path.cwd() / "instance"
@@ -76,7 +96,19 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
             f"{PREFIX}BEACON_URL must be an http(s) URL such as "
             f"https://beacon.nist.gov/beacon/2.0, got {beacon_url!r}"
         )
+    rules = settings_file(env, instance)
+    # The environment's timers, where set, take precedence over the settings file.
+    timers = {
+        name: _int(env, name, rules.get(name, default), 1)
+        for name, default in (
+            ("RESPONSE_WINDOW_MINUTES", 30),
+            ("ANNOUNCE_TIMEOUT_MINUTES", 60),
+            ("CHECKPOINT_INTERVAL_SECONDS", 300),
+        )
+    }
     return {
+        **rules,
+        **timers,
         "INSTANCE_PATH": str(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -88,9 +120,6 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         "DATA_KEY": env.get(PREFIX + "DATA_KEY") or None,
         "SECRET_KEY": env.get(PREFIX + "SECRET_KEY") or None,
         "REDIS_URL": env.get(PREFIX + "REDIS_URL") or None,
-        "RESPONSE_WINDOW_MINUTES": _int(env, "RESPONSE_WINDOW_MINUTES", 30, 1),
-        "ANNOUNCE_TIMEOUT_MINUTES": _int(env, "ANNOUNCE_TIMEOUT_MINUTES", 60, 1),
-        "CHECKPOINT_INTERVAL_SECONDS": _int(env, "CHECKPOINT_INTERVAL_SECONDS", 300, 1),
         "SMTP_HOST": env.get(PREFIX + "SMTP_HOST") or None,
         "SMTP_PORT": _int(env, "SMTP_PORT", 25, 1),
         "SMTP_FROM": env.get(PREFIX + "SMTP_FROM", "expertdraw@localhost"),
@@ -98,4 +127,5 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         "SMS_GATEWAY_SECRET": env.get(PREFIX + "SMS_GATEWAY_SECRET") or None,
         "BEACON_URL": beacon_url,
         "BEACON_CERTIFICATE": env.get(PREFIX + "BEACON_CERTIFICATE") or None,
+        "METRICS_TOKEN": env.get(PREFIX + "METRICS_TOKEN") or None,
     }

@@ -86,7 +86,7 @@ def _user() -> Any:
 @api_route(bp, "GET", "/draws/<draw_id>", roles=VIEW, response=DrawOut, summary="A draw")
 def get_draw(draw_id: str) -> DrawOut:
     """State, commitment, entropy and seed; never who was drawn."""
-    return draw_out(draws.get_draw(draw_id))
+    return draw_out(draws.get_draw(draw_id, _user()))
 
 
 @api_route(
@@ -99,7 +99,7 @@ def get_draw(draw_id: str) -> DrawOut:
 )
 def progress(draw_id: str) -> dict[str, Any]:
     """Accepted, pending, declined, timed out and replaced: counts only."""
-    return sealed.progress(draws.get_draw(draw_id))
+    return sealed.progress(draws.get_draw(draw_id, _user()))
 
 
 @api_route(
@@ -114,7 +114,7 @@ def progress(draw_id: str) -> dict[str, Any]:
 )
 def add_witness(draw_id: str, body: WitnessIn) -> DrawOut:
     """Each supervisor once, after seeing the commitment; the last value completes the draw."""
-    return draw_out(draws.add_witness(draws.get_draw(draw_id), _user(), body.value))
+    return draw_out(draws.add_witness(draws.get_draw(draw_id, _user()), _user(), body.value))
 
 
 @api_route(
@@ -128,7 +128,7 @@ def add_witness(draw_id: str, body: WitnessIn) -> DrawOut:
 )
 def supply_entropy(draw_id: str, body: EntropyValueIn) -> DrawOut:
     """The announced outside entropy: completes the draw."""
-    draw = draws.get_draw(draw_id)
+    draw = draws.get_draw(draw_id, _user())
     return draw_out(draws.supply_entropy(draw, _user(), pulse=body.pulse, numbers=body.numbers))
 
 
@@ -145,7 +145,7 @@ def fill_open_places(draw_id: str) -> DrawOut:
     """For a committee whose open places the service left open (the pool could not fill them,
     or its retries failed), once the pool has changed: announces the supplementary draw, with
     the entropy the draw's kind calls for."""
-    root = draws.get_draw(draw_id)
+    root = draws.get_draw(draw_id, _user())
     return draw_out(replacements.fill_open_places(root, _user()))
 
 
@@ -161,7 +161,7 @@ def fill_open_places(draw_id: str) -> DrawOut:
 def open_list(draw_id: str, body: OpenIn) -> dict[str, Any]:
     """Supervisors at any time with a purpose; project managers after the award; venue staff
     from the window start, their venue only. Every opening is a ``list.opened`` entry."""
-    draw = draws.get_draw(draw_id)
+    draw = draws.get_draw(draw_id, _user())
     return {"draw": draw.id, "members": sealed.open_list(draw, _user(), body.purpose)}
 
 
@@ -176,4 +176,4 @@ def open_list(draw_id: str, body: OpenIn) -> dict[str, Any]:
 def replay(draw_id: str) -> dict[str, Any]:
     """Recomputes the draw, its supplementary draws and every replacement from the snapshots
     and the ledger bodies, as an independent verifier would."""
-    return replay_service.replay_draw(draws.get_draw(draw_id))
+    return replay_service.replay_draw(draws.get_draw(draw_id, _user()))

@@ -199,13 +199,13 @@ def create_project(body: ProjectIn) -> dict[str, Any]:
 )
 def list_projects(query: PageQuery) -> dict[str, Any]:
     """Newest first."""
-    rows, total = projects.list_projects(query.offset, query.per_page)
+    rows, total = projects.list_projects(query.offset, query.per_page, _user())
     return page_of([projects.summary(p) for p in rows], total, query)
 
 
 @api_route(bp, "GET", "/projects/<code>", roles=VIEW, response=ProjectOut, summary="A project")
 def get_project(code: str) -> dict[str, Any]:
-    return projects.summary(projects.get_project(code))
+    return projects.summary(projects.get_project(code, _user()))
 
 
 @api_route(
@@ -220,7 +220,7 @@ def get_project(code: str) -> dict[str, Any]:
 )
 def add_bidder(code: str, body: BidderIn) -> dict[str, Any]:
     """Until the bid deadline. Members of a completed draw now in conflict are replaced."""
-    project = projects.get_project(code)
+    project = projects.get_project(code, _user())
     projects.add_bidder(project, body.uscc)
     from ..extensions import db
 
@@ -241,8 +241,23 @@ def add_bidder(code: str, body: BidderIn) -> dict[str, Any]:
 )
 def record_award(code: str) -> dict[str, Any]:
     """After the award the project manager may open the sealed list."""
-    project = projects.get_project(code)
+    project = projects.get_project(code, _user())
     return projects.summary(sealed.record_award(project, _user()))
+
+
+@api_route(
+    bp,
+    "POST",
+    "/projects/<code>/no-entropy",
+    roles={"admin"},
+    response=ProjectOut,
+    summary="Allow draws without outside entropy",
+)
+def permit_no_entropy(code: str) -> dict[str, Any]:
+    """The trading centre (an admin) allows the project's draws to take the server's secret
+    alone (entropy kind ``none``); a project manager cannot grant it to their own project."""
+    project = projects.get_project(code, _user())
+    return projects.summary(projects.permit_no_entropy(project, _user()))
 
 
 @api_route(
@@ -255,7 +270,7 @@ def record_award(code: str) -> dict[str, Any]:
 )
 def dry_run(code: str) -> Any:
     """Eligible counts per stratum, exclusion counts per reason, feasibility; writes nothing."""
-    return draws.dry_run(projects.get_project(code)).__dict__
+    return draws.dry_run(projects.get_project(code, _user())).__dict__
 
 
 @api_route(
@@ -273,7 +288,7 @@ def request_draw(code: str, body: DrawRequestIn, idempotency_key: str | None) ->
     """Announces the draw with its commitment. With ``none`` entropy (only where the project
     allows it) the draw completes at once. A retried request with the same ``Idempotency-Key``
     returns the same draw and never draws twice."""
-    project = projects.get_project(code)
+    project = projects.get_project(code, _user())
     entropy = body.entropy.model_dump(exclude_none=True)
     with draws.kept_after_commit():
         draw = draws.announce(

@@ -33,6 +33,7 @@ class RulesError(EligibilityError):
     def __init__(self, code: str, key: str, message: str) -> None:
         super().__init__(code, f"{key}: {message}")
         self.key = key
+        self.detail = message
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,11 @@ BODY_MEMBERS: dict[str, frozenset[str]] = {
     "draw.replaced": frozenset({"draw", "out", "in", "seat", "reason", "skipped", "unavailable"}),
     "list.opened": frozenset({"draw", "by", "purpose"}),
     "inspection.drawn": frozenset({"inspection", "targets", "inspectors", "seed"}),
-    # Beyond ledger.md §6's list: a supervision sample's commitment, and a report's hash.
+    # Beyond ledger.md §6's list: a supervision sample's commitment, a report's hash, and the
+    # rules in effect whenever the configuration changes them (rules.md).
     "inspection.announced": frozenset({"inspection", "plan", "plan_hash", "commitment"}),
     "report.issued": frozenset({"report", "kind", "period", "sha256"}),
+    "rules.changed": frozenset({"rules", "changed", "previous"}),
 }
 ANSWERS = frozenset({"accepted", "declined", "timeout"})
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -21,9 +21,11 @@ class LedgerEntry(db.Model):
     """One entry; ``record`` is its exact bundle line (ledger.md §5) without the newline."""
 
     __tablename__ = "ledger_entries"
+    # The last entry of a type is one probe (migration 0013).
+    __table_args__ = (Index("ix_ledger_entries_type_seq", "type", "seq"),)
 
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    type: Mapped[str] = mapped_column(String(40), index=True)
+    type: Mapped[str] = mapped_column(String(40))
     time: Mapped[str] = mapped_column(String(24))
     draw_id: Mapped[str | None] = mapped_column(String(48), index=True)
     leaf: Mapped[str] = mapped_column(String(64))

@@ -1,7 +1,8 @@
 """Expert-use alerts for supervisors, and suspending an expert.
 
-Thresholds come from ``app.config["ALERT_THRESHOLDS"]`` (each kind's keys merged over the
-defaults below); an alert fires when a figure is *at or over* its threshold:
+Thresholds come from ``app.config["ALERT_THRESHOLDS"]`` (the settings file's ``[alerts]``, each
+kind's keys merged over the defaults of ``domain.alert_thresholds``); an alert fires when a
+figure is *at or over* its threshold:
 
 - ``frequency``: ``count`` (4) or more selections in the last ``days`` (30) days, the
   anti-"熟面孔" rule of rules.md, seen before it starts to exclude;
@@ -28,8 +29,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from .. import clock, logfmt, metrics
+from ..domain.alert_thresholds import ThresholdError, merge_thresholds
 from ..domain.ledger import format_time
-from ..domain.sampling import SamplingError, parse_ratio
+from ..domain.sampling import parse_ratio
 from ..extensions import db
 from ..models import Booking, Expert, Member, Notice, User
 from ..models.inspection import ALERT_KINDS, Alert
@@ -42,42 +44,19 @@ from .reports_figures import rate, rows
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
-    "frequency": {"count": 4, "days": 30},
-    "consecutive": {"count": 2, "days": 90},
-    "refusal-rate": {"ratio": "1/2", "min_answers": 4, "days": 90},
-    "no-show": {"count": 1, "days": 90},
-}
 SUSPEND_REASONS = (*STATUS_REASONS, *(f"alert:{kind}" for kind in ALERT_KINDS))
 
 
 def thresholds() -> dict[str, dict[str, Any]]:
-    """The configured thresholds, merged over the defaults and checked.
+    """The configured thresholds (``ALERT_THRESHOLDS``), merged over the defaults and checked.
 
     Raises:
         ServiceError: ``invalid:alert-thresholds`` naming the bad key.
     """
-    configured = current_app.config.get("ALERT_THRESHOLDS") or {}
-    merged: dict[str, dict[str, Any]] = {}
-    for kind, defaults in DEFAULT_THRESHOLDS.items():
-        values = {**defaults, **(configured.get(kind) or {})}
-        if set(values) != set(defaults):
-            raise ServiceError("invalid:alert-thresholds", f"{kind} has keys {sorted(defaults)}")
-        for key, value in values.items():
-            if key == "ratio":
-                try:
-                    parse_ratio(value)
-                except SamplingError:
-                    raise ServiceError(
-                        "invalid:alert-thresholds", f"{kind}.ratio must be n/d"
-                    ) from None
-            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ServiceError("invalid:alert-thresholds", f"{kind}.{key} must be >= 1")
-        merged[kind] = values
-    unknown = set(configured) - set(DEFAULT_THRESHOLDS)
-    if unknown:
-        raise ServiceError("invalid:alert-thresholds", f"unknown kinds {sorted(unknown)}")
-    return merged
+    try:
+        return merge_thresholds(current_app.config.get("ALERT_THRESHOLDS"))
+    except ThresholdError as exc:
+        raise ServiceError("invalid:alert-thresholds", str(exc), exc.key) from None
 
 
 def frequency_candidates(now: datetime, limits: dict[str, Any]) -> list[tuple[str, str, dict]]:

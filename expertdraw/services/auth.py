@@ -225,7 +225,8 @@ def update_account(
 ) -> User:
     """Change a user's role (and venue), deactivate or reactivate it, or set a new password
     (commits). A deactivated user's page sessions end at once (``user_for_session``) and
-    its API tokens are revoked; a new password ends its page sessions too.
+    its API tokens are revoked; a new password ends its page sessions and revokes its tokens
+    too (the usual answer to a leaked credential must not leave a token working).
 
     An expert user stays an expert (it is linked to one expert) and no other user becomes
     one; venue staff need a venue. Administrators cannot deactivate or demote themselves, so
@@ -256,7 +257,7 @@ def update_account(
     user.role, user.venue_id, user.active = role, venue, active
     if password:
         user.password_hash = users.hash_password(password)
-    if not active:
+    if not active or password:
         db.session.execute(
             sa.update(ApiToken)
             .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))

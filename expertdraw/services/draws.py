@@ -28,7 +28,7 @@ from ..domain.canonical import CanonicalError
 from ..domain.ledger import format_time
 from ..extensions import db
 from ..models import Draw, LedgerEntry, Project, Snapshot, User, Witness
-from . import ledger, pool, seating
+from . import ledger, pool, projects, rules_record, seating
 from .errors import Conflict, Forbidden, NotFound, ServiceError
 
 SCORE = engine.SCORE
@@ -392,6 +392,7 @@ def _announce(
                 return existing
         raise
     try:
+        rules_record.record_if_changed(now)
         entry = ledger.append("draw.announced", body, actor_of(user), draw_id=draw.id, now=now)
         _check_beacon_after(spec, entry["time"])
         ledger.issue_checkpoint(now, with_entries=True)
@@ -448,11 +449,16 @@ def live_root_draw(project: Project) -> Draw | None:
     return db.session.scalar(sa.select(Draw).where(Draw.project_id == project.id, Draw.live_root()))
 
 
-def get_draw(draw_id: str) -> Draw:
-    """A draw by id. Raises NotFound."""
+def get_draw(draw_id: str, user: User | None = None) -> Draw:
+    """A draw by id, as ``user`` may see it: a project manager only the draws of their own
+    projects (another's is not found). Raises NotFound."""
     draw = db.session.get(Draw, draw_id)
     if draw is None:
         raise NotFound("draw", draw_id)
+    if user is not None and user.role == "project_manager":
+        project = db.session.get(Project, draw.project_id)
+        if project is None or not projects.may_see(project, user):
+            raise NotFound("draw", draw_id)
     return draw
 
 

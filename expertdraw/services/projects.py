@@ -12,7 +12,7 @@ from .. import clock
 from ..domain.codes import CodeError, validate_id, validate_uscc
 from ..extensions import db
 from ..models import Organisation, Project, ProjectBidder, Region, Specialty, Stratum, User
-from .errors import Conflict, NotFound, ServiceError
+from .errors import Conflict, Forbidden, NotFound, ServiceError
 
 KINDS = ("technical", "economic")
 
@@ -154,6 +154,13 @@ def create_project(spec: ProjectSpec, user: User) -> Project:
     bidders = [_organisation(b, f"bidders.{i}") for i, b in enumerate(spec.bidders)]
     if len({b.id for b in bidders}) != len(bidders):
         raise ServiceError("invalid:bidders", "a bidder is listed twice", "bidders")
+    _check_parties(tenderer, agency, bidders)
+    if spec.allow_no_entropy and user.role != "admin":
+        raise Forbidden(
+            "forbidden:no-entropy",
+            "only an admin may allow a draw without outside entropy",
+            "allow_no_entropy",
+        )
     project = Project(
         code=spec.code,
         name=spec.name,
@@ -188,31 +195,41 @@ def create_project(spec: ProjectSpec, user: User) -> Project:
     return project
 
 
-def get_project(code: str) -> Project:
-    """A project by code.
+def may_see(project: Project, user: User | None) -> bool:
+    """Whether ``user`` may see and act on ``project``: a project manager only on the projects
+    they registered; supervisors and admins on every project (``None``: the service itself)."""
+    return user is None or user.role != "project_manager" or project.created_by == user.id
+
+
+def get_project(code: str, user: User | None = None) -> Project:
+    """A project by code, as ``user`` may see it (another manager's project is not found).
 
     Raises:
         NotFound
     """
     project = db.session.scalar(sa.select(Project).where(Project.code == code))
-    if project is None:
+    if project is None or not may_see(project, user):
         raise NotFound("project", code)
     return project
 
 
-def get_project_by_id(project_id: int) -> Project:
-    """A project by database id. Raises NotFound."""
+def get_project_by_id(project_id: int, user: User | None = None) -> Project:
+    """A project by database id, as ``user`` may see it. Raises NotFound."""
     project = db.session.get(Project, project_id)
-    if project is None:
+    if project is None or not may_see(project, user):
         raise NotFound("project", project_id)
     return project
 
 
-def list_projects(offset: int, limit: int) -> tuple[list[Project], int]:
-    """A page of projects, newest first, and the total."""
-    total = db.session.scalar(sa.select(sa.func.count(Project.id))) or 0
+def list_projects(offset: int, limit: int, user: User | None = None) -> tuple[list[Project], int]:
+    """A page of the projects ``user`` may see, newest first, and their total."""
+    visible = sa.true()
+    if user is not None and user.role == "project_manager":
+        visible = Project.created_by == user.id
+    total = db.session.scalar(sa.select(sa.func.count(Project.id)).where(visible)) or 0
     rows = db.session.scalars(
         sa.select(Project)
+        .where(visible)
         .order_by(Project.created_at.desc(), Project.id.desc())
         .offset(offset)
         .limit(limit)
@@ -233,6 +250,37 @@ def strata_request(project: Project) -> list[dict[str, Any]]:
     ]
 
 
+def _check_parties(
+    tenderer: Organisation, agency: Organisation | None, bidders: list[Organisation]
+) -> None:
+    """The tenderer, its agency and the bidders are distinct parties: a tenderer does not bid
+    on its own project, and an agency acts for the tenderer, not for a bidder."""
+    if agency is not None and agency.id == tenderer.id:
+        raise ServiceError("invalid:parties", "the agency is the tenderer itself", "agency")
+    for i, bidder in enumerate(bidders):
+        if bidder.id == tenderer.id:
+            raise ServiceError("invalid:parties", "the tenderer cannot bid", f"bidders.{i}")
+        if agency is not None and bidder.id == agency.id:
+            raise ServiceError("invalid:parties", "the agency cannot bid", f"bidders.{i}")
+
+
+def permit_no_entropy(project: Project, user: User) -> Project:
+    """An admin allows the project's draws to take no outside entropy (draw.md §3.1 ``none``:
+    the server's secret alone, which trusts the operator): a decision of the trading centre,
+    never of the project manager who requests the draw (commits).
+
+    Raises:
+        Forbidden: anyone but an admin.
+    """
+    if user.role != "admin":
+        raise Forbidden(
+            "forbidden:no-entropy", "only an admin may allow a draw without outside entropy"
+        )
+    project.allow_no_entropy = True
+    db.session.commit()
+    return project
+
+
 def add_bidder(project: Project, uscc: str) -> Organisation:
     """Add a bidder until the bid deadline (the caller re-checks drawn members; commits).
 
@@ -243,6 +291,8 @@ def add_bidder(project: Project, uscc: str) -> Organisation:
     if project.bid_deadline is not None and now > project.bid_deadline:
         raise ServiceError("invalid:deadline", "bids closed at the bid deadline", "uscc")
     org = _organisation(uscc, "uscc")
+    if org.id in (project.tenderer_id, project.agency_id):
+        raise ServiceError("invalid:parties", "the tenderer and its agency cannot bid", "uscc")
     if any(b.organisation_id == org.id for b in project.bidders):
         raise Conflict("conflict:bidder", f"{org.uscc} is already a bidder", "uscc")
     project.bidders.append(ProjectBidder(organisation_id=org.id, added_at=now))

@@ -36,7 +36,7 @@ from ..models import (
     Workstation,
 )
 from ..models.periods import overlapping
-from . import draws, ledger, pool, seat_map, seating
+from . import draws, ledger, pool, rules_record, seat_map, seating
 from .errors import Conflict, ServiceError
 
 log = logging.getLogger(__name__)
@@ -206,18 +206,14 @@ def replace_member(
     return body
 
 
-#: Supplementary draws of a committee that may fail in a row before the service stops
-#: retrying and leaves the places open for the supervisors (a walk that keeps falling short,
-#: entropy that never comes).
-RETRIES = 3
-
-
 def retry_failed_supplementary(failed: Draw, now: datetime) -> Draw | None:
     """After supplementary draw ``failed`` failed, announce the next ``D-R<n>`` for the places
     open now (draw.md §6.4: "a failed supplementary draw is retried as the next D-R<n+1>"),
     and complete it at once when its entropy is ``none`` (commits). Nothing when another
     supplementary draw of the committee is waiting, when no place is open, or after
-    :data:`RETRIES` failures in a row (logged: the places stay open). Returns the new draw."""
+    ``SUPPLEMENTARY_RETRIES`` failures in a row (3 unless the settings file says otherwise: a
+    walk that keeps falling short, entropy that never comes; logged, and the places stay open
+    for the supervisors). Returns the new draw."""
     ledger.lock()
     root = db.session.get(Draw, failed.root_id)
     subs = list(
@@ -237,7 +233,7 @@ def retry_failed_supplementary(failed: Draw, now: datetime) -> Draw | None:
             break
         in_a_row += sub.reason != "superseded"
     sub_id = _next_supplementary(root)
-    if in_a_row > RETRIES:
+    if in_a_row > rules_record.supplementary_retries():
         _open_place(root, sub_id, "retries", f"{in_a_row} supplementary draws failed in a row")
         db.session.commit()
         return None

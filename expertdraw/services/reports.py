@@ -29,7 +29,7 @@ from ..domain.ledger import parse_time
 from ..extensions import db
 from ..models import LedgerEntry
 from ..models.inspection import Report
-from . import alerts, ledger, steps
+from . import alerts, ledger, rules_record, steps
 from . import reports_periods as periods
 from .draws import rules
 from .errors import NotFound, ServiceError
@@ -189,6 +189,7 @@ def _store(period: periods.Period, content: dict[str, Any], now: datetime) -> tu
     try:
         db.session.add(report)
         db.session.flush()
+        rules_record.record_if_changed(now)
         entry = ledger.append(
             "report.issued",
             {"report": report.code, "kind": period.kind, "period": period.label, "sha256": sha},

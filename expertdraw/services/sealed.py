@@ -17,7 +17,7 @@ from .. import clock
 from ..extensions import db
 from ..models import Draw, Expert, Member, Notice, Project, User
 from . import ledger, replacements
-from .errors import Forbidden, ServiceError
+from .errors import Conflict, Forbidden, ServiceError
 
 
 def progress(draw: Draw) -> dict[str, Any]:
@@ -121,12 +121,30 @@ def _default_purpose(user: User) -> str:
 
 
 def record_award(project: Project, user: User) -> Project:
-    """The project manager records the award; the list may then be opened to them."""
+    """The project manager records the award (定标); the list may then be opened to them.
+
+    An award follows the evaluation: it needs the project's completed draw and the end of its
+    evaluation window, so that recording it cannot open the list to the project manager while
+    the experts are still answering or evaluating (rules.md: counts only until then).
+
+    Raises:
+        Forbidden: another role; Conflict ``conflict:award-early`` before the window ends or
+        without a completed draw (nothing is recorded).
+    """
     if user.role not in ("project_manager", "admin"):
         raise Forbidden("auth:forbidden", "only project managers record the award")
-    if project.awarded_at is None:
-        project.awarded_at = clock.now()
-        db.session.commit()
+    if project.awarded_at is not None:
+        return project
+    now = clock.now()
+    root = db.session.scalar(sa.select(Draw).where(Draw.project_id == project.id, Draw.live_root()))
+    if root is None or root.state != "completed":
+        raise Conflict("conflict:award-early", "the award follows a completed draw")
+    if now < project.window_end:
+        raise Conflict(
+            "conflict:award-early", "the award is recorded after the evaluation window ends"
+        )
+    project.awarded_at = now
+    db.session.commit()
     return project
 
 

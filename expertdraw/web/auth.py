@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -25,8 +27,16 @@ ALL_ROLES = ("admin", "project_manager", "supervisor", "expert", "venue_staff")
 
 
 def _safe_next(target: str | None) -> str | None:
-    """A local path to return to after login, never another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """A local path to return to after login, never another site: printable ASCII only (a
+    browser drops tabs and line breaks, so ``/\t/evil.example`` would become
+    ``//evil.example``), starting with one ``/`` and no backslash, and no scheme or host as
+    ``urlsplit`` reads it."""
+    if not target or any(not " " < ch <= "~" for ch in target):
+        return None
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return None
     return target.rstrip("?") or None
 

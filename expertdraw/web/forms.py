@@ -83,6 +83,9 @@ ERRORS: dict[str, Any] = {
     "conflict:leave": _l("This period overlaps a leave you have already declared."),
     "conflict:leave-over": _l("This leave is already over."),
     "conflict:bidder": _l("This organisation is already a bidder of the project."),
+    "conflict:award-early": _l(
+        "The award can be recorded only after the evaluation window has ended."
+    ),
     "cosign:key": _l(
         "This is not a valid verifier key (name+key id+base64 Ed25519 key, as the verifier "
         "prints it)."

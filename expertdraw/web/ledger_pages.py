@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from .. import auth
 from ..domain.ledger import LedgerError
-from ..services import cosign, draws, experts, export, keys, ledger, pool, steps
+from ..services import cosign, draws, experts, export, keys, ledger, pool, rules_record, steps
 from ..services import projects as project_service
 from ..services.errors import ServiceError
 from . import progress
@@ -32,6 +32,7 @@ def _overview(form: FormState, status: int = 200) -> tuple[str, int]:
         keys=keys.trust_list(),
         form=form,
         cosigning=cosign.standing(user) if user.role == "supervisor" else None,
+        rules=rules_record.standing(),
     ), status
 
 

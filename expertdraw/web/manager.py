@@ -46,7 +46,7 @@ def _form_page(state: FormState, status: int = 200) -> tuple[str, int]:
 def projects() -> str:
     """Projects, newest first."""
     page = max(1, parse_int(request.args.get("page"), 1) or 1)
-    rows, total = project_service.list_projects((page - 1) * PER_PAGE, PER_PAGE)
+    rows, total = project_service.list_projects((page - 1) * PER_PAGE, PER_PAGE, _user())
     live = {p.code: draws.live_root_draw(p) for p in rows}
     return render_template(
         "manager/projects.html",
@@ -97,6 +97,7 @@ def _project_page(project: Project, **extra: Any) -> str:
         lottery=outside_entropy.lottery_sources(live) if live is not None else None,
         entropy_kinds=draw_form.kinds(project.allow_no_entropy),
         idempotency_key=secrets.token_urlsafe(16),
+        now=clock.now(),
         **extra,
     )
 
@@ -105,7 +106,7 @@ def _project_page(project: Project, **extra: Any) -> str:
 @roles_required(*MANAGE)
 def project(code: str) -> str:
     """The project, its draws and what can be done next."""
-    return _project_page(project_service.get_project(code), form=FormState({}))
+    return _project_page(project_service.get_project(code, _user()), form=FormState({}))
 
 
 def _bidders_page(project: Project, form: FormState, status: int = 200) -> tuple[str, int]:
@@ -128,7 +129,7 @@ def bidders(code: str) -> Response | tuple[str, int]:
     Members of a completed draw now in conflict with the new bidder are replaced; the page
     says how many, never who.
     """
-    project = project_service.get_project(code)
+    project = project_service.get_project(code, _user())
     state = FormState(request.form, fields={"uscc"})
     if request.method == "GET":
         return _bidders_page(project, state)
@@ -158,7 +159,7 @@ def bidders(code: str) -> Response | tuple[str, int]:
 @roles_required(*MANAGE)
 def dry_run(code: str) -> str:
     """Eligible counts per stratum, exclusions per reason and the verdict; writes nothing."""
-    project = project_service.get_project(code)
+    project = project_service.get_project(code, _user())
     result = draws.dry_run(project)
     return render_template(
         "manager/dry_run.html",
@@ -175,7 +176,7 @@ def request_draw(code: str) -> Response | tuple[str, int]:
     """Announce a draw with the entropy chosen (witnesses, beacon, public lottery, or none
     where the project allows it); a resubmitted form returns the same draw. Nothing is
     announced when the form has an error."""
-    project = project_service.get_project(code)
+    project = project_service.get_project(code, _user())
     state = FormState(request.form, fields=set(draw_form.FIELDS))
     entropy = draw_form.parse(project, request.form, state)
     if entropy is None:
@@ -229,7 +230,7 @@ def _flash_announced(draw: Draw) -> None:
 @roles_required(*MANAGE)
 def draw(draw_id: str) -> str:
     """Draw status: commitment, seed, and counts only (never who was drawn)."""
-    item: Draw = draws.get_draw(draw_id)
+    item: Draw = draws.get_draw(draw_id, _user())
     project = project_service.get_project_by_id(item.project_id)
     return render_template(
         "manager/draw.html",
@@ -242,12 +243,26 @@ def draw(draw_id: str) -> str:
     )
 
 
+@bp.post("/projects/<code>/no-entropy")
+@roles_required("admin")
+def permit_no_entropy(code: str) -> Response:
+    """An admin allows the project's draws to take no outside entropy."""
+    project_service.permit_no_entropy(project_service.get_project(code, _user()), _user())
+    flash(_("This project may now be drawn without outside entropy."), "success")
+    return redirect(url_for("manager.project", code=code))
+
+
 @bp.post("/projects/<code>/award")
 @roles_required(*MANAGE)
-def award(code: str) -> Response:
+def award(code: str) -> Response | tuple[str, int]:
     """Record the award; the list may then be opened to the project manager."""
-    project = project_service.get_project(code)
-    sealed.record_award(project, _user())
+    project = project_service.get_project(code, _user())
+    try:
+        sealed.record_award(project, _user())
+    except ServiceError as exc:
+        state = FormState({})
+        state.fail(exc)
+        return _project_page(project, form=state), exc.http_status
     flash(_("The award is recorded. You may now open the list."), "success")
     return redirect(url_for("manager.project", code=code))
 
@@ -256,7 +271,7 @@ def award(code: str) -> Response:
 @roles_required(*MANAGE)
 def open_list(code: str) -> tuple[str, int] | str:
     """The list of members after the award (logged as ``list.opened``)."""
-    project = project_service.get_project(code)
+    project = project_service.get_project(code, _user())
     live = draws.live_root_draw(project)
     if live is None or live.state != "completed":
         return _project_page(project, form=FormState({}, general=[_("No completed draw.")])), 409

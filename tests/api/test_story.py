@@ -148,7 +148,11 @@ def test_the_whole_story_through_the_api(app, story_centre, tmp_path: Path):
         }
         opened = sup1.post(f"/api/v1/draws/{draw['id']}/list", json={"purpose": "audit"})
         assert opened.status_code == 200 and len(opened.get_json()["members"]) == 7
-        pm.post("/api/v1/projects/P2027-0042/award")
+        early = pm.post("/api/v1/projects/P2027-0042/award")
+        assert early.status_code == 409 and early.get_json()["code"] == "conflict:award-early"
+        assert pm.post(f"/api/v1/draws/{draw['id']}/list", json={}).status_code == 403
+    with clock.frozen(c.WINDOW + timedelta(hours=8)):
+        assert pm.post("/api/v1/projects/P2027-0042/award").status_code == 200
         assert pm.post(f"/api/v1/draws/{draw['id']}/list", json={}).status_code == 200
         replay = sup1.get(f"/api/v1/draws/{draw['id']}/replay").get_json()
         assert replay["verdict"] == "match", replay

@@ -60,7 +60,7 @@ def _race(app, monkeypatch, centre: c.Centre, first_key: str, second_key: str) -
                 db.session.remove()
 
     with clock.frozen(c.NOW):
-        project = projects.create_project(spec, pm)
+        project = projects.create_project(spec, centre.users["admin"])
         pm_id = pm.id
         db.session.commit()  # and read nothing until the second request is held
         thread = threading.Thread(target=second, args=(pm_id,), name="second")
@@ -103,7 +103,7 @@ def test_another_request_that_lost_the_race_is_a_conflict(app, monkeypatch, trad
 def test_the_database_refuses_a_second_live_root_draw(app, trading_centre):
     with clock.frozen(c.NOW):
         spec = c.project_spec(trading_centre, "P2027-0202", allow_no_entropy=True)
-        project = projects.create_project(spec, trading_centre.users["pm"])
+        project = projects.create_project(spec, trading_centre.users["admin"])
         first = draws.announce(project, trading_centre.users["pm"], {"kind": "none"})
     values = {
         column: getattr(first, column)

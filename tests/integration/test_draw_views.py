@@ -43,7 +43,7 @@ def snapshots_given(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 def _announce(centre: c.Centre) -> Any:
     spec = c.project_spec(centre, "P2027-0001", allow_no_entropy=True)
-    project = projects.create_project(spec, centre.users["pm"])
+    project = projects.create_project(spec, centre.users["admin"])
     return draws.announce(project, centre.users["pm"], {"kind": "none"})
 
 
@@ -70,7 +70,7 @@ def test_nothing_is_kept_for_an_announcement_that_did_not_commit(trading_centre,
 
     with clock.frozen(c.NOW):
         spec = c.project_spec(trading_centre, "P2027-0001", allow_no_entropy=True)
-        project = projects.create_project(spec, trading_centre.users["pm"])
+        project = projects.create_project(spec, trading_centre.users["admin"])
         monkeypatch.setattr(draws.db.session, "commit", refused)
         with pytest.raises(RuntimeError):
             draws.announce(project, trading_centre.users["pm"], {"kind": "none"})
@@ -124,6 +124,6 @@ def test_the_cache_is_bounded(trading_centre) -> None:
         ids = []
         for n in range(draws._ANNOUNCED_MAX + 2):
             spec = c.project_spec(trading_centre, f"P2027-01{n:02d}", allow_no_entropy=True)
-            project = projects.create_project(spec, trading_centre.users["pm"])
+            project = projects.create_project(spec, trading_centre.users["admin"])
             ids.append(draws.announce(project, trading_centre.users["pm"], {"kind": "none"}).id)
     assert list(draws._ANNOUNCED) == ids[2:]

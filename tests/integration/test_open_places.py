@@ -210,24 +210,27 @@ def test_a_refused_timeout_is_left_for_the_next_run_and_holds_up_no_other(app, m
     assert any("notice.timeout_refused" in r.getMessage() for r in caplog.records)
 
 
-def test_a_supplementary_draw_that_times_out_is_retried_until_the_limit(app, caplog):
+@pytest.mark.parametrize("configured", [None, 1])
+def test_a_supplementary_draw_that_times_out_is_retried_until_the_limit(app, caplog, configured):
     """draw.md §6.4: a failed supplementary draw is retried as the next D-R<n>. Its witnesses
-    never come: D-R1 and its three retries time out, then the place is left open (logged)."""
-    from expertdraw.services import replacements
-
+    never come: D-R1 and its retries (3 by default, or as the settings say) time out, then the
+    place is left open (logged)."""
+    retries = 3 if configured is None else configured
+    if configured is not None:
+        app.config["SUPPLEMENTARY_RETRIES"] = configured
     with clock.frozen(c.NOW):
         centre = c.build()
         draw = _completed_draw(centre, "P-RETRY")
         _decline(draw.id)
     when = c.NOW
-    for n in range(1, replacements.RETRIES + 2):
+    for n in range(1, retries + 2):
         sub = draws.get_draw(f"{draw.id}-R{n}")
         assert sub.state == "announced" and draws.snapshot_of(sub.id)["strata"][0]["count"] == 1
         when = sub.deadline_at
         with clock.frozen(when):
             assert draws.fail_stale(when) == 1
         assert draws.get_draw(sub.id).state == "failed"
-    last = replacements.RETRIES + 2
+    last = retries + 2
     assert db.session.get(Draw, f"{draw.id}-R{last}") is None
     logged = [r.getMessage() for r in caplog.records if "replacement.open_place" in r.getMessage()]
     assert logged and "error=retries" in logged[-1] and f"{draw.id}-R{last}" in logged[-1]

@@ -128,7 +128,7 @@ def test_a_second_completion_of_a_completed_draw_is_a_conflict(app, trading_cent
     it, and it answers ``conflict:draw-state`` with the first committee left whole."""
     with clock.frozen(c.NOW):
         spec = c.project_spec(trading_centre, "P2027-0102", allow_no_entropy=True)
-        project = projects.create_project(spec, trading_centre.users["pm"])
+        project = projects.create_project(spec, trading_centre.users["admin"])
         draw_id = draws.announce(project, trading_centre.users["pm"], {"kind": "none"}).id
     db.session.rollback()  # SQLite: no write transaction left open while the other loads
     loaded, completed = threading.Event(), threading.Event()
@@ -175,7 +175,7 @@ def test_a_draw_failed_meanwhile_is_not_completed(trading_centre):
     ``conflict:draw-state``."""
     with clock.frozen(c.NOW):
         spec = c.project_spec(trading_centre, "P2027-0103", allow_no_entropy=True)
-        project = projects.create_project(spec, trading_centre.users["pm"])
+        project = projects.create_project(spec, trading_centre.users["admin"])
         draw_id = draws.announce(project, trading_centre.users["pm"], {"kind": "none"}).id
         stale = draws.get_draw(draw_id)
         db.session.expunge(stale)  # keeps the state it was loaded with

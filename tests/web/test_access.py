@@ -193,3 +193,41 @@ def test_too_many_login_attempts_are_refused_with_a_clear_message(app, centre):
     refused = client.post("/login?lang=en", data={"username": "pm", "password": PASSWORD})
     assert refused.status_code == 429
     assert "Too many attempts. Wait" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/x",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/%09/evil.example".replace("%09", "\t"),
+        "/\u3000/evil.example",
+    ],
+)
+def test_login_never_sends_the_user_to_another_site(app, centre, target):
+    """After login, ``next`` is followed only to a local path; anything else goes home."""
+    client = app.test_client()
+    page = client.get("/login")
+    token = csrf_of(page.get_data(as_text=True)) if app.config["WTF_CSRF_ENABLED"] else ""
+    response = client.post(
+        "/login",
+        query_string={"next": target},
+        data={"username": "pm", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert response.location.endswith("/manager/projects"), response.location
+
+
+def test_login_follows_a_local_next(app, centre):
+    client = app.test_client()
+    page = client.get("/login")
+    token = csrf_of(page.get_data(as_text=True)) if app.config["WTF_CSRF_ENABLED"] else ""
+    response = client.post(
+        "/login",
+        query_string={"next": "/manager/projects/P1?tab=2"},
+        data={"username": "pm", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.location.endswith("/manager/projects/P1?tab=2")

@@ -337,3 +337,22 @@ def test_editing_pages_are_for_admins_only(app, centre, login):
         assert pm.get(path).status_code == 403, path
     assert pm.post("/admin/venues", data={"venue_id": "V9"}).status_code == 403
     assert db.session.get(Venue, "V9") is None
+
+
+def test_a_new_password_revokes_the_users_api_tokens(app, centre, login):
+    """A password reset is the answer to a leaked credential: tokens issued before it stop
+    working, as page sessions do."""
+    from expertdraw.services import auth as auth_service
+
+    pm_id = centre.users["pm"].id
+    _, token = auth_service.issue_token(centre.users["pm"], label="laptop")
+    bearer = {"Authorization": f"Bearer {token}"}
+    api = app.test_client()
+    assert api.get("/api/v1/me", headers=bearer).status_code == 200
+    admin = login("admin")
+    changed = admin.post(
+        f"/admin/users/{pm_id}",
+        data={"role": "project_manager", "active": "1", "password": "a-brand-new-passphrase"},
+    )
+    assert changed.status_code == 302
+    assert api.get("/api/v1/me", headers=bearer).status_code == 401

@@ -3,10 +3,12 @@ dry run counts, one draw per submitted form, counts only until the list opens.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from expertdraw import clock
 from expertdraw.extensions import db
 from expertdraw.models import Draw, LedgerEntry, Project
 
@@ -144,6 +146,14 @@ def test_pages_show_counts_only_until_the_award(app, completed: dict[str, Any], 
     early = client.post(f"/manager/projects/{PROJECT}/list")
     assert early.status_code == 403
     assert "名单仍处于密封状态" in early.get_data(as_text=True)
+    page = client.get(f"/manager/projects/{PROJECT}").get_data(as_text=True)
+    assert "data-award-after" in page and f"/manager/projects/{PROJECT}/award" not in page
+    early = client.post(f"/manager/projects/{PROJECT}/award")
+    assert early.status_code == 409 and "评标时段结束后方可记录定标结果" in early.get_data(
+        as_text=True
+    )
+    assert client.post(f"/manager/projects/{PROJECT}/list").status_code == 403
+    clock.set_clock(lambda: c.WINDOW + timedelta(hours=8))
     client.post(f"/manager/projects/{PROJECT}/award")
     opened = client.post(f"/manager/projects/{PROJECT}/list").get_data(as_text=True)
     assert all(code in opened for code in completed["hidden"])

@@ -127,3 +127,22 @@ def test_the_ledger_page_shows_size_checkpoint_and_keys(app, completed, login):
     size = db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq)))
     assert f"data-ledger-size>{size}<" in html
     assert "verify BUNDLE --replay" in html and "/2027a+" in html
+
+
+def test_the_ledger_page_shows_the_rules_in_effect_and_their_record(app, centre, login):
+    """Defaults need no record; changed settings show as pending until the next draw records
+    them, and then as recorded at that entry, with every setting listed."""
+    sup = login("sup1")
+    html = sup.get("/supervisor/ledger").get_data(as_text=True)
+    assert 'data-rules-state="defaults"' in html
+    assert "<code>eligibility.frequency_limit</code></td><td><code>4</code>" in html
+    app.config["ELIGIBILITY_RULES"] = {"frequency_limit": 3}
+    html = sup.get("/supervisor/ledger").get_data(as_text=True)
+    assert 'data-rules-state="pending"' in html and "eligibility.frequency_limit" in html
+    assert "<code>eligibility.frequency_limit</code></td><td><code>3</code>" in html
+    project = projects.create_project(project_spec(centre), centre.users["pm"])
+    draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+    seq = db.session.scalar(sa.select(LedgerEntry.seq).where(LedgerEntry.type == "rules.changed"))
+    html = sup.get("/supervisor/ledger").get_data(as_text=True)
+    assert 'data-rules-state="recorded"' in html
+    assert f"已记入账本第 {seq} 条" in html

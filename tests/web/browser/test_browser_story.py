@@ -198,6 +198,7 @@ def test_the_whole_story_through_the_pages(centre, live_server, open_as, tmp_pat
     listed = visible_text(sup1)
     assert all(code in listed for code in originals)
 
+    clock.set_clock(lambda: c.WINDOW + timedelta(hours=8))  # the award follows the evaluation
     pm.goto(f"{base}/manager/projects/{PROJECT}")
     pm.click(f"form[action='/manager/projects/{PROJECT}/award'] button")
     pm.click(f"form[action='/manager/projects/{PROJECT}/list'] button")
