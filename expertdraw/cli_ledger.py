@@ -27,6 +27,11 @@ def export_command(out: Path, to_seq: int | None) -> None:
         summary = export.write_bundle(out, to_seq)
     except export.ExportError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write the bundle into {out}: {exc.strerror or exc}; "
+            "the folder holds a partial bundle: delete it before trying again"
+        ) from None
     click.echo(
         f"exported entries 0..{summary.last_seq}, {summary.checkpoints} checkpoints, "
         f"{summary.snapshots} snapshots to {out}"

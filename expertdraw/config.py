@@ -13,23 +13,43 @@ import re
 from pathlib import Path
 from typing import Any
 
+import click
+
 PREFIX = "EXPERTDRAW_"
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing or malformed; the message names the variable."""
+class ConfigError(click.ClickException, ValueError):
+    """A configuration value is missing or malformed; the message names the variable. The
+    ``flask`` commands print it as one line (``Error: ...``) and exit with status 1."""
 
 
-def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(
+    env: dict[str, str], name: str, default: int, minimum: int = 0, maximum: int = 10**7
+) -> int:
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{PREFIX}{name} must be >= {minimum}, got {value}")
+    if not re.fullmatch(r"[+-]?[0-9]{1,12}", raw.strip()):
+        raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}")
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{PREFIX}{name} must be {minimum} to {maximum}, got {value}")
+    return value
+
+
+def _url(env: dict[str, str], name: str, example: str) -> str | None:
+    value = env.get(PREFIX + name) or None
+    if value is not None and not re.fullmatch(
+        r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?", value
+    ):
+        raise ConfigError(f"{PREFIX}{name} must be an http(s) URL such as {example}, got {value!r}")
+    return value
+
+
+def _file(env: dict[str, str], name: str) -> str | None:
+    value = env.get(PREFIX + name) or None
+    if value is not None and not Path(value).is_file():
+        raise ConfigError(f"{PREFIX}{name} names no readable file: {value!r}")
     return value
 
 
@@ -77,6 +97,11 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
     database_url = env.get(PREFIX + "DATABASE_URL") or f"sqlite:///{instance / 'expertdraw.db'}"
     if "://" not in database_url:
         raise ConfigError(f"{PREFIX}DATABASE_URL must be a SQLAlchemy URL, got {database_url!r}")
+    if database_url.split("://", 1)[0] not in ("sqlite", "postgresql", "postgresql+psycopg"):
+        raise ConfigError(
+            f"{PREFIX}DATABASE_URL must be sqlite:///<file> or postgresql://<user>@<host>/<db>, "
+            f"got {database_url!r}"
+        )
     if database_url.startswith("postgresql://"):
         # psycopg 3 is the PostgreSQL driver.
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
@@ -90,16 +115,28 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         )
     if production and not env.get(PREFIX + "SECRET_KEY"):
         raise ConfigError(f"{PREFIX}SECRET_KEY is required in production")
-    beacon_url = env.get(PREFIX + "BEACON_URL") or None
-    if beacon_url and not re.match(r"https?://[^/]", beacon_url):
+    beacon_url = _url(env, "BEACON_URL", "https://beacon.nist.gov/beacon/2.0")
+    if production and _bool(env, "DEMO", False):
         raise ConfigError(
-            f"{PREFIX}BEACON_URL must be an http(s) URL such as "
-            f"https://beacon.nist.gov/beacon/2.0, got {beacon_url!r}"
+            f"{PREFIX}DEMO must be off in production: demo users have published passwords"
+        )
+    if instance.exists() and not instance.is_dir():
+        raise ConfigError(f"{PREFIX}INSTANCE_PATH names a file, not a folder: {str(instance)!r}")
+    redis_url = env.get(PREFIX + "REDIS_URL") or None
+    if redis_url and not re.match(r"rediss?://", redis_url):
+        raise ConfigError(
+            f"{PREFIX}REDIS_URL must be a redis:// or rediss:// URL, got {redis_url!r}"
+        )
+    origin = env.get(PREFIX + "LOG_ORIGIN", "ledger.expertdraw.zt.example")
+    if not re.fullmatch(r"[!-~]+", origin) or "+" in origin:
+        raise ConfigError(
+            f"{PREFIX}LOG_ORIGIN must be a name of printable ASCII without spaces or '+' "
+            f"(e.g. ledger.expertdraw.zt.example), got {origin!r}"
         )
     rules = settings_file(env, instance)
     # The environment's timers, where set, take precedence over the settings file.
     timers = {
-        name: _int(env, name, rules.get(name, default), 1)
+        name: _int(env, name, rules.get(name, default), 1, 10**6)
         for name, default in (
             ("RESPONSE_WINDOW_MINUTES", 30),
             ("ANNOUNCE_TIMEOUT_MINUTES", 60),
@@ -115,17 +152,17 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         "PRODUCTION": production,
         "DEMO": _bool(env, "DEMO", False),
         "SCHEDULER_ENABLED": _bool(env, "SCHEDULER", False),
-        "LOG_ORIGIN": env.get(PREFIX + "LOG_ORIGIN", "ledger.expertdraw.zt.example"),
+        "LOG_ORIGIN": origin,
         "KEY_PASSPHRASE": env.get(PREFIX + "KEY_PASSPHRASE") or None,
         "DATA_KEY": env.get(PREFIX + "DATA_KEY") or None,
         "SECRET_KEY": env.get(PREFIX + "SECRET_KEY") or None,
-        "REDIS_URL": env.get(PREFIX + "REDIS_URL") or None,
+        "REDIS_URL": redis_url,
         "SMTP_HOST": env.get(PREFIX + "SMTP_HOST") or None,
-        "SMTP_PORT": _int(env, "SMTP_PORT", 25, 1),
+        "SMTP_PORT": _int(env, "SMTP_PORT", 25, 1, 65535),
         "SMTP_FROM": env.get(PREFIX + "SMTP_FROM", "expertdraw@localhost"),
-        "SMS_GATEWAY_URL": env.get(PREFIX + "SMS_GATEWAY_URL") or None,
+        "SMS_GATEWAY_URL": _url(env, "SMS_GATEWAY_URL", "https://sms.example.cn/send"),
         "SMS_GATEWAY_SECRET": env.get(PREFIX + "SMS_GATEWAY_SECRET") or None,
         "BEACON_URL": beacon_url,
-        "BEACON_CERTIFICATE": env.get(PREFIX + "BEACON_CERTIFICATE") or None,
+        "BEACON_CERTIFICATE": _file(env, "BEACON_CERTIFICATE"),
         "METRICS_TOKEN": env.get(PREFIX + "METRICS_TOKEN") or None,
     }

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from .. import auth
 from ..services import draws, projects, replacements, sealed
 from .blueprint import bp
 from .framework import api_route
 from .pagination import Page, PageQuery, page_of
-from .schemas import ApiModel, Code, OutModel, ShortText
+from .schemas import ApiModel, Code, Moment, OutModel, ShortText
 
 MANAGE = {"project_manager", "admin"}
 VIEW = {"project_manager", "supervisor", "admin"}
@@ -37,9 +37,9 @@ class ProjectIn(ApiModel):
     authority: Uscc | None = None
     bidders: list[Uscc] = Field(default_factory=list, max_length=200)
     region: Region
-    window_start: AwareDatetime
-    window_end: AwareDatetime
-    bid_deadline: AwareDatetime | None = None
+    window_start: Moment
+    window_end: Moment
+    bid_deadline: Moment | None = None
     strata: list[StratumIn] = Field(min_length=1, max_length=10)
     separation: Literal["venue", "room"] = "venue"
     max_per_group: int = Field(1, ge=1, le=10)
@@ -102,7 +102,7 @@ class DryRunOut(OutModel):
 class EntropyIn(ApiModel):
     kind: Literal["witness", "beacon", "public-lottery", "none"] = "witness"
     witnesses: int | None = Field(None, ge=1, le=9)
-    not_before: AwareDatetime | None = None
+    not_before: Moment | None = None
     sources: list[ShortText] | None = Field(None, max_length=10)
 
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar, get_origin
 from flask import request
 from pydantic import BaseModel, ValidationError
 
+from ..input_text import first_bad_field, has_control
 from .errors import ApiError
 
 M = TypeVar("M", bound=BaseModel)
@@ -91,9 +92,28 @@ def parse_json() -> Any:
         raise ApiError(400, "invalid:json", "malformed JSON: not UTF-8 or too deep") from None
 
 
+def _control_problem(field: str, code: str, location: str) -> ApiError:
+    field = field[:MAX_FIELD]
+    return ApiError(
+        422,
+        code,
+        f"invalid {location}: {field} contains control characters",
+        errors=[
+            {
+                "field": field,
+                "in": location,
+                "message": "contains control characters (NUL, escapes, lone surrogates)",
+                "type": "control_characters",
+            }
+        ],
+    )
+
+
 def parse_body(model: type[M]) -> M:
     """Validate the JSON body against ``model``; 422 ``invalid:body`` names each bad field."""
-    parse_json()
+    bad = first_bad_field(parse_json())
+    if bad is not None:
+        raise _control_problem(bad, "invalid:body", "body")
     try:
         return model.model_validate_json(request.get_data(cache=True))
     except ValidationError as exc:
@@ -111,6 +131,9 @@ def parse_query(model: type[M]) -> M:
     A parameter given twice is an error unless the field is a list.
     """
     data: dict[str, Any] = {}
+    for name, values in request.args.lists():
+        if has_control(name) or any(map(has_control, values)):
+            raise _control_problem(name, "invalid:query", "query")
     for name, values in request.args.lists():
         if _is_sequence(model, name):
             data[name] = values

@@ -3,7 +3,7 @@ public list of published samples (projects and inspector roles, no people)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
@@ -13,7 +13,7 @@ from ..services import sampling
 from .blueprint import bp
 from .framework import PUBLIC, api_route
 from .pagination import Page, PageQuery, page_of
-from .schemas import ApiModel, Code, OutModel
+from .schemas import ApiModel, Code, Day, OutModel
 
 SUPERVISE = {"supervisor", "admin"}
 Level = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[a-z][a-z0-9-]*$")]
@@ -30,8 +30,8 @@ def _user() -> Any:
 
 
 class InspectionIn(ApiModel):
-    start: date
-    end: date
+    start: Day
+    end: Day
     ratios: dict[Level, Ratio] = Field(min_length=1, max_length=5)
     risk: dict[Code, Level] = Field(default_factory=dict, max_length=5000)
     default_risk: Level = "low"

@@ -14,9 +14,10 @@ model must emit only the fields it declares. Deriving from these bases gives tha
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 # Shared string types: declare fields with these (or another bounded ``StringConstraints``).
 Username = Annotated[
@@ -31,6 +32,32 @@ Label = Annotated[str, StringConstraints(max_length=100)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=2000)]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(_[A-Z]{2})?$", max_length=8)]
+
+#: Dates and times a trading centre deals in: this century. Beyond it nothing is meant, and
+#: the calendar's edges (year 1 or 9999, shifted by an offset) overflow date arithmetic.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
+def _moment_in_range(value: datetime) -> datetime:
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = value.year
+    if not FIRST_YEAR <= year <= LAST_YEAR or not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be a time in the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+def _day_in_range(value: date) -> date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be a date in the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+#: A time with its offset, in this century (request bodies and queries).
+Moment = Annotated[AwareDatetime, AfterValidator(_moment_in_range)]
+#: A calendar date in this century.
+Day = Annotated[date, AfterValidator(_day_in_range)]
 
 
 class ApiModel(BaseModel):

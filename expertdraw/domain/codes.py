@@ -14,7 +14,8 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _DRAW_ID = re.compile(r"[A-Za-z0-9._-]+")
-_REGION = re.compile(r"[1-9]\d{5}")
+_REGION = re.compile(r"[1-9][0-9]{5}")
+_DIGITS17 = re.compile(r"[0-9]{17}")
 
 
 class CodeError(ValueError):
@@ -59,7 +60,9 @@ def id_check_char(first17: str) -> str:
 def validate_id_number(value: str) -> str:
     """Return the identity number normalised (upper-case X) if valid, else raise."""
     number = value.strip().upper()
-    if len(number) != 18 or not number[:17].isdigit():
+    # ASCII digits only: str.isdigit() also takes full-width and superscript digits, which
+    # would let one person's number be written a second way and hash differently.
+    if len(number) != 18 or _DIGITS17.fullmatch(number[:17]) is None:
         raise CodeError(
             "invalid:id-number", "an identity number has 17 digits and a check character"
         )

@@ -20,8 +20,8 @@ from expertdraw.domain.eligibility_facts import EligibilityError
 RegionPolicy = Literal["exclude-prefecture", "exclude-county", "none"]
 REGION_POLICIES: tuple[str, ...] = ("exclude-prefecture", "exclude-county", "none")
 
-_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
-_OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
+_DURATION = re.compile(r"P(?:([0-9]+)D)?(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+)S)?)?")
+_OFFSET = re.compile(r"([+-])([0-9]{2}):([0-9]{2})")
 
 
 class RulesError(EligibilityError):

@@ -11,6 +11,7 @@ import contextlib
 import json
 import secrets
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -195,9 +196,27 @@ def _next_draw_id(now: datetime) -> str:
 SOURCE_LENGTH = 200
 
 
+#: The request members each entropy kind takes (besides ``kind``).
+ENTROPY_MEMBERS = {
+    "witness": {"witnesses"},
+    "beacon": {"not_before"},
+    "public-lottery": {"sources"},
+    "none": set(),
+}
+
+
 def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The announcement's ``entropy`` member from a request, checked against the project."""
+    """The announcement's ``entropy`` member from a request, checked against the project. A
+    member that belongs to another kind is refused, not dropped: the requester meant it."""
     kind = request.get("kind", "witness")
+    given = {key for key, value in request.items() if key != "kind" and value is not None}
+    stray = sorted(given - ENTROPY_MEMBERS.get(kind, given))
+    if stray:
+        raise ServiceError(
+            "invalid:entropy",
+            f"{stray[0]} does not belong to entropy {kind}",
+            f"entropy.{stray[0]}",
+        )
     if kind == "witness":
         k = request.get("witnesses", 2)
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 9:
@@ -479,6 +498,13 @@ def snapshot_text(draw_id: str) -> str:
     return text
 
 
+def _readable(value: str) -> bool:
+    """Visible text: no control, format (zero-width, direction overrides), private-use or
+    unassigned characters, and at least one character that is not a space."""
+    categories = {unicodedata.category(ch) for ch in value}
+    return not categories & {"Cc", "Cf", "Co", "Cn", "Cs"} and any(not ch.isspace() for ch in value)
+
+
 def add_witness(draw: Draw, supervisor: User, value: str) -> Draw:
     """A supervisor's witness value; the last one completes the draw (commits).
 
@@ -491,6 +517,12 @@ def add_witness(draw: Draw, supervisor: User, value: str) -> Draw:
     value = value.strip() if isinstance(value, str) else ""
     if not value or len(value) > 200:
         raise ServiceError("invalid:witness", "a witness value is 1 to 200 characters", "value")
+    if not _readable(value):
+        raise ServiceError(
+            "invalid:witness",
+            "a witness value is read out and checked by people: visible characters only",
+            "value",
+        )
     ledger.lock()
     db.session.refresh(draw)
     if draw.state != "announced" or draw.entropy.get("kind") != "witness":

@@ -217,7 +217,7 @@ EDITABLE = (
     "phone",
     "qualification_expiry",
 )
-_PHONE = re.compile(r"1[3-9]\d{9}")
+_PHONE = re.compile(r"1[3-9][0-9]{9}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _LIST = re.compile(r"[;；,，、\s]+")
 

@@ -34,10 +34,20 @@ class ExportSummary:
     snapshots: int
 
 
-def _prepare(out: Path) -> None:
+def _check_folder(out: Path) -> None:
+    """Refuse a folder the bundle cannot go into before anything is written, the tail's
+    checkpoint included (a refused export changes nothing)."""
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out} is a file, not a folder")
     if out.exists() and any(out.iterdir()):
         raise ExportError(f"{out} is not empty")
-    (out / "snapshots").mkdir(parents=True, exist_ok=True)
+
+
+def _prepare(out: Path) -> None:
+    try:
+        (out / "snapshots").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create {out}: {exc.strerror or exc}") from None
 
 
 def _last_seq(to_seq: int | None) -> int:
@@ -92,10 +102,12 @@ def bundle_steps(out: Path, to_seq: int | None = None) -> steps.Steps[ExportSumm
     Raises:
         ExportError: as :func:`write_bundle`.
     """
-    if to_seq is None:
-        _cover_tail()
+    _check_folder(out)
     last = _last_seq(to_seq)
     _prepare(out)
+    if to_seq is None:
+        _cover_tail()
+        last = _last_seq(None)
     announced = (
         db.session.scalar(
             sa.select(sa.func.count(LedgerEntry.seq)).where(

@@ -62,6 +62,10 @@ def _id_number(value: str) -> str:
         ) from None
     if born.year < 1900:
         raise CodeError("invalid:id-number", "the birth date in the identity number is too early")
+    if born > clock.now().date():
+        raise CodeError(
+            "invalid:id-number", "the birth date in the identity number is in the future"
+        )
     return number
 
 

@@ -22,12 +22,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..domain.codes import CodeError, validate_id
+from ..input_text import has_control
 
 KINDS = ("experts", "organisations", "venues")
 REQUIRED = {
@@ -92,7 +93,7 @@ ALIASES = {
         "启用": "active",
     },
 }
-PHONE = re.compile(r"1[3-9]\d{9}")
+PHONE = re.compile(r"1[3-9][0-9]{9}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 LIST_SEPARATORS = re.compile(r"[;；,，、\s]+")
 _IN_CHUNK = 500
@@ -165,6 +166,10 @@ class Checker:
             if required:
                 self.error(row.line, name, f"{name} is required")
             return None
+        if isinstance(value, (bool, time)):
+            kind = "TRUE/FALSE" if isinstance(value, bool) else "time"
+            self.error(row.line, name, f"{name} must be text, not a {kind} cell")
+            return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, (datetime, date)):
@@ -172,6 +177,9 @@ class Checker:
         value = str(value)
         if len(value) > max_len:
             self.error(row.line, name, f"{name} is longer than {max_len} characters")
+            return None
+        if has_control(value):
+            self.error(row.line, name, f"{name} contains control characters")
             return None
         return value
 

@@ -210,15 +210,21 @@ def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
             workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
         raise ValueError(f"the XLSX file cannot be read ({type(exc).__name__})") from None
+    header: list[Any] = []
+    rows: list[Row] = []
+    number = 0
     try:
+        # In read-only mode the sheet's XML is parsed here, row by row: damage shows now.
         sheet = workbook.worksheets[0]
-        header: list[Any] = []
-        rows: list[Row] = []
         for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
             if number == 1:
                 header = list(values)
             elif any(v is not None and str(v).strip() for v in values):
                 rows.append(Row(number, list(values)))
+    except Exception as exc:  # a damaged sheet raises XML, zip or value errors
+        raise ValueError(
+            f"the XLSX file cannot be read after row {number} ({type(exc).__name__})"
+        ) from None
     finally:
         workbook.close()
     return header, rows

@@ -303,6 +303,35 @@ def _with_nodes(compute: Callable[[merkle.GetNode], T]) -> T:
     return compute(lookup)
 
 
+#: (database URL, origin) pairs this process has found to match the log's own origin.
+_ORIGINS_CHECKED: set[tuple[str, str]] = set()
+
+
+def origin() -> str:
+    """The log's origin from ``LOG_ORIGIN``, checked once per process against the origin of
+    ``log.created``: entries and checkpoints under another name would never verify again,
+    and the log is append-only, so a changed setting stops every write instead.
+
+    Raises:
+        dl.LedgerError: ``ledger:origin`` naming both origins.
+    """
+    configured = current_app.config["LOG_ORIGIN"]
+    checked = (str(db.engine.url), configured)
+    if checked in _ORIGINS_CHECKED:
+        return configured
+    record = db.session.scalar(sa.select(LedgerEntry.record).where(LedgerEntry.seq == 0))
+    if record is not None:
+        created = json.loads(record)["entry"]["body"]["origin"]
+        if created != configured:
+            raise dl.LedgerError(
+                "ledger:origin",
+                f"EXPERTDRAW_LOG_ORIGIN is {configured!r} but the log was created as "
+                f"{created!r}; set it back: the log's origin never changes",
+            )
+        _ORIGINS_CHECKED.add(checked)
+    return configured
+
+
 def _signer() -> NoteSigner:
     """The current key's signer, looked up once per transaction."""
     signer = db.session.info.get(_SIGNER)
@@ -363,7 +392,7 @@ def append(
     now = now or clock.now()
     signed = dl.sign_new(
         signer or _signer(),
-        log=current_app.config["LOG_ORIGIN"],
+        log=origin(),
         seq=last.seq + 1,
         time=_time_after(last.time, now),
         type=kind,
@@ -428,7 +457,7 @@ def issue_checkpoint(
             return latest
     tree_size = last.seq + 1
     tree_root = last.frontier.root()
-    text = CheckpointText(current_app.config["LOG_ORIGIN"], tree_size, tree_root, last.time)
+    text = CheckpointText(origin(), tree_size, tree_root, last.time)
     note = checkpoint_note(text, signers or [_signer()])
     row = Checkpoint(size=tree_size, root=tree_root.hex(), note=note, issued_at=now or clock.now())
     db.session.info.pop(_APPENDED, None)
@@ -473,6 +502,7 @@ def rotate_key(reason: str, actor: dict[str, str], now: datetime | None = None) 
         raise ServiceError("invalid:reason", "the reason is 1 to 200 characters", "reason")
     now = now or clock.now()
     lock()
+    origin()  # before the new key is written: a wrong origin leaves no key behind
     old_row = keys.current_row()
     if old_row is None:
         raise keys.SigningKeyError("the log has no signing key")

@@ -18,7 +18,7 @@ from ..services import draw_export
 from ..services.draw_export import MAX_DAYS, Cell, DrawSummary
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState, zone
+from .forms import FormState, parse_day, zone
 from .labels import label
 from .record import SUPERVISE, bp
 
@@ -35,11 +35,10 @@ def _day(state: FormState, name: str, missing: str) -> date | None:
     if not text:
         state.add(name, missing)
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
+    day = parse_day(text)
+    if day is None:
         state.add(name, _("Enter a date as YYYY-MM-DD, e.g. 2027-03-01."))
-        return None
+    return day
 
 
 def _period(state: FormState) -> tuple[date, date] | None:

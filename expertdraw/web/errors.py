@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from ..input_text import has_control
 from ..services.errors import Forbidden, NotFound, ServiceError
 from .forms import message_for
 
@@ -69,8 +70,29 @@ def _service(exc: ServiceError) -> Any:
     return _page(exc.http_status, _("The request could not be completed"), message_for(exc.code))
 
 
+def _refuse_control_characters() -> Any:
+    """A page request whose query or form holds a control character (``input_text``) gets a
+    400 page naming the field, before any view can pass the text on."""
+    if request.blueprint == "api":
+        return None  # the API names the field in its own problem (api.requests)
+    for values in (request.args, request.form):
+        for name, value in values.items(multi=True):
+            if has_control(name) or has_control(value):
+                return _page(
+                    400,
+                    _("The request was not understood"),
+                    _(
+                        "The field %(field)s contains control characters. Remove them and "
+                        "try again.",
+                        field=name[:60],
+                    ),
+                )
+    return None
+
+
 def init_app(app: Flask) -> None:
     """Register the error pages."""
+    app.before_request(_refuse_control_characters)
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(ServiceError, _service)
     for status in (400, 403, 404, 405, 413, 429):

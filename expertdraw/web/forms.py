@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -232,18 +232,39 @@ def zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
 
 
+#: Dates a form may name: this century (as the API's ``Moment`` and ``Day``); the calendar's
+#: edges would overflow date arithmetic, and nothing else is meant.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_local(text: str) -> datetime | None:
-    """A ``datetime-local`` value (``YYYY-MM-DDTHH:MM``) in the local zone, as aware UTC."""
+    """A ``datetime-local`` value (``YYYY-MM-DDTHH:MM``) in the local zone, as aware UTC;
+    None when it is not one, or not in this century."""
     text = (text or "").strip()
-    if not text:
+    if not text or not text.isascii():
         return None
     try:
         local = datetime.fromisoformat(text)
     except ValueError:
         return None
+    if not FIRST_YEAR <= local.year <= LAST_YEAR:
+        return None
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone())
     return local.astimezone(UTC)
+
+
+def parse_day(text: str | None) -> date | None:
+    """A ``YYYY-MM-DD`` date of this century, or None."""
+    text = (text or "").strip()
+    if not _DAY.fullmatch(text):
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if FIRST_YEAR <= day.year <= LAST_YEAR else None
 
 
 def parse_int(text: Any, default: int | None = None) -> int | None:

@@ -7,7 +7,7 @@ expert). The views register on the supervisor blueprint; the roles are the API's
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -20,7 +20,7 @@ from ..services import alerts, reports, reports_export
 from ..services.errors import ServiceError
 from . import progress
 from .access import roles_required
-from .forms import FormState, parse_int, zone
+from .forms import FormState, parse_day, parse_int, zone
 from .supervisor import SUPERVISE, bp
 
 PER_PAGE = 25
@@ -91,9 +91,8 @@ def issue_report() -> Response | tuple[str, int]:
     kind = request.form.get("report_kind", "")
     if kind not in REPORT_KINDS:
         state.add("report_kind", _("Choose daily, weekly or monthly reports."))
-    try:
-        day = date.fromisoformat(request.form.get("day", "").strip())
-    except ValueError:
+    day = parse_day(request.form.get("day"))
+    if day is None:
         state.add("day", _("Enter a date as YYYY-MM-DD."))
     period = None
     if state.ok:

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from ..services.projects import ProjectSpec, StratumSpec
 from .forms import FormState, abandon, lines, message_for, parse_int, parse_local
 
-_ROW = re.compile(r"strata\.(\d+)\.(name|specialty|kind|count|alternates)$")
+_ROW = re.compile(r"strata\.([0-9]+)\.(name|specialty|kind|count|alternates)$")
 TOP_FIELDS = (
     "code",
     "name",
@@ -143,7 +143,7 @@ def place_error(state: FormState, exc: Exception, row_of: list[int]) -> None:
     """Put a service error beside its field; ``strata.<i>.x`` goes to the form's row."""
     abandon()
     name = getattr(exc, "field", None) or ""
-    match = re.match(r"strata\.(\d+)\.(\w+)$", name)
+    match = re.match(r"strata\.([0-9]+)\.(\w+)$", name)
     if match and int(match.group(1)) < len(row_of):
         name = f"strata.{row_of[int(match.group(1))]}.{match.group(2)}"
     message = message_for(str(getattr(exc, "code", "error")), str(exc))

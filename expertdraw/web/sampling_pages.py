@@ -21,7 +21,7 @@ from .. import auth, clock
 from ..services import sampling
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState, parse_int, zone
+from .forms import FormState, parse_day, parse_int, zone
 from .supervisor import SUPERVISE, bp
 
 PER_PAGE = 25
@@ -56,11 +56,10 @@ def _day(state: FormState, name: str) -> date | None:
     if not text:
         state.add(name, _("Enter a date as YYYY-MM-DD."))
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
+    day = parse_day(text)
+    if day is None:
         state.add(name, _("Enter a date as YYYY-MM-DD."))
-        return None
+    return day
 
 
 def _pairs(text: str) -> list[tuple[int, list[str]]]:

@@ -16,17 +16,13 @@ from .. import auth, clock
 from ..services import directory, notices
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState, zone
+from .forms import FormState, parse_day, zone
 
 bp = Blueprint("staff", __name__, url_prefix="/venue")
 
 
 def _day() -> date:
-    text = request.values.get("day", "")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return clock.now().astimezone(zone()).date()
+    return parse_day(request.values.get("day")) or clock.now().astimezone(zone()).date()
 
 
 def _page(form: FormState, checked: dict[str, Any] | None = None, status: int = 200) -> Any:

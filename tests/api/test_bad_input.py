@@ -80,6 +80,20 @@ CASES = [
         {"strata": [{"name": "t", "specialty": "A0101", "kind": "technical", "count": 3}]},
         "strata",
     ),
+    ("NUL in the name", {"name": "教学\u0000楼"}, "name"),
+    ("lone surrogate in the name", {"name": "楼\ud800"}, "name"),
+    ("escape in a bidder", {"bidders": ["\u001b[31m"]}, "bidders.0"),
+    (
+        "the calendar's last day",
+        {"window_start": "9999-12-31T20:00:00-14:00", "window_end": "9999-12-31T23:00:00-14:00"},
+        "window_start",
+    ),
+    ("the calendar's first day", {"bid_deadline": "0001-01-01T00:00:00+14:00"}, "bid_deadline"),
+    (
+        "next century",
+        {"window_start": "2100-01-01T01:00:00+00:00", "window_end": "2100-01-01T09:00:00+00:00"},
+        "window_start",
+    ),
     (
         "bad stratum name",
         {"strata": [{"name": "技术 组", "specialty": "A0101", "kind": "technical", "count": 5}]},
@@ -139,4 +153,84 @@ def test_no_entropy_is_refused_unless_the_project_allows_it(pm):
         response = client.post("/api/v1/projects/P-BAD-1/draws", json={"entropy": {"kind": "none"}})
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "entropy.kind"
+    assert _counts() == before
+
+
+def test_control_characters_anywhere_are_refused_naming_the_field(app, pm):
+    """A NUL would be a server error on PostgreSQL and unreadable text on SQLite: refused
+    everywhere, the anonymous token request and query strings included."""
+    _, client = pm
+    anonymous = app.test_client()
+    token = anonymous.post("/api/v1/auth/token", json={"username": "pm\u0000", "password": "x"})
+    assert token.status_code == 422 and token.get_json()["errors"][0]["field"] == "username"
+    labelled = anonymous.post(
+        "/api/v1/auth/token",
+        json={"username": "pm", "password": "correct horse battery", "label": "l\u0000"},
+    )
+    assert labelled.status_code == 422 and labelled.get_json()["errors"][0]["field"] == "label"
+    listed = client.get("/api/v1/projects", query_string={"page": "1\u0000"})
+    assert listed.status_code == 422 and listed.get_json()["errors"][0]["field"] == "page"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"start": "9999-12-31", "end": "9999-12-31", "ratios": {"low": "1/10"}},
+        {"start": "0001-01-01", "end": "2027-01-31", "ratios": {"low": "1/10"}},
+    ],
+)
+def test_inspection_periods_are_dates_of_this_century(app, pm, body):
+    centre, _ = pm
+    _, token = auth_service.issue_token(centre.users["sup1"], label="t")
+    sup = ApiClient(app.test_client(), token)
+    with clock.frozen(c.NOW):
+        answer = sup.post("/api/v1/inspections", json=body)
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["code"] == "invalid:body"
+
+
+def test_a_beacon_not_before_at_the_end_of_the_calendar_is_refused(pm):
+    centre, client = pm
+    with clock.frozen(c.NOW):
+        client.post("/api/v1/projects", json=_project(centre))
+        before = _counts()
+        entropy = {"kind": "beacon", "not_before": "9999-12-31T23:59:59-14:00"}
+        answer = client.post("/api/v1/projects/P-BAD-1/draws", json={"entropy": entropy})
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.get_json()["errors"]] == ["entropy.not_before"]
+    assert _counts() == before
+
+
+@pytest.mark.parametrize(
+    ("entropy", "field"),
+    [
+        ({"kind": "witness", "sources": ["双色球 2027-03-01"]}, "entropy.sources"),
+        ({"kind": "witness", "not_before": "2027-03-01T00:00:00Z"}, "entropy.not_before"),
+        ({"kind": "public-lottery", "sources": ["x"], "witnesses": 2}, "entropy.witnesses"),
+    ],
+)
+def test_an_entropy_member_of_another_kind_is_refused_not_dropped(pm, entropy, field):
+    centre, client = pm
+    with clock.frozen(c.NOW):
+        client.post("/api/v1/projects", json=_project(centre))
+        before = _counts()
+        answer = client.post("/api/v1/projects/P-BAD-1/draws", json={"entropy": entropy})
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.get_json()["errors"]] == [field]
+    assert _counts() == before
+
+
+@pytest.mark.parametrize("value", ["\u200b", "\u202eabc", "  \u3000 "])
+def test_a_witness_value_must_be_visible_text(app, pm, value):
+    """People read witness values out and check them against the ledger: zero-width,
+    direction-override or blank values are refused and nothing is recorded."""
+    centre, client = pm
+    _, token = auth_service.issue_token(centre.users["sup1"], label="w")
+    sup = ApiClient(app.test_client(), token)
+    with clock.frozen(c.NOW):
+        client.post("/api/v1/projects", json=_project(centre))
+        draw = client.post("/api/v1/projects/P-BAD-1/draws", json={"entropy": {"kind": "witness"}})
+        before = _counts()
+        answer = sup.post(f"/api/v1/draws/{draw.get_json()['id']}/witnesses", json={"value": value})
+    assert answer.status_code == 422, answer.get_json()
     assert _counts() == before

@@ -348,3 +348,41 @@ def test_the_seed_pool_imports_as_one_file(reference, tmp_path):
     last = db.session.scalars(sa.select(Expert).where(Expert.code == experts[-1]["code"])).one()
     assert last.id_number == experts[-1]["id_number"]
     assert {s.specialty_code for s in last.specialties} == set(held[last.code])
+
+
+def test_an_xlsx_whose_sheet_is_damaged_is_refused_as_unreadable(reference, tmp_path):
+    """The zip opens but its sheet's XML is cut short: read-only mode parses it while the rows
+    are read, and that damage is an unreadable file too, with nothing written."""
+    import zipfile
+
+    good = write_xlsx(tmp_path / "o.xlsx", ORG_HEADER, org_rows())
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[:-40]
+            target.writestr(item, data)
+    before = db.session.scalar(sa.select(sa.func.count(Organisation.id)))
+    result = imports.import_file("organisations", damaged)
+    assert [e.line for e in result.errors] == [1]
+    assert "cannot be read" in result.errors[0].message
+    assert db.session.scalar(sa.select(sa.func.count(Organisation.id))) == before
+
+
+def test_unreadable_or_ambiguous_cells_are_refused_naming_line_and_column(reference, tmp_path):
+    """A NUL or escape in a cell, a TRUE/FALSE cell, a phone or identity number in
+    full-width digits: each an error at its line and column, and nothing written."""
+    full_width = str.maketrans("0123456789", "０１２３４５６７８９")
+    rows = expert_rows()
+    rows[0][1] = "李\x00明"
+    rows[1][3] = "13887054321".translate(full_width)
+    result = imports.import_file("experts", write_csv(tmp_path / "e.csv", EXPERT_HEADER, rows))
+    assert [(e.line, e.column) for e in result.errors] == [(2, "name"), (3, "phone")]
+    rows = expert_rows()
+    rows[0][0] = True
+    rows[1][2] = ID_2[:17].translate(full_width) + ID_2[17]
+    result = imports.import_file("experts", write_xlsx(tmp_path / "e.xlsx", EXPERT_HEADER, rows))
+    assert [(e.line, e.column) for e in result.errors] == [(2, "code"), (3, "id_number")]
+    assert "TRUE/FALSE" in result.errors[0].message
+    assert db.session.scalar(sa.select(sa.func.count(Expert.id)).where(Expert.code.like("X%"))) == 0

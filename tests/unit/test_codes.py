@@ -105,3 +105,18 @@ def test_draw_ids_allow_only_the_spec_characters():
     for bad in ("", "V530602 R01", "评标室", "V/1"):
         with pytest.raises(CodeError):
             validate_id(bad)
+
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize("number", PUBLISHED_ID)
+def test_identity_numbers_take_ascii_digits_only(number):
+    """The same person's number written in full-width or superscript digits is refused, not
+    read as another number (it would hash differently and make one person two experts)."""
+    with pytest.raises(CodeError):
+        validate_id_number(number[:17].translate(FULL_WIDTH) + number[17])
+    with pytest.raises(CodeError):
+        validate_id_number(number[:16] + "²" + number[17])
+    with pytest.raises(CodeError):
+        validate_region("５３０６０２")

@@ -231,3 +231,18 @@ def test_login_follows_a_local_next(app, centre):
         data={"username": "pm", "password": PASSWORD, "csrf_token": token},
     )
     assert response.location.endswith("/manager/projects/P1?tab=2")
+
+
+def test_a_control_character_in_a_form_is_refused_naming_the_field(app, centre):
+    """A NUL in the login form (or any page's form or query) gets a 400 page naming the field
+    on both databases, and logs nobody in."""
+    client = app.test_client()
+    page = client.get("/login")
+    token = csrf_of(page.get_data(as_text=True)) if app.config["WTF_CSRF_ENABLED"] else ""
+    response = client.post(
+        "/login", data={"username": "pm\x00", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert "username" in response.get_data(as_text=True)
+    assert client.get("/manager/projects").status_code == 302  # still logged out
+    assert client.get("/login?next=/x\x1b").status_code == 400

@@ -1,0 +1,43 @@
+"""Text that people type or import: no control characters.
+
+A NUL, a stray escape or a lone UTF-16 surrogate is never meant in a name, a code or a
+witness value: PostgreSQL refuses NUL in text (a server error if it gets that far), SQLite
+stores it, and either way such text cannot be read back by the people who must check it.
+So every request value and imported cell is refused with the field named. Tabs and line
+breaks stay allowed: multi-line fields use them, and single-line fields are trimmed or
+checked by their own patterns.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+#: C0 controls but tab, line feed and carriage return; DEL and the C1 controls; surrogates.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def has_control(text: str) -> bool:
+    """True if ``text`` holds a character :data:`CONTROL` refuses."""
+    return CONTROL.search(text) is not None
+
+
+def first_bad_field(data: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (value or key) in JSON-like ``data`` that holds a
+    control character (``$`` for the top level), or None."""
+    if isinstance(data, str):
+        return (path or "$") if has_control(data) else None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and has_control(key):
+                return path or "$"
+            found = first_bad_field(value, where)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found = first_bad_field(value, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
