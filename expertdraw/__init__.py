@@ -27,12 +27,27 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
     register_security(app)
     register_blueprints(app)
     register_cli(app)
     register_jobs(app)
     return app
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create a new SQLite database file readable by its owner only (SQLite would create it
+    world-readable, and it holds the pool, encrypted or not); its journal files follow."""
+    import os
+
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix or ":memory:" in url:
+        return
+    path = Path(url[len(prefix) :].split("?", 1)[0])
+    if path.exists() or not path.parent.is_dir():
+        return
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def register_extensions(app: Flask) -> None:

@@ -10,8 +10,9 @@
 - ``scheduler``: who holds the scheduler lease (``scheduler_leases``), informative only:
   a web-only instance runs no scheduler, and another host may be the leader.
 
-``/metrics`` is public unless ``METRICS_TOKEN`` is set, then it needs
-``Authorization: Bearer <token>``. Both answer counts and codes only.
+``/metrics`` needs ``Authorization: Bearer <METRICS_TOKEN>`` when the token is set, and is
+refused in production without one; in development without a token it is open. Both answer
+counts and codes only.
 """
 
 from __future__ import annotations
@@ -145,9 +146,11 @@ def health_report() -> tuple[dict[str, Any], bool]:
 
 
 def _metrics_allowed() -> bool:
+    """Without ``METRICS_TOKEN`` the figures are open in development only: in production
+    they show what is under way (pending notices, draws by state) and need the token."""
     token = current_app.config.get("METRICS_TOKEN")
     if not token:
-        return True
+        return not current_app.config.get("PRODUCTION")
     given = request.headers.get("Authorization", "")
     return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 

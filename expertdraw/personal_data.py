@@ -42,6 +42,9 @@ class Protector:
             raise PersonalDataError("the data key must be 32 bytes")
         self._aead = AESGCM(_derive(master, b"expertdraw/personal-data/aes-gcm/v1"))
         self._mac_key = _derive(master, b"expertdraw/personal-data/lookup/v1")
+        #: Keys the snapshot's group codes: without it, a code could be traced back to the
+        #: employer by hashing every public USCC with the project's code.
+        self.group_key = _derive(master, b"expertdraw/group-codes/v1")
 
     def encrypt(self, text: str) -> bytes:
         nonce = secrets.token_bytes(12)

@@ -8,6 +8,7 @@ commits, so nobody sees a result the ledger does not already prove.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import secrets
 import threading
@@ -693,12 +694,70 @@ def supply_entropy(
                 raise ServiceError("invalid:entropy", "the lottery numbers are needed", "numbers")
             taken = outside.take_public_lottery(draw.entropy, numbers)
             _refuse_earlier_numbers(draw, taken.value)
+            if not _confirmed(draw, user, taken.value):
+                return draw
         else:
             raise Conflict("conflict:draw-state", f"draw {draw.id} takes {kind} entropy")
     except outside.EntropyError as exc:
         db.session.rollback()
         raise ServiceError(exc.code, str(exc), "pulse" if kind == "beacon" else "numbers") from None
     return complete(draw, taken.value, user)
+
+
+#: Users who must enter the same lottery numbers before they are taken.
+LOTTERY_CONFIRMATIONS = 2
+
+
+def _confirmed(draw: Draw, user: User | None, key: str) -> bool:
+    """Record ``user``'s reading of the lottery numbers (as the key string's SHA-256) and say
+    whether another supervisor entered the same (commits what it records).
+
+    In ``rfc3797`` mode there is no server secret: whoever types the numbers decides the
+    committee, and could search offline for numbers that give the one they want. The numbers
+    are public, so two people read them from the published results and must agree; a second
+    reading corrects one's own.
+
+    Raises:
+        Forbidden: no user (nothing reads lottery results for the service);
+        Conflict ``entropy:lottery-mismatch``: another supervisor entered other numbers (this
+        reading is recorded, so either may correct theirs).
+    """
+    if user is None:
+        raise Forbidden("forbidden:lottery", "lottery numbers are entered by supervisors")
+    reading = "sha256:" + hashlib.sha256(key.encode("ascii")).hexdigest()
+    ledger.lock()
+    db.session.refresh(draw)
+    if draw.state != "announced":
+        raise Conflict("conflict:draw-state", f"draw {draw.id} is not waiting for numbers")
+    entered = list(
+        db.session.scalars(
+            sa.select(Witness).where(Witness.draw_id == draw.id).order_by(Witness.position)
+        )
+    )
+    mine = next((w for w in entered if w.supervisor_id == user.id), None)
+    if mine is None:
+        position = max((w.position for w in entered), default=-1) + 1
+        mine = Witness(draw_id=draw.id, position=position, supervisor_id=user.id)
+        db.session.add(mine)
+    mine.value, mine.entered_at = reading, clock.now()
+    others = [w for w in entered if w.supervisor_id != user.id]
+    agreeing = 1 + sum(w.value == reading for w in others)
+    if agreeing >= LOTTERY_CONFIRMATIONS:
+        return True
+    db.session.commit()
+    if others:
+        raise Conflict(
+            "entropy:lottery-mismatch",
+            "these numbers differ from those another supervisor entered: both check them "
+            "against the published results",
+            "numbers",
+        )
+    return False
+
+
+def lottery_readings(draw: Draw) -> int:
+    """How many supervisors have entered lottery numbers for ``draw`` so far."""
+    return len(witnesses_of(draw)) if draw.entropy.get("kind") == "public-lottery" else 0
 
 
 def _refuse_earlier_numbers(draw: Draw, key: str) -> None:

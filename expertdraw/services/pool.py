@@ -16,7 +16,6 @@ tests that hold ``build_pool`` equal to the domain rules run on every expert.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from ..models import (
     Stratum,
 )
 from ..models.periods import overlapping
+from ..personal_data import protector
 from . import pool_universe, seat_map
 from .sql_lists import as_list, list_of
 
@@ -87,18 +87,33 @@ class Pool:
     stale_blocked: list[str] = field(default_factory=list)
 
 
-def group_code(family: str, employer: str | None, expert_code: str) -> str:
+def _group_prefix(family: str, kind: str, key: bytes | None) -> Any:
+    """The SHA-256 state after the group key, the family and the basis kind.
+
+    Group codes are keyed: the key is derived from the personal-data key (``key`` None) and
+    never leaves the service. The project code and the organisations' USCCs are public, so an
+    unkeyed hash of them would let anyone holding a snapshot name every candidate's employer."""
+    key = protector().group_key if key is None else key
+    return short_sha256(key + f"\x00{family}\x00{kind}:".encode())
+
+
+def group_code(
+    family: str, employer: str | None, expert_code: str, key: bytes | None = None
+) -> str:
     """Opaque employer code for one ``family`` (a draw's project code): the same within a draw
     and its supplementary draws, as draw.md §2 requires, and unrelated across projects. It
     does not depend on the draw id, so a pool can be built before the id is numbered."""
-    basis = f"employer:{employer}" if employer else f"expert:{expert_code}"
-    return "G" + hashlib.sha256(f"{family}\x00{basis}".encode()).hexdigest()[:10]
+    digest = _group_prefix(family, "employer" if employer else "expert", key)
+    digest.update((employer or expert_code).encode())
+    return "G" + digest.hexdigest()[:10]
 
 
-def _own_group_codes(family: str, expert_codes: Iterable[str]) -> list[str]:
+def _own_group_codes(
+    family: str, expert_codes: Iterable[str], key: bytes | None = None
+) -> list[str]:
     """``group_code(family, None, code)`` for each code (an expert without an employer is a
     group of one), from one hashed prefix: thousands of them in a provincial pool."""
-    prefix = short_sha256(f"{family}\x00expert:".encode())
+    prefix = _group_prefix(family, "expert", key)
     codes = []
     for code in expert_codes:
         digest = prefix.copy()
@@ -554,9 +569,9 @@ def _fact_rules_statement() -> sa.Select[Any]:
     return sa.select(list_of(fact_rules.c.expert_id), list_of(fact_rules.c.rank))
 
 
-def _employer_groups(family: str, usccs: Iterable[str]) -> dict[str, str]:
+def _employer_groups(family: str, usccs: Iterable[str], key: bytes | None = None) -> dict[str, str]:
     """``group_code(family, uscc, "")`` for each employer's USCC, from one hashed prefix."""
-    prefix = short_sha256(f"{family}\x00employer:".encode())
+    prefix = _group_prefix(family, "employer", key)
     groups = {}
     for uscc in usccs:
         digest = prefix.copy()

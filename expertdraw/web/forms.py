@@ -83,6 +83,10 @@ ERRORS: dict[str, Any] = {
     "conflict:leave": _l("This period overlaps a leave you have already declared."),
     "conflict:leave-over": _l("This leave is already over."),
     "conflict:bidder": _l("This organisation is already a bidder of the project."),
+    "entropy:lottery-mismatch": _l(
+        "These numbers differ from those another supervisor entered. Both of you check them "
+        "against the published results."
+    ),
     "conflict:award-early": _l(
         "The award can be recorded only after the evaluation window has ended."
     ),

@@ -131,6 +131,8 @@ NUMBER = re.compile(r"[0-9]{1,13}")
 def _entropy_done(draw: Draw) -> Response:
     if draw.state == "completed":
         flash(_("The draw is completed."), "success")
+    elif draw.state == "announced":
+        flash(_("Your reading is recorded; another supervisor confirms it."), "success")
     else:
         flash(_("The draw failed: %(reason)s", reason=draw.reason or ""), "error")
     return redirect(url_for("supervisor.room", draw_id=draw.id))

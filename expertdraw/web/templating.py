@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, Response, g, request, url_for
+from flask import Flask, Response, current_app, g, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -90,13 +90,18 @@ def _context() -> dict[str, Any]:
 
 
 def _headers(response: Response) -> Response:
+    """Security headers: every response is ``nosniff``; whatever a logged-in user receives
+    (pages, downloads, API answers) is ``no-store``, so that a shared computer's cache keeps
+    no list, report or bundle; in production, browsers keep to HTTPS (HSTS)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.blueprint != "api" and response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if g.get("user") is not None:
-            response.headers.setdefault("Cache-Control", "no-store")
+    if g.get("user") is not None:
+        response.headers.setdefault("Cache-Control", "no-store")
+    if current_app.config.get("PRODUCTION"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
 
 

@@ -130,6 +130,14 @@ def test_metrics_can_require_a_token(app, client):
     assert response.status_code == 200
 
 
+def test_production_keeps_metrics_closed_without_a_token_and_asks_for_https(app, client):
+    app.config["PRODUCTION"] = True
+    response = client.get("/metrics")
+    assert response.status_code == 401
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def _as(app, user) -> ApiClient:
     _, token = auth_service.issue_token(user, label="ops test")
     return ApiClient(app.test_client(), token)

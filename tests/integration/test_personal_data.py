@@ -68,3 +68,13 @@ def test_same_value_encrypts_differently_each_time():
     p = Protector(b"\x01" * 32)
     assert p.encrypt(PHONE) != p.encrypt(PHONE)
     assert p.lookup_hash(PHONE) == p.lookup_hash(PHONE)
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path):
+    import stat
+
+    from expertdraw import create_app
+
+    path = tmp_path / "private.db"
+    create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "INSTANCE_PATH": str(tmp_path)})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

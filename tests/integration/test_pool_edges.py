@@ -183,8 +183,9 @@ def test_overlapping_strata_and_a_specialty_without_codes(seeded_project: Projec
 )
 def test_groups_of_experts_without_employer_are_their_own(family, codes):
     """The batch form gives each expert without an employer exactly ``group_code``'s group."""
-    assert pool._own_group_codes(family, codes) == [
-        pool.group_code(family, None, code) for code in codes
+    key = bytes(range(32))
+    assert pool._own_group_codes(family, codes, key) == [
+        pool.group_code(family, None, code, key) for code in codes
     ]
 
 
@@ -290,3 +291,26 @@ def test_project_facts_name_the_parties_their_groups_and_the_drafters(
     assert probed == party_ids | {group.id, unit.id} | {
         o.id for o in orgs if o.parent_id in party_ids
     } | {db.session.get(Organisation, i).parent_id for i in party_ids} - {None}
+
+
+def test_group_codes_are_keyed_by_the_deployment(app):
+    """Group codes name no employer to someone holding a snapshot: the project code and the
+    USCCs are public, so the code must not be their plain hash; and another deployment (another
+    key) gives other codes for the same employer and project."""
+    import hashlib
+
+    from expertdraw.personal_data import Protector
+
+    uscc = "91530602MA6K00000X"
+    code = pool.group_code("P-FAMILY", uscc, "")
+    for basis in (f"P-FAMILY\x00employer:{uscc}", f"\x00P-FAMILY\x00employer:{uscc}"):
+        assert code != "G" + hashlib.sha256(basis.encode()).hexdigest()[:10]
+    assert code == pool.group_code("P-FAMILY", uscc, "E0000001")  # the employer decides
+    assert code != pool.group_code("P-OTHER", uscc, "")
+    assert pool.group_code("P-FAMILY", None, "E1") != pool.group_code("P-FAMILY", None, "E2")
+    original = app.extensions["expertdraw.personal_data"]
+    app.extensions["expertdraw.personal_data"] = Protector(bytes(range(32)))
+    try:
+        assert pool.group_code("P-FAMILY", uscc, "") != code
+    finally:
+        app.extensions["expertdraw.personal_data"] = original

@@ -65,10 +65,17 @@ def test_an_rfc3797_draw_has_no_secret_and_waits_for_the_numbers(lottery_draw):
     assert draws.get_draw(draw.id).state == "announced"
 
 
+def _confirmed(centre, draw, numbers):
+    """The numbers entered by two supervisors (the second reading completes the draw)."""
+    waiting = draws.supply_entropy(draw, centre.users["sup1"], numbers=numbers)
+    assert waiting.state == "announced"
+    return draws.supply_entropy(draw, centre.users["sup2"], numbers=numbers)
+
+
 def test_the_numbers_pick_members_and_alternates_in_rfc3797_order(lottery_draw):
     centre, draw = lottery_draw
     with clock.frozen(c.NOW):
-        done = draws.supply_entropy(draw, centre.users["sup1"], numbers=NUMBERS)
+        done = _confirmed(centre, draw, NUMBERS)
     assert done.state == "completed"
     completed = ledger.entry_body("draw.completed", draw.id)
     assert completed["secret"] == "" and completed["entropy_value"] == KEY
@@ -84,7 +91,7 @@ def test_the_numbers_pick_members_and_alternates_in_rfc3797_order(lottery_draw):
 def test_a_declined_member_is_replaced_and_the_bundle_replays(lottery_draw, tmp_path):
     centre, draw = lottery_draw
     with clock.frozen(c.NOW):
-        draws.supply_entropy(draw, centre.users["sup1"], numbers=NUMBERS)
+        _confirmed(centre, draw, NUMBERS)
         code = _decline(draw.id)
     completed = ledger.entry_body("draw.completed", draw.id)
     replaced = ledger.entry_body("draw.replaced", draw.id)
@@ -115,7 +122,7 @@ def _decline(draw_id: str) -> str:
 def test_without_alternates_left_a_supplementary_rfc3797_draw_runs(lottery_draw, tmp_path):
     centre, draw = lottery_draw
     with clock.frozen(c.NOW):
-        draws.supply_entropy(draw, centre.users["sup1"], numbers=NUMBERS)
+        _confirmed(centre, draw, NUMBERS)
         for _ in range(3):
             _decline(draw.id)
     bodies = ledger.entry_bodies("draw.replaced", draw.id)
@@ -133,7 +140,7 @@ def test_without_alternates_left_a_supplementary_rfc3797_draw_runs(lottery_draw,
     assert reused.value.code == "entropy:lottery-reused" and reused.value.field == "numbers"
     assert draws.get_draw(supplementary).state == "announced"
     with clock.frozen(c.NOW):
-        done = draws.supply_entropy(extra, centre.users["sup1"], numbers=[[4, 8, 15], [16, 23]])
+        done = _confirmed(centre, extra, [[4, 8, 15], [16, 23]])
     assert done.state == "completed"
     completed = ledger.entry_body("draw.completed", supplementary)
     assert completed["entropy_value"] == "4.8.15./16.23./" and len(completed["members"]) == 1
@@ -141,3 +148,23 @@ def test_without_alternates_left_a_supplementary_rfc3797_draw_runs(lottery_draw,
     export.write_bundle(bundle)
     verdict = run_verifier(bundle, "--replay", "--entry-signatures")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+
+
+def test_one_supervisor_alone_cannot_choose_the_numbers(lottery_draw):
+    """No secret in this mode: whoever types the numbers decides the committee. A second
+    supervisor must enter the same numbers; a different reading completes nothing, and either
+    may correct theirs."""
+    centre, draw = lottery_draw
+    with clock.frozen(c.NOW):
+        first = draws.supply_entropy(draw, centre.users["sup1"], numbers=NUMBERS)
+        assert first.state == "announced"
+        again = draws.supply_entropy(draw, centre.users["sup1"], numbers=NUMBERS)
+        assert again.state == "announced"  # the same person twice is still one reading
+        with pytest.raises(ServiceError) as differ:
+            draws.supply_entropy(draw, centre.users["sup2"], numbers=[[1, 2, 3], [4, 5]])
+        assert differ.value.code == "entropy:lottery-mismatch"
+        assert draws.get_draw(draw.id).state == "announced"
+        assert ledger.entry_bodies("draw.completed", draw.id) == []
+        done = draws.supply_entropy(draw, centre.users["sup1"], numbers=[[3, 2, 1], [5, 4]])
+    assert done.state == "completed"  # sup1 corrected theirs to sup2's reading
+    assert ledger.entry_body("draw.completed", draw.id)["entropy_value"] == "1.2.3./4.5./"

@@ -51,7 +51,15 @@ def test_lottery_numbers_are_entered_per_source_and_complete_the_draw(app, lotte
     negative = client.post(path, data={"numbers.0": "-1", "numbers.1": "4"})
     assert negative.status_code == 422 and state_of(lottery_draw) == "announced"
     assert login("pm").post(path, data={"numbers.0": "1", "numbers.1": "2"}).status_code == 403
-    done = client.post(path, data={"numbers.0": "22, 3 17", "numbers.1": "5 1"})
+    first = client.post(path, data={"numbers.0": "22, 3 17", "numbers.1": "5 1"})
+    assert first.status_code == 302 and state_of(lottery_draw) == "announced"
+    waiting = client.get(f"/supervisor/draws/{lottery_draw}").get_data(as_text=True)
+    assert 'data-lottery-readings="1"' in waiting and "Your reading is recorded" in waiting
+    second = login("sup2")
+    other = second.post(path, data={"numbers.0": "3 17 23", "numbers.1": "1 5"})
+    assert other.status_code == 409 and state_of(lottery_draw) == "announced"
+    assert "与另一名监督人员输入的不一致" in other.get_data(as_text=True)
+    done = second.post(path, data={"numbers.0": "3 17 22", "numbers.1": "1 5"})
     assert done.status_code == 302 and state_of(lottery_draw) == "completed"
     body = ledger.entry_body("draw.completed", lottery_draw)
     assert body["entropy_value"] == "3.17.22./1.5./"
@@ -61,7 +69,9 @@ def test_lottery_numbers_are_entered_per_source_and_complete_the_draw(app, lotte
 
 def test_administrators_may_enter_lottery_numbers_as_in_the_api(app, lottery_draw, login):
     path = f"/supervisor/draws/{lottery_draw}/lottery"
-    done = login("admin").post(path, data={"numbers.0": "1 2", "numbers.1": "3"})
+    first = login("admin").post(path, data={"numbers.0": "1 2", "numbers.1": "3"})
+    assert first.status_code == 302 and state_of(lottery_draw) == "announced"
+    done = login("sup1").post(path, data={"numbers.0": "2 1", "numbers.1": "3"})
     assert done.status_code == 302 and state_of(lottery_draw) == "completed"
 
 
