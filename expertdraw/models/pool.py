@@ -8,14 +8,15 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .types import EncryptedText, UTCDateTime
+from .types import EncryptedString, EncryptedText, UTCDateTime
 
 EXPERT_STATUSES = ("active", "suspended", "retired", "removed")
 EXPERT_KINDS = ("technical", "economic")
 
 
 class Expert(db.Model):
-    """An expert in the pool. ID and phone numbers are encrypted; ``*_hash`` allow look-up."""
+    """An expert in the pool. ID and phone numbers and e-mail addresses are encrypted;
+    ``*_hash`` allow look-up."""
 
     __tablename__ = "experts"
 
@@ -26,7 +27,7 @@ class Expert(db.Model):
     id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
     phone: Mapped[str | None] = mapped_column(EncryptedText)
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    email: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(EncryptedString(400))
     home_region: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     title: Mapped[str] = mapped_column(String(50))
