@@ -239,4 +239,7 @@ def suspend_expert(code: str, reason: str, user: User, alert_id: int | None = No
         db.session.rollback()
         raise
     log.info(logfmt.event("expert.suspended", expert=expert.code, reason=reason))
+    from .replacements import recheck_expert
+
+    recheck_expert(expert.id, {"role": user.role, "id": user.pseudonym})
     return expert

@@ -129,7 +129,16 @@ def set_status(code: str, status: str, reason: str, user: User) -> Expert:
         _actor(user),
     )
     db.session.commit()
+    _recheck(expert, user)
     return expert
+
+
+def _recheck(expert: Expert, user: User) -> int:
+    """Re-check the committees the expert sits on after a change to them (rules.md: a
+    later-found conflict triggers a replacement); returns how many seats they left."""
+    from .replacements import recheck_expert
+
+    return recheck_expert(expert.id, _actor(user))
 
 
 def _own(user: User) -> Expert:
@@ -361,6 +370,8 @@ def update_expert(code: str, values: dict[str, str], user: User) -> list[str]:
             _actor(user),
         )
     db.session.commit()
+    if changed:
+        _recheck(expert, user)
     return changed
 
 

@@ -152,6 +152,10 @@ def declare_conflict(
     )
     if commit:
         db.session.commit()
+        # A conflict with a party of a committee the expert already sits on takes them off it.
+        from .replacements import recheck_expert
+
+        recheck_expert(user.expert_id, _actor(user), now)
 
 
 def expire_overdue(now: datetime | None = None) -> int:

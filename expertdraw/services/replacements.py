@@ -123,9 +123,11 @@ def _release(member: Member, reason: str, now: datetime) -> None:
         .where(Booking.member_id == member.id, Booking.released_at.is_(None))
         .values(released_at=now)
     )
+    # An accepted seat is withdrawn too (a conflict found later, a suspension): the expert's
+    # inbox and schedule must not keep showing a seat the venue no longer holds for them.
     db.session.execute(
         sa.update(Notice)
-        .where(Notice.member_id == member.id, Notice.status == "pending")
+        .where(Notice.member_id == member.id, Notice.status.in_(("pending", "accepted")))
         .values(status="withdrawn")
     )
     db.session.flush()
@@ -449,10 +451,34 @@ def later_sources(sources: list[str], now: datetime) -> list[str]:
     return [prefix + source[: draws.SOURCE_LENGTH - len(prefix)] for source in sources]
 
 
+#: Exclusions found after the draw that take a member off the committee (rules.md: "a
+#: later-found conflict triggers a replacement"): conflicts with the parties, and a member no
+#: longer in good standing. Not those the draw itself causes (``busy`` by its own seat,
+#: ``frequency``, ``same-tenderer``) nor ``stale-data`` or ``unavailable`` (the expert answers
+#: the notice for those).
+LATER_FOUND = frozenset(
+    {
+        "party-employer",
+        "party-former",
+        "party-relative",
+        "party-declared",
+        "authority",
+        "drafting",
+        "region",
+        "inactive",
+        "penalty",
+    }
+)
+#: The replacement's reason for the exclusions that are no conflict.
+INELIGIBLE = frozenset({"inactive", "penalty"})
+
+
 def recheck_members(
     root: Draw, actor: dict[str, str], now: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Re-check the current members (e.g. after a bidder was added); replace the conflicted."""
+    """Re-check the current members (after a bidder was added, an expert suspended, edited or
+    declaring a conflict); replace each one a :data:`LATER_FOUND` rule now excludes, as
+    ``conflict`` or, for standing alone (``inactive``, ``penalty``), ``ineligible``."""
     project = db.session.get(Project, root.project_id)
     members = list(
         db.session.scalars(
@@ -470,7 +496,29 @@ def recheck_members(
     bodies = []
     for member in members:
         fact = loaded[member.expert_id]
-        reasons = [r for r in el.exclusions(fact, facts, rules) if r.startswith("party")]
+        reasons = set(el.exclusions(fact, facts, rules)) & LATER_FOUND
         if reasons:
-            bodies.append(replace_member(member, "conflict", actor, now))
+            reason = "ineligible" if reasons <= INELIGIBLE else "conflict"
+            bodies.append(replace_member(member, reason, actor, now))
     return bodies
+
+
+def recheck_expert(expert_id: int, actor: dict[str, str], now: datetime | None = None) -> int:
+    """After a change to one expert, re-check every committee they sit on whose evaluation
+    has not ended (each replacement commits); returns how many seats they left."""
+    now = now or clock.now()
+    roots = list(
+        db.session.scalars(
+            sa.select(Draw)
+            .join(Member, Member.draw_id == Draw.id)
+            .join(Project, Project.id == Draw.project_id)
+            .where(
+                Member.expert_id == expert_id,
+                Member.state == "active",
+                Draw.state == "completed",
+                Project.window_end > now,
+            )
+            .order_by(Draw.id)
+        )
+    )
+    return sum(len(recheck_members(root, actor, now)) for root in roots)

@@ -122,6 +122,7 @@ REASONS: dict[str, Any] = {
     "timeout": _l("No answer in time"),
     "declined": _l("Declined"),
     "conflict": _l("Conflict found later"),
+    "ineligible": _l("No longer eligible"),
 }
 
 

@@ -1,0 +1,89 @@
+"""A conflict or a loss of standing found after the draw takes the member off the committee
+(rules.md: "a later-found conflict triggers a replacement"), whoever records it; the leaver's
+notice is withdrawn, accepted or not, so their schedule shows no seat. On both databases."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Expert, Member, Notice
+from expertdraw.services import draws, experts, ledger, notices, projects
+
+from . import centre as c
+
+
+def _completed(centre: c.Centre, code: str = "P-LATER"):
+    project = projects.create_project(c.project_spec(centre, code), centre.users["pm"])
+    draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+    return draws.add_witness(draw, centre.users["sup1"], "w")
+
+
+def _first_member(draw_id: str) -> tuple[Member, Notice, str]:
+    member = db.session.scalars(
+        sa.select(Member)
+        .where(Member.draw_id == draw_id, Member.state == "active")
+        .order_by(Member.id)
+    ).first()
+    notice = db.session.scalar(sa.select(Notice).where(Notice.member_id == member.id))
+    code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
+    return member, notice, code
+
+
+def test_a_suspended_member_who_had_accepted_leaves_and_is_told(app):
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed(centre)
+        member, notice, code = _first_member(draw.id)
+        expert_user = c.expert_user(code)
+        notices.answer(expert_user, notice.id, accept=True)
+        experts.set_status(code, "suspended", "investigation", centre.users["admin"])
+    db.session.refresh(member)
+    assert member.state == "replaced" and member.left_reason == "ineligible"
+    body = ledger.entry_bodies("draw.replaced", draw.id)[-1]
+    assert body["out"] == code and body["reason"] == "ineligible" and body["in"] is not None
+    assert db.session.get(Notice, notice.id).status == "withdrawn"
+    mine = [n for n in notices.inbox(expert_user) if n["status"] == "accepted"]
+    assert mine == []  # nothing left on the expert's schedule
+
+
+def test_a_declared_conflict_with_a_bidder_takes_the_member_off(app):
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed(centre)
+        member, _, code = _first_member(draw.id)
+        notices.declare_conflict(c.expert_user(code), centre.bidders[0])
+    db.session.refresh(member)
+    assert member.state == "replaced" and member.left_reason == "conflict"
+
+
+def test_an_employer_corrected_to_a_bidder_takes_the_member_off(app):
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed(centre)
+        member, _, code = _first_member(draw.id)
+        form = asdict(experts.editable(code))
+        form["employer_uscc"] = centre.bidders[0]
+        assert "employer" in experts.update_expert(code, form, centre.users["admin"])
+    db.session.refresh(member)
+    assert member.state == "replaced" and member.left_reason == "conflict"
+
+
+def test_a_change_that_excludes_no_one_replaces_no_one(app):
+    """Correcting a name, or suspending after the evaluation ended, leaves the committee."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed(centre)
+        member, _, code = _first_member(draw.id)
+        form = asdict(experts.editable(code))
+        form["name"] = "改名"
+        experts.update_expert(code, form, centre.users["admin"])
+    with clock.frozen(c.WINDOW + timedelta(hours=9)):
+        experts.set_status(code, "suspended", "investigation", centre.users["admin"])
+    db.session.refresh(member)
+    assert member.state == "active"
+    assert ledger.entry_bodies("draw.replaced", draw.id) == []
