@@ -59,6 +59,7 @@ DEFAULT_DOMAIN_STATUS = 409
 # Exact codes whose status differs from their prefix's (checked before STATUS_BY_PREFIX).
 STATUS_BY_CODE: dict[str, int] = {
     "user:link": 422,
+    "user:expert-taken": 409,
     "user:password": 422,
     "user:role": 422,
     "user:username": 409,

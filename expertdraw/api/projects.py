@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from .. import auth
-from ..services import draws, projects, replacements, sealed
+from ..services import draws, projects, sealed
 from .blueprint import bp
 from .framework import api_route
 from .pagination import Page, PageQuery, page_of
@@ -221,13 +221,7 @@ def get_project(code: str) -> dict[str, Any]:
 def add_bidder(code: str, body: BidderIn) -> dict[str, Any]:
     """Until the bid deadline. Members of a completed draw now in conflict are replaced."""
     project = projects.get_project(code, _user())
-    projects.add_bidder(project, body.uscc)
-    from ..extensions import db
-
-    db.session.commit()
-    root = draws.live_root_draw(project)
-    if root is not None and root.state == "completed":
-        replacements.recheck_members(root, draws.actor_of(_user()))
+    projects.add_bidder_and_recheck(project, body.uscc, _user())
     return projects.summary(project)
 
 

@@ -48,6 +48,10 @@ BODY_MEMBERS: dict[str, frozenset[str]] = {
     "inspection.announced": frozenset({"inspection", "plan", "plan_hash", "commitment"}),
     "report.issued": frozenset({"report", "kind", "period", "sha256"}),
     "rules.changed": frozenset({"rules", "changed", "previous"}),
+    # The acts that open the list to the project manager, or change the parties a committee
+    # is checked against, are on the record too.
+    "project.awarded": frozenset({"project", "by"}),
+    "project.bidder_added": frozenset({"project", "bidder", "after_draw"}),
 }
 ANSWERS = frozenset({"accepted", "declined", "timeout"})
 

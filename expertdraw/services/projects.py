@@ -308,9 +308,16 @@ def add_bidder_and_recheck(project: Project, uscc: str, user: User) -> tuple[Org
     Raises:
         as :func:`add_bidder` (nothing is changed then).
     """
-    from . import draws, replacements
+    from . import draws, ledger, replacements
 
     org = add_bidder(project, uscc)
+    ledger.lock()
+    live = draws.live_root_draw(project)
+    ledger.append(
+        "project.bidder_added",
+        {"project": project.code, "bidder": org.uscc, "after_draw": live is not None},
+        draws.actor_of(user),
+    )
     db.session.commit()
     root = draws.live_root_draw(project)
     replaced = 0

@@ -143,7 +143,15 @@ def record_award(project: Project, user: User) -> Project:
         raise Conflict(
             "conflict:award-early", "the award is recorded after the evaluation window ends"
         )
+    ledger.lock()
     project.awarded_at = now
+    ledger.append(
+        "project.awarded",
+        {"project": project.code, "by": user.pseudonym},
+        {"role": user.role, "id": user.pseudonym},
+        now=now,
+    )
+    ledger.issue_checkpoint(now)
     db.session.commit()
     return project
 

@@ -101,7 +101,8 @@ def create_user(
     Raises:
         UserError: ``user:username`` (malformed or taken), ``user:password`` (too short),
             ``user:role`` (unknown role), ``user:link`` (an expert needs an expert, venue staff
-            a venue, and the linked record must exist).
+            a venue, and the linked record must exist), ``user:expert-taken`` (the expert has a
+            user already).
     """
     if not _USERNAME.fullmatch(username):
         raise UserError("user:username", "a username is 2-64 characters of [A-Za-z0-9._-]")
@@ -119,6 +120,10 @@ def create_user(
         raise UserError("user:link", f"no expert with id {expert_id}")
     if venue_id is not None and db.session.get(Venue, venue_id) is None:
         raise UserError("user:link", f"no venue {venue_id}")
+    if expert_id is not None and db.session.scalar(
+        sa.select(User.username).where(User.expert_id == expert_id)
+    ):
+        raise UserError("user:expert-taken", "this expert already has a user account")
     if db.session.scalar(sa.select(User.id).where(User.username == username)) is not None:
         raise UserError("user:username", f"username {username} is taken")
     pseudonym = new_pseudonym()

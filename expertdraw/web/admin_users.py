@@ -58,7 +58,7 @@ def create_user() -> Response | tuple[str, int]:
         )
     except UserError as exc:
         field = exc.code.split(":", 1)[1]
-        if field == "link":
+        if field in ("link", "expert-taken"):
             field = "venue_id" if role == "venue_staff" else "expert_code"
         state.add(field, message_for(exc.code, str(exc)))
         return _users_page(state, 422)

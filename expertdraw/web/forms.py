@@ -144,6 +144,7 @@ ERRORS: dict[str, Any] = {
         "An expert user needs an existing expert code, venue staff a venue; other "
         "roles need neither."
     ),
+    "user:expert-taken": _l("This expert already has a user account."),
     "user:self": _l("You cannot deactivate yourself or change your own role."),
     "invalid:place-id": _l("Use 1 to 64 letters, digits, dot, hyphen or underscore."),
     "conflict:place": _l("This id is taken already."),

@@ -356,3 +356,24 @@ def test_a_new_password_revokes_the_users_api_tokens(app, centre, login):
     )
     assert changed.status_code == 302
     assert api.get("/api/v1/me", headers=bearer).status_code == 401
+
+
+def test_a_second_user_for_an_expert_is_refused_beside_the_expert_code(app, centre, login):
+    """Each expert has one user: a second is a field error, not a server error."""
+    from expertdraw.models import User as UserModel
+
+    c.expert_user("E0000001")
+    before = db.session.scalar(sa.select(sa.func.count(UserModel.id)))
+    page = login("admin").post(
+        "/admin/users",
+        data={
+            "username": "second-e1",
+            "password": "a-long-enough-password",
+            "role": "expert",
+            "expert_code": "E0000001",
+        },
+    )
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    assert 'id="f-expert_code-error"' in html and "该专家已有用户账户" in html
+    assert db.session.scalar(sa.select(sa.func.count(UserModel.id))) == before

@@ -96,6 +96,37 @@ def test_the_award_follows_the_evaluation(app, owned):
     with clock.frozen(c.WINDOW + timedelta(hours=8)):
         assert owner.post(f"/api/v1/projects/{CODE}/award").status_code == 200
         assert owner.post(f"/api/v1/draws/{draw_id}/list", json={}).status_code == 200
+    kinds = [(kind, body.get("project")) for kind, body in _bodies()]
+    assert ("project.awarded", CODE) in kinds  # the act that opened the list is on record
+    assert kinds.index(("project.awarded", CODE)) < [k for k, _ in kinds].index("list.opened")
+
+
+def _bodies() -> list[tuple[str, dict]]:
+    import json
+
+    import sqlalchemy as sa
+
+    from expertdraw.extensions import db
+    from expertdraw.models import LedgerEntry
+
+    rows = db.session.execute(
+        sa.select(LedgerEntry.type, LedgerEntry.record).order_by(LedgerEntry.seq)
+    )
+    return [(kind, json.loads(record)["entry"]["body"]) for kind, record in rows]
+
+
+def test_a_bidder_added_after_the_draw_is_on_record(app, owned):
+    centre, _ = owned
+    owner = _api(app, centre.users["pm"])
+    with clock.frozen(c.NOW + timedelta(hours=1)):
+        added = owner.post(f"/api/v1/projects/{CODE}/bidders", json={"uscc": centre.agency})
+    assert added.status_code == 422  # the agency cannot bid
+    other = c.uscc(7)  # an employer of the test centre, not yet a party
+    with clock.frozen(c.NOW + timedelta(hours=1)):
+        late = owner.post(f"/api/v1/projects/{CODE}/bidders", json={"uscc": other})
+    assert late.status_code == 201, late.get_json()
+    entries = [body for kind, body in _bodies() if kind == "project.bidder_added"]
+    assert entries[-1] == {"project": CODE, "bidder": other, "after_draw": True}
 
 
 def test_no_award_without_a_completed_draw(app, owned):
