@@ -37,6 +37,7 @@ from reportlab.platypus import (
 )
 
 from .labels import label, reason
+from .templating import entropy_text
 
 FONT = "STSong-Light"
 MONO = "Courier"
@@ -170,9 +171,10 @@ def _draw(data: dict[str, Any]) -> list[Flowable]:
     if result:
         rows.append([_text(_("Revealed secret")), _code(result.get("secret")), "", ""])
         if "entropy_value" in result:
-            value = result["entropy_value"]
-            shown = value if isinstance(value, str) else ", ".join(str(v) for v in value)
-            rows.append([_text(_("Entropy value")), _code(shown), "", ""])
+            shown = entropy_text(result["entropy_value"])
+            # Witness values may be Chinese, which the monospace font cannot show.
+            cell = _code(shown) if shown.isascii() else _text(shown)
+            rows.append([_text(_("Entropy value")), cell, "", ""])
         if "seed" in result:
             rows.append([_text(_("Seed")), _code(result["seed"]), "", ""])
     spans = range(3, len(rows))

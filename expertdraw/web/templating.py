@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, g, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
+from ..domain.canonical import canonical
 from . import labels
 
 NAV: dict[str, list[tuple[str, Any]]] = {
@@ -105,10 +106,20 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def entropy_text(value: Any) -> str:
+    """A draw's ``entropy_value`` as the exact text that enters its seed (draw.md §3.2): the
+    key string or pulse as it is; witness values as their canonical JSON list, so that
+    ``a, b`` and ``a`` + ``b`` can be told apart and copied into an independent replay."""
+    if isinstance(value, str):
+        return value
+    return canonical(value).decode("utf-8")
+
+
 def init_app(app: Flask) -> None:
     """Register the filters, the context processor and the page headers."""
     app.jinja_env.filters["dt"] = _dt
     app.jinja_env.filters["day"] = _date
+    app.jinja_env.filters["entropy"] = entropy_text
     # Globals, not context: macros imported without context use them too.
     app.jinja_env.globals.update(
         label=labels.label, reason_text=labels.reason, choices=labels.choices

@@ -107,3 +107,21 @@ def test_the_record_page_offers_its_pdf_with_the_same_purpose(
     ).get_data(as_text=True)
     assert f'action="/supervisor/draws/{completed["draw"]}/record.pdf"' in html
     assert 'name="purpose" value="hearing 7"' in html
+
+
+def test_witness_values_show_as_the_list_that_enters_the_seed(app, centre, login):
+    """Witness values are shown as their canonical JSON list (``a, b`` is one value, not
+    two), and a Chinese value prints in the PDF instead of a missing glyph."""
+    from expertdraw.services import projects
+
+    from .conftest import project_spec
+
+    project = projects.create_project(project_spec(centre), centre.users["pm"])
+    draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 2})
+    draws.add_witness(draw, centre.users["sup1"], "王五")
+    draws.add_witness(draws.get_draw(draw.id), centre.users["sup2"], "a, b")
+    client = login("sup1")
+    room = client.get(f"/supervisor/draws/{draw.id}").get_data(as_text=True)
+    assert "data-entropy-value>[&#34;王五&#34;,&#34;a, b&#34;]</code>" in room
+    pdf = client.post(f"/supervisor/draws/{draw.id}/record.pdf", data={"purpose": "archive"})
+    assert '["王五","a, b"]' in pdf_text(pdf.data).replace("\n", "")
