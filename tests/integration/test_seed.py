@@ -120,13 +120,33 @@ def test_seeded_personal_data_round_trips_and_the_table_holds_no_plaintext(app):
         assert expert.id_number == rows[expert.code]["id_number"]
         assert expert.phone == rows[expert.code]["phone"]
         assert expert.id_number_hash == protector().lookup_hash(expert.id_number)
-    raw = db.session.execute(sa.text("SELECT code, id_number, phone FROM experts")).all()
+    raw = db.session.execute(sa.text("SELECT code, id_number, phone, email FROM experts")).all()
     assert len(raw) == 3000
-    for code, id_blob, phone_blob in raw:
+    for code, id_blob, phone_blob, email in raw:
         id_bytes, phone_bytes = bytes(id_blob), bytes(phone_blob)
         assert rows[code]["id_number"].encode() not in id_bytes
         assert rows[code]["phone"].encode() not in phone_bytes
         assert len(id_bytes) == 12 + 18 + 16  # nonce, ciphertext, tag
+        assert "@" not in (email or "")  # e-mail addresses are encrypted too
+    emails = {e.code: e.email for e in sample}
+    assert emails == {code: rows[code]["email"] or None for code in emails}
+
+
+def test_the_demo_pool_is_confirmed_as_of_the_seeding_day(app):
+    """Seeded on any day, the demo pool keeps its shape: the newest confirmations are of that
+    day, and about one in twenty is stale, so most strata can be drawn."""
+    from datetime import date, timedelta
+
+    from expertdraw import clock
+
+    with clock.frozen(clock.now() + timedelta(days=400)):
+        seed.seed(with_users=False)
+        today = clock.now().date()
+    dates = db.session.scalars(sa.select(Expert.data_confirmed_on)).all()
+    assert max(dates) == today
+    stale = sum(d < today - timedelta(days=365) for d in dates) / len(dates)
+    assert 0.02 < stale < 0.08, stale
+    assert all(isinstance(d, date) for d in dates)
 
 
 def test_demo_users_are_created_under_test_and_their_passwords_verify(app):
