@@ -131,6 +131,12 @@
     }, 20000);
   }
 
+  /* Irreversible actions ask first: a form with data-confirm submits only when confirmed. */
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".specialty-filter").forEach(bindFilter);
     document.querySelectorAll("[data-strata]").forEach(bindStrata);

@@ -104,6 +104,11 @@ def open_as(browser: Any, live_server: str) -> Iterator[Callable[..., Any]]:
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+        # Irreversible actions ask to confirm (data-confirm): the person clicking agrees, and
+        # the question asked is kept for the tests that look at it.
+        questions: list[str] = []
+        page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+        page.questions = questions
         page.on("console", lambda message: _console(page, message, problems))
         page.goto(f"{live_server}/login")
         if username is not None:

@@ -201,6 +201,8 @@ def test_the_whole_story_through_the_pages(centre, live_server, open_as, tmp_pat
     clock.set_clock(lambda: c.WINDOW + timedelta(hours=8))  # the award follows the evaluation
     pm.goto(f"{base}/manager/projects/{PROJECT}")
     pm.click(f"form[action='/manager/projects/{PROJECT}/award'] button")
+    pm.wait_for_url(f"**/manager/projects/{PROJECT}")
+    assert pm.questions[-1].startswith("记录定标结果？")  # asked before the award
     pm.click(f"form[action='/manager/projects/{PROJECT}/list'] button")
     assert all(code in visible_text(pm) for code in originals)
 
