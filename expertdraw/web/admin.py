@@ -28,9 +28,12 @@ def home() -> str:
     return render_template("admin/home.html", counts=directory.counts(), size=ledger.size())
 
 
-def _experts_page(form: FormState, status: int = 200) -> tuple[str, int]:
-    query = request.values.get("q", "")
-    wanted = request.values.get("status") or None
+def _experts_page(
+    form: FormState, status: int = 200, *, query: str | None = None, wanted: str | None = None
+) -> tuple[str, int]:
+    """The pool list; a failed status change shows the list the admin was looking at."""
+    if query is None:
+        query, wanted = request.args.get("q", ""), request.args.get("status") or None
     return render_template(
         "admin/experts.html",
         rows=experts.search(query, status=wanted),
@@ -63,9 +66,15 @@ def expert_status(code: str) -> Response | tuple[str, int]:
     except ServiceError as exc:
         abandon()
         state.add(f"reason-{code}", _("%(code)s: %(message)s", code=code, message=_message(exc)))
-        return _experts_page(state, exc.http_status)
+        return _experts_page(
+            state,
+            exc.http_status,
+            query=request.form.get("q", ""),
+            wanted=request.form.get("status_filter") or None,
+        )
     flash(_("Expert %(code)s is now: %(status)s.", code=code, status=_status_word(code)), "success")
-    return redirect(url_for("admin.experts_list", q=request.form.get("q", "")))
+    filters = {"q": request.form.get("q", ""), "status": request.form.get("status_filter") or None}
+    return redirect(url_for("admin.experts_list", **{k: v for k, v in filters.items() if v}))
 
 
 def _message(exc: ServiceError) -> str:

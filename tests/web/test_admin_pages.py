@@ -30,8 +30,14 @@ def test_experts_are_found_by_code_or_name(app, centre, login):
 
 def test_suspending_needs_a_reason_and_is_logged(app, centre, login):
     client = login("admin")
-    refused = client.post("/admin/experts/E0000007/status", data={"status": "suspended"})
+    refused = client.post(
+        "/admin/experts/E0000007/status", data={"status": "suspended", "q": "E0000007"}
+    )
     assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    # The list the admin was looking at, with the row to correct and the error beside it.
+    assert 'data-expert="E0000007"' in html and 'href="#f-reason-E0000007"' in html
+    assert 'id="f-reason-E0000007"' in html
     assert db.session.scalar(sa.select(Expert.status).where(Expert.code == "E0000007")) == "active"
     done = client.post(
         "/admin/experts/E0000007/status", data={"status": "suspended", "reason": "penalty"}

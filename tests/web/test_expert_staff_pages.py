@@ -54,6 +54,8 @@ def test_declining_needs_a_reason_and_a_bad_conflict_code_is_shown(app, complete
     html = bad.get_data(as_text=True)
     assert bad.status_code == 422 and f'id="conflict-error-{notice_id}"' in html
     assert 'value="91530600XYZ"' in html
+    assert '<option value="conflict" selected>' in html  # the chosen reason is kept
+    assert 'href="#f-conflict_with"' in html and 'id="f-conflict_with"' in html
     assert db.session.get(Notice, notice_id).status == "pending"
     done = client.post(url, data={"answer": "decline", "reason": "travel"})
     assert done.status_code == 302
