@@ -52,9 +52,12 @@ class OpenIn(ApiModel):
 
 
 class ListedMember(OutModel):
+    """A member on the opened list; venue staff see who sits where and whether they checked
+    in, not the stratum nor the answer (``null``)."""
+
     expert: str
     name: str
-    stratum: str
+    stratum: str | None
     state: str
     venue: str
     room: str

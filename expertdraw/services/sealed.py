@@ -7,6 +7,7 @@ a supervisor at any time with a stated purpose. Every opening appends ``list.ope
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,13 @@ def progress(draw: Draw) -> dict[str, Any]:
     }
 
 
+#: What a stated purpose must not carry into the ledger (rules.md: the ledger holds no personal
+#: data): an identity number, a mobile number, an e-mail address.
+PERSONAL_DATA = re.compile(
+    r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])|(?<![0-9])1[3-9][0-9]{9}(?![0-9])|[^@\s]+@[^@\s]+\.[^@\s]+"
+)
+
+
 def _may_open(draw: Draw, project: Project, user: User, purpose: str, now: datetime) -> None:
     if user.role in ("supervisor", "admin"):
         if not purpose:
@@ -77,6 +85,13 @@ def open_list(draw: Draw, user: User, purpose: str = "") -> list[dict[str, Any]]
     purpose = (purpose or "").strip()
     if len(purpose) > 300:
         raise ServiceError("invalid:purpose", "purpose is at most 300 characters", "purpose")
+    if PERSONAL_DATA.search(purpose):
+        raise ServiceError(
+            "invalid:purpose-personal",
+            "the purpose is kept in the ledger for ever, which holds no personal data: write "
+            "no identity number, phone number or e-mail address",
+            "purpose",
+        )
     _may_open(draw, project, user, purpose, now)
     root = draw.root_id or draw.id
     query = (
@@ -98,16 +113,17 @@ def open_list(draw: Draw, user: User, purpose: str = "") -> list[dict[str, Any]]
         now=now,
     )
     db.session.commit()
+    staff = user.role == "venue_staff"  # who sits where and checked in: nothing more
     return [
         {
             "expert": expert.code,
             "name": expert.name,
-            "stratum": member.stratum,
+            "stratum": None if staff else member.stratum,
             "state": member.state,
             "venue": member.venue_id,
             "room": member.room_id,
             "workstation": member.workstation_id,
-            "answer": notice.status if notice else None,
+            "answer": None if staff or notice is None else notice.status,
             "checked_in_at": notice.checked_in_at if notice else None,
         }
         for member, expert, notice in rows

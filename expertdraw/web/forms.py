@@ -59,6 +59,10 @@ ERRORS: dict[str, Any] = {
     "invalid:witness": _l("Type a witness value of 1 to 200 characters."),
     "invalid:entropy": _l("Choose 1 to 9 witnesses."),
     "invalid:purpose": _l("State the purpose of opening the list (at most 300 characters)."),
+    "invalid:purpose-personal": _l(
+        "The purpose is kept in the ledger for ever: write no identity number, phone number or "
+        "e-mail address."
+    ),
     "forbidden:list-sealed": _l("The list is still sealed."),
     "invalid:reason": _l("Choose a reason."),
     "conflict:notice": _l("This notice can no longer be answered."),

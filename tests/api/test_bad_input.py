@@ -234,3 +234,26 @@ def test_a_witness_value_must_be_visible_text(app, pm, value):
         answer = sup.post(f"/api/v1/draws/{draw.get_json()['id']}/witnesses", json={"value": value})
     assert answer.status_code == 422, answer.get_json()
     assert _counts() == before
+
+
+@pytest.mark.parametrize(
+    "purpose", ["复核 530102196107061196 的情况", "电话13987012345核实", "mail a@b.cn please"]
+)
+def test_a_purpose_with_personal_data_is_refused_and_opens_nothing(app, pm, purpose):
+    """The purpose goes into the ledger for ever, which holds no personal data."""
+    from expertdraw.services import draws
+
+    centre, client = pm
+    _, token = auth_service.issue_token(centre.users["sup1"], label="p")
+    sup = ApiClient(app.test_client(), token)
+    with clock.frozen(c.NOW):
+        client.post("/api/v1/projects", json=_project(centre))
+        draw_id = client.post(
+            "/api/v1/projects/P-BAD-1/draws", json={"entropy": {"kind": "witness", "witnesses": 1}}
+        ).get_json()["id"]
+        draws.add_witness(draws.get_draw(draw_id), centre.users["sup1"], "w")
+        before = _counts()
+        answer = sup.post(f"/api/v1/draws/{draw_id}/list", json={"purpose": purpose})
+    assert answer.status_code == 422
+    assert answer.get_json()["code"] == "invalid:purpose-personal"
+    assert _counts() == before

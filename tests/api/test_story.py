@@ -151,6 +151,12 @@ def test_the_whole_story_through_the_api(app, story_centre, tmp_path: Path):
         early = pm.post("/api/v1/projects/P2027-0042/award")
         assert early.status_code == 409 and early.get_json()["code"] == "conflict:award-early"
         assert pm.post(f"/api/v1/draws/{draw['id']}/list", json={}).status_code == 403
+    with clock.frozen(c.WINDOW + timedelta(minutes=1)):
+        seen = staff.post(f"/api/v1/draws/{draw['id']}/list", json={})
+        assert seen.status_code == 200, seen.get_json()
+        listed = seen.get_json()["members"]
+        assert listed and all(m["venue"] == seated.venue_id for m in listed)
+        assert {(m["stratum"], m["answer"]) for m in listed} == {(None, None)}
     with clock.frozen(c.WINDOW + timedelta(hours=8)):
         assert pm.post("/api/v1/projects/P2027-0042/award").status_code == 200
         assert pm.post(f"/api/v1/draws/{draw['id']}/list", json={}).status_code == 200
