@@ -95,6 +95,7 @@ ALIASES = {
 }
 PHONE = re.compile(r"1[3-9][0-9]{9}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 LIST_SEPARATORS = re.compile(r"[;；,，、\s]+")
 _IN_CHUNK = 500
 
@@ -143,6 +144,21 @@ class Checker:
         for name in REQUIRED[kind]:
             if name not in self.index:
                 self.error(1, name, f"required column {name} is missing")
+
+    def stray_cells(self, rows: Iterable[Row]) -> None:
+        """A filled cell under no column (beyond the header, or under an empty header cell)
+        is an error: its value would otherwise be dropped without a word."""
+        columns = set(self.index.values())
+        for row in rows:
+            for position, value in enumerate(row.cells):
+                filled = value is not None and str(value).strip() != ""
+                if filled and position not in columns:
+                    self.error(
+                        row.line,
+                        f"#{position + 1}",
+                        f"cell {position + 1} holds a value but is under no known column",
+                    )
+                    break
 
     def error(self, line: int, column: str, message: str) -> None:
         self.errors.append(Problem(line, self.label.get(column, column), message))
@@ -231,8 +247,12 @@ class Checker:
             return value.date()
         if isinstance(value, date):
             return value
+        text = str(value).replace("/", "-")
         try:
-            return date.fromisoformat(str(value).replace("/", "-"))
+            # fromisoformat alone would also take 20301231 and week dates like 2030-W01-1.
+            if not _DAY.fullmatch(text):
+                raise ValueError(text)
+            return date.fromisoformat(text)
         except ValueError:
             self.error(row.line, name, f"{name} must be a date YYYY-MM-DD, got {value!r}")
             return None

@@ -118,9 +118,16 @@ def import_steps(
         return result
     result.rows = len(rows)
     yield steps.Step("check", 1, STAGES, of=len(rows))
+    if not any(cell is not None and str(cell).strip() for cell in header):
+        result.errors = [
+            ImportProblem(1, "", "the file is empty: the first line names the columns")
+        ]
+        return result
     checker = Checker(kind, header)
     if not checker.errors and not rows:
         checker.error(2, "", "the file has no data rows")
+    if not checker.errors:
+        checker.stray_cells(rows)
     try:
         conn = db.session.connection()
         plan = None if checker.errors else _validate(kind, conn, checker, rows, today)

@@ -386,3 +386,26 @@ def test_unreadable_or_ambiguous_cells_are_refused_naming_line_and_column(refere
     assert [(e.line, e.column) for e in result.errors] == [(2, "code"), (3, "id_number")]
     assert "TRUE/FALSE" in result.errors[0].message
     assert db.session.scalar(sa.select(sa.func.count(Expert.id)).where(Expert.code.like("X%"))) == 0
+
+
+def test_values_the_import_would_drop_or_misread_are_errors(reference, tmp_path):
+    """A value beyond the header's columns, a date not written YYYY-MM-DD, an empty file:
+    each named, nothing written."""
+    rows = [[*org_rows()[0], "多出的值"], org_rows()[1]]
+    result = imports.import_file("organisations", write_csv(tmp_path / "o.csv", ORG_HEADER, rows))
+    assert [(e.line, e.column) for e in result.errors] == [(2, "#6")]
+    rows = expert_rows()
+    rows[0][9] = "20291231"
+    rows[1][9] = "2030-W01-1"
+    result = imports.import_file("experts", write_csv(tmp_path / "e.csv", EXPERT_HEADER, rows))
+    assert [(e.line, e.column) for e in result.errors] == [
+        (2, "qualification_expiry"),
+        (3, "qualification_expiry"),
+    ]
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    result = imports.import_file("experts", empty)
+    assert [(e.line, e.message) for e in result.errors] == [
+        (1, "the file is empty: the first line names the columns")
+    ]
+    assert db.session.scalar(sa.select(sa.func.count(Expert.id)).where(Expert.code.like("X%"))) == 0
