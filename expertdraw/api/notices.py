@@ -61,6 +61,10 @@ class CheckInIn(ApiModel):
 
 
 class CheckInOut(OutModel):
+    """``again``: the code was used before, and ``checked_in_at`` is that first time (is the
+    person at the desk the one who checked in then?)."""
+
+    again: bool
     workstation: str
     room: str
     window_start: datetime

@@ -271,10 +271,12 @@ def check_in(staff: User, code: str) -> dict[str, Any]:
         raise ServiceError("checkin:wrong-venue", "this code is for another venue")
     if not booking.start - CHECK_IN_EARLY <= now < booking.end:
         raise ServiceError("checkin:time", "check-in opens two hours before the window")
-    if notice.checked_in_at is None:
+    again = notice.checked_in_at is not None  # a second person with the same code?
+    if not again:
         notice.checked_in_at = now
     db.session.commit()
     return {
+        "again": again,
         "workstation": member.workstation_id,
         "room": member.room_id,
         "window_start": booking.start,
