@@ -165,4 +165,5 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         "BEACON_URL": beacon_url,
         "BEACON_CERTIFICATE": _file(env, "BEACON_CERTIFICATE"),
         "METRICS_TOKEN": env.get(PREFIX + "METRICS_TOKEN") or None,
+        "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 90, 1, 3650),
     }

@@ -165,6 +165,9 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "WTF_CSRF_ENABLED": False,
         "SCHEDULER_ENABLED": False,
         "PASSWORD_HASHING": "test",
+        # The tests' business clock jumps months ahead of the real one, where tokens are
+        # issued: tokens last ten years here; test_auth sets the default to test expiry.
+        "API_TOKEN_DAYS": 3650,
     }
 
 

@@ -51,6 +51,8 @@ class TokenOut(OutModel):
     token_id: int
     label: str
     created_at: datetime
+    #: The token stops working then (``API_TOKEN_DAYS``, 90 by default); ask for a new one.
+    expires_at: datetime
     user: MeOut
 
 
@@ -74,6 +76,7 @@ def create_token(body: TokenIn) -> dict[str, object]:
         "token_id": row.id,
         "label": row.label,
         "created_at": row.created_at,
+        "expires_at": auth_service.token_expiry(row),
         "user": user,
     }
 

@@ -197,7 +197,9 @@ def authorize(operation: Operation) -> None:
     user = auth.current_user()
     if user is None:
         code = auth.auth_error() or "auth:required"
-        detail = "the bearer token is unknown or revoked" if code != "auth:required" else None
+        detail = (
+            "the bearer token is unknown, revoked or expired" if code != "auth:required" else None
+        )
         raise ApiError(
             401,
             code,

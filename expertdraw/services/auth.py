@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
 from .. import clock
 from ..extensions import db
@@ -120,8 +121,20 @@ def issue_token(user: User, label: str = "", now: datetime | None = None) -> tup
     return row, token
 
 
+#: How long a bearer token works unless ``API_TOKEN_DAYS`` says otherwise: a token that leaks
+#: unnoticed stops working on its own; clients ask for a new one.
+TOKEN_DAYS = 90
+
+
+def token_expiry(row: ApiToken) -> datetime:
+    """When ``row`` stops working."""
+    days = int(current_app.config.get("API_TOKEN_DAYS") or TOKEN_DAYS)
+    return row.created_at + timedelta(days=days)
+
+
 def user_for_token(token: str) -> tuple[User, ApiToken] | None:
-    """The active user and the unrevoked token row for a presented bearer token, or ``None``."""
+    """The active user and the unrevoked, unexpired token row for a presented bearer token,
+    or ``None``."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     found = db.session.execute(
@@ -132,7 +145,7 @@ def user_for_token(token: str) -> tuple[User, ApiToken] | None:
     if found is None:
         return None
     row, user = found
-    if row.revoked_at is not None or not user.active:
+    if row.revoked_at is not None or not user.active or clock.now() >= token_expiry(row):
         return None
     return user, row
 

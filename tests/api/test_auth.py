@@ -243,3 +243,24 @@ def test_pages_cannot_be_declared_without_roles():
     for roles in ((), ("root",)):
         with pytest.raises(ValueError):
             require_roles(*roles)
+
+
+def test_a_token_expires_after_its_lifetime(app, client, users):
+    """A token leaked unnoticed stops working on its own (API_TOKEN_DAYS, 90 by default)."""
+    from datetime import datetime, timedelta
+
+    from expertdraw import clock
+
+    app.config["API_TOKEN_DAYS"] = 90  # the default (the test app sets a longer one)
+    issued = client.post(TOKEN, json={"username": "admin-user", "password": PASSWORD}).get_json()
+    created = datetime.fromisoformat(issued["created_at"].replace("Z", "+00:00"))
+    expires = datetime.fromisoformat(issued["expires_at"].replace("Z", "+00:00"))
+    assert expires - created == timedelta(days=90)
+    bearer = {"Authorization": f"Bearer {issued['token']}"}
+    with clock.frozen(expires - timedelta(seconds=1)):
+        assert client.get(ME, headers=bearer).status_code == 200
+    with clock.frozen(expires):
+        assert_problem(client.get(ME, headers=bearer), 401, "auth:invalid-token")
+    app.config["API_TOKEN_DAYS"] = 200
+    with clock.frozen(expires):
+        assert client.get(ME, headers=bearer).status_code == 200

@@ -11,6 +11,7 @@ def test_defaults_give_sqlite_under_the_instance_folder(tmp_path):
     settings = from_environment({"EXPERTDRAW_INSTANCE_PATH": str(tmp_path)})
     assert settings["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'expertdraw.db'}"
     assert settings["RESPONSE_WINDOW_MINUTES"] == 30
+    assert settings["API_TOKEN_DAYS"] == 90
 
 
 def test_postgresql_urls_use_psycopg_3():
