@@ -167,6 +167,9 @@ ERRORS: dict[str, Any] = {
         "one does not control."
     ),
     "conflict:organisation": _l("An organisation with this code is registered already."),
+    "invalid:report-period": _l(
+        "Choose a day of a period that has ended, and that the ledger had begun by."
+    ),
 }
 
 

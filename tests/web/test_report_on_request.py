@@ -125,3 +125,13 @@ def test_only_supervisors_and_administrators_issue_reports(app, later, login):
         assert login(username).post("/supervisor/reports", data=data).status_code == 403
     assert issued_count() == 0
     assert login("admin").post("/supervisor/reports", data=data).status_code == 302
+
+
+def test_a_period_not_over_is_explained_in_the_pages_language(app, later, login):
+    response = login("sup1").post(
+        "/supervisor/reports", data={"report_kind": "daily", "day": "2027-02-23"}, headers=PROGRESS
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "请选择一个已结束、且账本当时已建立的期间内的日期" in html
+    assert "has not ended" not in html
