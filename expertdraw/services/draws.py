@@ -729,11 +729,7 @@ def _confirmed(draw: Draw, user: User | None, key: str) -> bool:
     db.session.refresh(draw)
     if draw.state != "announced":
         raise Conflict("conflict:draw-state", f"draw {draw.id} is not waiting for numbers")
-    entered = list(
-        db.session.scalars(
-            sa.select(Witness).where(Witness.draw_id == draw.id).order_by(Witness.position)
-        )
-    )
+    entered = witnesses_of(draw)
     mine = next((w for w in entered if w.supervisor_id == user.id), None)
     if mine is None:
         position = max((w.position for w in entered), default=-1) + 1

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
 
@@ -25,20 +23,7 @@ def pm(app):
 
 
 def _project(centre: c.Centre, **changes):
-    body = {
-        "code": "P-BAD-1",
-        "name": "项目",
-        "tenderer": centre.tenderer,
-        "region": "530602",
-        "window_start": c.WINDOW.isoformat(),
-        "window_end": (c.WINDOW + timedelta(hours=8)).isoformat(),
-        "strata": [
-            {"name": "technical", "specialty": "A0101", "kind": "technical", "count": 4},
-            {"name": "economic", "specialty": "C0301", "kind": "economic", "count": 1},
-        ],
-    }
-    body.update(changes)
-    return body
+    return c.project_body(centre, "P-BAD-1", **{"name": "项目", **changes})
 
 
 def _counts() -> tuple[int, int, int]:

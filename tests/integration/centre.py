@@ -207,3 +207,21 @@ def add_technical_expert(n: int) -> str:
     db.session.add(expert)
     db.session.commit()
     return code
+
+
+def project_body(centre: Centre, code: str, **extra: Any) -> dict[str, Any]:
+    """An API request body for a five-member project of the test centre (window ``WINDOW``,
+    eight hours); ``extra`` adds or replaces members."""
+    return {
+        "code": code,
+        "name": "某某工程",
+        "tenderer": centre.tenderer,
+        "region": "530602",
+        "window_start": WINDOW.isoformat(),
+        "window_end": (WINDOW + timedelta(hours=8)).isoformat(),
+        "strata": [
+            {"name": "technical", "specialty": "A0101", "kind": "technical", "count": 4},
+            {"name": "economic", "specialty": "C0301", "kind": "economic", "count": 1},
+        ],
+        **extra,
+    }

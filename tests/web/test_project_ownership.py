@@ -139,34 +139,18 @@ def test_no_award_without_a_completed_draw(app, owned):
         assert answer.status_code == 409 and answer.get_json()["code"] == "conflict:award-early"
 
 
-def _project_body(centre, code: str, **extra) -> dict:
-    return {
-        "code": code,
-        "name": "某某工程",
-        "tenderer": centre.tenderer,
-        "region": "530602",
-        "window_start": c.WINDOW.isoformat(),
-        "window_end": (c.WINDOW + timedelta(hours=8)).isoformat(),
-        "strata": [
-            {"name": "technical", "specialty": "A0101", "kind": "technical", "count": 4},
-            {"name": "economic", "specialty": "C0301", "kind": "economic", "count": 1},
-        ],
-        **extra,
-    }
-
-
 def test_only_an_admin_lets_a_project_draw_without_outside_entropy(app, owned):
     """The project manager who requests the draw cannot also waive its outside entropy."""
     centre, _ = owned
     pm = _api(app, centre.users["pm"])
     with clock.frozen(c.NOW):
         refused = pm.post(
-            "/api/v1/projects", json=_project_body(centre, "P-NE", allow_no_entropy=True)
+            "/api/v1/projects", json=c.project_body(centre, "P-NE", allow_no_entropy=True)
         )
         assert refused.status_code == 403
         assert refused.get_json()["code"] == "forbidden:no-entropy"
         assert pm.get("/api/v1/projects/P-NE").status_code == 404  # nothing was registered
-        assert pm.post("/api/v1/projects", json=_project_body(centre, "P-NE")).status_code == 201
+        assert pm.post("/api/v1/projects", json=c.project_body(centre, "P-NE")).status_code == 201
         none = {"entropy": {"kind": "none"}}
         assert pm.post("/api/v1/projects/P-NE/draws", json=none).status_code == 422
         assert pm.post("/api/v1/projects/P-NE/no-entropy").status_code == 403
@@ -196,7 +180,7 @@ def test_the_parties_of_a_project_are_distinct(app, owned, extra, field):
     }
     pm = _api(app, centre.users["pm"])
     with clock.frozen(c.NOW):
-        refused = pm.post("/api/v1/projects", json=_project_body(centre, "P-PARTY", **body))
+        refused = pm.post("/api/v1/projects", json=c.project_body(centre, "P-PARTY", **body))
         assert refused.status_code == 422, refused.get_json()
         problem = refused.get_json()
         assert problem["code"] == "invalid:parties"
