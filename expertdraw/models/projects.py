@@ -30,6 +30,9 @@ class Project(db.Model):
     max_per_group: Mapped[int] = mapped_column(default=1)
     region_policy: Mapped[str] = mapped_column(String(24), default="exclude-prefecture")
     allow_no_entropy: Mapped[bool] = mapped_column(default=False)
+    #: How the snapshots' group codes of this project are made: ``keyed`` (by the deployment's
+    #: key), or ``plain`` for a project drawn before they were (migration 0015).
+    group_codes: Mapped[str] = mapped_column(String(8), default="keyed", server_default="keyed")
     awarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -87,32 +87,39 @@ class Pool:
     stale_blocked: list[str] = field(default_factory=list)
 
 
-def _group_prefix(family: str, kind: str, key: bytes | None) -> Any:
-    """The SHA-256 state after the group key, the family and the basis kind.
+def group_key(project: Project | None) -> bytes | None:
+    """The key of a project's group codes: the deployment's (derived from the personal-data
+    key, it never leaves the service), or None for the plain codes of a project drawn before
+    group codes were keyed (migration 0015), so that its supplementary draws give an employer
+    the code its first draw gave (draw.md §2)."""
+    if project is not None and project.group_codes == "plain":
+        return None
+    return protector().group_key
 
-    Group codes are keyed: the key is derived from the personal-data key (``key`` None) and
-    never leaves the service. The project code and the organisations' USCCs are public, so an
-    unkeyed hash of them would let anyone holding a snapshot name every candidate's employer."""
-    key = protector().group_key if key is None else key
+
+def _group_prefix(family: str, kind: str, key: bytes | None) -> Any:
+    """The SHA-256 state after the key, the family and the basis kind.
+
+    Keyed, because the project code and the organisations' USCCs are public: an unkeyed hash
+    of them would let anyone holding a snapshot name every candidate's employer."""
+    if key is None:
+        return short_sha256(f"{family}\x00{kind}:".encode())
     return short_sha256(key + f"\x00{family}\x00{kind}:".encode())
 
 
-def group_code(
-    family: str, employer: str | None, expert_code: str, key: bytes | None = None
-) -> str:
+def group_code(family: str, employer: str | None, expert_code: str, key: bytes | None) -> str:
     """Opaque employer code for one ``family`` (a draw's project code): the same within a draw
     and its supplementary draws, as draw.md §2 requires, and unrelated across projects. It
-    does not depend on the draw id, so a pool can be built before the id is numbered."""
+    does not depend on the draw id, so a pool can be built before the id is numbered.
+    ``key``: :func:`group_key` of the project."""
     digest = _group_prefix(family, "employer" if employer else "expert", key)
     digest.update((employer or expert_code).encode())
     return "G" + digest.hexdigest()[:10]
 
 
-def _own_group_codes(
-    family: str, expert_codes: Iterable[str], key: bytes | None = None
-) -> list[str]:
-    """``group_code(family, None, code)`` for each code (an expert without an employer is a
-    group of one), from one hashed prefix: thousands of them in a provincial pool."""
+def _own_group_codes(family: str, expert_codes: Iterable[str], key: bytes | None) -> list[str]:
+    """``group_code(family, None, code, key)`` for each code (an expert without an employer is
+    a group of one), from one hashed prefix: thousands of them in a provincial pool."""
     prefix = _group_prefix(family, "expert", key)
     codes = []
     for code in expert_codes:
@@ -569,8 +576,9 @@ def _fact_rules_statement() -> sa.Select[Any]:
     return sa.select(list_of(fact_rules.c.expert_id), list_of(fact_rules.c.rank))
 
 
-def _employer_groups(family: str, usccs: Iterable[str], key: bytes | None = None) -> dict[str, str]:
-    """``group_code(family, uscc, "")`` for each employer's USCC, from one hashed prefix."""
+def _employer_groups(family: str, usccs: Iterable[str], key: bytes | None) -> dict[str, str]:
+    """``group_code(family, uscc, "", key)`` for each employer's USCC, from one hashed
+    prefix."""
     prefix = _group_prefix(family, "employer", key)
     groups = {}
     for uscc in usccs:
@@ -640,11 +648,12 @@ def build_pool(
     # in some stratum, so the candidates without an employer are the universe's not removed.
     codes, employers = universe.codes, universe.employers
     usccs, unemployed = universe.employed()
-    groups = _employer_groups(family, usccs)
+    key = group_key(project)
+    groups = _employer_groups(family, usccs, key)
     group_list = map(groups.get, map(employers.__getitem__, eligible))
     group_of = dict(zip(map(codes.__getitem__, eligible), group_list, strict=True))
     alone = [codes[at] for at in unemployed if at not in removed]
-    group_of.update(zip(alone, _own_group_codes(family, alone), strict=True))
+    group_of.update(zip(alone, _own_group_codes(family, alone, key), strict=True))
     counted = Counter(reasons.values())
     counted.update(verdicts.closed_counts)
     pool = Pool(

@@ -212,8 +212,9 @@ def test_every_pool_statement_has_a_cache_key(seeded_project: Project):  # noqa:
 def test_employer_groups_are_group_code_of_each_uscc(seeded_project: Project):  # noqa: F811
     """The batch form (one hashed prefix) gives each employer exactly ``group_code``'s group."""
     usccs = db.session.scalars(sa.select(Organisation.uscc)).all()
-    groups = pool._employer_groups("P-FAMILY", usccs)
-    assert groups == {uscc: pool.group_code("P-FAMILY", uscc, "") for uscc in usccs}
+    key = pool.group_key(seeded_project)
+    groups = pool._employer_groups("P-FAMILY", usccs, key)
+    assert groups == {uscc: pool.group_code("P-FAMILY", uscc, "", key) for uscc in usccs}
     assert len(groups) > 100
 
 
@@ -241,7 +242,8 @@ def test_every_candidate_has_its_employers_group_or_its_own(seeded_project: Proj
     group_of = built.strata[0].group_of
     assert set(group_of) == candidates
     assert group_of == {
-        code: pool.group_code("P-FAMILY", uscc_of[code], code) for code in candidates
+        code: pool.group_code("P-FAMILY", uscc_of[code], code, pool.group_key(seeded_project))
+        for code in candidates
     }
 
 
@@ -302,15 +304,30 @@ def test_group_codes_are_keyed_by_the_deployment(app):
     from expertdraw.personal_data import Protector
 
     uscc = "91530602MA6K00000X"
-    code = pool.group_code("P-FAMILY", uscc, "")
+    key = pool.group_key(None)
+    code = pool.group_code("P-FAMILY", uscc, "", key)
     for basis in (f"P-FAMILY\x00employer:{uscc}", f"\x00P-FAMILY\x00employer:{uscc}"):
         assert code != "G" + hashlib.sha256(basis.encode()).hexdigest()[:10]
-    assert code == pool.group_code("P-FAMILY", uscc, "E0000001")  # the employer decides
-    assert code != pool.group_code("P-OTHER", uscc, "")
-    assert pool.group_code("P-FAMILY", None, "E1") != pool.group_code("P-FAMILY", None, "E2")
-    original = app.extensions["expertdraw.personal_data"]
-    app.extensions["expertdraw.personal_data"] = Protector(bytes(range(32)))
-    try:
-        assert pool.group_code("P-FAMILY", uscc, "") != code
-    finally:
-        app.extensions["expertdraw.personal_data"] = original
+    assert code == pool.group_code("P-FAMILY", uscc, "E0000001", key)  # the employer decides
+    assert code != pool.group_code("P-OTHER", uscc, "", key)
+    assert pool.group_code("P-FAMILY", None, "E1", key) != pool.group_code(
+        "P-FAMILY", None, "E2", key
+    )
+    other = Protector(bytes(range(32))).group_key
+    assert pool.group_code("P-FAMILY", uscc, "", other) != code
+
+
+def test_a_project_drawn_before_keyed_codes_keeps_its_plain_codes(app):
+    """Migration 0015 marks the projects already drawn ``plain``: their supplementary draws
+    must give an employer the code their first draw gave, or group limits would not compare."""
+    import hashlib
+
+    from expertdraw.models import Project as ProjectModel
+
+    uscc = "91530602MA6K00000X"
+    plain = ProjectModel(code="P-OLD", group_codes="plain")
+    assert pool.group_key(plain) is None
+    assert pool.group_code("P-OLD", uscc, "", None) == (
+        "G" + hashlib.sha256(f"P-OLD\x00employer:{uscc}".encode()).hexdigest()[:10]
+    )
+    assert pool.group_key(ProjectModel(code="P-NEW", group_codes="keyed")) is not None

@@ -165,8 +165,9 @@ def test_an_employers_new_uscc_changes_its_employees(seeded_project, statements,
     statements.clear()
     built = _build(seeded_project)
     assert _universe_reads(statements) == ["changed"]
-    assert built.strata[0].group_of[candidate] == pool.group_code("F", uscc, "")
-    assert first.strata[0].group_of[candidate] == pool.group_code("F", old, "")
+    key = pool.group_key(seeded_project)
+    assert built.strata[0].group_of[candidate] == pool.group_code("F", uscc, "", key)
+    assert first.strata[0].group_of[candidate] == pool.group_code("F", old, "", key)
     pool_universe.forget()
     assert _candidates(_build(seeded_project)) == _candidates(built)
 

@@ -240,6 +240,31 @@ def test_the_latest_migrations_go_down_and_up_again(app):
         else:
             names = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
         triggers = set(conn.execute(sa.text(names)).scalars())
-    assert version == "0014"
+    assert version == "0015"
     assert {"organisations_pool_changed", "organisations_pool_updated"} & triggers
     assert any(name.startswith("workstations_place") for name in triggers)
+
+
+def test_projects_drawn_before_keyed_group_codes_keep_plain_ones(app):
+    """Migration 0015: a project with a draw keeps the plain group codes of its first draw (its
+    supplementary draws must compare groups with it); one without a draw is keyed."""
+    from flask_migrate import downgrade, upgrade
+
+    db.session.remove()
+    downgrade(revision="0014")
+    with db.engine.begin() as conn:
+        _booking_fixture(conn)
+        conn.execute(
+            sa.text(
+                "INSERT INTO projects (id, code, name, tenderer_id, region_code, window_start, "
+                "window_end, separation, max_per_group, region_policy, allow_no_entropy, "
+                "created_at) VALUES (2, 'P2', 'p', 1, '530000', :s, :e, 'venue', 1, "
+                "'exclude-prefecture', :f, :s)"
+            ),
+            {"s": datetime(2026, 12, 3, 1), "e": datetime(2026, 12, 3, 9), "f": False},
+        )
+    upgrade()
+    db.engine.dispose()
+    with db.engine.connect() as conn:
+        schemes = dict(conn.execute(sa.text("SELECT code, group_codes FROM projects")).all())
+    assert schemes == {"P1": "plain", "P2": "keyed"}
