@@ -264,3 +264,62 @@ def sms_text(content: NoticeContent, lang: str = "zh", limit: int | None = None)
         if len(text) <= limit:
             return text
     return variants[-1]
+
+
+def render_withdrawal(content: NoticeContent, lang: str = "zh") -> tuple[str, str]:
+    """The message that withdraws a notice's seat, as ``(subject, body)``: which notice, when
+    and where it was, that the expert need not come and the check-in code no longer works.
+    It says no more than the notice did (no project, no reason).
+
+    Raises ValueError for another language.
+    """
+    _check(lang)
+    date, window = _window(content, lang)
+    if lang == "zh":
+        subject = f"评标安排撤销通知（编号 {content.notice_id}）"
+        lines = [
+            "您好：",
+            "",
+            "以下评标安排已撤销，您无需前往，原签到码作废。如已接受，无需再作答复。",
+            "",
+            f"通知编号：{content.notice_id}",
+            f"评标日期：{date}",
+            f"评标时段：{window}",
+            f"评标场地：{content.venue_name}",
+            f"评标室：{content.room_id}",
+            f"评标工位：{content.workstation_id}",
+            "",
+            "详情请登录专家端查看。",
+        ]
+    else:
+        subject = f"Evaluation withdrawn: notice {content.notice_id}"
+        lines = [
+            "Hello,",
+            "",
+            "The evaluation below is withdrawn: you need not come, and its check-in code no "
+            "longer works. If you had accepted, there is nothing more to answer.",
+            "",
+            f"Notice: {content.notice_id}",
+            f"Evaluation date: {date}",
+            f"Evaluation window: {window}",
+            f"Venue: {content.venue_name}",
+            f"Room: {content.room_id}",
+            f"Workstation: {content.workstation_id}",
+            "",
+            "See the expert pages for details.",
+        ]
+    return subject, "\n".join(lines) + "\n"
+
+
+def sms_withdrawal(content: NoticeContent, lang: str = "zh") -> str:
+    """The withdrawal for SMS or voice: which notice, when, and that the seat is withdrawn."""
+    start = content.local(content.window_start)
+    if _check(lang) == "zh":
+        return (
+            f"【评标撤销】编号{content.notice_id}，{start.month}月{start.day}日{start:%H:%M}"
+            f"的评标安排已撤销，无需前往，签到码作废。"
+        )
+    return (
+        f"[Expert draw] Notice {content.notice_id} for {_day_month_en(start, True)} "
+        f"{start:%H:%M} is withdrawn: do not come; its check-in code no longer works."
+    )

@@ -188,13 +188,17 @@ class Notice(db.Model):
 
 
 class Delivery(db.Model):
-    """One channel's delivery of a notice (inbox, e-mail, SMS, voice) and its status."""
+    """One channel's delivery of a notice (inbox, e-mail, SMS, voice) and its status.
+
+    ``kind`` is ``notice`` (the assignment) or ``withdrawal`` (the seat was withdrawn after
+    the expert had received the assignment, so that they do not travel for nothing)."""
 
     __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"), index=True)
     channel: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(10), default="notice", server_default="notice")
     status: Mapped[str] = mapped_column(String(10), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(300))
@@ -202,6 +206,7 @@ class Delivery(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        UniqueConstraint("notice_id", "channel", name="uq_delivery_channel"),
+        UniqueConstraint("notice_id", "channel", "kind", name="uq_delivery_channel_kind"),
         CheckConstraint("channel IN ('inbox', 'email', 'sms', 'voice')", name="channel"),
+        CheckConstraint("kind IN ('notice', 'withdrawal')", name="kind"),
     )

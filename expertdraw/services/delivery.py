@@ -33,7 +33,13 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import clock
-from ..domain.notice_text import NoticeContent, render, sms_text
+from ..domain.notice_text import (
+    NoticeContent,
+    render,
+    render_withdrawal,
+    sms_text,
+    sms_withdrawal,
+)
 from ..extensions import db
 from ..logfmt import event
 from ..models import Delivery, Expert, Notice, User
@@ -54,6 +60,7 @@ __all__ = [
     "delivery_state",
     "notice_content_for",
     "queue_deliveries",
+    "queue_withdrawals",
 ]
 
 
@@ -172,10 +179,12 @@ def _delivery_row(
     attempts: int,
     next_attempt_at: datetime | None,
     delivered_at: datetime | None,
+    kind: str = "notice",
 ) -> dict[str, Any]:
     return {
         "notice_id": notice_id,
         "channel": channel,
+        "kind": kind,
         "status": status,
         "attempts": attempts,
         "last_error": None,
@@ -184,15 +193,40 @@ def _delivery_row(
     }
 
 
-def delivery_state(notice_id: str) -> dict[str, str]:
-    """The status of each channel's delivery of a notice, e.g. ``{"inbox": "delivered"}``.
+def delivery_state(notice_id: str, kind: str = "notice") -> dict[str, str]:
+    """The status of each channel's delivery of a notice (or of its ``withdrawal``), e.g.
+    ``{"inbox": "delivered"}``.
 
     Statuses: queued, sending, retrying, delivered, failed, cancelled.
     """
     rows = db.session.execute(
-        sa.select(Delivery.channel, Delivery.status).where(Delivery.notice_id == notice_id)
+        sa.select(Delivery.channel, Delivery.status).where(
+            Delivery.notice_id == notice_id, Delivery.kind == kind
+        )
     )
     return {channel: status for channel, status in rows}
+
+
+def queue_withdrawals(notice_ids: Iterable[str], now: datetime) -> int:
+    """Tell the experts of these notices, on each channel that delivered the notice to them,
+    that its seat is withdrawn (the caller commits). A notice not delivered yet needs no such
+    message: its delivery is cancelled instead. The inbox shows the notice as withdrawn.
+    Returns how many messages were queued."""
+    ids = list(notice_ids)
+    if not ids:
+        return 0
+    delivered = db.session.execute(
+        sa.select(Delivery.notice_id, Delivery.channel).where(
+            Delivery.notice_id.in_(ids),
+            Delivery.kind == "notice",
+            Delivery.channel != "inbox",
+            Delivery.status == "delivered",
+        )
+    ).all()
+    for notice_id, channel in delivered:
+        row = _delivery_row(notice_id, channel, "queued", 0, now, None, kind="withdrawal")
+        db.session.add(Delivery(**row))
+    return len(delivered)
 
 
 def deliver_due(
@@ -306,7 +340,8 @@ def _prepare(delivery_id: int) -> _Outgoing:
     notice = db.session.get(Notice, delivery.notice_id) if delivery else None
     if delivery is None or notice is None:
         raise DeliveryFailed("data:missing", retryable=False)
-    if notice.status in CLOSED_NOTICE_STATUSES:
+    withdrawal = delivery.kind == "withdrawal"
+    if notice.status in CLOSED_NOTICE_STATUSES and not withdrawal:
         raise _Cancelled(f"notice:{notice.status}")
     if delivery.channel == "inbox":
         return _Outgoing("inbox", "", "", "")
@@ -322,9 +357,9 @@ def _prepare(delivery_id: int) -> _Outgoing:
         raise DeliveryFailed(exc.code, retryable=False) from None
     lang = _language(notice.expert_id)
     if delivery.channel == "email":
-        subject, body = render(content, lang)
+        subject, body = (render_withdrawal if withdrawal else render)(content, lang)
     else:
-        subject, body = "", sms_text(content, lang)
+        subject, body = "", (sms_withdrawal if withdrawal else sms_text)(content, lang)
     return _Outgoing(delivery.channel, recipient, subject, body)
 
 

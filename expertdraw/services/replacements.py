@@ -36,7 +36,7 @@ from ..models import (
     Workstation,
 )
 from ..models.periods import overlapping
-from . import draws, ledger, pool, rules_record, seat_map, seating
+from . import delivery, draws, ledger, pool, rules_record, seat_map, seating
 from .errors import Conflict, ServiceError
 
 log = logging.getLogger(__name__)
@@ -124,12 +124,19 @@ def _release(member: Member, reason: str, now: datetime) -> None:
         .values(released_at=now)
     )
     # An accepted seat is withdrawn too (a conflict found later, a suspension): the expert's
-    # inbox and schedule must not keep showing a seat the venue no longer holds for them.
-    db.session.execute(
-        sa.update(Notice)
-        .where(Notice.member_id == member.id, Notice.status.in_(("pending", "accepted")))
-        .values(status="withdrawn")
+    # inbox and schedule must not keep showing a seat the venue no longer holds for them, and
+    # the channels that told them of it tell them it is withdrawn.
+    open_notices = list(
+        db.session.scalars(
+            sa.select(Notice.id).where(
+                Notice.member_id == member.id, Notice.status.in_(("pending", "accepted"))
+            )
+        )
     )
+    db.session.execute(
+        sa.update(Notice).where(Notice.id.in_(open_notices)).values(status="withdrawn")
+    )
+    delivery.queue_withdrawals(open_notices, now)
     db.session.flush()
 
 

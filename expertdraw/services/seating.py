@@ -266,6 +266,7 @@ _TOGETHER = {
     "deliveries": [
         "notice_id",
         "channel",
+        "kind",
         "status",
         "attempts",
         "last_error",

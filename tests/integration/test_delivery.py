@@ -459,3 +459,44 @@ def test_an_unexpected_channel_error_is_retried_without_its_message(app, caplog)
     row = _row(rows.deliveries[0].id)
     assert (row.status, row.last_error) == ("retrying", "internal:RuntimeError")
     assert "13987012345" not in caplog.text
+
+
+def test_a_withdrawn_seat_is_announced_where_the_notice_was(app, smtp, gateway):
+    """An expert told of a seat by e-mail and SMS is told on both when it is withdrawn (a
+    conflict found later, a suspension), with nothing about the project; a notice that was
+    never delivered is only cancelled."""
+    from expertdraw.services import replacements
+
+    rows = make_notice(deliveries=("email", "sms"), deliveries_for_all=True)
+    later = T0 + timedelta(hours=1)
+    assert _deliver_at(T0) == 6  # three notices, e-mail and SMS each
+    calls = len(gateway.calls)
+    db.session.get(Notice, rows.notices[1].id).status = "accepted"
+    replacements._release(db.session.get(type(rows.member), rows.member.id), "ineligible", later)
+    db.session.commit()
+    assert delivery_state(rows.notice.id, "withdrawal") == {"email": "queued", "sms": "queued"}
+    assert _deliver_at(later) == 2
+    message = smtp.messages[-1]
+    text = _text(message)
+    assert "评标安排撤销通知" in text and rows.notice.id in text
+    assert rows.member.workstation_id in text and "签到码作废" in text
+    for hidden in rows.secrets_for(0):
+        assert hidden not in text, hidden
+    assert "评标撤销" in json.dumps(gateway.calls[calls]["payload"], ensure_ascii=False)
+    assert delivery_state(rows.notice.id, "withdrawal") == {
+        "email": "delivered",
+        "sms": "delivered",
+    }
+    assert delivery_state(rows.notices[1].id, "withdrawal") == {}  # its member is still seated
+
+
+def test_a_notice_withdrawn_before_it_was_delivered_needs_no_withdrawal(app, gateway):
+    from expertdraw.services import replacements
+
+    rows = make_notice(deliveries=("sms",))
+    replacements._release(db.session.get(type(rows.member), rows.member.id), "ineligible", T0)
+    db.session.commit()
+    assert _deliver_at(T0) == 1
+    assert delivery_state(rows.notice.id) == {"sms": "cancelled"}
+    assert delivery_state(rows.notice.id, "withdrawal") == {}
+    assert gateway.calls == []

@@ -169,3 +169,22 @@ def test_render_output_is_built_from_the_content_alone():
     # Same content, same text: nothing else (clock, locale, environment) enters the notice.
     assert render(_content(), "zh") == render(_content(), "zh")
     assert sms_text(_content(), "en") == sms_text(_content(), "en")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_withdrawal_names_the_notice_and_seat_and_voids_the_code(lang):
+    """The withdrawal says which notice and seat, says not to come, and repeats neither the
+    check-in code (void now) nor anything the notice did not say."""
+    from expertdraw.domain.notice_text import render_withdrawal, sms_withdrawal
+
+    content = _content()
+    subject, body = render_withdrawal(content, lang)
+    for shown in (content.notice_id, content.room_id, content.workstation_id):
+        assert shown in body
+    assert content.notice_id in subject
+    assert content.check_in_code not in subject + body
+    sms = sms_withdrawal(content, lang)
+    assert content.notice_id in sms and content.check_in_code not in sms
+    assert len(sms) <= (140 if lang == "zh" else 160)
+    with pytest.raises(ValueError):
+        render_withdrawal(content, "fr")
