@@ -97,10 +97,14 @@ def validate_experts(
         phone = _phone(checker, row)
         email = checker.text(row, "email", max_len=200)
         if email is not None and not EMAIL.fullmatch(email):
-            checker.error(row.line, "email", f"{email!r} is not an e-mail address")
+            checker.error(
+                row.line, "email", "%(value)s is not an e-mail address", value=repr(email)
+            )
         home = checker.code(row, "home_region", validate_region, number_ok=True)
         if home is not None and home not in regions:
-            checker.error(row.line, "home_region", f"region {home} is not in the region table")
+            checker.error(
+                row.line, "home_region", "region %(code)s is not in the region table", code=home
+            )
         employer = checker.code(row, "employer_uscc", validate_uscc, required=False)
         since = checker.date(row, "employer_since")
         title = checker.text(row, "title", required=True, max_len=50)
@@ -116,7 +120,12 @@ def validate_experts(
             if not item:
                 continue
             if item.upper() not in specialties:
-                checker.error(row.line, "specialties", f"specialty {item} is not in the code tree")
+                checker.error(
+                    row.line,
+                    "specialties",
+                    "specialty %(code)s is not in the code tree",
+                    code=item,
+                )
             elif item.upper() not in codes:
                 codes.append(item.upper())
         if listed is not None and not codes and len(checker.errors) == before:
@@ -157,7 +166,10 @@ def _check_against_database(conn: sa.Connection, checker: Checker, plan: ExpertP
         record = by_hash[digest]
         if owner != record.code:
             checker.error(
-                record.line, "id_number", f"this ID number belongs to expert {owner} already"
+                record.line,
+                "id_number",
+                "this ID number belongs to expert %(expert)s already",
+                expert=owner,
             )
     employers = {r.employer_uscc for r in plan.records if r.employer_uscc}
     known = lookup(conn, Organisation.uscc, Organisation.id, employers)
@@ -166,7 +178,8 @@ def _check_against_database(conn: sa.Connection, checker: Checker, plan: ExpertP
             checker.error(
                 record.line,
                 "employer_uscc",
-                f"organisation {record.employer_uscc} is not registered; import it first",
+                "organisation %(uscc)s is not registered; import it first",
+                uscc=record.employer_uscc,
             )
 
 

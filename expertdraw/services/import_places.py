@@ -22,7 +22,7 @@ class OrganisationPlan:
 def _region(checker: Checker, row: Row, name: str, regions: set[str], required: bool) -> Any:
     value = checker.code(row, name, validate_region, required=required, number_ok=True)
     if value is not None and value not in regions:
-        checker.error(row.line, name, f"region {value} is not in the region table")
+        checker.error(row.line, name, "region %(code)s is not in the region table", code=value)
         return None
     return value
 
@@ -72,7 +72,9 @@ def _check_parents(conn: sa.Connection, checker: Checker, plan: OrganisationPlan
         parents[r["uscc"]] = r["parent"]
     for r in plan.rows:
         if r["parent"] and r["parent"] not in in_file and r["parent"] not in parents:
-            checker.error(r["line"], "parent_uscc", f"parent {r['parent']} is not registered")
+            checker.error(
+                r["line"], "parent_uscc", "parent %(uscc)s is not registered", uscc=r["parent"]
+            )
             continue
         step, steps = r["parent"], 0
         while step and steps <= len(parents):
@@ -139,7 +141,12 @@ def _same(checker: Checker, row: Row, first: dict[str, Any], values: dict[str, A
     for column, value in values.items():
         if value is not None and first[column] is not None and value != first[column]:
             checker.error(
-                row.line, column, f"{column} differs from line {first['line']} ({first[column]})"
+                row.line,
+                column,
+                "%(column)s differs from line %(line)s (%(value)s)",
+                column=column,
+                line=first["line"],
+                value=first[column],
             )
 
 
@@ -173,7 +180,10 @@ def validate_venues(conn: sa.Connection, checker: Checker, rows: list[Row]) -> V
                     checker.error(
                         row.line,
                         "room_id",
-                        f"room {room} is in venue {first['venue_id']} on line {first['line']}",
+                        "room %(room)s is in venue %(venue)s on line %(line)s",
+                        room=room,
+                        venue=first["venue_id"],
+                        line=first["line"],
                     )
                 _same(checker, row, first, {"room_name": room_values["room_name"]})
             else:
@@ -184,7 +194,9 @@ def validate_venues(conn: sa.Connection, checker: Checker, rows: list[Row]) -> V
                 checker.error(
                     row.line,
                     "workstation_id",
-                    f"workstation_id {workstation} repeats line {first_line}",
+                    "workstation_id %(workstation)s repeats line %(line)s",
+                    workstation=workstation,
+                    line=first_line,
                 )
             else:
                 plan.workstations[workstation] = {
@@ -195,12 +207,22 @@ def validate_venues(conn: sa.Connection, checker: Checker, rows: list[Row]) -> V
     for room, venue in lookup(conn, Room.id, Room.venue_id, plan.rooms).items():
         if venue != plan.rooms[room]["venue_id"]:
             line = plan.rooms[room]["line"]
-            checker.error(line, "room_id", f"room {room} belongs to venue {venue} already")
+            checker.error(
+                line,
+                "room_id",
+                "room %(room)s belongs to venue %(venue)s already",
+                room=room,
+                venue=venue,
+            )
     for ws, room in lookup(conn, Workstation.id, Workstation.room_id, plan.workstations).items():
         if room != plan.workstations[ws]["room_id"]:
             line = plan.workstations[ws]["line"]
             checker.error(
-                line, "workstation_id", f"workstation {ws} belongs to room {room} already"
+                line,
+                "workstation_id",
+                "workstation %(workstation)s belongs to room %(room)s already",
+                workstation=ws,
+                room=room,
             )
     return plan
 

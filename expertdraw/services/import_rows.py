@@ -110,11 +110,21 @@ class Row:
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem: line (or worksheet row), column header as written, what is wrong."""
+    """One problem: line (or worksheet row), column header as written, what is wrong.
+
+    ``message`` is English (the CLI and the API); ``template`` and ``params`` are the same
+    sentence as a ``%(name)s`` template and its values, so the pages can translate it."""
 
     line: int
     column: str
     message: str
+    template: str = ""
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def values(self) -> dict[str, str]:
+        """The template's values, by name."""
+        return dict(self.params)
 
     def as_dict(self) -> dict[str, Any]:
         return {"line": self.line, "column": self.column, "message": self.message}
@@ -135,15 +145,21 @@ class Checker:
                 continue
             name = ALIASES[kind].get(written, written.lower())
             if name not in known:
-                self.error(1, written, f"unknown column {written!r} for {kind}")
+                self.error(
+                    1,
+                    written,
+                    "unknown column %(column)s for %(kind)s",
+                    column=repr(written),
+                    kind=kind,
+                )
             elif name in self.index:
-                self.error(1, written, f"column {name} appears twice")
+                self.error(1, written, "column %(column)s appears twice", column=name)
             else:
                 self.index[name] = position
                 self.label[name] = written
         for name in REQUIRED[kind]:
             if name not in self.index:
-                self.error(1, name, f"required column {name} is missing")
+                self.error(1, name, "required column %(column)s is missing", column=name)
 
     def stray_cells(self, rows: Iterable[Row]) -> None:
         """A filled cell under no column (beyond the header, or under an empty header cell)
@@ -156,12 +172,25 @@ class Checker:
                     self.error(
                         row.line,
                         f"#{position + 1}",
-                        f"cell {position + 1} holds a value but is under no known column",
+                        "cell %(n)s holds a value but is under no known column",
+                        n=position + 1,
                     )
                     break
 
-    def error(self, line: int, column: str, message: str) -> None:
-        self.errors.append(Problem(line, self.label.get(column, column), message))
+    def error(self, line: int, column: str, template: str, /, **params: Any) -> None:
+        """Record a problem; ``template`` is an English ``%(name)s`` sentence of ``params``
+        (a plain sentence without them), translated where the problem is shown."""
+        values = {name: str(value) for name, value in params.items()}
+        message = template % values if values else template
+        self.errors.append(
+            Problem(
+                line,
+                self.label.get(column, column),
+                message,
+                template,
+                tuple(sorted(values.items())),
+            )
+        )
 
     def has(self, name: str) -> bool:
         return name in self.index
@@ -180,11 +209,17 @@ class Checker:
         value = self.raw(row, name)
         if value is None:
             if required:
-                self.error(row.line, name, f"{name} is required")
+                self.error(row.line, name, "%(column)s is required", column=name)
             return None
         if isinstance(value, (bool, time)):
             kind = "TRUE/FALSE" if isinstance(value, bool) else "time"
-            self.error(row.line, name, f"{name} must be text, not a {kind} cell")
+            self.error(
+                row.line,
+                name,
+                "%(column)s must be text, not a %(kind)s cell",
+                column=name,
+                kind=kind,
+            )
             return None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -192,10 +227,12 @@ class Checker:
             value = value.isoformat()
         value = str(value)
         if len(value) > max_len:
-            self.error(row.line, name, f"{name} is longer than {max_len} characters")
+            self.error(
+                row.line, name, "%(column)s is longer than %(n)s characters", column=name, n=max_len
+            )
             return None
         if has_control(value):
-            self.error(row.line, name, f"{name} contains control characters")
+            self.error(row.line, name, "%(column)s contains control characters", column=name)
             return None
         return value
 
@@ -203,7 +240,7 @@ class Checker:
         """Codes must be text cells: a number cell loses leading zeros, digits or the X."""
         value = self.raw(row, name)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            self.error(row.line, name, f"{name} must be a text cell, not a number")
+            self.error(row.line, name, "%(column)s must be a text cell, not a number", column=name)
             return None
         return self.text(row, name, required=required, max_len=max_len)
 
@@ -254,7 +291,13 @@ class Checker:
                 raise ValueError(text)
             return date.fromisoformat(text)
         except ValueError:
-            self.error(row.line, name, f"{name} must be a date YYYY-MM-DD, got {value!r}")
+            self.error(
+                row.line,
+                name,
+                "%(column)s must be a date YYYY-MM-DD, got %(value)s",
+                column=name,
+                value=repr(value),
+            )
             return None
 
     def choice(
@@ -265,7 +308,13 @@ class Checker:
             return default
         allowed = tuple(allowed)
         if value not in allowed:
-            self.error(row.line, name, f"{name} must be one of {', '.join(allowed)}")
+            self.error(
+                row.line,
+                name,
+                "%(column)s must be one of %(allowed)s",
+                column=name,
+                allowed=", ".join(allowed),
+            )
             return None
         return value
 
@@ -278,14 +327,21 @@ class Checker:
             return True
         if text in {"0", "false", "no", "否", "0.0"}:
             return False
-        self.error(row.line, name, f"{name} must be 1 or 0")
+        self.error(row.line, name, "%(column)s must be 1 or 0", column=name)
         return default
 
     def unique(self, seen: dict[Any, int], value: Any, row: Row, name: str) -> None:
         if value is None:
             return
         if value in seen:
-            self.error(row.line, name, f"{name} {value} repeats line {seen[value]}")
+            self.error(
+                row.line,
+                name,
+                "%(column)s %(value)s repeats line %(line)s",
+                column=name,
+                value=value,
+                line=seen[value],
+            )
         else:
             seen[value] = row.line
 

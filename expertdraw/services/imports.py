@@ -96,6 +96,9 @@ def import_bytes(
     return steps.run(import_steps(kind, data, filename, today=today))
 
 
+EMPTY = "the file is empty: the first line names the columns"
+
+
 def import_steps(
     kind: str, data: bytes, filename: str, *, today: date | None = None
 ) -> steps.Steps[ImportResult]:
@@ -119,9 +122,7 @@ def import_steps(
     result.rows = len(rows)
     yield steps.Step("check", 1, STAGES, of=len(rows))
     if not any(cell is not None and str(cell).strip() for cell in header):
-        result.errors = [
-            ImportProblem(1, "", "the file is empty: the first line names the columns")
-        ]
+        result.errors = [ImportProblem(1, "", EMPTY, EMPTY)]
         return result
     checker = Checker(kind, header)
     if not checker.errors and not rows:

@@ -66,9 +66,25 @@ def create_user() -> Response | tuple[str, int]:
     return redirect(url_for("admin.users"))
 
 
+def _columns() -> dict[str, list[tuple[str, str, bool]]]:
+    """Each kind's columns as ``(name, Chinese label, required)``, for the page to list."""
+    from ..services import import_rows
+
+    columns = {}
+    for kind in import_rows.KINDS:
+        chinese = {name: label for label, name in import_rows.ALIASES[kind].items()}
+        columns[kind] = [
+            (name, chinese.get(name, ""), name in import_rows.REQUIRED[kind])
+            for name in (*import_rows.REQUIRED[kind], *import_rows.OPTIONAL[kind])
+        ]
+    return columns
+
+
 def _import_page(state: FormState, result: imports.ImportResult | None) -> tuple[str, int]:
     status = 200 if result is None or result.ok else 422
-    html = render_template("admin/import.html", form=state, result=result, kinds=imports.KINDS)
+    html = render_template(
+        "admin/import.html", form=state, result=result, kinds=imports.KINDS, columns=_columns()
+    )
     return html, status
 
 

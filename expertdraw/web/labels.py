@@ -92,6 +92,15 @@ LABELS: dict[str, dict[str, Any]] = {
         "organisations": _l("Organisations"),
         "venues": _l("Venues, rooms and workstations"),
     },
+    "import_table": {
+        "experts": _l("Experts"),
+        "expert_specialties": _l("Expert specialties"),
+        "employments": _l("Employments"),
+        "organisations": _l("Organisations"),
+        "venues": _l("Venues"),
+        "rooms": _l("Rooms"),
+        "workstations": _l("Workstations"),
+    },
     "level": {
         "province": _l("Province"),
         "prefecture": _l("Prefecture"),

@@ -106,6 +106,7 @@ def test_an_import_with_a_bad_row_shows_it_and_imports_nothing(app, centre, logi
     rows = [
         ["E0100001", "新专家", good, "530100", "工程师", "technical", "A0101"],
         ["E0100002", "错专家", wrong, "530100", "工程师", "technical", "A0101"],
+        ["E0100001", "重复", good[:-1] + "9", "530100", "工程师", "technical", "A0101"],
     ]
     before = db.session.scalar(sa.select(sa.func.count(Expert.id)))
     client = login("admin")
@@ -117,6 +118,8 @@ def test_an_import_with_a_bad_row_shows_it_and_imports_nothing(app, centre, logi
     html = page.get_data(as_text=True)
     assert page.status_code == 422 and 'data-import="failed"' in html
     assert "<td>3</td><td>id_number</td>" in html
+    assert "<td>4</td><td>code</td><td>code E0100001 与第 2 行重复</td>" in html  # translated
+    assert 'data-import-columns="experts"' in html and "<td>专家编号</td>" in html
     assert db.session.scalar(sa.select(sa.func.count(Expert.id))) == before
     fixed = client.post(
         "/admin/import",
