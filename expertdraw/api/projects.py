@@ -167,7 +167,27 @@ def _user() -> Any:
 )
 def create_project(body: ProjectIn) -> dict[str, Any]:
     """Parties by unified social credit code; the committee shape of rules.md is enforced."""
-    spec = projects.ProjectSpec(
+    return projects.summary(projects.create_project(_spec(body), _user()))
+
+
+@api_route(
+    bp,
+    "PUT",
+    "/projects/<code>",
+    roles=MANAGE,
+    body=ProjectIn,
+    response=ProjectOut,
+    summary="Correct a project before its draw",
+)
+def update_project(code: str, body: ProjectIn) -> dict[str, Any]:
+    """The whole project as at registration; its code stays, and no project with an
+    announced or completed draw changes (409 ``conflict:project-drawn``)."""
+    project = projects.get_project(code, _user())
+    return projects.summary(projects.update_project(project, _spec(body), _user()))
+
+
+def _spec(body: ProjectIn) -> projects.ProjectSpec:
+    return projects.ProjectSpec(
         code=body.code,
         name=body.name,
         tenderer=body.tenderer,
@@ -185,7 +205,6 @@ def create_project(body: ProjectIn) -> dict[str, Any]:
         tenderer_representatives=body.tenderer_representatives,
         allow_no_entropy=body.allow_no_entropy,
     )
-    return projects.summary(projects.create_project(spec, _user()))
 
 
 @api_route(

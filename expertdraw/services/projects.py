@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -117,19 +117,20 @@ def _check_strata(strata: list[StratumSpec]) -> None:
             )
 
 
-def create_project(spec: ProjectSpec, user: User) -> Project:
-    """Register a project with its parties and strata (commits).
+@dataclass(frozen=True)
+class _Parties:
+    tenderer: Organisation
+    agency: Organisation | None
+    authority: Organisation | None
+    bidders: list[Organisation]
+
+
+def _checked(spec: ProjectSpec, user: User, now: datetime) -> _Parties:
+    """Every rule a project's fields keep, but its code's; its parties, resolved.
 
     Raises:
-        ServiceError: a field is invalid (the error names it); Conflict: the code exists.
+        ServiceError naming the first bad field; Forbidden ``forbidden:no-entropy``.
     """
-    now = clock.now()
-    try:
-        validate_id(spec.code, "project")
-    except CodeError as exc:
-        raise ServiceError(exc.code, str(exc), "code") from None
-    if db.session.scalar(sa.select(Project.id).where(Project.code == spec.code)):
-        raise Conflict("conflict:project", f"project {spec.code} exists", "code")
     if spec.window_start <= now:
         raise ServiceError(
             "invalid:window", "the evaluation window must be in the future", "window_start"
@@ -161,23 +162,28 @@ def create_project(spec: ProjectSpec, user: User) -> Project:
             "only an admin may allow a draw without outside entropy",
             "allow_no_entropy",
         )
-    project = Project(
-        code=spec.code,
-        name=spec.name,
-        tenderer_id=tenderer.id,
-        agency_id=agency.id if agency else None,
-        authority_id=authority.id if authority else None,
-        region_code=spec.region,
-        window_start=spec.window_start,
-        window_end=spec.window_end,
-        bid_deadline=spec.bid_deadline,
-        separation=spec.separation,
-        max_per_group=spec.max_per_group,
-        region_policy=spec.region_policy,
-        allow_no_entropy=spec.allow_no_entropy,
-        created_by=user.id,
-        created_at=now,
-    )
+    return _Parties(tenderer, agency, authority, bidders)
+
+
+def _apply(
+    project: Project,
+    spec: ProjectSpec,
+    parties: _Parties,
+    now: datetime,
+    added: dict[int, datetime] | None = None,
+) -> None:
+    """Set the project's fields, strata and bidders from ``spec`` (its code aside); a bidder
+    kept keeps when it was ``added``."""
+    project.name = spec.name
+    project.tenderer_id = parties.tenderer.id
+    project.agency_id = parties.agency.id if parties.agency else None
+    project.authority_id = parties.authority.id if parties.authority else None
+    project.region_code = spec.region
+    project.window_start, project.window_end = spec.window_start, spec.window_end
+    project.bid_deadline = spec.bid_deadline
+    project.separation = spec.separation
+    project.max_per_group = spec.max_per_group
+    project.region_policy = spec.region_policy
     project.strata = [
         Stratum(
             position=i,
@@ -189,8 +195,63 @@ def create_project(spec: ProjectSpec, user: User) -> Project:
         )
         for i, s in enumerate(spec.strata)
     ]
-    project.bidders = [ProjectBidder(organisation_id=b.id, added_at=now) for b in bidders]
+    added = added or {}
+    project.bidders = [
+        ProjectBidder(organisation_id=b.id, added_at=added.get(b.id, now)) for b in parties.bidders
+    ]
+
+
+def create_project(spec: ProjectSpec, user: User) -> Project:
+    """Register a project with its parties and strata (commits).
+
+    Raises:
+        ServiceError: a field is invalid (the error names it); Conflict: the code exists.
+    """
+    now = clock.now()
+    try:
+        validate_id(spec.code, "project")
+    except CodeError as exc:
+        raise ServiceError(exc.code, str(exc), "code") from None
+    if db.session.scalar(sa.select(Project.id).where(Project.code == spec.code)):
+        raise Conflict("conflict:project", f"project {spec.code} exists", "code")
+    parties = _checked(spec, user, now)
+    project = Project(
+        code=spec.code,
+        allow_no_entropy=spec.allow_no_entropy,
+        created_by=user.id,
+        created_at=now,
+    )
+    _apply(project, spec, parties, now)
     db.session.add(project)
+    db.session.commit()
+    return project
+
+
+def update_project(project: Project, spec: ProjectSpec, user: User) -> Project:
+    """Correct a project before its draw (commits): every field by the same rules as at
+    registration, but its code, which names it in the ledger, and whether it may be drawn
+    without outside entropy, which only an admin decides. Once a draw is announced or
+    completed the project is what that draw was made from, so it can no longer change.
+
+    Raises:
+        ServiceError as :func:`create_project`; Conflict ``conflict:project-drawn``.
+    """
+    from .draws import live_root_draw
+
+    if spec.code != project.code:
+        raise ServiceError("invalid:code", "a project's code cannot change", "code")
+    if live_root_draw(project) is not None:
+        raise Conflict(
+            "conflict:project-drawn", f"project {project.code} has a draw; it can no longer change"
+        )
+    now = clock.now()
+    parties = _checked(replace(spec, allow_no_entropy=False), user, now)
+    added = {b.organisation_id: b.added_at for b in project.bidders}
+    # The old rows go first: new ones take the same positions and organisations.
+    project.strata.clear()
+    project.bidders.clear()
+    db.session.flush()
+    _apply(project, spec, parties, now, added)
     db.session.commit()
     return project
 

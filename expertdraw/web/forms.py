@@ -91,6 +91,7 @@ ERRORS: dict[str, Any] = {
         "These numbers differ from those another supervisor entered. Both of you check them "
         "against the published results."
     ),
+    "conflict:project-drawn": _l("This project has a draw: it can no longer be corrected."),
     "conflict:award-early": _l(
         "The award can be recorded only after the evaluation window has ended."
     ),
@@ -265,6 +266,13 @@ def parse_local(text: str) -> datetime | None:
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone())
     return local.astimezone(UTC)
+
+
+def local_input(value: datetime | None) -> str:
+    """An aware time as a ``datetime-local`` value in the local zone (``""`` for None)."""
+    if value is None:
+        return ""
+    return value.astimezone(zone()).strftime("%Y-%m-%dT%H:%M")
 
 
 def parse_day(text: str | None) -> date | None:

@@ -30,10 +30,11 @@ def _user() -> Any:
     return auth.current_user()
 
 
-def _form_page(state: FormState, status: int = 200) -> tuple[str, int]:
+def _form_page(state: FormState, status: int = 200, editing: str = "") -> tuple[str, int]:
     return render_template(
         "manager/project_form.html",
         form=state,
+        editing=editing,
         rows=project_form.stratum_rows(state.values),
         specialties=directory.specialties(),
         regions=[(code, f"{code} {name}") for code, name, _level in directory.regions()],
@@ -75,6 +76,27 @@ def new_project() -> Response | tuple[str, int]:
         project_form.place_error(state, exc, parsed.row_of)
         return _form_page(state, exc.http_status)
     flash(_("Project %(code)s is registered.", code=project.code), "success")
+    return redirect(url_for("manager.project", code=project.code))
+
+
+@bp.route("/projects/<code>/edit", methods=["GET", "POST"])
+@roles_required(*MANAGE)
+def edit_project(code: str) -> Response | tuple[str, int]:
+    """Correct a project before its draw: the registration form, filled in."""
+    project = project_service.get_project(code, _user())
+    if request.method == "GET":
+        return _form_page(FormState(project_form.values_of(project)), editing=project.code)
+    state = FormState(request.form)
+    state.fields = project_form.all_fields(request.form)
+    parsed = project_form.parse(state)
+    if parsed.spec is None:
+        return _form_page(state, 422, editing=project.code)
+    try:
+        project_service.update_project(project, parsed.spec, _user())
+    except ServiceError as exc:
+        project_form.place_error(state, exc, parsed.row_of)
+        return _form_page(state, exc.http_status, editing=project.code)
+    flash(_("Project %(code)s is corrected.", code=project.code), "success")
     return redirect(url_for("manager.project", code=project.code))
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from ..services.projects import ProjectSpec, StratumSpec
-from .forms import FormState, abandon, lines, message_for, parse_int, parse_local
+from .forms import FormState, abandon, lines, local_input, message_for, parse_int, parse_local
 
 _ROW = re.compile(r"strata\.([0-9]+)\.(name|specialty|kind|count|alternates)$")
 TOP_FIELDS = (
@@ -152,3 +152,30 @@ def place_error(state: FormState, exc: Exception, row_of: list[int]) -> None:
         message = _("Bidder %(number)s: %(message)s", number=number, message=message)
         name = "bidders"
     state.add(name or None, message)
+
+
+def values_of(project: Any) -> dict[str, str]:
+    """The form's fields filled in from a registered project (for correcting it)."""
+    from ..services import projects
+
+    summary = projects.summary(project)
+    values = {
+        "code": summary["code"],
+        "name": summary["name"],
+        "tenderer": summary["tenderer"] or "",
+        "agency": summary["agency"] or "",
+        "authority": summary["authority"] or "",
+        "bidders": "\n".join(summary["bidders"]),
+        "region": summary["region"],
+        "window_start": local_input(summary["window_start"]),
+        "window_end": local_input(summary["window_end"]),
+        "bid_deadline": local_input(summary["bid_deadline"]),
+        "separation": summary["separation"],
+        "max_per_group": str(summary["max_per_group"]),
+        "region_policy": summary["region_policy"],
+        "tenderer_representatives": "0",
+    }
+    for row, stratum in enumerate(summary["strata"]):
+        for name in STRATUM_FIELDS:
+            values[f"strata.{row}.{name}"] = str(stratum[name])
+    return values

@@ -188,3 +188,68 @@ def test_the_parties_of_a_project_are_distinct(app, owned, extra, field):
         assert pm.get("/api/v1/projects/P-PARTY").status_code == 404
         late = pm.post(f"/api/v1/projects/{CODE}/bidders", json={"uscc": centre.tenderer})
         assert late.status_code == 422 and late.get_json()["code"] == "invalid:parties"
+
+
+def test_a_project_is_corrected_until_its_draw(app, owned, login):
+    """A typo in a window or a stratum need not mean registering again under a new code; once
+    a draw is announced the project is what the draw was made from."""
+    centre, _ = owned
+    pm = _api(app, centre.users["pm"])
+    with clock.frozen(c.NOW):
+        assert pm.post("/api/v1/projects", json=c.project_body(centre, "P-FIX")).status_code == 201
+        body = c.project_body(
+            centre,
+            "P-FIX",
+            name="改正后的名称",
+            bidders=[centre.bidders[1]],
+            window_start=(c.WINDOW + timedelta(days=1)).isoformat(),
+            window_end=(c.WINDOW + timedelta(days=1, hours=8)).isoformat(),
+            strata=[{"name": "t", "specialty": "A0101", "kind": "technical", "count": 5}],
+        )
+        fixed = pm.put("/api/v1/projects/P-FIX", json=body)
+        assert fixed.status_code == 200, fixed.get_json()
+        shown = fixed.get_json()
+        assert shown["name"] == "改正后的名称" and shown["bidders"] == [centre.bidders[1]]
+        assert [(s["name"], s["count"]) for s in shown["strata"]] == [("t", 5)]
+        other = pm.put("/api/v1/projects/P-FIX", json={**body, "code": "P-OTHER"})
+        assert other.status_code == 422 and other.get_json()["errors"][0]["field"] == "code"
+        bad = pm.put("/api/v1/projects/P-FIX", json={**body, "window_end": body["window_start"]})
+        assert bad.status_code == 422
+        assert pm.get("/api/v1/projects/P-FIX").get_json()["name"] == "改正后的名称"
+        stranger = _api(app, centre.users["pm2"]).put("/api/v1/projects/P-FIX", json=body)
+        assert stranger.status_code == 404
+        page = login("pm").get("/manager/projects/P-FIX/edit").get_data(as_text=True)
+        assert 'value="改正后的名称"' in page and "data-editing" in page
+        drawn = pm.post("/api/v1/projects/P-FIX/draws", json={"entropy": {"kind": "witness"}})
+        assert drawn.status_code == 201
+        late = pm.put("/api/v1/projects/P-FIX", json=body)
+        assert late.status_code == 409 and late.get_json()["code"] == "conflict:project-drawn"
+
+
+def test_the_correction_page_keeps_its_errors_beside_the_fields(app, owned, login):
+    centre, _ = owned
+    with clock.frozen(c.NOW):
+        projects.create_project(c.project_spec(centre, "P-FORM"), centre.users["pm"])
+        client = login("pm")
+        form = client.get("/manager/projects/P-FORM/edit").get_data(as_text=True)
+        assert 'value="technical"' in form and "data-editing" in form
+        values = {
+            "code": "P-FORM",
+            "name": "更正",
+            "tenderer": centre.tenderer,
+            "region": "530602",
+            "window_start": "2027-03-01T09:00",
+            "window_end": "2027-03-01T08:00",
+            "strata.0.name": "technical",
+            "strata.0.specialty": "A0101",
+            "strata.0.kind": "technical",
+            "strata.0.count": "5",
+        }
+        refused = client.post("/manager/projects/P-FORM/edit", data=values)
+        assert refused.status_code == 422 and 'id="f-window_end-error"' in refused.get_data(
+            as_text=True
+        )
+        values["window_end"] = "2027-03-01T17:00"
+        done = client.post("/manager/projects/P-FORM/edit", data=values)
+        assert done.status_code == 302
+    assert projects.get_project("P-FORM").name == "更正"
