@@ -29,6 +29,25 @@ def test_postgresql_urls_use_psycopg_3():
         ({"EXPERTDRAW_ENV": "staging"}, "EXPERTDRAW_ENV"),
         ({"EXPERTDRAW_ENV": "production", "EXPERTDRAW_SECRET_KEY": "x"}, "KEY_PASSPHRASE"),
         ({"EXPERTDRAW_BEACON_URL": "beacon.nist.gov/beacon/2.0"}, "EXPERTDRAW_BEACON_URL"),
+        ({"EXPERTDRAW_BEACON_URL": "http://x y"}, "EXPERTDRAW_BEACON_URL"),
+        ({"EXPERTDRAW_SMS_GATEWAY_URL": "notaurl"}, "EXPERTDRAW_SMS_GATEWAY_URL"),
+        ({"EXPERTDRAW_DATABASE_URL": "bogus://x"}, "EXPERTDRAW_DATABASE_URL"),
+        ({"EXPERTDRAW_SMTP_PORT": "70000"}, "EXPERTDRAW_SMTP_PORT"),
+        ({"EXPERTDRAW_RESPONSE_WINDOW_MINUTES": "9" * 20}, "EXPERTDRAW_RESPONSE_WINDOW_MINUTES"),
+        ({"EXPERTDRAW_REDIS_URL": "notaurl"}, "EXPERTDRAW_REDIS_URL"),
+        ({"EXPERTDRAW_LOG_ORIGIN": ""}, "EXPERTDRAW_LOG_ORIGIN"),
+        ({"EXPERTDRAW_LOG_ORIGIN": "two words"}, "EXPERTDRAW_LOG_ORIGIN"),
+        ({"EXPERTDRAW_BEACON_CERTIFICATE": "/nonexistent.pem"}, "EXPERTDRAW_BEACON_CERTIFICATE"),
+        ({"EXPERTDRAW_API_TOKEN_DAYS": "0"}, "EXPERTDRAW_API_TOKEN_DAYS"),
+        (
+            {
+                "EXPERTDRAW_ENV": "production",
+                "EXPERTDRAW_KEY_PASSPHRASE": "p",
+                "EXPERTDRAW_SECRET_KEY": "s",
+                "EXPERTDRAW_DEMO": "1",
+            },
+            "EXPERTDRAW_DEMO",
+        ),
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(env, named):
@@ -51,3 +70,30 @@ def test_beacon_fetching_is_off_unless_a_url_is_set():
     assert from_environment({})["BEACON_URL"] is None
     url = "https://beacon.nist.gov/beacon/2.0"
     assert from_environment({"EXPERTDRAW_BEACON_URL": url})["BEACON_URL"] == url
+
+
+def test_an_instance_path_that_is_a_file_is_refused(tmp_path):
+    a_file = tmp_path / "instance"
+    a_file.write_text("x")
+    with pytest.raises(ConfigError, match="EXPERTDRAW_INSTANCE_PATH names a file"):
+        from_environment({"EXPERTDRAW_INSTANCE_PATH": str(a_file)})
+
+
+def test_a_config_error_is_one_line_from_a_flask_command(tmp_path):
+    """``flask`` prints ``Error: ...`` naming the variable and exits 1, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EXPERTDRAW_DEMO": "perhaps", "EXPERTDRAW_INSTANCE_PATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "expertdraw", "rules"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Error: EXPERTDRAW_DEMO must be a boolean" in done.stderr
+    assert "Traceback" not in done.stderr
