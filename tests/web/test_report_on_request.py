@@ -133,5 +133,5 @@ def test_a_period_not_over_is_explained_in_the_pages_language(app, later, login)
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "请选择一个已结束、且账本当时已建立的期间内的日期" in html
+    assert "请选择一个已结束、且签名日志当时已建立的期间内的日期" in html
     assert "has not ended" not in html

@@ -145,4 +145,4 @@ def test_the_ledger_page_shows_the_rules_in_effect_and_their_record(app, centre,
     seq = db.session.scalar(sa.select(LedgerEntry.seq).where(LedgerEntry.type == "rules.changed"))
     html = sup.get("/supervisor/ledger").get_data(as_text=True)
     assert 'data-rules-state="recorded"' in html
-    assert f"已记入账本第 {seq} 条" in html
+    assert f"已记入签名日志第 {seq} 条" in html
