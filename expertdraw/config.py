@@ -16,6 +16,12 @@ from typing import Any
 import click
 
 PREFIX = "EXPERTDRAW_"
+#: rules.md's timers, which the environment or the settings file may change.
+TIMER_DEFAULTS = {
+    "RESPONSE_WINDOW_MINUTES": 30,
+    "ANNOUNCE_TIMEOUT_MINUTES": 60,
+    "CHECKPOINT_INTERVAL_SECONDS": 300,
+}
 
 
 class ConfigError(click.ClickException, ValueError):
@@ -137,11 +143,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
     # The environment's timers, where set, take precedence over the settings file.
     timers = {
         name: _int(env, name, rules.get(name, default), 1, 10**6)
-        for name, default in (
-            ("RESPONSE_WINDOW_MINUTES", 30),
-            ("ANNOUNCE_TIMEOUT_MINUTES", 60),
-            ("CHECKPOINT_INTERVAL_SECONDS", 300),
-        )
+        for name, default in TIMER_DEFAULTS.items()
     }
     return {
         **rules,

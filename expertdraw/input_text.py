@@ -11,6 +11,7 @@ checked by their own patterns.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 #: C0 controls but tab, line feed and carriage return; DEL and the C1 controls; surrogates.
@@ -20,6 +21,14 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 def has_control(text: str) -> bool:
     """True if ``text`` holds a character :data:`CONTROL` refuses."""
     return CONTROL.search(text) is not None
+
+
+def visible_text(text: str) -> bool:
+    """Text people read out and check character by character (a witness value): no control,
+    format (zero-width, direction overrides), private-use, unassigned or surrogate
+    characters, and at least one character that is not a space."""
+    categories = {unicodedata.category(ch) for ch in text}
+    return not categories & {"Cc", "Cf", "Co", "Cn", "Cs"} and any(not ch.isspace() for ch in text)
 
 
 def first_bad_field(data: Any, path: str = "") -> str | None:

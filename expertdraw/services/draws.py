@@ -12,7 +12,6 @@ import hashlib
 import json
 import secrets
 import threading
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from ..domain import eligibility as el
 from ..domain.canonical import CanonicalError
 from ..domain.ledger import format_time
 from ..extensions import db
+from ..input_text import visible_text
 from ..models import Draw, LedgerEntry, Project, Snapshot, User, Witness
 from . import ledger, pool, projects, rules_record, seating
 from .errors import Conflict, Forbidden, NotFound, ServiceError
@@ -499,13 +499,6 @@ def snapshot_text(draw_id: str) -> str:
     return text
 
 
-def _readable(value: str) -> bool:
-    """Visible text: no control, format (zero-width, direction overrides), private-use or
-    unassigned characters, and at least one character that is not a space."""
-    categories = {unicodedata.category(ch) for ch in value}
-    return not categories & {"Cc", "Cf", "Co", "Cn", "Cs"} and any(not ch.isspace() for ch in value)
-
-
 def add_witness(draw: Draw, supervisor: User, value: str) -> Draw:
     """A supervisor's witness value; the last one completes the draw (commits).
 
@@ -518,7 +511,7 @@ def add_witness(draw: Draw, supervisor: User, value: str) -> Draw:
     value = value.strip() if isinstance(value, str) else ""
     if not value or len(value) > 200:
         raise ServiceError("invalid:witness", "a witness value is 1 to 200 characters", "value")
-    if not _readable(value):
+    if not visible_text(value):
         raise ServiceError(
             "invalid:witness",
             "a witness value is read out and checked by people: visible characters only",
@@ -749,11 +742,6 @@ def _confirmed(draw: Draw, user: User | None, key: str) -> bool:
             "numbers",
         )
     return False
-
-
-def lottery_readings(draw: Draw) -> int:
-    """How many supervisors have entered lottery numbers for ``draw`` so far."""
-    return len(witnesses_of(draw)) if draw.entropy.get("kind") == "public-lottery" else 0
 
 
 def _refuse_earlier_numbers(draw: Draw, key: str) -> None:

@@ -380,10 +380,9 @@ def add_bidder_and_recheck(project: Project, uscc: str, user: User) -> tuple[Org
         draws.actor_of(user),
     )
     db.session.commit()
-    root = draws.live_root_draw(project)
     replaced = 0
-    if root is not None and root.state == "completed":
-        replaced = len(replacements.recheck_members(root, draws.actor_of(user)))
+    if live is not None and live.state == "completed":
+        replaced = len(replacements.recheck_members(live, draws.actor_of(user)))
     return org, replaced
 
 

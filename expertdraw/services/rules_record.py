@@ -16,7 +16,9 @@ record theirs before their own draws, which makes the difference visible.
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,36 +26,37 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from ..config import TIMER_DEFAULTS
 from ..domain.alert_thresholds import DEFAULT_THRESHOLDS
 from ..domain.eligibility_config import Rules
 from ..extensions import db
 from ..models import LedgerEntry
 from . import alerts, ledger
+from .retention import DEFAULT_RETENTION_DAYS, retention_days
 
 RULES_CHANGED = "rules.changed"
-#: The defaults of the timers and limits kept outside the eligibility rules.
-DEFAULTS = {
-    "timers": {
-        "response_window_minutes": 30,
-        "announce_timeout_minutes": 60,
-        "checkpoint_interval_seconds": 300,
-    },
-    "supplementary_retries": 3,
-    "retention_days": 3650,
-}
+#: Failed supplementary draws in a row before the places are left open, unless configured.
+DEFAULT_RETRIES = 3
 
 
 def supplementary_retries() -> int:
     """Failed supplementary draws in a row before the places are left open."""
-    return int(current_app.config.get("SUPPLEMENTARY_RETRIES", DEFAULTS["supplementary_retries"]))
+    return int(current_app.config.get("SUPPLEMENTARY_RETRIES", DEFAULT_RETRIES))
+
+
+def _timers(values: Mapping[str, int]) -> dict[str, int]:
+    """The timers of ``values`` (Flask setting names) under the settings file's keys."""
+    return {name.lower(): values[name] for name in TIMER_DEFAULTS}
 
 
 def defaults() -> dict[str, Any]:
     """The rules of rules.md's defaults: in effect until a ``rules.changed`` says otherwise."""
     return {
         "eligibility": Rules().to_mapping(),
-        "alerts": json.loads(json.dumps(DEFAULT_THRESHOLDS)),
-        **json.loads(json.dumps(DEFAULTS)),
+        "alerts": copy.deepcopy(DEFAULT_THRESHOLDS),
+        "timers": _timers(TIMER_DEFAULTS),
+        "supplementary_retries": DEFAULT_RETRIES,
+        "retention_days": DEFAULT_RETENTION_DAYS,
     }
 
 
@@ -68,13 +71,9 @@ def in_effect() -> dict[str, Any]:
     return {
         "eligibility": Rules.from_mapping(config.get("ELIGIBILITY_RULES") or {}).to_mapping(),
         "alerts": alerts.thresholds(),
-        "timers": {
-            "response_window_minutes": config["RESPONSE_WINDOW_MINUTES"],
-            "announce_timeout_minutes": config["ANNOUNCE_TIMEOUT_MINUTES"],
-            "checkpoint_interval_seconds": config["CHECKPOINT_INTERVAL_SECONDS"],
-        },
+        "timers": _timers(config),
         "supplementary_retries": supplementary_retries(),
-        "retention_days": int(config.get("RETENTION_DAYS") or DEFAULTS["retention_days"]),
+        "retention_days": retention_days(),
     }
 
 
