@@ -250,25 +250,30 @@ def notice_view(notice: Notice, member: Member, project: Project) -> dict[str, A
 def check_in(staff: User, code: str) -> dict[str, Any]:
     """Venue staff enter a check-in code: confirm workstation and time, nothing about the project.
 
+    A code of another venue's seat gets the same answer as a code that does not exist: the
+    desk of one venue learns nothing about the seats of others.
+
     Raises:
-        Forbidden: not venue staff; NotFound: unknown code; ServiceError: wrong venue, not
-        accepted, outside the check-in time.
+        Forbidden: not venue staff; NotFound: no seat of this venue has the code;
+        ServiceError: not accepted or no longer seated, outside the check-in time.
     """
     if staff.role != "venue_staff" or not staff.venue_id:
         raise Forbidden("auth:forbidden", "only venue staff check experts in")
     now = clock.now()
     digest = protector().lookup_hash(seating.normalise_code(code))
-    notice = db.session.scalar(sa.select(Notice).where(Notice.check_in_hash == digest))
-    if notice is None:
+    found = db.session.execute(
+        sa.select(Notice, Member)
+        .join(Member, Member.id == Notice.member_id)
+        .where(Notice.check_in_hash == digest, Member.venue_id == staff.venue_id)
+    ).first()
+    if found is None:
         raise NotFound("check-in code", "given")
-    member = db.session.get(Member, notice.member_id)
+    notice, member = found
     booking = db.session.scalar(
         sa.select(Booking).where(Booking.member_id == member.id, Booking.released_at.is_(None))
     )
     if booking is None or notice.status != "accepted":
         raise ServiceError("checkin:not-seated", "this code has no accepted, current seat")
-    if member.venue_id != staff.venue_id:
-        raise ServiceError("checkin:wrong-venue", "this code is for another venue")
     if not booking.start - CHECK_IN_EARLY <= now < booking.end:
         raise ServiceError("checkin:time", "check-in opens two hours before the window")
     again = notice.checked_in_at is not None  # a second person with the same code?

@@ -67,7 +67,6 @@ ERRORS: dict[str, Any] = {
     "invalid:reason": _l("Choose a reason."),
     "conflict:notice": _l("This notice can no longer be answered."),
     "checkin:not-seated": _l("This code has no accepted, current seat."),
-    "checkin:wrong-venue": _l("This check-in code is for another venue."),
     "checkin:time": _l("Check-in opens two hours before the evaluation window."),
     "not-found": _l("Not found."),
     "invalid:status": _l("Choose a status."),

@@ -61,6 +61,9 @@ def check_in() -> Any:
     try:
         checked = notices.check_in(auth.current_user(), code)
     except ServiceError as exc:
+        if exc.code == "not-found":
+            state.add("code", _("No seat at this venue has this check-in code."))
+            return _page(state, status=exc.http_status)
         state.fail(exc)
         if state.general:
             state.errors["code"] = state.general.pop()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Expert, ExpertRelation, LedgerEntry, Member, Notice
+from expertdraw.models import Expert, ExpertRelation, LedgerEntry, Member, Notice, Venue
 from expertdraw.services import notices
 from expertdraw.services.users import create_user
 
@@ -129,3 +129,25 @@ def test_venue_staff_see_bookings_without_identities_and_check_in(app, completed
     assert "data-checked-in-again" in again and "data-checked-in>" not in again
     db.session.expire_all()
     assert db.session.get(Notice, notice_id).checked_in_at == first  # the first time is kept
+
+
+def test_a_code_of_another_venue_is_answered_like_an_unknown_code(app, completed, login):
+    """The desk of one venue cannot tell another venue's codes from codes that do not exist."""
+    notice_id, code, check_in = first_notice()
+    notices.answer(c.expert_user(code), notice_id, accept=True)
+    seated = db.session.scalar(
+        sa.select(Member.venue_id)
+        .join(Notice, Notice.member_id == Member.id)
+        .where(Notice.id == notice_id)
+    )
+    other = db.session.scalar(sa.select(Venue.id).where(Venue.id != seated).order_by(Venue.id))
+    create_user("elsewhere", "correct horse battery", "venue_staff", venue_id=other)
+    client = login("elsewhere")
+    with clock.frozen(c.WINDOW - timedelta(minutes=30)):
+        theirs = client.post("/venue/check-in", data={"code": check_in})
+        unknown = client.post("/venue/check-in", data={"code": "AAAA-BBBB-CC"})
+    assert theirs.status_code == unknown.status_code == 404
+    message = "本场地没有使用此签到码的座位。"  # the pages speak Chinese by default
+    assert message in theirs.get_data(as_text=True) and message in unknown.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Notice, notice_id).checked_in_at is None
