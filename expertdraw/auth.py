@@ -5,9 +5,11 @@ session cookie (``login_user``/``logout_user``); API clients send ``Authorizatio
 A bearer header, when present, wins and is never silently replaced by the cookie. The database
 work lives in ``services.auth``; this module only reads the request and the session.
 
-The session cookie holds the user id, a fingerprint of the password hash (so a password change
-ends every session) and the login time (sessions end after ``SESSION_ABSOLUTE_SECONDS`` even
-when refreshed). ``SECRET_KEY`` comes from config or from ``<instance>/secret_key`` (0600).
+The session cookie holds the user id, the key of its server-side session row (so logging out,
+a new password or a deactivation ends it for good, and a user can end their other browsers'
+sessions), a fingerprint of the password hash and the login time (sessions end after
+``SESSION_ABSOLUTE_SECONDS`` even when refreshed, and after ``SESSION_IDLE_SECONDS`` without a
+request). ``SECRET_KEY`` comes from config or from ``<instance>/secret_key`` (0600).
 Page views declare who may see them with ``require_roles``; API endpoints with ``api_route``.
 """
 
@@ -161,12 +163,26 @@ def _session_user() -> User | None:
     started = session.get("iat")
     max_age = int(current_app.config["SESSION_ABSOLUTE_SECONDS"])
     if not isinstance(started, int) or time.time() - started > max_age:
+        auth_service.end_page_session(session.get("sid"))
         session.clear()
         return None
-    user = auth_service.user_for_session(session.get("uid"), session.get("sv"))
+    user = auth_service.user_for_session(
+        session.get("uid"), session.get("sid"), session.get("sv"), session_idle()
+    )
     if user is None:
         session.clear()
     return user
+
+
+def session_idle() -> timedelta:
+    """How long a page session may go without a request before it ends."""
+    return timedelta(seconds=int(current_app.config["SESSION_IDLE_SECONDS"]))
+
+
+def session_key() -> str | None:
+    """The server-side key of this browser's page session, if it has one."""
+    key = session.get("sid")
+    return key if isinstance(key, str) else None
 
 
 def auth_method() -> str | None:
@@ -188,9 +204,14 @@ def current_token() -> ApiToken | None:
 
 
 def login_user(user: User) -> None:
-    """Start a page session for ``user`` (call after ``services.auth.authenticate``)."""
+    """Start a page session for ``user`` (call after ``services.auth.authenticate``).
+
+    A session this browser held before ends on the server: a login never continues an old one.
+    """
+    auth_service.end_page_session(session.get("sid"))
     session.clear()
     session["uid"] = user.id
+    session["sid"] = auth_service.start_page_session(user)
     session["sv"] = auth_service.session_version(user)
     session["iat"] = int(time.time())
     session.permanent = True
@@ -200,7 +221,9 @@ def login_user(user: User) -> None:
 
 
 def logout_user() -> None:
-    """End the page session of this browser."""
+    """End the page session of this browser, on the server too: a copy of the cookie taken
+    before stops working."""
+    auth_service.end_page_session(session.get("sid"))
     session.clear()
     g.user = None
     g.auth_method = None

@@ -43,6 +43,18 @@ def _int(
     return value
 
 
+def _session_limits(env: dict[str, str]) -> dict[str, int]:
+    """How long a page session may idle, and last at all (from a minute up to a week)."""
+    idle = _int(env, "SESSION_IDLE_SECONDS", 8 * 3600, 60, 7 * 86400)
+    absolute = _int(env, "SESSION_ABSOLUTE_SECONDS", 12 * 3600, 60, 7 * 86400)
+    if idle > absolute:
+        raise ConfigError(
+            f"{PREFIX}SESSION_IDLE_SECONDS ({idle}) must not exceed "
+            f"{PREFIX}SESSION_ABSOLUTE_SECONDS ({absolute})"
+        )
+    return {"SESSION_IDLE_SECONDS": idle, "SESSION_ABSOLUTE_SECONDS": absolute}
+
+
 def _url(env: dict[str, str], name: str, example: str) -> str | None:
     value = env.get(PREFIX + name) or None
     if value is not None and not re.fullmatch(
@@ -168,4 +180,5 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         "BEACON_CERTIFICATE": _file(env, "BEACON_CERTIFICATE"),
         "METRICS_TOKEN": env.get(PREFIX + "METRICS_TOKEN") or None,
         "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 90, 1, 3650),
+        **_session_limits(env),
     }

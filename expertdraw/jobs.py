@@ -88,6 +88,11 @@ def job_specs(config: Any) -> list[JobSpec]:
             local_cron(hour=3, minute=30),
             "expertdraw.services.scheduling.purge_runs",
         ),
+        JobSpec(
+            "page-sessions-purge",
+            local_cron(hour=3, minute=40),
+            "expertdraw.services.auth.purge_page_sessions",
+        ),
     ]
     extra = [
         JobSpec(name, every(seconds), target)

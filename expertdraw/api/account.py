@@ -3,6 +3,7 @@
 ``POST /auth/token`` exchanges a username and password for a bearer token, shown once;
 ``DELETE /auth/token`` revokes the token the request carries. ``POST``/``DELETE /auth/session``
 do the same for the signed session cookie the pages use. Logins are rate limited.
+``POST /me/password`` changes the caller's own password.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+from flask import session
 from pydantic import StringConstraints
 
 from .. import auth
@@ -17,7 +19,7 @@ from ..services import auth as auth_service
 from .blueprint import bp
 from .errors import ApiError
 from .framework import ALL_ROLES, PUBLIC, api_route
-from .schemas import ApiModel, Label, OutModel, Password
+from .schemas import ApiModel, Label, NewPassword, OutModel, Password
 
 
 class LoginIn(ApiModel):
@@ -31,6 +33,20 @@ class TokenIn(LoginIn):
     """Credentials, and a label to recognise the token by (e.g. the client's name)."""
 
     label: Label = ""
+
+
+class PasswordIn(ApiModel):
+    """The current password, and the new one."""
+
+    current_password: Password
+    new_password: NewPassword
+
+
+class PasswordOut(OutModel):
+    """How many other credentials of the account the change ended."""
+
+    #: Page sessions of other browsers and API tokens other than the one this request used.
+    ended: int
 
 
 class MeOut(OutModel):
@@ -127,3 +143,34 @@ def delete_session() -> None:
 def me() -> object:
     """Who the bearer token or session belongs to."""
     return auth.current_user()
+
+
+@api_route(
+    bp,
+    "POST",
+    "/me/password",
+    roles=ALL_ROLES,
+    body=PasswordIn,
+    response=PasswordOut,
+    rate_limited=True,
+    summary="Change your own password",
+)
+def change_password(body: PasswordIn) -> dict[str, int]:
+    """Needs the current password (403 `auth:wrong-password`); counts as a login attempt.
+
+    Every other credential of the account ends: the page sessions of other browsers and every
+    API token but the one this request carries. The session or token used here keeps working.
+    """
+    user = auth.current_user()
+    auth.check_login_rate(user.username)
+    keep_session = auth.session_key() if auth.auth_method() == "session" else None
+    ended = auth_service.change_password(
+        user,
+        body.current_password,
+        body.new_password,
+        keep_session=keep_session,
+        keep_token=auth.current_token(),
+    )
+    if keep_session is not None:
+        session["sv"] = auth_service.session_version(user)
+    return {"ended": ended}

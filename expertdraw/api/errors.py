@@ -61,6 +61,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "user:link": 422,
     "user:expert-taken": 409,
     "user:password": 422,
+    "user:password-same": 422,
     "user:role": 422,
     "user:username": 409,
 }

@@ -27,7 +27,7 @@ from .pool import (
 )
 from .projects import Project, ProjectBidder, ProjectDrafter, Stratum
 from .reference import Region, Specialty
-from .users import ROLES, ApiToken, User
+from .users import ROLES, ApiToken, PageSession, User
 from .venues import PlaceVersion, Room, Venue, Workstation
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "Member",
     "Notice",
     "Organisation",
+    "PageSession",
     "Penalty",
     "PlaceVersion",
     "PoolChange",

@@ -50,3 +50,23 @@ class ApiToken(db.Model):
     label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PageSession(db.Model):
+    """A browser's page session, kept on the server as well as in the signed cookie.
+
+    Why: a signed cookie alone cannot be withdrawn. With a row per session, logging out ends
+    the session for good (a copied cookie stops working), a user can end the sessions of their
+    other browsers, and a new password or a deactivation ends them all. The cookie carries a
+    random key; the row keeps only its SHA-256, so a leaked table opens no session. No address
+    or browser string is kept: the row holds no personal data.
+    """
+
+    __tablename__ = "page_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
 from .. import clock
 from ..extensions import db
-from ..models import ApiToken, Expert, User, Venue
+from ..models import ApiToken, Expert, PageSession, User, Venue
 from . import users
 from .pagination import paginate
 
@@ -85,16 +85,174 @@ def session_version(user: User) -> str:
     ]
 
 
-def user_for_session(user_id: object, version: object) -> User | None:
-    """The active user a session cookie names, if its version still matches."""
-    if not isinstance(user_id, int) or isinstance(user_id, bool) or not isinstance(version, str):
+#: A session's ``last_seen_at`` is written at most this often: a page view is a read, and
+#: a write per view would cost more than the idle limit's precision is worth.
+SEEN_PRECISION = timedelta(seconds=60)
+
+
+def _wall(now: datetime | None) -> datetime:
+    """The time a page session's limits count in: the real time, like the cookie's login
+    time, not the business clock (which tests and rehearsals move)."""
+    return now if now is not None else datetime.now(UTC)
+
+
+def start_page_session(user: User, now: datetime | None = None) -> str:
+    """Record a new page session for ``user`` (commits); returns the key its cookie carries."""
+    key = secrets.token_urlsafe(TOKEN_BYTES)
+    at = _wall(now)
+    db.session.add(
+        PageSession(user_id=user.id, key_hash=hash_token(key), created_at=at, last_seen_at=at)
+    )
+    db.session.commit()
+    return key
+
+
+def user_for_session(
+    user_id: object, key: object, version: object, idle: timedelta, now: datetime | None = None
+) -> User | None:
+    """The active user of a live page session, or ``None``.
+
+    The cookie's user id, session key and password fingerprint must all match a session that
+    has not ended and has seen a request within ``idle``; an idle session is ended here.
+    """
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
         return None
-    user = db.session.get(User, user_id)
-    if user is None or not user.active:
+    if not isinstance(key, str) or not isinstance(version, str) or len(key) > MAX_TOKEN_LENGTH:
+        return None
+    found = db.session.execute(
+        sa.select(PageSession, User)
+        .join(User, User.id == PageSession.user_id)
+        .where(PageSession.key_hash == hash_token(key), PageSession.user_id == user_id)
+    ).first()
+    if found is None:
+        return None
+    row, user = found
+    at = _wall(now)
+    if row.ended_at is not None or not user.active:
         return None
     if not hmac.compare_digest(session_version(user), version):
         return None
+    if at - row.last_seen_at > idle:
+        row.ended_at = at
+        db.session.commit()
+        return None
+    if at - row.last_seen_at >= SEEN_PRECISION:
+        row.last_seen_at = at
+        db.session.commit()
     return user
+
+
+def end_page_session(key: object, now: datetime | None = None) -> None:
+    """End the page session whose cookie carries ``key`` (idempotent; commits)."""
+    if not isinstance(key, str) or len(key) > MAX_TOKEN_LENGTH:
+        return
+    db.session.execute(
+        sa.update(PageSession)
+        .where(PageSession.key_hash == hash_token(key), PageSession.ended_at.is_(None))
+        .values(ended_at=_wall(now))
+    )
+    db.session.commit()
+
+
+def _end_sessions(user_id: int, now: datetime, keep: str | None = None) -> int:
+    """End the user's live page sessions but ``keep``'s (no commit); returns how many ended."""
+    stmt = (
+        sa.update(PageSession)
+        .where(PageSession.user_id == user_id, PageSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    if keep is not None:
+        stmt = stmt.where(PageSession.key_hash != hash_token(keep))
+    return int(db.session.execute(stmt).rowcount or 0)
+
+
+def end_other_page_sessions(user: User, keep: str | None, now: datetime | None = None) -> int:
+    """End every page session of ``user`` but the one whose cookie carries ``keep`` (commits);
+    returns how many ended."""
+    ended = _end_sessions(user.id, _wall(now), keep)
+    db.session.commit()
+    return ended
+
+
+def page_sessions(user: User, idle: timedelta, now: datetime | None = None) -> list[PageSession]:
+    """The user's live page sessions, the most recently seen first."""
+    at = _wall(now)
+    rows = db.session.scalars(
+        sa.select(PageSession)
+        .where(
+            PageSession.user_id == user.id,
+            PageSession.ended_at.is_(None),
+            PageSession.last_seen_at >= at - idle,
+        )
+        .order_by(PageSession.last_seen_at.desc(), PageSession.id.desc())
+    )
+    return list(rows)
+
+
+def is_session(row: PageSession, key: object) -> bool:
+    """Whether ``row`` is the session whose cookie carries ``key``."""
+    return isinstance(key, str) and hmac.compare_digest(row.key_hash, hash_token(key))
+
+
+def purge_page_sessions(now: datetime) -> int:
+    """Scheduler job: delete the rows of sessions ended or idle for more than a day.
+
+    A day's grace keeps a just-ended session visible to anyone looking into a sign-out; after
+    that the row says nothing worth keeping. Returns how many rows went.
+    """
+    idle = timedelta(seconds=int(current_app.config.get("SESSION_IDLE_SECONDS", 8 * 3600)))
+    day = timedelta(days=1)
+    result = db.session.execute(
+        sa.delete(PageSession).where(
+            sa.or_(PageSession.ended_at < now - day, PageSession.last_seen_at < now - idle - day)
+        )
+    )
+    db.session.commit()
+    return int(result.rowcount or 0)
+
+
+class PasswordError(AuthError):
+    """The current password given to change it is wrong (403 ``auth:wrong-password``)."""
+
+    code = "auth:wrong-password"
+    http_status = 403
+
+
+def change_password(
+    user: User,
+    current: str,
+    new: str,
+    *,
+    keep_session: str | None = None,
+    keep_token: ApiToken | None = None,
+    now: datetime | None = None,
+) -> int:
+    """A user sets their own password, proving the current one (commits).
+
+    Every other credential of the user ends: page sessions but ``keep_session`` and API tokens
+    but ``keep_token``, so that whoever else held one is out. Returns how many sessions and
+    tokens ended. Raises ``PasswordError`` (wrong current password) or ``users.UserError``
+    (``user:password``: too short; ``user:password-same``: the same as the current one).
+    """
+    if not users.password_matches(user, current):
+        raise PasswordError("the current password is wrong")
+    if len(new) < users.MIN_PASSWORD_LENGTH:
+        raise users.UserError(
+            "user:password", f"a password needs at least {users.MIN_PASSWORD_LENGTH} characters"
+        )
+    if new == current:
+        raise users.UserError(
+            "user:password-same", "the new password is the same as the current one"
+        )
+    at = _now(now)
+    user.password_hash = users.hash_password(new)
+    ended = _end_sessions(user.id, _wall(now), keep_session)
+    tokens = sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if keep_token is not None:
+        tokens = tokens.where(ApiToken.id != keep_token.id)
+    ended += int(db.session.execute(tokens.values(revoked_at=at)).rowcount or 0)
+    db.session.commit()
+    return ended
 
 
 def token_login(
@@ -237,9 +395,9 @@ def update_account(
     now: datetime | None = None,
 ) -> User:
     """Change a user's role (and venue), deactivate or reactivate it, or set a new password
-    (commits). A deactivated user's page sessions end at once (``user_for_session``) and
-    its API tokens are revoked; a new password ends its page sessions and revokes its tokens
-    too (the usual answer to a leaked credential must not leave a token working).
+    (commits). A deactivated user's page sessions end and its API tokens are revoked; a new
+    password ends its page sessions and revokes its tokens too (the usual answer to a leaked
+    credential must not leave a token working).
 
     An expert user stays an expert (it is linked to one expert) and no other user becomes
     one; venue staff need a venue. Administrators cannot deactivate or demote themselves, so
@@ -276,5 +434,6 @@ def update_account(
             .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=_now(now))
         )
+        _end_sessions(user.id, _wall(now))
     db.session.commit()
     return user

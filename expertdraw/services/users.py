@@ -166,3 +166,11 @@ def verify_password(username: str, password: str) -> User | None:
         user.password_hash = hash_password(password)
         db.session.commit()
     return user
+
+
+def password_matches(user: User, password: str) -> bool:
+    """Whether ``password`` is ``user``'s (for a user already known, e.g. changing it)."""
+    try:
+        return bool(_hasher.verify(user.password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False

@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
     the HTML error pages and the security headers."""
     from ..api import bp as api_bp
     from . import (
+        account,
         admin,
         admin_edit,
         admin_users,
@@ -43,6 +44,7 @@ def init_app(app: Flask) -> None:
         supervisor,
     )
 
+    del account  # its views (password, signed-in browsers) register on auth.bp
     del admin_users  # its views (users, import) register on admin.bp when imported
     del admin_edit  # so do its views (editing experts, places, organisations, users)
     del lookup  # its view (organisations by credit code, JSON) registers on manager.bp

@@ -143,6 +143,7 @@ ERRORS: dict[str, Any] = {
         "Usernames are 2 to 64 letters, digits, dot, hyphen or underscore, and must be free."
     ),
     "user:password": _l("A password needs at least 10 characters."),
+    "user:password-same": _l("The new password is the same as the current one."),
     "user:role": _l("Choose a role."),
     "user:link": _l(
         "An expert user needs an existing expert code, venue staff a venue; other "

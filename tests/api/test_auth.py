@@ -264,3 +264,73 @@ def test_a_token_expires_after_its_lifetime(app, client, users):
     app.config["API_TOKEN_DAYS"] = 200
     with clock.frozen(expires):
         assert client.get(ME, headers=bearer).status_code == 200
+
+
+PASSWORD_CHANGE = "/api/v1/me/password"
+NEW_PASSWORD = "another long passphrase"
+
+
+def test_changing_ones_own_password_keeps_this_token_and_ends_every_other_credential(
+    app, client, users, token_for
+):
+    kept, other = token_for("supervisor"), token_for("supervisor")
+    browser = app.test_client()
+    browser.post(SESSION, json={"username": "supervisor-user", "password": PASSWORD})
+    response = client.post(
+        PASSWORD_CHANGE,
+        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers={"Authorization": f"Bearer {kept}"},
+    )
+    assert response.status_code == 200 and response.get_json() == {"ended": 2}
+    assert client.get(ME, headers={"Authorization": f"Bearer {kept}"}).status_code == 200
+    refused = client.get(ME, headers={"Authorization": f"Bearer {other}"})
+    assert_problem(refused, 401, "auth:invalid-token")
+    assert_problem(browser.get(ME), 401, "auth:required")
+    login = client.post(TOKEN, json={"username": "supervisor-user", "password": NEW_PASSWORD})
+    assert login.status_code == 201
+
+
+def test_a_session_changing_its_password_stays_signed_in(app, client, users):
+    client.post(SESSION, json={"username": "expert-user", "password": PASSWORD})
+    response = client.post(
+        PASSWORD_CHANGE, json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 200 and response.get_json() == {"ended": 0}
+    assert client.get(ME).get_json()["username"] == "expert-user"
+
+
+def test_a_refused_password_change_changes_nothing(app, client, users, token_for):
+    token = token_for("project_manager")
+    other = token_for("project_manager")
+    headers = {"Authorization": f"Bearer {token}"}
+    before = db.session.get(User, users["project_manager"].id).password_hash
+    cases = [
+        ({"current_password": "not the password", "new_password": NEW_PASSWORD}, 403),
+        ({"current_password": PASSWORD, "new_password": "short"}, 422),
+        ({"current_password": PASSWORD, "new_password": PASSWORD}, 422),
+        ({"current_password": PASSWORD}, 422),
+    ]
+    codes = []
+    for body, status in cases:
+        response = client.post(PASSWORD_CHANGE, json=body, headers=headers)
+        assert response.status_code == status, (body, response.get_json())
+        codes.append(response.get_json()["code"])
+    assert codes == [
+        "auth:wrong-password",
+        "invalid:body",
+        "user:password-same",
+        "invalid:body",
+    ]
+    db.session.expire_all()
+    assert db.session.get(User, users["project_manager"].id).password_hash == before
+    assert client.get(ME, headers={"Authorization": f"Bearer {other}"}).status_code == 200
+
+
+def test_password_guesses_through_the_change_are_rate_limited(app, client, users, token_for):
+    app.config["LOGIN_RATE_LIMIT"] = "2/minute"
+    headers = {"Authorization": f"Bearer {token_for('admin')}"}
+    body = {"current_password": "guess number one", "new_password": NEW_PASSWORD}
+    for _ in range(2):
+        assert client.post(PASSWORD_CHANGE, json=body, headers=headers).status_code == 403
+    right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    assert_problem(client.post(PASSWORD_CHANGE, json=right, headers=headers), 429, "rate-limited")

@@ -12,6 +12,10 @@ def test_defaults_give_sqlite_under_the_instance_folder(tmp_path):
     assert settings["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'expertdraw.db'}"
     assert settings["RESPONSE_WINDOW_MINUTES"] == 30
     assert settings["API_TOKEN_DAYS"] == 90
+    assert (settings["SESSION_IDLE_SECONDS"], settings["SESSION_ABSOLUTE_SECONDS"]) == (
+        8 * 3600,
+        12 * 3600,
+    )
 
 
 def test_postgresql_urls_use_psycopg_3():
@@ -39,6 +43,9 @@ def test_postgresql_urls_use_psycopg_3():
         ({"EXPERTDRAW_LOG_ORIGIN": "two words"}, "EXPERTDRAW_LOG_ORIGIN"),
         ({"EXPERTDRAW_BEACON_CERTIFICATE": "/nonexistent.pem"}, "EXPERTDRAW_BEACON_CERTIFICATE"),
         ({"EXPERTDRAW_API_TOKEN_DAYS": "0"}, "EXPERTDRAW_API_TOKEN_DAYS"),
+        ({"EXPERTDRAW_SESSION_IDLE_SECONDS": "5"}, "EXPERTDRAW_SESSION_IDLE_SECONDS"),
+        ({"EXPERTDRAW_SESSION_ABSOLUTE_SECONDS": "1e9"}, "EXPERTDRAW_SESSION_ABSOLUTE_SECONDS"),
+        ({"EXPERTDRAW_SESSION_IDLE_SECONDS": "50000"}, "EXPERTDRAW_SESSION_IDLE_SECONDS"),
         (
             {
                 "EXPERTDRAW_ENV": "production",
