@@ -19,10 +19,16 @@ _DIGITS17 = re.compile(r"[0-9]{17}")
 
 
 class CodeError(ValueError):
-    """A code is malformed; ``code`` is a stable error code, the message says what is wrong."""
+    """A code is malformed; ``code`` is a stable error code, the message says what is wrong.
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    The message is an English ``%(name)s`` ``template`` filled with ``params``, so that pages
+    can show the same sentence translated.
+    """
+
+    def __init__(self, code: str, template: str, **params: object) -> None:
+        self.template = template
+        self.params = {name: str(value) for name, value in params.items()}
+        super().__init__(template % self.params if self.params else template)
         self.code = code
 
 
@@ -37,12 +43,16 @@ def validate_uscc(value: str) -> str:
     code = value.strip().upper()
     if len(code) != 18:
         raise CodeError(
-            "invalid:uscc", f"a unified social credit code has 18 characters, got {len(code)}"
+            "invalid:uscc",
+            "a unified social credit code has 18 characters, got %(length)s",
+            length=len(code),
         )
     bad = [ch for ch in code if ch not in USCC_ALPHABET]
     if bad:
         raise CodeError(
-            "invalid:uscc", f"character {bad[0]!r} is not allowed in a unified social credit code"
+            "invalid:uscc",
+            "character %(char)s is not allowed in a unified social credit code",
+            char=repr(bad[0]),
         )
     if uscc_check_char(code[:17]) != code[17]:
         raise CodeError(
@@ -74,7 +84,11 @@ def validate_id_number(value: str) -> str:
 def validate_region(value: str) -> str:
     """A six-digit GB/T 2260 code."""
     if not _REGION.fullmatch(value):
-        raise CodeError("invalid:region", f"{value!r} is not a six-digit GB/T 2260 region code")
+        raise CodeError(
+            "invalid:region",
+            "%(value)s is not a six-digit GB/T 2260 region code",
+            value=repr(value),
+        )
     return value
 
 
@@ -91,5 +105,9 @@ def province_of(region: str) -> str:
 def validate_id(value: str, what: str = "id") -> str:
     """An id of draw.md §1: a non-empty string of ``[A-Za-z0-9._-]``."""
     if not isinstance(value, str) or not _DRAW_ID.fullmatch(value):
-        raise CodeError(f"invalid:{what}", f"{what} must be a non-empty string of [A-Za-z0-9._-]")
+        raise CodeError(
+            f"invalid:{what}",
+            "%(what)s must be a non-empty string of [A-Za-z0-9._-]",
+            what=what,
+        )
     return value

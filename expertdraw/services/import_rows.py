@@ -251,7 +251,7 @@ class Checker:
         try:
             return validate_id(value, name)
         except CodeError as exc:
-            self.error(row.line, name, str(exc))
+            self.error(row.line, name, exc.template, **exc.params)
             return None
 
     def code(
@@ -273,7 +273,7 @@ class Checker:
         try:
             return validator(value)
         except CodeError as exc:
-            self.error(row.line, name, str(exc))
+            self.error(row.line, name, exc.template, **exc.params)
             return None
 
     def date(self, row: Row, name: str) -> date | None:

@@ -116,8 +116,8 @@ def import_steps(
     yield steps.Step("read", 0, STAGES)
     try:
         header, rows = read_table(data, filename)
-    except ValueError as exc:
-        result.errors.append(ImportProblem(1, "", str(exc)))
+    except UnreadableFile as exc:
+        result.errors.append(ImportProblem(1, "", str(exc), exc.template, exc.params))
         return result
     result.rows = len(rows)
     yield steps.Step("check", 1, STAGES, of=len(rows))
@@ -168,17 +168,29 @@ def _write(kind: str, conn: sa.Connection, plan: Any) -> tuple[dict[str, int], d
     return write_venues(conn, plan)
 
 
+class UnreadableFile(ValueError):
+    """The file cannot be read as CSV or XLSX. The message is an English ``%(name)s``
+    ``template`` filled with ``params`` (name, value pairs), so pages can translate it."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = tuple(sorted((name, str(value)) for name, value in params.items()))
+        super().__init__(template % dict(self.params) if self.params else template)
+
+
 def read_table(data: bytes, filename: str) -> tuple[list[Any], list[Row]]:
     """The header cells and the non-empty data rows, each with its line / row number.
 
     Raises:
-        ValueError: the file cannot be read as CSV or XLSX.
+        UnreadableFile: the file cannot be read as CSV or XLSX.
     """
     suffix = Path(filename).suffix.lower()
     if suffix == ".xlsx" or data[:4] == b"PK\x03\x04":
         return _read_xlsx(data)
     if suffix not in {".csv", ".txt", ""}:
-        raise ValueError(f"unsupported file type {suffix!r}: use .csv or .xlsx")
+        raise UnreadableFile(
+            "unsupported file type %(suffix)s: use .csv or .xlsx", suffix=repr(suffix)
+        )
     return _read_csv(data)
 
 
@@ -190,7 +202,7 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise ValueError("the CSV file is neither UTF-8 nor GB 18030 text") from None
+        raise UnreadableFile("the CSV file is neither UTF-8 nor GB 18030 text") from None
 
 
 def _read_csv(data: bytes) -> tuple[list[Any], list[Row]]:
@@ -205,7 +217,11 @@ def _read_csv(data: bytes) -> tuple[list[Any], list[Row]]:
             if any(cell.strip() for cell in record):
                 rows.append(Row(start, list(record)))
     except csv.Error as exc:
-        raise ValueError(f"line {reader.line_num}: the CSV file is malformed ({exc})") from None
+        raise UnreadableFile(
+            "line %(line)s: the CSV file is malformed (%(detail)s)",
+            line=reader.line_num,
+            detail=exc,
+        ) from None
     return header, rows
 
 
@@ -217,7 +233,9 @@ def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
             warnings.simplefilter("ignore")
             workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise ValueError(f"the XLSX file cannot be read ({type(exc).__name__})") from None
+        raise UnreadableFile(
+            "the XLSX file cannot be read (%(error)s)", error=type(exc).__name__
+        ) from None
     header: list[Any] = []
     rows: list[Row] = []
     number = 0
@@ -230,8 +248,10 @@ def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
             elif any(v is not None and str(v).strip() for v in values):
                 rows.append(Row(number, list(values)))
     except Exception as exc:  # a damaged sheet raises XML, zip or value errors
-        raise ValueError(
-            f"the XLSX file cannot be read after row {number} ({type(exc).__name__})"
+        raise UnreadableFile(
+            "the XLSX file cannot be read after row %(row)s (%(error)s)",
+            row=number,
+            error=type(exc).__name__,
         ) from None
     finally:
         workbook.close()

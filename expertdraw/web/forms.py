@@ -31,6 +31,9 @@ ERRORS: dict[str, Any] = {
         "This is not a valid unified social credit code (18 characters, with a "
         "correct check character)."
     ),
+    "invalid:id-number": _l(
+        "This is not a valid identity number (17 digits and a correct check character)."
+    ),
     "invalid:organisation": _l(
         "No organisation with this unified social credit code is registered."
     ),

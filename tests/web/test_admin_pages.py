@@ -117,7 +117,7 @@ def test_an_import_with_a_bad_row_shows_it_and_imports_nothing(app, centre, logi
     )
     html = page.get_data(as_text=True)
     assert page.status_code == 422 and 'data-import="failed"' in html
-    assert "<td>3</td><td>id_number</td>" in html
+    assert "<td>3</td><td>id_number</td><td>身份证号码的校验码不正确</td>" in html  # translated
     assert "<td>4</td><td>code</td><td>code E0100001 与第 2 行重复</td>" in html  # translated
     assert 'data-import-columns="experts"' in html and '<td lang="zh-CN">专家编号</td>' in html
     assert db.session.scalar(sa.select(sa.func.count(Expert.id))) == before
@@ -128,6 +128,24 @@ def test_an_import_with_a_bad_row_shows_it_and_imports_nothing(app, centre, logi
     )
     assert 'data-import="ok"' in fixed.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Expert.id))) == before + 1
+
+
+def test_an_unreadable_file_is_explained_in_the_pages_language(app, centre, login):
+    client = login("admin")
+    cases = [
+        (b"code,name\n\xff\xfe\x00\x81\x30", "experts.csv", "既不是 UTF-8 也不是 GB 18030"),
+        (b"PK\x03\x04 not really a workbook", "experts.xlsx", "无法读取该 XLSX 文件（"),
+        (b"code\n", "experts.pdf", "不支持的文件类型 &#39;.pdf&#39;"),
+    ]
+    for data, name, message in cases:
+        page = client.post(
+            "/admin/import",
+            data={"kind": "experts", "file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+        )
+        html = page.get_data(as_text=True)
+        assert page.status_code == 422 and 'data-import="failed"' in html, name
+        assert message in html, name
 
 
 def test_an_import_without_a_file_says_so(app, centre, login):
