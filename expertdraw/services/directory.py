@@ -54,6 +54,7 @@ class DrawRow:
     announced_at: datetime
     finished_at: datetime | None
     root_id: str | None
+    reason: str | None = None
 
 
 def specialties() -> list[SpecialtyRow]:
@@ -145,21 +146,57 @@ def _draw_rows(stmt: sa.Select[Any]) -> list[DrawRow]:
             announced_at=d.announced_at,
             finished_at=d.finished_at,
             root_id=d.root_id,
+            reason=d.reason,
         )
         for d, code in db.session.execute(stmt).all()
     ]
 
 
-def recent_draws(limit: int = 50) -> list[DrawRow]:
-    """Draws newest first: those waiting for entropy first, then the others."""
-    base = sa.select(Draw, Project.code).join(Project, Project.id == Draw.project_id)
-    waiting = _draw_rows(
-        base.where(Draw.state == "announced").order_by(Draw.announced_at.desc()).limit(limit)
-    )
-    others = _draw_rows(
-        base.where(Draw.state != "announced").order_by(Draw.announced_at.desc()).limit(limit)
-    )
-    return waiting + others
+#: A supplementary draw still waiting for its entropy when the committee needed another one
+#: fails with this reason (``services.replacements``); lists hide such draws unless asked.
+SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True)
+class DrawSearch:
+    """What a list of draws is narrowed to: a draw id or project code (its beginning, any
+    case), a state, and whether superseded supplementary draws are shown."""
+
+    text: str = ""
+    state: str | None = None
+    superseded: bool = False
+
+
+def find_draws(search: DrawSearch, *, offset: int, limit: int) -> tuple[list[DrawRow], int, int]:
+    """One page of draws: those waiting for entropy first, then the others, newest first;
+    the number found, and how many superseded draws the search hid."""
+    stmt = sa.select(Draw, Project.code).join(Project, Project.id == Draw.project_id)
+    text = search.text.strip()
+    if text:
+        wanted = text.upper()
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.upper(Draw.id).startswith(wanted, autoescape=True),
+                sa.func.upper(Project.code).startswith(wanted, autoescape=True),
+            )
+        )
+    if search.state:
+        stmt = stmt.where(Draw.state == search.state)
+    hidden = 0
+    if not search.superseded:
+        reason = sa.func.coalesce(Draw.reason, "")
+        superseded = sa.and_(Draw.state == "failed", reason == SUPERSEDED)
+        hidden = int(
+            db.session.scalar(
+                sa.select(sa.func.count()).select_from(stmt.where(superseded).subquery())
+            )
+            or 0
+        )
+        stmt = stmt.where(sa.not_(superseded))
+    total = int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0)
+    waiting = sa.case((Draw.state == "announced", 0), else_=1)
+    ordered = stmt.order_by(waiting, Draw.announced_at.desc(), Draw.id.desc())
+    return _draw_rows(ordered.offset(offset).limit(limit)), total, hidden
 
 
 def draws_of_project(project: Project) -> list[DrawRow]:

@@ -18,10 +18,12 @@ from ..services import projects as project_service
 from ..services import replay as replay_service
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState, lines
+from .forms import FormState, lines, parse_int
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
 SUPERVISE = ("supervisor", "admin")
+DRAW_STATES = ("announced", "completed", "failed")
+DRAWS_PER_PAGE = 50
 
 
 def _user() -> Any:
@@ -32,8 +34,28 @@ def _user() -> Any:
 @bp.get("/draws")
 @roles_required(*SUPERVISE)
 def draws_list() -> str:
-    """Draws waiting for witnesses first, then the finished ones."""
-    return render_template("supervisor/draws.html", draws=directory.recent_draws())
+    """Draws waiting for witnesses first, then the finished ones, a page at a time; found by
+    draw id or project code and state. Superseded supplementary draws are hidden unless asked."""
+    state = request.args.get("state") or None
+    search = directory.DrawSearch(
+        text=request.args.get("q", "")[:64],
+        state=state if state in DRAW_STATES else None,
+        superseded=request.args.get("superseded") == "1",
+    )
+    page = max(1, parse_int(request.args.get("page"), 1) or 1)
+    rows, total, hidden = directory.find_draws(
+        search, offset=(page - 1) * DRAWS_PER_PAGE, limit=DRAWS_PER_PAGE
+    )
+    return render_template(
+        "supervisor/draws.html",
+        draws=rows,
+        search=search,
+        states=DRAW_STATES,
+        total=total,
+        hidden=hidden,
+        page=page,
+        pages=max(1, -(-total // DRAWS_PER_PAGE)),
+    )
 
 
 def _completed_body(draw: Draw) -> dict[str, Any] | None:

@@ -146,3 +146,72 @@ def test_the_ledger_page_shows_the_rules_in_effect_and_their_record(app, centre,
     html = sup.get("/supervisor/ledger").get_data(as_text=True)
     assert 'data-rules-state="recorded"' in html
     assert f"已记入签名日志第 {seq} 条" in html
+
+
+def _copies_of(draw_id: str, states: list[tuple[str, str | None]]) -> list[str]:
+    """Supplementary-draw rows copied from ``draw_id`` with the given states and reasons, each
+    announced a minute after the one before (only what the draws list reads matters here)."""
+    from datetime import timedelta
+
+    from expertdraw.models import Draw
+
+    source = db.session.get(Draw, draw_id)
+    keys = [attr.key for attr in Draw.__mapper__.column_attrs]
+    made = []
+    for n, (state, reason) in enumerate(states, start=1):
+        values = {key: getattr(source, key) for key in keys}
+        values.update(
+            id=f"{draw_id}-R{n}",
+            root_id=draw_id,
+            state=state,
+            reason=reason,
+            idempotency_key=None,
+            announced_at=source.announced_at + timedelta(minutes=n),
+        )
+        db.session.add(Draw(**values))
+        made.append(values["id"])
+    db.session.commit()
+    return made
+
+
+def _listed(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<tr data-draw="([^"]+)"', html)
+
+
+def test_the_draws_list_finds_by_code_and_state_and_hides_superseded_draws(app, completed, login):
+    root = completed["draw"]
+    r1, r2, r3 = _copies_of(
+        root, [("failed", "superseded"), ("failed", "insufficient:technical"), ("announced", None)]
+    )
+    client = login("sup1")
+    html = client.get("/supervisor/draws").get_data(as_text=True)
+    assert _listed(html) == [r3, r2, root]  # waiting first, then newest first
+    assert 'data-superseded-hidden="1"' in html and "insufficient:technical" in html
+    shown = client.get("/supervisor/draws?superseded=1").get_data(as_text=True)
+    assert _listed(shown) == [r3, r2, r1, root]
+    failed = client.get("/supervisor/draws?state=failed&superseded=1").get_data(as_text=True)
+    assert _listed(failed) == [r2, r1]
+    by_project = client.get(f"/supervisor/draws?q={PROJECT.lower()[:5]}").get_data(as_text=True)
+    assert _listed(by_project) == [r3, r2, root]
+    by_draw = client.get(f"/supervisor/draws?q={r2}").get_data(as_text=True)
+    assert _listed(by_draw) == [r2]
+    none = client.get("/supervisor/draws?q=%25").get_data(as_text=True)  # a wildcard is text
+    assert _listed(none) == [] and "data-no-draws-found" in none
+    odd = client.get("/supervisor/draws?state=nonsense&page=x")
+    assert odd.status_code == 200 and _listed(odd.get_data(as_text=True)) == [r3, r2, root]
+
+
+def test_the_draws_list_is_paged(app, completed, login, monkeypatch):
+    from expertdraw.web import supervisor
+
+    monkeypatch.setattr(supervisor, "DRAWS_PER_PAGE", 2)
+    root = completed["draw"]
+    made = _copies_of(root, [("completed", None)] * 3)
+    client = login("sup1")
+    first = client.get("/supervisor/draws").get_data(as_text=True)
+    second = client.get("/supervisor/draws?page=2").get_data(as_text=True)
+    assert _listed(first) == [made[2], made[1]]
+    assert _listed(second) == [made[0], root]
+    assert 'rel="next"' in first and 'rel="prev"' in second
