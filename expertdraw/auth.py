@@ -43,6 +43,7 @@ from flask_limiter.util import get_remote_address
 from limits import parse
 from werkzeug.routing import BuildError
 
+from .logfmt import event
 from .models import ROLES, ApiToken, User
 from .services import auth as auth_service
 
@@ -78,6 +79,14 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LOGIN_RATE_LIMIT", "10/minute")
     app.config.setdefault("LOGIN_RATE_LIMIT_PER_ADDRESS", "60/minute")
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    if app.config.get("PRODUCTION") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
+        # Several server processes would each count attempts on their own.
+        app.logger.warning(
+            event(
+                "auth.rate-limit-per-process",
+                hint="set EXPERTDRAW_REDIS_URL: every process then counts login attempts together",
+            )
+        )
     limiter = Limiter(get_remote_address, auto_check=False, key_prefix="expertdraw")
     limiter.init_app(app)
     app.extensions[LIMITER] = limiter

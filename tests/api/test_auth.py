@@ -334,3 +334,59 @@ def test_password_guesses_through_the_change_are_rate_limited(app, client, users
         assert client.post(PASSWORD_CHANGE, json=body, headers=headers).status_code == 403
     right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     assert_problem(client.post(PASSWORD_CHANGE, json=right, headers=headers), 429, "rate-limited")
+
+
+REDIS_FOR_TESTS = os.environ.get("EXPERTDRAW_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+
+def _redis() -> Any:
+    """The test Redis database, emptied; skipped without a server (failed under CI)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_FOR_TESTS)
+    try:
+        client.flushdb()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"no Redis at {REDIS_FOR_TESTS}: CI must run the Redis tests")
+        pytest.skip(f"no Redis at {REDIS_FOR_TESTS} (set EXPERTDRAW_TEST_REDIS_URL)")
+    return client
+
+
+def test_with_redis_every_process_counts_login_attempts_together(
+    app_config: dict[str, Any], tmp_path: Path, backend: str
+):
+    if backend != "sqlite":
+        pytest.skip("the limiter does not depend on the database")
+    client = _redis()
+    config = {
+        **app_config,
+        "INSTANCE_PATH": str(tmp_path),
+        "REDIS_URL": REDIS_FOR_TESTS,
+        "LOGIN_RATE_LIMIT": "3/minute",
+        "LOGIN_RATE_LIMIT_PER_ADDRESS": "100/minute",
+    }
+    first, second = create_app(config), create_app(config)  # two server processes' apps
+    try:
+        body = {"username": "nobody-at-all", "password": "wrong password"}
+        answers = [first.test_client().post(TOKEN, json=body).status_code for _ in range(2)]
+        answers += [second.test_client().post(TOKEN, json=body).status_code for _ in range(2)]
+        assert answers == [401, 401, 401, 429]
+        assert any(b"nobody-at-all" in key for key in client.keys("*"))
+    finally:
+        client.flushdb()
+
+
+def test_production_without_redis_warns_that_login_limits_are_counted_per_process(
+    app_config: dict[str, Any], tmp_path: Path, caplog: Any
+):
+    instance = tmp_path / "production-instance"
+    instance.mkdir()
+    base = {**app_config, "INSTANCE_PATH": str(instance), "PRODUCTION": True, "DEMO": False}
+    with caplog.at_level("WARNING"):
+        create_app({**base, "REDIS_URL": None})
+    assert "auth.rate-limit-per-process" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        create_app({**base, "REDIS_URL": "redis://127.0.0.1:6379/0"})
+    assert "auth.rate-limit-per-process" not in caplog.text
