@@ -46,6 +46,7 @@ from werkzeug.routing import BuildError
 from .logfmt import event
 from .models import ROLES, ApiToken, User
 from .services import auth as auth_service
+from .services import page_sessions
 
 SECRET_FILE = "secret_key"
 LIMITER = "expertdraw.limiter"
@@ -172,10 +173,10 @@ def _session_user() -> User | None:
     started = session.get("iat")
     max_age = int(current_app.config["SESSION_ABSOLUTE_SECONDS"])
     if not isinstance(started, int) or time.time() - started > max_age:
-        auth_service.end_page_session(session.get("sid"))
+        page_sessions.end(session.get("sid"))
         session.clear()
         return None
-    user = auth_service.user_for_session(
+    user = page_sessions.user_for(
         session.get("uid"), session.get("sid"), session.get("sv"), session_idle()
     )
     if user is None:
@@ -217,11 +218,11 @@ def login_user(user: User) -> None:
 
     A session this browser held before ends on the server: a login never continues an old one.
     """
-    auth_service.end_page_session(session.get("sid"))
+    page_sessions.end(session.get("sid"))
     session.clear()
     session["uid"] = user.id
-    session["sid"] = auth_service.start_page_session(user)
-    session["sv"] = auth_service.session_version(user)
+    session["sid"] = page_sessions.start(user)
+    session["sv"] = page_sessions.session_version(user)
     session["iat"] = int(time.time())
     session.permanent = True
     g.user = user
@@ -232,7 +233,7 @@ def login_user(user: User) -> None:
 def logout_user() -> None:
     """End the page session of this browser, on the server too: a copy of the cookie taken
     before stops working."""
-    auth_service.end_page_session(session.get("sid"))
+    page_sessions.end(session.get("sid"))
     session.clear()
     g.user = None
     g.auth_method = None

@@ -91,7 +91,7 @@ def job_specs(config: Any) -> list[JobSpec]:
         JobSpec(
             "page-sessions-purge",
             local_cron(hour=3, minute=40),
-            "expertdraw.services.auth.purge_page_sessions",
+            "expertdraw.services.page_sessions.purge",
         ),
     ]
     extra = [

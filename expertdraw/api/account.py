@@ -16,6 +16,7 @@ from pydantic import StringConstraints
 
 from .. import auth
 from ..services import auth as auth_service
+from ..services import page_sessions
 from .blueprint import bp
 from .errors import ApiError
 from .framework import ALL_ROLES, PUBLIC, api_route
@@ -172,5 +173,5 @@ def change_password(body: PasswordIn) -> dict[str, int]:
         keep_token=auth.current_token(),
     )
     if keep_session is not None:
-        session["sv"] = auth_service.session_version(user)
+        session["sv"] = page_sessions.session_version(user)
     return {"ended": ended}

@@ -1,4 +1,6 @@
-"""Authentication use cases: login, page-session checks, API bearer tokens, user accounts.
+"""Authentication use cases: login, API bearer tokens, passwords, user accounts.
+
+Page sessions are ``services.page_sessions``.
 
 Why here and not in the Flask glue (``expertdraw.auth``): these touch the database, and only
 services do. Tokens are 32 random bytes (URL-safe base64), shown once; the database keeps only
@@ -9,17 +11,16 @@ set or its user is deactivated.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
 from .. import clock
 from ..extensions import db
-from ..models import ApiToken, Expert, PageSession, User, Venue
-from . import users
+from ..models import ApiToken, Expert, User, Venue
+from . import page_sessions, users
 from .pagination import paginate
 
 TOKEN_BYTES = 32
@@ -75,142 +76,6 @@ def authenticate(username: str, password: str) -> User:
     return user
 
 
-def session_version(user: User) -> str:
-    """A fingerprint of the user's password hash, kept in the session cookie.
-
-    Changing the password changes it, which ends every page session of that user.
-    """
-    return hashlib.sha256(b"expertdraw/session/v1\x00" + user.password_hash.encode()).hexdigest()[
-        :16
-    ]
-
-
-#: A session's ``last_seen_at`` is written at most this often: a page view is a read, and
-#: a write per view would cost more than the idle limit's precision is worth.
-SEEN_PRECISION = timedelta(seconds=60)
-
-
-def _wall(now: datetime | None) -> datetime:
-    """The time a page session's limits count in: the real time, like the cookie's login
-    time, not the business clock (which tests and rehearsals move)."""
-    return now if now is not None else datetime.now(UTC)
-
-
-def start_page_session(user: User, now: datetime | None = None) -> str:
-    """Record a new page session for ``user`` (commits); returns the key its cookie carries."""
-    key = secrets.token_urlsafe(TOKEN_BYTES)
-    at = _wall(now)
-    db.session.add(
-        PageSession(user_id=user.id, key_hash=hash_token(key), created_at=at, last_seen_at=at)
-    )
-    db.session.commit()
-    return key
-
-
-def user_for_session(
-    user_id: object, key: object, version: object, idle: timedelta, now: datetime | None = None
-) -> User | None:
-    """The active user of a live page session, or ``None``.
-
-    The cookie's user id, session key and password fingerprint must all match a session that
-    has not ended and has seen a request within ``idle``; an idle session is ended here.
-    """
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
-        return None
-    if not isinstance(key, str) or not isinstance(version, str) or len(key) > MAX_TOKEN_LENGTH:
-        return None
-    found = db.session.execute(
-        sa.select(PageSession, User)
-        .join(User, User.id == PageSession.user_id)
-        .where(PageSession.key_hash == hash_token(key), PageSession.user_id == user_id)
-    ).first()
-    if found is None:
-        return None
-    row, user = found
-    at = _wall(now)
-    if row.ended_at is not None or not user.active:
-        return None
-    if not hmac.compare_digest(session_version(user), version):
-        return None
-    if at - row.last_seen_at > idle:
-        row.ended_at = at
-        db.session.commit()
-        return None
-    if at - row.last_seen_at >= SEEN_PRECISION:
-        row.last_seen_at = at
-        db.session.commit()
-    return user
-
-
-def end_page_session(key: object, now: datetime | None = None) -> None:
-    """End the page session whose cookie carries ``key`` (idempotent; commits)."""
-    if not isinstance(key, str) or len(key) > MAX_TOKEN_LENGTH:
-        return
-    db.session.execute(
-        sa.update(PageSession)
-        .where(PageSession.key_hash == hash_token(key), PageSession.ended_at.is_(None))
-        .values(ended_at=_wall(now))
-    )
-    db.session.commit()
-
-
-def _end_sessions(user_id: int, now: datetime, keep: str | None = None) -> int:
-    """End the user's live page sessions but ``keep``'s (no commit); returns how many ended."""
-    stmt = (
-        sa.update(PageSession)
-        .where(PageSession.user_id == user_id, PageSession.ended_at.is_(None))
-        .values(ended_at=now)
-    )
-    if keep is not None:
-        stmt = stmt.where(PageSession.key_hash != hash_token(keep))
-    return int(db.session.execute(stmt).rowcount or 0)
-
-
-def end_other_page_sessions(user: User, keep: str | None, now: datetime | None = None) -> int:
-    """End every page session of ``user`` but the one whose cookie carries ``keep`` (commits);
-    returns how many ended."""
-    ended = _end_sessions(user.id, _wall(now), keep)
-    db.session.commit()
-    return ended
-
-
-def page_sessions(user: User, idle: timedelta, now: datetime | None = None) -> list[PageSession]:
-    """The user's live page sessions, the most recently seen first."""
-    at = _wall(now)
-    rows = db.session.scalars(
-        sa.select(PageSession)
-        .where(
-            PageSession.user_id == user.id,
-            PageSession.ended_at.is_(None),
-            PageSession.last_seen_at >= at - idle,
-        )
-        .order_by(PageSession.last_seen_at.desc(), PageSession.id.desc())
-    )
-    return list(rows)
-
-
-def is_session(row: PageSession, key: object) -> bool:
-    """Whether ``row`` is the session whose cookie carries ``key``."""
-    return isinstance(key, str) and hmac.compare_digest(row.key_hash, hash_token(key))
-
-
-def purge_page_sessions(now: datetime) -> int:
-    """Scheduler job: delete the rows of sessions ended or idle for more than a day.
-
-    A day's grace keeps a just-ended session visible to anyone looking into a sign-out; after
-    that the row says nothing worth keeping. Returns how many rows went.
-    """
-    idle = timedelta(seconds=int(current_app.config.get("SESSION_IDLE_SECONDS", 8 * 3600)))
-    day = timedelta(days=1)
-    result = db.session.execute(
-        sa.delete(PageSession).where(
-            sa.or_(PageSession.ended_at < now - day, PageSession.last_seen_at < now - idle - day)
-        )
-    )
-    db.session.commit()
-    return int(result.rowcount or 0)
-
-
 class PasswordError(AuthError):
     """The current password given to change it is wrong (403 ``auth:wrong-password``)."""
 
@@ -246,7 +111,7 @@ def change_password(
         )
     at = _now(now)
     user.password_hash = users.hash_password(new)
-    ended = _end_sessions(user.id, _wall(now), keep_session)
+    ended = page_sessions.end_all(user.id, page_sessions.wall(now), keep_session)
     tokens = sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     if keep_token is not None:
         tokens = tokens.where(ApiToken.id != keep_token.id)
@@ -434,6 +299,6 @@ def update_account(
             .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=_now(now))
         )
-        _end_sessions(user.id, _wall(now))
+        page_sessions.end_all(user.id, page_sessions.wall(now))
     db.session.commit()
     return user

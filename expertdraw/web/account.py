@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from .. import auth
 from ..services import auth as auth_service
+from ..services import page_sessions
 from ..services.users import UserError
 from .access import roles_required
 from .auth import ALL_ROLES, bp
@@ -24,8 +25,8 @@ PASSWORD_FIELDS = {"current_password", "new_password", "repeat_password"}
 def _page(form: FormState, status: int = 200) -> tuple[str, int]:
     user = auth.current_user()
     key = auth.session_key()
-    rows = auth_service.page_sessions(user, auth.session_idle())
-    sessions = [(row, auth_service.is_session(row, key)) for row in rows]
+    rows = page_sessions.live(user, auth.session_idle())
+    sessions = [(row, page_sessions.is_session(row, key)) for row in rows]
     return render_template("auth/account.html", form=form, sessions=sessions), status
 
 
@@ -74,7 +75,7 @@ def account_password() -> Response | tuple[str, int]:
             state.errors["new_password"] = state.general.pop()
         return _page(state, 422)
     # This browser stays signed in: its cookie takes the new password's fingerprint.
-    session["sv"] = auth_service.session_version(user)
+    session["sv"] = page_sessions.session_version(user)
     flash(
         _(
             "Your password is changed. Other browsers and API tokens signed out: %(count)s.",
@@ -89,6 +90,6 @@ def account_password() -> Response | tuple[str, int]:
 @roles_required(*ALL_ROLES)
 def account_end_others() -> Response:
     """Sign out every other browser signed in to this account."""
-    ended = auth_service.end_other_page_sessions(auth.current_user(), auth.session_key())
+    ended = page_sessions.end_others(auth.current_user(), auth.session_key())
     flash(_("Other browsers signed out: %(count)s.", count=ended), "success")
     return redirect(url_for("web.account"))

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from expertdraw.extensions import db
 from expertdraw.models import ApiToken, PageSession, User
 from expertdraw.services import auth as auth_service
+from expertdraw.services import page_sessions
 
 from .conftest import PASSWORD, csrf_of
 
@@ -154,6 +155,6 @@ def test_the_purge_forgets_ended_and_long_idle_sessions_only(app, centre, login)
     rows[0].ended_at = now - timedelta(days=2)
     rows[1].last_seen_at = now - timedelta(seconds=app.config["SESSION_IDLE_SECONDS"], days=2)
     db.session.commit()
-    assert auth_service.purge_page_sessions(now) == 2
+    assert page_sessions.purge(now) == 2
     assert [r.id for r in db.session.scalars(sa.select(PageSession))] == [rows[2].id]
     assert _signed_in(client)
