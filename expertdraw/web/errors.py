@@ -90,9 +90,24 @@ def _refuse_control_characters() -> Any:
     return None
 
 
+#: The largest id a table holds (PostgreSQL ``integer``); the API has the same bound.
+MAX_ID = 2**31 - 1
+
+
+def _refuse_impossible_ids() -> Any:
+    """A page address with a number no row can have is a 404 page, not a database error."""
+    if request.blueprint == "api":
+        return None  # the API checks its own path parameters (api.framework)
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_ID:
+            return _page(404, _("Not found"), _("Not found."))
+    return None
+
+
 def init_app(app: Flask) -> None:
     """Register the error pages."""
     app.before_request(_refuse_control_characters)
+    app.before_request(_refuse_impossible_ids)
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(ServiceError, _service)
     for status in (400, 403, 404, 405, 413, 429):

@@ -246,3 +246,17 @@ def test_a_control_character_in_a_form_is_refused_naming_the_field(app, centre):
     assert "username" in response.get_data(as_text=True)
     assert client.get("/manager/projects").status_code == 302  # still logged out
     assert client.get("/login?next=/x\x1b").status_code == 400
+
+
+def test_a_page_address_with_an_id_no_row_can_have_is_not_found(app, centre, login):
+    """Ids past the database's integer range are a 404 page on both databases, as in the
+    API, where they reached the database and gave a 500."""
+    expert = login(c.expert_user("E0000001").username)
+    admin = login("admin")
+    supervisor = login("sup1")
+    for huge in ("2147483648", "9223372036854775808", "99999999999999999999"):
+        assert expert.post(f"/expert/leave/{huge}/cancel").status_code == 404
+        assert admin.get(f"/admin/users/{huge}").status_code == 404
+        assert supervisor.get(f"/supervisor/reports/{huge}").status_code == 404
+        assert supervisor.post(f"/supervisor/alerts/{huge}/ack").status_code == 404
+    assert admin.get("/admin/users/2147483647").status_code == 404  # the largest id, no row
