@@ -38,9 +38,15 @@ def session_version(user: User) -> str:
     ]
 
 
-#: A session's ``last_seen_at`` is written at most this often: a page view is a read, and
-#: a write per view would cost more than the idle limit's precision is worth.
+#: A session's ``last_seen_at`` is written at most this often (or a tenth of the idle limit,
+#: if less): a page view is a read, and a write per view would cost more than the idle
+#: limit's precision is worth. The idle check allows the same margin, so a request within
+#: the limit always keeps the session.
 SEEN_PRECISION = timedelta(seconds=60)
+
+
+def _precision(idle: timedelta) -> timedelta:
+    return min(SEEN_PRECISION, idle / 10)
 
 
 def wall(now: datetime | None) -> datetime:
@@ -66,7 +72,8 @@ def user_for(
     """The active user of a live page session, or ``None``.
 
     The cookie's user id, session key and password fingerprint must all match a session that
-    has not ended and has seen a request within ``idle``; an idle session is ended here.
+    has not ended and has seen a request within ``idle`` (give or take the precision of
+    ``last_seen_at``); an idle session is ended here.
     """
     if not isinstance(user_id, int) or isinstance(user_id, bool):
         return None
@@ -85,11 +92,12 @@ def user_for(
         return None
     if not hmac.compare_digest(session_version(user), version):
         return None
-    if at - row.last_seen_at > idle:
+    precision = _precision(idle)
+    if at - row.last_seen_at > idle + precision:
         row.ended_at = at
         db.session.commit()
         return None
-    if at - row.last_seen_at >= SEEN_PRECISION:
+    if at - row.last_seen_at >= precision:
         row.last_seen_at = at
         db.session.commit()
     return user
@@ -135,7 +143,7 @@ def live(user: User, idle: timedelta, now: datetime | None = None) -> list[PageS
         .where(
             PageSession.user_id == user.id,
             PageSession.ended_at.is_(None),
-            PageSession.last_seen_at >= at - idle,
+            PageSession.last_seen_at >= at - idle - _precision(idle),
         )
         .order_by(PageSession.last_seen_at.desc(), PageSession.id.desc())
     )

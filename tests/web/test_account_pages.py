@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from expertdraw.extensions import db
 from expertdraw.models import ApiToken, PageSession, User
@@ -158,3 +160,44 @@ def test_the_purge_forgets_ended_and_long_idle_sessions_only(app, centre, login)
     assert page_sessions.purge(now) == 2
     assert [r.id for r in db.session.scalars(sa.select(PageSession))] == [rows[2].id]
     assert _signed_in(client)
+
+
+def test_a_request_within_a_short_idle_limit_always_keeps_the_session(app, centre):
+    """With a 90 s limit, requests 50 s apart keep a session (``last_seen_at`` is written only
+    every few seconds), and a 100 s silence ends it."""
+    user = db.session.scalar(sa.select(User).where(User.username == "pm"))
+    idle = timedelta(seconds=90)
+    start = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    key = page_sessions.start(user, start)
+    version = page_sessions.session_version(user)
+    for seconds in (50, 100, 150, 200, 289):
+        at = start + timedelta(seconds=seconds)
+        assert page_sessions.user_for(user.id, key, version, idle, at) is not None, seconds
+    assert page_sessions.user_for(user.id, key, version, idle, at + timedelta(seconds=100)) is None
+    assert page_sessions.user_for(user.id, key, version, idle, at + timedelta(seconds=101)) is None
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    idle_seconds=st.integers(60, 7 * 86400),
+    gaps=st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=12),
+    silence=st.floats(1.2, 3, allow_nan=False),
+)
+def test_requests_within_the_idle_limit_keep_a_session_and_a_longer_silence_ends_it(
+    app, centre, idle_seconds, gaps, silence
+):
+    """Whatever the limit and the spacing of requests: each request at most ``idle`` after
+    the one before keeps the session; a silence well past the limit ends it."""
+    user = db.session.scalar(sa.select(User).where(User.username == "pm"))
+    idle = timedelta(seconds=idle_seconds)
+    at = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    key = page_sessions.start(user, at)
+    version = page_sessions.session_version(user)
+    for share in gaps:
+        at += idle * share
+        assert page_sessions.user_for(user.id, key, version, idle, at) is not None
+    assert page_sessions.user_for(user.id, key, version, idle, at + idle * silence) is None
