@@ -19,17 +19,22 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from ..services.users import MIN_PASSWORD_LENGTH
+from ..services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 # Shared string types: declare fields with these (or another bounded ``StringConstraints``).
 Username = Annotated[
     str, StringConstraints(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 ]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=False)]
-#: The pages' rule (``services.users.MIN_PASSWORD_LENGTH``): one account, one password policy.
+Password = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH, strip_whitespace=False),
+]
+#: The pages' rule (``services.users.check_new_password``): one account, one password policy.
 NewPassword = Annotated[
     str,
-    StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=256, strip_whitespace=False),
+    StringConstraints(
+        min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, strip_whitespace=False
+    ),
 ]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 Label = Annotated[str, StringConstraints(max_length=100)]

@@ -97,14 +97,11 @@ def change_password(
     Every other credential of the user ends: page sessions but ``keep_session`` and API tokens
     but ``keep_token``, so that whoever else held one is out. Returns how many sessions and
     tokens ended. Raises ``PasswordError`` (wrong current password) or ``users.UserError``
-    (``user:password``: too short; ``user:password-same``: the same as the current one).
+    (``user:password``: too short or too long; ``user:password-same``: the same as the current one).
     """
     if not users.password_matches(user, current):
         raise PasswordError("the current password is wrong")
-    if len(new) < users.MIN_PASSWORD_LENGTH:
-        raise users.UserError(
-            "user:password", f"a password needs at least {users.MIN_PASSWORD_LENGTH} characters"
-        )
+    users.check_new_password(new)
     if new == current:
         raise users.UserError(
             "user:password-same", "the new password is the same as the current one"
@@ -257,12 +254,14 @@ def update_account(
     active: bool,
     venue_id: str | None = None,
     password: str | None = None,
+    keep_session: str | None = None,
     now: datetime | None = None,
 ) -> User:
     """Change a user's role (and venue), deactivate or reactivate it, or set a new password
     (commits). A deactivated user's page sessions end and its API tokens are revoked; a new
     password ends its page sessions and revokes its tokens too (the usual answer to a leaked
-    credential must not leave a token working).
+    credential must not leave a token working). ``keep_session`` names the page session that
+    made the change, which an administrator setting their own password keeps.
 
     An expert user stays an expert (it is linked to one expert) and no other user becomes
     one; venue staff need a venue. Administrators cannot deactivate or demote themselves, so
@@ -286,10 +285,8 @@ def update_account(
             raise users.UserError("user:link", "venue staff need an existing venue")
     else:
         venue = None
-    if password and len(password) < users.MIN_PASSWORD_LENGTH:
-        raise users.UserError(
-            "user:password", f"a password needs at least {users.MIN_PASSWORD_LENGTH} characters"
-        )
+    if password:
+        users.check_new_password(password)
     user.role, user.venue_id, user.active = role, venue, active
     if password:
         user.password_hash = users.hash_password(password)
@@ -299,6 +296,6 @@ def update_account(
             .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=_now(now))
         )
-        page_sessions.end_all(user.id, page_sessions.wall(now))
+        page_sessions.end_all(user.id, page_sessions.wall(now), keep_session)
     db.session.commit()
     return user

@@ -22,6 +22,9 @@ from ..models import ROLES, Expert, User, Venue
 
 PSEUDONYM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32
 MIN_PASSWORD_LENGTH = 10
+#: Longer passwords are refused everywhere (pages, API, CLI), so a password set on one
+#: works on all of them.
+MAX_PASSWORD_LENGTH = 256
 _USERNAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
 _PROFILES = {
     # argon2-cffi's defaults (RFC 9106 low-memory profile): what a deployment uses.
@@ -75,6 +78,15 @@ class UserError(ValueError):
         self.code = code
 
 
+def check_new_password(password: str) -> None:
+    """Raise ``UserError`` (``user:password``) unless ``password`` has an allowed length."""
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise UserError(
+            "user:password",
+            f"a password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+        )
+
+
 def new_pseudonym() -> str:
     """A fresh random pseudonym, ``U`` + 10 base32 characters (50 bits)."""
     return "U" + "".join(secrets.choice(PSEUDONYM_ALPHABET) for _ in range(10))
@@ -99,17 +111,14 @@ def create_user(
     """Create a user. Without ``commit`` the user is only flushed into the running transaction.
 
     Raises:
-        UserError: ``user:username`` (malformed or taken), ``user:password`` (too short),
-            ``user:role`` (unknown role), ``user:link`` (an expert needs an expert, venue staff
-            a venue, and the linked record must exist), ``user:expert-taken`` (the expert has a
-            user already).
+        UserError: ``user:username`` (malformed or taken), ``user:password`` (too short or
+            too long), ``user:role`` (unknown role), ``user:link`` (an expert needs an expert,
+            venue staff a venue, and the linked record must exist), ``user:expert-taken`` (the
+            expert has a user already).
     """
     if not _USERNAME.fullmatch(username):
         raise UserError("user:username", "a username is 2-64 characters of [A-Za-z0-9._-]")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(
-            "user:password", f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
-        )
+    check_new_password(password)
     if role not in ROLES:
         raise UserError("user:role", f"role must be one of {', '.join(ROLES)}")
     if (role == "expert") != (expert_id is not None):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -18,7 +18,7 @@ from .. import auth
 from ..extensions import db
 from ..models import User
 from ..services import auth as auth_service
-from ..services import directory, experts, places
+from ..services import directory, experts, page_sessions, places
 from ..services.errors import ServiceError
 from ..services.users import UserError
 from .access import roles_required
@@ -291,6 +291,7 @@ def user_edit(user_id: int) -> Response | tuple[str, int]:
         values = {"role": user.role, "venue_id": user.venue_id or "", "active": user.active}
         return _user_page(user, FormState(values, fields=USER_FIELDS))
     state = FormState(request.form, fields=USER_FIELDS)
+    own = user_id == auth.current_user().id
     try:
         auth_service.update_account(
             user_id,
@@ -299,6 +300,7 @@ def user_edit(user_id: int) -> Response | tuple[str, int]:
             active=request.form.get("active") == "1",
             venue_id=request.form.get("venue_id") or None,
             password=request.form.get("password") or None,
+            keep_session=auth.session_key() if own else None,
         )
     except UserError as exc:
         abandon()
@@ -306,5 +308,7 @@ def user_edit(user_id: int) -> Response | tuple[str, int]:
         field = {"link": "venue_id", "self": "active"}.get(field, field)
         state.add(field, message_for(exc.code, str(exc)))
         return _user_page(db.session.get(User, user_id) or user, state, 422)
+    if own:  # this browser stays signed in: its cookie takes the new password's fingerprint
+        session["sv"] = page_sessions.session_version(user)
     flash(_("User %(name)s is saved.", name=user.username), "success")
     return redirect(url_for("admin.users"))

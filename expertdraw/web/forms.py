@@ -145,7 +145,7 @@ ERRORS: dict[str, Any] = {
     "user:username": _l(
         "Usernames are 2 to 64 letters, digits, dot, hyphen or underscore, and must be free."
     ),
-    "user:password": _l("A password needs at least 10 characters."),
+    "user:password": _l("A password has 10 to 256 characters."),
     "user:password-same": _l("The new password is the same as the current one."),
     "user:role": _l("Choose a role."),
     "user:link": _l(

@@ -95,7 +95,8 @@ def test_a_new_password_needs_the_current_one_and_changes_nothing_when_refused(a
     before = db.session.scalar(sa.select(User.password_hash).where(User.username == "pm"))
     cases = [
         ({"current_password": "wrong password!", "new_password": NEW}, 403, "当前密码不正确"),
-        ({"current_password": PASSWORD, "new_password": "short"}, 422, "10"),
+        ({"current_password": PASSWORD, "new_password": "short"}, 422, "10 至 256"),
+        ({"current_password": PASSWORD, "new_password": "p" * 257}, 422, "10 至 256"),
         ({"current_password": PASSWORD, "new_password": PASSWORD}, 422, "新密码与当前密码相同"),
         ({"current_password": "", "new_password": NEW}, 422, "请输入当前密码"),
     ]

@@ -358,6 +358,54 @@ def test_a_new_password_revokes_the_users_api_tokens(app, centre, login):
     assert api.get("/api/v1/me", headers=bearer).status_code == 401
 
 
+def test_an_admin_setting_their_own_password_stays_signed_in_here_only(app, centre, login):
+    """Like ``/account``: the browser that made the change carries on, the admin's other
+    browsers are signed out."""
+    admin, elsewhere = login("admin"), login("admin")
+    admin_id = centre.users["admin"].id
+    changed = admin.post(
+        f"/admin/users/{admin_id}",
+        data={"role": "admin", "active": "1", "password": "a-brand-new-passphrase"},
+    )
+    assert changed.status_code == 302
+    page = admin.get("/admin/users")
+    assert page.status_code == 200 and "admin" in page.get_data(as_text=True)
+    assert elsewhere.get("/admin/users").status_code == 302  # to the login page
+    login("admin", "a-brand-new-passphrase")
+
+
+def test_passwords_over_256_characters_are_refused_on_the_pages_as_in_the_api(app, centre, login):
+    """One length rule everywhere, so a password set on a page also works with the API."""
+    from expertdraw.models import User as UserModel
+
+    too_long = "p" * 257
+    admin = login("admin")
+    created = admin.post(
+        "/admin/users",
+        data={"username": "long-pass", "password": too_long, "role": "supervisor"},
+    )
+    assert created.status_code == 422 and "密码须为 10 至 256 个字符" in created.get_data(
+        as_text=True
+    )
+    assert db.session.scalar(sa.select(UserModel).where(UserModel.username == "long-pass")) is None
+    pm_id = centre.users["pm"].id
+    before = db.session.get(UserModel, pm_id).password_hash
+    edited = admin.post(
+        f"/admin/users/{pm_id}",
+        data={"role": "project_manager", "active": "1", "password": too_long},
+    )
+    assert edited.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(UserModel, pm_id).password_hash == before
+    fits = "p" * 256
+    admin.post(
+        f"/admin/users/{pm_id}",
+        data={"role": "project_manager", "active": "1", "password": fits},
+    )
+    token = app.test_client().post("/api/v1/auth/token", json={"username": "pm", "password": fits})
+    assert token.status_code == 201
+
+
 def test_a_second_user_for_an_expert_is_refused_beside_the_expert_code(app, centre, login):
     """Each expert has one user: a second is a field error, not a server error."""
     from expertdraw.models import User as UserModel
