@@ -102,10 +102,15 @@ def answer(
     if accept:
         ledger.issue_checkpoint(now)
         db.session.commit()
-        return {"notice": notice.id, "status": notice.status}
-    member = db.session.get(Member, notice.member_id)
-    replacements.replace_member(member, "declined", actor, now)
-    return {"notice": notice.id, "status": "declined"}
+    else:
+        member = db.session.get(Member, notice.member_id)
+        replacements.replace_member(member, "declined", actor, now)
+    if conflict_with:
+        # A declared conflict is a later-found one for every committee the expert sits on,
+        # this one included when it was accepted (rules.md: it triggers a replacement).
+        replacements.recheck_expert(user.expert_id, actor, now)
+        db.session.refresh(notice)
+    return {"notice": notice.id, "status": notice.status}
 
 
 def declare_conflict(

@@ -87,3 +87,61 @@ def test_a_change_that_excludes_no_one_replaces_no_one(app):
     db.session.refresh(member)
     assert member.state == "active"
     assert ledger.entry_bodies("draw.replaced", draw.id) == []
+
+
+def test_a_conflict_declared_while_accepting_takes_the_member_off_at_once(app):
+    """``conflict_with`` beside an acceptance is a later-found conflict like any other."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed(centre)
+        member, notice, code = _first_member(draw.id)
+        answer = notices.answer(
+            c.expert_user(code), notice.id, accept=True, conflict_with=centre.bidders[1]
+        )
+    db.session.refresh(member)
+    assert member.state == "replaced" and member.left_reason == "conflict"
+    assert answer["status"] == "withdrawn"
+    assert db.session.get(Notice, notice.id).status == "withdrawn"
+
+
+def test_a_conflict_declared_while_declining_reaches_the_experts_other_committees(app):
+    """Declining one notice for a conflict with a bidder takes the expert off another project
+    that bidder is in, as ``POST /conflicts`` would."""
+    from expertdraw.services.projects import StratumSpec
+
+    with clock.frozen(c.NOW):
+        centre = c.build(technical=7, economic=4, venues=10)
+        first = _completed(centre, "P-FIRST")
+        member, notice, code = _first_member(first.id)
+        other = c.uscc(6)  # another tenderer: the same one would exclude the first draw's members
+        spec = c.project_spec(
+            centre,
+            "P-SECOND",
+            tenderer=other,
+            window_start=c.WINDOW + timedelta(days=3),
+            window_end=c.WINDOW + timedelta(days=3, hours=8),
+            strata=[
+                StratumSpec("technical", "A0101", "technical", 7, 1),  # every technical expert
+                StratumSpec("economic", "C0301", "economic", 2, 1),
+            ],
+        )
+        project = projects.create_project(spec, centre.users["pm"])
+        second = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        second = draws.add_witness(second, centre.users["sup1"], "w2")
+        seat = db.session.scalar(
+            sa.select(Member).where(
+                Member.draw_id == second.id, Member.expert_id == member.expert_id
+            )
+        )
+        assert seat is not None and seat.state == "active"
+        notices.answer(
+            c.expert_user(code),
+            notice.id,
+            accept=False,
+            reason="conflict",
+            conflict_with=centre.bidders[2],
+        )
+    db.session.refresh(member)
+    db.session.refresh(seat)
+    assert member.state == "replaced" and member.left_reason == "declined"
+    assert seat.state == "replaced" and seat.left_reason == "conflict"
