@@ -62,8 +62,8 @@ from expertdraw.domain.draw_snapshot import (
     snapshot_of,
 )
 from expertdraw.domain.draw_supplementary import (
+    SUPPLEMENTARY_ALTERNATES,
     Supplementary,
-    default_alternates,
     supplementary_snapshot,
 )
 
@@ -71,6 +71,7 @@ __all__ = [
     "ALGORITHMS",
     "RFC3797",
     "SCORE",
+    "SUPPLEMENTARY_ALTERNATES",
     "Announcement",
     "DrawError",
     "Room",
@@ -90,7 +91,6 @@ __all__ = [
     "commitment_preimage",
     "complete",
     "completed_body",
-    "default_alternates",
     "derive_seed",
     "encode_snapshot",
     "entropy_bytes",

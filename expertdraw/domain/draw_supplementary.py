@@ -37,9 +37,11 @@ class Supplementary(NamedTuple):
     venues: list[str]
 
 
-def default_alternates(places: int) -> int:
-    """rules.md default: one alternate per two members, at least one."""
-    return max(1, places // 2)
+#: A supplementary draw takes no alternates unless asked: draw.md §6.1 replaces a member from
+#: ``D``'s own alternates only, so an alternate of ``D-R<n>`` would never be asked, yet as
+#: ``taken`` it would be left out of every later ``D-R<k>``, and places would stay open while
+#: eligible experts were never asked.
+SUPPLEMENTARY_ALTERNATES = 0
 
 
 def supplementary_snapshot(
@@ -61,10 +63,11 @@ def supplementary_snapshot(
     ``snapshot``, ``completed`` and ``prior_replacements`` are ``D``'s. ``noticed``: experts sent
     a notice for ``D``. ``candidates``: per stratum, the experts eligible now (``{"id",
     "group"}``; default ``D``'s candidates). ``venues``: the venues free now (default ``D``'s).
-    ``alternates``: per stratum (default :func:`default_alternates`). ``supplementary_members``
-    and ``supplementary_taken``: members (with group) and every expert taken by earlier
-    ``D-R<k>``. Window, ``max_per_group`` and ``separation`` are ``D``'s; ``algorithm``
-    defaults to ``D``'s (see :func:`~expertdraw.domain.draw_replace.replace`).
+    ``alternates``: per stratum (default ``SUPPLEMENTARY_ALTERNATES``, none).
+    ``supplementary_members`` and ``supplementary_taken``: members (with group) and every
+    expert taken by earlier ``D-R<k>``. Window, ``max_per_group`` and ``separation`` are
+    ``D``'s; ``algorithm`` defaults to ``D``'s (see
+    :func:`~expertdraw.domain.draw_replace.replace`).
     Raises :class:`DrawError` ``invalid:supplementary`` (no open place, bad id or input) or
     any error of :func:`~expertdraw.domain.draw_replace.history`.
     """
@@ -102,11 +105,7 @@ def supplementary_snapshot(
                 left_out[reason].add(cid)
             else:
                 kept.append({"id": cid, "group": group})
-        wanted = (
-            default_alternates(places)
-            if alternates is None
-            else alternates.get(stratum["name"], default_alternates(places))
-        )
+        wanted = (alternates or {}).get(stratum["name"], SUPPLEMENTARY_ALTERNATES)
         strata.append(
             {
                 "name": stratum["name"],

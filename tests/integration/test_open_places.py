@@ -346,3 +346,23 @@ def test_a_supervisor_fills_open_places_once_the_pool_can(app):
     with clock.frozen(c.NOW + timedelta(minutes=10)):
         nothing = api.post(path, headers=headers)
     assert (nothing.status_code, nothing.get_json()["code"]) == (422, "invalid:supplementary")
+
+
+def test_supplementary_draws_take_no_alternates_so_every_eligible_expert_is_asked(app):
+    """Alternates of a ``D-R<n>`` would never be asked (draw.md §6.1 replaces from ``D``'s
+    own) yet would be left out of every later ``D-R<k>``: with nine technical experts, four
+    declines in turn are filled by four supplementary draws, asking all nine."""
+    with clock.frozen(c.NOW):
+        centre = c.build(technical=9, economic=2)
+        draw = _completed_draw(centre, "P-ASK-ALL")
+        for n in range(1, 5):
+            _decline(draw.id)
+            sub = draws.get_draw(f"{draw.id}-R{n}")
+            assert draws.snapshot_of(sub.id)["strata"][0]["alternates"] == 0
+            draws.add_witness(sub, centre.users["sup1"], f"w{n}")
+            assert draws.get_draw(sub.id).state == "completed"
+    assert len(_active(draw.id)) == 5
+    asked = db.session.scalars(
+        sa.select(sa.func.count(sa.distinct(Notice.expert_id))).where(Notice.draw_id == draw.id)
+    ).one()
+    assert asked == 9

@@ -58,7 +58,8 @@ def test_the_snapshot_is_in_normal_form_and_feasible(example: dict[str, Any]) ->
     built = _build(example)
     draw.check_feasible(built.snapshot)
     assert built.snapshot["strata"][0]["count"] == 1
-    assert built.snapshot["strata"][0]["alternates"] == draw.default_alternates(1) == 1
+    # no alternates: replacements come from D's own alternates only (draw.md §6.1)
+    assert built.snapshot["strata"][0]["alternates"] == draw.SUPPLEMENTARY_ALTERNATES == 0
 
 
 def test_alternates_can_be_chosen_per_stratum(example: dict[str, Any]) -> None:

@@ -186,6 +186,9 @@ def _supplementary(example: dict[str, Any]) -> draw.Supplementary:
         draw_id=example["second_replacement"]["expected_draw_replaced_body"]["supplementary"],
         noticed=sup["noticed"],
         candidates={"technical": technical + newcomers},
+        # The example's request asks one alternate (rules.md's default); the service asks
+        # none (draw.SUPPLEMENTARY_ALTERNATES), since draw.md §6.1 never uses them.
+        alternates={"technical": 1},
     )
 
 
