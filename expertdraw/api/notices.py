@@ -91,6 +91,7 @@ def inbox() -> dict[str, Any]:
     roles={"expert"},
     body=AnswerIn,
     response=AnswerOut,
+    rate_limited=True,
     summary="Accept or decline a notice",
 )
 def answer(notice_id: str, body: AnswerIn) -> dict[str, Any]:
@@ -112,10 +113,13 @@ def answer(notice_id: str, body: AnswerIn) -> dict[str, Any]:
     roles={"expert"},
     body=ConflictIn,
     status=204,
+    rate_limited=True,
     summary="Declare a conflict with an organisation",
 )
 def declare_conflict(body: ConflictIn) -> None:
-    """Recorded on the expert (``pool.changed``) and excluded in later draws."""
+    """Recorded on the expert (``pool.changed``) and excluded in later draws; a committee
+    the expert sits on with that organisation as a party loses them at once. Five a day
+    (429 ``rate-limited:declarations``); supervisors see those made while seated."""
     notices.declare_conflict(_user(), body.uscc)
 
 

@@ -18,6 +18,7 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
     "consecutive": {"count": 2, "days": 90},
     "refusal-rate": {"ratio": "1/2", "min_answers": 4, "days": 90},
     "no-show": {"count": 1, "days": 90},
+    "seated-conflict": {"count": 1, "days": 30},
 }
 
 

@@ -20,7 +20,7 @@ from ..extensions import db
 from .types import EncryptedText, UTCDateTime
 
 REPORT_KINDS = ("daily", "weekly", "monthly")
-ALERT_KINDS = ("frequency", "consecutive", "refusal-rate", "no-show")
+ALERT_KINDS = ("frequency", "consecutive", "refusal-rate", "no-show", "seated-conflict")
 INSPECTION_STATES = ("announced", "drawn")
 
 
@@ -66,7 +66,8 @@ class Alert(db.Model):
     __table_args__ = (
         UniqueConstraint("kind", "expert_code", "evidence", name="uq_alerts_evidence"),
         CheckConstraint(
-            "kind IN ('frequency', 'consecutive', 'refusal-rate', 'no-show')", name="kind"
+            "kind IN ('frequency', 'consecutive', 'refusal-rate', 'no-show', 'seated-conflict')",
+            name="kind",
         ),
     )
 

@@ -11,7 +11,10 @@ figure is *at or over* its threshold:
 - ``refusal-rate``: of at least ``min_answers`` (4) answers in ``days`` (90), the share of
   declines and timeouts is ``ratio`` ("1/2", an exact ``n/d`` string) or more;
 - ``no-show``: ``count`` (1) or more evaluations in ``days`` (90) that the expert accepted,
-  that are over, and at which the expert never checked in.
+  that are over, and at which the expert never checked in;
+- ``seated-conflict``: ``count`` (1) or more conflicts the expert declared in ``days`` (30)
+  while sitting on a committee whose evaluation had not ended (the declaration tells the
+  expert whether the organisation is a party of that committee).
 
 The daily report job calls :func:`evaluate`. An alert is raised once per evidence (the
 latest ledger entry or notice behind it), so running twice raises nothing new.
@@ -33,7 +36,17 @@ from ..domain.alert_thresholds import ThresholdError, merge_thresholds
 from ..domain.ledger import format_time
 from ..domain.sampling import parse_ratio
 from ..extensions import db
-from ..models import Booking, Expert, Member, Notice, User
+from ..models import (
+    Booking,
+    Draw,
+    Expert,
+    ExpertRelation,
+    Member,
+    Notice,
+    Organisation,
+    Project,
+    User,
+)
 from ..models.inspection import ALERT_KINDS, Alert
 from . import ledger
 from .errors import Conflict, Forbidden, NotFound, ServiceError
@@ -122,11 +135,61 @@ def no_show_candidates(now: datetime, limits: dict[str, Any]) -> list[tuple[str,
     ]
 
 
+def seated_conflict_candidates(
+    now: datetime, limits: dict[str, Any]
+) -> list[tuple[str, str, dict]]:
+    """Experts who declared conflicts while sitting on a committee whose evaluation had not
+    ended: such a declaration takes them off at once when the organisation is a party, so it
+    tells them whether it is one. Supervisors see each, to tell a real conflict from probing.
+    """
+    seated = (
+        sa.select(Member.id)
+        .join(Draw, Draw.id == Member.draw_id)
+        .join(Project, Project.id == Draw.project_id)
+        .where(
+            Member.expert_id == ExpertRelation.expert_id,
+            Member.joined_at <= ExpertRelation.declared_at,
+            sa.or_(Member.left_at.is_(None), Member.left_at >= ExpertRelation.declared_at),
+            Project.window_end > ExpertRelation.declared_at,
+        )
+        .exists()
+    )
+    found = db.session.execute(
+        sa.select(Expert.code, ExpertRelation.id, Organisation.uscc)
+        .join(Expert, Expert.id == ExpertRelation.expert_id)
+        .join(Organisation, Organisation.id == ExpertRelation.organisation_id)
+        .where(
+            ExpertRelation.kind == "declared",
+            ExpertRelation.declared_at > now - timedelta(days=limits["days"]),
+            ExpertRelation.declared_at <= now,
+            seated,
+        )
+        .order_by(Expert.code, ExpertRelation.declared_at, ExpertRelation.id)
+    ).all()
+    by_expert: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for code, relation_id, uscc in found:
+        by_expert[code].append((relation_id, uscc))
+    return [
+        (
+            code,
+            f"relation:{declared[-1][0]}",
+            {
+                "declared": len(declared),
+                "organisations": [uscc for _, uscc in declared],
+                "days": limits["days"],
+            },
+        )
+        for code, declared in sorted(by_expert.items())
+        if len(declared) >= limits["count"]
+    ]
+
+
 CANDIDATES = {
     "frequency": frequency_candidates,
     "consecutive": consecutive_candidates,
     "refusal-rate": refusal_candidates,
     "no-show": no_show_candidates,
+    "seated-conflict": seated_conflict_candidates,
 }
 
 

@@ -28,6 +28,12 @@ class NotFound(ServiceError):
         super().__init__("not-found", f"{what} {key} not found")
 
 
+class TooMany(ServiceError):
+    """Over a limit on how often something may be done (429)."""
+
+    http_status = 429
+
+
 class Forbidden(ServiceError):
     http_status = 403
 

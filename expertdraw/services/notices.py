@@ -24,7 +24,7 @@ from ..models import (
 )
 from ..personal_data import protector
 from . import ledger, replacements, seating
-from .errors import Conflict, Forbidden, NotFound, ServiceError
+from .errors import Conflict, Forbidden, NotFound, ServiceError, TooMany
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +113,22 @@ def answer(
     return {"notice": notice.id, "status": notice.status}
 
 
+#: Conflicts an expert may declare themselves in a day. A declaration takes the expert off a
+#: committee of that organisation at once, so it tells them whether the organisation is a
+#: party; the limit (and the ``seated-conflict`` alert) keeps that from becoming a search.
+#: The centre records more through the pool's data.
+DECLARATIONS_PER_DAY = 5
+
+
 def declare_conflict(
     user: User, uscc: str, *, now: datetime | None = None, commit: bool = True
 ) -> None:
-    """An expert declares a conflict with an organisation (``pool.changed``)."""
+    """An expert declares a conflict with an organisation (``pool.changed``).
+
+    Raises:
+        Forbidden: not an expert; ServiceError: a malformed or unknown code; TooMany: past
+        ``DECLARATIONS_PER_DAY`` in the last 24 hours.
+    """
     from ..domain.codes import CodeError, validate_uscc
 
     now = now or clock.now()
@@ -138,6 +150,20 @@ def declare_conflict(
     )
     if exists:
         return
+    today = db.session.scalar(
+        sa.select(sa.func.count(ExpertRelation.id)).where(
+            ExpertRelation.expert_id == user.expert_id,
+            ExpertRelation.kind == "declared",
+            ExpertRelation.declared_at > now - timedelta(days=1),
+        )
+    )
+    if today >= DECLARATIONS_PER_DAY:
+        raise TooMany(
+            "rate-limited:declarations",
+            f"at most {DECLARATIONS_PER_DAY} conflicts can be declared in a day; "
+            "the centre can record more",
+            "conflict_with",
+        )
     db.session.add(
         ExpertRelation(
             expert_id=user.expert_id, organisation_id=org.id, kind="declared", declared_at=now

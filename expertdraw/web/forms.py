@@ -70,6 +70,9 @@ ERRORS: dict[str, Any] = {
     "invalid:reason": _l("Choose a reason."),
     "conflict:notice": _l("This notice can no longer be answered."),
     "checkin:not-seated": _l("This code has no accepted, current seat."),
+    "rate-limited:declarations": _l(
+        "At most 5 conflicts can be declared in a day. Ask the trading centre to record more."
+    ),
     "checkin:time": _l("Check-in opens two hours before the evaluation window."),
     "not-found": _l("Not found."),
     "invalid:status": _l("Choose a status."),

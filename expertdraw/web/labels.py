@@ -82,6 +82,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "consecutive": _l("Same tenderer in a row"),
         "refusal-rate": _l("Often declines or lets notices time out"),
         "no-show": _l("Accepted but did not check in"),
+        "seated-conflict": _l("Declared a conflict while on a committee"),
     },
     "inspection_state": {
         "announced": _l("Announced, waiting for witnesses"),

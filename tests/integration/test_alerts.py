@@ -195,3 +195,77 @@ def test_only_supervisors_and_admins_suspend_with_a_reason_code(app, centre):
     with pytest.raises(ServiceError) as info:
         alerts.suspend_expert("E0000001", "because I say so", centre.users["sup1"])
     assert info.value.code == "invalid:reason"
+
+
+def test_a_conflict_declared_while_seated_is_shown_to_supervisors(app, centre):
+    """Declaring a conflict takes a member off a committee of that organisation at once, so
+    it tells whether the organisation is a party: each declaration made while seated raises
+    ``seated-conflict``; one made by an expert on no committee raises nothing."""
+    draw = run_draw(centre, "P2027-0001", c.NOW)
+    seated = db.session.scalars(
+        sa.select(Expert.code)
+        .join(Notice, Notice.expert_id == Expert.id)
+        .where(Notice.draw_id == draw.id)
+        .order_by(Notice.id)
+    ).first()
+    idle = next(code for code in centre.experts if code not in _members_of(draw.id))
+    unrelated = c.uscc(6)  # a registered organisation that is no party of the project
+    with clock.frozen(c.NOW + timedelta(minutes=5)):
+        notices.declare_conflict(c.expert_user(seated), unrelated)
+        notices.declare_conflict(c.expert_user(seated), centre.bidders[0])  # a party: leaves
+        notices.declare_conflict(c.expert_user(idle), centre.bidders[0])
+    alerts.evaluate(c.NOW + timedelta(hours=1))
+    raised = _raised("seated-conflict")
+    assert set(raised) == {seated}
+    assert raised[seated].detail["organisations"] == [unrelated, centre.bidders[0]]
+    alerts.evaluate(c.NOW + timedelta(hours=2))  # once per evidence
+    assert (
+        db.session.scalar(sa.select(sa.func.count(Alert.id)).where(Alert.kind == "seated-conflict"))
+        == 1
+    )
+    app.config["ALERT_THRESHOLDS"] = {"seated-conflict": {"count": 3}}
+    db.session.execute(sa.delete(Alert))
+    alerts.evaluate(c.NOW + timedelta(hours=3))
+    assert _raised("seated-conflict") == {}
+
+
+def _members_of(draw_id: str) -> set[str]:
+    from expertdraw.models import Member
+
+    return set(
+        db.session.scalars(
+            sa.select(Expert.code)
+            .join(Member, Member.expert_id == Expert.id)
+            .where(Member.draw_id == draw_id)
+        )
+    )
+
+
+def test_an_expert_declares_at_most_five_conflicts_a_day(app, centre):
+    """Each declaration may take the expert off a committee of that organisation, so it must
+    not become a search of the parties: the sixth in 24 hours is refused and changes nothing."""
+    from expertdraw.models import ExpertRelation
+    from expertdraw.services.errors import TooMany
+
+    user = c.expert_user("E0000001")
+    organisations = [c.uscc(n) for n in range(10, 17)]
+
+    def declared() -> int:
+        return db.session.scalar(
+            sa.select(sa.func.count(ExpertRelation.id)).where(
+                ExpertRelation.expert_id == user.expert_id, ExpertRelation.kind == "declared"
+            )
+        )
+
+    with clock.frozen(c.NOW):
+        for uscc in organisations[:5]:
+            notices.declare_conflict(user, uscc)
+        notices.declare_conflict(user, organisations[0])  # already declared: no new one
+        with pytest.raises(TooMany) as refused:
+            notices.declare_conflict(user, organisations[5])
+    db.session.rollback()
+    assert refused.value.code == "rate-limited:declarations" and refused.value.http_status == 429
+    assert declared() == 5
+    with clock.frozen(c.NOW + timedelta(days=1, minutes=1)):
+        notices.declare_conflict(user, organisations[5])
+    assert declared() == 6
