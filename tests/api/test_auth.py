@@ -354,10 +354,8 @@ def _redis() -> Any:
 
 
 def test_with_redis_every_process_counts_login_attempts_together(
-    app_config: dict[str, Any], tmp_path: Path, backend: str
+    app_config: dict[str, Any], tmp_path: Path
 ):
-    if backend != "sqlite":
-        pytest.skip("the limiter does not depend on the database")
     client = _redis()
     config = {
         **app_config,
