@@ -106,15 +106,19 @@ def change_password(
         raise users.UserError(
             "user:password-same", "the new password is the same as the current one"
         )
-    at = _now(now)
     user.password_hash = users.hash_password(new)
     ended = page_sessions.end_all(user.id, page_sessions.wall(now), keep_session)
-    tokens = sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-    if keep_token is not None:
-        tokens = tokens.where(ApiToken.id != keep_token.id)
-    ended += int(db.session.execute(tokens.values(revoked_at=at)).rowcount or 0)
+    ended += _revoke_tokens(user.id, _now(now), keep_token)
     db.session.commit()
     return ended
+
+
+def _revoke_tokens(user_id: int, at: datetime, keep: ApiToken | None = None) -> int:
+    """Revoke the user's live tokens but ``keep`` (no commit); returns how many."""
+    stmt = sa.update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(ApiToken.id != keep.id)
+    return int(db.session.execute(stmt.values(revoked_at=at)).rowcount or 0)
 
 
 def token_login(
@@ -185,13 +189,9 @@ def revoke_all_tokens(user_id: int, now: datetime | None = None) -> int:
     """
     if db.session.get(User, user_id) is None:
         raise UserNotFound(user_id)
-    result = db.session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=_now(now))
-    )
+    revoked = _revoke_tokens(user_id, _now(now))
     db.session.commit()
-    return int(result.rowcount or 0)
+    return revoked
 
 
 def list_users(
@@ -291,11 +291,7 @@ def update_account(
     if password:
         user.password_hash = users.hash_password(password)
     if not active or password:
-        db.session.execute(
-            sa.update(ApiToken)
-            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=_now(now))
-        )
+        _revoke_tokens(user.id, _now(now))
         page_sessions.end_all(user.id, page_sessions.wall(now), keep_session)
     db.session.commit()
     return user
