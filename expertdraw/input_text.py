@@ -23,6 +23,19 @@ def has_control(text: str) -> bool:
     return CONTROL.search(text) is not None
 
 
+#: What text kept in the ledger must not carry (rules.md: the ledger holds no personal data):
+#: an identity number, a mobile number, an e-mail address.
+PERSONAL_DATA = re.compile(
+    r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])|(?<![0-9])1[3-9][0-9]{9}(?![0-9])|[^@\s]+@[^@\s]+\.[^@\s]+"
+)
+
+
+def carries_personal_data(text: str) -> bool:
+    """Whether ``text`` holds something that looks like an identity or mobile number or an
+    e-mail address (a stated purpose or reason goes into the ledger for ever)."""
+    return PERSONAL_DATA.search(text) is not None
+
+
 def visible_text(text: str) -> bool:
     """Text people read out and check character by character (a witness value): no control,
     format (zero-width, direction overrides), private-use, unassigned or surrogate

@@ -77,6 +77,8 @@ class ProjectOut(OutModel):
 
 class BidderIn(ApiModel):
     uscc: Uscc
+    #: Needed once the project's draw is requested (kept in the ledger; no personal data).
+    reason: Annotated[str, StringConstraints(max_length=300)] = ""
 
 
 class DryRunStratum(OutModel):
@@ -231,16 +233,19 @@ def get_project(code: str) -> dict[str, Any]:
     bp,
     "POST",
     "/projects/<code>/bidders",
-    roles=MANAGE,
+    roles=VIEW,
     body=BidderIn,
     response=ProjectOut,
     status=201,
     summary="Add a bidder",
 )
 def add_bidder(code: str, body: BidderIn) -> dict[str, Any]:
-    """Until the bid deadline. Members of a completed draw now in conflict are replaced."""
+    """Until the bid deadline. Before the project's draw is requested, its project manager
+    adds bidders; after, a supervisor or an admin, with a ``reason`` (403
+    ``forbidden:after-draw`` for the project manager). Members of a completed draw now in
+    conflict are replaced."""
     project = projects.get_project(code, _user())
-    projects.add_bidder_and_recheck(project, body.uscc, _user())
+    projects.add_bidder_and_recheck(project, body.uscc, _user(), body.reason)
     return projects.summary(project)
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from .. import clock
 from ..domain.codes import CodeError, validate_id, validate_uscc
 from ..extensions import db
+from ..input_text import carries_personal_data, visible_text
 from ..models import Organisation, Project, ProjectBidder, Region, Specialty, Stratum, User
 from .errors import Conflict, Forbidden, NotFound, ServiceError
 
@@ -361,23 +362,60 @@ def add_bidder(project: Project, uscc: str) -> Organisation:
     return org
 
 
-def add_bidder_and_recheck(project: Project, uscc: str, user: User) -> tuple[Organisation, int]:
+#: Who may add a bidder once the project's draw is requested. A bidder added then takes every
+#: member it conflicts with off the committee, so in a project manager's hands it would tell
+#: the members' employers one organisation at a time and remove whom they chose.
+AFTER_DRAW_ROLES = ("supervisor", "admin")
+
+
+def add_bidder_and_recheck(
+    project: Project, uscc: str, user: User, reason: str = ""
+) -> tuple[Organisation, int]:
     """Add a bidder (commits), then replace the members of the project's completed draw who
     are now in conflict with it (each replacement commits). Returns the organisation and how
-    many members were replaced (a count only: whoever asks may not know who was drawn).
+    many members were replaced.
+
+    Before the project's draw is requested its manager adds bidders; after, only a supervisor
+    or an admin, with a ``reason`` the ledger entry keeps (``AFTER_DRAW_ROLES``).
 
     Raises:
-        as :func:`add_bidder` (nothing is changed then).
+        as :func:`add_bidder`; Forbidden (``forbidden:after-draw``) for a project manager
+        after the draw is requested; ServiceError (``invalid:bidder-reason``,
+        ``invalid:purpose-personal``) for a missing or unfit reason then (nothing is changed).
     """
     from . import draws, ledger, replacements
 
+    live = draws.live_root_draw(project)
+    reason = reason.strip()
+    if live is not None:
+        if user.role not in AFTER_DRAW_ROLES:
+            raise Forbidden(
+                "forbidden:after-draw",
+                "after the draw is requested, a supervisor adds bidders, with a reason",
+            )
+        if not reason or len(reason) > 300 or not visible_text(reason):
+            raise ServiceError(
+                "invalid:bidder-reason",
+                "say why the bidder is added after the draw (at most 300 characters)",
+                "reason",
+            )
+        if carries_personal_data(reason):
+            raise ServiceError(
+                "invalid:purpose-personal",
+                "the reason is kept in the ledger for ever, which holds no personal data: "
+                "write no identity number, phone number or e-mail address",
+                "reason",
+            )
     org = add_bidder(project, uscc)
     ledger.lock()
-    live = draws.live_root_draw(project)
+    body = {"project": project.code, "bidder": org.uscc, "after_draw": live is not None}
+    if live is not None:
+        body["reason"] = reason
     ledger.append(
         "project.bidder_added",
-        {"project": project.code, "bidder": org.uscc, "after_draw": live is not None},
+        body,
         draws.actor_of(user),
+        draw_id=live.id if live is not None else None,
     )
     db.session.commit()
     replaced = 0

@@ -7,7 +7,6 @@ a supervisor at any time with a stated purpose. Every opening appends ``list.ope
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..extensions import db
+from ..input_text import carries_personal_data
 from ..models import Draw, Expert, Member, Notice, Project, User
 from . import ledger, replacements
 from .errors import Conflict, Forbidden, ServiceError
@@ -53,13 +53,6 @@ def progress(draw: Draw) -> dict[str, Any]:
     }
 
 
-#: What a stated purpose must not carry into the ledger (rules.md: the ledger holds no personal
-#: data): an identity number, a mobile number, an e-mail address.
-PERSONAL_DATA = re.compile(
-    r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])|(?<![0-9])1[3-9][0-9]{9}(?![0-9])|[^@\s]+@[^@\s]+\.[^@\s]+"
-)
-
-
 def _may_open(draw: Draw, project: Project, user: User, purpose: str, now: datetime) -> None:
     if user.role in ("supervisor", "admin"):
         if not purpose:
@@ -85,7 +78,7 @@ def open_list(draw: Draw, user: User, purpose: str = "") -> list[dict[str, Any]]
     purpose = (purpose or "").strip()
     if len(purpose) > 300:
         raise ServiceError("invalid:purpose", "purpose is at most 300 characters", "purpose")
-    if PERSONAL_DATA.search(purpose):
+    if carries_personal_data(purpose):
         raise ServiceError(
             "invalid:purpose-personal",
             "the purpose is kept in the ledger for ever, which holds no personal data: write "

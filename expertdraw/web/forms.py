@@ -68,6 +68,13 @@ ERRORS: dict[str, Any] = {
     ),
     "forbidden:list-sealed": _l("The list is still sealed."),
     "invalid:reason": _l("Choose a reason."),
+    "invalid:bidder-reason": _l(
+        "Say why the bidder is added after the draw (at most 300 characters)."
+    ),
+    "forbidden:after-draw": _l(
+        "The draw is requested: a bidder found now is added by a supervisor, with a reason "
+        "kept in the ledger."
+    ),
     "conflict:notice": _l("This notice can no longer be answered."),
     "checkin:not-seated": _l("This code has no accepted, current seat."),
     "rate-limited:declarations": _l(

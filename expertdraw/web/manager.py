@@ -134,25 +134,30 @@ def project(code: str) -> str:
 def _bidders_page(project: Project, form: FormState, status: int = 200) -> tuple[str, int]:
     summary = project_service.summary(project)
     deadline = project.bid_deadline
+    after_draw = draws.live_root_draw(project) is not None
     return render_template(
         "manager/bidders.html",
         project=summary,
         names=directory.organisation_names(summary["bidders"]),
         open_for_bids=deadline is None or clock.now() <= deadline,
+        after_draw=after_draw,
+        may_add=not after_draw or _user().role in project_service.AFTER_DRAW_ROLES,
         form=form,
     ), status
 
 
 @bp.route("/projects/<code>/bidders", methods=["GET", "POST"])
-@roles_required(*MANAGE)
+@roles_required("project_manager", "supervisor", "admin")
 def bidders(code: str) -> Response | tuple[str, int]:
     """The project's bidders; add one by unified social credit code until the bid deadline.
 
-    Members of a completed draw now in conflict with the new bidder are replaced; the page
-    says how many, never who.
+    Before the draw is requested the project manager adds bidders. After, a supervisor or an
+    admin does, with a reason kept in the ledger: members of a completed draw in conflict
+    with the new bidder are replaced, and in a project manager's hands each addition would
+    tell them a member's employer.
     """
     project = project_service.get_project(code, _user())
-    state = FormState(request.form, fields={"uscc"})
+    state = FormState(request.form, fields={"uscc", "reason"})
     if request.method == "GET":
         return _bidders_page(project, state)
     uscc = request.form.get("uscc", "").strip().upper()
@@ -160,7 +165,9 @@ def bidders(code: str) -> Response | tuple[str, int]:
         state.add("uscc", _("Enter the bidder's unified social credit code."))
         return _bidders_page(project, state, 422)
     try:
-        org, replaced = project_service.add_bidder_and_recheck(project, uscc, _user())
+        org, replaced = project_service.add_bidder_and_recheck(
+            project, uscc, _user(), request.form.get("reason", "")
+        )
     except ServiceError as exc:
         if exc.code == "invalid:deadline":
             abandon()

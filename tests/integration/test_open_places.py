@@ -175,7 +175,9 @@ def test_a_late_bidder_replaces_its_employee_even_with_no_one_to_take_the_place(
             Organisation, db.session.get(Expert, member.expert_id).employer_id
         )
         project = db.session.get(Project, draw.project_id)
-        _, replaced = projects.add_bidder_and_recheck(project, employer.uscc, centre.users["pm"])
+        _, replaced = projects.add_bidder_and_recheck(
+            project, employer.uscc, centre.users["sup1"], "a late bidder"
+        )
     assert replaced == 1
     assert db.session.get(Member, member.id).state == "replaced"
     body = ledger.entry_bodies("draw.replaced", draw.id)[-1]

@@ -118,15 +118,26 @@ def _bodies() -> list[tuple[str, dict]]:
 def test_a_bidder_added_after_the_draw_is_on_record(app, owned):
     centre, _ = owned
     owner = _api(app, centre.users["pm"])
-    with clock.frozen(c.NOW + timedelta(hours=1)):
-        added = owner.post(f"/api/v1/projects/{CODE}/bidders", json={"uscc": centre.agency})
-    assert added.status_code == 422  # the agency cannot bid
+    supervisor = _api(app, centre.users["sup1"])
     other = c.uscc(7)  # an employer of the test centre, not yet a party
     with clock.frozen(c.NOW + timedelta(hours=1)):
-        late = owner.post(f"/api/v1/projects/{CODE}/bidders", json={"uscc": other})
+        refused = owner.post(f"/api/v1/projects/{CODE}/bidders", json={"uscc": other})
+        assert refused.status_code == 403  # after the draw, not the project manager
+        added = supervisor.post(
+            f"/api/v1/projects/{CODE}/bidders", json={"uscc": centre.agency, "reason": "late"}
+        )
+        assert added.status_code == 422  # the agency cannot bid
+        late = supervisor.post(
+            f"/api/v1/projects/{CODE}/bidders", json={"uscc": other, "reason": "late bid"}
+        )
     assert late.status_code == 201, late.get_json()
     entries = [body for kind, body in _bodies() if kind == "project.bidder_added"]
-    assert entries[-1] == {"project": CODE, "bidder": other, "after_draw": True}
+    assert entries[-1] == {
+        "project": CODE,
+        "bidder": other,
+        "after_draw": True,
+        "reason": "late bid",
+    }
 
 
 def test_no_award_without_a_completed_draw(app, owned):
@@ -186,7 +197,10 @@ def test_the_parties_of_a_project_are_distinct(app, owned, extra, field):
         assert problem["code"] == "invalid:parties"
         assert [e["field"] for e in problem["errors"]] == [field]
         assert pm.get("/api/v1/projects/P-PARTY").status_code == 404
-        late = pm.post(f"/api/v1/projects/{CODE}/bidders", json={"uscc": centre.tenderer})
+        supervisor = _api(app, centre.users["sup1"])
+        late = supervisor.post(
+            f"/api/v1/projects/{CODE}/bidders", json={"uscc": centre.tenderer, "reason": "late"}
+        )
         assert late.status_code == 422 and late.get_json()["code"] == "invalid:parties"
 
 
