@@ -168,6 +168,8 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         # The tests' business clock jumps months ahead of the real one, where tokens are
         # issued: tokens last ten years here; test_auth sets the default to test expiry.
         "API_TOKEN_DAYS": 3650,
+        # A centre that offers beacon draws has the beacon's certificate (the published one).
+        "BEACON_CERTIFICATE": str(SHARED / "vectors" / "nist-beacon" / "certificate-528943a5.pem"),
     }
 
 

@@ -234,6 +234,15 @@ def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> di
     if kind == "beacon":
         from ..domain import entropy as outside
 
+        if not current_app.config.get("BEACON_CERTIFICATE"):
+            # Announcing would fix a snapshot no pulse could ever complete (draw.md §2:
+            # refuse, announcing nothing, a request the service can tell cannot be met).
+            raise ServiceError(
+                "entropy:config",
+                "beacon draws need the beacon's certificate (EXPERTDRAW_BEACON_CERTIFICATE): "
+                "without it no pulse can be checked",
+                "entropy.kind",
+            )
         not_before = request.get("not_before") or outside.next_beacon_time(now)
         try:
             return outside.announce_beacon(not_before, announced_at=now)

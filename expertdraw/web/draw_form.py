@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from ..models import Project
@@ -45,8 +46,10 @@ SERVICE_FIELDS: dict[str, tuple[str, str]] = {
 
 
 def kinds(allow_no_entropy: bool) -> list[str]:
-    """The kinds the form offers: ``none`` only for a project that allows it."""
-    return [k for k in KINDS if k != "none" or allow_no_entropy]
+    """The kinds the form offers: ``none`` only for a project that allows it, ``beacon`` only
+    where the beacon's certificate is configured (no pulse could be checked without it)."""
+    beacon = bool(current_app.config.get("BEACON_CERTIFICATE"))
+    return [k for k in KINDS if (k != "none" or allow_no_entropy) and (k != "beacon" or beacon)]
 
 
 def sources_of(text: str) -> list[str]:

@@ -190,3 +190,21 @@ def test_only_project_managers_and_administrators_request_draws(app, project, lo
     assert _announced() == []
     assert login("admin").post(PATH, data={"entropy": "beacon"}).status_code == 302
     assert draws.live_root_draw(project) is not None
+
+
+def test_without_the_beacon_certificate_beacon_draws_are_neither_offered_nor_announced(
+    app, centre, project, login
+):
+    """No pulse could be checked: the form leaves the beacon out, and a request for one (page
+    or API) is refused before anything is announced (draw.md §2)."""
+    app.config["BEACON_CERTIFICATE"] = None
+    client = login("pm")
+    html = client.get(f"/manager/projects/{PROJECT}").get_data(as_text=True)
+    assert _radios(html) == ["witness", "public-lottery"]
+    before = _ledger_types()
+    page = client.post(PATH, data={"entropy": "beacon"})
+    assert page.status_code == 422
+    with pytest.raises(Exception) as refused:
+        draws.announce(project, centre.users["pm"], {"kind": "beacon"})
+    assert getattr(refused.value, "code", None) == "entropy:config"
+    assert _announced() == [] and _ledger_types() == before
