@@ -148,8 +148,20 @@ def verify_bundle_command(argv: Sequence[str]) -> int:
     )
     if s.get("uncovered_tail"):
         print(f"NOTE the last {s['uncovered_tail']} entries are covered by no checkpoint")
+    for name, seen in (s.get("cosigned") or {}).items():
+        # The cosigner compares these with their own records: the bundle cannot show what
+        # was removed from it.
+        print(
+            f"COSIGNED {name}: {seen['checkpoints']} checkpoints, "
+            f"the largest of size {seen['latest_size']}"
+        )
     if report.ok:
-        print(f"OK: {facts}")
+        unchecked = (
+            ""
+            if s.get("entry_signatures")
+            else " (entry signatures not checked: add --entry-signatures)"
+        )
+        print(f"OK: {facts}{unchecked}")
         return 0
     print(
         f"FAILED: {s.get('problems', len(report.problems))} problems; "

@@ -146,6 +146,18 @@ def _after_the_last_entry(
     return found + audit.events.finish(n)
 
 
+def _cosigned(trust: TrustList, parsed: list[ParsedCheckpoint]) -> dict[str, tuple[int, int]]:
+    """For each cosigner the auditor named: how many checkpoints carry their verifying
+    signature, and the largest size among them (0 when none)."""
+    found: dict[str, tuple[int, int]] = {key.name: (0, 0) for key in trust.cosigners}
+    for p in parsed:
+        for name in p.cosigned:
+            if name in found:
+                n, size = found[name]
+                found[name] = (n + 1, max(size, p.checkpoint.size))
+    return found
+
+
 def audit_bundle(
     path: str | os.PathLike[str],
     *,
@@ -208,6 +220,17 @@ def audit_bundle(
                 break
     stream.sort(key=lambda item: item[0])
     after = _after_the_last_entry(audit, parsed, broken)
+    cosigned = _cosigned(trust, parsed)
+    for name, (count, _) in cosigned.items():
+        if count == 0:
+            # Deleting a supervisor's cosignatures must not leave their own check saying OK.
+            after.append(
+                Problem(
+                    "checkpoint:cosigner",
+                    f"no checkpoint carries a verifying signature of cosigner {name}",
+                    file="checkpoints.txt",
+                )
+            )
     everything = front + [p for _, p in stream] + after
     report.problems += everything[: max(0, max_problems - len(report.problems))]
     sizes = [p.checkpoint.size for p in parsed if p.signed and p.checkpoint.size <= audit.count]
@@ -227,6 +250,9 @@ def audit_bundle(
         "replayed": files.replayed,
         "workers": workers,
         "seconds": round(time.perf_counter() - started, 3),
+        "cosigned": {
+            name: {"checkpoints": n, "latest_size": size} for name, (n, size) in cosigned.items()
+        },
         **{f"draws_{k}": v for k, v in audit.events.counts.items()},
     }
     return report

@@ -24,6 +24,8 @@ class ParsedCheckpoint:
     index: int
     checkpoint: Checkpoint
     signed: bool
+    #: Names of the cosigners (``TrustList.cosigners``) whose signature line verifies.
+    cosigned: tuple[str, ...] = ()
 
 
 Outcome = tuple[tuple[int, ...], tuple[int, ...]] | None
@@ -153,5 +155,8 @@ def check_checkpoints(
                     checkpoint=index,
                 )
             )
-        parsed.append(ParsedCheckpoint(index, cp, found is None))
+        verified = outcome[0] if outcome else ()
+        keys, logs = trust.known_keys(), len(trust.ranges)
+        cosigned = tuple(keys[i].name for i in verified if i >= logs)
+        parsed.append(ParsedCheckpoint(index, cp, found is None, cosigned))
     return parsed, problems

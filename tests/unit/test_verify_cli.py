@@ -30,7 +30,40 @@ def test_a_good_bundle_exits_0(bundle):
     folder, info = bundle
     done = run(folder, "--entry-signatures", "--cosigner", str(info.cosigner.verifier))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("OK: 80 entries")
+    assert done.stdout.splitlines()[-1].startswith("OK: 80 entries")
+    assert "entry signatures not checked" not in done.stdout
+    cosigned = [line for line in done.stdout.splitlines() if line.startswith("COSIGNED ")]
+    assert len(cosigned) == 1 and info.cosigner.verifier.name in cosigned[0]
+    assert ": 0 checkpoints" not in cosigned[0]
+
+
+def test_without_entry_signatures_the_ok_says_they_were_not_checked(bundle):
+    folder, _ = bundle
+    done = run(folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "entry signatures not checked: add --entry-signatures" in done.stdout
+
+
+def test_a_cosigner_whose_signatures_were_stripped_is_told(bundle, tmp_path):
+    """Removing a supervisor's cosignature lines must not leave their own check saying OK."""
+    folder, info = bundle
+    stripped = tmp_path / "stripped"
+    stripped.mkdir()
+    for name in ("entries.jsonl", "keys.txt"):
+        (stripped / name).write_bytes((folder / name).read_bytes())
+    (stripped / "snapshots").symlink_to(folder / "snapshots")
+    mark = f"\u2014 {info.cosigner.verifier.name} ".encode()
+    kept = [
+        line
+        for line in (folder / "checkpoints.txt").read_bytes().split(b"\n")
+        if not line.startswith(mark)
+    ]
+    assert len(kept) < len((folder / "checkpoints.txt").read_bytes().split(b"\n"))
+    (stripped / "checkpoints.txt").write_bytes(b"\n".join(kept))
+    done = run(stripped, "--cosigner", str(info.cosigner.verifier))
+    assert done.returncode == 1, done.stdout
+    assert "no checkpoint carries a verifying signature of cosigner" in done.stdout
+    assert f"COSIGNED {info.cosigner.verifier.name}: 0 checkpoints" in done.stdout
 
 
 def test_a_bad_bundle_exits_1_and_names_the_bad_seq(bundle, tmp_path):
