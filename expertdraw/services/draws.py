@@ -385,7 +385,7 @@ def _announce(
     except engine.DrawError as exc:
         db.session.rollback()
         if exc.code.startswith("infeasible:"):
-            raise ServiceError(exc.code, f"the request cannot be met: {exc.code}") from None
+            raise ServiceError(exc.code, f"the request cannot be met: {exc}") from None
         raise ServiceError(exc.code, str(exc)) from None
     body, encoded = announcement.body, announcement.encoded
     timeout = timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])

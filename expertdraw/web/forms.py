@@ -126,6 +126,9 @@ ERRORS: dict[str, Any] = {
         "Check the risk levels: only projects completed in the period, only levels that "
         "have a ratio."
     ),
+    "infeasible:rfc3797:strata": _l(
+        "RFC 3797 mode draws exactly one stratum, with public lottery numbers."
+    ),
     "infeasible:no-projects": _l("No project had its committee drawn in this period."),
     "infeasible:inspectors": _l("There are fewer active supervisors than inspectors per project."),
     "sampling:ratio": _l("Write each ratio as n/d, at most 1 (for example 1/5)."),

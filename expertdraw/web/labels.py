@@ -148,6 +148,26 @@ def reason(code: str) -> Any:
     return REASONS.get(code, code)
 
 
+FAILURES: dict[str, Any] = {
+    "timeout:entropy": _l("No outside randomness was entered before the deadline"),
+    "superseded": _l("Superseded: a later supplementary draw took its places"),
+    "insufficient:seats": _l("Too few free workstations for the members"),
+}
+
+
+def failure(code: str | None) -> Any:
+    """Why a draw failed, in words (``insufficient:<stratum>`` names the stratum); the code
+    itself when unknown."""
+    if not code:
+        return ""
+    if code in FAILURES:
+        return FAILURES[code]
+    kind, _, name = code.partition(":")
+    if kind == "insufficient" and name:
+        return _l("Too few candidates in stratum %(name)s", name=name)
+    return code
+
+
 def choices(group: str) -> list[tuple[str, Any]]:
     """``(code, word)`` pairs of a group, in declaration order, for select lists."""
     return list(LABELS[group].items())

@@ -122,7 +122,10 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["entropy"] = entropy_text
     # Globals, not context: macros imported without context use them too.
     app.jinja_env.globals.update(
-        label=labels.label, reason_text=labels.reason, choices=labels.choices
+        label=labels.label,
+        reason_text=labels.reason,
+        choices=labels.choices,
+        failure=labels.failure,
     )
     app.context_processor(_context)
     app.after_request(_headers)

@@ -188,9 +188,10 @@ def test_the_draws_list_finds_by_code_and_state_and_hides_superseded_draws(app, 
     client = login("sup1")
     html = client.get("/supervisor/draws").get_data(as_text=True)
     assert _listed(html) == [r3, r2, root]  # waiting first, then newest first
-    assert 'data-superseded-hidden="1"' in html and "insufficient:technical" in html
+    assert 'data-superseded-hidden="1"' in html and "类别 technical 的候选专家不足" in html
     shown = client.get("/supervisor/draws?superseded=1").get_data(as_text=True)
     assert _listed(shown) == [r3, r2, r1, root]
+    assert "已被取代：由之后的一次补充抽取承担其名额" in shown  # the reason in words
     failed = client.get("/supervisor/draws?state=failed&superseded=1").get_data(as_text=True)
     assert _listed(failed) == [r2, r1]
     by_project = client.get(f"/supervisor/draws?q={PROJECT.lower()[:5]}").get_data(as_text=True)
