@@ -398,6 +398,7 @@ def load_facts(
         .join(Organisation, Organisation.id == Project.tenderer_id)
         .where(
             Draw.state == "completed",
+            Member.state == "active",  # see _recent_members
             Member.joined_at >= start - look_back,
             Member.joined_at < start,
         )
@@ -454,12 +455,18 @@ def _employers_excluded(
 
 
 def _recent_members(since: str) -> sa.Select[Any]:
-    """Memberships in completed draws from ``:<since>`` to before ``:window_start``."""
+    """Memberships in completed draws from ``:<since>`` to before ``:window_start``.
+
+    Only members who stayed on their committee count: one who declined, did not answer or was
+    taken off never sat, and rules.md counts times an expert "was a member" (the refusal-rate
+    alert watches declines).
+    """
     return (
         sa.select(Member.expert_id)
         .join(Draw, Draw.id == Member.draw_id)
         .where(
             Draw.state == "completed",
+            Member.state == "active",
             Member.joined_at >= sa.bindparam(since),
             Member.joined_at < sa.bindparam("window_start"),
         )

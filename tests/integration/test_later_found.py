@@ -145,3 +145,33 @@ def test_a_conflict_declared_while_declining_reaches_the_experts_other_committee
     db.session.refresh(seat)
     assert member.state == "replaced" and member.left_reason == "declined"
     assert seat.state == "replaced" and seat.left_reason == "conflict"
+
+
+def test_only_members_who_stayed_count_for_the_same_tenderer_and_frequency_rules(app):
+    """rules.md counts times an expert "was a member": one who declined never sat, so the
+    tenderer's next project may draw them; a member who stayed is excluded (same-tenderer)."""
+    from expertdraw.services import pool
+    from expertdraw.services.projects import strata_request
+
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        first = _completed(centre, "P-FIRST")
+        member, notice, code = _first_member(first.id)
+        notices.answer(c.expert_user(code), notice.id, accept=False, reason="ill")
+        stayed = db.session.scalars(
+            sa.select(Expert.code)
+            .join(Member, Member.expert_id == Expert.id)
+            .where(Member.draw_id == first.id, Member.state == "active")
+        ).all()
+        spec = c.project_spec(
+            centre,
+            "P-NEXT",
+            window_start=c.WINDOW + timedelta(days=3),
+            window_end=c.WINDOW + timedelta(days=3, hours=8),
+        )
+        project = projects.create_project(spec, centre.users["pm"])
+        built = pool.build_pool(project, strata_request(project), draws.rules(), "P-NEXT")
+    candidates = {cand["id"] for s in built.strata for cand in s.candidates}
+    assert code in candidates
+    assert not candidates & set(stayed)
+    assert built.excluded.get("same-tenderer") == len(stayed)
