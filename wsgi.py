@@ -1,12 +1,6 @@
-"""WSGI entry point: ``gunicorn wsgi:app``."""
+"""WSGI entry point from a source checkout: ``gunicorn wsgi:app`` (installed:
+``gunicorn expertdraw.wsgi:app``)."""
 
-import gc
+from expertdraw.wsgi import app
 
-from expertdraw import create_app
-from expertdraw.ops import warm_in_background
-
-app = create_app()
-# What exists now (the app, its routes, models and catalogs) lives as long as the process:
-# moving it out of the collector's generations spares every request the cost of scanning it.
-gc.freeze()
-warm_in_background(app)  # the experts and seats likeliest drawn next, read once per process
+__all__ = ["app"]

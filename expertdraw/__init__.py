@@ -33,6 +33,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_cli(app)
     register_jobs(app)
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops:
+        # Behind reverse proxies the client's address (login limits, logs) and scheme come
+        # from their X-Forwarded-* headers; only that many hops are trusted.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     return app
 
 
@@ -57,6 +64,9 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     _close_session_safely(app)
     personal_data.init_app(app)
+    from .services.keys import check_passphrase
+
+    check_passphrase(app.instance_path, app.config.get("KEY_PASSPHRASE"))
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
 
 

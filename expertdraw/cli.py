@@ -1,4 +1,4 @@
-"""Flask commands: init, seed, import, export-ledger, verify, keys, scheduler."""
+"""Flask commands: init, seed, create-user, import, export-ledger, verify, keys, scheduler."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(demo_logins_command)
     app.cli.add_command(rules_command)
+    app.cli.add_command(create_user_command)
     app.cli.add_command(jobs.scheduler_command)
     cli_ledger.init_app(app)
 
@@ -95,9 +96,22 @@ def rules_command(record: bool) -> None:
     default=0,
     help="Generate this many more venues of 4 rooms of 5 workstations each (benchmarks).",
 )
-def seed_command(extra_experts: int, conflicts: int, venues: int) -> None:
+@click.option(
+    "--into-production",
+    is_flag=True,
+    help="Load the demo's made-up experts into a production database all the same.",
+)
+def seed_command(extra_experts: int, conflicts: int, venues: int, into_production: bool) -> None:
     """Load the demo trading centre from seed_data/ (idempotent)."""
     from .services import seed
+
+    if current_app.config.get("PRODUCTION") and not into_production:
+        # Made-up experts in a production pool would be eligible for real draws.
+        raise click.ClickException(
+            "seed loads the demo's made-up experts, venues and organisations; this is a "
+            "production database (EXPERTDRAW_ENV=production): import real data with "
+            "import-data, or pass --into-production"
+        )
 
     report = seed.seed(extra_experts=extra_experts, conflicts=conflicts, venues=venues)
     for table, count in report.inserted.items():
@@ -121,6 +135,32 @@ def import_command(kind: str, file: Path) -> None:
         raise click.exceptions.Exit(1)
     for table, count in result.inserted.items():
         click.echo(f"{table}: {count} inserted, {result.updated.get(table, 0)} updated")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "project_manager", "supervisor", "venue_staff"]),
+    help="The user's role (experts' users are created on the admin pages, linked to the expert).",
+)
+@click.option("--venue", "venue_id", default=None, help="The venue of a venue_staff user.")
+@click.password_option(
+    "--password",
+    prompt="Password (10 to 256 characters)",
+    help="Asked for when not given (and asked twice).",
+)
+def create_user_command(username: str, role: str, venue_id: str | None, password: str) -> None:
+    """Create a user, e.g. the first administrator of a new production database."""
+    from .services import auth as auth_service
+    from .services.users import UserError
+
+    try:
+        user = auth_service.create_account(username, password, role, venue_id=venue_id)
+    except UserError as exc:
+        raise click.ClickException(f"{exc} [{exc.code}]") from None
+    click.echo(f"user {user.username} created ({user.role})")
 
 
 @click.command("demo-logins")

@@ -181,4 +181,5 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         "METRICS_TOKEN": env.get(PREFIX + "METRICS_TOKEN") or None,
         "API_TOKEN_DAYS": _int(env, "API_TOKEN_DAYS", 90, 1, 3650),
         **_session_limits(env),
+        "PROXY_HOPS": _int(env, "PROXY_HOPS", 0, 0, 5),
     }

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -63,8 +64,18 @@ class Protector:
         return hmac.new(self._mac_key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def load_master_key(instance_path: str, configured: str | None) -> bytes:
-    """The master key from configuration, or the instance file, created if missing."""
+def load_master_key(
+    instance_path: str,
+    configured: str | None,
+    holds_personal_data: Callable[[], bool] | None = None,
+) -> bytes:
+    """The master key from configuration, or the instance file, created if missing.
+
+    A new key is made only for a database without personal data yet (``holds_personal_data``):
+    a process started elsewhere, without the deployment's instance folder, would otherwise
+    encrypt with a key of its own, which no other process can read, and hash identities so
+    that duplicates go unnoticed.
+    """
     if configured:
         try:
             key = base64.b64decode(configured, validate=True)
@@ -79,6 +90,12 @@ def load_master_key(instance_path: str, configured: str | None) -> bytes:
         if len(key) != 32:
             raise PersonalDataError(f"{path} does not hold a 32-byte key")
         return key
+    if holds_personal_data is not None and holds_personal_data():
+        raise PersonalDataError(
+            f"no personal-data key at {path}, but the database holds personal data encrypted "
+            "with one: set EXPERTDRAW_DATA_KEY, or EXPERTDRAW_INSTANCE_PATH to the instance "
+            "folder that holds data.key"
+        )
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -87,8 +104,37 @@ def load_master_key(instance_path: str, configured: str | None) -> bytes:
 
 
 def init_app(app: Flask) -> None:
-    master = load_master_key(app.instance_path, app.config.get("DATA_KEY"))
+    def holds_personal_data() -> bool:
+        return _holds_personal_data(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    from .config import ConfigError
+
+    try:
+        master = load_master_key(app.instance_path, app.config.get("DATA_KEY"), holds_personal_data)
+    except PersonalDataError as exc:
+        raise ConfigError(str(exc)) from None  # one line at start, naming what to set
     app.extensions[EXTENSION] = Protector(master)
+
+
+def _holds_personal_data(url: str) -> bool:
+    """Whether the database has experts (whose identity numbers are encrypted). A database
+    with no tables yet holds none; one that cannot be reached is not guessed about."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("experts"):
+                return False
+            return conn.execute(sa.text("SELECT 1 FROM experts LIMIT 1")).first() is not None
+    except sa.exc.OperationalError:
+        raise PersonalDataError(
+            "no personal-data key in the instance folder, and the database cannot be reached "
+            "to tell whether it holds personal data: start with the database up, or set "
+            "EXPERTDRAW_DATA_KEY"
+        ) from None
+    finally:
+        engine.dispose()
 
 
 def protector() -> Protector:

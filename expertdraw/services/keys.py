@@ -40,6 +40,30 @@ def _passphrase() -> bytes | None:
     return value.encode("utf-8") if value else None
 
 
+def check_passphrase(instance_path: str, passphrase: str | None) -> None:
+    """Open the newest private key of ``<instance>/ledger-keys`` with ``passphrase``, so that a
+    wrong ``EXPERTDRAW_KEY_PASSPHRASE`` stops the process at start (with one line) rather than
+    failing every ledger write later. No key yet: nothing to check.
+
+    Raises:
+        ConfigError: the passphrase does not open the key.
+    """
+    from ..config import ConfigError
+
+    files = sorted((Path(instance_path) / KEY_DIR).glob("*.pem"), key=lambda p: p.stat().st_mtime)
+    if not files:
+        return
+    try:
+        serialization.load_pem_private_key(
+            files[-1].read_bytes(), password=passphrase.encode("utf-8") if passphrase else None
+        )
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"EXPERTDRAW_KEY_PASSPHRASE does not open the ledger's signing key {files[-1]}"
+            + ("" if passphrase else " (it is encrypted: set the passphrase)")
+        ) from None
+
+
 def _write_private(signer_key: Ed25519PrivateKey, key_id_hex: str) -> None:
     passphrase = _passphrase()
     encryption: serialization.KeySerializationEncryption = (

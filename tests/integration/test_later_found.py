@@ -156,7 +156,7 @@ def test_only_members_who_stayed_count_for_the_same_tenderer_and_frequency_rules
     with clock.frozen(c.NOW):
         centre = c.build()
         first = _completed(centre, "P-FIRST")
-        member, notice, code = _first_member(first.id)
+        _, notice, code = _first_member(first.id)
         notices.answer(c.expert_user(code), notice.id, accept=False, reason="ill")
         stayed = db.session.scalars(
             sa.select(Expert.code)

@@ -179,6 +179,14 @@ def test_a_passphrase_encrypts_the_signing_key(app_config, tmp_path):
             ledger.append("pool.changed", _change(1), ACTOR)
         db.session.rollback()
         db.engine.dispose()
+    # A process started with the wrong passphrase stops at once, with one line, instead of
+    # failing every ledger write later.
+    from expertdraw.config import ConfigError
+
+    for wrong in ("the wrong one", None):
+        with pytest.raises(ConfigError, match="EXPERTDRAW_KEY_PASSPHRASE does not open"):
+            create_app({**config, "KEY_PASSPHRASE": wrong})
+    assert create_app(config).config["KEY_PASSPHRASE"] == "a long passphrase"  # it starts
 
 
 def test_export_then_audit_passes_and_detects_a_changed_byte(log, tmp_path: Path):

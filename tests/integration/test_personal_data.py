@@ -78,3 +78,28 @@ def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path):
     path = tmp_path / "private.db"
     create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "INSTANCE_PATH": str(tmp_path)})
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_process_without_the_key_refuses_to_make_one_for_a_database_with_personal_data(
+    app, app_config, tmp_path
+):
+    """Started from another folder (a scheduler "on any host"), a process found no data.key:
+    it made its own, encrypted with it what it wrote, and let the same identity in twice."""
+    from expertdraw import create_app
+    from expertdraw.config import ConfigError
+
+    fresh = tmp_path / "empty-instance"
+    fresh.mkdir()
+    create_app({**app_config, "INSTANCE_PATH": str(fresh)})  # no experts yet: a key is made
+    assert (fresh / "data.key").is_file()
+    db.session.add(Region(code="530602", name="昭阳区", level="county"))
+    db.session.flush()
+    db.session.add(_expert())
+    db.session.commit()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.raises(ConfigError, match="EXPERTDRAW_DATA_KEY"):
+        create_app({**app_config, "INSTANCE_PATH": str(elsewhere)})
+    assert not (elsewhere / "data.key").exists()
+    key = (fresh / "data.key").read_text().strip()
+    create_app({**app_config, "INSTANCE_PATH": str(elsewhere), "DATA_KEY": key})  # given: fine
