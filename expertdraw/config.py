@@ -153,8 +153,11 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         )
     rules = settings_file(env, instance)
     # The environment's timers, where set, take precedence over the settings file.
+    from .settings_file import TIMERS
+
+    bounds = {name: (low, high) for name, low, high in TIMERS.values()}
     timers = {
-        name: _int(env, name, rules.get(name, default), 1, 10**6)
+        name: _int(env, name, rules.get(name, default), *bounds[name])
         for name, default in TIMER_DEFAULTS.items()
     }
     return {

@@ -49,11 +49,12 @@ from .domain.eligibility_config import Rules, RulesError
 
 FILE_NAME = "settings.toml"
 
-#: ``[timers]`` keys, the Flask setting each gives, and its least value.
-TIMERS: dict[str, tuple[str, int]] = {
-    "response_window_minutes": ("RESPONSE_WINDOW_MINUTES", 1),
-    "announce_timeout_minutes": ("ANNOUNCE_TIMEOUT_MINUTES", 1),
-    "checkpoint_interval_seconds": ("CHECKPOINT_INTERVAL_SECONDS", 1),
+#: ``[timers]`` keys, the Flask setting each gives, and its least and greatest value (the
+#: environment's variables of the same names have the same bounds).
+TIMERS: dict[str, tuple[str, int, int]] = {
+    "response_window_minutes": ("RESPONSE_WINDOW_MINUTES", 1, 7 * 24 * 60),
+    "announce_timeout_minutes": ("ANNOUNCE_TIMEOUT_MINUTES", 1, 7 * 24 * 60),
+    "checkpoint_interval_seconds": ("CHECKPOINT_INTERVAL_SECONDS", 1, 24 * 3600),
 }
 REPORT_KINDS = ("daily", "weekly", "monthly")
 SECTIONS = ("eligibility", "alerts", "timers", "replacements", "retention", "reports")
@@ -63,11 +64,11 @@ class SettingsError(ValueError):
     """A bad settings file; the message names the file and the key (``section.key``)."""
 
 
-def _integer(where: str, value: Any, minimum: int) -> int:
+def _integer(where: str, value: Any, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise SettingsError(f"{where} must be an integer, got {value!r}")
-    if value < minimum:
-        raise SettingsError(f"{where} must be at least {minimum}, got {value}")
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{where} must be {minimum} to {maximum}, got {value}")
     return value
 
 
@@ -126,18 +127,18 @@ def parse(document: dict[str, Any]) -> dict[str, Any]:
     if "timers" in document:
         timers = _table("timers", document["timers"], tuple(TIMERS))
         for key, value in timers.items():
-            name, minimum = TIMERS[key]
-            settings[name] = _integer(f"timers.{key}", value, minimum)
+            name, minimum, maximum = TIMERS[key]
+            settings[name] = _integer(f"timers.{key}", value, minimum, maximum)
     if "replacements" in document:
         replacements = _table("replacements", document["replacements"], ("supplementary_retries",))
         if "supplementary_retries" in replacements:
             settings["SUPPLEMENTARY_RETRIES"] = _integer(
-                "replacements.supplementary_retries", replacements["supplementary_retries"], 0
+                "replacements.supplementary_retries", replacements["supplementary_retries"], 0, 20
             )
     if "retention" in document:
         retention = _table("retention", document["retention"], ("days",))
         if "days" in retention:
-            settings["RETENTION_DAYS"] = _integer("retention.days", retention["days"], 1)
+            settings["RETENTION_DAYS"] = _integer("retention.days", retention["days"], 1, 36_500)
     if "reports" in document:
         settings.update(_reports(_table("reports", document["reports"], ("timezone", "lookback"))))
     return settings
@@ -157,6 +158,7 @@ def _reports(reports: dict[str, Any]) -> dict[str, Any]:
     if "lookback" in reports:
         lookback = _table("reports.lookback", reports["lookback"], REPORT_KINDS)
         settings["REPORT_LOOKBACK"] = {
-            kind: _integer(f"reports.lookback.{kind}", value, 0) for kind, value in lookback.items()
+            kind: _integer(f"reports.lookback.{kind}", value, 0, 1000)
+            for kind, value in lookback.items()
         }
     return settings

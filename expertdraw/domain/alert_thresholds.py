@@ -22,6 +22,11 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The largest value of each key: a longer look-back than a century would reach before the
+#: calendar's start.
+MAXIMA = {"count": 10_000, "min_answers": 10_000, "days": 36_500}
+
+
 class ThresholdError(ValueError):
     """A bad threshold; ``key`` names it as ``kind`` or ``kind.key``."""
 
@@ -66,6 +71,10 @@ def merge_thresholds(configured: object) -> dict[str, dict[str, Any]]:
             elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ThresholdError(
                     f"{kind}.{key}", f"must be an integer of at least 1, got {value!r}"
+                )
+            elif value > MAXIMA[key]:
+                raise ThresholdError(
+                    f"{kind}.{key}", f"must be an integer of at most {MAXIMA[key]}, got {value!r}"
                 )
         merged[kind] = values
     return merged

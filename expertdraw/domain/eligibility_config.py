@@ -66,23 +66,28 @@ class Rules:
     utc_offset: timedelta = timedelta(hours=8)
 
     def __post_init__(self) -> None:
-        for key, minimum in (
-            ("former_employer_years", 0),
-            ("penalty_years", 0),
-            ("frequency_limit", 1),
-            ("frequency_days", 1),
-            ("same_tenderer_days", 0),
-            ("stale_days", 0),
+        # The upper bounds keep every date the rules compute within the calendar.
+        for key, minimum, maximum in (
+            ("former_employer_years", 0, 100),
+            ("penalty_years", 0, 100),
+            ("frequency_limit", 1, 10_000),
+            ("frequency_days", 1, 36_500),
+            ("same_tenderer_days", 0, 36_500),
+            ("stale_days", 0, 36_500),
         ):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise RulesError("rules:invalid", key, f"must be an integer, got {value!r}")
-            if value < minimum:
-                raise RulesError("rules:invalid", key, f"must be at least {minimum}")
+            if not minimum <= value <= maximum:
+                raise RulesError("rules:invalid", key, f"must be {minimum} to {maximum}")
         buffer = self.travel_buffer
-        if not isinstance(buffer, timedelta) or buffer < timedelta(0) or buffer.microseconds:
+        if (
+            not isinstance(buffer, timedelta)
+            or not timedelta(0) <= buffer <= timedelta(days=30)
+            or buffer.microseconds
+        ):
             raise RulesError(
-                "rules:invalid", "travel_buffer", "must be a non-negative whole-second duration"
+                "rules:invalid", "travel_buffer", "must be a whole-second duration of 0 to 30 days"
             )
         limit = _fraction("stale_share_limit", self.stale_share_limit)
         if not 0 < limit <= 1:
