@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -22,6 +24,35 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(jobs.scheduler_command)
     cli_ledger.init_app(app)
+    for command in app.cli.commands.values():
+        _database_errors_in_one_line(command)
+
+
+def _database_errors_in_one_line(command: click.Command) -> None:
+    """Make a database that cannot be reached a one-line ``Error:`` of ``command`` (and of a
+    group's commands), naming the setting, instead of a traceback."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _database_errors_in_one_line(sub)
+        return
+    callback = command.callback
+    if callback is None or getattr(callback, "_one_line", False):
+        return
+
+    @functools.wraps(callback)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return callback(*args, **kwargs)
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise click.ClickException(
+                f"cannot use the database (EXPERTDRAW_DATABASE_URL): {reason}"
+            ) from None
+
+    wrapped._one_line = True  # type: ignore[attr-defined]
+    command.callback = wrapped
 
 
 @click.command("init")

@@ -14,7 +14,7 @@ from ..services import directory, experts, keys, ledger
 from ..services.draws import actor_of
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState, abandon, message_for, parse_int
+from .forms import FormState, abandon, message_for, parse_page
 from .labels import label
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -109,7 +109,7 @@ def organisations() -> tuple[str, int]:
 def organisations_page(form: FormState, status: int = 200) -> tuple[str, int]:
     """The organisations page with the registration form in ``form``'s state."""
     query = request.args.get("q", "")
-    page = max(1, parse_int(request.args.get("page"), 1) or 1)
+    page = parse_page(request.args.get("page"))
     rows, total = directory.organisations(query, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
     return render_template(
         "admin/organisations.html",

@@ -13,14 +13,14 @@ from ..services.users import UserError
 from . import progress
 from .access import roles_required
 from .admin import bp
-from .forms import FormState, message_for, parse_int
+from .forms import FormState, message_for, parse_page
 
 PER_PAGE = 50
 USER_FIELDS = {"username", "password", "role", "expert_code", "venue_id", "language"}
 
 
 def _users_page(form: FormState, status: int = 200) -> tuple[str, int]:
-    page = max(1, parse_int(request.args.get("page"), 1) or 1)
+    page = parse_page(request.args.get("page"))
     rows, total = auth_service.list_users(page=page, per_page=PER_PAGE)
     return render_template(
         "admin/users.html",

@@ -311,6 +311,16 @@ def parse_int(text: Any, default: int | None = None) -> int | None:
         return default
 
 
+#: No list has more pages: a larger number would only overflow the database's integers.
+MAX_PAGE = 100_000
+
+
+def parse_page(text: Any) -> int:
+    """The page number of a list's ``page`` parameter: 1 when missing or not a number, and
+    within 1 to ``MAX_PAGE`` (past the last page, a list is empty)."""
+    return min(max(1, parse_int(text, 1) or 1), MAX_PAGE)
+
+
 def lines(text: str) -> list[str]:
     """Non-empty lines (or comma / space separated items) of a textarea, stripped."""
     return [item for item in re.split(r"[\s,;，；、]+", text or "") if item]

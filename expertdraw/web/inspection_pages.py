@@ -20,14 +20,14 @@ from ..services import alerts, reports, reports_export
 from ..services.errors import ServiceError
 from . import progress
 from .access import roles_required
-from .forms import FormState, parse_day, parse_int, zone
+from .forms import FormState, parse_day, parse_page, zone
 from .supervisor import SUPERVISE, bp
 
 PER_PAGE = 25
 
 
 def _page_number() -> int:
-    return max(1, parse_int(request.args.get("page"), 1) or 1)
+    return parse_page(request.args.get("page"))
 
 
 def _pages(total: int) -> int:

@@ -19,7 +19,7 @@ from ..services import projects as project_service
 from ..services.errors import ServiceError
 from . import draw_form, project_form
 from .access import roles_required
-from .forms import FormState, abandon, message_for, parse_int
+from .forms import FormState, abandon, message_for, parse_page
 
 bp = Blueprint("manager", __name__, url_prefix="/manager")
 MANAGE = ("project_manager", "admin")
@@ -46,7 +46,7 @@ def _form_page(state: FormState, status: int = 200, editing: str = "") -> tuple[
 @roles_required(*MANAGE)
 def projects() -> str:
     """Projects, newest first."""
-    page = max(1, parse_int(request.args.get("page"), 1) or 1)
+    page = parse_page(request.args.get("page"))
     rows, total = project_service.list_projects((page - 1) * PER_PAGE, PER_PAGE, _user())
     live = {p.code: draws.live_root_draw(p) for p in rows}
     return render_template(

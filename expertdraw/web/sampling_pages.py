@@ -21,7 +21,7 @@ from .. import auth, clock
 from ..services import sampling
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState, parse_day, parse_int, zone
+from .forms import FormState, parse_day, parse_int, parse_page, zone
 from .supervisor import SUPERVISE, bp
 
 PER_PAGE = 25
@@ -123,7 +123,7 @@ def parse_plan(state: FormState) -> SamplePlan | None:
 @roles_required(*SUPERVISE)
 def samples() -> str:
     """Supervision samples, newest first."""
-    page = max(1, parse_int(request.args.get("page"), 1) or 1)
+    page = parse_page(request.args.get("page"))
     items, total = sampling.list_inspections(page=page, per_page=PER_PAGE)
     return render_template(
         "supervisor/samples.html",

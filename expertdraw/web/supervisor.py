@@ -18,7 +18,7 @@ from ..services import projects as project_service
 from ..services import replay as replay_service
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState, lines, parse_int
+from .forms import FormState, lines, parse_page
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor")
 SUPERVISE = ("supervisor", "admin")
@@ -42,7 +42,7 @@ def draws_list() -> str:
         state=state if state in DRAW_STATES else None,
         superseded=request.args.get("superseded") == "1",
     )
-    page = max(1, parse_int(request.args.get("page"), 1) or 1)
+    page = parse_page(request.args.get("page"))
     rows, total, hidden = directory.find_draws(
         search, offset=(page - 1) * DRAWS_PER_PAGE, limit=DRAWS_PER_PAGE
     )

@@ -55,3 +55,25 @@ def test_behind_a_proxy_each_client_counts_for_the_login_limits(app_config: dict
 
     assert [attempt("203.0.113.7") for _ in range(4)] == [401, 401, 401, 429]
     assert attempt("198.51.100.20") == 401  # another client is not locked out
+
+
+def test_a_database_that_cannot_be_reached_is_one_line(app_config: dict[str, Any], tmp_path):
+    """A command run against a database that is down (here: a port nobody listens on) says so
+    in one line naming the setting, where it printed a long traceback."""
+    import base64
+    import os
+
+    config = {
+        **app_config,
+        "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:9/none",
+        "DATA_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "INSTANCE_PATH": str(tmp_path),
+    }
+    down = create_app(config)
+    with down.app_context():
+        runner = down.test_cli_runner()
+        for args in (["rules"], ["keys", "list"], ["checkpoint"]):
+            done = runner.invoke(args=args)
+            assert done.exit_code == 1, (args, done.output)
+            assert "cannot use the database (EXPERTDRAW_DATABASE_URL)" in done.output, args
+            assert "Traceback" not in done.output

@@ -260,3 +260,20 @@ def test_a_page_address_with_an_id_no_row_can_have_is_not_found(app, centre, log
         assert supervisor.get(f"/supervisor/reports/{huge}").status_code == 404
         assert supervisor.post(f"/supervisor/alerts/{huge}/ack").status_code == 404
     assert admin.get("/admin/users/2147483647").status_code == 404  # the largest id, no row
+
+
+def test_a_huge_page_number_is_an_empty_page_not_an_error(app, completed, login):
+    """``page=`` past the database's integers gave a 500 on the admin lists."""
+    admin = login("admin")
+    for path in (
+        "/admin/organisations",
+        "/admin/users",
+        "/supervisor/draws",
+        "/supervisor/alerts",
+        "/supervisor/reports",
+        "/supervisor/samples",
+        "/manager/projects",
+    ):
+        for page in ("99999999999999999999", "-5", "x"):
+            response = admin.get(f"{path}?page={page}")
+            assert response.status_code == 200, (path, page)
