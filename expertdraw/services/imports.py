@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..extensions import db
-from . import steps
+from . import ledger, pool_changes, steps
 from .import_experts import validate_experts, write_experts
 from .import_places import (
     validate_organisations,
@@ -74,33 +74,50 @@ class ImportKindError(ValueError):
     code = "import:kind"
 
 
-def import_file(kind: str, path: Path, *, today: date | None = None) -> ImportResult:
+#: The ledger's actor of an import run from the command line (no user is logged in there).
+COMMAND_LINE = {"role": "system", "id": "command-line"}
+
+
+def import_file(
+    kind: str, path: Path, *, today: date | None = None, actor: dict[str, str] | None = None
+) -> ImportResult:
     """Import ``path`` (``.csv`` or ``.xlsx``) as ``kind``; see the module docstring.
 
-    ``today`` (default: the local date) starts employments opened without ``employer_since``.
+    ``today`` (default: the local date) starts employments opened without ``employer_since``;
+    ``actor`` is who the ledger's ``pool.changed`` entries name (default: the command line).
 
     Raises:
         ImportKindError: ``kind`` is unknown.
     """
-    return import_bytes(kind, Path(path).read_bytes(), Path(path).name, today=today)
+    return import_bytes(kind, Path(path).read_bytes(), Path(path).name, today=today, actor=actor)
 
 
 def import_bytes(
-    kind: str, data: bytes, filename: str, *, today: date | None = None
+    kind: str,
+    data: bytes,
+    filename: str,
+    *,
+    today: date | None = None,
+    actor: dict[str, str] | None = None,
 ) -> ImportResult:
     """Import file content; ``filename`` only tells CSV from XLSX.
 
     Raises:
         ImportKindError: ``kind`` is unknown.
     """
-    return steps.run(import_steps(kind, data, filename, today=today))
+    return steps.run(import_steps(kind, data, filename, today=today, actor=actor))
 
 
 EMPTY = "the file is empty: the first line names the columns"
 
 
 def import_steps(
-    kind: str, data: bytes, filename: str, *, today: date | None = None
+    kind: str,
+    data: bytes,
+    filename: str,
+    *,
+    today: date | None = None,
+    actor: dict[str, str] | None = None,
 ) -> steps.Steps[ImportResult]:
     """:func:`import_bytes` step by step: yields ``read``, ``check`` (``of`` = data rows) and,
     when every row is right, ``write``, then returns the result.
@@ -137,11 +154,20 @@ def import_steps(
             result.errors = sorted(checker.errors, key=lambda e: e.line)[:MAX_ERRORS]
             return result
         yield steps.Step("write", 2, STAGES, of=len(rows))
+        if kind == "experts":
+            # An update that changes who is eligible is on the record, as on the admin page.
+            ledger.lock()
+            before = pool_changes.facts_of(conn, [r.code for r in plan.records])
         result.inserted, result.updated = _write(kind, conn, plan)
+        changed: list[str] = []
+        if kind == "experts":
+            after = pool_changes.facts_of(conn, list(before))
+            changed = pool_changes.record(before, after, actor or COMMAND_LINE, "imported")
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    pool_changes.recheck(changed, actor or COMMAND_LINE)
     return result
 
 

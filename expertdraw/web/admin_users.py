@@ -7,8 +7,9 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from .. import auth
 from ..services import auth as auth_service
-from ..services import directory, imports
+from ..services import directory, draws, imports
 from ..services.users import UserError
 from . import progress
 from .access import roles_required
@@ -108,9 +109,10 @@ def import_data() -> Response | tuple[str, int]:
     if not state.ok or upload is None:
         return _import_page(state, None)[0], 422
     data, name = upload.read(), upload.filename or "upload.csv"
+    actor = draws.actor_of(auth.current_user())
     if progress.wanted():
         return progress.stream(
-            imports.import_steps(kind, data, name),
+            imports.import_steps(kind, data, name, actor=actor),
             lambda result: progress.Page(*_import_page(state, result)),
         )
-    return _import_page(state, imports.import_bytes(kind, data, name))
+    return _import_page(state, imports.import_bytes(kind, data, name, actor=actor))

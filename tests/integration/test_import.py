@@ -85,7 +85,12 @@ def count(model: type) -> int:
 
 @pytest.fixture
 def reference(app):
-    """Regions, specialties, organisations and venues of the seed, no experts."""
+    """Regions, specialties, organisations and venues of the seed, no experts; the ledger
+    created (``flask init``)."""
+    from expertdraw.services import ledger
+
+    ledger.create_log()
+    db.session.commit()
     seed.seed_reference()
     return app
 
@@ -228,6 +233,27 @@ def test_reimport_updates_by_expert_code_and_refuses_a_taken_identity_number(ref
     first = db.session.scalars(sa.select(Expert).where(Expert.code == "X0000001")).one()
     assert first.title == "正高级工程师"
     assert {s.specialty_code for s in first.specialties} == {"A020101"}
+    # The specialty decides eligibility, so its change is on the record, as on the admin page;
+    # the title does not.
+    assert _pool_changes() == [
+        {
+            "expert": "X0000001",
+            "field": "specialty",
+            "from": "A0101,A010101",
+            "to": "A020101",
+            "reason": "imported",
+        }
+    ]
+    rows[0][8] = "suspended"
+    rows[1][4] = "530102"
+    suspend = imports.import_file(
+        "experts", write_csv(tmp_path / "suspend.csv", EXPERT_HEADER, rows), today=TODAY
+    )
+    assert suspend.ok
+    assert [(c["expert"], c["field"], c["from"], c["to"]) for c in _pool_changes()[1:]] == [
+        ("X0000001", "status", "active", "suspended"),
+        ("X0000002", "region", "532901", "530102"),
+    ]
 
     thief = [["X0000009", "钱七", ID_2, "", "530102", "", "高级工程师", "technical", "", "",
               "A010101"]]  # fmt: skip
@@ -235,6 +261,19 @@ def test_reimport_updates_by_expert_code_and_refuses_a_taken_identity_number(ref
     assert [(e.line, e.column) for e in result.errors] == [(2, "id_number")]
     assert "X0000002" in result.errors[0].message
     assert count(Expert) == 2
+
+
+def _pool_changes() -> list[dict]:
+    import json
+
+    from expertdraw.models import LedgerEntry
+
+    records = db.session.scalars(
+        sa.select(LedgerEntry.record)
+        .where(LedgerEntry.type == "pool.changed")
+        .order_by(LedgerEntry.seq)
+    )
+    return [json.loads(r)["entry"]["body"] for r in records]
 
 
 def test_missing_and_unknown_columns_are_reported_on_the_header_line(reference, tmp_path):

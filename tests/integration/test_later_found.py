@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Expert, Member, Notice
+from expertdraw.models import Expert, LedgerEntry, Member, Notice, Organisation
 from expertdraw.services import draws, experts, ledger, notices, projects
 
 from . import centre as c
@@ -175,3 +175,36 @@ def test_only_members_who_stayed_count_for_the_same_tenderer_and_frequency_rules
     assert code in candidates
     assert not candidates & set(stayed)
     assert built.excluded.get("same-tenderer") == len(stayed)
+
+
+def test_a_suspension_by_import_takes_the_member_off_and_is_on_record(app, tmp_path):
+    """An import is recorded and acted on as the admin page is: the suspended member leaves."""
+    import csv
+
+    from expertdraw.personal_data import protector
+    from expertdraw.services import imports
+
+    from .test_import import EXPERT_HEADER, ID_1
+
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _completed(centre)
+        member, _, code = _first_member(draw.id)
+        expert = db.session.get(Expert, member.expert_id)
+        # The test centre's identity numbers are made up; an import checks their birth date.
+        expert.id_number, expert.id_number_hash = ID_1, protector().lookup_hash(ID_1)
+        db.session.commit()
+        employer = db.session.get(Organisation, expert.employer_id).uscc
+        row = [code, expert.name, expert.id_number, expert.phone, expert.home_region, employer,
+               expert.title, expert.kind, "suspended", "", "A0101"]  # fmt: skip
+        path = tmp_path / "experts.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows([EXPERT_HEADER, row])
+        assert imports.import_file("experts", path).ok
+    db.session.refresh(member)
+    assert member.state == "replaced" and member.left_reason == "ineligible"
+    records = db.session.execute(
+        sa.select(LedgerEntry.record, LedgerEntry.type).order_by(LedgerEntry.seq)
+    ).all()
+    kinds = [kind for _, kind in records]
+    assert "pool.changed" in kinds and kinds.index("pool.changed") < kinds.index("draw.replaced")

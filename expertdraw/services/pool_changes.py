@@ -1,0 +1,94 @@
+"""``pool.changed`` for changes made in bulk (an import): the facts of the experts that decide
+eligibility, compared before and after, one entry per changed field, as the admin page does
+(ledger.md §4); then the committees of the changed experts are checked again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from ..models import Expert, ExpertSpecialty, Organisation
+from . import ledger
+
+#: The fields, in the order entries are appended for one expert.
+FIELDS = ("status", "kind", "region", "employer", "specialty", "qualification-expiry")
+
+
+def facts_of(conn: sa.Connection, codes: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The eligibility facts of the experts with these codes that exist, by code."""
+    facts: dict[str, dict[str, str]] = {}
+    specialties: dict[int, list[str]] = defaultdict(list)
+    ids: dict[int, str] = {}
+    for chunk in _chunks(list(codes), 500):
+        rows = conn.execute(
+            sa.select(
+                Expert.id,
+                Expert.code,
+                Expert.status,
+                Expert.kind,
+                Expert.home_region,
+                Organisation.uscc,
+                Expert.qualification_expiry,
+            )
+            .outerjoin(Organisation, Organisation.id == Expert.employer_id)
+            .where(Expert.code.in_(chunk))
+        )
+        for expert_id, code, status, kind, region, employer, expiry in rows:
+            ids[expert_id] = code
+            facts[code] = {
+                "status": status,
+                "kind": kind,
+                "region": region,
+                "employer": employer or "",
+                "specialty": "",
+                "qualification-expiry": expiry.isoformat() if expiry else "",
+            }
+    for chunk in _chunks(list(ids), 500):
+        for expert_id, specialty in conn.execute(
+            sa.select(ExpertSpecialty.expert_id, ExpertSpecialty.specialty_code).where(
+                ExpertSpecialty.expert_id.in_(chunk)
+            )
+        ):
+            specialties[expert_id].append(specialty)
+    for expert_id, codes_ in specialties.items():
+        facts[ids[expert_id]]["specialty"] = ",".join(sorted(codes_))
+    return facts
+
+
+def record(
+    before: dict[str, dict[str, str]],
+    after: dict[str, dict[str, str]],
+    actor: dict[str, str],
+    reason: str,
+) -> list[str]:
+    """Append ``pool.changed`` for every field that changed (the caller holds the ledger lock
+    and commits); returns the codes of the experts that changed."""
+    changed = []
+    for code in sorted(before):
+        old, new = before[code], after.get(code, before[code])
+        fields = [f for f in FIELDS if old[f] != new[f]]
+        for field in fields:
+            body = {"expert": code, "field": field, "from": old[field], "to": new[field]}
+            ledger.append("pool.changed", {**body, "reason": reason}, actor)
+        if fields:
+            changed.append(code)
+    return changed
+
+
+def recheck(codes: Sequence[str], actor: dict[str, str]) -> int:
+    """Check again the committees of the experts with these codes (each replacement commits);
+    returns how many seats they left."""
+    from ..extensions import db
+    from .replacements import recheck_expert
+
+    if not codes:
+        return 0
+    ids = db.session.scalars(sa.select(Expert.id).where(Expert.code.in_(list(codes)))).all()
+    return sum(recheck_expert(expert_id, actor) for expert_id in ids)
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
