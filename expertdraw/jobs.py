@@ -45,9 +45,10 @@ def every(seconds: float, offset: float = 0) -> IntervalTrigger:
     )
 
 
-def local_cron(**fields: Any) -> CronTrigger:
-    """Fire on a cron schedule in the trading centre's time zone (Asia/Shanghai)."""
-    return CronTrigger(timezone=LOCAL_TIME, **fields)
+def local_cron(zone: str = LOCAL_TIME, **fields: Any) -> CronTrigger:
+    """Fire on a cron schedule in the trading centre's time zone (the settings file's
+    ``reports.timezone``, default Asia/Shanghai), where its days begin."""
+    return CronTrigger(timezone=zone, **fields)
 
 
 def job_specs(config: Any) -> list[JobSpec]:
@@ -55,6 +56,7 @@ def job_specs(config: Any) -> list[JobSpec]:
 
     ``SCHEDULER_BUILTIN_JOBS = False`` leaves only the extra jobs (used by tests).
     """
+    zone = config.get("REPORT_TIMEZONE") or LOCAL_TIME
     builtin = [
         JobSpec(
             "checkpoint",
@@ -71,26 +73,30 @@ def job_specs(config: Any) -> list[JobSpec]:
             "expertdraw.services.beacon_pulses.complete_due",
         ),
         JobSpec("list-opening", every(60), "expertdraw.services.sealed.open_due"),
-        JobSpec("daily-report", local_cron(hour=0, minute=10), "expertdraw.services.reports.daily"),
+        JobSpec(
+            "daily-report", local_cron(zone, hour=0, minute=10), "expertdraw.services.reports.daily"
+        ),
         JobSpec(
             "weekly-report",
-            local_cron(day_of_week="mon", hour=0, minute=20),
+            local_cron(zone, day_of_week="mon", hour=0, minute=20),
             "expertdraw.services.reports.weekly",
         ),
         JobSpec(
             "monthly-report",
-            local_cron(day=1, hour=0, minute=30),
+            local_cron(zone, day=1, hour=0, minute=30),
             "expertdraw.services.reports.monthly",
         ),
-        JobSpec("retention", local_cron(hour=3, minute=0), "expertdraw.services.retention.purge"),
+        JobSpec(
+            "retention", local_cron(zone, hour=3, minute=0), "expertdraw.services.retention.purge"
+        ),
         JobSpec(
             "job-runs-purge",
-            local_cron(hour=3, minute=30),
+            local_cron(zone, hour=3, minute=30),
             "expertdraw.services.scheduling.purge_runs",
         ),
         JobSpec(
             "page-sessions-purge",
-            local_cron(hour=3, minute=40),
+            local_cron(zone, hour=3, minute=40),
             "expertdraw.services.page_sessions.purge",
         ),
     ]

@@ -32,6 +32,8 @@ from ..domain.eligibility_config import Rules
 from ..extensions import db
 from ..models import LedgerEntry
 from . import alerts, ledger
+from .reports_periods import DEFAULT_LOOKBACK, DEFAULT_ZONE, lookback
+from .reports_periods import KINDS as REPORT_KINDS
 from .retention import DEFAULT_RETENTION_DAYS, retention_days
 
 RULES_CHANGED = "rules.changed"
@@ -57,6 +59,7 @@ def defaults() -> dict[str, Any]:
         "timers": _timers(TIMER_DEFAULTS),
         "supplementary_retries": DEFAULT_RETRIES,
         "retention_days": DEFAULT_RETENTION_DAYS,
+        "reports": {"timezone": DEFAULT_ZONE, "lookback": dict(DEFAULT_LOOKBACK)},
     }
 
 
@@ -74,6 +77,10 @@ def in_effect() -> dict[str, Any]:
         "timers": _timers(config),
         "supplementary_retries": supplementary_retries(),
         "retention_days": retention_days(),
+        "reports": {
+            "timezone": current_app.config.get("REPORT_TIMEZONE") or DEFAULT_ZONE,
+            "lookback": {kind: lookback(kind) for kind in REPORT_KINDS},
+        },
     }
 
 
@@ -88,7 +95,8 @@ def recorded() -> tuple[int | None, dict[str, Any]]:
     ).first()
     if row is None:
         return None, defaults()
-    return row.seq, json.loads(row.record)["entry"]["body"]["rules"]
+    # A record made before a kind of rule was recorded (``reports``) had its default then.
+    return row.seq, {**defaults(), **json.loads(row.record)["entry"]["body"]["rules"]}
 
 
 def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:

@@ -151,3 +151,21 @@ def test_the_rules_command_shows_and_records(app, runner):
     app.config["ELIGIBILITY_RULES"] = {}
     back = runner.invoke(args=["rules"])
     assert "changed since the ledger's record: eligibility.region_policy" in back.output
+
+
+def test_the_report_settings_are_recorded_and_set_the_jobs_time_zone(app):
+    """The time zone that decides the reports' days, and how far back the jobs look, are
+    rules like the others: changed, they are recorded before the next draw; and the report
+    jobs fire at that zone's midnight."""
+    from expertdraw.jobs import job_specs
+
+    with clock.frozen(c.NOW):
+        centre = c.build()
+    app.config["REPORT_TIMEZONE"] = "Asia/Urumqi"
+    app.config["REPORT_LOOKBACK"] = {"daily": 30}
+    _announce(centre, "P-REP")
+    [(_, body)] = _rules_entries()
+    assert body["changed"] == ["reports.lookback.daily", "reports.timezone"]
+    assert body["rules"]["reports"]["timezone"] == "Asia/Urumqi"
+    specs = {spec.name: spec for spec in job_specs(app.config)}
+    assert str(specs["daily-report"].trigger.timezone) == "Asia/Urumqi"
