@@ -53,6 +53,8 @@ class ImportResult:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     errors: list[ImportProblem] = field(default_factory=list)
+    #: How many problems the file has; ``errors`` holds the first ``MAX_ERRORS`` of them.
+    problems: int = 0
 
     @property
     def ok(self) -> bool:
@@ -65,6 +67,7 @@ class ImportResult:
             "inserted": dict(self.inserted),
             "updated": dict(self.updated),
             "errors": [e.as_dict() for e in self.errors],
+            "problems": max(self.problems, len(self.errors)),
         }
 
 
@@ -152,6 +155,7 @@ def import_steps(
         if checker.errors:
             db.session.rollback()
             result.errors = sorted(checker.errors, key=lambda e: e.line)[:MAX_ERRORS]
+            result.problems = len(checker.errors)
             return result
         yield steps.Step("write", 2, STAGES, of=len(rows))
         if kind == "experts":

@@ -448,3 +448,19 @@ def test_values_the_import_would_drop_or_misread_are_errors(reference, tmp_path)
         (1, "the file is empty: the first line names the columns")
     ]
     assert db.session.scalar(sa.select(sa.func.count(Expert.id)).where(Expert.code.like("X%"))) == 0
+
+
+def test_a_file_with_more_problems_than_are_listed_says_how_many(reference, tmp_path, runner):
+    """The problems listed stop at MAX_ERRORS; the count says how many there are in all."""
+    bad = [[f"X{n:07d}", "某", "123", "", "530102", "", "工程师", "technical", "", "", "A0101"]
+           for n in range(imports.MAX_ERRORS + 5)]  # fmt: skip
+    path = write_csv(tmp_path / "bad.csv", EXPERT_HEADER, bad)
+    result = imports.import_file("experts", path)
+    assert len(result.errors) == imports.MAX_ERRORS
+    assert result.problems == imports.MAX_ERRORS + 5 == result.as_dict()["problems"]
+    done = runner.invoke(args=["import-data", "experts", str(path)])
+    assert done.exit_code == 1
+    assert f"{imports.MAX_ERRORS + 5} error(s) (the first {imports.MAX_ERRORS} shown)" in (
+        done.output
+    )
+    assert count(Expert) == 0

@@ -131,6 +131,9 @@ def test_a_bad_expert_field_is_named_and_nothing_changes(app, centre, login):
         assert response.status_code == 422, field
         assert f'id="{error_id}"' in html, field
         assert 'value="不应保存"' in html  # what was typed is kept
+    long_name = client.post("/admin/experts/E0000004?lang=en", data={**values, "name": "名" * 101})
+    assert long_name.status_code == 422
+    assert "Enter the name (at most 100 characters)." in long_name.get_data(as_text=True)
     assert db.session.scalar(sa.select(Expert.name).where(Expert.code == "E0000004")) == before
     assert ledger_size() == size
 
