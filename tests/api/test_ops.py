@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,6 +86,9 @@ def test_health_is_503_when_the_database_is_unreachable(tmp_path: Path):
             "INSTANCE_PATH": str(instance),
             "SECRET_KEY": "test-secret",
             "SCHEDULER_ENABLED": False,
+            # A deployment has its data key; without one, and no database to tell whether
+            # it holds personal data, the service would refuse to start (personal_data).
+            "DATA_KEY": base64.b64encode(bytes(32)).decode(),
         }
     )
     with broken.app_context():
