@@ -70,7 +70,7 @@ class Rules:
         for key, minimum, maximum in (
             ("former_employer_years", 0, 100),
             ("penalty_years", 0, 100),
-            ("frequency_limit", 1, 10_000),
+            ("frequency_limit", 1, 10**9),  # a count: a huge one is "no limit"
             ("frequency_days", 1, 36_500),
             ("same_tenderer_days", 0, 36_500),
             ("stale_days", 0, 36_500),
