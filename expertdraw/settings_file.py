@@ -54,6 +54,7 @@ FILE_NAME = "settings.toml"
 TIMERS: dict[str, tuple[str, int, int]] = {
     "response_window_minutes": ("RESPONSE_WINDOW_MINUTES", 1, 7 * 24 * 60),
     "announce_timeout_minutes": ("ANNOUNCE_TIMEOUT_MINUTES", 1, 7 * 24 * 60),
+    "lottery_timeout_hours": ("LOTTERY_TIMEOUT_HOURS", 1, 14 * 24),
     "checkpoint_interval_seconds": ("CHECKPOINT_INTERVAL_SECONDS", 1, 24 * 3600),
 }
 REPORT_KINDS = ("daily", "weekly", "monthly")

@@ -264,6 +264,17 @@ def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> di
     raise ServiceError("invalid:entropy", f"unknown entropy kind {kind!r}", "entropy.kind")
 
 
+def entropy_deadline(spec: dict[str, Any], project: Project, now: datetime) -> datetime:
+    """When an announced draw fails for want of entropy. Lottery results are published once
+    a day at most, so a public-lottery draw waits ``LOTTERY_TIMEOUT_HOURS`` (but not past the
+    evaluation window's start, nor less than the other kinds' ``ANNOUNCE_TIMEOUT_MINUTES``)."""
+    usual = now + timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
+    if spec.get("kind") != "public-lottery":
+        return usual
+    hours = int(current_app.config.get("LOTTERY_TIMEOUT_HOURS") or 48)
+    return max(usual, min(now + timedelta(hours=hours), project.window_start))
+
+
 def announce(
     project: Project,
     user: User,
@@ -388,7 +399,6 @@ def _announce(
             raise ServiceError(exc.code, f"the request cannot be met: {exc}") from None
         raise ServiceError(exc.code, str(exc)) from None
     body, encoded = announcement.body, announcement.encoded
-    timeout = timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
     draw = Draw(
         id=announcement.snapshot.draw,
         project_id=project.id,
@@ -402,7 +412,7 @@ def _announce(
         requested_by=user.id if user else None,
         idempotency_key=idempotency_key,
         announced_at=now,
-        deadline_at=now + timeout,
+        deadline_at=entropy_deadline(spec, project, now),
         seed=None,
         reason=None,
         finished_at=None,

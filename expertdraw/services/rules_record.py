@@ -95,8 +95,12 @@ def recorded() -> tuple[int | None, dict[str, Any]]:
     ).first()
     if row is None:
         return None, defaults()
-    # A record made before a kind of rule was recorded (``reports``) had its default then.
-    return row.seq, {**defaults(), **json.loads(row.record)["entry"]["body"]["rules"]}
+    # A record made before a rule was recorded (``reports``, a new timer) had its default then.
+    rules = defaults()
+    for key, value in json.loads(row.record)["entry"]["body"]["rules"].items():
+        merged = isinstance(value, dict) and isinstance(rules.get(key), dict)
+        rules[key] = {**rules[key], **value} if merged else value
+    return row.seq, rules
 
 
 def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:

@@ -168,3 +168,28 @@ def test_one_supervisor_alone_cannot_choose_the_numbers(lottery_draw):
         done = draws.supply_entropy(draw, centre.users["sup1"], numbers=[[3, 2, 1], [5, 4]])
     assert done.state == "completed"  # sup1 corrected theirs to sup2's reading
     assert ledger.entry_body("draw.completed", draw.id)["entropy_value"] == "1.2.3./4.5./"
+
+
+def test_a_lottery_draw_waits_for_the_results_not_an_hour(app, lottery_draw):
+    """Lottery results come out once a day at most: a public-lottery draw's deadline is
+    LOTTERY_TIMEOUT_HOURS away (not past the evaluation window's start), and ``fail_stale``
+    leaves it alone before then."""
+    from datetime import timedelta
+
+    centre, draw = lottery_draw
+    assert draw.deadline_at == c.NOW + timedelta(hours=48)  # the window starts later
+    with clock.frozen(c.NOW + timedelta(hours=2)):
+        draws.fail_stale()
+    assert draws.get_draw(draw.id).state == "announced"
+    app.config["LOTTERY_TIMEOUT_HOURS"] = 24 * 14
+    with clock.frozen(c.NOW):
+        spec = c.project_spec(
+            centre,
+            "P2027-3798",
+            strata=[projects.StratumSpec("technical", "A0101", "technical", 5, 2)],
+        )
+        project = projects.create_project(spec, centre.users["pm"])
+        later = draws.announce(
+            project, centre.users["pm"], {"kind": "public-lottery", "sources": SOURCES}
+        )
+    assert later.deadline_at == c.WINDOW  # never past the window's start
