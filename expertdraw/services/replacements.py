@@ -450,12 +450,19 @@ def supplementary_entropy(root: Draw, now: datetime) -> dict[str, Any]:
 
 
 def later_sources(sources: list[str], now: datetime) -> list[str]:
-    """Each source as "the first draw after ``now`` of" that lottery: a description and a date
-    (draw.md §3.1) of results not yet public, within the 200 characters a source may have."""
-    from ..domain import entropy as outside
+    """Each source as the first draw of that lottery after ``now``: a description and a date
+    (draw.md §3.1) of results not yet public, within the 200 characters a source may have.
 
-    prefix = f"first draw after {outside.format_time(now)} of "
-    return [prefix + source[: draws.SOURCE_LENGTH - len(prefix)] for source in sources]
+    Written in Chinese with the centre's local time (``reports.timezone``), for the
+    supervisors who look the results up and type them; the ledger keeps it as written.
+    """
+    from .reports_periods import zone
+
+    local = now.astimezone(zone())
+    offset = local.strftime("%z")
+    when = f"{local:%Y-%m-%d %H:%M:%S}（UTC{offset[:3]}:{offset[3:]}）"
+    suffix = f" 同一彩票在 {when} 之后的首次开奖"
+    return [source[: draws.SOURCE_LENGTH - len(suffix)] + suffix for source in sources]
 
 
 #: Exclusions found after the draw that take a member off the committee (rules.md: "a

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 from ..domain.ledger import format_time
 from .errors import ServiceError
@@ -24,8 +24,10 @@ DEFAULT_LOOKBACK = {"daily": 7, "weekly": 4, "monthly": 3}
 
 
 def zone() -> ZoneInfo:
-    """The trading centre's time zone: ``REPORT_TIMEZONE``, default Asia/Shanghai."""
-    return ZoneInfo(current_app.config.get("REPORT_TIMEZONE") or DEFAULT_ZONE)
+    """The trading centre's time zone: ``REPORT_TIMEZONE``, default Asia/Shanghai (also
+    outside an app)."""
+    configured = current_app.config.get("REPORT_TIMEZONE") if has_app_context() else None
+    return ZoneInfo(configured or DEFAULT_ZONE)
 
 
 def lookback(kind: str) -> int:

@@ -133,7 +133,7 @@ def test_without_alternates_left_a_supplementary_rfc3797_draw_runs(lottery_draw,
     assert extra.state == "announced" and extra.algorithm == "rfc3797"
     # the root's numbers are public: the supplementary draw names later draws of the lotteries
     assert extra.entropy["sources"] == [
-        f"first draw after 2027-02-20T02:00:00.000Z of {source}" for source in SOURCES
+        f"{source} 同一彩票在 2027-02-20 10:00:00（UTC+08:00） 之后的首次开奖" for source in SOURCES
     ]
     with clock.frozen(c.NOW), pytest.raises(ServiceError) as reused:
         draws.supply_entropy(extra, centre.users["sup1"], numbers=[[17, 22, 3], [1, 5]])

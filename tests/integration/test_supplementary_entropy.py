@@ -48,9 +48,9 @@ def test_witness_and_none_draws_keep_their_kind(entropy):
 def test_an_rfc3797_draw_takes_the_next_draws_of_the_same_lotteries():
     entropy = outside.announce_public_lottery(["体育彩票 排列5 2026-12-03", "福彩3D " + "x" * 193])
     spec = supplementary_entropy(_root(entropy, engine.RFC3797), LATER)
-    after = "first draw after 2026-12-02T09:30:12.345Z of "
+    after = " 同一彩票在 2026-12-02 17:30:12（UTC+08:00） 之后的首次开奖"  # local time
     assert spec["kind"] == "public-lottery"
-    assert spec["sources"][0] == after + "体育彩票 排列5 2026-12-03"
-    assert spec["sources"][1].startswith(after + "福彩3D xx")
+    assert spec["sources"][0] == "体育彩票 排列5 2026-12-03" + after
+    assert spec["sources"][1].startswith("福彩3D xx") and spec["sources"][1].endswith(after)
     assert len(spec["sources"][1]) == 200  # a request's limit
     outside.check_announced(spec)
