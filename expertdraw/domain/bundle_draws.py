@@ -98,6 +98,14 @@ class DrawFiles:
             return None, data, f"snapshots/{draw}.json does not parse: {exc}"
         return snapshot, data, None
 
+    def snapshot_names(self) -> list[str]:
+        """``snapshots/*.json`` file names present (``snapshots/<name>``), sorted."""
+        if not os.path.isdir(self.snapshots):
+            return []
+        return sorted(
+            f"snapshots/{name}" for name in os.listdir(self.snapshots) if name.endswith(".json")
+        )
+
     def announced(self, seq: int, body: Body) -> list[str]:
         """Check the snapshot of a newly announced draw; return problem messages."""
         base = _SUPPLEMENTARY.fullmatch(body["draw"])

@@ -13,7 +13,7 @@ import bisect
 from collections.abc import Sequence
 from typing import Any
 
-from expertdraw.domain.bundle_draws import DrawFiles
+from expertdraw.domain.bundle_draws import _SUPPLEMENTARY, DrawFiles
 from expertdraw.domain.bundle_scan import Problem
 from expertdraw.domain.ledger import body_problem, is_time
 from expertdraw.domain.ledger_files import KeyRange
@@ -45,6 +45,10 @@ class LogEvents:
         self.counts = dict.fromkeys(
             ("announced", "completed", "failed", "replaced", "rotations"), 0
         )
+        #: By draw (its root for a supplementary one): the experts brought in, and each notice
+        #: sent and not yet answered, with its expert.
+        self.seated: dict[str, set[str]] = {}
+        self.unanswered: dict[tuple[str, str], str] = {}
 
     def _problem(self, code: str, message: str, seq: int) -> None:
         self.problems.append(Problem(code, message, seq=seq))
@@ -117,6 +121,8 @@ class LogEvents:
         if found is None:
             return
         self.completed.add(body["draw"])
+        seated = self.seated.setdefault(_root(body["draw"]), set())
+        seated.update(m["expert"] for m in body["members"] if isinstance(m, dict))
         self._check_announcement(found[0], seq, "completion")
         for code, message in self.files.finished(seq, found[1], body):
             self._problem(code, message, seq)
@@ -146,8 +152,35 @@ class LogEvents:
         if body["draw"] not in self.completed:
             self._problem("draw:order", f"draw {body['draw']} has not completed", seq)
             return
+        if isinstance(body["in"], str):
+            self.seated.setdefault(_root(body["draw"]), set()).add(body["in"])
         for code, message in self.files.replaced(seq, body):
             self._problem(code, message, seq)
+
+    def _notice_sent(self, seq: int, body: Body) -> None:
+        draw, expert = _root(str(body["draw"])), str(body["expert"])
+        if expert not in self.seated.get(draw, ()):
+            self._problem(
+                "draw:event", f"notice.sent to {expert}, who was not drawn into {draw}", seq
+            )
+        self.unanswered[(draw, str(body["notice"]))] = expert
+
+    def _notice_answered(self, seq: int, body: Body) -> None:
+        draw, expert = _root(str(body["draw"])), str(body["expert"])
+        sent_to = self.unanswered.pop((draw, str(body["notice"])), None)
+        if sent_to != expert:
+            self._problem(
+                "draw:event",
+                f"notice.answered by {expert} for notice {body['notice']}, which was not "
+                "sent to them or is answered already",
+                seq,
+            )
+
+    def _list_opened(self, seq: int, body: Body) -> None:
+        if body["draw"] not in self.announced:
+            self._problem(
+                "draw:event", f"list.opened for draw {body['draw']}, never announced", seq
+            )
 
     def _log_ranges(self) -> list[tuple[str, int, int | None]]:
         """The key ranges the log itself states; problems for rotations that do not chain."""
@@ -163,10 +196,19 @@ class LogEvents:
         return ranges
 
     def finish(self, entries: int) -> list[Problem]:
-        """Checks once the number of entries is known: keys.txt says what the log says.
+        """Checks once the number of entries is known: keys.txt says what the log says, and
+        every snapshot file belongs to a draw the log announces.
 
         A rotation at the last entry may or may not list the new key (it signs nothing yet).
         """
+        strays = [
+            Problem("draw:snapshot", "a snapshot of a draw the log never announces", file=name)
+            for name in self.files.snapshot_names()
+            if name.removeprefix("snapshots/").removesuffix(".json") not in self.announced
+        ]
+        return strays + self._keys_problems(entries)
+
+    def _keys_problems(self, entries: int) -> list[Problem]:
         stated = self._log_ranges()
         if not stated:
             return []
@@ -193,3 +235,9 @@ class LogEvents:
                 file="keys.txt",
             )
         ]
+
+
+def _root(draw: str) -> str:
+    """The draw a supplementary draw ``D-R<n>`` belongs to (itself for ``D``)."""
+    found = _SUPPLEMENTARY.fullmatch(draw)
+    return found.group(1) if found else draw

@@ -295,3 +295,46 @@ def test_on_replay_the_pulse_signature_is_checked_with_nist_certificate(tmp_path
     report = audit(tmp_path / "forged", replay=True, beacon_certificates=CERTIFICATE)
     assert report.first.code == "draw:beacon" and report.first.seq == seq
     assert "verify_pulse failed" in report.first.message
+
+
+def test_notices_answers_and_openings_must_match_the_draws_of_the_log(tmp_path):
+    """A notice to an expert who was not drawn, an answer to a notice never sent to that
+    expert, a list opening of a draw never announced, and a snapshot of no announced draw are
+    each named; a notice to a member, answered by them, is not."""
+    good = tmp_path / "good"
+    w = writer(good)
+    announce(w, EXAMPLE)
+    w.checkpoint()
+    w.append("draw.completed", EXAMPLE["completed"])
+    draw = EXAMPLE["completed"]["draw"]
+    member = EXAMPLE["completed"]["members"][0]["expert"]
+    notice = {"draw": draw, "notice": "N1", "expert": member, "channel": "inbox"}
+    w.append("notice.sent", notice)
+    w.append("notice.answered", {**notice_answer(notice), "answer": "accepted"})
+    w.append("list.opened", {"draw": draw, "by": "U0009", "purpose": "evaluation"})
+    w.checkpoint()
+    w.close()
+    assert audit(good).ok, audit(good).problems
+
+    bad = tmp_path / "bad"
+    w = writer(bad)
+    announce(w, EXAMPLE)
+    w.checkpoint()
+    w.append("draw.completed", EXAMPLE["completed"])
+    stranger = {"draw": draw, "notice": "N2", "expert": "E9999999", "channel": "sms"}
+    w.append("notice.sent", stranger)
+    w.append("notice.answered", {**notice_answer(notice), "answer": "declined"})
+    w.append("list.opened", {"draw": "D2026-999999", "by": "U0009", "purpose": "audit"})
+    w.checkpoint()
+    w.add_snapshot("D2026-888888", EXAMPLE["snapshot"])
+    w.close()
+    found = [(p.code, p.where, p.message) for p in audit(bad).problems]
+    assert [code for code, _, _ in found] == ["draw:event"] * 3 + ["draw:snapshot"]
+    assert "E9999999, who was not drawn" in found[0][2]
+    assert "not sent to them" in found[1][2]
+    assert "D2026-999999, never announced" in found[2][2]
+    assert found[3][1] == "snapshots/D2026-888888.json"
+
+
+def notice_answer(sent: dict[str, Any]) -> dict[str, Any]:
+    return {"draw": sent["draw"], "notice": sent["notice"], "expert": sent["expert"], "reason": ""}
