@@ -264,15 +264,24 @@ def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> di
     raise ServiceError("invalid:entropy", f"unknown entropy kind {kind!r}", "entropy.kind")
 
 
+#: A draw completes at least this long before its evaluation window starts, so that the
+#: members' notices can be answered before it (``seating.response_due``); a draw is
+#: requested at least ``MIN_LEAD`` before the window.
+NOTICE_LEAD = timedelta(minutes=5)
+MIN_LEAD = timedelta(minutes=10)
+
+
 def entropy_deadline(spec: dict[str, Any], project: Project, now: datetime) -> datetime:
-    """When an announced draw fails for want of entropy. Lottery results are published once
-    a day at most, so a public-lottery draw waits ``LOTTERY_TIMEOUT_HOURS`` (but not past the
-    evaluation window's start, nor less than the other kinds' ``ANNOUNCE_TIMEOUT_MINUTES``)."""
-    usual = now + timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
-    if spec.get("kind") != "public-lottery":
-        return usual
-    hours = int(current_app.config.get("LOTTERY_TIMEOUT_HOURS") or 48)
-    return max(usual, min(now + timedelta(hours=hours), project.window_start))
+    """When an announced draw fails for want of entropy: ``ANNOUNCE_TIMEOUT_MINUTES`` after
+    the announcement, or for a public-lottery draw ``LOTTERY_TIMEOUT_HOURS`` (results come out
+    once a day at most); in either case no later than ``NOTICE_LEAD`` before the evaluation
+    window starts. A supplementary draw announced after that point keeps its full wait."""
+    wanted = now + timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
+    if spec.get("kind") == "public-lottery":
+        hours = int(current_app.config.get("LOTTERY_TIMEOUT_HOURS") or 48)
+        wanted = max(wanted, now + timedelta(hours=hours))
+    latest = project.window_start - NOTICE_LEAD
+    return wanted if latest <= now else min(wanted, latest)
 
 
 def announce(
@@ -296,9 +305,17 @@ def announce(
     now = clock.now()
     existing = _earlier_draw(project, idempotency_key)
     if existing is not None:
+        _same_request(existing, entropy_request, algorithm)
         return existing
     if project.window_start <= now:
         raise ServiceError("invalid:window", "the evaluation window has started", "window_start")
+    if project.window_start < now + MIN_LEAD:
+        raise ServiceError(
+            "invalid:window-soon",
+            f"the evaluation window starts in less than {MIN_LEAD.seconds // 60} minutes: "
+            "the members could not answer their notices before it",
+            "window_start",
+        )
     spec = entropy_spec(project, entropy_request, now)
     # The pool is built before taking the ledger lock, so that announcements of different
     # projects build their pools in parallel; only numbering and recording are serialised.
@@ -344,6 +361,31 @@ def _insert_announced(draw: Draw, snapshot_hash: str, canonical: str) -> None:
     )
     sa.orm.make_transient_to_detached(draw)  # _announce sets every column: none is reloaded
     db.session.add(draw)
+
+
+def _same_request(draw: Draw, entropy_request: dict[str, Any], algorithm: str) -> None:
+    """A retry with an idempotency key must ask for what the first request asked: the key
+    stands for one request, and a different one must not be told it was done.
+
+    Raises:
+        Conflict: ``conflict:idempotency-key`` naming what differs.
+    """
+    asked = {"algorithm": algorithm, "kind": entropy_request.get("kind", "witness")}
+    made = {"algorithm": draw.algorithm, "kind": draw.entropy.get("kind")}
+    if asked["kind"] == "witness":
+        asked["witnesses"] = entropy_request.get("witnesses", 2)
+        made["witnesses"] = draw.entropy.get("witnesses")
+    if asked["kind"] == "public-lottery":
+        sources = entropy_request.get("sources")
+        asked["sources"] = [s.strip() for s in sources] if isinstance(sources, list) else sources
+        made["sources"] = draw.entropy.get("sources")
+    differs = [key for key in asked if asked[key] != made[key]]
+    if differs:
+        raise Conflict(
+            "conflict:idempotency-key",
+            f"this Idempotency-Key was used for draw {draw.id}, requested with another "
+            f"{differs[0]}",
+        )
 
 
 def _earlier_draw(project: Project, idempotency_key: str | None) -> Draw | None:
@@ -428,6 +470,7 @@ def _announce(
         if root_id is None:
             existing = _earlier_draw(project, idempotency_key)
             if existing is not None:
+                _same_request(existing, spec, algorithm)
                 return existing
         raise
     try:
@@ -536,6 +579,7 @@ def add_witness(draw: Draw, supervisor: User, value: str) -> Draw:
             "a witness value is read out and checked by people: visible characters only",
             "value",
         )
+    _refuse_late(draw)
     ledger.lock()
     db.session.refresh(draw)
     if draw.state != "announced" or draw.entropy.get("kind") != "witness":
@@ -670,6 +714,25 @@ def _write_committee(
         raise
 
 
+def _refuse_late(draw: Draw) -> None:
+    """Entropy that arrives after the draw's deadline completes nothing: the draw fails now
+    (``timeout:entropy``, as the job would have failed it), so the outcome does not depend on
+    whether the job or the entropy came first.
+
+    Raises:
+        Conflict: ``conflict:deadline`` (the draw has failed), or ``conflict:draw-state``.
+    """
+    now = clock.now()
+    if draw.state != "announced" or now <= draw.deadline_at:
+        return
+    fail(draw, "timeout:entropy", None, now)
+    raise Conflict(
+        "conflict:deadline",
+        f"the entropy came after the draw's deadline ({draw.deadline_at.isoformat()}): "
+        f"draw {draw.id} has failed",
+    )
+
+
 def supply_entropy(
     draw: Draw,
     user: User | None,
@@ -691,6 +754,7 @@ def supply_entropy(
     from ..domain import entropy as outside
     from ..models import BeaconPulse
 
+    _refuse_late(draw)
     kind = draw.entropy.get("kind")
     try:
         if kind == "beacon":

@@ -70,7 +70,7 @@ def answer(
     db.session.refresh(notice)
     if notice.status != "pending":
         raise Conflict("conflict:notice", f"the notice is {notice.status}")
-    if now > notice.due_at:
+    if now >= notice.due_at:  # at the due time the notice has timed out (expire_overdue)
         raise Conflict("conflict:notice", "the response window has closed")
     if accept:
         reason = None

@@ -123,9 +123,11 @@ def normalise_code(code: str) -> str:
 
 
 def response_due(now: datetime, window_start: datetime) -> datetime:
-    """The response window (default 30 minutes), shorter when the evaluation is near."""
+    """The response window (default 30 minutes), shorter when the evaluation is near, and
+    never past its start while it has not begun."""
     window = timedelta(minutes=current_app.config["RESPONSE_WINDOW_MINUTES"])
-    return now + min(window, max((window_start - now) / 4, timedelta(minutes=5)))
+    due = now + min(window, max((window_start - now) / 4, timedelta(minutes=5)))
+    return min(due, window_start) if now < window_start else due
 
 
 def _notice_id() -> str:

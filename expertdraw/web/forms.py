@@ -55,6 +55,13 @@ ERRORS: dict[str, Any] = {
     "conflict:project": _l("A project with this code exists already."),
     "conflict:draw": _l("This project already has an announced or completed draw."),
     "conflict:draw-state": _l("The draw is not in a state that allows this."),
+    "conflict:deadline": _l(
+        "The deadline for this draw's randomness has passed: the draw has failed."
+    ),
+    "invalid:window-soon": _l(
+        "The evaluation window starts in less than 10 minutes: the members could not answer "
+        "their notices before it."
+    ),
     "conflict:witness": _l("You have already entered your witness value for this draw."),
     "conflict:supplementary": _l("A supplementary draw of this committee is already waiting."),
     "invalid:supplementary": _l("No place of this committee is open."),
