@@ -23,17 +23,32 @@ def has_control(text: str) -> bool:
     return CONTROL.search(text) is not None
 
 
-#: What text kept in the ledger must not carry (rules.md: the ledger holds no personal data):
-#: an identity number, a mobile number, an e-mail address.
+#: What text kept in the ledger must not carry (rules.md: the ledger holds no personal data),
+#: matched in :func:`comparable` text: an identity number (18 or the old 15 digits), a mobile
+#: number (with or without the country code), an e-mail address.
 PERSONAL_DATA = re.compile(
-    r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])|(?<![0-9])1[3-9][0-9]{9}(?![0-9])|[^@\s]+@[^@\s]+\.[^@\s]+"
+    r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])"
+    r"|(?<![0-9])[0-9]{15}(?![0-9])"
+    r"|(?<![0-9])(?:\+?86|0086)?1[3-9][0-9]{9}(?![0-9])"
+    r"|[^@\s]+@[^@\s]+\.[^@\s]+"
 )
+#: Spaces, dashes, dots and brackets people put between the digits of a number.
+_DIGIT_BREAKS = re.compile(r"(?<=[0-9])[\s\-.·()]+(?=[0-9Xx])")
+
+
+def comparable(text: str) -> str:
+    """``text`` as the personal-data check reads it: full-width forms folded (NFKC), the
+    ideographic full stop read as a dot, and what separates the digits of a number removed
+    (``138 1234-5678`` reads ``13812345678``)."""
+    folded = unicodedata.normalize("NFKC", text).replace("。", ".").replace("．", ".")
+    return _DIGIT_BREAKS.sub("", folded)
 
 
 def carries_personal_data(text: str) -> bool:
     """Whether ``text`` holds something that looks like an identity or mobile number or an
-    e-mail address (a stated purpose or reason goes into the ledger for ever)."""
-    return PERSONAL_DATA.search(text) is not None
+    e-mail address, however it is spaced or written (a stated purpose, reason or witness
+    value goes into the ledger for ever)."""
+    return PERSONAL_DATA.search(comparable(text)) is not None
 
 
 def visible_text(text: str) -> bool:

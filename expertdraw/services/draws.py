@@ -579,6 +579,7 @@ def add_witness(draw: Draw, supervisor: User, value: str) -> Draw:
             "a witness value is read out and checked by people: visible characters only",
             "value",
         )
+    ledger.refuse_personal_data(value, "value")
     _refuse_late(draw)
     ledger.lock()
     db.session.refresh(draw)

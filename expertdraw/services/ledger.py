@@ -28,6 +28,7 @@ from ..domain.checkpoint import checkpoint_note
 from ..domain.merkle_range import CompactRange
 from ..domain.notes import NoteSigner
 from ..extensions import db
+from ..input_text import carries_personal_data
 from ..models import Checkpoint, LedgerEntry, LedgerNode, SigningKey
 from . import keys
 from .errors import ServiceError
@@ -491,6 +492,22 @@ def checkpoint_if_due(now: datetime | None = None) -> Checkpoint | None:
     return row
 
 
+def refuse_personal_data(text: str, field: str) -> None:
+    """Refuse free text bound for the ledger (kept for ever; it holds no personal data) that
+    carries an identity or mobile number or an e-mail address.
+
+    Raises:
+        ServiceError: ``invalid:personal-data`` naming ``field``.
+    """
+    if carries_personal_data(text):
+        raise ServiceError(
+            "invalid:personal-data",
+            "this is kept in the ledger for ever, which holds no personal data: write no "
+            "identity number, phone number or e-mail address",
+            field,
+        )
+
+
 def rotate_key(reason: str, actor: dict[str, str], now: datetime | None = None) -> SigningKey:
     """Append ``key.rotated`` signed by the old key and switch to a new key.
 
@@ -500,6 +517,7 @@ def rotate_key(reason: str, actor: dict[str, str], now: datetime | None = None) 
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason or len(reason) > 200:
         raise ServiceError("invalid:reason", "the reason is 1 to 200 characters", "reason")
+    refuse_personal_data(reason, "reason")
     now = now or clock.now()
     lock()
     origin()  # before the new key is written: a wrong origin leaves no key behind

@@ -148,6 +148,7 @@ def add_witness(inspection: Inspection, supervisor: User, value: str) -> Inspect
     value = value.strip() if isinstance(value, str) else ""
     if not value or len(value) > 200:
         raise ServiceError("invalid:witness", "a witness value is 1 to 200 characters", "value")
+    ledger.refuse_personal_data(value, "value")
     ledger.lock()
     db.session.refresh(inspection)
     if inspection.state != "announced":

@@ -73,6 +73,10 @@ ERRORS: dict[str, Any] = {
         "The purpose is kept in the ledger for ever: write no identity number, phone number or "
         "e-mail address."
     ),
+    "invalid:personal-data": _l(
+        "This is kept in the ledger for ever: write no identity number, phone number or e-mail "
+        "address (not even your own)."
+    ),
     "forbidden:list-sealed": _l("The list is still sealed."),
     "invalid:reason": _l("Choose a reason."),
     "invalid:bidder-reason": _l(

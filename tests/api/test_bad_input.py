@@ -205,8 +205,10 @@ def test_an_entropy_member_of_another_kind_is_refused_not_dropped(pm, entropy, f
     assert _counts() == before
 
 
-@pytest.mark.parametrize("value", ["\u200b", "\u202eabc", "  \u3000 "])
-def test_a_witness_value_must_be_visible_text(app, pm, value):
+@pytest.mark.parametrize(
+    "value", ["\u200b", "\u202eabc", "  \u3000 ", "13812345678", "530102 198001011234"]
+)
+def test_a_witness_value_must_be_visible_text_without_personal_data(app, pm, value):
     """People read witness values out and check them against the ledger: zero-width,
     direction-override or blank values are refused and nothing is recorded."""
     centre, client = pm
@@ -222,7 +224,19 @@ def test_a_witness_value_must_be_visible_text(app, pm, value):
 
 
 @pytest.mark.parametrize(
-    "purpose", ["复核 530102196107061196 的情况", "电话13987012345核实", "mail a@b.cn please"]
+    "purpose",
+    [
+        "复核 530102196107061196 的情况",
+        "电话13987012345核实",
+        "mail a@b.cn please",
+        # however it is written (the check reads what a person would read)
+        "核查 张三（+8613812345678）的座位",
+        "核查张三 138 1234 5678",
+        "核查 138-1234-5678",
+        "身份证 530102 19800101 123X 核查",
+        "核查１３８１２３４５６７８",
+        "核查 zhang.san@163。com",
+    ],
 )
 def test_a_purpose_with_personal_data_is_refused_and_opens_nothing(app, pm, purpose):
     """The purpose goes into the ledger for ever, which holds no personal data."""

@@ -291,3 +291,14 @@ def test_a_checkpoint_written_with_the_entries_is_stored_as_issued(log):
     )
     assert stored.size == ledger.size() == 4
     assert ledger.latest_checkpoint().size == 4
+
+
+def test_a_rotation_reason_with_personal_data_is_refused_and_rotates_nothing(log):
+    from expertdraw.services.errors import ServiceError
+
+    before = ledger.keys.current_row().verifier
+    with pytest.raises(ServiceError) as refused:
+        ledger.rotate_key("张三 138 1234 5678 要求轮换", ACTOR)
+    db.session.rollback()
+    assert refused.value.code == "invalid:personal-data" and refused.value.field == "reason"
+    assert ledger.keys.current_row().verifier == before
