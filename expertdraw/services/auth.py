@@ -113,6 +113,14 @@ def change_password(
     return ended
 
 
+def close_account(user: User, now: datetime | None = None) -> None:
+    """Deactivate ``user``, revoke their tokens and end their page sessions (no commit): for
+    an expert removed from the pool."""
+    user.active = False
+    _revoke_tokens(user.id, _now(now))
+    page_sessions.end_all(user.id, page_sessions.wall(now))
+
+
 def _revoke_tokens(user_id: int, at: datetime, keep: ApiToken | None = None) -> int:
     """Revoke the user's live tokens but ``keep`` (no commit); returns how many."""
     stmt = sa.update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))

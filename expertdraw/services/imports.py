@@ -167,6 +167,7 @@ def import_steps(
         if kind == "experts":
             after = pool_changes.facts_of(conn, list(before))
             changed = pool_changes.record(before, after, actor or COMMAND_LINE, "imported")
+            pool_changes.close_accounts_of_removed(before, after)
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -78,6 +78,40 @@ def record(
     return changed
 
 
+def close_accounts_of_removed(
+    before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]
+) -> int:
+    """Close the user accounts of experts this change removed from the pool (no commit): a
+    removed expert signs in no more (their tokens and page sessions end). Returns how many."""
+    from .auth import close_account
+
+    removed = [
+        code
+        for code, new in after.items()
+        if new["status"] == "removed" and before.get(code, new)["status"] != "removed"
+    ]
+    if not removed:
+        return 0
+    users = _users_of(removed)
+    for user in users:
+        close_account(user)
+    return len(users)
+
+
+def _users_of(codes: Sequence[str]) -> list:
+    """The users linked to the experts with these codes."""
+    from ..extensions import db
+    from ..models import User
+
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(Expert, Expert.id == User.expert_id)
+            .where(Expert.code.in_(list(codes)))
+        )
+    )
+
+
 def recheck(codes: Sequence[str], actor: dict[str, str]) -> int:
     """Check again the committees of the experts with these codes (each replacement commits);
     returns how many seats they left."""

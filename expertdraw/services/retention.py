@@ -1,9 +1,13 @@
 """Retention of personal data in the pool (rules.md, Records).
 
 An expert removed from the pool more than ``RETENTION_DAYS`` days ago (default 3650, ten
-years) keeps the code and the facts the ledger and past draws refer to, but loses name, ID
-number, phone and e-mail: they are replaced by placeholders. The ledger holds no personal
-data, so it is not touched. Purging again changes nothing (idempotent).
+years) keeps the code the ledger and past draws refer to, and loses everything else that
+could tell who they were: name, ID number, phone and e-mail are replaced by placeholders;
+title and employer are blanked; employments, relations and declared conflicts, penalties
+(with their notes), leave and specialties are deleted; their user account, already closed
+at removal, loses its username. The region stays (a prefecture, as the draws' records
+have it). The ledger holds no personal data, so it is not touched. Purging again changes
+nothing (idempotent).
 """
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ from flask import current_app
 
 from .. import clock, logfmt, metrics
 from ..extensions import db
-from ..models import Expert
+from ..models import (
+    Employment,
+    Expert,
+    ExpertRelation,
+    ExpertSpecialty,
+    Leave,
+    Penalty,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +67,7 @@ def purge(now: datetime | None = None) -> int:
             .order_by(Expert.id)
         )
     )
+    ids = [expert.id for expert in due]
     for expert in due:
         expert.name = PLACEHOLDER_NAME
         expert.id_number = ""
@@ -62,6 +75,14 @@ def purge(now: datetime | None = None) -> int:
         expert.phone = None
         expert.phone_hash = None
         expert.email = None
+        expert.title = ""
+        expert.employer_id = None
+    if ids:
+        for table in (Employment, ExpertRelation, Penalty, Leave, ExpertSpecialty):
+            db.session.execute(sa.delete(table).where(table.expert_id.in_(ids)))
+        for user in db.session.scalars(sa.select(User).where(User.expert_id.in_(ids))):
+            user.username = f"purged-{user.id}"
+            user.active = False
     db.session.commit()
     if due:
         metrics.RETENTION_PURGED.inc(len(due))

@@ -464,3 +464,28 @@ def test_a_file_with_more_problems_than_are_listed_says_how_many(reference, tmp_
         done.output
     )
     assert count(Expert) == 0
+
+
+def test_an_expert_removed_by_import_can_sign_in_no_more(reference, tmp_path):
+    """Removal from the pool closes the expert's account: tokens revoked, no new sign-in."""
+    from expertdraw.models import ApiToken
+    from expertdraw.services import auth as auth_service
+    from expertdraw.services.users import create_user
+
+    assert imports.import_file(
+        "experts", write_csv(tmp_path / "e.csv", EXPERT_HEADER, expert_rows()), today=TODAY
+    ).ok
+    expert_id = db.session.scalar(sa.select(Expert.id).where(Expert.code == "X0000001"))
+    user = create_user("x1-user", "a long password", "expert", expert_id=expert_id)
+    db.session.commit()
+    auth_service.issue_token(user, "phone")
+    rows = expert_rows()
+    rows[0][8] = "removed"
+    assert imports.import_file(
+        "experts", write_csv(tmp_path / "r.csv", EXPERT_HEADER, rows), today=TODAY
+    ).ok
+    db.session.expire_all()
+    assert db.session.get(type(user), user.id).active is False
+    assert db.session.scalar(sa.select(ApiToken.revoked_at)) is not None
+    with pytest.raises(auth_service.BadCredentials):
+        auth_service.authenticate("x1-user", "a long password")
