@@ -65,8 +65,12 @@ def _may_open(draw: Draw, project: Project, user: User, purpose: str, now: datet
             raise Forbidden("forbidden:list-sealed", "the list opens after the award is recorded")
         return
     if user.role == "venue_staff":
+        # The evaluation staff see their venue's members during the evaluation only: after
+        # it, a desk could walk the draw ids and learn who sat on which committee.
         if now < project.window_start:
             raise Forbidden("forbidden:list-sealed", "the list opens at the window start")
+        if now >= project.window_end:
+            raise Forbidden("forbidden:list-sealed", "the list closes at the window end")
         return
     raise Forbidden("forbidden:list-sealed", "this role never sees the list")
 

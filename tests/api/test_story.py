@@ -163,6 +163,9 @@ def test_the_whole_story_through_the_api(app, story_centre, tmp_path: Path):
         assert listed and all(m["venue"] == seated.venue_id for m in listed)
         assert {(m["stratum"], m["answer"]) for m in listed} == {(None, None)}
     with clock.frozen(c.WINDOW + timedelta(hours=8)):
+        # after the evaluation the desk no longer sees who sat there
+        late = staff.post(f"/api/v1/draws/{draw['id']}/list", json={})
+        assert late.status_code == 403 and late.get_json()["code"] == "forbidden:list-sealed"
         assert pm.post("/api/v1/projects/P2027-0042/award").status_code == 200
         assert pm.post(f"/api/v1/draws/{draw['id']}/list", json={}).status_code == 200
         replay = sup1.get(f"/api/v1/draws/{draw['id']}/replay").get_json()
