@@ -121,8 +121,12 @@ class LogEvents:
         if found is None:
             return
         self.completed.add(body["draw"])
-        seated = self.seated.setdefault(_root(body["draw"]), set())
-        seated.update(m["expert"] for m in body["members"] if isinstance(m, dict))
+        members = body["members"] if isinstance(body["members"], list) else []
+        seated = self.seated.setdefault(_root(str(body["draw"])), set())
+        # A malformed member is the replay's to name; here it only seats no one.
+        seated.update(
+            m["expert"] for m in members if isinstance(m, dict) and isinstance(m.get("expert"), str)
+        )
         self._check_announcement(found[0], seq, "completion")
         for code, message in self.files.finished(seq, found[1], body):
             self._problem(code, message, seq)
@@ -153,7 +157,7 @@ class LogEvents:
             self._problem("draw:order", f"draw {body['draw']} has not completed", seq)
             return
         if isinstance(body["in"], str):
-            self.seated.setdefault(_root(body["draw"]), set()).add(body["in"])
+            self.seated.setdefault(_root(str(body["draw"])), set()).add(body["in"])
         for code, message in self.files.replaced(seq, body):
             self._problem(code, message, seq)
 
@@ -177,7 +181,7 @@ class LogEvents:
             )
 
     def _list_opened(self, seq: int, body: Body) -> None:
-        if body["draw"] not in self.announced:
+        if str(body["draw"]) not in self.announced:
             self._problem(
                 "draw:event", f"list.opened for draw {body['draw']}, never announced", seq
             )
