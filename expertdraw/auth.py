@@ -230,6 +230,12 @@ def login_user(user: User) -> None:
     setattr(g, _RESOLVED, _this_request())
 
 
+def keep_signed_in(user: User) -> None:
+    """After ``user`` changed their own password, this browser stays signed in: its cookie
+    takes the new password's fingerprint (the other sessions have ended)."""
+    session["sv"] = page_sessions.session_version(user)
+
+
 def logout_user() -> None:
     """End the page session of this browser, on the server too: a copy of the cookie taken
     before stops working."""

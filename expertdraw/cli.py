@@ -162,9 +162,8 @@ def import_command(kind: str, file: Path) -> None:
     if result.errors:
         for error in result.errors:
             click.echo(f"line {error.line}, column {error.column}: {error.message}", err=True)
-        total = max(result.problems, len(result.errors))
-        shown = f" (the first {len(result.errors)} shown)" if total > len(result.errors) else ""
-        click.echo(f"{total} error(s){shown}; nothing was imported", err=True)
+        shown = f" (the first {len(result.errors)} shown)" if result.unlisted else ""
+        click.echo(f"{result.problems} error(s){shown}; nothing was imported", err=True)
         raise click.exceptions.Exit(1)
     for table, count in result.inserted.items():
         click.echo(f"{table}: {count} inserted, {result.updated.get(table, 0)} updated")

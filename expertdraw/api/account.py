@@ -11,12 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from flask import session
 from pydantic import StringConstraints
 
 from .. import auth
 from ..services import auth as auth_service
-from ..services import page_sessions
 from .blueprint import bp
 from .errors import ApiError
 from .framework import ALL_ROLES, PUBLIC, api_route
@@ -173,5 +171,5 @@ def change_password(body: PasswordIn) -> dict[str, int]:
         keep_token=auth.current_token(),
     )
     if keep_session is not None:
-        session["sv"] = page_sessions.session_version(user)
+        auth.keep_signed_in(user)
     return {"ended": ended}

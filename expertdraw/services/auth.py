@@ -107,8 +107,7 @@ def change_password(
             "user:password-same", "the new password is the same as the current one"
         )
     user.password_hash = users.hash_password(new)
-    ended = page_sessions.end_all(user.id, page_sessions.wall(now), keep_session)
-    ended += _revoke_tokens(user.id, _now(now), keep_token)
+    ended = _end_credentials(user.id, now, keep_session, keep_token)
     db.session.commit()
     return ended
 
@@ -117,8 +116,19 @@ def close_account(user: User, now: datetime | None = None) -> None:
     """Deactivate ``user``, revoke their tokens and end their page sessions (no commit): for
     an expert removed from the pool."""
     user.active = False
-    _revoke_tokens(user.id, _now(now))
-    page_sessions.end_all(user.id, page_sessions.wall(now))
+    _end_credentials(user.id, now)
+
+
+def _end_credentials(
+    user_id: int,
+    now: datetime | None,
+    keep_session: str | None = None,
+    keep_token: ApiToken | None = None,
+) -> int:
+    """End the user's page sessions and revoke their API tokens, but the ones to keep (no
+    commit); returns how many ended."""
+    ended = page_sessions.end_all(user_id, page_sessions.wall(now), keep_session)
+    return ended + _revoke_tokens(user_id, _now(now), keep_token)
 
 
 def _revoke_tokens(user_id: int, at: datetime, keep: ApiToken | None = None) -> int:
@@ -299,7 +309,6 @@ def update_account(
     if password:
         user.password_hash = users.hash_password(password)
     if not active or password:
-        _revoke_tokens(user.id, _now(now))
-        page_sessions.end_all(user.id, page_sessions.wall(now), keep_session)
+        _end_credentials(user.id, now, keep_session)
     db.session.commit()
     return user

@@ -53,12 +53,17 @@ class ImportResult:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     errors: list[ImportProblem] = field(default_factory=list)
-    #: How many problems the file has; ``errors`` holds the first ``MAX_ERRORS`` of them.
-    problems: int = 0
+    #: Problems past the first ``MAX_ERRORS``, which ``errors`` does not list.
+    unlisted: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def problems(self) -> int:
+        """How many problems the file has, listed or not."""
+        return len(self.errors) + self.unlisted
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,7 +72,7 @@ class ImportResult:
             "inserted": dict(self.inserted),
             "updated": dict(self.updated),
             "errors": [e.as_dict() for e in self.errors],
-            "problems": max(self.problems, len(self.errors)),
+            "problems": self.problems,
         }
 
 
@@ -155,7 +160,7 @@ def import_steps(
         if checker.errors:
             db.session.rollback()
             result.errors = sorted(checker.errors, key=lambda e: e.line)[:MAX_ERRORS]
-            result.problems = len(checker.errors)
+            result.unlisted = len(checker.errors) - len(result.errors)
             return result
         yield steps.Step("write", 2, STAGES, of=len(rows))
         if kind == "experts":

@@ -7,7 +7,7 @@ and API token of the account, so whoever else held a credential is out.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -74,8 +74,7 @@ def account_password() -> Response | tuple[str, int]:
         if state.general:
             state.errors["new_password"] = state.general.pop()
         return _page(state, 422)
-    # This browser stays signed in: its cookie takes the new password's fingerprint.
-    session["sv"] = page_sessions.session_version(user)
+    auth.keep_signed_in(user)
     flash(
         _(
             "Your password is changed. Other browsers and API tokens signed out: %(count)s.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -18,7 +18,7 @@ from .. import auth
 from ..extensions import db
 from ..models import User
 from ..services import auth as auth_service
-from ..services import directory, experts, page_sessions, places
+from ..services import directory, experts, places
 from ..services.errors import ServiceError
 from ..services.users import UserError
 from .access import roles_required
@@ -308,7 +308,7 @@ def user_edit(user_id: int) -> Response | tuple[str, int]:
         field = {"link": "venue_id", "self": "active"}.get(field, field)
         state.add(field, message_for(exc.code, str(exc)))
         return _user_page(db.session.get(User, user_id) or user, state, 422)
-    if own:  # this browser stays signed in: its cookie takes the new password's fingerprint
-        session["sv"] = page_sessions.session_version(user)
+    if own:
+        auth.keep_signed_in(user)
     flash(_("User %(name)s is saved.", name=user.username), "success")
     return redirect(url_for("admin.users"))

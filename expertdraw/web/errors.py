@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from ..api.framework import MAX_INT_PARAM
 from ..input_text import has_control
 from ..services.errors import Forbidden, NotFound, ServiceError
 from .forms import message_for
@@ -90,16 +91,12 @@ def _refuse_control_characters() -> Any:
     return None
 
 
-#: The largest id a table holds (PostgreSQL ``integer``); the API has the same bound.
-MAX_ID = 2**31 - 1
-
-
 def _refuse_impossible_ids() -> Any:
     """A page address with a number no row can have is a 404 page, not a database error."""
     if request.blueprint == "api":
         return None  # the API checks its own path parameters (api.framework)
     for value in (request.view_args or {}).values():
-        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_ID:
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_INT_PARAM:
             return _page(404, _("Not found"), _("Not found."))
     return None
 
