@@ -59,6 +59,8 @@ class EligibilityOut(OutModel):
     project: str
     eligible: bool
     reasons: list[str]
+    #: The project's draw, whose own seats and memberships were set aside; None before one.
+    draw: str | None
 
 
 @api_route(bp, "GET", "/ledger", roles=SUPERVISE, response=LedgerOut, summary="Ledger state")

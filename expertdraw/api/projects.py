@@ -43,7 +43,11 @@ class ProjectIn(ApiModel):
     strata: list[StratumIn] = Field(min_length=1, max_length=10)
     separation: Literal["venue", "room"] = "venue"
     max_per_group: int = Field(1, ge=1, le=10)
-    region_policy: Literal["exclude-prefecture", "exclude-county", "none"] = "exclude-prefecture"
+    region_policy: Literal["exclude-prefecture", "exclude-county", "none"] | None = Field(
+        None,
+        description="Whose home region is excluded; left out, the centre's rule. A rule "
+        "nearer the project than the centre's is for an admin to set.",
+    )
     tenderer_representatives: int = Field(0, ge=0, le=10)
     allow_no_entropy: bool = False
 
@@ -99,6 +103,10 @@ class DryRunOut(OutModel):
     reason: str | None
     venues: int
     workstations: int
+    other_committees: bool = Field(
+        description="Whether the figures count the experts other committees keep (busy, "
+        "frequency, same-tenderer); false for a project manager: the draw applies them."
+    )
 
 
 class EntropyIn(ApiModel):
@@ -288,7 +296,8 @@ def permit_no_entropy(code: str) -> dict[str, Any]:
 )
 def dry_run(code: str) -> Any:
     """Eligible counts per stratum, exclusion counts per reason, feasibility; writes nothing."""
-    return draws.dry_run(projects.get_project(code, _user())).__dict__
+    user = _user()
+    return draws.dry_run(projects.get_project(code, user), user=user).__dict__
 
 
 @api_route(

@@ -20,7 +20,7 @@ import json
 import os
 import re
 import stat
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,9 @@ class DrawFiles:
             pulse = json.loads(data)["pulse"]
             output = str(pulse["outputValue"]).lower()
             stamp, not_before = _when(pulse["timeStamp"]), _when(entropy.get("not_before"))
+            period = pulse["period"]
+            if type(period) is not int or period <= 0:
+                raise ValueError(f"period {period!r} is not a positive number of milliseconds")
         except (ValueError, KeyError, TypeError) as exc:
             return [("draw:beacon", f"beacon/{body['draw']}.json is not a pulse: {exc}")]
         found: Found = []
@@ -169,6 +172,15 @@ class DrawFiles:
             found.append(("draw:beacon", "pulse outputValue is not the draw's entropy_value"))
         if stamp is None or not_before is None or stamp < not_before:
             found.append(("draw:beacon", "pulse timeStamp is before the announced not_before"))
+        elif stamp - timedelta(milliseconds=period) >= not_before:
+            # draw.md §3.1: *the first* pulse at or after not_before; a later one would let
+            # whoever holds the secret pick among outcomes.
+            found.append(
+                (
+                    "draw:beacon",
+                    "pulse is not the first at or after not_before: one period earlier is",
+                )
+            )
         if self.replay:
             if not self.certificates:
                 found.append(("draw:beacon", "no NIST certificate to check the pulse signature"))

@@ -210,7 +210,10 @@ class LogEvents:
             for name in self.files.snapshot_names()
             if name.removeprefix("snapshots/").removesuffix(".json") not in self.announced
         ]
-        return strays + self._keys_problems(entries)
+        keys = self._keys_problems(entries)
+        # A rotation that does not chain is found while the log's key ranges are read.
+        rotations, self.problems = self.problems, []
+        return strays + rotations + keys
 
     def _keys_problems(self, entries: int) -> list[Problem]:
         stated = self._log_ranges()

@@ -21,8 +21,15 @@ from expertdraw.domain.draw_snapshot import (
     request_of,
     snapshot_hash,
 )
+from expertdraw.domain.eligibility_rules import REASON_CODES
 
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
+#: What a skipped alternate may carry (draw.md §6.1): an exclusion reason code of rules.md,
+#: or ``group-limit``.
+SKIP_REASONS = frozenset(REASON_CODES) | {"group-limit"}
+#: Why a draw whose selection completes may fail after its entropy: a member's workstation, or
+#: a member, was booked by another draw between the snapshot and the result.
+CLASH_REASONS = ("conflict:workstation-booked", "conflict:expert-booked")
 _MISSING = "(absent)"
 
 
@@ -65,8 +72,10 @@ def replay(
     Checks, in order: the snapshot (well-formed, hashing to ``snapshot_hash``, the announced
     draw and request); the algorithm; the commitment from the revealed secret; the entropy
     value against the announced kind; the seed; then the members, the alternates and the seats
-    (``draw.completed``) or the failure reason (``draw.failed``; a failure recorded before the
-    entropy, or one that is not ``insufficient:*``, has nothing to recompute beyond the seed).
+    (``draw.completed``) or the failure reason (``draw.failed``: one recorded before the
+    entropy has nothing to recompute; after it, an ``insufficient:*`` failure must be what the
+    replay gives, and a draw the replay completes may only have failed by a clash with seats
+    booked meanwhile, :data:`CLASH_REASONS`).
     Returns ``None`` when all match, else a message naming the first difference.
     """
     body = completed_or_failed
@@ -118,9 +127,13 @@ def replay(
             return f"failure reason differs: body has {body['reason']}, replay gives {exc.code}"
         return None
     if failed:
-        if str(body["reason"]).startswith("insufficient:"):
+        if body["reason"] not in CLASH_REASONS:
+            # Once its entropy is taken a draw's result is known to whoever holds it: a draw
+            # the replay completes may fail only because its seats were booked meanwhile,
+            # else a result could be discarded for being unwelcome and drawn again.
             return (
-                f"failure reason differs: body has {body['reason']}, the draw completes on replay"
+                f"failure reason differs: body has {body['reason']}, the draw completes on "
+                f"replay, and only {' or '.join(CLASH_REASONS)} may stop it then"
             )
         return None
     return _compare_selection(body, selection)
@@ -158,6 +171,12 @@ def replay_replacement(
         isinstance(s, Mapping) and isinstance(s.get("expert"), str) for s in skipped
     ):
         return "skipped is not a list of {expert, reason}"
+    for entry in skipped:
+        if entry.get("reason") not in SKIP_REASONS:
+            return (
+                f"skipped alternate {entry['expert']} has reason {entry.get('reason')!r}, "
+                "not an exclusion reason code of rules.md nor group-limit"
+            )
     ineligible = {s["expert"]: s.get("reason") for s in skipped if s.get("reason") != "group-limit"}
     try:
         expected = replace(

@@ -86,6 +86,9 @@ class DryRun:
     reason: str | None
     venues: int
     workstations: int
+    #: Whether the figures count the experts other committees keep (``busy``, ``frequency``,
+    #: ``same-tenderer``); not for a project manager, whom they would tell who sits where.
+    other_committees: bool = True
 
 
 def actor_of(user: User | None) -> dict[str, str]:
@@ -137,11 +140,20 @@ def _feasibility(snapshot: engine.Snapshot, built: pool.Pool, algorithm: str) ->
     return None
 
 
-def dry_run(project: Project, algorithm: str = SCORE) -> DryRun:
-    """Per-stratum and per-reason counts and the feasibility verdict; writes nothing."""
+def dry_run(project: Project, algorithm: str = SCORE, user: User | None = None) -> DryRun:
+    """Per-stratum and per-reason counts and the feasibility verdict; writes nothing.
+
+    For a project manager the rules that turn on other committees exclude no one: a
+    project's parties and window are the manager's to choose, and counts that moved with who
+    sits on other committees would let them find out, one trial at a time, who sits where
+    (the draw itself applies every rule).
+    """
     from .projects import strata_request
 
-    built = pool.build_pool(project, strata_request(project), rules(), family="DRYRUN")
+    counted = user is None or user.role != "project_manager"
+    built = pool.build_pool(
+        project, strata_request(project), rules(), family="DRYRUN", other_committees=counted
+    )
     snapshot = build_snapshot("DRYRUN", project, built, project.max_per_group)
     reason = _feasibility(snapshot, built, algorithm)
     return DryRun(
@@ -163,6 +175,7 @@ def dry_run(project: Project, algorithm: str = SCORE) -> DryRun:
         reason=reason,
         venues=len(built.venues),
         workstations=sum(len(r.workstations) for v in built.venues for r in v.rooms),
+        other_committees=counted,
     )
 
 
@@ -260,6 +273,12 @@ def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> di
             raise ServiceError(
                 "invalid:entropy", "sources is a list of descriptions", "entropy.sources"
             )
+        for source in sources:
+            if not visible_text(source):
+                raise ServiceError(
+                    "invalid:entropy", "a source is a description one can read", "entropy.sources"
+                )
+            ledger.refuse_personal_data(source, "entropy.sources")
         return {"kind": "public-lottery", "sources": [s.strip() for s in sources]}
     raise ServiceError("invalid:entropy", f"unknown entropy kind {kind!r}", "entropy.kind")
 
@@ -687,10 +706,28 @@ def complete(
     ledger.issue_checkpoint(now, with_entries=True)
     db.session.commit()
     if kind == "draw.completed":
+        if draw.root_id is None or here is None:
+            _recheck_committee(draw, now)
         seating.after_commit(draw)
     elif draw.root_id is not None:
         _retry_supplementary(draw, now)
     return draw
+
+
+def _recheck_committee(draw: Draw, now: datetime) -> None:
+    """Re-check the committee a completion seated (each leaver replaced, committed).
+
+    The candidates were judged when the draw was announced, which may be hours before its
+    entropy came; a change committed since (a bidder added, an expert suspended, a conflict
+    declared) found no committee to re-check then. Judged now, it is a later-found exclusion
+    (rules.md) and replaces the member in the ledger, as it would a minute later. Not for a
+    supplementary draw completed in the very replacement that built its pool a moment before:
+    re-checking there would replace within a replacement.
+    """
+    from . import replacements
+
+    root = draw if draw.root_id is None else db.session.get(Draw, draw.root_id)
+    replacements.recheck_members(root, dict(ledger.SYSTEM), now)
 
 
 def _retry_supplementary(draw: Draw, now: datetime) -> None:

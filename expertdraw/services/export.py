@@ -58,7 +58,39 @@ def _last_seq(to_seq: int | None) -> int:
         return last
     if to_seq > last:
         raise ExportError(f"--to {to_seq} is beyond the last entry {last}")
+    _check_prefix_covered(to_seq)
     return to_seq
+
+
+#: The entries a checkpoint of the bundle must cover (ledger.md §5): a draw's results.
+RESULTS = ("draw.completed", "draw.replaced")
+
+
+def _check_prefix_covered(to_seq: int) -> None:
+    """A prefix ``0..to_seq`` must hold a checkpoint covering its last draw result, or its
+    own audit would report the result uncovered (``draw:coverage``), as if it were forged.
+
+    Raises:
+        ExportError: naming the nearest prefixes that end where a checkpoint ends.
+    """
+    result = db.session.scalar(
+        sa.select(sa.func.max(LedgerEntry.seq)).where(
+            LedgerEntry.type.in_(RESULTS), LedgerEntry.seq <= to_seq
+        )
+    )
+    if result is None:
+        return
+    sizes = db.session.scalars(sa.select(Checkpoint.size).distinct()).all()
+    if any(result < size <= to_seq + 1 for size in sizes):
+        return
+    below = max((size for size in sizes if size <= to_seq), default=None)
+    above = min((size for size in sizes if size > to_seq + 1), default=None)
+    choices = [f"--to {size - 1}" for size in (below, above) if size]
+    raise ExportError(
+        f"--to {to_seq} cuts the log after the draw result at seq {result} and before any "
+        "checkpoint covers it, so the bundle could not be verified; a prefix that ends where "
+        f"a checkpoint ends can: {' or '.join(choices) or 'export the whole log'}"
+    )
 
 
 def _cover_tail() -> None:

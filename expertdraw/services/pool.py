@@ -19,7 +19,7 @@ import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from itertools import compress, filterfalse, groupby, repeat
 from operator import is_not, itemgetter
@@ -310,8 +310,11 @@ def load_facts(
     project: Project,
     facts: el.ProjectFacts,
     rules: el.Rules,
+    apart_from: Sequence[str] = (),
 ) -> dict[int, el.ExpertFacts]:
-    """Eligibility facts of the given experts, limited to what the rules can look at."""
+    """Eligibility facts of the given experts, limited to what the rules can look at; the
+    bookings and memberships of the draws ``apart_from`` are set aside (a draw's own seats do
+    not make its members busy for it)."""
     if not expert_ids:
         return {}
     id_set = set(expert_ids)
@@ -384,6 +387,7 @@ def load_facts(
         sa.select(Booking.expert_id, Booking.start, Booking.end).where(
             Booking.released_at.is_(None),
             overlapping(Booking.start, Booking.end, start - buffer, end + buffer),
+            Booking.draw_id.not_in(apart_from),
         )
     ):
         if expert_id in id_set:
@@ -401,6 +405,7 @@ def load_facts(
             Member.state == "active",  # see _recent_members
             Member.joined_at >= start - look_back,
             Member.joined_at < start,
+            Member.draw_id.not_in(apart_from),
         )
     ):
         if expert_id in id_set:
@@ -473,14 +478,29 @@ def _recent_members(since: str) -> sa.Select[Any]:
     )
 
 
+#: The rules that turn on other committees (their seats and memberships).
+OTHER_COMMITTEES = ("busy", "frequency", "same-tenderer")
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _fact_rules(
-    project: Project, facts: el.ProjectFacts, parties: Parties, rules: el.Rules
+    project: Project,
+    facts: el.ProjectFacts,
+    parties: Parties,
+    rules: el.Rules,
+    other_committees: bool = True,
 ) -> tuple[sa.Select[Any], dict[str, Any]]:
-    """The statement of :func:`_fact_rules_statement` and its values for this request."""
+    """The statement of :func:`_fact_rules_statement` and its values for this request;
+    without ``other_committees``, values under which :data:`OTHER_COMMITTEES` find no one."""
     day = el.evaluation_date(facts, rules)
     employers = _employers_excluded(parties, facts, rules)
     busy_start, busy_end = el.busy_span(facts, rules)
     start = project.window_start
+    frequency_since = el.recent_since(start, rules.frequency_days)
+    same_tenderer_since = el.recent_since(start, rules.same_tenderer_days)
+    if not other_committees:
+        busy_start = busy_end = _NEVER  # an empty period: no booking overlaps it
+        frequency_since = same_tenderer_since = start  # no one joined in [start, start)
     return _fact_rules_statement(), {
         "day": day,
         "penalty_cutoff": el.penalty_cutoff(facts, rules),
@@ -493,9 +513,9 @@ def _fact_rules(
         "busy_end": busy_end,
         "window_start": start,
         "window_end": project.window_end,
-        "frequency_since": el.recent_since(start, rules.frequency_days),
+        "frequency_since": frequency_since,
         "frequency_limit": rules.frequency_limit,
-        "same_tenderer_since": el.recent_since(start, rules.same_tenderer_days),
+        "same_tenderer_since": same_tenderer_since,
         "tenderer": project.tenderer_id,
     }
 
@@ -601,8 +621,14 @@ def build_pool(
     rules: el.Rules,
     family: str,
     exclude_experts: dict[str, str] | None = None,
+    *,
+    other_committees: bool = True,
 ) -> Pool:
     """Eligible candidates per stratum, exclusion counts and free venues for a request.
+
+    Without ``other_committees`` the rules that turn on other committees
+    (:data:`OTHER_COMMITTEES`) exclude no one: the figures a project manager may see, which
+    must not move with who sits where (a draw always applies them).
 
     ``strata`` are ``{"name", "specialty", "count", "alternates"}`` in request order;
     ``exclude_experts`` maps expert codes to a reason code the draw itself imposes
@@ -615,7 +641,7 @@ def build_pool(
     (:func:`_fact_rules`) gives the experts some other fact of theirs excludes.
     """
     facts, parties = _project_reads(project)
-    rules = _with_project_policy(rules, project)
+    rules = rules_for(project, rules)
     exclude_experts = exclude_experts or {}
     universes = specialty_universes([s["specialty"] for s in strata])
     universe = pool_universe.universe_of(universes)
@@ -631,7 +657,7 @@ def build_pool(
         if at is not None and at not in closed:
             reasons[at] = reason
     position_of_id = universe.position_of_id
-    statement, values = _fact_rules(project, facts, parties, rules)
+    statement, values = _fact_rules(project, facts, parties, rules, other_committees)
     with pool_universe.planned_for_values():
         ids, ranks = db.session.execute(statement, values).one()
     # The fact rules name each expert once, with the first rule's rank; most of them (every
@@ -698,14 +724,28 @@ def build_pool(
 
 
 def explain_expert(project: Project, expert: Expert, rules: el.Rules) -> dict[str, Any]:
-    """Why an expert is or is not eligible for a project: reason codes only."""
+    """Why an expert is or is not eligible for a project: reason codes only, judged on
+    today's facts. Where the project has a draw, its own seats and memberships (its
+    supplementary draws' too) are set aside: a member is not ``busy`` by the seat the draw
+    gave them, nor ``same-tenderer`` by the membership itself; ``draw`` names that draw."""
     facts = project_facts(project)
-    rules = _with_project_policy(rules, project)
-    expert_facts = load_facts([expert.id], project, facts, rules)[expert.id]
-    return el.explain(expert_facts, facts, rules)
+    rules = rules_for(project, rules)
+    root = db.session.scalar(
+        sa.select(Draw.id).where(Draw.project_id == project.id, Draw.live_root())
+    )
+    family = []
+    if root is not None:
+        family = [root, *db.session.scalars(sa.select(Draw.id).where(Draw.root_id == root))]
+    expert_facts = load_facts([expert.id], project, facts, rules, family)[expert.id]
+    return {**el.explain(expert_facts, facts, rules), "draw": root}
 
 
-def _with_project_policy(rules: el.Rules, project: Project) -> el.Rules:
+def rules_for(project: Project, rules: el.Rules) -> el.Rules:
+    """The rules ``project`` is judged by: the deployment's, with the project's own region
+    policy. Every judgement of the project goes through here (its draws, supplementary draws,
+    replacements, re-checks and explanations), so that none applies another region rule."""
+    if rules.region_policy == project.region_policy:
+        return rules
     mapping = rules.to_mapping()
     mapping["region_policy"] = project.region_policy
     return el.Rules.from_mapping(mapping)

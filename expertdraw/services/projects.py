@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..domain.codes import CodeError, validate_id, validate_uscc
+from ..domain.eligibility import REGION_POLICIES
 from ..extensions import db
 from ..input_text import carries_personal_data, visible_text
 from ..models import Organisation, Project, ProjectBidder, Region, Specialty, Stratum, User
@@ -46,7 +47,8 @@ class ProjectSpec:
     bid_deadline: datetime | None = None
     separation: str = "venue"
     max_per_group: int = 1
-    region_policy: str = "exclude-prefecture"
+    #: None: the deployment's own (``[eligibility] region_policy``), fixed at registration.
+    region_policy: str | None = None
     tenderer_representatives: int = 0
     allow_no_entropy: bool = False
 
@@ -126,11 +128,36 @@ class _Parties:
     bidders: list[Organisation]
 
 
-def _checked(spec: ProjectSpec, user: User, now: datetime) -> _Parties:
-    """Every rule a project's fields keep, but its code's; its parties, resolved.
+def with_region_policy(spec: ProjectSpec) -> ProjectSpec:
+    """``spec`` with its region policy resolved: the deployment's where it names none."""
+    if spec.region_policy is not None:
+        return spec
+    return replace(spec, region_policy=_centre_policy())
+
+
+def _centre_policy() -> str:
+    """The deployment's region policy (rules.md ``region``, changed by configuration)."""
+    from .draws import rules
+
+    return rules().region_policy
+
+
+def _wider_region(policy: str, kept: str | None) -> bool:
+    """Whether ``policy`` lets experts nearer the project than the deployment's rule does
+    (remote evaluation is the centre's rule, so only an admin may relax it), other than the
+    policy a project already ``kept``."""
+    centre = _centre_policy()
+    return policy != kept and REGION_POLICIES.index(policy) > REGION_POLICIES.index(centre)
+
+
+def _checked(spec: ProjectSpec, user: User, now: datetime, kept: str | None = None) -> _Parties:
+    """Every rule a project's fields keep, but its code's; its parties, resolved. ``spec``
+    has its region policy resolved (:func:`with_region_policy`); ``kept`` is the policy the
+    project has now, when it is corrected.
 
     Raises:
-        ServiceError naming the first bad field; Forbidden ``forbidden:no-entropy``.
+        ServiceError naming the first bad field; Forbidden ``forbidden:no-entropy`` or
+        ``forbidden:region-policy``.
     """
     if spec.window_start <= now:
         raise ServiceError(
@@ -144,7 +171,7 @@ def _checked(spec: ProjectSpec, user: User, now: datetime) -> _Parties:
         raise ServiceError("invalid:separation", "separation is venue or room", "separation")
     if not 1 <= spec.max_per_group <= 10:
         raise ServiceError("invalid:max_per_group", "max_per_group is 1 to 10", "max_per_group")
-    if spec.region_policy not in ("exclude-prefecture", "exclude-county", "none"):
+    if spec.region_policy not in REGION_POLICIES:
         raise ServiceError("invalid:region_policy", "unknown region policy", "region_policy")
     if db.session.get(Region, spec.region) is None:
         raise ServiceError("invalid:region", f"unknown region {spec.region}", "region")
@@ -162,6 +189,13 @@ def _checked(spec: ProjectSpec, user: User, now: datetime) -> _Parties:
             "forbidden:no-entropy",
             "only an admin may allow a draw without outside entropy",
             "allow_no_entropy",
+        )
+    if _wider_region(spec.region_policy, kept) and user.role != "admin":
+        raise Forbidden(
+            "forbidden:region-policy",
+            "only an admin may draw experts from nearer the project than the centre's "
+            f"regional exclusion rule ({_centre_policy()}) allows",
+            "region_policy",
         )
     return _Parties(tenderer, agency, authority, bidders)
 
@@ -215,6 +249,7 @@ def create_project(spec: ProjectSpec, user: User) -> Project:
         raise ServiceError(exc.code, str(exc), "code") from None
     if db.session.scalar(sa.select(Project.id).where(Project.code == spec.code)):
         raise Conflict("conflict:project", f"project {spec.code} exists", "code")
+    spec = with_region_policy(spec)
     parties = _checked(spec, user, now)
     project = Project(
         code=spec.code,
@@ -246,7 +281,8 @@ def update_project(project: Project, spec: ProjectSpec, user: User) -> Project:
             "conflict:project-drawn", f"project {project.code} has a draw; it can no longer change"
         )
     now = clock.now()
-    parties = _checked(replace(spec, allow_no_entropy=False), user, now)
+    spec = with_region_policy(spec)
+    parties = _checked(replace(spec, allow_no_entropy=False), user, now, project.region_policy)
     added = {b.organisation_id: b.added_at for b in project.bidders}
     # The old rows go first: new ones take the same positions and organisations.
     project.strata.clear()

@@ -79,7 +79,7 @@ def _ineligible(project: Project, codes: list[str]) -> dict[str, str]:
     if not codes:
         return {}
     ids = seating.expert_ids(codes)
-    rules = draws.rules()
+    rules = pool.rules_for(project, draws.rules())
     facts = pool.project_facts(project)
     loaded = pool.load_facts(list(ids.values()), project, facts, rules)
     reasons = {}
@@ -398,7 +398,8 @@ def _supplementary_snapshot(
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """The snapshot of supplementary draw ``sub_id`` for the places open now, and the
     announcement's ``excluded`` counts. Raises :class:`DrawError` (``invalid:supplementary``
-    when no place is open)."""
+    when no place is open; ``stale-data:share:<stratum>`` when a stratum with an open place has
+    too many experts whose data is stale, as the main draw would be refused)."""
     from .projects import strata_request
 
     built = pool.build_pool(project, strata_request(project), draws.rules(), family=project.code)
@@ -421,6 +422,13 @@ def _supplementary_snapshot(
         supplementary_taken=state["supplementary_taken"],
         algorithm=root.algorithm,
     )
+    open_strata = {stratum["name"] for stratum in sub.snapshot["strata"]}
+    stale = [name for name in built.stale_blocked if name in open_strata]
+    if stale:  # as the main draw: rules.md stale-data, the share must stay below the limit
+        raise engine.DrawError(
+            f"stale-data:share:{stale[0]}",
+            f"the request cannot be met: stale-data:share:{stale[0]}",
+        )
     excluded = dict(built.excluded)
     for reason, count in sub.excluded.items():
         excluded[reason] = excluded.get(reason, 0) + count
@@ -505,7 +513,7 @@ def recheck_members(
         ).all()
     )
     facts = pool.project_facts(project)
-    rules = draws.rules()
+    rules = pool.rules_for(project, draws.rules())
     loaded = pool.load_facts(list(codes), project, facts, rules)
     bodies = []
     for member in members:

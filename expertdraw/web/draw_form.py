@@ -90,7 +90,7 @@ def place_error(state: FormState, exc: ServiceError) -> None:
     """Place a service error of the draw request beside the form field it concerns."""
     target = SERVICE_FIELDS.get(exc.field or "") if exc.code == "invalid:entropy" else None
     if target is None:
-        state.fail(exc, aliases={"entropy": "entropy"})
+        state.fail(exc, aliases={"entropy.sources": "sources", "entropy": "entropy"})
         return
     abandon()
     name, message = target

@@ -45,6 +45,9 @@ ERRORS: dict[str, Any] = {
     "invalid:specialty": _l("Choose a specialty from the code tree."),
     "invalid:separation": _l("Choose how members are separated."),
     "invalid:region_policy": _l("Choose a regional exclusion rule."),
+    "forbidden:region-policy": _l(
+        "Only an admin may choose a regional exclusion looser than the centre's rule."
+    ),
     "invalid:max_per_group": _l("At most 1 to 10 members per employer."),
     "committee:empty": _l("Add at least one stratum."),
     "committee:size": _l("A committee has five or more members."),

@@ -38,6 +38,7 @@ def _form_page(state: FormState, status: int = 200, editing: str = "") -> tuple[
         rows=project_form.stratum_rows(state.values),
         specialties=directory.specialties(),
         regions=[(code, f"{code} {name}") for code, name, _level in directory.regions()],
+        region_policy=draws.rules().region_policy,
     ), status
 
 
@@ -188,8 +189,9 @@ def bidders(code: str) -> Response | tuple[str, int]:
 @roles_required(*MANAGE)
 def dry_run(code: str) -> str:
     """Eligible counts per stratum, exclusions per reason and the verdict; writes nothing."""
-    project = project_service.get_project(code, _user())
-    result = draws.dry_run(project)
+    user = _user()
+    project = project_service.get_project(code, user)
+    result = draws.dry_run(project, user=user)
     return render_template(
         "manager/dry_run.html",
         project=project_service.summary(project),

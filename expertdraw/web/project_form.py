@@ -133,7 +133,7 @@ def parse(state: FormState) -> ParsedProject:
         strata=strata,
         separation=state.get("separation") or "venue",
         max_per_group=max_per_group or 1,
-        region_policy=state.get("region_policy") or "exclude-prefecture",
+        region_policy=state.get("region_policy") or None,
         tenderer_representatives=representatives or 0,
     )
     return ParsedProject(spec, rows)

@@ -69,3 +69,42 @@ def test_a_refused_export_writes_nothing(app, log, runner, tmp_path):
     done = runner.invoke(args=["export-ledger", str(tmp_path / "bundle")])
     assert done.exit_code == 0, done.output
     assert _checkpoints() == before + 1  # a whole-log export ends with a checkpoint
+
+
+def test_a_prefix_export_ends_where_a_checkpoint_covers_its_draw_results(app, runner, tmp_path):
+    """ledger.md §5: a prefix may be exported, and what is exported must verify. A prefix
+    cut after a draw's result but before the checkpoint that covers it would fail its own
+    audit (``draw:coverage``): the export is refused, naming prefixes that verify."""
+    from expertdraw import clock
+    from expertdraw.domain.bundle import audit_bundle
+    from expertdraw.models import LedgerEntry
+    from expertdraw.services import draws, projects
+
+    from tests.integration import centre as c
+
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        project = projects.create_project(c.project_spec(centre, "P-CUT"), centre.users["pm"])
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        draws.add_witness(draw, centre.users["sup1"], "w")
+    result = db.session.scalar(
+        sa.select(LedgerEntry.seq).where(LedgerEntry.type == "draw.completed")
+    )
+    covering = db.session.scalar(
+        sa.select(sa.func.min(Checkpoint.size)).where(Checkpoint.size > result)
+    )
+    assert covering > result + 1  # the notices sent come between the result and its checkpoint
+    before = _checkpoints()
+    cut = runner.invoke(args=["export-ledger", str(tmp_path / "cut"), "--to", str(result)])
+    assert cut.exit_code == 1 and "Traceback" not in cut.output
+    assert f"after the draw result at seq {result}" in cut.output
+    assert f"--to {covering - 1}" in cut.output
+    assert not (tmp_path / "cut").exists() and _checkpoints() == before
+    whole = runner.invoke(args=["export-ledger", str(tmp_path / "ok"), "--to", str(covering - 1)])
+    assert whole.exit_code == 0, whole.output
+    assert audit_bundle(tmp_path / "ok").ok
+    earlier = runner.invoke(
+        args=["export-ledger", str(tmp_path / "early"), "--to", str(result - 1)]
+    )
+    assert earlier.exit_code == 0, earlier.output
+    assert audit_bundle(tmp_path / "early").ok

@@ -124,7 +124,12 @@ def test_changing_one_witness_value_changes_the_sample(centre):
     assert (other["targets"], other["inspectors"]) != (drawn["targets"], drawn["inspectors"])
     tampered = {**drawn, "entropy_value": ["alpha", "beta!"]}
     assert "seed: recomputed seed differs" in method.replay_sample(announced, tampered)
-    forged = {**drawn, "targets": other["targets"]}
+    # Another project in place of one drawn (the other values' targets may happen to be the
+    # same projects: the secret is random).
+    targets = [dict(t, projects=list(t["projects"])) for t in drawn["targets"]]
+    high = next(t for t in targets if t["level"] == "high")
+    high["projects"][0] = next(p for p in HIGH if p not in high["projects"])
+    forged = {**drawn, "targets": targets}
     assert method.replay_sample(announced, forged) == ["targets: recomputed projects differ"]
 
 

@@ -105,6 +105,36 @@ def test_a_failure_claimed_for_a_draw_that_completes_is_caught(example: dict[str
     assert message is not None and "completes on replay" in message
 
 
+@pytest.mark.parametrize(
+    ("reason", "accepted"),
+    [
+        ("conflict:workstation-booked", True),
+        ("conflict:expert-booked", True),
+        ("cancelled", False),
+        ("abandoned", False),
+    ],
+)
+def test_after_its_entropy_a_completing_draw_fails_only_by_a_seat_clash(
+    example: dict[str, Any], reason: str, accepted: bool
+) -> None:
+    """A result seen and discarded ("cancelled" once the entropy is in) would let whoever
+    holds the secret draw again until the outcome suits: only a clash with seats booked since
+    the snapshot may stop a draw the replay completes."""
+    completed = example["completed"]
+    body = draw.failed_body(
+        completed["draw"],
+        reason,
+        bytes.fromhex(completed["secret"]),
+        entropy_value=completed["entropy_value"],
+        seed=bytes.fromhex(completed["seed"]),
+    )
+    message = draw.replay(example["snapshot"], example["announced"], body)
+    if accepted:
+        assert message is None
+    else:
+        assert message is not None and "completes on replay" in message, message
+
+
 def test_a_failure_before_the_entropy_checks_the_commitment_only(example: dict[str, Any]) -> None:
     secret = bytes.fromhex(example["secret_hex"])
     body = draw.failed_body("D2026-000123", "abandoned", secret)
@@ -150,6 +180,16 @@ REPLACEMENT_TAMPERING: dict[str, tuple[str, Callable[[dict[str, Any]], None], st
         "second_replacement",
         lambda b: b.update({"supplementary": "D2026-000123-R2"}),
         "supplementary differs",
+    ),
+    "a skip reason that is no rule's": (
+        "second_replacement",
+        lambda b: b["skipped"][0].update({"reason": "whim"}),
+        "skipped alternate E0000169 has reason 'whim'",
+    ),
+    "a skip reason of the supplementary snapshot": (
+        "second_replacement",
+        lambda b: b["skipped"][0].update({"reason": "taken"}),
+        "skipped alternate E0000169 has reason 'taken'",
     ),
     "unavailable seats that were free": (
         "replacement",

@@ -270,6 +270,32 @@ def test_a_beacon_pulse_must_give_the_entropy_value_after_not_before(tmp_path):
     assert "missing" in audit(tmp_path / "missing").first.message
 
 
+def test_a_beacon_pulse_must_be_the_first_at_or_after_not_before(tmp_path):
+    """draw.md §3.1: *the first* pulse at or after ``not_before``. The vector pulse of 19:04
+    is not the first after 19:02:30 (the 19:03 pulse is): whoever held the secret could have
+    picked among outcomes. One period after ``not_before`` exactly is no longer the first."""
+    seq = beacon_bundle(
+        tmp_path / "later",
+        not_before="2026-08-31T19:02:30.000Z",
+        announced_at="2026-08-31T19:02:00.000Z",
+    )
+    report = audit(tmp_path / "later")
+    assert [(p.code, p.seq) for p in report.problems] == [("draw:beacon", seq)]
+    assert "not the first" in report.first.message
+    beacon_bundle(
+        tmp_path / "edge",
+        not_before="2026-08-31T19:03:00.000Z",
+        announced_at="2026-08-31T19:02:00.000Z",
+    )
+    assert "not the first" in audit(tmp_path / "edge").first.message
+    beacon_bundle(
+        tmp_path / "first",
+        not_before="2026-08-31T19:03:00.001Z",
+        announced_at="2026-08-31T19:02:00.000Z",
+    )
+    assert audit(tmp_path / "first").ok
+
+
 @pytest.mark.parametrize("announced_at", ["2026-08-31T19:03:30.000Z", "2026-08-31T19:03:45.000Z"])
 def test_a_beacon_announced_at_or_after_its_not_before_fails_at_the_announcement(
     tmp_path, announced_at

@@ -84,3 +84,26 @@ def test_a_cosignature_of_a_known_supervisor_must_verify(tmp_path):
     report = audit(tmp_path, info)
     assert report.first.code == "checkpoint:signature"
     assert audit(tmp_path).ok  # an unknown key's line is ignored (C2SP signed-note)
+
+
+def test_a_rotation_must_name_the_key_in_use_as_its_old_key(tmp_path):
+    """ledger.md §4: ``key.rotated`` names the key it retires; one naming a key the log never
+    had is a broken chain of keys, even when every signature verifies."""
+    old, new = demo_signer(f"{ORIGIN}/2026a"), demo_signer(f"{ORIGIN}/2026b")
+    foreign = demo_signer(f"{ORIGIN}/2026x")
+    with BundleWriter(tmp_path, ORIGIN, old) as w:
+        w.checkpoint()
+        append = w.append
+
+        def forged(type_, body, *args, **kwargs):
+            if type_ == "key.rotated":
+                body = dict(body, old_key=str(foreign.verifier))
+            return append(type_, body, *args, **kwargs)
+
+        w.append = forged
+        seq = w.rotate(new)["seq"]
+        w.append = append
+        w.append("project.awarded", {"project": "P-1", "by": "U0001"})
+        w.checkpoint()
+    report = audit(tmp_path, entry_signatures=True)
+    assert [(p.code, p.seq) for p in report.problems] == [("keys:rotation", seq)]

@@ -152,6 +152,11 @@ TOO_MANY = "\n".join(f"体育彩票 排列5 2026-12-{day:02d}" for day in range(
         ({"entropy": "public-lottery", "sources": " \n "}, "sources", "at least one source"),
         ({"entropy": "public-lottery", "sources": TOO_MANY}, "sources", "at most 10 sources"),
         ({"entropy": "public-lottery", "sources": "彩" * 201}, "sources", "at most 200 characters"),
+        (
+            {"entropy": "public-lottery", "sources": "福利彩票 双色球 联系人 13812345678"},
+            "sources",
+            "kept in the ledger for ever",
+        ),
         ({"entropy": "dice"}, "entropy", "Choose where the draw's randomness comes from."),
         ({"entropy": "none"}, "entropy", "This project requires outside randomness"),
     ],
