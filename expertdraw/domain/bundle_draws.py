@@ -81,6 +81,10 @@ class DrawFiles:
         self.supplementary: dict[str, list[Body]] = {}
         self.supplementary_ids: dict[str, list[str]] = {}
         self.algorithms: dict[str, Any] = {}
+        #: Per draw ``D``: the experts sent a notice for it or its ``D-R<k>``, and those the
+        #: ``D-R<k>`` took (members and alternates), which no later ``D-R<n>`` may offer.
+        self.noticed: dict[str, set[str]] = {}
+        self.supplementary_taken: dict[str, set[str]] = {}
         self.unavailable: set[str] = set()
         self.replayed = 0
 
@@ -119,6 +123,53 @@ class DrawFiles:
         if not isinstance(snapshot, dict) or snapshot.get("draw") != body["draw"]:
             return [f"snapshots/{body['draw']}.json is not draw {body['draw']}'s snapshot"]
         return []
+
+    def notice_sent(self, root: str, expert: str) -> None:
+        """Take a ``notice.sent`` of draw ``root`` (or of its ``D-R<k>``)."""
+        self.noticed.setdefault(root, set()).add(expert)
+
+    def check_supplementary(self, seq: int, body: Body) -> Found:
+        """Check a ``D-R<n>`` snapshot against ``D`` as the log has it at ``seq`` (on
+        request, with the replay): draw.md §6.4 asks for ``D``'s open places only, offers no
+        expert ever taken or sent a notice for ``D`` nor one of a ``group-full`` group, and
+        no room (nor, with ``separation: "venue"``, venue) of ``D``'s current members.
+
+        The snapshot's own candidates and venues are run through the rule that builds such
+        a snapshot; whatever the rule leaves out is what should not be there.
+        """
+        base = _SUPPLEMENTARY.fullmatch(body["draw"])
+        if not base or not self.replay:
+            return []
+        root = base.group(1)
+        published, _, problem = self._snapshot(body["draw"])
+        snapshot, _, root_problem = self._snapshot(root)
+        if problem or root_problem or root not in self.completed:
+            return []  # reported where the snapshot or the draw's order is checked
+        build, _ = self._engine("draw", "supplementary_snapshot")
+        if build is None:
+            return self._call("draw:replay", "draw", "supplementary_snapshot")
+        try:
+            strata = {s["name"]: s for s in published["strata"]}
+            rebuilt = build(
+                snapshot,
+                self.completed[root],
+                list(self.replacements.get(root, [])),
+                draw_id=body["draw"],
+                noticed=sorted(self.noticed.get(root, ())),
+                candidates={name: s["candidates"] for name, s in strata.items()},
+                venues=published["venues"],
+                alternates={name: s["alternates"] for name, s in strata.items()},
+                supplementary_members=list(self.supplementary.get(root, [])),
+                supplementary_taken=sorted(self.supplementary_taken.get(root, ())),
+                algorithm=self.algorithms.get(root),
+            ).snapshot
+        except Exception as exc:  # a malformed snapshot or history is a finding here
+            code = getattr(exc, "code", type(exc).__name__)
+            return [("draw:supplementary", f"{body['draw']} cannot be checked: {code}: {exc}")]
+        return [
+            ("draw:supplementary", f"{body['draw']} {message}")
+            for message in _supplementary_differences(published, rebuilt)
+        ]
 
     def _engine(self, module: str, name: str) -> tuple[Any, str | None]:
         try:
@@ -206,6 +257,10 @@ class DrawFiles:
             base = _SUPPLEMENTARY.fullmatch(draw)
             if base:
                 self._supplementary_members(base.group(1), draw, body)
+                taken = self.supplementary_taken.setdefault(base.group(1), set())
+                taken.update(str(m.get("expert")) for m in body["members"])
+                for alternates in body.get("alternates") or []:
+                    taken.update(map(str, alternates.get("experts") or []))
         return found
 
     def _supplementary_members(self, base: str, draw: str, body: Body) -> None:
@@ -242,3 +297,29 @@ class DrawFiles:
                 )
             prior.append(body)
         return found
+
+
+def _supplementary_differences(published: Body, rebuilt: Body) -> list[str]:
+    """What a ``D-R<n>`` snapshot offers beyond what draw.md §6.4 leaves it, in words."""
+    found = []
+    for key in ("window", "max_per_group", "separation"):
+        if published.get(key) != rebuilt[key]:
+            found.append(f"has {key} {published.get(key)!r}, its draw {rebuilt[key]!r}")
+    places = {s["name"]: s["count"] for s in rebuilt["strata"]}
+    asked = {s["name"]: s["count"] for s in published["strata"]}
+    if asked != places:
+        found.append(f"asks for places {asked}, its draw has open {places}")
+    kept = {c["id"] for s in rebuilt["strata"] for c in s["candidates"]}
+    offered = sorted({c["id"] for s in published["strata"] for c in s["candidates"]} - kept)
+    if offered:
+        found.append(f"offers {', '.join(offered)}, taken for its draw or of a group-full group")
+    rooms = {(v["id"], r["id"]) for v in rebuilt["venues"] for r in v["rooms"]}
+    extra = sorted(
+        f"{v['id']}/{r['id']}"
+        for v in published["venues"]
+        for r in v["rooms"]
+        if (v["id"], r["id"]) not in rooms
+    )
+    if extra:
+        found.append(f"offers {', '.join(extra)}, where current members of its draw sit")
+    return found

@@ -90,6 +90,8 @@ class LogEvents:
         self.pending[draw] = (seq, body)
         for message in self.files.announced(seq, body):
             self._problem("draw:snapshot", message, seq)
+        for code, message in self.files.check_supplementary(seq, body):
+            self._problem(code, message, seq)
 
     def _beacon_time(self, seq: int, entropy: object, when: object) -> None:
         """draw.md §3.1: a beacon's ``not_before`` "must be later than the announcement".
@@ -168,6 +170,7 @@ class LogEvents:
                 "draw:event", f"notice.sent to {expert}, who was not drawn into {draw}", seq
             )
         self.unanswered[(draw, str(body["notice"]))] = expert
+        self.files.notice_sent(draw, expert)
 
     def _notice_answered(self, seq: int, body: Body) -> None:
         draw, expert = _root(str(body["draw"])), str(body["expert"])

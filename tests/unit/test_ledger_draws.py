@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import os
 import sys
@@ -14,6 +16,7 @@ import pytest
 
 from expertdraw.domain.bundle_synth import ORIGIN, demo_signer
 from expertdraw.domain.bundle_writer import BundleWriter
+from expertdraw.domain.canonical import canonical
 from tests.unit.ledger_factory import audit
 
 SHARED = Path(os.environ.get("EXPERTDRAW_SHARED") or Path(__file__).resolve().parents[3] / "shared")
@@ -35,12 +38,19 @@ def announce(w: BundleWriter, part: dict[str, Any]) -> int:
     return w.append("draw.announced", part["announced"], MANAGER)["seq"]
 
 
-def example_bundle(folder: Path) -> dict[str, int]:
-    """The worked example of draw.md as a ledger: every kind of draw entry, all covered."""
+def example_bundle(folder: Path, sup_snapshot: dict[str, Any] | None = None) -> dict[str, int]:
+    """The worked example of draw.md as a ledger: every kind of draw entry, all covered;
+    ``sup_snapshot`` stands in for the supplementary draw's snapshot (announced with its
+    hash)."""
     w, seqs = writer(folder), {}
     sup, failed, lottery = (
         EXAMPLE[k] for k in ("supplementary_example", "failed_example", "rfc3797_example")
     )
+    if sup_snapshot is not None:
+        sup = dict(sup, snapshot=sup_snapshot)
+        sup["announced"] = dict(
+            sup["announced"], snapshot_hash=hashlib.sha256(canonical(sup_snapshot)).hexdigest()
+        )
     steps = [
         ("announced", lambda: announce(w, EXAMPLE)),
         ("completed", lambda: w.append("draw.completed", EXAMPLE["completed"])["seq"]),
@@ -86,6 +96,11 @@ class FakeEngine(types.ModuleType):
     def replay(self, snapshot, announced, body):
         self.calls.append(("replay", (snapshot, announced, body), {}))
         return self.verdict
+
+    def supplementary_snapshot(self, *args, **kwargs):
+        from expertdraw.domain.draw_supplementary import supplementary_snapshot
+
+        return supplementary_snapshot(*args, **kwargs)
 
     def replay_replacement(
         self,
@@ -156,8 +171,39 @@ def test_a_missing_engine_is_reported_once_as_replay_unavailable(tmp_path, monke
     monkeypatch.setitem(sys.modules, "expertdraw.domain.draw", types.ModuleType("empty"))
     report = audit(tmp_path, replay=True)
     codes = [p.code for p in report.problems]
-    assert codes == ["draw:replay-unavailable", "draw:replay-unavailable"]  # each function
+    assert codes == ["draw:replay-unavailable"] * 3  # each function
     assert audit(tmp_path).ok  # without --replay the engine is not needed
+
+
+def _forged_supplementary(change: str) -> dict[str, Any]:
+    snapshot = copy.deepcopy(EXAMPLE["supplementary_example"]["snapshot"])
+    stratum = snapshot["strata"][0]
+    if change == "taken":  # a member of D offered again
+        stratum["candidates"].append({"id": "E0000044", "group": "G0044"})
+        stratum["candidates"].sort(key=lambda c: c["id"])
+    else:  # more places than D has open
+        stratum["count"] += 1
+    return snapshot
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("taken", "offers E0000044, taken for its draw or of a group-full group"),
+        ("places", "asks for places {'technical': 2}, its draw has open {'technical': 1}"),
+    ],
+)
+def test_a_supplementary_snapshot_offers_only_what_its_draw_leaves(tmp_path, change, message):
+    """draw.md §6.4: ``D-R<n>`` is drawn for ``D``'s open places, from experts never taken
+    or sent a notice for ``D``. A snapshot that offers more is a finding at its announcement,
+    though the draw replays from it."""
+    seqs = example_bundle(tmp_path, _forged_supplementary(change))
+    report = audit(tmp_path, replay=True)
+    found = [p for p in report.problems if p.code == "draw:supplementary"]
+    assert [(p.seq, p.message) for p in found] == [
+        (seqs["sup_announced"], f"D2026-000123-R1 {message}")
+    ]
+    assert "draw:supplementary" not in {p.code for p in audit(tmp_path).problems}
 
 
 @pytest.mark.parametrize("gap", ["announced", "failed"])
