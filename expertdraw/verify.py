@@ -112,6 +112,12 @@ def verify_receipt_command(argv: Sequence[str]) -> int:
         f"OK: the receipt proves seq {check.seq} ({check.type}), signed by {check.signed_by}, "
         f"in the tree of size {check.tree_size} signed by {', '.join(check.checkpoint_signed_by)}"
     )
+    if not check.ranges_checked:
+        print(
+            "NOTE: the keys were given without their seq ranges, so whether the key was in use "
+            "at that seq was not checked (a retired key signs nothing after its rotation); "
+            "give the log's keys.txt to check it"
+        )
     return 0
 
 

@@ -80,7 +80,9 @@ def replay(
     """
     body = completed_or_failed
     try:
-        snap = parse_snapshot(snapshot)  # parsed once; the hash and request come from the view
+        # Strict: draw.md §2 sorts every list by id, and rfc3797 numbers candidates "in
+        # snapshot order"; a published snapshot out of order is no snapshot of the service's.
+        snap = parse_snapshot(snapshot, strict=True)  # the hash and request come from the view
         digest = snapshot_hash(snap)
         request = request_of(snap)
     except DrawError as exc:

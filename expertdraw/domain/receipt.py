@@ -51,6 +51,9 @@ class ReceiptCheck:
     tree_size: int
     signed_by: str
     checkpoint_signed_by: tuple[str, ...]
+    #: Whether the keys came with their seq ranges (keys.txt): bare keys are taken as valid
+    #: for every entry, a retired key's after its rotation too.
+    ranges_checked: bool = True
 
 
 def make_receipt(
@@ -131,6 +134,14 @@ def verify_receipt(
         raise ReceiptError("receipt:checkpoint", "checkpoint is not signed by a trusted log key")
     if cp.size != size or cp.origin != entry["log"]:
         raise ReceiptError("receipt:checkpoint", "checkpoint size or origin does not match")
+    # ledger.md §4: a checkpoint's time is entry size-1's; entry times never decrease (both
+    # in the one fixed format, so they compare as text).
+    if cp.time < entry["time"] or (index == size - 1 and cp.time != entry["time"]):
+        raise ReceiptError(
+            "receipt:checkpoint",
+            f"checkpoint time {cp.time} cannot be the time of entry {size - 1} "
+            f"(entry {index} is of {entry['time']})",
+        )
     proof = receipt["inclusion"]
     if not isinstance(proof, list) or not all(
         isinstance(h, str) and _HEX64.fullmatch(h) for h in proof
@@ -139,5 +150,10 @@ def verify_receipt(
     if not verify_inclusion(leaf, index, size, [bytes.fromhex(h) for h in proof], cp.root):
         raise ReceiptError("receipt:inclusion", "the inclusion proof does not reach the root")
     return ReceiptCheck(
-        index, entry["type"], size, key.name, tuple(k.name for k in outcome.verified)
+        index,
+        entry["type"],
+        size,
+        key.name,
+        tuple(k.name for k in outcome.verified),
+        ranges_checked=isinstance(trust, TrustList),
     )

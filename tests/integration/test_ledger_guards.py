@@ -79,7 +79,6 @@ def test_a_prefix_export_ends_where_a_checkpoint_covers_its_draw_results(app, ru
     from expertdraw.domain.bundle import audit_bundle
     from expertdraw.models import LedgerEntry
     from expertdraw.services import draws, projects
-
     from tests.integration import centre as c
 
     with clock.frozen(c.NOW):

@@ -36,7 +36,15 @@ def _swap_members(bundle: Bundle) -> None:
     members[0]["expert"], members[1]["expert"] = members[1]["expert"], members[0]["expert"]
 
 
+def _unsort_candidates(bundle: Bundle) -> None:
+    """The first two candidates swapped, and the announcement hashing what is published."""
+    candidates = bundle["snapshot"]["strata"][0]["candidates"]
+    candidates[0], candidates[1] = candidates[1], candidates[0]
+    bundle["announced"]["snapshot_hash"] = draw.snapshot_hash(bundle["snapshot"])
+
+
 TAMPERED: dict[str, tuple[Callable[[Bundle], None], str]] = {
+    "the candidates' order": (_unsort_candidates, "snapshot is not valid"),
     "a candidate's group": (
         _set("snapshot", "strata.0.candidates.0.group", "G0000"),
         "snapshot hash differs",

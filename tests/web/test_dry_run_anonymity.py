@@ -13,11 +13,11 @@ import json
 import re
 
 import sqlalchemy as sa
+
 from expertdraw.extensions import db
 from expertdraw.models import Expert, LedgerEntry, Member, Organisation
 from expertdraw.services import auth as auth_service
 from expertdraw.services import draws, projects
-
 from tests.integration.centre import project_body
 from tests.web.conftest import project_spec
 
