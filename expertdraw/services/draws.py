@@ -460,6 +460,9 @@ def _announce(
             raise ServiceError(exc.code, f"the request cannot be met: {exc}") from None
         raise ServiceError(exc.code, str(exc)) from None
     body, encoded = announcement.body, announcement.encoded
+    # Beyond draw.md's members (ledger.md §6: bodies may carry more): the region rule the
+    # candidates were judged by, so that an auditor sees a draw that relaxed the centre's.
+    body["region_policy"] = project.region_policy
     draw = Draw(
         id=announcement.snapshot.draw,
         project_id=project.id,

@@ -63,6 +63,8 @@ def test_a_recheck_judges_region_by_the_projects_own_policy(app):
         notices.declare_conflict(c.expert_user(seated[0]), c.uscc(6 + 30))
     assert _active_codes(draw.id) == seated
     assert ledger.entry_bodies("draw.replaced", draw.id) == []
+    # The announcement says which region rule its candidates were judged by.
+    assert ledger.entry_body("draw.announced", draw.id)["region_policy"] == "none"
 
 
 def test_a_local_alternate_takes_the_place_of_a_local_member(app):
