@@ -26,6 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings.update(test_config)
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
+    config_module.check_beacon_certificate(app.config.get("BEACON_CERTIFICATE"))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
@@ -64,9 +65,11 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     _close_session_safely(app)
     personal_data.init_app(app)
-    from .services.keys import check_passphrase
+    from .services.keys import check_signing_key
 
-    check_passphrase(app.instance_path, app.config.get("KEY_PASSPHRASE"))
+    check_signing_key(
+        app.instance_path, app.config.get("KEY_PASSPHRASE"), app.config["SQLALCHEMY_DATABASE_URI"]
+    )
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
 
 

@@ -29,8 +29,9 @@ def init_app(app: Flask) -> None:
 
 
 def _database_errors_in_one_line(command: click.Command) -> None:
-    """Make a database that cannot be reached a one-line ``Error:`` of ``command`` (and of a
-    group's commands), naming the setting, instead of a traceback."""
+    """Make a database that cannot be reached, or a ledger key that cannot be used, a one-line
+    ``Error:`` of ``command`` (and of a group's commands), naming what to fix, instead of a
+    traceback."""
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _database_errors_in_one_line(sub)
@@ -43,6 +44,8 @@ def _database_errors_in_one_line(command: click.Command) -> None:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         from sqlalchemy.exc import OperationalError
 
+        from .services.keys import SigningKeyError
+
         try:
             return callback(*args, **kwargs)
         except OperationalError as exc:
@@ -50,6 +53,8 @@ def _database_errors_in_one_line(command: click.Command) -> None:
             raise click.ClickException(
                 f"cannot use the database (EXPERTDRAW_DATABASE_URL): {reason}"
             ) from None
+        except SigningKeyError as exc:
+            raise click.ClickException(f"cannot use the ledger's signing key: {exc}") from None
 
     wrapped._one_line = True  # type: ignore[attr-defined]
     command.callback = wrapped

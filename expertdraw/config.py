@@ -72,6 +72,27 @@ def _file(env: dict[str, str], name: str) -> str | None:
     return value
 
 
+def check_beacon_certificate(path: str | None) -> None:
+    """``BEACON_CERTIFICATE`` must hold PEM certificates (NIST's): with anything else every
+    beacon draw announced would wait for a pulse no certificate could check.
+
+    Raises:
+        ConfigError: naming the setting and the file.
+    """
+    if not path:
+        return
+    from cryptography import x509
+
+    try:
+        data = Path(path).read_bytes()
+        x509.load_pem_x509_certificates(data)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{PREFIX}BEACON_CERTIFICATE {path!r} holds no PEM certificate "
+            f"({type(exc).__name__}): give the NIST beacon's certificate file"
+        ) from None
+
+
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":

@@ -89,7 +89,7 @@ def read(path: Path) -> dict[str, Any]:
         SettingsError: naming the file, and the key or the line of the first problem.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Windows editors may write a BOM
     except OSError as exc:
         raise SettingsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:

@@ -74,6 +74,7 @@ class ProjectOut(OutModel):
     separation: str
     max_per_group: int
     region_policy: str
+    tenderer_representatives: int
     allow_no_entropy: bool
     awarded_at: datetime | None
     strata: list[StratumOut]

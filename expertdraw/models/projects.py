@@ -30,6 +30,8 @@ class Project(db.Model):
     max_per_group: Mapped[int] = mapped_column(default=1)
     region_policy: Mapped[str] = mapped_column(String(24), default="exclude-prefecture")
     allow_no_entropy: Mapped[bool] = mapped_column(default=False)
+    #: Representatives of the tenderer on the committee, beside the drawn experts (rules.md).
+    tenderer_representatives: Mapped[int] = mapped_column(default=0, server_default="0")
     #: How the snapshots' group codes of this project are made: ``keyed`` (by the deployment's
     #: key), or ``plain`` for a project drawn before they were (migration 0015).
     group_codes: Mapped[str] = mapped_column(String(8), default="keyed", server_default="keyed")

@@ -731,6 +731,7 @@ def _recheck_committee(draw: Draw, now: datetime) -> None:
 
     root = draw if draw.root_id is None else db.session.get(Draw, draw.root_id)
     replacements.recheck_members(root, dict(ledger.SYSTEM), now)
+    db.session.commit()  # ends the reads' transaction (SQLite: it would hold off writers)
 
 
 def _retry_supplementary(draw: Draw, now: datetime) -> None:

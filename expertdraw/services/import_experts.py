@@ -107,6 +107,8 @@ def validate_experts(
             )
         employer = checker.code(row, "employer_uscc", validate_uscc, required=False)
         since = checker.date(row, "employer_since")
+        if since is not None and since > today:
+            checker.error(row.line, "employer_since", "employer_since is in the future")
         title = checker.text(row, "title", required=True, max_len=50)
         kind = checker.choice(row, "kind", EXPERT_KINDS)
         status = checker.choice(row, "status", EXPERT_STATUSES, default="active")

@@ -96,6 +96,8 @@ ALIASES = {
 PHONE = re.compile(r"1[3-9][0-9]{9}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: The years an imported date may have: an employment since 1900, a qualification to 2099.
+FIRST_YEAR, LAST_YEAR = 1900, 2099
 LIST_SEPARATORS = re.compile(r"[;；,，、\s]+")
 _IN_CHUNK = 500
 
@@ -281,15 +283,15 @@ class Checker:
         if value is None:
             return None
         if isinstance(value, datetime):
-            return value.date()
+            return self._in_years(row, name, value.date())
         if isinstance(value, date):
-            return value
+            return self._in_years(row, name, value)
         text = str(value).replace("/", "-")
         try:
             # fromisoformat alone would also take 20301231 and week dates like 2030-W01-1.
             if not _DAY.fullmatch(text):
                 raise ValueError(text)
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             self.error(
                 row.line,
@@ -299,6 +301,24 @@ class Checker:
                 value=repr(value),
             )
             return None
+        return self._in_years(row, name, day)
+
+    def _in_years(self, row: Row, name: str, day: date) -> date | None:
+        """``day`` when its year is one a pool's record can have, else a problem: a year
+        typed wrong (0001, 2999) would otherwise pass as a date and break the arithmetic
+        done on it later."""
+        if FIRST_YEAR <= day.year <= LAST_YEAR:
+            return day
+        self.error(
+            row.line,
+            name,
+            "%(column)s must be a date in the years %(first)s to %(last)s, got %(value)s",
+            column=name,
+            first=FIRST_YEAR,
+            last=LAST_YEAR,
+            value=day.isoformat(),
+        )
+        return None
 
     def choice(
         self, row: Row, name: str, allowed: Iterable[str], *, default: str | None = None

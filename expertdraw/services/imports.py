@@ -230,11 +230,31 @@ def read_table(data: bytes, filename: str) -> tuple[list[Any], list[Row]]:
     return _read_csv(data)
 
 
+#: UTF-8 characters per byte that is not UTF-8 above which a file is UTF-8 with stray bytes.
+STRAY_BYTES_RATIO = 10
+
+
 def _decode(data: bytes) -> str:
+    """UTF-8 text (with or without a BOM), else GB 18030 (as Chinese offices save CSV).
+
+    A file that is mostly UTF-8 multi-byte text with a few bytes that are not is UTF-8 with
+    stray bytes (pasted from another program): read as GB 18030 it would decode, every
+    Chinese name turned into other characters, so it is refused, naming the line. (GB 18030
+    text read as UTF-8 fails at most of its characters.)
+    """
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        loose = data.decode("utf-8", errors="replace")
+        invalid = loose.count("\ufffd")
+        multibyte = sum(1 for ch in loose if ch > "\x7f") - invalid
+        if multibyte >= STRAY_BYTES_RATIO * invalid:
+            raise UnreadableFile(
+                "line %(line)s: the file is UTF-8 text but for byte %(byte)s, which is not; "
+                "correct that line or save the file again as UTF-8",
+                line=data[: exc.start].count(b"\n") + 1,
+                byte=f"0x{data[exc.start]:02X}",
+            ) from None
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
@@ -261,6 +281,10 @@ def _read_csv(data: bytes) -> tuple[list[Any], list[Row]]:
     return header, rows
 
 
+#: Columns read past an XLSX header's last named column, where a filled cell is a problem.
+STRAY_MARGIN = 50
+
+
 def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
     from openpyxl import load_workbook
 
@@ -277,11 +301,21 @@ def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
     number = 0
     try:
         # In read-only mode the sheet's XML is parsed here, row by row: damage shows now.
-        sheet = workbook.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
-            if number == 1:
-                header = list(values)
-            elif any(v is not None and str(v).strip() for v in values):
+        # The first sheet a person sees: a hidden one (a template's notes, a lookup list)
+        # is not the table.
+        sheet = next(
+            (ws for ws in workbook.worksheets if ws.sheet_state == "visible"),
+            workbook.worksheets[0],
+        )
+        header = list(next(sheet.iter_rows(max_row=1, values_only=True), ()))
+        # The header's columns and a margin are read (a value there is a stray cell, named):
+        # a formatted, empty cell far to the right would otherwise have every row, up to the
+        # sheet's last, read as thousands of cells (minutes for a file of a few kilobytes).
+        width = max((i + 1 for i, v in enumerate(header) if v is not None), default=1)
+        header = header[: width + STRAY_MARGIN]
+        values_of = sheet.iter_rows(min_row=2, max_col=width + STRAY_MARGIN, values_only=True)
+        for number, values in enumerate(values_of, start=2):
+            if any(v is not None and str(v).strip() for v in values):
                 rows.append(Row(number, list(values)))
     except Exception as exc:  # a damaged sheet raises XML, zip or value errors
         raise UnreadableFile(

@@ -27,6 +27,8 @@ class SigningKeyError(Exception):
     """A signing key is missing, unreadable, or the passphrase is wrong."""
 
     code = "keys:unavailable"
+    #: The service cannot sign, through no fault of the request: unavailable, not a conflict.
+    http_status = 503
 
 
 def _key_path(key_id_hex: str) -> Path:
@@ -38,6 +40,65 @@ def _key_path(key_id_hex: str) -> Path:
 def _passphrase() -> bytes | None:
     value = current_app.config.get("KEY_PASSPHRASE")
     return value.encode("utf-8") if value else None
+
+
+def check_signing_key(instance_path: str, passphrase: str | None, database_url: str) -> None:
+    """Open the private key of the ledger's key in use (from the database), so that a process
+    deployed without the instance's ``ledger-keys/``, or with a damaged key file or a wrong
+    passphrase, stops at start with one line instead of failing every ledger write later.
+    Without a reachable database, or before the log exists, the newest key file is opened
+    (:func:`check_passphrase`).
+
+    Raises:
+        ConfigError: the key file is missing, damaged, or not opened by the passphrase.
+    """
+    from ..config import ConfigError
+
+    row = _active_key_row(database_url)
+    if row is None:
+        check_passphrase(instance_path, passphrase)
+        return
+    name, key_id = row
+    path = Path(instance_path) / KEY_DIR / f"{key_id}.pem"
+    if not path.is_file():
+        raise ConfigError(
+            f"the ledger's signing key {name} has no private key file {path}: every process "
+            "needs the instance folder's ledger-keys/ (see README, Production)"
+        )
+    try:
+        serialization.load_pem_private_key(
+            path.read_bytes(), password=passphrase.encode("utf-8") if passphrase else None
+        )
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"the ledger's signing key file {path} cannot be read: it is damaged, or "
+            "EXPERTDRAW_KEY_PASSPHRASE does not open it"
+            + ("" if passphrase else " (set the passphrase if the key is encrypted)")
+        ) from None
+
+
+def _active_key_row(database_url: str) -> tuple[str, str] | None:
+    """The name and key id of the ledger's key in use; None when the database cannot be read
+    (another check reports that), has no log yet, or is a SQLite file not yet made."""
+    url = sa.engine.make_url(database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("signing_keys"):
+                return None
+            row = conn.execute(
+                sa.text(
+                    "SELECT name, key_id FROM signing_keys WHERE to_seq IS NULL "
+                    "ORDER BY id DESC LIMIT 1"
+                )
+            ).first()
+    except sa.exc.SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+    return (row[0], row[1]) if row else None
 
 
 def check_passphrase(instance_path: str, passphrase: str | None) -> None:

@@ -171,6 +171,12 @@ def _checked(spec: ProjectSpec, user: User, now: datetime, kept: str | None = No
         raise ServiceError("invalid:separation", "separation is venue or room", "separation")
     if not 1 <= spec.max_per_group <= 10:
         raise ServiceError("invalid:max_per_group", "max_per_group is 1 to 10", "max_per_group")
+    if not 0 <= spec.tenderer_representatives <= 10:
+        raise ServiceError(
+            "invalid:tenderer_representatives",
+            "tenderer_representatives is 0 to 10",
+            "tenderer_representatives",
+        )
     if spec.region_policy not in REGION_POLICIES:
         raise ServiceError("invalid:region_policy", "unknown region policy", "region_policy")
     if db.session.get(Region, spec.region) is None:
@@ -219,6 +225,7 @@ def _apply(
     project.separation = spec.separation
     project.max_per_group = spec.max_per_group
     project.region_policy = spec.region_policy
+    project.tenderer_representatives = spec.tenderer_representatives
     project.strata = [
         Stratum(
             position=i,
@@ -486,6 +493,7 @@ def summary(project: Project) -> dict[str, Any]:
         "separation": project.separation,
         "max_per_group": project.max_per_group,
         "region_policy": project.region_policy,
+        "tenderer_representatives": project.tenderer_representatives,
         "allow_no_entropy": project.allow_no_entropy,
         "awarded_at": project.awarded_at,
         "strata": [

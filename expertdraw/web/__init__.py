@@ -20,6 +20,9 @@ from . import access, errors, i18n, templating
 babel = Babel()
 csrf = CSRFProtect()
 
+#: The largest page request body, an import's file with it.
+UPLOAD_LIMIT = 16 * 1024 * 1024
+
 
 def init_app(app: Flask) -> None:
     """Register Flask-Babel, CSRF protection (the JSON API checks its own), the page blueprints,
@@ -55,8 +58,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.DEFAULT_LOCALE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", i18n.DEFAULT_TIMEZONE)
     app.config.setdefault("LOGIN_VIEW", "web.login")
-    # Uploads (imports) up to 16 MB; the API sets its own, smaller limit per request.
-    app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    # Uploads (imports) up to 16 MB; the API sets its own, smaller limit per request. Flask's
+    # defaults hold the key (None: no limit), so setdefault would keep that.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = UPLOAD_LIMIT
     babel.init_app(app, locale_selector=i18n.select_locale)
     csrf.init_app(app)
     csrf.exempt(api_bp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from ..api.framework import MAX_INT_PARAM
 from ..input_text import has_control
 from ..services.errors import Forbidden, NotFound, ServiceError
+from ..services.keys import SigningKeyError
 from .forms import message_for
 
 
@@ -101,11 +102,25 @@ def _refuse_impossible_ids() -> Any:
     return None
 
 
+def _signing_key(exc: SigningKeyError) -> Any:
+    """The ledger cannot be signed (its key file is gone or unreadable): nothing was changed,
+    and the administrator must act; the details go to the log, not to the page."""
+    current_app.logger.error("ledger signing key unavailable: %s", exc)
+    if request.blueprint == "api":
+        return _for_api(exc)
+    return _page(
+        503,
+        _("The service cannot record this now"),
+        _("The ledger cannot be signed now; nothing was changed. Tell the administrator."),
+    )
+
+
 def init_app(app: Flask) -> None:
     """Register the error pages."""
     app.before_request(_refuse_control_characters)
     app.before_request(_refuse_impossible_ids)
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(ServiceError, _service)
+    app.register_error_handler(SigningKeyError, _signing_key)
     for status in (400, 403, 404, 405, 413, 429):
         app.register_error_handler(status, _http)

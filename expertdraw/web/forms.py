@@ -19,6 +19,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..api.framework import MAX_INT_PARAM
 from ..extensions import db
 
 ERRORS: dict[str, Any] = {
@@ -49,6 +50,7 @@ ERRORS: dict[str, Any] = {
         "Only an admin may choose a regional exclusion looser than the centre's rule."
     ),
     "invalid:max_per_group": _l("At most 1 to 10 members per employer."),
+    "invalid:tenderer_representatives": _l("Enter the number of representatives, 0 to 10."),
     "committee:empty": _l("Add at least one stratum."),
     "committee:size": _l("A committee has five or more members."),
     "committee:odd": _l("A committee has an odd number of members."),
@@ -281,11 +283,14 @@ FIRST_YEAR, LAST_YEAR = 2000, 2099
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+_LOCAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2})?")
+
+
 def parse_local(text: str) -> datetime | None:
     """A ``datetime-local`` value (``YYYY-MM-DDTHH:MM``) in the local zone, as aware UTC;
     None when it is not one, or not in this century."""
     text = (text or "").strip()
-    if not text or not text.isascii():
+    if not _LOCAL_TIME.fullmatch(text):  # a day alone would be taken as its midnight
         return None
     try:
         local = datetime.fromisoformat(text)
@@ -318,11 +323,13 @@ def parse_day(text: str | None) -> date | None:
 
 
 def parse_int(text: Any, default: int | None = None) -> int | None:
-    """An integer from a form field, or ``default`` when empty or not a number."""
+    """An integer from a form field, or ``default`` when empty, not a number, or beyond the
+    database's integers (no count, id or sequence number of the service is that large)."""
     try:
-        return int(str(text).strip())
+        value = int(str(text).strip())
     except (TypeError, ValueError):
         return default
+    return value if -MAX_INT_PARAM <= value <= MAX_INT_PARAM else default
 
 
 #: No list has more pages: a larger number would only overflow the database's integers.

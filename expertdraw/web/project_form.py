@@ -62,6 +62,18 @@ def all_fields(values: Mapping[str, Any]) -> set[str]:
     return names
 
 
+def _whole(state: FormState, name: str, default: int, message: str) -> int | None:
+    """A whole number field: ``default`` when left empty; anything else that is not a number
+    is an error beside the field (never quietly the default). The service checks the range."""
+    text = str(state.get(name)).strip()
+    if not text:
+        return default
+    value = parse_int(text)
+    if value is None:
+        state.add(name, message)
+    return value
+
+
 def _time(state: FormState, name: str, missing: str | None) -> datetime | None:
     text = state.get(name).strip()
     if not text:
@@ -114,8 +126,10 @@ def parse(state: FormState) -> ParsedProject:
     start = _time(state, "window_start", _("Enter when the evaluation window starts."))
     end = _time(state, "window_end", _("Enter when the evaluation window ends."))
     deadline = _time(state, "bid_deadline", None)
-    max_per_group = parse_int(state.get("max_per_group"), 1)
-    representatives = parse_int(state.get("tenderer_representatives"), 0)
+    max_per_group = _whole(state, "max_per_group", 1, _("At most 1 to 10 members per employer."))
+    representatives = _whole(
+        state, "tenderer_representatives", 0, _("Enter the number of representatives, 0 to 10.")
+    )
     strata, rows = _strata(state)
     if not state.ok or start is None or end is None:
         return ParsedProject(None, rows)
@@ -132,9 +146,9 @@ def parse(state: FormState) -> ParsedProject:
         bid_deadline=deadline,
         strata=strata,
         separation=state.get("separation") or "venue",
-        max_per_group=max_per_group or 1,
+        max_per_group=max_per_group if max_per_group is not None else 1,
         region_policy=state.get("region_policy") or None,
-        tenderer_representatives=representatives or 0,
+        tenderer_representatives=representatives if representatives is not None else 0,
     )
     return ParsedProject(spec, rows)
 
@@ -173,7 +187,7 @@ def values_of(project: Any) -> dict[str, str]:
         "separation": summary["separation"],
         "max_per_group": str(summary["max_per_group"]),
         "region_policy": summary["region_policy"],
-        "tenderer_representatives": "0",
+        "tenderer_representatives": str(summary["tenderer_representatives"]),
     }
     for row, stratum in enumerate(summary["strata"]):
         for name in STRATUM_FIELDS:

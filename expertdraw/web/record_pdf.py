@@ -142,6 +142,12 @@ def _project(data: dict[str, Any]) -> list[Flowable]:
             _text(_("Members per employer at most")),
             _text(project["max_per_group"]),
         ],
+        [
+            _text(_("Tenderer representatives (not drawn)")),
+            _text(project["tenderer_representatives"]),
+            _text(_("Regional exclusion")),
+            _text(label("region_policy", project["region_policy"])),
+        ],
     ]
     return [_heading(_("Project")), _table(rows, [85, 165, 85, WIDTH - 335], spans=[1])]
 
