@@ -36,11 +36,21 @@ PERSONAL_DATA = re.compile(
 _DIGIT_BREAKS = re.compile(r"(?<=[0-9])[\s\-.·()]+(?=[0-9Xx])")
 
 
+#: A word that is a date or a time of day (``2027-02-21``, ``2027/2/21``, ``2027年2月21日``,
+#: ``21:30``): a lottery draw is named by its issue number and date, and the two read as
+#: one long number once the spaces between them are taken out.
+_DATE_OR_TIME = re.compile(
+    r"[0-9]{4}[-/.年][0-9]{1,2}[-/.月][0-9]{1,2}日?|[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?"
+)
+
+
 def comparable(text: str) -> str:
     """``text`` as the personal-data check reads it: full-width forms folded (NFKC), the
-    ideographic full stop read as a dot, and what separates the digits of a number removed
-    (``138 1234-5678`` reads ``13812345678``)."""
+    ideographic full stop read as a dot, words that are dates or times set apart, and what
+    separates the digits of a number removed (``138 1234-5678`` reads ``13812345678``)."""
     folded = unicodedata.normalize("NFKC", text).replace("。", ".").replace("．", ".")
+    words = re.split(r"(\s+)", folded)
+    folded = "".join("|" if _DATE_OR_TIME.fullmatch(word) else word for word in words)
     return _DIGIT_BREAKS.sub("", folded)
 
 

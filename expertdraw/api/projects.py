@@ -310,12 +310,15 @@ def dry_run(code: str) -> Any:
     response=DrawOut,
     status=201,
     idempotency="optional",
+    rate_limited=True,
     summary="Request (announce) a draw",
 )
 def request_draw(code: str, body: DrawRequestIn, idempotency_key: str | None) -> DrawOut:
     """Announces the draw with its commitment. With ``none`` entropy (only where the project
     allows it) the draw completes at once. A retried request with the same ``Idempotency-Key``
-    returns the same draw and never draws twice."""
+    returns the same draw and never draws twice. A project manager's request refused as not
+    feasible names the rule, not the counts; after five such refusals in a day, 429
+    ``rate-limited:draw-requests``."""
     project = projects.get_project(code, _user())
     entropy = body.entropy.model_dump(exclude_none=True)
     with draws.kept_after_commit():
@@ -323,5 +326,5 @@ def request_draw(code: str, body: DrawRequestIn, idempotency_key: str | None) ->
             project, _user(), entropy, algorithm=body.algorithm, idempotency_key=idempotency_key
         )
         if draw.state == "announced" and draw.entropy.get("kind") == "none":
-            draw = draws.complete(draw, "", _user())
+            draw = draws.complete(draw, "", _user(), recheck=not draws.announced_just_now(draw))
         return draw_out(draw)

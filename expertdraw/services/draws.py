@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import secrets
 import threading
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .. import clock
 from ..domain import draw as engine
@@ -29,9 +30,12 @@ from ..domain.canonical import CanonicalError
 from ..domain.ledger import format_time
 from ..extensions import db
 from ..input_text import visible_text
+from ..logfmt import event
 from ..models import Draw, LedgerEntry, Project, Snapshot, User, Witness
 from . import ledger, pool, projects, rules_record, seating
-from .errors import Conflict, Forbidden, NotFound, ServiceError
+from .errors import Conflict, Forbidden, NotFound, ServiceError, TooMany
+
+log = logging.getLogger(__name__)
 
 SCORE = engine.SCORE
 
@@ -303,6 +307,54 @@ def entropy_deadline(spec: dict[str, Any], project: Project, now: datetime) -> d
     return wanted if latest <= now else min(wanted, latest)
 
 
+#: How many of a project manager's draw requests may be refused as not feasible in a day.
+#: Each refusal says whether the pool, other committees' seats counted, can meet a request;
+#: trials without end would tell who sits where (the dry run leaves those seats out).
+REFUSALS_PER_DAY = 5
+
+
+def _is_manager(user: User | None) -> bool:
+    return user is not None and user.role == "project_manager"
+
+
+def _refusal_limit() -> tuple[Any, Any, str]:
+    from limits import parse
+
+    from ..auth import limiter
+
+    return limiter().limiter, parse(f"{REFUSALS_PER_DAY} per day"), "draw-refused"
+
+
+def _check_refusals(user: User | None) -> None:
+    """Refuse a project manager's request once the day's refusals are spent (429), before
+    any pool is read. A failing limit store allows the request (logged)."""
+    if not _is_manager(user):
+        return
+    strategy, item, name = _refusal_limit()
+    try:
+        allowed = strategy.test(item, name, str(user.id))
+    except Exception:  # the store (Redis) is down: not limiting beats refusing every draw
+        log.exception("draw refusal limit storage failed; not limiting")
+        return
+    if not allowed:
+        raise TooMany(
+            "rate-limited:draw-requests",
+            f"{REFUSALS_PER_DAY} draw requests of yours were refused as not feasible today: "
+            "check the request with the dry run, or ask a supervisor",
+        )
+
+
+def _count_refusal(user: User | None) -> None:
+    """Count a project manager's request refused as not feasible."""
+    if not _is_manager(user):
+        return
+    strategy, item, name = _refusal_limit()
+    try:
+        strategy.hit(item, name, str(user.id))
+    except Exception:
+        log.exception("draw refusal limit storage failed; not counting")
+
+
 def announce(
     project: Project,
     user: User,
@@ -336,6 +388,7 @@ def announce(
             "window_start",
         )
     spec = entropy_spec(project, entropy_request, now)
+    _check_refusals(user)
     # The pool is built before taking the ledger lock, so that announcements of different
     # projects build their pools in parallel; only numbering and recording are serialised.
     built = pool.build_pool(project, strata_request(project), rules(), family=project.code)
@@ -346,6 +399,7 @@ def announce(
     if built.stale_blocked:  # the engine checks the rest of feasibility as it announces
         reason = f"stale-data:share:{built.stale_blocked[0]}"
         db.session.rollback()
+        _count_refusal(user)
         raise ServiceError(reason, f"the request cannot be met: {reason}")
     return _announce(project, user, snapshot, built.excluded, spec, algorithm, now, idempotency_key)
 
@@ -457,7 +511,11 @@ def _announce(
     except engine.DrawError as exc:
         db.session.rollback()
         if exc.code.startswith("infeasible:"):
-            raise ServiceError(exc.code, f"the request cannot be met: {exc}") from None
+            _count_refusal(user)
+            # A project manager is told which rule fails, not the counts: with other
+            # committees' seats in them, they would tell who sits where (see dry_run).
+            said = exc.code if _is_manager(user) else str(exc)
+            raise ServiceError(exc.code, f"the request cannot be met: {said}") from None
         raise ServiceError(exc.code, str(exc)) from None
     body, encoded = announcement.body, announcement.encoded
     # Beyond draw.md's members (ledger.md §6: bodies may carry more): the region rule the
@@ -508,6 +566,7 @@ def _announce(
         if draw in db.session:
             db.session.expunge(draw)
         raise
+    draw.announced_here_now = True  # type: ignore[attr-defined]  # see announced_just_now
     _remember_announced(
         announcement.snapshot.draw,  # not draw.id: the commit expired it
         _Announced(body["snapshot_hash"], body["commitment"], encoded, announcement.snapshot, body),
@@ -641,13 +700,27 @@ def witnesses_of(draw: Draw) -> list[Witness]:
     )
 
 
+def announced_just_now(draw: Draw) -> bool:
+    """Whether ``draw`` is the object this very request announced (not an earlier draw
+    found again by its idempotency key): completed at once, nothing can have changed since
+    its pool was read but in the same instant, so its committee needs no re-check."""
+    return bool(getattr(draw, "announced_here_now", False))
+
+
 def complete(
-    draw: Draw, entropy_value: Any, user: User | None, *, now: datetime | None = None
+    draw: Draw,
+    entropy_value: Any,
+    user: User | None,
+    *,
+    now: datetime | None = None,
+    recheck: bool = True,
 ) -> Draw:
     """Take the entropy, draw members, alternates and seats, book and notify (commits).
 
     An ``insufficient:*`` result, or seats booked by other draws since the snapshot, fails
-    the draw with its secret, entropy value and seed revealed.
+    the draw with its secret, entropy value and seed revealed. With ``recheck`` the seated
+    committee is then judged again (:func:`_recheck_committee`); without it, for a draw
+    completed in the same step that built its pool (:func:`announced_just_now`).
     """
     now = now or clock.now()
     if draw.state != "announced":
@@ -709,7 +782,7 @@ def complete(
     ledger.issue_checkpoint(now, with_entries=True)
     db.session.commit()
     if kind == "draw.completed":
-        if draw.root_id is None or here is None:
+        if recheck:
             _recheck_committee(draw, now)
         seating.after_commit(draw)
     elif draw.root_id is not None:
@@ -723,14 +796,18 @@ def _recheck_committee(draw: Draw, now: datetime) -> None:
     The candidates were judged when the draw was announced, which may be hours before its
     entropy came; a change committed since (a bidder added, an expert suspended, a conflict
     declared) found no committee to re-check then. Judged now, it is a later-found exclusion
-    (rules.md) and replaces the member in the ledger, as it would a minute later. Not for a
-    supplementary draw completed in the very replacement that built its pool a moment before:
-    re-checking there would replace within a replacement.
+    (rules.md) and replaces the member in the ledger, as it would a minute later. The draw
+    is committed by then: a re-check that cannot finish (a member replaced meanwhile by
+    another request) is logged, never turned into a failure of the completion.
     """
     from . import replacements
 
     root = draw if draw.root_id is None else db.session.get(Draw, draw.root_id)
-    replacements.recheck_members(root, dict(ledger.SYSTEM), now)
+    try:
+        replacements.recheck_members(root, dict(ledger.SYSTEM), now)
+    except (ServiceError, SQLAlchemyError) as exc:
+        db.session.rollback()
+        log.error(event("draw.recheck_failed", draw=draw.id, error=type(exc).__name__))
     db.session.commit()  # ends the reads' transaction (SQLite: it would hold off writers)
 
 

@@ -355,7 +355,9 @@ def _announce_prepared(
         project, user, snapshot, excluded, entropy, root.algorithm, now, root_id=root.id
     )
     if sub.entropy.get("kind") == "none":
-        draws.complete(sub, "", None, now=now)
+        # In the replacement that built its pool a moment before: re-checking here would
+        # replace within a replacement.
+        draws.complete(sub, "", None, now=now, recheck=False)
     return sub
 
 
@@ -521,7 +523,10 @@ def recheck_members(
         reasons = set(el.exclusions(fact, facts, rules)) & LATER_FOUND
         if reasons:
             reason = "ineligible" if reasons <= INELIGIBLE else "conflict"
-            bodies.append(replace_member(member, reason, actor, now))
+            try:
+                bodies.append(replace_member(member, reason, actor, now))
+            except Conflict:
+                continue  # replaced meanwhile by another request: already off the committee
     return bodies
 
 

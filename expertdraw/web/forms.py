@@ -93,6 +93,10 @@ ERRORS: dict[str, Any] = {
     ),
     "conflict:notice": _l("This notice can no longer be answered."),
     "checkin:not-seated": _l("This code has no accepted, current seat."),
+    "rate-limited:draw-requests": _l(
+        "Five of your draw requests were refused today as not feasible: check the request with "
+        "the dry run, or ask a supervisor."
+    ),
     "rate-limited:declarations": _l(
         "At most 5 conflicts can be declared in a day. Ask the trading centre to record more."
     ),

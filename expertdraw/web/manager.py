@@ -221,7 +221,7 @@ def request_draw(code: str) -> Response | tuple[str, int]:
         draw_form.place_error(state, exc)
         return _project_page(project, form=state), exc.http_status
     if draw.state == "announced" and draw.entropy.get("kind") == "none":
-        draw = draws.complete(draw, "", _user())
+        draw = draws.complete(draw, "", _user(), recheck=not draws.announced_just_now(draw))
     _flash_announced(draw)
     return redirect(url_for("manager.draw", draw_id=draw.id))
 

@@ -8,15 +8,17 @@ supplementary draw keeps the stale-data limit the main draw keeps.
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
 from expertdraw.models import Alternate, Draw, Expert, Member, Notice, Organisation
-from expertdraw.services import draws, experts, ledger, notices, pool, projects
-from expertdraw.services.errors import Forbidden
+from expertdraw.services import draws, experts, export, ledger, notices, pool, projects
+from expertdraw.services.errors import Forbidden, ServiceError, TooMany
 from expertdraw.services.projects import strata_request
 from tests.integration import centre as c
+from tests.verifier import run_verifier
 
 
 def _all_experts_local() -> None:
@@ -236,3 +238,97 @@ def test_a_bidder_added_while_the_draw_awaits_its_entropy_is_checked_at_completi
     assert not set(_active_codes(draw.id)) & staff
     replaced = ledger.entry_bodies("draw.replaced", draw.id)
     assert [(b["reason"], b["out"] in staff) for b in replaced] == [("conflict", True)]
+
+
+FIVE_NO_ALTERNATES = [projects.StratumSpec("technical", "A0101", "technical", 5, 0)]
+
+
+@pytest.mark.parametrize("other_process", [False, True])
+def test_a_supplementary_draws_completion_judges_its_newcomers(app, tmp_path, other_process):
+    """A candidate of ``D-R1`` suspended while ``D-R1`` awaits its witness is replaced when
+    ``D-R1`` completes, whichever process completes it; the bundle still verifies."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        draw = _draw(centre, "P-SUB", strata=FIVE_NO_ALTERNATES)
+        member, code = _members(draw.id)[0]
+        notice = db.session.scalar(sa.select(Notice).where(Notice.member_id == member.id))
+        notices.answer(c.expert_user(code), notice.id, accept=False, reason="ill")
+        sub = draws.get_draw(f"{draw.id}-R1")
+        assert sub.state == "announced"
+        offered = {c["id"] for s in draws.snapshot_of(sub.id)["strata"] for c in s["candidates"]}
+        for expert in offered:
+            experts.set_status(expert, "suspended", "investigation", centre.users["admin"])
+        if other_process:
+            draws._ANNOUNCED.clear()
+        draws.add_witness(draws.get_draw(sub.id), centre.users["sup1"], "b")
+    assert not set(_active_codes(draw.id)) & offered
+    bundle = tmp_path / "bundle"
+    export.write_bundle(bundle)
+    verdict = run_verifier(bundle, "--replay", "--entry-signatures")
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+
+
+def test_a_member_replaced_meanwhile_does_not_fail_the_completion(app, monkeypatch):
+    """The completion is committed before its re-check: a member another request replaced
+    meanwhile is passed over, the others are still judged, and the completion answers."""
+    from expertdraw.services import replacements
+
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        project = _register(centre, "P-RACE")
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        snapshot = draws.snapshot_of(draw.id)
+        for stratum in snapshot["strata"]:
+            for candidate in stratum["candidates"]:
+                experts.set_status(
+                    candidate["id"], "suspended", "investigation", centre.users["admin"]
+                )
+        real, calls = replacements.replace_member, []
+
+        def replaced_first_elsewhere(member, reason, actor, now=None):
+            calls.append(member.id)
+            if len(calls) == 1:
+                real(member, "conflict", dict(ledger.SYSTEM), now)  # "another request"
+            return real(member, reason, actor, now)
+
+        monkeypatch.setattr(replacements, "replace_member", replaced_first_elsewhere)
+        completed = draws.add_witness(draw, centre.users["sup1"], "w")
+    assert completed.state == "completed"
+    assert len(calls) == 5 and _active_codes(draw.id) == []
+
+
+def test_a_managers_refused_request_names_the_rule_not_the_counts(app):
+    """The refusal of a request the pool cannot meet would tell a manager how many experts
+    other committees hold (the dry run leaves them out): it names the rule only, and after
+    five refusals in a day the manager's requests wait (429)."""
+    big = [projects.StratumSpec("technical", "A0101", "technical", 21, 1)]
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        _draw(centre, "P-SEATED")  # a committee in the same window
+        project = _register(centre, "P-BIG", strata=big)
+        for _attempt in range(draws.REFUSALS_PER_DAY):
+            with pytest.raises(ServiceError) as refused:
+                draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+            assert refused.value.code == "infeasible:candidates:technical"
+            assert str(refused.value).endswith("infeasible:candidates:technical")
+        with pytest.raises(TooMany) as waiting:
+            draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        assert waiting.value.code == "rate-limited:draw-requests"
+        # An admin's request is told the counts, and is not limited.
+        with pytest.raises(ServiceError) as told:
+            draws.announce(project, centre.users["admin"], {"kind": "witness", "witnesses": 1})
+        assert "candidates for 21 members" in str(told.value)
+    assert db.session.scalars(sa.select(Draw.id).where(Draw.project_id == project.id)).all() == []
+
+
+def test_a_lottery_source_names_its_issue_and_date(app):
+    """draw.md §3.1: a source is "a description and a date"; an issue number beside a date
+    is no identity number."""
+    sources = ["福利彩票 双色球 2026138 2027-02-21", "超级大乐透 26021 2027-02-21 21:30"]
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        project = _register(centre, "P-LOTTO")
+        draw = draws.announce(
+            project, centre.users["pm"], {"kind": "public-lottery", "sources": sources}
+        )
+    assert ledger.entry_body("draw.announced", draw.id)["entropy"]["sources"] == sources

@@ -1,0 +1,63 @@
+"""What text bound for the ledger may carry: no identity number, mobile number or e-mail
+address however it is written; dates, times and lottery issue numbers are no personal data."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from expertdraw.input_text import carries_personal_data
+
+SEPARATORS = st.sampled_from(["", " ", "-", ".", " - ", "·"])
+
+
+def _spaced(digits: str, cuts: list[int], separator: str) -> str:
+    """``digits`` with ``separator`` at the positions ``cuts``."""
+    out, last = [], 0
+    for cut in sorted(set(cuts)):
+        out.append(digits[last:cut])
+        last = cut
+    out.append(digits[last:])
+    return separator.join(part for part in out if part)
+
+
+@given(
+    st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    st.lists(st.integers(1, 10), max_size=3),
+    SEPARATORS,
+    st.sampled_from(["", "+86 ", "0086"]),
+)
+def test_a_mobile_number_is_found_however_it_is_spaced(number, cuts, separator, prefix):
+    assert carries_personal_data(f"联系人 {prefix}{_spaced(number, cuts, separator)} 王")
+
+
+@given(
+    st.from_regex(r"[1-6][0-9]{16}[0-9X]", fullmatch=True),
+    st.lists(st.integers(1, 17), max_size=3),
+    SEPARATORS,
+)
+def test_an_identity_number_is_found_however_it_is_spaced(number, cuts, separator):
+    assert carries_personal_data(_spaced(number, cuts, separator))
+
+
+@given(
+    st.integers(1, 9999999),
+    st.dates(),
+    st.sampled_from(["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"]),
+    st.sampled_from(["", " 21:30", " 20:30:00"]),
+)
+def test_a_lottery_issue_number_with_its_date_is_no_personal_data(issue, day, form, time):
+    """draw.md §3.1: a source is "a description and a date"; an issue number next to a date
+    would read as a 15-digit identity number if the date's separators were taken out."""
+    when = day.strftime(form).replace("年0", "年").replace("月0", "月")
+    assert not carries_personal_data(f"福利彩票 双色球 {issue} {when}{time}")
+    assert not carries_personal_data(f"体育彩票 {when} 第{issue}期{time}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["witness@example.cn", "见证人：王伟 wangwei@gov.cn", "ID 530102197503120011", "13812345678"],
+)
+def test_addresses_and_numbers_written_plainly_are_found(text):
+    assert carries_personal_data(text)
