@@ -170,6 +170,9 @@ class LeasedScheduler:
         self._term: Term | None = None
         self._synced_epoch: int | None = None
         self._job_locks = {name: threading.Lock() for name in self.specs}
+        #: Recoveries submitted and not yet done, so that a tick does not submit one again.
+        self._recovering: set[tuple[str, datetime]] = set()
+        self._recovering_lock = threading.Lock()
         self._stopping = threading.Event()
         self._draining = False
         self._stopped = False
@@ -293,23 +296,40 @@ class LeasedScheduler:
         for name, slot in scheduling.recoverable(term, self.settings.policy):
             if name not in self.specs:
                 continue
+            with self._recovering_lock:
+                if (name, slot) in self._recovering:
+                    continue  # submitted at an earlier tick, not done yet
+                self._recovering.add((name, slot))
             log.info(event("job.recovering", job=name, slot=slot))
-            self._executor.submit_recovery(lambda n=name, s=slot: self._run_guarded(n, s))
+            self._executor.submit_recovery(lambda n=name, s=slot: self._recover_slot(n, s))
 
-    def _run_guarded(self, name: str, slot: datetime) -> None:
+    def _recover_slot(self, name: str, slot: datetime) -> None:
+        """Run a recovered slot unless a run of its job is under way: then it is left for a
+        later tick, never waited for, so that one long job cannot hold every thread of the
+        pool and stop the other jobs (timeouts, checkpoints, lists opening)."""
         try:
-            self.run_slot(name, slot)
+            self.run_slot(name, slot, wait=False)
         except Exception:
             log.exception(event("job.error", job=name, slot=slot))
+        finally:
+            with self._recovering_lock:
+                self._recovering.discard((name, slot))
 
-    def run_slot(self, name: str, slot: datetime) -> str:
-        """Run job ``name`` for ``slot`` (once, fenced by the lease); returns the outcome."""
+    def run_slot(self, name: str, slot: datetime, *, wait: bool = True) -> str:
+        """Run job ``name`` for ``slot`` (once, fenced by the lease); returns the outcome.
+        Without ``wait``, a run of the same job under way makes it return ``"busy"``."""
         spec = self.specs.get(name)
         if spec is None:
             log.error(event("job.unknown", job=name, slot=slot))
             return "unknown"
-        with self._job_locks[name], self.app.app_context():
-            return scheduling.execute(self._term, name, slot, spec.target, self.settings.policy)
+        lock = self._job_locks[name]
+        if not lock.acquire(blocking=wait):
+            return "busy"
+        try:
+            with self.app.app_context():
+                return scheduling.execute(self._term, name, slot, spec.target, self.settings.policy)
+        finally:
+            lock.release()
 
 
 def _same(job: Any, spec: JobSpec) -> bool:

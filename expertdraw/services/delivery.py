@@ -208,10 +208,13 @@ def delivery_state(notice_id: str, kind: str = "notice") -> dict[str, str]:
 
 
 def queue_withdrawals(notice_ids: Iterable[str], now: datetime) -> int:
-    """Tell the experts of these notices, on each channel that delivered the notice to them,
-    that its seat is withdrawn (the caller commits). A notice not delivered yet needs no such
-    message: its delivery is cancelled instead. The inbox shows the notice as withdrawn.
-    Returns how many messages were queued."""
+    """Tell the experts of these notices, on each channel that may have brought them the
+    notice, that its seat is withdrawn (the caller commits). A channel may have brought it
+    once a send was tried: delivered, being sent right now, or failed in a way that leaves it
+    open whether the operator took it (a timeout); only a notice never tried needs no such
+    message, its delivery being cancelled instead. A withdrawal waits for a send still in
+    flight (see :func:`_prepare`). The inbox shows the notice as withdrawn. Returns how many
+    messages were queued."""
     ids = list(notice_ids)
     if not ids:
         return 0
@@ -220,7 +223,7 @@ def queue_withdrawals(notice_ids: Iterable[str], now: datetime) -> int:
             Delivery.notice_id.in_(ids),
             Delivery.kind == "notice",
             Delivery.channel != "inbox",
-            Delivery.status == "delivered",
+            Delivery.attempts > 0,
         )
     ).all()
     for notice_id, channel in delivered:
@@ -246,26 +249,49 @@ def deliver_due(
     now = now or clock.now()
     if channels is None:
         channels = configured_channels(current_app.config)
+    started = clock.now()  # the run's own time goes by (a frozen clock in tests stands still)
+    down: set[str] = set()
     tried = 0
-    for delivery_id in _due_ids(now, limit):
-        attempts = _claim(delivery_id, now, backoff)
+    for delivery_id, channel in _due_ids(now, limit):
+        if channel in down:
+            continue  # left due for the next run: this run found the channel unreachable
+        # Each claim and outcome at its own moment: a run held up by a slow channel must not
+        # record late sends as sent at its start, nor let its claims expire as they are made.
+        at = now + (clock.now() - started)
+        attempts = _claim(delivery_id, at, backoff)
         if attempts is None:
             continue
         tried += 1
-        _process(delivery_id, attempts, now, channels, backoff)
+        error = _process(delivery_id, attempts, at, channels, backoff, started, now)
+        if error in UNREACHABLE:
+            down.add(channel)
+            log.warning(event("delivery.channel_down", channel=channel, error=error))
     return tried
 
 
-def _due_ids(now: datetime, limit: int) -> list[int]:
-    """Ids of due deliveries, oldest first; includes claims left by a process that died."""
+#: Failures that say the channel itself (the relay, the gateway) cannot be reached now: the
+#: rest of a run leaves that channel's deliveries for the next run, so that a hung relay
+#: holds up no other channel's notices behind its timeouts.
+UNREACHABLE = frozenset(
+    {"smtp:connect", "smtp:timeout", "smtp:disconnected", "http:connect", "http:timeout"}
+)
+
+
+def _due_ids(now: datetime, limit: int) -> list[tuple[int, str]]:
+    """Ids and channels of due deliveries, oldest first; includes claims left by a process
+    that died."""
     d = DELIVERIES.c
-    ids = list(
-        db.session.scalars(
-            sa.select(d.id).where(_due(now)).order_by(d.next_attempt_at, d.id).limit(limit)
+    rows = [
+        (row[0], row[1])
+        for row in db.session.execute(
+            sa.select(d.id, d.channel)
+            .where(_due(now))
+            .order_by(d.next_attempt_at, d.id)
+            .limit(limit)
         )
-    )
+    ]
     db.session.commit()
-    return ids
+    return rows
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
@@ -300,8 +326,13 @@ def _process(
     now: datetime,
     channels: Mapping[str, Channel],
     backoff: Backoff,
-) -> None:
-    """Prepare, send and record one claimed delivery; database errors propagate."""
+    started: datetime | None = None,
+    run_start: datetime | None = None,
+) -> str | None:
+    """Prepare, send and record one claimed delivery; returns the failure's code (None when
+    sent or cancelled). ``now`` is the claim's time; with ``started`` (when the run began by
+    the clock, standing for ``run_start``) the outcome is timed when the send returns.
+    Database errors propagate."""
     try:
         try:
             outgoing = _prepare(delivery_id)
@@ -322,7 +353,13 @@ def _process(
         status, error, next_at = _failed(failure, attempts, now, backoff)
     else:
         status, error, next_at = "delivered", None, None
-    _record(delivery_id, attempts, now, status, error, next_at)
+    done = now
+    if started is not None and run_start is not None:
+        done = run_start + (clock.now() - started)
+        if next_at is not None:
+            next_at += done - now
+    _record(delivery_id, attempts, done, status, error, next_at)
+    return error if status in ("retrying", "failed") else None
 
 
 def _failed(
@@ -343,6 +380,9 @@ def _prepare(delivery_id: int) -> _Outgoing:
     withdrawal = delivery.kind == "withdrawal"
     if notice.status in CLOSED_NOTICE_STATUSES and not withdrawal:
         raise _Cancelled(f"notice:{notice.status}")
+    if withdrawal and _notice_in_flight(delivery.notice_id, delivery.channel):
+        # Sent now, the withdrawal could reach the expert before the notice it withdraws.
+        raise DeliveryFailed("withdrawal:notice-in-flight", retryable=True)
     if delivery.channel == "inbox":
         return _Outgoing("inbox", "", "", "")
     expert = db.session.get(Expert, notice.expert_id)
@@ -361,6 +401,20 @@ def _prepare(delivery_id: int) -> _Outgoing:
     else:
         subject, body = "", (sms_withdrawal if withdrawal else sms_text)(content, lang)
     return _Outgoing(delivery.channel, recipient, subject, body)
+
+
+def _notice_in_flight(notice_id: str, channel: str) -> bool:
+    """Whether the notice's own delivery on ``channel`` is being sent right now."""
+    return (
+        db.session.scalar(
+            sa.select(Delivery.status).where(
+                Delivery.notice_id == notice_id,
+                Delivery.channel == channel,
+                Delivery.kind == "notice",
+            )
+        )
+        == "sending"
+    )
 
 
 def _language(expert_id: int) -> str:

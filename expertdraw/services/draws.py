@@ -262,9 +262,20 @@ def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> di
             )
         not_before = request.get("not_before") or outside.next_beacon_time(now)
         try:
-            return outside.announce_beacon(not_before, announced_at=now)
+            spec = outside.announce_beacon(not_before, announced_at=now)
         except outside.EntropyError as exc:
             raise ServiceError(exc.code, str(exc), "entropy.not_before") from None
+        # The pulse must come, and the job that takes it run, before the draw's deadline, or
+        # the draw is announced only to fail (draw.md §2: refuse, announcing nothing).
+        latest = entropy_deadline(spec, project, now) - BEACON_MARGIN
+        if outside.parse_time(spec["not_before"]) > latest:
+            raise ServiceError(
+                "entropy:beacon-deadline",
+                f"the pulse time {spec['not_before']} is after this draw's deadline allows: "
+                f"choose one at or before {format_time(latest)}",
+                "entropy.not_before",
+            )
+        return spec
     if kind == "public-lottery":
         sources = request.get("sources")
         if (
@@ -286,6 +297,10 @@ def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> di
         return {"kind": "public-lottery", "sources": [s.strip() for s in sources]}
     raise ServiceError("invalid:entropy", f"unknown entropy kind {kind!r}", "entropy.kind")
 
+
+#: Between a beacon draw's pulse time and its deadline: one pulse period, and the beacon job
+#: running 15 s past the minute, with room to spare.
+BEACON_MARGIN = timedelta(minutes=2)
 
 #: A draw completes at least this long before its evaluation window starts, so that the
 #: members' notices can be answered before it (``seating.response_due``); a draw is

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import clock, logfmt, metrics
 from ..domain.canonical import canonical
-from ..domain.ledger import parse_time
+from ..domain.ledger import format_time, parse_time
 from ..extensions import db
 from ..models import LedgerEntry
 from ..models.inspection import Report
@@ -57,9 +57,10 @@ def _previous_checkpoint(kind: str, period: periods.Period) -> dict[str, Any] | 
     return content["ledger"]["checkpoint"] if content else None
 
 
-def build_content(period: periods.Period) -> dict[str, Any]:
-    """The report of ``period`` as a JSON value without floats (rates are ``"n/d"``)."""
-    return {**_figures(period), "ledger": _ledger(period)}
+def build_content(period: periods.Period, now: datetime | None = None) -> dict[str, Any]:
+    """The report of ``period`` made at ``now`` as a JSON value without floats (rates are
+    ``"n/d"``)."""
+    return {**_figures(period, now or clock.now()), "ledger": _ledger(period)}
 
 
 def _ledger(period: periods.Period) -> dict[str, Any]:
@@ -68,11 +69,12 @@ def _ledger(period: periods.Period) -> dict[str, Any]:
     return ledger_section(end, _previous_checkpoint(period.kind, period))
 
 
-def _figures(period: periods.Period) -> dict[str, Any]:
-    """Every section of the report but the ledger's."""
+def _figures(period: periods.Period, now: datetime) -> dict[str, Any]:
+    """Every section of the report but the ledger's, made at ``now``."""
     tz = periods.zone()
     begin, end = period.bounds(tz)
     begin_text, end_text = period.text_bounds(tz)
+    as_of = format_time(now)
     period_rows = rows(begin_text, end_text, DRAW_TYPES + NOTICE_TYPES)
     limits = alerts.thresholds()
     frequency, consecutive = limits["frequency"], limits["consecutive"]
@@ -101,8 +103,10 @@ def _figures(period: periods.Period) -> dict[str, Any]:
                 "days": consecutive["days"],
             },
         },
-        "stale_data": stale_share(period.end, rules().stale_days),
-        "venues": venue_utilisation(begin, end),
+        # The pool's and the venues' state is read as it stands when the report is made (a
+        # report issued late, by catch-up or on request, says so by its as_of).
+        "stale_data": {**stale_share(period.end, rules().stale_days), "as_of": as_of},
+        "venues": {**venue_utilisation(begin, end), "as_of": as_of},
     }
 
 
@@ -137,7 +141,7 @@ def issue_steps(
     if existing is not None:
         return existing, False
     yield steps.Step("report-figures", 0, ISSUE_STAGES)
-    content = _figures(period)
+    content = _figures(period, now)
     yield steps.Step("report-audit", 1, ISSUE_STAGES)
     content["ledger"] = _ledger(period)
     yield steps.Step("report-sign", 2, ISSUE_STAGES)

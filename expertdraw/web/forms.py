@@ -164,6 +164,9 @@ ERRORS: dict[str, Any] = {
     "entropy:not-before": _l(
         "The awaited pulse time must be later than the announcement. Check the server clocks."
     ),
+    "entropy:beacon-deadline": _l(
+        "The awaited pulse would come after this draw's deadline: choose an earlier pulse time."
+    ),
     "entropy:beacon-too-early": _l("This pulse is earlier than the awaited pulse time."),
     "entropy:beacon-not-first": _l("This is not the first pulse at or after the awaited time."),
     "entropy:beacon-signature": _l(

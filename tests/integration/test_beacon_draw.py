@@ -100,3 +100,23 @@ def test_an_announcement_the_ledger_would_time_after_not_before_is_refused(beaco
     assert announced is not None and announced.seq == before.seq + 1
     assert announced.time == "2026-08-31T19:08:30.000Z"
     assert ledger.entry_body("draw.announced", draw.id)["entropy"]["not_before"] > announced.time
+
+
+def test_a_pulse_time_the_deadline_would_not_wait_for_is_refused(app, beacon_project):
+    """draw.md §2: a request the service can tell cannot be met is refused, announcing
+    nothing. A pulse awaited after the draw's deadline (an hour after the announcement, by
+    default) could only let the draw fail; one in time is announced."""
+    centre, project = beacon_project
+    deadline = ANNOUNCED + timedelta(minutes=app.config["ANNOUNCE_TIMEOUT_MINUTES"])
+    with clock.frozen(ANNOUNCED):
+        for late in (deadline, deadline - draws.BEACON_MARGIN + timedelta(seconds=1)):
+            with pytest.raises(ServiceError) as refused:
+                draws.announce(project, centre.users["pm"], {"kind": "beacon", "not_before": late})
+            assert refused.value.code == "entropy:beacon-deadline"
+            assert refused.value.field == "entropy.not_before"
+        assert db.session.scalar(sa.select(sa.func.count(Draw.id))) == 0
+        in_time = deadline - draws.BEACON_MARGIN
+        draw = draws.announce(
+            project, centre.users["pm"], {"kind": "beacon", "not_before": in_time}
+        )
+    assert draw.state == "announced" and draw.deadline_at == deadline

@@ -500,3 +500,119 @@ def test_a_notice_withdrawn_before_it_was_delivered_needs_no_withdrawal(app, gat
     assert delivery_state(rows.notice.id) == {"sms": "cancelled"}
     assert delivery_state(rows.notice.id, "withdrawal") == {}
     assert gateway.calls == []
+
+
+def _status_now(delivery_id: int) -> str:
+    """A delivery's status as committed, read on a connection of its own."""
+    with db.engine.connect() as conn:
+        return conn.execute(
+            sa.select(Delivery.status).where(Delivery.id == delivery_id)
+        ).scalar_one()
+
+
+def test_a_seat_withdrawn_while_its_notice_is_being_sent_is_withdrawn_after_it(app, gateway):
+    """The notice is at the gateway when its seat is withdrawn: it arrives all the same, so
+    the expert must be told of the withdrawal too, and after the notice, never before."""
+    from expertdraw.models import Member
+    from expertdraw.services import replacements
+
+    rows = make_notice(deliveries=("sms",))
+    sms_id, member_id, notice_id = rows.deliveries[0].id, rows.member.id, rows.notice.id
+    db.session.rollback()  # SQLite: hold no lock while the job runs
+    gateway.delay = 1.5
+
+    def job() -> None:
+        with app.app_context():
+            with clock.frozen(T0):
+                deliver_due(clock.now())
+            db.session.remove()
+
+    sending = threading.Thread(target=job)
+    sending.start()
+    deadline = time.monotonic() + 10
+    while _status_now(sms_id) != "sending":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)  # the request is at the gateway now
+    replacements._release(db.session.get(Member, member_id), "ineligible", T0)
+    db.session.commit()
+    assert delivery_state(notice_id, "withdrawal") == {"sms": "queued"}
+    db.session.rollback()  # SQLite: the sender must be able to record its outcome
+    sending.join(timeout=30)
+    gateway.delay = 0.0
+    db.session.expire_all()
+    assert delivery_state(notice_id) == {"sms": "delivered"}
+    for minutes in (1, 5):
+        with clock.frozen(T0 + timedelta(minutes=minutes)):
+            deliver_due(clock.now())
+    texts = [json.dumps(call["payload"], ensure_ascii=False) for call in gateway.calls]
+    assert len(texts) == 2 and "评标撤销" not in texts[0] and "评标撤销" in texts[1]
+    assert delivery_state(notice_id, "withdrawal") == {"sms": "delivered"}
+
+
+def test_a_withdrawal_waits_while_its_notice_is_in_flight(app, gateway):
+    """Sent at once, the withdrawal could reach the phone before the notice it withdraws."""
+    rows = make_notice(deliveries=("sms",))
+    notice, sms = rows.notice, rows.deliveries[0]
+    sms.status, sms.attempts = "sending", 1
+    sms.next_attempt_at = T0 + timedelta(minutes=10)  # claimed by a sender still at work
+    notice.status = "withdrawn"
+    delivery.queue_withdrawals([notice.id], T0)
+    db.session.commit()
+    with clock.frozen(T0):
+        deliver_due(clock.now())
+    assert gateway.calls == []
+    db.session.expire_all()
+    withdrawal = db.session.scalar(
+        sa.select(Delivery).where(Delivery.notice_id == notice.id, Delivery.kind == "withdrawal")
+    )
+    assert (withdrawal.status, withdrawal.last_error) == (
+        "retrying",
+        "withdrawal:notice-in-flight",
+    )
+
+
+class _HungRelay:
+    """An SMTP server that takes the envelope and never answers the end of DATA."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import asyncio
+
+        await asyncio.sleep(30)
+        return "250 OK"
+
+
+def test_a_hung_relay_holds_up_no_other_channel(app, gateway):
+    """Once the relay is found unreachable in a run, that run leaves the other e-mails for
+    the next one instead of waiting out each one's timeout; every SMS goes at once, and each
+    outcome is recorded at the time it happened, not the run's start."""
+    from expertdraw.services.channels import InboxChannel
+    from expertdraw.services.channels.gateway import GatewayChannel
+    from expertdraw.services.channels.smtp import EmailChannel
+
+    port = _free_port()
+    controller = Controller(_HungRelay(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        rows = make_notice(members=3, deliveries=("email", "sms"), deliveries_for_all=True)
+        db.session.rollback()
+        channels = {
+            "inbox": InboxChannel(),
+            "email": EmailChannel("127.0.0.1", port, timeout=1.0),
+            "sms": GatewayChannel(url=gateway.url, secret=SECRET, kind="sms"),
+        }
+        started = time.monotonic()
+        tried = deliver_due(T0, channels=channels)
+        took = time.monotonic() - started
+    finally:
+        controller.stop()
+    assert took < 5 and tried == 4  # one e-mail tried, the three SMS
+    db.session.expire_all()
+    by_channel: dict[str, list[Delivery]] = {}
+    for row in rows.deliveries:
+        by_channel.setdefault(row.channel, []).append(db.session.get(Delivery, row.id))
+    assert [d.status for d in by_channel["sms"]] == ["delivered"] * 3
+    emails = sorted(by_channel["email"], key=lambda d: d.id)
+    assert emails[0].status == "retrying" and emails[0].last_error in delivery.UNREACHABLE
+    assert [(d.status, d.attempts) for d in emails[1:]] == [("queued", 0)] * 2
+    assert len(gateway.calls) == 3

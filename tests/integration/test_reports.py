@@ -58,6 +58,9 @@ def test_the_daily_report_covers_exactly_the_local_day(centre):
     assert day21["draws"]["requested"] == day21["draws"]["completed"] == 1
     assert day20["notices"]["sent"] == day21["notices"]["sent"] == 5
     assert _report("daily", date(2027, 2, 19)).content["draws"]["requested"] == 0
+    # Reports issued late (here by catch-up) say when the pool and the venues were counted.
+    for section in ("stale_data", "venues"):
+        assert day20[section]["as_of"] == "2027-02-22T01:00:00.000Z"
 
 
 def _ledger_counts(day: date) -> Counter:

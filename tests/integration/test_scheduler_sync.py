@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,3 +94,30 @@ def test_jobs_no_longer_defined_are_removed_from_the_store(make):
     second = make(HOURLY)
     second.tick()
     assert [job.id for job in second.apscheduler.get_jobs()] == ["hourly"]
+
+
+def test_a_slot_to_recover_waits_for_no_run_of_its_job(make, monkeypatch):
+    """A failed slot is recovered at a lease tick. While a run of the same job is under way
+    the recovery returns at once (a later tick tries again) instead of holding a pool thread
+    on the job's lock, and a tick never submits a slot already submitted: one long job cannot
+    fill the pool and stop the others (timeouts, checkpoints, lists opening)."""
+    from expertdraw.services import scheduling
+
+    scheduler = make(HOURLY)
+    slot = _hour(datetime.now(UTC)) - timedelta(hours=1)
+    monkeypatch.setattr(scheduling, "recoverable", lambda term, policy: [("hourly", slot)])
+    submitted: list[Any] = []
+    monkeypatch.setattr(scheduler._executor, "submit_recovery", submitted.append)
+    scheduler.tick()
+    scheduler.tick()
+    assert len(submitted) == 1  # the second tick finds it submitted already
+    lock = scheduler._job_locks["hourly"]
+    with lock:  # a run of "hourly" is under way
+        waited = threading.Thread(target=submitted[0])
+        waited.start()
+        waited.join(5)
+        assert not waited.is_alive()  # it did not wait for the lock
+        assert helpers.effects() == []
+    assert scheduler.run_slot("hourly", slot, wait=False) == "done"  # free again: it runs
+    scheduler.tick()
+    assert len(submitted) == 2  # done with, a later tick may submit the slot again
