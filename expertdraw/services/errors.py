@@ -12,13 +12,26 @@ class ServiceError(Exception):
         super().__init__(message)
         self.code = code
         self.field = field
+        #: Further problems of other fields found in the same check, so that one answer
+        #: lists them all (a form shows each beside its field).
+        self.more: list[ServiceError] = []
+
+    @classmethod
+    def of(cls, problems: list[ServiceError]) -> ServiceError:
+        """The first problem, carrying the others."""
+        first = problems[0]
+        first.more = problems[1:]
+        return first
 
     @property
     def errors(self) -> list[dict[str, str]] | None:
-        """The problem's field errors: the field this error names, if any."""
-        if self.field is None:
-            return None
-        return [{"field": self.field, "in": "body", "message": str(self), "type": self.code}]
+        """The problem's field errors: the field this error names, and those of ``more``."""
+        found = [
+            {"field": e.field, "in": "body", "message": str(e), "type": e.code}
+            for e in (self, *self.more)
+            if e.field is not None
+        ]
+        return found or None
 
 
 class NotFound(ServiceError):

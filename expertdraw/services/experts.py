@@ -276,51 +276,80 @@ def _required(values: dict[str, str], name: str, max_len: int) -> str:
 
 
 def _checked(values: dict[str, str]) -> dict[str, Any]:
-    """The submitted values, validated and normalised; the first problem raises."""
-    clean: dict[str, Any] = {
-        "name": _required(values, "name", 100),
-        "title": _required(values, "title", 50),
-    }
+    """The submitted values, validated and normalised. Every field is checked, and the
+    problems raise together (:meth:`ServiceError.of`): a form lists them all at once."""
+    problems: list[ServiceError] = []
+    clean: dict[str, Any] = {}
+    for name, max_len in (("name", 100), ("title", 50)):
+        try:
+            clean[name] = _required(values, name, max_len)
+        except ServiceError as exc:
+            problems.append(exc)
     if values.get("kind") not in EXPERT_KINDS:
-        raise ServiceError("invalid:expert-kind", "kind is technical or economic", "kind")
-    clean["kind"] = values["kind"]
+        problems.append(
+            ServiceError("invalid:expert-kind", "kind is technical or economic", "kind")
+        )
+    clean["kind"] = values.get("kind")
     region = (values.get("home_region") or "").strip()
     if db.session.get(Region, region) is None:
-        raise ServiceError("invalid:region", f"region {region!r} is unknown", "home_region")
+        problems.append(
+            ServiceError("invalid:region", f"region {region!r} is unknown", "home_region")
+        )
     clean["home_region"] = region
-    employer = (values.get("employer_uscc") or "").strip().upper()
     clean["employer_id"] = None
-    if employer:
-        try:
-            employer = validate_uscc(employer)
-        except CodeError as exc:
-            raise ServiceError("invalid:uscc", str(exc), "employer_uscc") from None
-        found = db.session.scalar(sa.select(Organisation.id).where(Organisation.uscc == employer))
-        if found is None:
-            raise ServiceError("invalid:organisation", f"{employer} is unknown", "employer_uscc")
-        clean["employer_id"] = found
+    try:
+        clean["employer_id"] = _employer(values)
+    except ServiceError as exc:
+        problems.append(exc)
     codes: list[str] = []
     for item in _LIST.split(values.get("specialties") or ""):
         if item and item.upper() not in codes:
             codes.append(item.upper())
     known = set(db.session.scalars(sa.select(Specialty.code).where(Specialty.code.in_(codes))))
     if not codes or set(codes) - known:
-        raise ServiceError("invalid:specialty", "specialties from the code tree", "specialties")
+        problems.append(
+            ServiceError("invalid:specialty", "specialties from the code tree", "specialties")
+        )
     clean["specialties"] = sorted(codes)
     email = (values.get("email") or "").strip()
     if email and (len(email) > 200 or not _EMAIL.fullmatch(email)):
-        raise ServiceError("invalid:email", "not an e-mail address", "email")
+        problems.append(ServiceError("invalid:email", "not an e-mail address", "email"))
     clean["email"] = email or None
     phone = (values.get("phone") or "").replace(" ", "").replace("-", "").removeprefix("+86")
     if phone and not _PHONE.fullmatch(phone):
-        raise ServiceError("invalid:phone", "an 11-digit mobile number", "phone")
+        problems.append(ServiceError("invalid:phone", "an 11-digit mobile number", "phone"))
     clean["phone"] = phone or None
     expiry = (values.get("qualification_expiry") or "").strip()
+    clean["qualification_expiry"] = None
     try:
-        clean["qualification_expiry"] = date.fromisoformat(expiry) if expiry else None
+        day = date.fromisoformat(expiry) if expiry else None
+        if day is not None and not 1900 <= day.year <= 2099:
+            raise ValueError(expiry)
+        clean["qualification_expiry"] = day
     except ValueError:
-        raise ServiceError("invalid:date", "a date as YYYY-MM-DD", "qualification_expiry") from None
+        problems.append(
+            ServiceError(
+                "invalid:date", "a date as YYYY-MM-DD, 1900 to 2099", "qualification_expiry"
+            )
+        )
+    if problems:
+        raise ServiceError.of(problems)
     return clean
+
+
+def _employer(values: dict[str, str]) -> int | None:
+    """The id of the employer named by ``employer_uscc``; None when left empty."""
+    employer = (values.get("employer_uscc") or "").strip().upper()
+    if not employer:
+        return None
+    try:
+        employer = validate_uscc(employer)
+    except CodeError as exc:
+        raise ServiceError("invalid:uscc", str(exc), "employer_uscc") from None
+    found = db.session.scalar(sa.select(Organisation.id).where(Organisation.uscc == employer))
+    if found is None:
+        raise ServiceError("invalid:organisation", f"{employer} is unknown", "employer_uscc")
+    return found
 
 
 def update_expert(code: str, values: dict[str, str], user: User) -> list[str]:

@@ -183,6 +183,8 @@ class Checker:
         """Record a problem; ``template`` is an English ``%(name)s`` sentence of ``params``
         (a plain sentence without them), translated where the problem is shown."""
         values = {name: str(value) for name, value in params.items()}
+        if values.get("column") in self.label:  # the column as the file's header names it
+            values["column"] = self.label[values["column"]]
         message = template % values if values else template
         self.errors.append(
             Problem(

@@ -48,6 +48,13 @@ def create_user() -> Response | tuple[str, int]:
     role = request.form.get("role", "")
     expert_code = request.form.get("expert_code", "").strip() or None
     venue_id = request.form.get("venue_id", "").strip() or None
+    # A link the role does not take is refused, not dropped: the admin meant something by it.
+    if expert_code and role != "expert":
+        state.add("expert_code", _("Only an expert's account is linked to an expert code."))
+    if venue_id and role != "venue_staff":
+        state.add("venue_id", _("Only a venue staff account is linked to a venue."))
+    if not state.ok:
+        return _users_page(state, 422)
     try:
         user = auth_service.create_account(
             request.form.get("username", "").strip(),

@@ -254,14 +254,15 @@ class FormState:
         The failed service's unfinished changes are discarded first (see ``abandon``).
         """
         abandon()
-        code = getattr(exc, "code", "error")
-        name = getattr(exc, "field", None)
-        if name and aliases:
-            for prefix, target in aliases.items():
-                if name == prefix or name.startswith(prefix + "."):
-                    name = target
-                    break
-        self.add(name, message_for(str(code), str(exc)))
+        for problem in (exc, *getattr(exc, "more", ())):
+            code = getattr(problem, "code", "error")
+            name = getattr(problem, "field", None)
+            if name and aliases:
+                for prefix, target in aliases.items():
+                    if name == prefix or name.startswith(prefix + "."):
+                        name = target
+                        break
+            self.add(name, message_for(str(code), str(problem)))
 
     @property
     def ok(self) -> bool:

@@ -85,6 +85,10 @@ def new_project() -> Response | tuple[str, int]:
 def edit_project(code: str) -> Response | tuple[str, int]:
     """Correct a project before its draw: the registration form, filled in."""
     project = project_service.get_project(code, _user())
+    if draws.live_root_draw(project) is not None:
+        # Nothing typed here could be saved: say so now, not after the form is filled in.
+        flash(_("This project has a draw: it can no longer be corrected."), "error")
+        return redirect(url_for("manager.project", code=project.code))
     if request.method == "GET":
         return _form_page(FormState(project_form.values_of(project)), editing=project.code)
     state = FormState(request.form)
@@ -135,10 +139,15 @@ def project(code: str) -> str:
 def _bidders_page(project: Project, form: FormState, status: int = 200) -> tuple[str, int]:
     summary = project_service.summary(project)
     deadline = project.bid_deadline
-    after_draw = draws.live_root_draw(project) is not None
+    live = draws.live_root_draw(project)
+    after_draw = live is not None
     return render_template(
         "manager/bidders.html",
         project=summary,
+        # A supervisor comes from the draw room and goes back to it (the manager's pages are
+        # not theirs).
+        supervising=_user().role == "supervisor",
+        room_draw=live.id if live is not None else None,
         names=directory.organisation_names(summary["bidders"]),
         open_for_bids=deadline is None or clock.now() <= deadline,
         after_draw=after_draw,

@@ -15,6 +15,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from .. import clock
+from ..domain.codes import CodeError, validate_id, validate_uscc
 from ..services.projects import ProjectSpec, StratumSpec
 from .forms import FormState, abandon, lines, local_input, message_for, parse_int, parse_local
 
@@ -113,6 +115,42 @@ def _strata(state: FormState) -> tuple[list[StratumSpec], list[int]]:
     return specs, rows
 
 
+def _check_without_database(state: FormState, start: Any, end: Any) -> None:
+    """The service's checks that need no database, run here so that one submit lists every
+    such error (the service stops at its first): the code's pattern, each credit code's check
+    character, the window's order. The service checks them all again."""
+    code = str(state.get("code")).strip()
+    if code and "code" not in state.errors:
+        try:
+            validate_id(code, "project")
+        except CodeError as exc:
+            state.add("code", message_for(exc.code, str(exc)))
+    for name in ("tenderer", "agency", "authority"):
+        value = str(state.get(name)).strip()
+        if value and name not in state.errors:
+            try:
+                validate_uscc(value)
+            except CodeError as exc:
+                state.add(name, message_for(exc.code, str(exc)))
+    for number, value in enumerate(lines(state.get("bidders")), start=1):
+        if "bidders" in state.errors:
+            break
+        try:
+            validate_uscc(value)
+        except CodeError as exc:
+            message = message_for(exc.code, str(exc))
+            state.add(
+                "bidders", _("Bidder %(number)s: %(message)s", number=number, message=message)
+            )
+    if (
+        start is not None
+        and end is not None
+        and "window_end" not in state.errors
+        and (start <= clock.now() or end <= start)
+    ):
+        state.add("window_end", message_for("invalid:window"))
+
+
 def parse(state: FormState) -> ParsedProject:
     """Read the form; missing or malformed fields are recorded in ``state``."""
     for name, message in (
@@ -131,6 +169,7 @@ def parse(state: FormState) -> ParsedProject:
         state, "tenderer_representatives", 0, _("Enter the number of representatives, 0 to 10.")
     )
     strata, rows = _strata(state)
+    _check_without_database(state, start, end)
     if not state.ok or start is None or end is None:
         return ParsedProject(None, rows)
     spec = ProjectSpec(

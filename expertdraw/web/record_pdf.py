@@ -208,7 +208,9 @@ def _strata(data: dict[str, Any]) -> list[Flowable]:
     ]
     announced = data["announced"]
     if announced and announced.get("excluded"):
-        counts = "; ".join(f"{code} {n}" for code, n in announced["excluded"].items())
+        counts = "; ".join(
+            f"{reason(code)} ({code}) {n}" for code, n in announced["excluded"].items()
+        )
         parts.append(Spacer(1, 4))
         parts.append(
             _text(f"{_('Excluded before the draw (counts per reason)')}: {counts}", "body")

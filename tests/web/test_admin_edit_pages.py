@@ -428,3 +428,15 @@ def test_a_second_user_for_an_expert_is_refused_beside_the_expert_code(app, cent
     html = page.get_data(as_text=True)
     assert 'id="f-expert_code-error"' in html and "该专家已有用户账户" in html
     assert db.session.scalar(sa.select(sa.func.count(UserModel.id))) == before
+
+
+def test_every_bad_expert_field_is_named_in_one_answer(app, centre, login):
+    """One submit lists every problem beside its field, not the first one only."""
+    client = login("admin")
+    values = expert_form(client, "E0000004")
+    sent = {**values, "phone": "12345", "email": "not-an-email", "specialties": "Z9999"}
+    response = client.post("/admin/experts/E0000004?lang=en", data=sent)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for field in ("phone", "email", "specialties"):
+        assert f'id="f-{field}-error"' in html, field

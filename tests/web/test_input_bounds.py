@@ -235,3 +235,59 @@ def test_a_settings_file_saved_with_a_bom_is_read(tmp_path):
     path = tmp_path / "settings.toml"
     path.write_bytes("\ufeff[retention]\ndays = 30\n".encode())
     assert read_settings(path)["RETENTION_DAYS"] == 30
+
+
+def test_the_project_form_lists_every_error_at_once(centre, login):
+    pm = login("pm")
+    token = csrf_of(pm.get("/manager/projects/new").get_data(as_text=True))
+    start = c.WINDOW.astimezone(ZoneInfo("Asia/Shanghai"))
+    data = _form(
+        centre,
+        token,
+        code="P 坏",
+        tenderer="91530600000000000X",
+        bidders=f"{centre.bidders[0]}\n915306000000000000",
+        window_end=(start - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+    )
+    response = pm.post("/manager/projects/new?lang=en", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for field in ("code", "tenderer", "bidders", "window_end"):
+        assert f'id="f-{field}-error"' in html, field
+    assert "Bidder 2:" in html
+
+
+def test_a_supervisor_goes_back_from_the_bidders_page_to_the_draw_room(completed, login):
+    html = (
+        login("sup1")
+        .get(f"/manager/projects/{completed['project']}/bidders")
+        .get_data(as_text=True)
+    )
+    assert f'href="/supervisor/draws/{completed["draw"]}"' in html
+    assert 'href="/manager/projects"' not in html
+
+
+def test_a_drawn_projects_edit_page_says_it_can_no_longer_change(completed, login):
+    pm = login("pm")
+    response = pm.get(f"/manager/projects/{completed['project']}/edit?lang=en")
+    assert response.status_code == 302
+    assert response.location.endswith(f"/manager/projects/{completed['project']}")
+    page = pm.get(response.location + "?lang=en").get_data(as_text=True)
+    assert "This project has a draw: it can no longer be corrected." in page
+
+
+def test_a_link_the_role_does_not_take_is_refused(centre, login):
+    admin = login("admin")
+    token = csrf_of(admin.get("/admin/users").get_data(as_text=True))
+    venue = db.session.scalar(sa.text("SELECT id FROM venues LIMIT 1"))
+    data = {
+        "csrf_token": token,
+        "username": "supx",
+        "password": "a long enough password",
+        "role": "supervisor",
+        "venue_id": venue,
+    }
+    response = admin.post("/admin/users?lang=en", data=data)
+    assert response.status_code == 422
+    assert "Only a venue staff account is linked to a venue." in response.get_data(as_text=True)
+    assert db.session.scalar(sa.text("SELECT count(*) FROM users WHERE username = 'supx'")) == 0

@@ -86,6 +86,7 @@ def test_the_printable_record_is_an_opening_too(app, completed: dict[str, Any], 
     names = completed["hidden"] - codes
     assert [n for n in names if n in html] == []  # the record lists codes, not names
     assert "data-print" in html
+    assert "data-representatives>0<" in html and "Regional exclusion" in html
 
 
 def test_the_bundle_and_receipts_download(app, completed, login):

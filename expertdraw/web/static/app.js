@@ -131,10 +131,16 @@
     }, 20000);
   }
 
-  /* Irreversible actions ask first: a form with data-confirm submits only when confirmed. */
+  /* Irreversible actions ask first: a form with data-confirm submits only when confirmed.
+     A form still missing a value its page checks ([data-reason] left empty) is not asked
+     about: it goes to the server, which says what to fill in, and nothing is done. */
   document.addEventListener("submit", function (event) {
-    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) { event.preventDefault(); }
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (!question) { return; }
+    var reason = form.querySelector && form.querySelector("[data-reason]");
+    if (reason && !reason.value) { return; }
+    if (!window.confirm(question)) { event.preventDefault(); }
   }, true);
 
   document.addEventListener("DOMContentLoaded", function () {
