@@ -71,7 +71,7 @@ def answer(
     if notice.status != "pending":
         raise Conflict("conflict:notice", f"the notice is {notice.status}")
     if now >= notice.due_at:  # at the due time the notice has timed out (expire_overdue)
-        raise Conflict("conflict:notice", "the response window has closed")
+        raise Conflict("conflict:notice-late", "the response window has closed")
     if accept:
         reason = None
     elif reason not in DECLINE_REASONS:
@@ -261,9 +261,14 @@ def notice_view(notice: Notice, member: Member, project: Project) -> dict[str, A
             Stratum.project_id == project.id, Stratum.name == member.stratum
         )
     )
+    status = notice.status
+    if status == "pending" and notice.due_at <= clock.now():
+        # Past its due time it can no longer be answered; the timer records the timeout
+        # within a minute, and the expert sees it at once.
+        status = "timeout"
     return {
         "notice": notice.id,
-        "status": notice.status,
+        "status": status,
         "window_start": project.window_start,
         "window_end": project.window_end,
         "venue": venue.id,

@@ -92,6 +92,9 @@ ERRORS: dict[str, Any] = {
         "kept in the ledger."
     ),
     "conflict:notice": _l("This notice can no longer be answered."),
+    "conflict:notice-late": _l(
+        "The time to answer this notice has passed: another expert is being asked."
+    ),
     "checkin:not-seated": _l("This code has no accepted, current seat."),
     "rate-limited:draw-requests": _l(
         "Five of your draw requests were refused today as not feasible: check the request with "

@@ -40,6 +40,27 @@ def test_a_notice_times_out_at_its_due_minute_and_not_before(completed_draw):
     assert _types().count("draw.replaced") >= 1
 
 
+def test_at_its_due_time_a_notice_shows_as_timed_out_and_says_why_it_cannot_be_answered(
+    completed_draw,
+):
+    """Between the due time and the timer's next run (a minute at most) the expert sees the
+    notice as timed out, and an answer is told the time has passed."""
+    from expertdraw.models import Expert
+    from expertdraw.services.errors import Conflict
+
+    notice = db.session.scalars(sa.select(Notice).order_by(Notice.due_at)).first()
+    code = db.session.scalar(sa.select(Expert.code).where(Expert.id == notice.expert_id))
+    user = c.expert_user(code)
+    with clock.frozen(notice.due_at - timedelta(seconds=1)):
+        assert {n["notice"]: n["status"] for n in notices.inbox(user)}[notice.id] == "pending"
+    with clock.frozen(notice.due_at):
+        assert {n["notice"]: n["status"] for n in notices.inbox(user)}[notice.id] == "timeout"
+        with pytest.raises(Conflict) as late:
+            notices.answer(user, notice.id, accept=True)
+    assert late.value.code == "conflict:notice-late"
+    assert db.session.get(Notice, notice.id).status == "pending"  # the timer records it
+
+
 def test_the_list_opens_at_the_window_start_and_not_a_second_before(completed_draw):
     _, draw = completed_draw
     assert sealed.open_due(c.WINDOW - timedelta(seconds=1)) == 0
