@@ -80,6 +80,7 @@ class TokenOut(OutModel):
     response=TokenOut,
     status=201,
     rate_limited=True,
+    errors=(401,),
     summary="Exchange username and password for a bearer token",
 )
 def create_token(body: TokenIn) -> dict[str, object]:
@@ -102,6 +103,7 @@ def create_token(body: TokenIn) -> dict[str, object]:
     "/auth/token",
     roles=ALL_ROLES,
     status=204,
+    errors=(400,),
     summary="Revoke the bearer token this request carries",
 )
 def revoke_token() -> None:
@@ -120,6 +122,7 @@ def revoke_token() -> None:
     body=LoginIn,
     response=MeOut,
     rate_limited=True,
+    errors=(401,),
     summary="Log in with username and password (session cookie)",
 )
 def create_session(body: LoginIn) -> object:

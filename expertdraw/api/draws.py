@@ -142,6 +142,7 @@ def supply_entropy(draw_id: str, body: EntropyValueIn) -> DrawOut:
     roles=SUPERVISE,
     response=DrawOut,
     status=201,
+    errors=(422,),
     summary="Announce a supplementary draw for the open places",
 )
 def fill_open_places(draw_id: str) -> DrawOut:
@@ -174,6 +175,7 @@ def open_list(draw_id: str, body: OpenIn) -> dict[str, Any]:
     "/draws/<draw_id>/replay",
     roles=SUPERVISE,
     response=ReplayOut,
+    errors=(409,),
     summary="Replay a draw from the ledger",
 )
 def replay(draw_id: str) -> dict[str, Any]:

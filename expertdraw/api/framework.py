@@ -64,6 +64,10 @@ class Operation:
     path_params: tuple[tuple[str, str], ...]  # (name, "integer" | "string")
     idempotency: str | None  # "required", "optional" or None
     rate_limited: bool
+    #: Error statuses the view itself may answer, beyond those its shape implies.
+    errors: tuple[int, ...] = ()
+    #: The success response's media type: JSON, or a file download.
+    media_type: str = "application/json"
 
     @property
     def openapi_path(self) -> str:
@@ -116,12 +120,16 @@ def api_route(
     tags: Iterable[str] | None = None,
     idempotency: str | None = None,
     rate_limited: bool = False,
+    errors: Iterable[int] = (),
+    media_type: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an endpoint on ``bp``; see the module docstring. Raises on a bad declaration.
 
     ``roles``: ``PUBLIC`` or a non-empty set from ``models.users.ROLES`` (``ALL_ROLES`` for any
     logged-in user). ``idempotency``: ``"required"`` or ``"optional"`` to read the
-    ``Idempotency-Key`` header. ``rate_limited`` only documents a 429 the view may raise.
+    ``Idempotency-Key`` header. ``rate_limited`` only documents a 429 the view may raise;
+    ``errors`` documents the other statuses the view answers that its shape does not imply
+    (a lookup by query: 404). ``media_type``: a file download's type (the body is its bytes).
     """
     method = method.upper()
     if method not in METHODS:
@@ -162,6 +170,8 @@ def api_route(
             path_params=params,
             idempotency=idempotency,
             rate_limited=rate_limited,
+            errors=tuple(sorted(set(errors))),
+            media_type=media_type,
         )
         registry = _REGISTRY.setdefault(bp, [])
         for other in registry:

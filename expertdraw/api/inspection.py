@@ -76,7 +76,14 @@ def _download(data: bytes, mimetype: str, filename: str) -> Response:
     return response
 
 
-@api_route(bp, "GET", "/reports/<int:report_id>/xlsx", roles=SUPERVISE, summary="A report as XLSX")
+@api_route(
+    bp,
+    "GET",
+    "/reports/<int:report_id>/xlsx",
+    roles=SUPERVISE,
+    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    summary="A report as XLSX",
+)
 def report_xlsx(report_id: int) -> Response:
     """One sheet, ``metric, value`` rows."""
     report = reports.get_report(report_id)
@@ -87,7 +94,14 @@ def report_xlsx(report_id: int) -> Response:
     )
 
 
-@api_route(bp, "GET", "/reports/<int:report_id>/csv", roles=SUPERVISE, summary="A report as CSV")
+@api_route(
+    bp,
+    "GET",
+    "/reports/<int:report_id>/csv",
+    roles=SUPERVISE,
+    media_type="text/csv",
+    summary="A report as CSV",
+)
 def report_csv(report_id: int) -> Response:
     """UTF-8 with a byte-order mark, ``metric, value`` rows."""
     report = reports.get_report(report_id)

@@ -98,6 +98,7 @@ def receipt(seq: int) -> dict[str, Any]:
     roles=SUPERVISE,
     query=ConsistencyQuery,
     response=ConsistencyOut,
+    errors=(409,),
     summary="Consistency proof between two sizes",
 )
 def consistency(query: ConsistencyQuery) -> dict[str, Any]:
@@ -112,6 +113,7 @@ def consistency(query: ConsistencyQuery) -> dict[str, Any]:
     roles=SUPERVISE,
     query=EligibilityQuery,
     response=EligibilityOut,
+    errors=(404,),
     summary="Why an expert is or is not eligible",
 )
 def eligibility(query: EligibilityQuery) -> dict[str, Any]:
@@ -156,6 +158,7 @@ class CosignOut(OutModel):
     "/ledger/checkpoints/latest",
     roles=SUPERVISE,
     response=CheckpointOut,
+    errors=(404,),
     summary="The latest signed checkpoint",
 )
 def latest_checkpoint() -> Any:

@@ -130,6 +130,7 @@ def declare_conflict(body: ConflictIn) -> None:
     roles={"venue_staff"},
     body=CheckInIn,
     response=CheckInOut,
+    errors=(404,),
     summary="Check an expert in by code",
 )
 def check_in(body: CheckInIn) -> dict[str, Any]:

@@ -106,7 +106,7 @@ def _error_statuses(op: Operation) -> list[int]:
         statuses.append(422)
     if op.rate_limited:
         statuses.append(429)
-    return sorted(statuses)
+    return sorted(set(statuses) | set(op.errors))
 
 
 def _responses(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
@@ -117,6 +117,11 @@ def _responses(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         responses[str(op.status)] = {
             "description": "Success",
             "content": {"application/json": {"schema": refs[(op.response, "serialization")]}},
+        }
+    elif op.media_type != "application/json":
+        responses[str(op.status)] = {
+            "description": "The file",
+            "content": {op.media_type: {"schema": {"type": "string", "format": "binary"}}},
         }
     else:
         responses[str(op.status)] = {

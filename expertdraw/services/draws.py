@@ -380,7 +380,8 @@ def announce(
 ) -> Draw:
     """Fix the snapshot, commit to a secret and announce the draw (commits).
 
-    A retried request with the same idempotency key returns the draw it created.
+    A retried request with the same idempotency key returns the draw it created. A key is
+    the requesting user's own: another user's request with the same key is another request.
 
     Raises:
         ServiceError: ``infeasible:*`` / ``stale-data:share:*`` (nothing announced),
@@ -389,6 +390,7 @@ def announce(
     from .projects import strata_request
 
     now = clock.now()
+    idempotency_key = _users_key(user, idempotency_key)
     existing = _earlier_draw(project, idempotency_key)
     if existing is not None:
         _same_request(existing, entropy_request, algorithm)
@@ -451,6 +453,15 @@ def _insert_announced(draw: Draw, snapshot_hash: str, canonical: str) -> None:
     db.session.add(draw)
 
 
+def _users_key(user: User | None, key: str | None) -> str | None:
+    """The stored form of a user's idempotency key: scoped to the user (keys are chosen by
+    clients, and two clients may well choose the same), and of bounded length."""
+    if key is None:
+        return None
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:48]
+    return f"u{user.id if user is not None else 0}:{digest}"
+
+
 def _same_request(draw: Draw, entropy_request: dict[str, Any], algorithm: str) -> None:
     """A retry with an idempotency key must ask for what the first request asked: the key
     stands for one request, and a different one must not be told it was done.
@@ -467,6 +478,12 @@ def _same_request(draw: Draw, entropy_request: dict[str, Any], algorithm: str) -
         sources = entropy_request.get("sources")
         asked["sources"] = [s.strip() for s in sources] if isinstance(sources, list) else sources
         made["sources"] = draw.entropy.get("sources")
+    wanted = entropy_request.get("not_before")
+    if asked["kind"] == "beacon" and wanted is not None:
+        # Left out, the pulse time defaults to the next minute of the first request.
+        aware = isinstance(wanted, datetime) and wanted.tzinfo is not None
+        asked["not_before"] = format_time(wanted) if aware else wanted
+        made["not_before"] = draw.entropy.get("not_before")
     differs = [key for key in asked if asked[key] != made[key]]
     if differs:
         raise Conflict(

@@ -11,7 +11,7 @@ from ..domain import draw as engine
 from ..extensions import db
 from ..models import Draw, LedgerEntry
 from . import draws
-from .errors import ServiceError
+from .errors import Conflict
 
 
 def _entries(draw_ids: list[str]) -> list[tuple[int, str, str, dict[str, Any]]]:
@@ -33,7 +33,7 @@ def replay_draw(draw: Draw) -> dict[str, Any]:
     if draw.root_id is not None:
         draw = draws.get_draw(draw.root_id)
     if draw.state == "announced":
-        raise ServiceError("conflict:draw-state", "an announced draw has nothing to replay yet")
+        raise Conflict("conflict:draw-state", "an announced draw has nothing to replay yet")
     subs = list(db.session.scalars(sa.select(Draw.id).where(Draw.root_id == draw.id)))
     entries = _entries([draw.id, *subs])
     snapshots = {d: draws.snapshot_of(d) for d in [draw.id, *subs]}

@@ -98,3 +98,45 @@ def test_an_idempotency_key_stands_for_one_request(app):
             with pytest.raises(Conflict) as refused:
                 draws.announce(project, centre.users["pm"], other, idempotency_key="k1")
             assert refused.value.code == "conflict:idempotency-key"
+
+
+def test_an_idempotency_key_is_its_users_and_names_the_beacon_time(app, shared_dir):
+    """Another user's request with the same key is another request (refused here only because
+    the project has its draw); a retry asking for another pulse time is not the same request."""
+    app.config["BEACON_CERTIFICATE"] = str(
+        shared_dir / "vectors/nist-beacon/certificate-528943a5.pem"
+    )
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        project = _project(centre, "P-KEY2")
+        pulse = c.NOW + timedelta(minutes=10)
+        first = draws.announce(
+            project,
+            centre.users["pm"],
+            {"kind": "beacon", "not_before": pulse},
+            idempotency_key="1",
+        )
+        again = draws.announce(
+            project,
+            centre.users["pm"],
+            {"kind": "beacon", "not_before": pulse},
+            idempotency_key="1",
+        )
+        assert again.id == first.id
+        later = {"kind": "beacon", "not_before": pulse + timedelta(minutes=30)}
+        with pytest.raises(Conflict) as refused:
+            draws.announce(project, centre.users["pm"], later, idempotency_key="1")
+        assert refused.value.code == "conflict:idempotency-key"
+        with pytest.raises(Conflict) as taken:
+            draws.announce(
+                project,
+                centre.users["admin"],
+                {"kind": "witness", "witnesses": 2},
+                idempotency_key="1",
+            )
+        assert taken.value.code == "conflict:draw"  # the project's own draw, not the key
+        other = _project(centre, "P-KEY3")
+        mine = draws.announce(
+            other, centre.users["admin"], {"kind": "witness", "witnesses": 2}, idempotency_key="1"
+        )
+        assert mine.id != first.id and mine.project_id == other.id
