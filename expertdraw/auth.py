@@ -280,6 +280,22 @@ def limiter() -> Limiter:
     return current_app.extensions[LIMITER]
 
 
+def client_network(address: str) -> str:
+    """What login limits count attempts by: an IPv4 address, or an IPv6 address's /64 (one
+    host holds a whole /64 and could take a new address for every attempt)."""
+    import ipaddress
+
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+
+
 def check_login_rate(username: str) -> None:
     """Count one login attempt; raise ``RateLimited`` past the configured limits.
 
@@ -289,7 +305,7 @@ def check_login_rate(username: str) -> None:
     remote address is the client's. If the storage (Redis) fails, the error is logged and the
     attempt allowed: locking every user out would be worse than Argon2-paced guessing.
     """
-    address = get_remote_address() or "unknown"
+    address = client_network(get_remote_address() or "unknown")
     name = username.strip().lower()[:64]
     checks = (
         (current_app.config["LOGIN_RATE_LIMIT"], ("login", address, name)),

@@ -56,6 +56,35 @@ def _session_limits(env: dict[str, str]) -> dict[str, int]:
     return {"SESSION_IDLE_SECONDS": idle, "SESSION_ABSOLUTE_SECONDS": absolute}
 
 
+#: The shortest secrets production accepts: the passphrase alone guards the ledger's
+#: signing keys in a copy of the instance folder; the secret key signs the session cookies.
+MIN_PASSPHRASE, MIN_SECRET_KEY = 16, 32
+
+
+def _check_production_secrets(env: dict[str, str]) -> None:
+    """Production refuses secrets too short to keep, outbound services reached in clear
+    (an SMS notice carries the check-in code), and a gateway without its signing secret
+    (the channel would be off without a word)."""
+    if len(env.get(PREFIX + "KEY_PASSPHRASE", "")) < MIN_PASSPHRASE:
+        raise ConfigError(
+            f"{PREFIX}KEY_PASSPHRASE must be at least {MIN_PASSPHRASE} characters in production"
+        )
+    if len(env.get(PREFIX + "SECRET_KEY", "")) < MIN_SECRET_KEY:
+        raise ConfigError(
+            f"{PREFIX}SECRET_KEY must be at least {MIN_SECRET_KEY} characters in production "
+            '(python -c "import secrets; print(secrets.token_urlsafe(32))" makes one)'
+        )
+    for name in ("SMS_GATEWAY_URL", "BEACON_URL"):
+        value = env.get(PREFIX + name) or ""
+        if value and not value.startswith("https://"):
+            raise ConfigError(f"{PREFIX}{name} must be an https:// URL in production")
+    if env.get(PREFIX + "SMS_GATEWAY_URL") and not env.get(PREFIX + "SMS_GATEWAY_SECRET"):
+        raise ConfigError(
+            f"{PREFIX}SMS_GATEWAY_URL is set without {PREFIX}SMS_GATEWAY_SECRET: messages to "
+            "the gateway are signed with it"
+        )
+
+
 def _url(env: dict[str, str], name: str, example: str) -> str | None:
     value = env.get(PREFIX + name) or None
     if value is not None and not re.fullmatch(
@@ -155,6 +184,8 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         )
     if production and not env.get(PREFIX + "SECRET_KEY"):
         raise ConfigError(f"{PREFIX}SECRET_KEY is required in production")
+    if production:
+        _check_production_secrets(env)
     beacon_url = _url(env, "BEACON_URL", "https://beacon.nist.gov/beacon/2.0")
     if production and _bool(env, "DEMO", False):
         raise ConfigError(

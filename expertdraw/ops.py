@@ -161,6 +161,12 @@ def init_app(app: Flask) -> None:
     @app.get("/health")
     def health() -> Response:
         report, healthy = health_report()
+        if not _metrics_allowed():
+            # Which host and process lead the scheduler is for the operators (the metrics
+            # token), not for anyone who asks.
+            scheduler = report.get("scheduler")
+            if isinstance(scheduler, dict) and scheduler.get("leader"):
+                scheduler["leader"] = "hidden"
         response = Response(
             json.dumps(report), status=200 if healthy else 503, mimetype="application/json"
         )

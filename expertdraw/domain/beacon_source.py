@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import http.client
 import re
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from expertdraw.domain.beacon import (
     HEX_PATTERN,
@@ -58,7 +59,7 @@ class HttpBeaconSource:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                data: bytes = response.read(_MAX_RESPONSE + 1)
+                data = self._read_within(response, path)
         except urllib.error.HTTPError as exc:
             exc.close()
             raise BeaconError("beacon:fetch", f"GET {path}: HTTP {exc.code}") from None
@@ -67,6 +68,22 @@ class HttpBeaconSource:
         if len(data) > _MAX_RESPONSE:
             raise BeaconError("beacon:fetch", f"GET {path}: response too large")
         return data
+
+    def _read_within(self, response: Any, path: str) -> bytes:
+        """The body, read in chunks within three times the timeout in all: the timeout bounds
+        each read, and a server sending a byte at a time would otherwise never end."""
+        deadline = time.monotonic() + 3 * self.timeout
+        chunks: list[bytes] = []
+        size = 0
+        while size <= _MAX_RESPONSE:
+            chunk = response.read1(min(65536, _MAX_RESPONSE + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if time.monotonic() > deadline:
+                raise BeaconError("beacon:fetch", f"GET {path}: the response came too slowly")
+        return b"".join(chunks)
 
     def fetch_pulse_at_or_after(self, t: datetime) -> bytes:
         """Raises: BeaconError ``beacon:fetch`` (network / HTTP error), ``beacon:format``

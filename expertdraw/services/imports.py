@@ -285,8 +285,41 @@ def _read_csv(data: bytes) -> tuple[list[Any], list[Row]]:
 STRAY_MARGIN = 50
 
 
+#: What an XLSX may unpack to, in all and per member's compression: a pool's workbook is a
+#: few megabytes; a small upload that unpacks to gigabytes would take the worker's memory.
+MAX_UNPACKED = 200 * 1024 * 1024
+MAX_RATIO = 200
+
+
+def _check_unpacked_size(data: bytes) -> None:
+    """Refuse a workbook whose parts would unpack beyond :data:`MAX_UNPACKED`, or compress
+    beyond :data:`MAX_RATIO` (a zip bomb), before anything is unpacked."""
+    import zipfile
+
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise UnreadableFile(
+            "the XLSX file cannot be read (%(error)s)", error=type(exc).__name__
+        ) from None
+    unpacked = sum(member.file_size for member in members)
+    squeezed = any(
+        member.file_size > 1024 * 1024
+        and member.file_size > MAX_RATIO * max(1, member.compress_size)
+        for member in members
+    )
+    if unpacked > MAX_UNPACKED or squeezed:
+        raise UnreadableFile(
+            "the XLSX file would unpack to %(size)s MB, more than a workbook of this kind "
+            "holds: save it again from the spreadsheet program, or upload it as CSV",
+            size=unpacked // (1024 * 1024),
+        )
+
+
 def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
     from openpyxl import load_workbook
+
+    _check_unpacked_size(data)
 
     try:
         with warnings.catch_warnings():

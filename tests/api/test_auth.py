@@ -178,6 +178,30 @@ def test_the_per_address_limit_covers_many_usernames(app, client, users):
     )
 
 
+def test_the_limits_count_an_ipv6_hosts_whole_64(app, client, users):
+    """One IPv6 host holds a /64: a new address for each guess is the same client."""
+    from expertdraw.auth import client_network
+
+    app.config["LOGIN_RATE_LIMIT"] = "3/minute"
+    statuses = [
+        client.post(
+            TOKEN,
+            json={"username": "admin-user", "password": "bad" * 4},
+            environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{n:x}"},
+        ).status_code
+        for n in range(1, 6)
+    ]
+    assert statuses == [401, 401, 401, 429, 429]
+    other = client.post(
+        TOKEN,
+        json={"username": "admin-user", "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"},
+    )
+    assert other.status_code == 201  # another /64 is another client
+    assert client_network("203.0.113.7") == "203.0.113.7"
+    assert client_network("::ffff:203.0.113.7") == "203.0.113.7"
+
+
 def test_without_a_configured_secret_one_is_generated_once_with_mode_0600(
     app_config: dict[str, Any], tmp_path: Path
 ):

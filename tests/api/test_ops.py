@@ -48,6 +48,19 @@ def test_health_names_the_scheduler_leader(app, client):
     assert body["scheduler"]["lease"] == "held"
 
 
+def test_in_production_only_the_operators_token_names_the_leader(app, client):
+    from expertdraw.services import leases
+
+    _create_log()
+    leases.acquire("scheduler", "host-a:123", 30)
+    app.config["PRODUCTION"] = True
+    assert client.get("/health").get_json()["scheduler"]["leader"] == "hidden"
+    app.config["METRICS_TOKEN"] = "operators-token"
+    assert client.get("/health").get_json()["scheduler"]["leader"] == "hidden"
+    told = client.get("/health", headers={"Authorization": "Bearer operators-token"})
+    assert told.get_json()["scheduler"] == {"leader": "host-a:123", "lease": "held", "epoch": 1}
+
+
 def test_health_fails_when_the_log_has_no_key(app, client):
     response = client.get("/health")
     assert response.status_code == 503

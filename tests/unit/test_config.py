@@ -23,6 +23,13 @@ def test_postgresql_urls_use_psycopg_3():
     assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
 
 
+PRODUCTION = {
+    "EXPERTDRAW_ENV": "production",
+    "EXPERTDRAW_KEY_PASSPHRASE": "a long passphrase",
+    "EXPERTDRAW_SECRET_KEY": "s" * 32,
+}
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
@@ -51,11 +58,30 @@ def test_postgresql_urls_use_psycopg_3():
         (
             {
                 "EXPERTDRAW_ENV": "production",
-                "EXPERTDRAW_KEY_PASSPHRASE": "p",
-                "EXPERTDRAW_SECRET_KEY": "s",
+                "EXPERTDRAW_KEY_PASSPHRASE": "p" * 16,
+                "EXPERTDRAW_SECRET_KEY": "s" * 32,
                 "EXPERTDRAW_DEMO": "1",
             },
             "EXPERTDRAW_DEMO",
+        ),
+        *(
+            ({**PRODUCTION, **change}, named)
+            for change, named in (
+                ({"EXPERTDRAW_KEY_PASSPHRASE": "a"}, "KEY_PASSPHRASE must be at least 16"),
+                ({"EXPERTDRAW_SECRET_KEY": "x" * 31}, "SECRET_KEY must be at least 32"),
+                (
+                    {
+                        "EXPERTDRAW_SMS_GATEWAY_URL": "http://sms.example.cn/send",
+                        "EXPERTDRAW_SMS_GATEWAY_SECRET": "s",
+                    },
+                    "SMS_GATEWAY_URL must be an https:// URL",
+                ),
+                ({"EXPERTDRAW_BEACON_URL": "http://beacon.example/2.0"}, "BEACON_URL must be"),
+                (
+                    {"EXPERTDRAW_SMS_GATEWAY_URL": "https://sms.example.cn/send"},
+                    "without EXPERTDRAW_SMS_GATEWAY_SECRET",
+                ),
+            )
         ),
     ],
 )
@@ -68,7 +94,7 @@ def test_production_with_passphrase_and_secret_starts():
     settings = from_environment(
         {
             "EXPERTDRAW_ENV": "production",
-            "EXPERTDRAW_KEY_PASSPHRASE": "long passphrase",
+            "EXPERTDRAW_KEY_PASSPHRASE": "a long passphrase",
             "EXPERTDRAW_SECRET_KEY": "s" * 32,
         }
     )

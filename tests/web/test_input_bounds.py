@@ -291,3 +291,26 @@ def test_a_link_the_role_does_not_take_is_refused(centre, login):
     assert response.status_code == 422
     assert "Only a venue staff account is linked to a venue." in response.get_data(as_text=True)
     assert db.session.scalar(sa.text("SELECT count(*) FROM users WHERE username = 'supx'")) == 0
+
+
+def test_a_workbook_that_would_unpack_far_beyond_its_size_is_refused_unread(reference):
+    """A zip bomb: a few kilobytes that unpack to megabytes of one repeated byte."""
+    import zipfile
+
+    header = ["code", "name", "id_number", "home_region", "title", "kind", "specialties"]
+    honest = _workbook([header, ["M0000001", "李明", ID_1, "530102", "教授", "technical", "A0101"]])
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(honest)) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bomb,
+    ):
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</worksheet>", b"<!--" + b" " * (8 * 1024 * 1024) + b"-->"
+                                    b"</worksheet>")  # fmt: skip
+            bomb.writestr(item, data)
+    assert len(buffer.getvalue()) < 64 * 1024
+    result = imports.import_bytes("experts", buffer.getvalue(), "experts.xlsx")
+    assert not result.ok and "would unpack to 8 MB" in str(result.errors[0].message)
+    assert imports.import_bytes("experts", honest, "experts.xlsx").ok

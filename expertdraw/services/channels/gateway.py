@@ -94,8 +94,15 @@ class GatewayChannel:
         """
         raw, headers = self.request(recipient, body, delivery_id)
         try:
+            # Only the status matters: the body is never read (a gateway answering with a
+            # huge or trickling body holds neither memory nor the delivery job).
             response = requests.post(
-                self.url, data=raw, headers=headers, timeout=self.timeout, allow_redirects=False
+                self.url,
+                data=raw,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
             )
         except requests.Timeout:
             raise DeliveryFailed("http:timeout", retryable=True) from None
