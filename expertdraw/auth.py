@@ -85,7 +85,8 @@ def init_app(app: Flask) -> None:
         app.logger.warning(
             event(
                 "auth.rate-limit-per-process",
-                hint="set EXPERTDRAW_REDIS_URL: every process then counts login attempts together",
+                hint="set EXPERTDRAW_REDIS_URL: every process then counts login attempts (and "
+                "refused draw requests) together",
             )
         )
     limiter = Limiter(get_remote_address, auto_check=False, key_prefix="expertdraw")

@@ -66,6 +66,36 @@ def keys_rotate(reason: str) -> None:
     click.echo(f"rotated: new key {row.name} signs from seq {row.from_seq}")
 
 
+@keys_group.command("repassphrase")
+@click.option(
+    "--new-passphrase",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="EXPERTDRAW_NEW_KEY_PASSPHRASE",
+    help="the passphrase to encrypt the keys with (asked for when not given)",
+)
+def keys_repassphrase(new_passphrase: str) -> None:
+    """Encrypt the ledger's private keys with a new passphrase (the current one is
+    EXPERTDRAW_KEY_PASSPHRASE); then set EXPERTDRAW_KEY_PASSPHRASE to the new one."""
+    from flask import current_app
+
+    from .config import MIN_PASSPHRASE
+    from .services import keys
+
+    if len(new_passphrase) < MIN_PASSPHRASE:
+        raise click.BadParameter(
+            f"at least {MIN_PASSPHRASE} characters", param_hint="--new-passphrase"
+        )
+    try:
+        count = keys.repassphrase(
+            current_app.instance_path, current_app.config.get("KEY_PASSPHRASE"), new_passphrase
+        )
+    except keys.SigningKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{count} key(s) encrypted with the new passphrase: set EXPERTDRAW_KEY_PASSPHRASE")
+
+
 @click.command("checkpoint")
 def checkpoint_command() -> None:
     """Issue a signed checkpoint of the whole log now."""

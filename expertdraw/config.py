@@ -67,7 +67,9 @@ def _check_production_secrets(env: dict[str, str]) -> None:
     (the channel would be off without a word)."""
     if len(env.get(PREFIX + "KEY_PASSPHRASE", "")) < MIN_PASSPHRASE:
         raise ConfigError(
-            f"{PREFIX}KEY_PASSPHRASE must be at least {MIN_PASSPHRASE} characters in production"
+            f"{PREFIX}KEY_PASSPHRASE must be at least {MIN_PASSPHRASE} characters in production "
+            "(keys encrypted with a shorter one: run `flask keys repassphrase` outside "
+            "production, with the current passphrase set)"
         )
     if len(env.get(PREFIX + "SECRET_KEY", "")) < MIN_SECRET_KEY:
         raise ConfigError(

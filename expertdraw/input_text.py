@@ -44,21 +44,51 @@ _DATE_OR_TIME = re.compile(
 )
 
 
-def comparable(text: str) -> str:
-    """``text`` as the personal-data check reads it: full-width forms folded (NFKC), the
-    ideographic full stop read as a dot, words that are dates or times set apart, and what
-    separates the digits of a number removed (``138 1234-5678`` reads ``13812345678``)."""
-    folded = unicodedata.normalize("NFKC", text).replace("。", ".").replace("．", ".")
-    words = re.split(r"(\s+)", folded)
-    folded = "".join("|" if _DATE_OR_TIME.fullmatch(word) else word for word in words)
+def _folded(text: str) -> str:
+    """Full-width forms folded (NFKC), the ideographic full stop read as a dot."""
+    return unicodedata.normalize("NFKC", text).replace("。", ".").replace("．", ".")
+
+
+def comparable(text: str, *, dates_apart: bool = True) -> str:
+    """``text`` as the personal-data check reads it: folded, words that are dates or times
+    set apart (``dates_apart``), and what separates the digits of a number removed
+    (``138 1234-5678`` reads ``13812345678``)."""
+    folded = _folded(text)
+    if dates_apart:
+        words = re.split(r"(\s+)", folded)
+        folded = "".join("|" if _DATE_OR_TIME.fullmatch(word) else word for word in words)
     return _DIGIT_BREAKS.sub("", folded)
+
+
+def _is_date(word: str) -> bool:
+    return _DATE_OR_TIME.fullmatch(word) is not None and ":" not in word
+
+
+def _date_digits(word: str) -> str:
+    """A date word as the eight digits ``YYYYMMDD`` an identity number would hold."""
+    year, month, day = (int(part) for part in re.findall(r"[0-9]+", word))
+    return f"{year:04d}{month:02d}{day:02d}"
 
 
 def carries_personal_data(text: str) -> bool:
     """Whether ``text`` holds something that looks like an identity or mobile number or an
     e-mail address, however it is spaced or written (a stated purpose, reason or witness
-    value goes into the ledger for ever)."""
-    return PERSONAL_DATA.search(comparable(text)) is not None
+    value goes into the ledger for ever).
+
+    A date written beside a number (a lottery's issue and date) is no identity number; an
+    identity number whose birth date is written as a date (``530602 1980-05-17 0012``) is.
+    """
+    if PERSONAL_DATA.search(comparable(text)) is not None:
+        return True
+    words = re.split(r"(\s+)", _folded(text))
+    dates = {_date_digits(w) for w in words if _is_date(w)}
+    as_digits = "".join(_date_digits(w) if _is_date(w) else w for w in words)
+    for found in PERSONAL_DATA.finditer(comparable(as_digits, dates_apart=False)):
+        digits = found.group()
+        birth = digits[6:14] if len(digits) == 18 else "19" + digits[6:12]
+        if any(birth == day or (len(digits) == 15 and day[2:] == digits[6:12]) for day in dates):
+            return True
+    return False
 
 
 def visible_text(text: str) -> bool:

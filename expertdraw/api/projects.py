@@ -326,5 +326,5 @@ def request_draw(code: str, body: DrawRequestIn, idempotency_key: str | None) ->
             project, _user(), entropy, algorithm=body.algorithm, idempotency_key=idempotency_key
         )
         if draw.state == "announced" and draw.entropy.get("kind") == "none":
-            draw = draws.complete(draw, "", _user(), recheck=not draws.announced_just_now(draw))
+            draw = draws.complete(draw, "", _user(), recheck=draws.needs_recheck(draw))
         return draw_out(draw)

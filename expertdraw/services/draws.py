@@ -406,6 +406,7 @@ def announce(
         )
     spec = entropy_spec(project, entropy_request, now)
     _check_refusals(user)
+    seen = _ledger_head()  # what changed after it, the pool below may not have seen
     # The pool is built before taking the ledger lock, so that announcements of different
     # projects build their pools in parallel; only numbering and recording are serialised.
     built = pool.build_pool(project, strata_request(project), rules(), family=project.code)
@@ -418,7 +419,9 @@ def announce(
         db.session.rollback()
         _count_refusal(user)
         raise ServiceError(reason, f"the request cannot be met: {reason}")
-    return _announce(project, user, snapshot, built.excluded, spec, algorithm, now, idempotency_key)
+    draw = _announce(project, user, snapshot, built.excluded, spec, algorithm, now, idempotency_key)
+    draw.pool_seen_seq = seen  # type: ignore[attr-defined]  # see needs_recheck
+    return draw
 
 
 def _insert_announced(draw: Draw, snapshot_hash: str, canonical: str) -> None:
@@ -734,9 +737,34 @@ def witnesses_of(draw: Draw) -> list[Witness]:
 
 def announced_just_now(draw: Draw) -> bool:
     """Whether ``draw`` is the object this very request announced (not an earlier draw
-    found again by its idempotency key): completed at once, nothing can have changed since
-    its pool was read but in the same instant, so its committee needs no re-check."""
+    found again by its idempotency key)."""
     return bool(getattr(draw, "announced_here_now", False))
+
+
+#: The entries of the changes a committee's re-check looks for: an expert's eligibility
+#: fields (status, employer, region, conflicts, penalties: ``pool.changed``) and the parties.
+RECHECKED_CHANGES = ("pool.changed", "project.bidder_added")
+
+
+def _ledger_head() -> int:
+    """The last entry's seq (-1 for an empty log)."""
+    return db.session.scalar(sa.select(sa.func.max(LedgerEntry.seq))) or -1
+
+
+def needs_recheck(draw: Draw) -> bool:
+    """Whether a draw about to complete must have its committee re-checked: always, unless
+    this very request announced it, and no change was recorded since its pool was read (one
+    indexed look-up, instead of the re-check's dozen statements on every immediate draw).
+    Every change a re-check acts on is a ledger entry of :data:`RECHECKED_CHANGES`."""
+    seen = getattr(draw, "pool_seen_seq", None)
+    if not announced_just_now(draw) or seen is None:
+        return True
+    changed = db.session.scalar(
+        sa.select(LedgerEntry.seq)
+        .where(LedgerEntry.type.in_(RECHECKED_CHANGES), LedgerEntry.seq > seen)
+        .limit(1)
+    )
+    return changed is not None
 
 
 def complete(
@@ -752,7 +780,8 @@ def complete(
     An ``insufficient:*`` result, or seats booked by other draws since the snapshot, fails
     the draw with its secret, entropy value and seed revealed. With ``recheck`` the seated
     committee is then judged again (:func:`_recheck_committee`); without it, for a draw
-    completed in the same step that built its pool (:func:`announced_just_now`).
+    completed in the same step that built its pool with nothing changed since
+    (:func:`needs_recheck`).
     """
     now = now or clock.now()
     if draw.state != "announced":

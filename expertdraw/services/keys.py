@@ -101,6 +101,46 @@ def _active_key_row(database_url: str) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
+def repassphrase(instance_path: str, old: str | None, new: str) -> int:
+    """Encrypt every private key of ``<instance>/ledger-keys`` with ``new`` instead of
+    ``old``; returns how many. All are opened first, so a key ``old`` does not open changes
+    nothing; each is then replaced whole (written beside it, then renamed over it).
+
+    Raises:
+        SigningKeyError: a key ``old`` does not open; ValueError: ``new`` is empty.
+    """
+    if not new:
+        raise ValueError("the new passphrase is empty")
+    files = sorted((Path(instance_path) / KEY_DIR).glob("*.pem"))
+    opened = []
+    for path in files:
+        try:
+            opened.append(
+                (
+                    path,
+                    serialization.load_pem_private_key(
+                        path.read_bytes(), password=old.encode("utf-8") if old else None
+                    ),
+                )
+            )
+        except (ValueError, TypeError):
+            raise SigningKeyError(f"{path} does not open with the current passphrase") from None
+    encryption = serialization.BestAvailableEncryption(new.encode("utf-8"))
+    for path, private in opened:
+        pem = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+        temporary = path.with_suffix(".pem.new")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    _SIGNERS.clear()
+    return len(opened)
+
+
 def check_passphrase(instance_path: str, passphrase: str | None) -> None:
     """Open the newest private key of ``<instance>/ledger-keys`` with ``passphrase``, so that a
     wrong ``EXPERTDRAW_KEY_PASSPHRASE`` stops the process at start (with one line) rather than

@@ -230,7 +230,7 @@ def request_draw(code: str) -> Response | tuple[str, int]:
         draw_form.place_error(state, exc)
         return _project_page(project, form=state), exc.http_status
     if draw.state == "announced" and draw.entropy.get("kind") == "none":
-        draw = draws.complete(draw, "", _user(), recheck=not draws.announced_just_now(draw))
+        draw = draws.complete(draw, "", _user(), recheck=draws.needs_recheck(draw))
     _flash_announced(draw)
     return redirect(url_for("manager.draw", draw_id=draw.id))
 

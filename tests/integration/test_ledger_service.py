@@ -189,6 +189,39 @@ def test_a_passphrase_encrypts_the_signing_key(app_config, tmp_path):
     assert create_app(config).config["KEY_PASSPHRASE"] == "a long passphrase"  # it starts
 
 
+def test_the_keys_take_a_new_passphrase(app_config, tmp_path):
+    """``flask keys repassphrase``: every key is encrypted with the new passphrase, which the
+    next start needs; a too short one or a wrong current one changes nothing."""
+    from expertdraw import create_app
+    from expertdraw.config import ConfigError
+
+    config = {**app_config, "KEY_PASSPHRASE": "short one"}
+    application = create_app(config)
+    with application.app_context():
+        ledger.create_log()
+        db.session.commit()
+        db.engine.dispose()
+    folder = Path(config["INSTANCE_PATH"]) / keys.KEY_DIR
+    before = {p.name: p.read_bytes() for p in folder.glob("*.pem")}
+    runner = application.test_cli_runner()
+    context = application.app_context()
+    context.push()  # as the flask command runs it
+    short = runner.invoke(args=["keys", "repassphrase", "--new-passphrase", "tiny"])
+    assert short.exit_code == 2 and "at least 16 characters" in short.output
+    application.config["KEY_PASSPHRASE"] = "not the one"
+    wrong = runner.invoke(args=["keys", "repassphrase", "--new-passphrase", "x" * 20])
+    assert wrong.exit_code == 1 and "does not open with the current passphrase" in wrong.output
+    assert {p.name: p.read_bytes() for p in folder.glob("*.pem")} == before
+    application.config["KEY_PASSPHRASE"] = "short one"
+    done = runner.invoke(args=["keys", "repassphrase", "--new-passphrase", "a much longer one"])
+    assert done.exit_code == 0 and "1 key(s) encrypted" in done.output
+    assert [p.name for p in folder.iterdir()] == list(before)  # no file left beside them
+    context.pop()
+    with pytest.raises(ConfigError, match="does not open"):
+        create_app(config)
+    assert create_app({**config, "KEY_PASSPHRASE": "a much longer one"}) is not None
+
+
 def test_export_then_audit_passes_and_detects_a_changed_byte(log, tmp_path: Path):
     for n in range(5):
         ledger.append("pool.changed", _change(n), ACTOR)

@@ -332,3 +332,32 @@ def test_a_lottery_source_names_its_issue_and_date(app):
             project, centre.users["pm"], {"kind": "public-lottery", "sources": sources}
         )
     assert ledger.entry_body("draw.announced", draw.id)["entropy"]["sources"] == sources
+
+
+def test_an_immediate_draw_is_rechecked_only_when_something_changed(app, monkeypatch):
+    """A draw completed in the request that announced it skips the re-check's dozen
+    statements when no change was recorded since its pool was read; a suspension committed
+    in between (another request's) is judged all the same."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        quiet = _register(centre, "P-QUIET", user="admin", allow_no_entropy=True)
+        draw = draws.announce(quiet, centre.users["pm"], {"kind": "none"})
+        assert draws.needs_recheck(draw) is False
+        busy = _register(centre, "P-BUSY", user="admin", allow_no_entropy=True)
+        real = pool.build_pool
+        suspended: list[str] = []
+
+        def built_then_suspended(*args, **kwargs):
+            built = real(*args, **kwargs)
+            if not suspended:  # "another request" suspends the economic candidates
+                for code in built.strata[1].ids:
+                    experts.set_status(code, "suspended", "investigation", centre.users["admin"])
+                    suspended.append(code)
+            return built
+
+        monkeypatch.setattr(pool, "build_pool", built_then_suspended)
+        draw = draws.announce(busy, centre.users["pm"], {"kind": "none"})
+        assert draws.needs_recheck(draw) is True
+        draws.complete(draw, "", centre.users["pm"], recheck=draws.needs_recheck(draw))
+    assert suspended and not set(_active_codes(draw.id)) & set(suspended)
+    assert {b["reason"] for b in ledger.entry_bodies("draw.replaced", draw.id)} == {"ineligible"}

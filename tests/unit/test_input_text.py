@@ -3,6 +3,7 @@ address however it is written; dates, times and lottery issue numbers are no per
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -63,3 +64,22 @@ def test_a_lottery_issue_number_with_its_date_is_no_personal_data(issue, day, fo
 )
 def test_addresses_and_numbers_written_plainly_are_found(text):
     assert carries_personal_data(text)
+
+
+@given(
+    st.from_regex(r"[1-6][0-9]{5}", fullmatch=True),
+    st.dates(min_value=date(1930, 1, 1), max_value=date(2010, 12, 31)),
+    st.from_regex(r"[0-9]{3}[0-9X]", fullmatch=True),
+    st.sampled_from(["%Y-%m-%d", "%Y.%m.%d", "%Y/%m/%d", "%Y年%m月%d日"]),
+    st.booleans(),
+)
+def test_an_identity_number_with_its_birth_date_written_as_a_date_is_found(
+    region, born, rest, form, unpadded
+):
+    """An identity number is region, birth date and sequence: written in those three groups,
+    the date punctuated, it is still found (a date beside a number is set apart only when it
+    is not the number's own birth date)."""
+    when = born.strftime(form)
+    if unpadded:
+        when = re.sub(r"(?<=[-./年月])0(?=[0-9])", "", when)
+    assert carries_personal_data(f"见证 {region} {when} {rest}")
