@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -348,6 +349,7 @@ def _check_refusals(user: User | None) -> None:
     strategy, item, name = _refusal_limit()
     try:
         allowed = strategy.test(item, name, str(user.id))
+        reset = 0.0 if allowed else strategy.get_window_stats(item, name, str(user.id)).reset_time
     except Exception:  # the store (Redis) is down: not limiting beats refusing every draw
         log.exception("draw refusal limit storage failed; not limiting")
         return
@@ -356,6 +358,7 @@ def _check_refusals(user: User | None) -> None:
             "rate-limited:draw-requests",
             f"{REFUSALS_PER_DAY} draw requests of yours were refused as not feasible today: "
             "check the request with the dry run, or ask a supervisor",
+            retry_after=max(1, int(reset - time.time()) + 1),
         )
 
 

@@ -42,9 +42,16 @@ class NotFound(ServiceError):
 
 
 class TooMany(ServiceError):
-    """Over a limit on how often something may be done (429)."""
+    """Over a limit on how often something may be done (429), with ``Retry-After`` when the
+    limit says when it lifts."""
 
     http_status = 429
+
+    def __init__(
+        self, code: str, message: str, field: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(code, message, field)
+        self.headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
 
 
 class Forbidden(ServiceError):

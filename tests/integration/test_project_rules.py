@@ -314,6 +314,7 @@ def test_a_managers_refused_request_names_the_rule_not_the_counts(app):
         with pytest.raises(TooMany) as waiting:
             draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
         assert waiting.value.code == "rate-limited:draw-requests"
+        assert 0 < int(waiting.value.headers["Retry-After"]) <= 86400
         # An admin's request is told the counts, and is not limited.
         with pytest.raises(ServiceError) as told:
             draws.announce(project, centre.users["admin"], {"kind": "witness", "witnesses": 1})
