@@ -84,9 +84,10 @@ def carries_personal_data(text: str) -> bool:
     dates = {_date_digits(w) for w in words if _is_date(w)}
     as_digits = "".join(_date_digits(w) if _is_date(w) else w for w in words)
     for found in PERSONAL_DATA.finditer(comparable(as_digits, dates_apart=False)):
-        digits = found.group()
-        birth = digits[6:14] if len(digits) == 18 else "19" + digits[6:12]
-        if any(birth == day or (len(digits) == 15 and day[2:] == digits[6:12]) for day in dates):
+        digits = found.group()  # an identity number: region, birth date, sequence
+        long_form = len(digits) == 18
+        born = digits[6:14] if long_form else digits[6:12]  # the old form has YYMMDD
+        if any((day if long_form else day[2:]) == born for day in dates):
             return True
     return False
 

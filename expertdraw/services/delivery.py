@@ -23,7 +23,7 @@ a phone number.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -249,7 +249,13 @@ def deliver_due(
     now = now or clock.now()
     if channels is None:
         channels = configured_channels(current_app.config)
-    started = clock.now()  # the run's own time goes by (a frozen clock in tests stands still)
+    started = clock.now()
+
+    def moment() -> datetime:
+        """The run's time now: ``now`` and what the clock has moved since (a frozen clock in
+        tests stands still)."""
+        return now + (clock.now() - started)
+
     down: set[str] = set()
     tried = 0
     for delivery_id, channel in _due_ids(now, limit):
@@ -257,12 +263,11 @@ def deliver_due(
             continue  # left due for the next run: this run found the channel unreachable
         # Each claim and outcome at its own moment: a run held up by a slow channel must not
         # record late sends as sent at its start, nor let its claims expire as they are made.
-        at = now + (clock.now() - started)
-        attempts = _claim(delivery_id, at, backoff)
+        attempts = _claim(delivery_id, moment(), backoff)
         if attempts is None:
             continue
         tried += 1
-        error = _process(delivery_id, attempts, at, channels, backoff, started, now)
+        error = _process(delivery_id, attempts, moment, channels, backoff)
         if error in UNREACHABLE:
             down.add(channel)
             log.warning(event("delivery.channel_down", channel=channel, error=error))
@@ -281,17 +286,11 @@ def _due_ids(now: datetime, limit: int) -> list[tuple[int, str]]:
     """Ids and channels of due deliveries, oldest first; includes claims left by a process
     that died."""
     d = DELIVERIES.c
-    rows = [
-        (row[0], row[1])
-        for row in db.session.execute(
-            sa.select(d.id, d.channel)
-            .where(_due(now))
-            .order_by(d.next_attempt_at, d.id)
-            .limit(limit)
-        )
-    ]
+    rows = db.session.execute(
+        sa.select(d.id, d.channel).where(_due(now)).order_by(d.next_attempt_at, d.id).limit(limit)
+    ).all()
     db.session.commit()
-    return rows
+    return [(delivery_id, channel) for delivery_id, channel in rows]
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
@@ -323,16 +322,13 @@ def _claim(delivery_id: int, now: datetime, backoff: Backoff) -> int | None:
 def _process(
     delivery_id: int,
     attempts: int,
-    now: datetime,
+    moment: Callable[[], datetime],
     channels: Mapping[str, Channel],
     backoff: Backoff,
-    started: datetime | None = None,
-    run_start: datetime | None = None,
 ) -> str | None:
-    """Prepare, send and record one claimed delivery; returns the failure's code (None when
-    sent or cancelled). ``now`` is the claim's time; with ``started`` (when the run began by
-    the clock, standing for ``run_start``) the outcome is timed when the send returns.
-    Database errors propagate."""
+    """Prepare, send and record one claimed delivery, its outcome timed by ``moment()`` when
+    the send returns; returns the failure's code (None when sent or cancelled). Database
+    errors propagate."""
     try:
         try:
             outgoing = _prepare(delivery_id)
@@ -345,20 +341,15 @@ def _process(
     except _Cancelled as cancelled:
         status, error, next_at = "cancelled", str(cancelled), None
     except DeliveryFailed as failure:
-        status, error, next_at = _failed(failure, attempts, now, backoff)
+        status, error, next_at = _failed(failure, attempts, moment(), backoff)
     except SQLAlchemyError:
         raise
     except Exception as exc:  # a bug or an unreadable row: retried, bounded by max_attempts
         failure = DeliveryFailed(f"internal:{type(exc).__name__}", retryable=True)
-        status, error, next_at = _failed(failure, attempts, now, backoff)
+        status, error, next_at = _failed(failure, attempts, moment(), backoff)
     else:
         status, error, next_at = "delivered", None, None
-    done = now
-    if started is not None and run_start is not None:
-        done = run_start + (clock.now() - started)
-        if next_at is not None:
-            next_at += done - now
-    _record(delivery_id, attempts, done, status, error, next_at)
+    _record(delivery_id, attempts, moment(), status, error, next_at)
     return error if status in ("retrying", "failed") else None
 
 

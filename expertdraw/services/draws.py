@@ -409,7 +409,7 @@ def announce(
         )
     spec = entropy_spec(project, entropy_request, now)
     _check_refusals(user)
-    seen = _ledger_head()  # what changed after it, the pool below may not have seen
+    seen = ledger.size()  # entries from this seq on, the pool below may not have seen
     # The pool is built before taking the ledger lock, so that announcements of different
     # projects build their pools in parallel; only numbering and recording are serialised.
     built = pool.build_pool(project, strata_request(project), rules(), family=project.code)
@@ -422,9 +422,17 @@ def announce(
         db.session.rollback()
         _count_refusal(user)
         raise ServiceError(reason, f"the request cannot be met: {reason}")
-    draw = _announce(project, user, snapshot, built.excluded, spec, algorithm, now, idempotency_key)
-    draw.pool_seen_seq = seen  # type: ignore[attr-defined]  # see needs_recheck
-    return draw
+    return _announce(
+        project,
+        user,
+        snapshot,
+        built.excluded,
+        spec,
+        algorithm,
+        now,
+        idempotency_key,
+        pool_seen=seen,
+    )
 
 
 def _insert_announced(draw: Draw, snapshot_hash: str, canonical: str) -> None:
@@ -531,7 +539,10 @@ def _announce(
     now: datetime,
     idempotency_key: str | None = None,
     root_id: str | None = None,
+    pool_seen: int | None = None,
 ) -> Draw:
+    """Announce ``snapshot`` (commits); ``pool_seen`` is the ledger's size before the pool
+    was read, kept on the draw for :func:`needs_recheck`."""
     secret = b"" if algorithm == engine.RFC3797 else secrets.token_bytes(32)
     try:
         # Parses and checks the snapshot once, and encodes C(snapshot) from that view.
@@ -604,7 +615,8 @@ def _announce(
         if draw in db.session:
             db.session.expunge(draw)
         raise
-    draw.announced_here_now = True  # type: ignore[attr-defined]  # see announced_just_now
+    # Only on the draw this request announced (see needs_recheck).
+    draw.pool_seen = pool_seen  # type: ignore[attr-defined]
     _remember_announced(
         announcement.snapshot.draw,  # not draw.id: the commit expired it
         _Announced(body["snapshot_hash"], body["commitment"], encoded, announcement.snapshot, body),
@@ -738,33 +750,23 @@ def witnesses_of(draw: Draw) -> list[Witness]:
     )
 
 
-def announced_just_now(draw: Draw) -> bool:
-    """Whether ``draw`` is the object this very request announced (not an earlier draw
-    found again by its idempotency key)."""
-    return bool(getattr(draw, "announced_here_now", False))
-
-
 #: The entries of the changes a committee's re-check looks for: an expert's eligibility
 #: fields (status, employer, region, conflicts, penalties: ``pool.changed``) and the parties.
 RECHECKED_CHANGES = ("pool.changed", "project.bidder_added")
 
 
-def _ledger_head() -> int:
-    """The last entry's seq (-1 for an empty log)."""
-    return db.session.scalar(sa.select(sa.func.max(LedgerEntry.seq))) or -1
-
-
 def needs_recheck(draw: Draw) -> bool:
     """Whether a draw about to complete must have its committee re-checked: always, unless
-    this very request announced it, and no change was recorded since its pool was read (one
-    indexed look-up, instead of the re-check's dozen statements on every immediate draw).
-    Every change a re-check acts on is a ledger entry of :data:`RECHECKED_CHANGES`."""
-    seen = getattr(draw, "pool_seen_seq", None)
-    if not announced_just_now(draw) or seen is None:
+    this very request announced it (only that draw object carries ``pool_seen``) and no
+    change was recorded since its pool was read (one indexed look-up, instead of the
+    re-check's dozen statements on every immediate draw). Every change a re-check acts on is
+    a ledger entry of :data:`RECHECKED_CHANGES`."""
+    seen = getattr(draw, "pool_seen", None)
+    if seen is None:
         return True
     changed = db.session.scalar(
         sa.select(LedgerEntry.seq)
-        .where(LedgerEntry.type.in_(RECHECKED_CHANGES), LedgerEntry.seq > seen)
+        .where(LedgerEntry.type.in_(RECHECKED_CHANGES), LedgerEntry.seq >= seen)
         .limit(1)
     )
     return changed is not None

@@ -16,8 +16,8 @@ class ServiceError(Exception):
         #: lists them all (a form shows each beside its field).
         self.more: list[ServiceError] = []
 
-    @classmethod
-    def of(cls, problems: list[ServiceError]) -> ServiceError:
+    @staticmethod
+    def of(problems: list[ServiceError]) -> ServiceError:
         """The first problem, carrying the others."""
         first = problems[0]
         first.more = problems[1:]

@@ -478,8 +478,6 @@ def _recent_members(since: str) -> sa.Select[Any]:
     )
 
 
-#: The rules that turn on other committees (their seats and memberships).
-OTHER_COMMITTEES = ("busy", "frequency", "same-tenderer")
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -491,7 +489,8 @@ def _fact_rules(
     other_committees: bool = True,
 ) -> tuple[sa.Select[Any], dict[str, Any]]:
     """The statement of :func:`_fact_rules_statement` and its values for this request;
-    without ``other_committees``, values under which :data:`OTHER_COMMITTEES` find no one."""
+    without ``other_committees``, values under which the rules that turn on other
+    committees (``busy``, ``frequency``, ``same-tenderer``) find no one."""
     day = el.evaluation_date(facts, rules)
     employers = _employers_excluded(parties, facts, rules)
     busy_start, busy_end = el.busy_span(facts, rules)
@@ -626,9 +625,9 @@ def build_pool(
 ) -> Pool:
     """Eligible candidates per stratum, exclusion counts and free venues for a request.
 
-    Without ``other_committees`` the rules that turn on other committees
-    (:data:`OTHER_COMMITTEES`) exclude no one: the figures a project manager may see, which
-    must not move with who sits where (a draw always applies them).
+    Without ``other_committees`` the rules that turn on other committees (``busy``,
+    ``frequency``, ``same-tenderer``) exclude no one: the figures a project manager may see,
+    which must not move with who sits where (a draw always applies them).
 
     ``strata`` are ``{"name", "specialty", "count", "alternates"}`` in request order;
     ``exclude_experts`` maps expert codes to a reason code the draw itself imposes
