@@ -40,6 +40,7 @@ the rules in effect differ from those the ledger last recorded, the service reco
 from __future__ import annotations
 
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,6 +49,7 @@ from .domain.alert_thresholds import ThresholdError, merge_thresholds
 from .domain.eligibility_config import Rules, RulesError
 
 FILE_NAME = "settings.toml"
+DEFAULT_ZONE = "Asia/Shanghai"
 
 #: ``[timers]`` keys, the Flask setting each gives, and its least and greatest value (the
 #: environment's variables of the same names have the same bounds).
@@ -142,7 +144,31 @@ def parse(document: dict[str, Any]) -> dict[str, Any]:
             settings["RETENTION_DAYS"] = _integer("retention.days", retention["days"], 1, 36_500)
     if "reports" in document:
         settings.update(_reports(_table("reports", document["reports"], ("timezone", "lookback"))))
+    _check_one_time(settings)
     return settings
+
+
+def _check_one_time(settings: dict[str, Any]) -> None:
+    """Refuse a centre zone whose offset is not the rules' ``utc_offset``: eligibility (the
+    day of a window), notices, pages and reports must all read the same clock."""
+    offset = Rules.from_mapping(settings.get("ELIGIBILITY_RULES") or {}).utc_offset
+    name = settings.get("REPORT_TIMEZONE", DEFAULT_ZONE)
+    centre = ZoneInfo(name)
+    year = datetime.now(UTC).year
+    for month in (1, 7):  # winter and summer: a zone with daylight saving time has two
+        local = datetime(year, month, 1, tzinfo=centre).utcoffset()
+        if local != offset:
+            raise SettingsError(
+                f"reports.timezone {name} is UTC{_hours(local)} on {year}-{month:02d}-01, but "
+                f"eligibility.utc_offset is {_hours(offset)}: the centre keeps one time, so "
+                "set both to the same (a zone without daylight saving time)"
+            )
+
+
+def _hours(offset: timedelta | None) -> str:
+    minutes = int((offset or timedelta()).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _reports(reports: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from ..extensions import db
 from ..input_text import visible_text
 from ..logfmt import event
 from ..models import Draw, LedgerEntry, Project, Snapshot, User, Witness
-from . import ledger, pool, projects, rules_record, seating
+from . import ledger, pool, projects, reports_periods, rules_record, seating
 from .errors import Conflict, Forbidden, NotFound, ServiceError, TooMany
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,8 @@ def _next_draw_id(now: datetime) -> str:
     Raises:
         ServiceError: ``draw-numbers:exhausted`` after the year's 999,999th draw.
     """
-    prefix = f"D{now.year}-"
+    # The centre's year: a draw at 00:30 on 1 January, local time, is the new year's.
+    prefix = f"D{now.astimezone(reports_periods.zone()).year}-"
     low, high = f"{prefix}000000", f"{prefix}999999"
     read, last = ledger.lock_with_last_draw(low, high)
     if not read:

@@ -19,7 +19,7 @@ import csv
 import io
 import warnings
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..extensions import db
-from . import ledger, pool_changes, steps
+from . import ledger, pool_changes, reports_periods, steps
 from .import_experts import validate_experts, write_experts
 from .import_places import (
     validate_organisations,
@@ -41,7 +41,6 @@ from .import_rows import Problem as ImportProblem
 MAX_ERRORS = 1000
 # Work units of an import for progress: read, check, write.
 STAGES = 3
-CHINA = timezone(timedelta(hours=8))
 
 
 @dataclass
@@ -182,8 +181,9 @@ def import_steps(
 
 
 def local_today() -> date:
-    """Today at the trading centre (China Standard Time, UTC+8), from the app's clock."""
-    return clock.now().astimezone(CHINA).date()
+    """Today at the trading centre (its zone, China Standard Time by default), from the
+    app's clock."""
+    return clock.now().astimezone(reports_periods.zone()).date()
 
 
 def _validate(

@@ -7,18 +7,23 @@ a supervisor at any time with a stated purpose. Every opening appends ``list.ope
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from .. import clock
+from ..domain.ledger import parse_time
 from ..extensions import db
 from ..input_text import carries_personal_data
-from ..models import Draw, Expert, Member, Notice, Project, User
+from ..models import Draw, Expert, LedgerEntry, Member, Notice, Project, User
 from . import ledger, replacements
 from .errors import Conflict, Forbidden, ServiceError
+
+# How long the page of an opening may be sent again (a reload) without a new opening.
+SHOWN_AGAIN_FOR = timedelta(minutes=15)
 
 
 def progress(draw: Draw) -> dict[str, Any]:
@@ -77,6 +82,11 @@ def _may_open(draw: Draw, project: Project, user: User, purpose: str, now: datet
 
 def open_list(draw: Draw, user: User, purpose: str = "") -> list[dict[str, Any]]:
     """The members (venue staff: of their venue) after checking the rules; logs the opening."""
+    return open_list_logged(draw, user, purpose)[0]
+
+
+def open_list_logged(draw: Draw, user: User, purpose: str = "") -> tuple[list[dict[str, Any]], int]:
+    """:func:`open_list`, and the ``seq`` of the ``list.opened`` entry that records it."""
     now = clock.now()
     project = db.session.get(Project, draw.project_id)
     purpose = (purpose or "").strip()
@@ -91,6 +101,51 @@ def open_list(draw: Draw, user: User, purpose: str = "") -> list[dict[str, Any]]
         )
     _may_open(draw, project, user, purpose, now)
     root = draw.root_id or draw.id
+    rows = _rows(root, user)
+    ledger.lock()
+    entry = ledger.append(
+        "list.opened",
+        {"draw": root, "by": user.pseudonym, "purpose": purpose or _default_purpose(user)},
+        {"role": user.role, "id": user.pseudonym},
+        draw_id=root,
+        now=now,
+    )
+    db.session.commit()
+    return _listed(rows, user), int(entry["seq"])
+
+
+def shown_again(draw: Draw, user: User, seq: int) -> list[dict[str, Any]]:
+    """The members once more under the opening ``seq`` records, without a new entry: for the
+    same page sent again (a reload resubmits its form), so one opening reads as one.
+
+    Only the user's own ``list.opened`` of this draw qualifies, within ``SHOWN_AGAIN_FOR`` of
+    it, and only while the rules still let them open the list.
+
+    Raises:
+        ServiceError: ``not-found:opening`` when ``seq`` is no such opening, or too old.
+    """
+    now = clock.now()
+    root = draw.root_id or draw.id
+    record = db.session.scalar(
+        sa.select(LedgerEntry.record).where(
+            LedgerEntry.seq == seq,
+            LedgerEntry.type == "list.opened",
+            LedgerEntry.draw_id == root,
+        )
+    )
+    entry = json.loads(record)["entry"] if record is not None else None
+    if (
+        entry is None
+        or entry["actor"].get("id") != user.pseudonym
+        or parse_time(entry["time"]) + SHOWN_AGAIN_FOR < now
+    ):
+        raise ServiceError("not-found:opening", "no recent opening of this list by this user")
+    project = db.session.get(Project, draw.project_id)
+    _may_open(draw, project, user, entry["body"]["purpose"], now)
+    return _listed(_rows(root, user), user)
+
+
+def _rows(root: str, user: User) -> list[Any]:
     query = (
         sa.select(Member, Expert, Notice)
         .join(Expert, Expert.id == Member.expert_id)
@@ -100,16 +155,10 @@ def open_list(draw: Draw, user: User, purpose: str = "") -> list[dict[str, Any]]
     )
     if user.role == "venue_staff":
         query = query.where(Member.venue_id == user.venue_id, Member.state == "active")
-    rows = db.session.execute(query).all()
-    ledger.lock()
-    ledger.append(
-        "list.opened",
-        {"draw": root, "by": user.pseudonym, "purpose": purpose or _default_purpose(user)},
-        {"role": user.role, "id": user.pseudonym},
-        draw_id=root,
-        now=now,
-    )
-    db.session.commit()
+    return list(db.session.execute(query).all())
+
+
+def _listed(rows: list[Any], user: User) -> list[dict[str, Any]]:
     staff = user.role == "venue_staff"  # who sits where and checked in: nothing more
     return [
         {

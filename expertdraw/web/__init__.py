@@ -62,7 +62,7 @@ def init_app(app: Flask) -> None:
     # defaults hold the key (None: no limit), so setdefault would keep that.
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = UPLOAD_LIMIT
-    babel.init_app(app, locale_selector=i18n.select_locale)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     csrf.init_app(app)
     csrf.exempt(api_bp)
     blueprints = (

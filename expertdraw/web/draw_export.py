@@ -19,6 +19,7 @@ from ..services.draw_export import MAX_DAYS, Cell, DrawSummary
 from ..services.errors import ServiceError
 from .access import roles_required
 from .forms import FormState, parse_day, zone
+from .i18n import zone_label
 from .labels import label
 from .record import SUPERVISE, bp
 
@@ -108,7 +109,7 @@ def _about(first: date, last: date, count: int) -> list[tuple[str, Any]]:
         (_("Draws announced from"), first),
         (_("to (inclusive)"), last),
         (_("Draws"), count),
-        (_("Times"), _("China Standard Time (UTC+8)")),
+        (_("Times"), zone_label()),
         (_("Exported at"), _local(clock.now())),
         (_("Exported by"), user.username if user else ""),
         (_("Member identities"), _("Not included: members are in the sealed list.")),

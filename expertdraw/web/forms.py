@@ -15,12 +15,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..api.framework import MAX_INT_PARAM
 from ..extensions import db
+from ..services import reports_periods
 
 ERRORS: dict[str, Any] = {
     "invalid:window": _l(
@@ -284,8 +284,9 @@ def abandon() -> None:
 
 
 def zone() -> ZoneInfo:
-    """The zone dates and times are typed and shown in (China Standard Time by default)."""
-    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    """The zone dates and times are typed and shown in: the centre's, the one its reports
+    count days in (China Standard Time by default)."""
+    return reports_periods.zone()
 
 
 #: Dates a form may name: this century (as the API's ``Moment`` and ``Day``); the calendar's

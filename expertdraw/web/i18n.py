@@ -9,14 +9,18 @@ called ``zh_CN`` would never be found).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask, g, request, session
+from flask_babel import gettext as _
 from flask_babel import refresh
 
-from .. import auth
+from .. import auth, clock
 from ..services import preferences
+from ..services.reports_periods import DEFAULT_ZONE, zone
 
 DEFAULT_LOCALE = "zh_CN"
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_TIMEZONE = DEFAULT_ZONE
 # The ?lang= value and the locale it selects.
 LOCALES = {"zh": "zh_CN", "en": "en"}
 SESSION_KEY = "lang"
@@ -43,6 +47,22 @@ def select_locale() -> str:
     if best and best.startswith("en"):
         return "en"
     return DEFAULT_LOCALE
+
+
+def select_timezone() -> str:
+    """The trading centre's zone (``[reports] timezone``), in which every page shows and reads
+    times, so that a page, an export and a report cut their days at the same midnight."""
+    return zone().key
+
+
+def zone_label(at: datetime | None = None) -> str:
+    """The centre's zone as pages name it: "China Standard Time (UTC+8)" by default, else the
+    zone's name and its offset now (or ``at``)."""
+    centre = zone()
+    if centre.key == DEFAULT_ZONE:
+        return _("China Standard Time (UTC+8)")
+    offset = (at or clock.now()).astimezone(centre).strftime("%z")
+    return _("%(zone)s (UTC%(offset)s)", zone=centre.key, offset=f"{offset[:3]}:{offset[3:]}")
 
 
 def current_code() -> str:

@@ -17,7 +17,7 @@ from ..models import Draw, Project
 from ..services import directory, draws, outside_entropy, sealed
 from ..services import projects as project_service
 from ..services.errors import ServiceError
-from . import draw_form, project_form
+from . import draw_form, list_openings, project_form
 from .access import roles_required
 from .forms import FormState, abandon, message_for, parse_page
 
@@ -124,6 +124,7 @@ def _project_page(project: Project, **extra: Any) -> str:
         lottery=outside_entropy.lottery_sources(live) if live is not None else None,
         entropy_kinds=draw_form.kinds(project.allow_no_entropy),
         idempotency_key=secrets.token_urlsafe(16),
+        opening=list_openings.new_token(),
         now=clock.now(),
         **extra,
     )
@@ -316,7 +317,7 @@ def open_list(code: str) -> tuple[str, int] | str:
     if live is None or live.state != "completed":
         return _project_page(project, form=FormState({}, general=[_("No completed draw.")])), 409
     try:
-        members = sealed.open_list(live, _user(), request.form.get("purpose", ""))
+        members = list_openings.open_once(live, _user(), request.form.get("purpose", ""))
     except ServiceError as exc:
         state = FormState({})
         state.fail(exc)

@@ -14,9 +14,10 @@ from werkzeug.wrappers import Response
 from .. import auth, clock
 from ..domain.ledger import LedgerError
 from ..models import Draw
-from ..services import directory, draws, ledger, sealed
+from ..services import directory, draws, ledger
 from ..services import projects as project_service
 from ..services.errors import ServiceError
+from . import list_openings
 from . import record_pdf as record_document
 from .access import roles_required
 from .forms import FormState
@@ -28,7 +29,12 @@ SUPERVISE = ("supervisor", "admin")
 def _purpose_page(draw: Draw, action: str, state: FormState, status: int = 200) -> tuple[str, int]:
     project = project_service.get_project_by_id(draw.project_id)
     return render_template(
-        "supervisor/purpose.html", draw=draw, project=project, action=action, form=state
+        "supervisor/purpose.html",
+        draw=draw,
+        project=project,
+        action=action,
+        form=state,
+        opening=request.form.get(list_openings.FIELD) or list_openings.new_token(),
     ), status
 
 
@@ -40,7 +46,7 @@ def _open(draw: Draw, action: str) -> tuple[list[dict[str, Any]] | None, Any]:
         state.add("purpose", _("State why you open the list; the purpose is recorded."))
         return None, _purpose_page(draw, action, state, 422)
     try:
-        return sealed.open_list(draw, auth.current_user(), purpose), None
+        return list_openings.open_once(draw, auth.current_user(), purpose), None
     except ServiceError as exc:
         state.fail(exc)
         return None, _purpose_page(draw, action, state, exc.http_status)

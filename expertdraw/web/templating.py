@@ -11,7 +11,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
 from ..domain.canonical import canonical
-from . import labels
+from . import i18n, labels
 
 NAV: dict[str, list[tuple[str, Any]]] = {
     "project_manager": [
@@ -126,6 +126,7 @@ def init_app(app: Flask) -> None:
         reason_text=labels.reason,
         choices=labels.choices,
         failure=labels.failure,
+        zone_label=i18n.zone_label,
     )
     app.context_processor(_context)
     app.after_request(_headers)

@@ -3,6 +3,8 @@ starts, every error naming the file and the key (or the line)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,7 +21,7 @@ frequency_days = 60
 travel_buffer = "PT3H"
 stale_share_limit = "1/4"
 region_policy = "exclude-county"
-utc_offset = "+08:00"
+utc_offset = "+06:00"
 
 [alerts.refusal-rate]
 ratio = "2/3"
@@ -61,6 +63,33 @@ def test_a_full_file_gives_the_settings(tmp_path):
     assert settings["RETENTION_DAYS"] == 1825
     assert settings["REPORT_TIMEZONE"] == "Asia/Urumqi"
     assert settings["REPORT_LOOKBACK"] == {"daily": 14, "monthly": 6}
+
+
+@pytest.mark.parametrize(
+    ("document", "named"),
+    [
+        ({"reports": {"timezone": "Asia/Urumqi"}}, "Asia/Urumqi is UTC+06:00"),
+        ({"eligibility": {"utc_offset": "+06:00"}}, "Asia/Shanghai is UTC+08:00"),
+        (
+            {"eligibility": {"utc_offset": "+01:00"}, "reports": {"timezone": "Europe/Paris"}},
+            "Europe/Paris is UTC+02:00",  # in July: a zone with summer time has two offsets
+        ),
+    ],
+)
+def test_the_centre_keeps_one_time(document, named):
+    """The zone of pages and reports and the rules' offset (the day of a window, notices)
+    must agree, all year: else a report's day and an export's day would differ."""
+    with pytest.raises(SettingsError, match=re.escape(named)) as refused:
+        parse(document)
+    assert "eligibility.utc_offset" in str(refused.value)
+
+
+def test_a_zone_and_an_offset_that_agree_are_taken():
+    settings = parse(
+        {"eligibility": {"utc_offset": "+06:00"}, "reports": {"timezone": "Asia/Urumqi"}}
+    )
+    assert settings["REPORT_TIMEZONE"] == "Asia/Urumqi"
+    assert parse({"reports": {"timezone": "Asia/Chongqing"}})["REPORT_TIMEZONE"] == "Asia/Chongqing"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ dry run counts, one draw per submitted form, counts only until the list opens.""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -155,10 +156,16 @@ def test_pages_show_counts_only_until_the_award(app, completed: dict[str, Any], 
     assert client.post(f"/manager/projects/{PROJECT}/list").status_code == 403
     clock.set_clock(lambda: c.WINDOW + timedelta(hours=8))
     client.post(f"/manager/projects/{PROJECT}/award")
-    opened = client.post(f"/manager/projects/{PROJECT}/list").get_data(as_text=True)
-    assert all(code in opened for code in completed["hidden"])
+    page = client.get(f"/manager/projects/{PROJECT}").get_data(as_text=True)
+    token = re.search(r'name="opening" value="([^"]+)"', page).group(1)
+    opened = client.post(f"/manager/projects/{PROJECT}/list", data={"opening": token})
+    assert all(code in opened.get_data(as_text=True) for code in completed["hidden"])
     kinds = db.session.scalars(sa.select(LedgerEntry.type).order_by(LedgerEntry.seq)).all()
     assert kinds[-1] == "list.opened"
+    again = client.post(f"/manager/projects/{PROJECT}/list", data={"opening": token})
+    assert all(code in again.get_data(as_text=True) for code in completed["hidden"])
+    again_kinds = db.session.scalars(sa.select(LedgerEntry.type).order_by(LedgerEntry.seq)).all()
+    assert again_kinds == kinds  # a reload: no entry
 
 
 def _one_stratum_draw(centre: c.Centre) -> str:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from expertdraw import clock
 from expertdraw.extensions import db
 from expertdraw.models import LedgerEntry
-from expertdraw.services import draws, experts, projects
+from expertdraw.services import draws, experts, projects, sealed
 
 from .conftest import PROJECT, project_spec
 
@@ -68,6 +71,40 @@ def test_the_list_opens_only_with_a_purpose_and_every_opening_is_logged(
         sa.select(LedgerEntry.record).order_by(LedgerEntry.seq.desc())
     ).first()
     assert json.loads(last)["entry"]["body"]["purpose"] == "complaint 42"
+
+
+def _opening_token(page: str) -> str:
+    token = re.search(r'name="opening" value="([^"]+)"', page)
+    assert token, "the purpose form carries a one-time opening token"
+    return token.group(1)
+
+
+def test_a_reloaded_opening_is_one_opening_and_a_new_form_is_another(
+    app, completed: dict[str, Any], login
+):
+    """A reload resends the purpose form: it shows the list again under the same
+    ``list.opened``; opening from a new form is a new entry, and so is a resend past
+    SHOWN_AGAIN_FOR or by another supervisor holding the token."""
+    url = f"/supervisor/draws/{completed['draw']}/list"
+    client = login("sup1")
+    before = opened_count()
+    token = _opening_token(client.get(url).get_data(as_text=True))
+    sent = {"purpose": "complaint 42", "opening": token}
+    first = client.post(url, data=sent).get_data(as_text=True)
+    again = client.post(url, data=sent)
+    assert again.status_code == 200
+    assert all(s in again.get_data(as_text=True) for s in completed["hidden"])
+    assert all(s in first for s in completed["hidden"])
+    assert opened_count() == before + 1
+    other = _opening_token(client.get(url).get_data(as_text=True))
+    assert other != token
+    client.post(url, data={"purpose": "complaint 42", "opening": other})
+    assert opened_count() == before + 2
+    login("sup2").post(url, data=sent)  # not sup2's opening: recorded as theirs
+    assert opened_count() == before + 3
+    with clock.frozen(clock.now() + sealed.SHOWN_AGAIN_FOR + timedelta(seconds=1)):
+        client.post(url, data=sent)
+    assert opened_count() == before + 4
 
 
 def test_the_printable_record_is_an_opening_too(app, completed: dict[str, Any], login):
