@@ -325,6 +325,4 @@ def request_draw(code: str, body: DrawRequestIn, idempotency_key: str | None) ->
         draw = draws.announce(
             project, _user(), entropy, algorithm=body.algorithm, idempotency_key=idempotency_key
         )
-        if draw.state == "announced" and draw.entropy.get("kind") == "none":
-            draw = draws.complete(draw, "", _user(), recheck=draws.needs_recheck(draw))
-        return draw_out(draw)
+        return draw_out(draws.complete_at_once(draw, _user()))

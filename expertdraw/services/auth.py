@@ -21,6 +21,7 @@ from .. import clock
 from ..extensions import db
 from ..models import ApiToken, Expert, User, Venue
 from . import page_sessions, users
+from .errors import Forbidden
 from .pagination import paginate
 
 TOKEN_BYTES = 32
@@ -264,6 +265,17 @@ def create_account(
     )
 
 
+def _check_still_admin(actor: User) -> None:
+    """Lock the administrators' rows and check that ``actor`` is still an active one: two
+    administrators removing each other at the same moment would otherwise both succeed and
+    leave the centre with none (the second to lock finds itself removed, and is refused)."""
+    rows = db.session.execute(
+        sa.select(User.id, User.active).where(User.role == "admin").with_for_update()
+    ).all()
+    if not any(row.id == actor.id and row.active for row in rows):
+        raise Forbidden("auth:forbidden", "your account is no longer an active administrator")
+
+
 def update_account(
     user_id: int,
     actor: User,
@@ -305,6 +317,8 @@ def update_account(
         venue = None
     if password:
         users.check_new_password(password)
+    if user.role == "admin" and user.active and (role != "admin" or not active):
+        _check_still_admin(actor)
     user.role, user.venue_id, user.active = role, venue, active
     if password:
         user.password_hash = users.hash_password(password)

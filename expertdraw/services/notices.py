@@ -314,8 +314,26 @@ def check_in(staff: User, code: str) -> dict[str, Any]:
         raise ServiceError("checkin:time", "check-in opens two hours before the window")
     again = notice.checked_in_at is not None  # a second person with the same code?
     if not again:
-        notice.checked_in_at = now
-    db.session.commit()
+        # Written only while the seat is still accepted and nobody has checked in with the
+        # code: a withdrawal (a replacement) or a second desk that wrote since the read above
+        # wins, whichever of them commits first, as the row's lock orders them.
+        written = db.session.execute(
+            sa.update(Notice)
+            .where(
+                Notice.id == notice.id,
+                Notice.status == "accepted",
+                Notice.checked_in_at.is_(None),
+            )
+            .values(checked_in_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()  # expires the notice: read again below as committed
+        if written != 1:
+            if notice.status != "accepted":
+                raise ServiceError("checkin:not-seated", "this code has no accepted, current seat")
+            again = True
+    else:
+        db.session.commit()
     return {
         "again": again,
         "workstation": member.workstation_id,

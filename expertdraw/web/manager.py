@@ -230,8 +230,7 @@ def request_draw(code: str) -> Response | tuple[str, int]:
     except ServiceError as exc:
         draw_form.place_error(state, exc)
         return _project_page(project, form=state), exc.http_status
-    if draw.state == "announced" and draw.entropy.get("kind") == "none":
-        draw = draws.complete(draw, "", _user(), recheck=draws.needs_recheck(draw))
+    draw = draws.complete_at_once(draw, _user())
     _flash_announced(draw)
     return redirect(url_for("manager.draw", draw_id=draw.id))
 
