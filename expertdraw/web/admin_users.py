@@ -9,7 +9,8 @@ from werkzeug.wrappers import Response
 
 from .. import auth
 from ..services import auth as auth_service
-from ..services import directory, draws, imports
+from ..services import directory, draws, experts, imports
+from ..services.errors import NotFound
 from ..services.users import UserError
 from . import progress
 from .access import roles_required
@@ -68,10 +69,22 @@ def create_user() -> Response | tuple[str, int]:
         field = exc.code.split(":", 1)[1]
         if field in ("link", "expert-taken"):
             field = "venue_id" if role == "venue_staff" else "expert_code"
-        state.add(field, message_for(exc.code, str(exc)))
+        state.add(field, _unknown_expert(role, expert_code) or message_for(exc.code, str(exc)))
         return _users_page(state, 422)
     flash(_("User %(name)s is created.", name=user.username), "success")
     return redirect(url_for("admin.users"))
+
+
+def _unknown_expert(role: str, code: str | None) -> str | None:
+    """What to say of an expert code the pool does not have (the generic link message would
+    not tell the administrator that the code itself is the problem)."""
+    if role != "expert" or not code:
+        return None
+    try:
+        experts.get_by_code(code)
+    except NotFound:
+        return _("No expert in the pool has the code %(code)s.", code=code)
+    return None
 
 
 def _columns() -> dict[str, list[tuple[str, str, bool]]]:

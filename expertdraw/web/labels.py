@@ -37,6 +37,9 @@ LABELS: dict[str, dict[str, Any]] = {
         "other": _l("Other reason"),
     },
     "kind": {"technical": _l("Technical"), "economic": _l("Economic")},
+    # Stratum names are identifiers (they are in the ledger); the two the project form
+    # suggests read as words on the pages and the record.
+    "stratum": {"technical": _l("Technical experts"), "economic": _l("Economic experts")},
     "separation": {"venue": _l("Different venues"), "room": _l("Different rooms")},
     "region_policy": {
         "exclude-prefecture": _l("Exclude experts of the project's prefecture"),

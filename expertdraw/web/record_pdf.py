@@ -195,7 +195,7 @@ def _strata(data: dict[str, Any]) -> list[Flowable]:
         specialty = f"{s['specialty']} {names.get(s['specialty'], '')}".strip()
         rows.append(
             [
-                _text(s["name"]),
+                _text(label("stratum", s["name"])),
                 _text(specialty),
                 _text(label("kind", s["kind"])),
                 _text(s["count"]),
@@ -233,7 +233,7 @@ def _members(data: dict[str, Any]) -> list[Flowable]:
         rows.append(
             [
                 _code(m["expert"]),
-                _text(m["stratum"]),
+                _text(label("stratum", m["stratum"])),
                 _code(m["venue"]),
                 _code(m["room"]),
                 _code(m["workstation"]),

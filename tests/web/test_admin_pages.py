@@ -80,6 +80,7 @@ def test_a_user_is_created_and_errors_stand_beside_their_fields(app, centre, log
         data={"username": "e7", "password": "long enough pw", "role": "expert", "expert_code": "X"},
     )
     assert 'id="f-expert_code-error"' in unlinked.get_data(as_text=True)
+    assert "专家库中没有专家编号 X。" in unlinked.get_data(as_text=True)
     made = client.post(
         "/admin/users",
         data={

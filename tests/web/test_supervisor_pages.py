@@ -124,6 +124,11 @@ def test_the_printable_record_is_an_opening_too(app, completed: dict[str, Any], 
     assert [n for n in names if n in html] == []  # the record lists codes, not names
     assert "data-print" in html
     assert "data-representatives>0<" in html and "Regional exclusion" in html
+    assert "<td>Technical experts</td>" in html and "<td>technical</td>" not in html
+    zh = client.post(
+        f"/supervisor/draws/{completed['draw']}/record?lang=zh", data={"purpose": "archive"}
+    ).get_data(as_text=True)
+    assert "<td>技术专家</td>" in zh and "<td>经济专家</td>" in zh and ">technical<" not in zh
 
 
 def test_the_bundle_and_receipts_download(app, completed, login):
