@@ -24,6 +24,8 @@ from expertdraw.domain.receipt import ReceiptError, verify_receipt
 
 PROG = "python -m expertdraw.verify"
 USAGE = 2
+# Worker processes for entries.jsonl: more than a few per CPU only costs memory.
+MAX_WORKERS = 64
 
 
 def _bundle_parser() -> argparse.ArgumentParser:
@@ -134,6 +136,10 @@ def verify_bundle_command(argv: Sequence[str]) -> int:
     for option in (args.keys, args.beacon_cert):
         if option is not None and not option.is_file():
             return _usage(parser, f"no such file: {option}")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        return _usage(parser, f"--workers must be 1 to {MAX_WORKERS}, got {args.workers}")
+    if args.max_problems < 0:
+        return _usage(parser, f"--max-problems must be 0 or more, got {args.max_problems}")
     report = audit_bundle(
         args.bundle,
         replay=args.replay,

@@ -100,6 +100,20 @@ def test_usage_errors_exit_2(args, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--workers", "0"], "--workers must be 1 to 64, got 0"),
+        (["--workers", "100000"], "--workers must be 1 to 64, got 100000"),
+        (["--max-problems", "-1"], "--max-problems must be 0 or more"),
+    ],
+)
+def test_numbers_out_of_range_exit_2_before_any_work(bundle, extra, said, capsys):
+    """An absurd worker count would start that many processes: refused, naming the option."""
+    assert expertdraw.verify.main([str(bundle[0]), *extra]) == 2
+    assert said in capsys.readouterr().err
+
+
 def test_usage_errors_exit_2_from_the_command_line():
     done = run("/nonexistent/bundle")
     assert done.returncode == 2 and "no such folder" in done.stderr
