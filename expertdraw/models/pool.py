@@ -15,14 +15,15 @@ EXPERT_KINDS = ("technical", "economic")
 
 
 class Expert(db.Model):
-    """An expert in the pool. ID and phone numbers and e-mail addresses are encrypted;
+    """An expert in the pool. Names, ID and phone numbers and e-mail addresses are encrypted;
     ``*_hash`` allow look-up."""
 
     __tablename__ = "experts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
+    # Personal data (ledger.md §1), encrypted as the numbers and addresses below are.
+    name: Mapped[str] = mapped_column(EncryptedString(600))
     id_number: Mapped[str] = mapped_column(EncryptedText)
     id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
     phone: Mapped[str | None] = mapped_column(EncryptedText)
@@ -126,7 +127,7 @@ class Penalty(db.Model):
     kind: Mapped[str] = mapped_column(String(16))
     start: Mapped[date]
     end: Mapped[date | None]
-    note: Mapped[str | None] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(EncryptedText)  # about a named person
 
     __table_args__ = (
         CheckConstraint("kind IN ('administrative', 'criminal', 'blacklist')", name="kind"),

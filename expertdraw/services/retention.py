@@ -55,18 +55,17 @@ def purge(now: datetime | None = None) -> int:
     """
     now = now or clock.now()
     cutoff = now - timedelta(days=retention_days())
-    due = list(
-        db.session.scalars(
-            sa.select(Expert)
-            .where(
-                Expert.status == "removed",
-                Expert.removed_at.is_not(None),
-                Expert.removed_at <= cutoff,
-                Expert.name != PLACEHOLDER_NAME,
-            )
-            .order_by(Expert.id)
+    removed = db.session.scalars(
+        sa.select(Expert)
+        .where(
+            Expert.status == "removed",
+            Expert.removed_at.is_not(None),
+            Expert.removed_at <= cutoff,
         )
+        .order_by(Expert.id)
     )
+    # Names are encrypted: those already purged are told apart here, not by the database.
+    due = [expert for expert in removed if expert.name != PLACEHOLDER_NAME]
     ids = [expert.id for expert in due]
     for expert in due:
         expert.name = PLACEHOLDER_NAME

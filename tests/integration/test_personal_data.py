@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 import sqlalchemy as sa
 
@@ -43,6 +45,44 @@ def test_encrypted_fields_round_trip_and_are_unreadable_in_the_table(app):
     for raw, plain in ((bytes(raw_id), ID_NUMBER), (bytes(raw_phone), PHONE)):
         assert plain.encode() not in raw
         assert len(raw) >= len(plain) + 12 + 16  # nonce and tag
+
+
+def test_names_are_encrypted_and_still_found_by_part(app):
+    """A name is personal data (ledger.md §1): ciphertext in the table, and the admin's
+    search by part of a name still finds it (it decrypts the names it reads)."""
+    from expertdraw.services import experts
+
+    db.session.add(Region(code="530602", name="昭阳区", level="county"))
+    db.session.flush()
+    db.session.add(_expert())
+    db.session.commit()
+    raw = db.session.execute(sa.text("SELECT name FROM experts")).scalar_one()
+    assert "张" not in raw and "张三".encode() not in base64.b64decode(raw)
+    assert [row.code for row in experts.search("三")] == ["E0000001"]
+    assert [row.name for row in experts.search("e00000")] == ["张三"]
+    assert experts.search("李") == []
+    assert experts.search("三", status="suspended") == []
+
+
+def test_a_penalty_note_is_encrypted(app):
+    from datetime import date
+
+    from expertdraw.models import Penalty
+
+    db.session.add(Region(code="530602", name="昭阳区", level="county"))
+    db.session.flush()
+    expert = _expert()
+    db.session.add(expert)
+    db.session.flush()
+    note = "私下接触投标人，列入黑名单"
+    db.session.add(
+        Penalty(expert_id=expert.id, kind="blacklist", start=date(2026, 1, 5), note=note)
+    )
+    db.session.commit()
+    db.session.expunge_all()
+    assert db.session.scalars(sa.select(Penalty.note)).one() == note
+    raw = bytes(db.session.execute(sa.text("SELECT note FROM penalties")).scalar_one())
+    assert note.encode() not in raw and len(raw) >= len(note.encode()) + 12 + 16
 
 
 def test_lookup_by_keyed_hash_finds_the_expert(app):
