@@ -27,7 +27,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
     config_module.check_beacon_certificate(app.config.get("BEACON_CERTIFICATE"))
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise config_module.ConfigError(
+            f"EXPERTDRAW_INSTANCE_PATH cannot be made a folder: {app.instance_path!r} "
+            f"({exc.strerror})"
+        ) from None
     _private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
     register_security(app)

@@ -42,19 +42,24 @@ def _database_errors_in_one_line(command: click.Command) -> None:
 
     @functools.wraps(callback)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import DatabaseError, ProgrammingError
 
+        from .domain.ledger import LedgerError
         from .services.keys import SigningKeyError
 
         try:
             return callback(*args, **kwargs)
-        except OperationalError as exc:
+        except DatabaseError as exc:  # unreachable, not a database, or tables missing
             reason = str(exc.orig or exc).strip().splitlines()[0]
+            missing = isinstance(exc, ProgrammingError) or "no such table" in reason
+            hint = "; run `flask --app expertdraw init` first" if missing else ""
             raise click.ClickException(
-                f"cannot use the database (EXPERTDRAW_DATABASE_URL): {reason}"
+                f"cannot use the database (EXPERTDRAW_DATABASE_URL): {reason}{hint}"
             ) from None
         except SigningKeyError as exc:
             raise click.ClickException(f"cannot use the ledger's signing key: {exc}") from None
+        except LedgerError as exc:  # e.g. EXPERTDRAW_LOG_ORIGIN changed since `init`
+            raise click.ClickException(f"the ledger refuses: {exc}") from None
 
     wrapped._one_line = True  # type: ignore[attr-defined]
     command.callback = wrapped

@@ -29,8 +29,7 @@ def export_command(out: Path, to_seq: int | None) -> None:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(
-            f"cannot write the bundle into {out}: {exc.strerror or exc}; "
-            "the folder holds a partial bundle: delete it before trying again"
+            f"cannot write the bundle into {out}: {exc.strerror or exc}; nothing was left behind"
         ) from None
     click.echo(
         f"exported entries 0..{summary.last_seq}, {summary.checkpoints} checkpoints, "

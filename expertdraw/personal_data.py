@@ -127,7 +127,12 @@ def _holds_personal_data(url: str) -> bool:
             if not sa.inspect(conn).has_table("experts"):
                 return False
             return conn.execute(sa.text("SELECT 1 FROM experts LIMIT 1")).first() is not None
-    except sa.exc.OperationalError:
+    except sa.exc.DatabaseError as exc:
+        if not isinstance(exc, sa.exc.OperationalError):  # reached, but not a database
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise PersonalDataError(
+                f"cannot use the database (EXPERTDRAW_DATABASE_URL): {reason}"
+            ) from None
         raise PersonalDataError(
             "no personal-data key in the instance folder, and the database cannot be reached "
             "to tell whether it holds personal data: start with the database up, or set "

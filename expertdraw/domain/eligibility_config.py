@@ -162,7 +162,12 @@ def _duration(key: str, value: Any) -> timedelta:
         match = _DURATION.fullmatch(value)
         if match and value not in ("P", "PT") and not value.endswith("T"):
             days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-            return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+            try:
+                return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+            except OverflowError:  # beyond any bound the caller checks next
+                raise RulesError(
+                    "rules:invalid", key, f"is too long a duration, got {value!r}"
+                ) from None
     raise RulesError(
         "rules:invalid", key, f"must be an ISO 8601 duration like 'PT2H', got {value!r}"
     )

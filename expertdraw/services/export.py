@@ -4,6 +4,8 @@ as a folder, or zipped for download, with progress steps for the pages."""
 from __future__ import annotations
 
 import io
+import secrets
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -121,10 +123,29 @@ def checkpoint_notes(max_size: int) -> list[str]:
 def write_bundle(out: Path, to_seq: int | None = None) -> ExportSummary:
     """Write the bundle of entries ``0..to_seq`` (default: all) into folder ``out``.
 
+    The bundle is written into a hidden folder beside ``out`` and renamed to ``out`` when
+    whole, so a failed export (a full disk, say) leaves no partial bundle that an audit would
+    fail as if it had been tampered with.
+
     Raises:
         ExportError: empty ledger, range beyond the log, or ``out`` not empty.
+        OSError: the bundle could not be written (nothing is left behind).
     """
-    return steps.run(bundle_steps(out, to_seq))
+    _check_folder(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create {out}: {exc.strerror or exc}") from None
+    partial = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
+    try:
+        summary = steps.run(bundle_steps(partial, to_seq))
+        if out.exists():
+            out.rmdir()  # empty, as checked
+        partial.rename(out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return summary
 
 
 def bundle_steps(out: Path, to_seq: int | None = None) -> steps.Steps[ExportSummary]:

@@ -28,7 +28,7 @@ from ..domain.checkpoint import checkpoint_note
 from ..domain.merkle_range import CompactRange
 from ..domain.notes import NoteSigner
 from ..extensions import db
-from ..input_text import carries_personal_data
+from ..input_text import carries_personal_data, has_control
 from ..models import Checkpoint, LedgerEntry, LedgerNode, SigningKey
 from . import keys
 from .errors import ServiceError
@@ -496,9 +496,16 @@ def refuse_personal_data(text: str, field: str) -> None:
     """Refuse free text bound for the ledger (kept for ever; it holds no personal data) that
     carries an identity or mobile number or an e-mail address.
 
+    Control characters are refused too (``invalid:control``): pages and the API refuse them
+    before a view runs, and this catches the commands and any other way in.
+
     Raises:
-        ServiceError: ``invalid:personal-data`` naming ``field``.
+        ServiceError: ``invalid:control`` or ``invalid:personal-data`` naming ``field``.
     """
+    if has_control(text):
+        raise ServiceError(
+            "invalid:control", f"{field} contains control characters: remove them", field
+        )
     if carries_personal_data(text):
         raise ServiceError(
             "invalid:personal-data",

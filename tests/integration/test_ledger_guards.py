@@ -107,3 +107,38 @@ def test_a_prefix_export_ends_where_a_checkpoint_covers_its_draw_results(app, ru
     )
     assert earlier.exit_code == 0, earlier.output
     assert audit_bundle(tmp_path / "early").ok
+
+
+def test_a_failed_export_leaves_nothing_behind(app, log, runner, tmp_path, monkeypatch):
+    """A write that fails half way (a full disk) leaves no partial bundle, which an audit
+    would fail as if it had been tampered with: the bundle is renamed into place whole."""
+    from expertdraw.services import export
+
+    def full_disk(size: int) -> list[str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "checkpoint_notes", full_disk)
+    tmp_path = tmp_path / "exports"
+    failed = runner.invoke(args=["export-ledger", str(tmp_path / "bundle")])
+    assert failed.exit_code == 1 and "Traceback" not in failed.output
+    assert "No space left on device; nothing was left behind" in failed.output
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    done = runner.invoke(args=["export-ledger", str(tmp_path / "bundle")])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+    assert (tmp_path / "bundle" / "entries.jsonl").read_text().count("\n") == ledger.size()
+
+
+def test_the_commands_say_in_one_line_why_the_ledger_refuses(app, log, runner):
+    size = ledger.size()
+    app.config["LOG_ORIGIN"] = "other.example"
+    ledger._ORIGINS_CHECKED.clear()
+    moved = runner.invoke(args=["keys", "rotate", "--reason", "yearly"])
+    assert moved.exit_code == 1 and "Traceback" not in moved.output
+    assert "EXPERTDRAW_LOG_ORIGIN is 'other.example'" in moved.output
+    app.config["LOG_ORIGIN"] = "ledger.expertdraw.zt.example"
+    ledger._ORIGINS_CHECKED.clear()
+    control = runner.invoke(args=["keys", "rotate", "--reason", "a\x01b"])
+    assert control.exit_code == 2 and "control characters" in control.output  # --reason
+    assert ledger.size() == size

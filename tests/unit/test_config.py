@@ -43,6 +43,12 @@ PRODUCTION = {
         ({"EXPERTDRAW_BEACON_URL": "http://x y"}, "EXPERTDRAW_BEACON_URL"),
         ({"EXPERTDRAW_SMS_GATEWAY_URL": "notaurl"}, "EXPERTDRAW_SMS_GATEWAY_URL"),
         ({"EXPERTDRAW_DATABASE_URL": "bogus://x"}, "EXPERTDRAW_DATABASE_URL"),
+        # no database named: the driver would pick the OS user's own and `init` write there
+        ({"EXPERTDRAW_DATABASE_URL": "postgresql://"}, "DATABASE_URL must name its database"),
+        ({"EXPERTDRAW_DATABASE_URL": "postgresql://u@h/"}, "DATABASE_URL must name its database"),
+        ({"EXPERTDRAW_DATABASE_URL": "sqlite://"}, "DATABASE_URL must name a database file"),
+        ({"EXPERTDRAW_DATABASE_URL": "sqlite:///:memory:"}, "must name a database file"),
+        ({"EXPERTDRAW_DATABASE_URL": "postgresql://u@h:port/db"}, "DATABASE_URL is not a valid"),
         ({"EXPERTDRAW_SMTP_PORT": "70000"}, "EXPERTDRAW_SMTP_PORT"),
         ({"EXPERTDRAW_RESPONSE_WINDOW_MINUTES": "9" * 20}, "EXPERTDRAW_RESPONSE_WINDOW_MINUTES"),
         ({"EXPERTDRAW_RESPONSE_WINDOW_MINUTES": "20000"}, "EXPERTDRAW_RESPONSE_WINDOW_MINUTES"),
@@ -114,6 +120,15 @@ def test_an_instance_path_that_is_a_file_is_refused(tmp_path):
         from_environment({"EXPERTDRAW_INSTANCE_PATH": str(a_file)})
 
 
+def test_an_instance_path_below_a_file_is_one_line(tmp_path):
+    from expertdraw import create_app
+
+    (tmp_path / "afile").write_text("x")
+    below = tmp_path / "afile" / "sub"
+    with pytest.raises(ConfigError, match="EXPERTDRAW_INSTANCE_PATH cannot be made a folder"):
+        create_app({"INSTANCE_PATH": str(below)})
+
+
 def test_a_config_error_is_one_line_from_a_flask_command(tmp_path):
     """``flask`` prints ``Error: ...`` naming the variable and exits 1, no traceback."""
     import os
@@ -132,3 +147,34 @@ def test_a_config_error_is_one_line_from_a_flask_command(tmp_path):
     assert done.returncode == 1
     assert "Error: EXPERTDRAW_DEMO must be a boolean" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"not a database\n", "cannot use the database (EXPERTDRAW_DATABASE_URL): file is not a"),
+        (b"", "no such table: signing_keys; run `flask --app expertdraw init` first"),
+    ],
+)
+def test_a_database_that_is_not_the_services_is_one_line(tmp_path, content, said):
+    import os
+    import subprocess
+    import sys
+
+    database = tmp_path / "some.db"
+    database.write_bytes(content)  # an empty file is an empty SQLite database
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("EXPERTDRAW_")},
+        "EXPERTDRAW_INSTANCE_PATH": str(tmp_path / "instance"),
+        "EXPERTDRAW_DATABASE_URL": f"sqlite:///{database}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "expertdraw", "keys", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert said in done.stderr
