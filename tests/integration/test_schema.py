@@ -268,3 +268,47 @@ def test_projects_drawn_before_keyed_group_codes_keep_plain_ones(app):
     with db.engine.connect() as conn:
         schemes = dict(conn.execute(sa.text("SELECT code, group_codes FROM projects")).all())
     assert schemes == {"P1": "plain", "P2": "keyed"}
+
+
+def test_names_and_penalty_notes_are_encrypted_by_0020_and_decrypted_going_down(app):
+    """Stored names and notes are rewritten in place both ways, and read the same after."""
+    from datetime import date
+
+    from flask_migrate import downgrade, upgrade
+
+    from expertdraw.models import Expert, Penalty, Region
+
+    db.session.add(Region(code="530602", name="昭阳区", level="county"))
+    db.session.flush()
+    expert = Expert(
+        code="E0000001",
+        name="张三",
+        id_number="53060219800101001X",
+        id_number_hash="h",
+        home_region="530602",
+        title="高级工程师",
+        kind="technical",
+        status="active",
+    )
+    db.session.add(expert)
+    db.session.flush()
+    db.session.add(
+        Penalty(expert_id=expert.id, kind="blacklist", start=date(2026, 1, 5), note="私下接触")
+    )
+    db.session.commit()
+    db.session.remove()
+    downgrade(revision="0019")
+    with db.engine.connect() as conn:
+        plain = conn.execute(
+            sa.text("SELECT e.name, p.note FROM experts e JOIN penalties p ON p.expert_id = e.id")
+        )
+        assert plain.one() == ("张三", "私下接触")
+    upgrade()
+    db.engine.dispose()
+    with db.engine.connect() as conn:
+        raw_name = conn.execute(sa.text("SELECT name FROM experts")).scalar_one()
+    assert "张" not in raw_name
+    assert db.session.scalars(sa.select(Expert.name)).one() == "张三"
+    assert db.session.scalars(sa.select(Penalty.note)).one() == "私下接触"
+    db.session.remove()  # SQLite: its transaction holds the one writer's lock
+    test_migrated_schema_matches_the_models(app)
