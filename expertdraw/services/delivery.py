@@ -207,6 +207,17 @@ def delivery_state(notice_id: str, kind: str = "notice") -> dict[str, str]:
     return {channel: status for channel, status in rows}
 
 
+# Failures after which the operator may have taken the message all the same (the answer was
+# lost, or came as a server error); a refused connection or a refusal of the message is not.
+UNCERTAIN_FAILURES = frozenset(
+    {"http:timeout", "http:error", "smtp:timeout", "smtp:disconnected", "smtp:error"}
+)
+
+
+def _may_have_been_taken(error: str | None) -> bool:
+    return error in UNCERTAIN_FAILURES or (error or "").startswith("http:5")
+
+
 def queue_withdrawals(notice_ids: Iterable[str], now: datetime) -> int:
     """Tell the experts of these notices, on each channel that may have brought them the
     notice, that its seat is withdrawn (the caller commits). A channel may have brought it
@@ -218,14 +229,19 @@ def queue_withdrawals(notice_ids: Iterable[str], now: datetime) -> int:
     ids = list(notice_ids)
     if not ids:
         return 0
-    delivered = db.session.execute(
-        sa.select(Delivery.notice_id, Delivery.channel).where(
+    tried = db.session.execute(
+        sa.select(Delivery.notice_id, Delivery.channel, Delivery.status, Delivery.last_error).where(
             Delivery.notice_id.in_(ids),
             Delivery.kind == "notice",
             Delivery.channel != "inbox",
             Delivery.attempts > 0,
         )
     ).all()
+    delivered = [
+        (notice_id, channel)
+        for notice_id, channel, status, error in tried
+        if status in ("delivered", "sending") or _may_have_been_taken(error)
+    ]
     for notice_id, channel in delivered:
         row = _delivery_row(notice_id, channel, "queued", 0, now, None, kind="withdrawal")
         db.session.add(Delivery(**row))
@@ -331,7 +347,7 @@ def _process(
     errors propagate."""
     try:
         try:
-            outgoing = _prepare(delivery_id)
+            outgoing = _prepare(delivery_id, moment())
         finally:
             db.session.rollback()  # end the read (nothing was written) before using the network
         channel = channels.get(outgoing.channel)
@@ -362,8 +378,9 @@ def _failed(
     return "failed", failure.message, None
 
 
-def _prepare(delivery_id: int) -> _Outgoing:
-    """Recipient and text of a delivery. Raises _Cancelled or DeliveryFailed (permanent)."""
+def _prepare(delivery_id: int, now: datetime) -> _Outgoing:
+    """Recipient and text of a delivery sent at ``now``. Raises _Cancelled or DeliveryFailed
+    (permanent)."""
     delivery = db.session.get(Delivery, delivery_id)
     notice = db.session.get(Notice, delivery.notice_id) if delivery else None
     if delivery is None or notice is None:
@@ -371,6 +388,10 @@ def _prepare(delivery_id: int) -> _Outgoing:
     withdrawal = delivery.kind == "withdrawal"
     if notice.status in CLOSED_NOTICE_STATUSES and not withdrawal:
         raise _Cancelled(f"notice:{notice.status}")
+    if not withdrawal and notice.due_at is not None and notice.due_at <= now:
+        # Past its answer deadline the notice can no longer be answered: it is a timeout
+        # (rules.md), which the timeout job records and replaces, not a seat to offer.
+        raise _Cancelled("notice:past-due")
     if withdrawal and _notice_in_flight(delivery.notice_id, delivery.channel):
         # Sent now, the withdrawal could reach the expert before the notice it withdraws.
         raise DeliveryFailed("withdrawal:notice-in-flight", retryable=True)

@@ -14,7 +14,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 
+from ..domain.eligibility_config import Rules
 from ..domain.notice_text import BEIJING, NoticeContent
 from ..extensions import db
 from ..models import Draw, Member, Notice, Project, Room, Specialty, Stratum, Venue, Workstation
@@ -28,8 +30,16 @@ class NoticeDataError(LookupError):
         self.code = code
 
 
-def notice_content_for(notice: Notice, *, utc_offset: timedelta = BEIJING) -> NoticeContent:
-    """The content of ``notice``, in the trading centre's offset (default UTC+08:00).
+def centre_offset() -> timedelta:
+    """The rules' ``utc_offset`` (UTC+08:00 unless the settings file says otherwise)."""
+    rules = current_app.config.get("ELIGIBILITY_RULES") if has_app_context() else None
+    return Rules.from_mapping(rules or {}).utc_offset if rules else BEIJING
+
+
+def notice_content_for(notice: Notice, *, utc_offset: timedelta | None = None) -> NoticeContent:
+    """The content of ``notice``, in the trading centre's offset: ``utc_offset``, else the
+    rules' (``[eligibility] utc_offset``, which the settings keep equal to the zone of the
+    pages; UTC+08:00 by default).
 
     Raises NoticeDataError (``data:member``, ``data:draw``, ``data:seat``,
     ``data:stratum``, ``data:invalid``) when the rows do not fit together.
@@ -59,7 +69,8 @@ def notice_content_for(notice: Notice, *, utc_offset: timedelta = BEIJING) -> No
     if stratum is None or specialty is None:
         raise NoticeDataError("data:stratum", f"member {member.id} has an unknown stratum")
     try:
-        return _content(notice, project, venue, room, workstation, specialty, utc_offset)
+        offset = utc_offset if utc_offset is not None else centre_offset()
+        return _content(notice, project, venue, room, workstation, specialty, offset)
     except ValueError as exc:  # a blank address, an empty window: not worth sending
         raise NoticeDataError("data:invalid", str(exc)) from None
 

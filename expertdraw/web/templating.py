@@ -11,6 +11,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
 from ..domain.canonical import canonical
+from ..domain.notice_text import DEFAULT_WHAT_TO_BRING
 from . import i18n, labels
 
 NAV: dict[str, list[tuple[str, Any]]] = {
@@ -127,6 +128,7 @@ def init_app(app: Flask) -> None:
         choices=labels.choices,
         failure=labels.failure,
         zone_label=i18n.zone_label,
+        what_to_bring=lambda: DEFAULT_WHAT_TO_BRING[i18n.current_code()],  # as e-mailed
     )
     app.context_processor(_context)
     app.after_request(_headers)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -616,3 +617,51 @@ def test_a_hung_relay_holds_up_no_other_channel(app, gateway):
     assert emails[0].status == "retrying" and emails[0].last_error in delivery.UNREACHABLE
     assert [(d.status, d.attempts) for d in emails[1:]] == [("queued", 0)] * 2
     assert len(gateway.calls) == 3
+
+
+def test_a_notice_past_its_answer_deadline_is_not_sent(app, smtp):
+    """rules.md: a delivery still failing past the response window counts as a timeout. A
+    retry due just after the deadline (before the timeout job ran) sends nothing."""
+    rows = make_notice(deliveries=("email",))
+    row = _row(rows.deliveries[0].id)
+    row.status, row.attempts, row.next_attempt_at = "retrying", 5, rows.notice.due_at
+    db.session.commit()
+    _deliver_at(rows.notice.due_at + timedelta(seconds=10))
+    assert smtp.messages == []
+    assert (_row(rows.deliveries[0].id).status, _row(rows.deliveries[0].id).last_error) == (
+        "cancelled",
+        "notice:past-due",
+    )
+
+
+def test_message_ids_are_random(app, smtp):
+    """The members of one committee get deliveries numbered in a row: their e-mails' headers
+    must not carry those numbers, nor anything else they share."""
+    make_notice(members=3, deliveries=("email",), deliveries_for_all=True)
+    _deliver_at(T0)
+    ids = [str(message["Message-ID"]) for message in smtp.messages]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert all(re.fullmatch(r"<[0-9a-f]{32}@zt\.example>", value) for value in ids), ids
+
+
+def test_notices_are_written_in_the_centres_time(app, smtp):
+    app.config["REPORT_TIMEZONE"] = "Asia/Urumqi"
+    app.config["ELIGIBILITY_RULES"] = {"utc_offset": "+06:00"}
+    make_notice(deliveries=("email",))
+    _deliver_at(T0)
+    text = _text(smtp.messages[0])
+    assert "08:00–16:00" in text and "UTC+06:00" in text and "北京时间" not in text
+
+
+def test_a_withdrawal_goes_only_where_the_notice_may_have_arrived(app, smtp):
+    """A relay that refused the notice outright brought nothing: no withdrawal there; one
+    whose answer was lost (a timeout) may have, so it gets one."""
+    refused = make_notice(deliveries=("email",))
+    smtp.rcpt_reply = "550 5.1.1 mailbox unavailable"
+    _deliver_at(T0)
+    assert _row(refused.deliveries[0].id).last_error == "smtp:550"
+    assert delivery.queue_withdrawals([refused.notice.id], T0 + timedelta(minutes=5)) == 0
+    row = _row(refused.deliveries[0].id)
+    row.status, row.last_error = "retrying", "smtp:timeout"
+    assert delivery.queue_withdrawals([refused.notice.id], T0 + timedelta(minutes=5)) == 1
+    db.session.rollback()

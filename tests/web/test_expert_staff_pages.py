@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from expertdraw import clock
+from expertdraw.domain.notice_text import DEFAULT_WHAT_TO_BRING
 from expertdraw.extensions import db
 from expertdraw.models import Expert, ExpertRelation, LedgerEntry, Member, Notice, Venue
 from expertdraw.services import notices
@@ -36,6 +37,7 @@ def test_the_inbox_shows_where_and_when_but_never_the_project(app, completed, lo
     client = login(c.expert_user(code).username)
     html = client.get("/expert/notices").get_data(as_text=True)
     assert notice_id in html and check_in in html
+    assert DEFAULT_WHAT_TO_BRING["zh"] in html  # the inbox says what the e-mail says
     others = {s for s in completed["hidden"] if s != code}
     for secret in {PROJECT, "昭通市某中学教学楼建设工程", *others}:
         assert secret not in html

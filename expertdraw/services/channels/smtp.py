@@ -8,9 +8,10 @@ connection problems are temporary.
 
 from __future__ import annotations
 
+import secrets
 import smtplib
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 
 from . import DeliveryFailed
 
@@ -40,7 +41,7 @@ class EmailChannel:
     def message(
         self, recipient: str, subject: str, body: str, delivery_id: int | None = None
     ) -> EmailMessage:
-        """The MIME message: UTF-8 text, with a Message-ID naming the delivery.
+        """The MIME message: UTF-8 text, with a random Message-ID.
 
         Raises DeliveryFailed (not retryable) when a header value is malformed.
         """
@@ -53,8 +54,9 @@ class EmailChannel:
             raise DeliveryFailed("email:bad-header", retryable=False) from None
         msg["Date"] = formatdate(usegmt=True)
         domain = self.sender.rpartition("@")[2] or "localhost"
-        tag = f"expertdraw.delivery.{delivery_id}" if delivery_id is not None else "expertdraw"
-        msg["Message-ID"] = make_msgid(idstring=tag, domain=domain)
+        # Random: not the delivery's number, nor the sending process and time (make_msgid's),
+        # by which the members of one committee could recognise each other's messages.
+        msg["Message-ID"] = f"<{secrets.token_hex(16)}@{domain}>"
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(body, charset="utf-8")
         return msg
