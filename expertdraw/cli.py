@@ -42,16 +42,21 @@ def _database_errors_in_one_line(command: click.Command) -> None:
 
     @functools.wraps(callback)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import DatabaseError, ProgrammingError
+        from sqlalchemy.exc import DatabaseError, IntegrityError
 
         from .domain.ledger import LedgerError
         from .services.keys import SigningKeyError
 
         try:
             return callback(*args, **kwargs)
+        except IntegrityError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise click.ClickException(f"the database refused the change: {reason}") from None
         except DatabaseError as exc:  # unreachable, not a database, or tables missing
             reason = str(exc.orig or exc).strip().splitlines()[0]
-            missing = isinstance(exc, ProgrammingError) or "no such table" in reason
+            missing = "no such table" in reason or (
+                reason.startswith("relation ") and reason.endswith("does not exist")
+            )
             hint = "; run `flask --app expertdraw init` first" if missing else ""
             raise click.ClickException(
                 f"cannot use the database (EXPERTDRAW_DATABASE_URL): {reason}{hint}"

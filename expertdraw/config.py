@@ -161,7 +161,7 @@ def default_instance_path() -> Path:
     return Path.cwd() / "instance"
 
 
-def _check_database_url(url: str, environment: str) -> None:
+def _check_database_url(url: str, environment: str, environment_names_database: bool) -> None:
     """A URL SQLAlchemy can read, naming a database: without one, PostgreSQL's driver would
     fall back to the operating system user's own database and ``init`` would write there;
     SQLite would keep everything in memory and lose it at exit."""
@@ -174,8 +174,14 @@ def _check_database_url(url: str, environment: str) -> None:
         parsed.port  # noqa: B018 - a port that is not a number fails here, not at connect
     except (ArgumentError, ValueError) as exc:
         raise ConfigError(f"{name} is not a valid URL: {exc}") from None
-    if parsed.get_backend_name() == "postgresql" and not parsed.database:
-        raise ConfigError(f"{name} must name its database: postgresql://<user>@<host>/<db>")
+    named = (
+        parsed.database or {"dbname", "service"} & set(parsed.query) or environment_names_database
+    )
+    if parsed.get_backend_name() == "postgresql" and not named:
+        raise ConfigError(
+            f"{name} must name its database: postgresql://<user>@<host>/<db> (or ?dbname=, "
+            "?service=, or PGDATABASE / PGSERVICE in the environment)"
+        )
     in_memory = not parsed.database or parsed.database == ":memory:"
     if parsed.get_backend_name() == "sqlite" and in_memory and environment != "testing":
         raise ConfigError(f"{name} must name a database file: sqlite:///<file>")
@@ -196,7 +202,11 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
     if database_url.startswith("postgresql://"):
         # psycopg 3 is the PostgreSQL driver.
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
-    _check_database_url(database_url, env.get(PREFIX + "ENV", "development"))
+    _check_database_url(
+        database_url,
+        env.get(PREFIX + "ENV", "development"),
+        bool(env.get("PGDATABASE") or env.get("PGSERVICE")),
+    )
     production = env.get(PREFIX + "ENV", "development") == "production"
     if env.get(PREFIX + "ENV", "development") not in {"development", "production", "testing"}:
         raise ConfigError(f"{PREFIX}ENV must be development, production or testing")

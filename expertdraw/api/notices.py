@@ -96,7 +96,8 @@ def inbox() -> dict[str, Any]:
 )
 def answer(notice_id: str, body: AnswerIn) -> dict[str, Any]:
     """A decline (with a reason) brings in a replacement; ``conflict_with`` records a declared
-    conflict for later draws."""
+    conflict for later draws, and a decline for ``conflict`` must give it (422
+    ``invalid:conflict-with``)."""
     return notices.answer(
         _user(),
         notice_id,

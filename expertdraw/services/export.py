@@ -3,6 +3,7 @@ as a folder, or zipped for download, with progress steps for the pages."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import secrets
 import shutil
@@ -123,27 +124,32 @@ def checkpoint_notes(max_size: int) -> list[str]:
 def write_bundle(out: Path, to_seq: int | None = None) -> ExportSummary:
     """Write the bundle of entries ``0..to_seq`` (default: all) into folder ``out``.
 
-    The bundle is written into a hidden folder beside ``out`` and renamed to ``out`` when
-    whole, so a failed export (a full disk, say) leaves no partial bundle that an audit would
-    fail as if it had been tampered with.
+    The bundle is written into a hidden folder inside ``out`` and its files moved up when
+    it is whole, so a failed export (a full disk, say) leaves no partial bundle that an audit
+    would fail as if it had been tampered with. ``out`` may be a mount point, a symbolic link
+    to an empty folder, or the current folder.
 
     Raises:
         ExportError: empty ledger, range beyond the log, or ``out`` not empty.
         OSError: the bundle could not be written (nothing is left behind).
     """
     _check_folder(out)
+    created = not out.exists()
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot create {out}: {exc.strerror or exc}") from None
-    partial = out.parent / f".{out.name}.partial-{secrets.token_hex(4)}"
+    partial = out / f".partial-{secrets.token_hex(4)}"
     try:
         summary = steps.run(bundle_steps(partial, to_seq))
-        if out.exists():
-            out.rmdir()  # empty, as checked
-        partial.rename(out)
+        for item in sorted(partial.iterdir()):
+            item.rename(out / item.name)
+        partial.rmdir()
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()
         raise
     return summary
 

@@ -58,7 +58,7 @@ def answer(
     """Record an expert's answer; a decline replaces the member (commits).
 
     ``conflict_with`` (a unified social credit code) records a declared conflict on the
-    expert for later draws, as rules.md asks.
+    expert for later draws, as rules.md asks; a decline for ``conflict`` must give it.
 
     Raises:
         NotFound: not the expert's notice; Conflict: already answered or past due;
@@ -77,6 +77,15 @@ def answer(
     elif reason not in DECLINE_REASONS:
         raise ServiceError(
             "invalid:reason", f"reason is one of {', '.join(DECLINE_REASONS)}", "reason"
+        )
+    if reason == "conflict" and not (conflict_with or "").strip():
+        # rules.md records a declared conflict for later draws; with no organisation named
+        # there would be nothing to record, and the next draw could seat the expert again.
+        raise ServiceError(
+            "invalid:conflict-with",
+            "a decline for a conflict names the organisation (its unified social credit "
+            "code), so that later draws leave you out; otherwise choose another reason",
+            "conflict_with",
         )
     if conflict_with:
         # Checked and recorded first, so a bad code leaves the notice untouched.

@@ -84,6 +84,10 @@ ERRORS: dict[str, Any] = {
     ),
     "forbidden:list-sealed": _l("The list is still sealed."),
     "invalid:reason": _l("Choose a reason."),
+    "invalid:conflict-with": _l(
+        "To decline for a conflict, give the organisation's unified social credit code, so "
+        "that later draws leave you out; otherwise choose another reason."
+    ),
     "invalid:bidder-reason": _l(
         "Say why the bidder is added after the draw (at most 300 characters)."
     ),

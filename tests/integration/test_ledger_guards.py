@@ -142,3 +142,27 @@ def test_the_commands_say_in_one_line_why_the_ledger_refuses(app, log, runner):
     control = runner.invoke(args=["keys", "rotate", "--reason", "a\x01b"])
     assert control.exit_code == 2 and "control characters" in control.output  # --reason
     assert ledger.size() == size
+
+
+def test_an_export_goes_into_a_link_to_an_empty_folder_or_the_current_one(
+    app, log, runner, tmp_path, monkeypatch
+):
+    """A mounted stick or a link to one, or ``.``: the bundle is moved up inside OUT, never
+    renamed over it."""
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    (tmp_path / "export").symlink_to(stick, target_is_directory=True)
+    linked = runner.invoke(args=["export-ledger", str(tmp_path / "export")])
+    assert linked.exit_code == 0, linked.output
+    assert sorted(p.name for p in stick.iterdir()) == [
+        "checkpoints.txt",
+        "entries.jsonl",
+        "keys.txt",
+        "snapshots",
+    ]
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    current = runner.invoke(args=["export-ledger", "."])
+    assert current.exit_code == 0, current.output
+    assert (here / "entries.jsonl").exists() and not list(here.glob(".partial-*"))

@@ -120,6 +120,21 @@ def test_an_instance_path_that_is_a_file_is_refused(tmp_path):
         from_environment({"EXPERTDRAW_INSTANCE_PATH": str(a_file)})
 
 
+@pytest.mark.parametrize(
+    ("url", "env"),
+    [
+        ("postgresql:///?service=expertdraw", {}),
+        ("postgresql://u@/?host=/var/run/postgresql&dbname=expertdraw", {}),
+        ("postgresql://u@localhost", {"PGDATABASE": "expertdraw"}),
+        ("postgresql://", {"PGSERVICE": "expertdraw"}),
+    ],
+)
+def test_a_database_named_outside_the_path_is_taken(url, env):
+    """libpq's other ways to name the database: the query, a service file, the environment."""
+    settings = from_environment({"EXPERTDRAW_DATABASE_URL": url, **env})
+    assert settings["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
 def test_an_instance_path_below_a_file_is_one_line(tmp_path):
     from expertdraw import create_app
 

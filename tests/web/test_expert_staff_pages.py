@@ -59,6 +59,10 @@ def test_declining_needs_a_reason_and_a_bad_conflict_code_is_shown(app, complete
     assert '<option value="conflict" selected>' in html  # the chosen reason is kept
     assert 'href="#f-conflict_with"' in html and 'id="f-conflict_with"' in html
     assert db.session.get(Notice, notice_id).status == "pending"
+    unnamed = client.post(url, data={"answer": "decline", "reason": "conflict"})
+    assert unnamed.status_code == 422
+    assert "以回避为由拒绝时，请填写需回避单位的统一社会信用代码" in unnamed.get_data(as_text=True)
+    assert db.session.get(Notice, notice_id).status == "pending"  # nothing recorded
     done = client.post(url, data={"answer": "decline", "reason": "travel"})
     assert done.status_code == 302
     assert db.session.get(Notice, notice_id).status == "declined"

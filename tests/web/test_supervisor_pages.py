@@ -96,6 +96,10 @@ def test_a_reloaded_opening_is_one_opening_and_a_new_form_is_another(
     assert all(s in again.get_data(as_text=True) for s in completed["hidden"])
     assert all(s in first for s in completed["hidden"])
     assert opened_count() == before + 1
+    edited = client.post(url, data={**sent, "purpose": "court order 7"})  # back, edit, send
+    assert all(s in edited.get_data(as_text=True) for s in completed["hidden"])
+    assert opened_count() == before + 2
+    before += 1
     other = _opening_token(client.get(url).get_data(as_text=True))
     assert other != token
     client.post(url, data={"purpose": "complaint 42", "opening": other})
