@@ -28,7 +28,7 @@ class Expert(db.Model):
     id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
     phone: Mapped[str | None] = mapped_column(EncryptedText)
     phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    email: Mapped[str | None] = mapped_column(EncryptedString(400))
+    email: Mapped[str | None] = mapped_column(EncryptedString(1200))  # 200 characters
     home_region: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     title: Mapped[str] = mapped_column(String(50))

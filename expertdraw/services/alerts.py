@@ -94,12 +94,15 @@ def consecutive_candidates(now: datetime, limits: dict[str, Any]) -> list[tuple[
 def refusal_candidates(now: datetime, limits: dict[str, Any]) -> list[tuple[str, str, dict]]:
     """Experts whose declines and timeouts reach the ratio, with enough answers."""
     begin = format_time(now - timedelta(days=limits["days"]))
-    answered: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # answers, refused, seq
+    # answers, refused, and the seq of the latest refusal: the evidence, so that an
+    # acceptance, which lowers the rate, never raises an alert of its own
+    answered: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows(begin, format_time(now), ("notice.answered",)):
         tally = answered[row.body["expert"]]
         tally[0] += 1
-        tally[1] += row.body["answer"] != "accepted"
-        tally[2] = row.seq
+        if row.body["answer"] != "accepted":
+            tally[1] += 1
+            tally[2] = row.seq
     ratio = parse_ratio(limits["ratio"])
     return [
         (code, f"seq:{seq}", {"refused": refused, "answered": n, "rate": rate(refused, n)})
@@ -193,6 +196,13 @@ CANDIDATES = {
 }
 
 
+#: Kinds that describe a standing condition (over a threshold), not an event: while one of
+#: its alerts is open for an expert, a further selection or answer raises no other; once it
+#: is handled, the condition found again on new evidence raises a new one. No-shows and
+#: seated conflicts are events, each an alert of its own.
+CONDITIONS = frozenset({"frequency", "consecutive", "refusal-rate"})
+
+
 def evaluate(now: datetime | None = None) -> list[Alert]:
     """Raise every alert due at ``now`` that was not raised before (commits).
 
@@ -203,10 +213,11 @@ def evaluate(now: datetime | None = None) -> list[Alert]:
     raised: list[Alert] = []
     for kind, find in CANDIDATES.items():
         for code, evidence, detail in find(now, limits[kind]):
+            same = Alert.evidence == evidence
+            if kind in CONDITIONS:  # one open alert while the condition stands
+                same = sa.or_(same, Alert.acked_at.is_(None))
             exists = db.session.scalar(
-                sa.select(Alert.id).where(
-                    Alert.kind == kind, Alert.expert_code == code, Alert.evidence == evidence
-                )
+                sa.select(Alert.id).where(Alert.kind == kind, Alert.expert_code == code, same)
             )
             if exists:
                 continue

@@ -114,7 +114,8 @@ def set_status(code: str, status: str, reason: str, user: User) -> Expert:
 
     Raises:
         Forbidden: not an admin; NotFound: no such expert; ServiceError: ``invalid:status``,
-        ``invalid:reason``; Conflict: ``conflict:status`` when the expert already has it.
+        ``invalid:reason``; Conflict: ``conflict:status`` when the expert already has it, or
+        is retired or removed.
     """
     if user.role != "admin":
         raise Forbidden("auth:forbidden", "only administrators change an expert's status")
@@ -128,6 +129,12 @@ def set_status(code: str, status: str, reason: str, user: User) -> Expert:
     expert = get_by_code(code)
     if expert.status == status:
         raise Conflict("conflict:status", f"expert {expert.code} is already {status}", "status")
+    if expert.status not in SWITCHABLE:  # retired and removed experts leave by import only
+        raise Conflict(
+            "conflict:status",
+            f"expert {expert.code} is {expert.status}: only an import changes that",
+            "status",
+        )
     previous = expert.status
     expert.status = status
     ledger.append(

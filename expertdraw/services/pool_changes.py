@@ -14,7 +14,15 @@ from ..models import Expert, ExpertSpecialty, Organisation
 from . import ledger
 
 #: The fields, in the order entries are appended for one expert.
-FIELDS = ("status", "kind", "region", "employer", "specialty", "qualification-expiry")
+FIELDS = (
+    "status",
+    "kind",
+    "region",
+    "employer",
+    "specialty",
+    "qualification-expiry",
+    "data-confirmed",  # stale data is an exclusion (rules.md): its date is a fact too
+)
 
 
 def facts_of(conn: sa.Connection, codes: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -32,11 +40,12 @@ def facts_of(conn: sa.Connection, codes: Sequence[str]) -> dict[str, dict[str, s
                 Expert.home_region,
                 Organisation.uscc,
                 Expert.qualification_expiry,
+                Expert.data_confirmed_on,
             )
             .outerjoin(Organisation, Organisation.id == Expert.employer_id)
             .where(Expert.code.in_(chunk))
         )
-        for expert_id, code, status, kind, region, employer, expiry in rows:
+        for expert_id, code, status, kind, region, employer, expiry, confirmed in rows:
             ids[expert_id] = code
             facts[code] = {
                 "status": status,
@@ -45,6 +54,7 @@ def facts_of(conn: sa.Connection, codes: Sequence[str]) -> dict[str, dict[str, s
                 "employer": employer or "",
                 "specialty": "",
                 "qualification-expiry": expiry.isoformat() if expiry else "",
+                "data-confirmed": confirmed.isoformat() if confirmed else "",
             }
     for chunk in _chunks(list(ids), 500):
         for expert_id, specialty in conn.execute(

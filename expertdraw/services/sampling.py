@@ -55,11 +55,20 @@ def announce(
 
     Raises:
         Forbidden: not a supervisor; ServiceError: as ``sampling_plan.build_plan``, and
-            ``invalid:entropy`` for a witness count outside 1..9.
+            ``invalid:entropy`` for a witness count outside 1..9, ``infeasible:witnesses``
+            for more witnesses than active supervisors.
     """
     _supervisor(user)
     if not 1 <= witnesses <= MAX_WITNESSES:
         raise ServiceError("invalid:entropy", f"witnesses is 1 to {MAX_WITNESSES}", "witnesses")
+    supervisors = len(sampling_plan.inspector_pool())
+    if witnesses > supervisors:  # each gives one value: more could never all arrive
+        raise ServiceError(
+            "infeasible:witnesses",
+            f"{witnesses} witness values asked for, but {supervisors} active supervisors "
+            "can give one each",
+            "witnesses",
+        )
     now = clock.now()
     ledger.lock()
     inspection_id = sampling_plan.next_id(now)

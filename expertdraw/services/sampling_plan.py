@@ -50,7 +50,7 @@ def inspector_pool() -> list[str]:
 
 def next_id(now: datetime) -> str:
     """The next inspection id of the year: ``I2027-000001``, ``I2027-000002``..."""
-    prefix = f"I{now.year}-"
+    prefix = f"I{now.astimezone(zone()).year}-"  # the centre's year
     count = db.session.scalar(
         sa.select(sa.func.count(Inspection.id)).where(Inspection.id.startswith(prefix))
     )

@@ -158,6 +158,9 @@ ERRORS: dict[str, Any] = {
     ),
     "infeasible:no-projects": _l("No project had its committee drawn in this period."),
     "infeasible:inspectors": _l("There are fewer active supervisors than inspectors per project."),
+    "infeasible:witnesses": _l(
+        "There are fewer active supervisors than witnesses: each gives one value."
+    ),
     "sampling:ratio": _l("Write each ratio as n/d, at most 1 (for example 1/5)."),
     "sampling:plan": _l("Check the levels: each name once, each project in one level only."),
     "entropy:config": _l("The beacon certificate is not configured. Ask an administrator."),

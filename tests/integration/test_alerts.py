@@ -65,6 +65,30 @@ def test_frequency_fires_at_the_threshold_and_not_below(app, centre):
     assert [a.expert_code for a in alerts.evaluate(now)] == ["E0000002"]
 
 
+def test_a_standing_condition_has_one_open_alert_until_it_is_handled(app, centre):
+    """A further selection of an expert already over the threshold, or an answer (an
+    acceptance included) of one already over the refusal rate, raises no second alert while
+    the first is open; handled, the condition found on new evidence raises a new one."""
+    app.config["ALERT_THRESHOLDS"] = {
+        "frequency": {"count": 3},
+        "refusal-rate": {"ratio": "1/2", "min_answers": 4},
+    }
+    for minute in range(3):
+        _sent("E0000001", f"D2027-90000{minute}", minute)
+    for minute, answer in enumerate(["declined", "timeout", "declined", "accepted"], start=10):
+        _answered("E0000002", answer, minute)
+    now = T + timedelta(hours=1)
+    assert sorted(a.kind for a in alerts.evaluate(now)) == ["frequency", "refusal-rate"]
+    _sent("E0000001", "D2027-900007", 7)
+    _answered("E0000002", "accepted", 20)
+    assert alerts.evaluate(now) == []
+    for alert in db.session.scalars(sa.select(Alert)):
+        alert.acked_at = now
+    db.session.commit()
+    _sent("E0000001", "D2027-900008", 8)
+    assert [a.kind for a in alerts.evaluate(now)] == ["frequency"]
+
+
 def test_selections_outside_the_look_back_do_not_count(app, centre):
     app.config["ALERT_THRESHOLDS"] = {"frequency": {"count": 2, "days": 1}}
     _sent("E0000001", "D2027-900001", 0)

@@ -171,3 +171,14 @@ def test_the_public_list_names_projects_and_roles_only(app, centre):
         assert user.pseudonym not in text and user.username not in text
     listing = client.get("/api/v1/public/inspections").get_json()
     assert [item["inspection"] for item in listing["items"]] == [inspection.id]
+
+
+def test_more_witnesses_than_supervisors_are_refused_before_anything_is_announced(centre):
+    """Each supervisor gives one value: a sample waiting for more could never be drawn."""
+    size = db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq)))
+    with pytest.raises(ServiceError) as refused:
+        _announce(centre, witnesses=5)  # four supervisors
+    assert refused.value.code == "infeasible:witnesses"
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))) == size
+    assert _announce(centre, witnesses=4).state == "announced"

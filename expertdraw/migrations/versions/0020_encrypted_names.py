@@ -5,7 +5,8 @@ note says what the named person did).
 The column becomes base64 of AES-GCM ciphertext (``models.types.EncryptedString``), widened
 to 600 characters (100 characters of up to four bytes each, the nonce and the tag); every
 name already stored is encrypted in place with the running instance's personal-data key.
-The notes become AES-GCM ciphertext in a binary column (``models.types.EncryptedText``).
+The notes become AES-GCM ciphertext in a binary column (``models.types.EncryptedText``), and
+the e-mail column is widened to hold the longest address the import accepts, encrypted.
 Downgrading decrypts both again.
 
 Revision ID: 0020
@@ -58,11 +59,15 @@ def upgrade():
     _names(600, lambda name: base64.b64encode(seal(name)).decode("ascii"))
     binary = "BYTEA" if op.get_bind().dialect.name == "postgresql" else "BLOB"
     _rewrite("penalties", "note", binary, seal)
+    # An e-mail address of 200 characters of up to four bytes each, encrypted, is 1,104
+    # characters of base64: the 400 of 0014 held only the ASCII ones.
+    _rewrite("experts", "email", "VARCHAR(1200)", lambda email: email)
 
 
 def downgrade():
     from expertdraw.personal_data import protector
 
     open_ = protector().decrypt
+    _rewrite("experts", "email", "VARCHAR(400)", lambda email: email)
     _names(100, lambda name: open_(base64.b64decode(name)))
     _rewrite("penalties", "note", "VARCHAR(500)", lambda note: open_(bytes(note)))
