@@ -29,7 +29,11 @@ _HEX = re.compile(r"(?:[0-9a-f]{2})*")
 SKIP_REASONS = frozenset(REASON_CODES) | {"group-limit"}
 #: Why a draw whose selection completes may fail after its entropy: a member's workstation, or
 #: a member, was booked by another draw between the snapshot and the result.
-CLASH_REASONS = ("conflict:workstation-booked", "conflict:expert-booked")
+CLASH_REASONS = (
+    "conflict:workstation-booked",
+    "conflict:expert-booked",
+    "conflict:workstation-closed",  # taken out of service (its room or venue too) meanwhile
+)
 _MISSING = "(absent)"
 
 

@@ -20,7 +20,19 @@ from flask import current_app
 from sqlalchemy.dialects import postgresql
 
 from ..extensions import db
-from ..models import Alternate, Booking, Delivery, Draw, Expert, Member, Notice, Project
+from ..models import (
+    Alternate,
+    Booking,
+    Delivery,
+    Draw,
+    Expert,
+    Member,
+    Notice,
+    Project,
+    Room,
+    Venue,
+    Workstation,
+)
 from ..personal_data import protector
 from . import delivery, ledger
 
@@ -82,13 +94,32 @@ def state_and_clashes(
     draw_id: str, seats: list[dict[str, Any]], prepared: Prepared | None
 ) -> tuple[str | None, str | None]:
     """The draw's state as committed now, and a failure reason if a drawn workstation or
-    expert was booked since the snapshot (None without ``prepared``), in one round trip:
-    both are read under the ledger lock, where every one counts."""
+    expert was booked, or a drawn workstation taken out of service, since the snapshot (None
+    without ``prepared``), in one round trip: all are read under the ledger lock, where every
+    one counts."""
     state = sa.select(Draw.state).where(Draw.id == draw_id).scalar_subquery()
     if prepared is None:
         return db.session.execute(sa.select(state)).scalar_one(), None
-    taken, busy, found = db.session.execute(_clash_counts(seats, prepared).add_columns(state)).one()
-    return found, _clash(taken, busy)
+    closed = _closed_count([s["workstation"] for s in seats])
+    taken, busy, shut, found = db.session.execute(
+        _clash_counts(seats, prepared).add_columns(closed, state)
+    ).one()
+    return found, _clash(taken, busy, shut)
+
+
+def _closed_count(workstations: list[str]) -> sa.ScalarSelect[Any]:
+    """How many of the drawn workstations, their rooms or their venues were taken out of
+    service since the snapshot (no new seat goes there: README, places)."""
+    return (
+        sa.select(sa.func.count(Workstation.id))
+        .join(Room, Room.id == Workstation.room_id)
+        .join(Venue, Venue.id == Room.venue_id)
+        .where(
+            Workstation.id.in_(workstations),
+            sa.not_(sa.and_(Workstation.active, Room.active, Venue.active)),
+        )
+        .scalar_subquery()
+    )
 
 
 def _clash_counts(seats: list[dict[str, Any]], prepared: Prepared) -> sa.Select[Any]:
@@ -105,10 +136,12 @@ def _clash_counts(seats: list[dict[str, Any]], prepared: Prepared) -> sa.Select[
     )
 
 
-def _clash(taken: int, busy: int) -> str | None:
+def _clash(taken: int, busy: int, closed: int) -> str | None:
     if taken:
         return "conflict:workstation-booked"
-    return "conflict:expert-booked" if busy else None
+    if busy:
+        return "conflict:expert-booked"
+    return "conflict:workstation-closed" if closed else None
 
 
 def new_check_in_code() -> str:

@@ -155,6 +155,9 @@ FAILURES: dict[str, Any] = {
     "timeout:entropy": _l("No outside randomness was entered before the deadline"),
     "superseded": _l("Superseded: a later supplementary draw took its places"),
     "insufficient:seats": _l("Too few free workstations for the members"),
+    "conflict:workstation-booked": _l("A drawn workstation was booked by another draw meanwhile"),
+    "conflict:expert-booked": _l("A drawn expert was seated by another draw meanwhile"),
+    "conflict:workstation-closed": _l("A drawn workstation was taken out of service meanwhile"),
 }
 
 

@@ -110,6 +110,36 @@ def test_a_seat_taken_since_the_snapshot_fails_the_draw(trading_centre, booked, 
     assert failed["reason"] == reason and failed["secret"] == draw.secret
 
 
+@pytest.mark.parametrize("place", ["workstation", "room", "venue"])
+def test_a_place_taken_out_of_service_while_the_draw_waits_fails_it(trading_centre, place):
+    """README: out of service, a place takes no new seat; a draw waiting for its entropy
+    would otherwise seat a member there. It fails as for a clash, its secret revealed (the
+    admin who closed the place could not know the result: the entropy was not yet taken)."""
+    from expertdraw.models import Room
+
+    draw = _announced(trading_centre)
+    first = _predicted_members(draw)[0]
+    workstation = db.session.get(Workstation, first["workstation"])
+    room = db.session.get(Room, workstation.room_id)
+    target = {"workstation": workstation, "room": room}.get(place)
+    if target is None:
+        from expertdraw.models import Venue
+
+        target = db.session.get(Venue, room.venue_id)
+    target.active = False
+    db.session.commit()
+
+    _last_witness(trading_centre, draw)
+
+    assert draw.state == "failed" and draw.reason == "conflict:workstation-closed"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Booking)) == 0
+    failed = ledger.entry_body("draw.failed", draw.id)
+    assert failed["secret"] == draw.secret
+    snapshot = json.loads(draws.snapshot_text(draw.id))
+    announced = ledger.entry_body("draw.announced", draw.id)
+    assert engine.replay(snapshot, announced, failed) is None  # the audit accepts it
+
+
 def test_a_booking_outside_the_window_does_not_fail_the_draw(trading_centre):
     draw = _announced(trading_centre)
     first = _predicted_members(draw)[0]

@@ -118,6 +118,7 @@ def test_a_failure_claimed_for_a_draw_that_completes_is_caught(example: dict[str
     [
         ("conflict:workstation-booked", True),
         ("conflict:expert-booked", True),
+        ("conflict:workstation-closed", True),
         ("cancelled", False),
         ("abandoned", False),
     ],
