@@ -13,6 +13,7 @@ import bisect
 from collections.abc import Sequence
 from typing import Any
 
+from expertdraw.domain import sampling
 from expertdraw.domain.bundle_draws import _SUPPLEMENTARY, DrawFiles
 from expertdraw.domain.bundle_scan import Problem
 from expertdraw.domain.ledger import body_problem, is_time
@@ -49,6 +50,9 @@ class LogEvents:
         #: sent and not yet answered, with its expert.
         self.seated: dict[str, set[str]] = {}
         self.unanswered: dict[tuple[str, str], str] = {}
+        #: Supervision samples announced and not yet drawn (seq, body), and those drawn.
+        self.sampling: dict[str, tuple[int, Body]] = {}
+        self.sampled: set[str] = set()
 
     def _problem(self, code: str, message: str, seq: int) -> None:
         self.problems.append(Problem(code, message, seq=seq))
@@ -188,6 +192,38 @@ class LogEvents:
             self._problem(
                 "draw:event", f"list.opened for draw {body['draw']}, never announced", seq
             )
+
+    def _inspection_announced(self, seq: int, body: Body) -> None:
+        sample = str(body["inspection"])
+        if sample in self.sampling or sample in self.sampled:
+            self._problem(
+                "inspection:announced", f"inspection {sample} is announced a second time", seq
+            )
+            return
+        self.sampling[sample] = (seq, body)
+
+    def _inspection_drawn(self, seq: int, body: Body) -> None:
+        """rules.md: a sample is drawn by the ledger's own method, so it replays from its two
+        entries alone (``domain.sampling.replay_sample``), as draws do with ``--replay``."""
+        sample = str(body["inspection"])
+        found = self.sampling.pop(sample, None)
+        if found is None:
+            self._problem(
+                "inspection:order", f"inspection.drawn of {sample}, which is not pending", seq
+            )
+            return
+        self.sampled.add(sample)
+        announced_seq, announced = found
+        if not self._covered_between(announced_seq, seq):
+            self._problem(
+                "inspection:coverage",
+                f"inspection.announced is covered by no checkpoint issued before its draw at "
+                f"seq {seq}",
+                announced_seq,
+            )
+        if self.files.replay:
+            for message in sampling.replay_sample(announced, body):
+                self._problem("inspection:replay", f"inspection {sample}: {message}", seq)
 
     def _log_ranges(self) -> list[tuple[str, int, int | None]]:
         """The key ranges the log itself states; problems for rotations that do not chain."""

@@ -23,6 +23,7 @@ from expertdraw.domain.notes import NoteError, VerifierKey, b64decode_strict
 EVENT_TYPES = frozenset(
     {"log.created", "key.rotated", "draw.announced", "draw.completed", "draw.failed"}
     | {"draw.replaced", "notice.sent", "notice.answered", "list.opened"}
+    | {"inspection.announced", "inspection.drawn"}
 )
 _ZERO = ZERO_PREV.encode()
 _sha256 = hashlib.sha256

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from expertdraw.domain import sampling
 from expertdraw.domain.bundle_writer import BatchSigner, BundleWriter, sign_leaves
 from expertdraw.domain.notes import NoteSigner
 
@@ -69,6 +70,7 @@ class _Synth:
         self.w, self.rng, self.cosigner = w, rng, cosigner
         self.since_checkpoint = 0
         self.draws = 0
+        self.inspections = 0
 
     def add(self, kind: str, body: dict[str, Any], role: str = "system", who: str = "scheduler"):
         self.w.append(kind, body, {"role": role, "id": who})
@@ -94,13 +96,28 @@ class _Synth:
             body = {"expert": expert, "field": field_, "from": old, "to": new, "reason": "admin"}
             self.add("pool.changed", body, "admin", f"U{rng.randrange(100):04d}")
         else:
-            body = {
-                "inspection": f"I{self.draws:06d}",
-                "targets": [expert],
-                "inspectors": ["U0007"],
-                "seed": rng.randbytes(32).hex(),
-            }
-            self.add("inspection.drawn", body)
+            self.inspection(expert)
+
+    def inspection(self, project: str) -> None:
+        """A supervision sample of one project, announced and drawn as the service does
+        (``domain.sampling``), so that the audit replays it."""
+        rng = self.rng
+        self.inspections += 1
+        plan = {
+            "inspection": f"I2026-{self.inspections:06d}",
+            "period": {"start": "2026-11-01", "end": "2026-11-30", "zone": "Asia/Shanghai"},
+            "levels": [{"name": "low", "ratio": "1/1", "projects": [project]}],
+            "inspectors": ["U0007", "U0008"],
+            "inspectors_per_project": 1,
+        }
+        secret = rng.randbytes(32)
+        who = f"U{rng.randrange(100):04d}"
+        self.add(
+            "inspection.announced", sampling.announced_body(plan, secret, 1), "supervisor", who
+        )
+        self.checkpoint()  # the commitment is covered before any witness value (as for draws)
+        values = [f"w{self.inspections}"]
+        self.add("inspection.drawn", sampling.drawn_body(plan, secret, values), "supervisor", who)
 
     def draw_cycle(self, members: int, replace: bool) -> None:
         rng, w = self.rng, self.w

@@ -182,3 +182,31 @@ def test_more_witnesses_than_supervisors_are_refused_before_anything_is_announce
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))) == size
     assert _announce(centre, witnesses=4).state == "announced"
+
+
+def test_the_offline_audit_replays_every_sample(centre, tmp_path):
+    """A supervisor's own tool (``expertdraw.verify --replay``) replays samples as it does
+    draws: a drawn entry whose targets the seed does not give is a problem, and so is a
+    second drawn entry of one sample."""
+    from expertdraw.domain.bundle import audit_bundle
+    from expertdraw.services import export, ledger
+
+    _drawn(centre)
+    export.write_bundle(tmp_path / "honest")
+    assert audit_bundle(tmp_path / "honest", replay=True).ok
+    forged = _announce(centre)
+    body = method.drawn_body(
+        _bodies(forged.id)["inspection.announced"]["plan"],
+        bytes.fromhex(forged.secret),
+        ["alpha", "beta"],
+    )
+    body["targets"] = [{**level, "projects": list(reversed(HIGH))} for level in body["targets"]]
+    with clock.frozen(c.NOW + timedelta(hours=3)):
+        ledger.append("inspection.drawn", body, {"role": "supervisor", "id": "U0001"})
+        ledger.append("inspection.drawn", body, {"role": "supervisor", "id": "U0001"})
+        ledger.issue_checkpoint()
+        db.session.commit()
+    export.write_bundle(tmp_path / "forged")
+    report = audit_bundle(tmp_path / "forged", replay=True)
+    codes = [problem.code for problem in report.problems]
+    assert codes == ["inspection:replay", "inspection:order"], report.problems

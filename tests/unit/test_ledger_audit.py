@@ -38,6 +38,7 @@ def test_a_valid_bundle_with_every_entry_type_audits_clean(tmp_path):
         "notice.answered",
         "draw.replaced",
         "list.opened",
+        "inspection.announced",
         "inspection.drawn",
     }
     leaves = [bytes.fromhex(record(line)["leaf"]) for line in lines(tmp_path)]
