@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..extensions import db
+from ..models import Organisation
 from . import ledger, pool_changes, reports_periods, steps
 from .import_experts import validate_experts, write_experts
 from .import_places import (
@@ -166,7 +167,11 @@ def import_steps(
             # An update that changes who is eligible is on the record, as on the admin page.
             ledger.lock()
             before = pool_changes.facts_of(conn, [r.code for r in plan.records])
+        parents = _parents(conn) if kind == "organisations" else None
         result.inserted, result.updated = _write(kind, conn, plan)
+        moved: list[int] = []
+        if parents is not None:  # a new controlling organisation may make conflicts
+            moved = [i for i, up in _parents(conn).items() if i in parents and parents[i] != up]
         changed: list[str] = []
         if kind == "experts":
             after = pool_changes.facts_of(conn, list(before))
@@ -177,7 +182,14 @@ def import_steps(
         db.session.rollback()
         raise
     pool_changes.recheck(changed, actor or COMMAND_LINE)
+    pool_changes.recheck_organisations(moved, actor or COMMAND_LINE)
     return result
+
+
+def _parents(conn: sa.Connection) -> dict[int, int | None]:
+    """Each organisation's controlling organisation (an import may change it)."""
+    table = Organisation.__table__
+    return dict(conn.execute(sa.select(table.c.id, table.c.parent_id)).all())
 
 
 def local_today() -> date:

@@ -20,6 +20,7 @@ from ..domain.codes import CodeError, validate_id, validate_uscc
 from ..extensions import db
 from ..models import Booking, Organisation, Region, Room, Venue, Workstation
 from ..models.parties import ORGANISATION_KINDS
+from . import ledger, pool_changes
 from .errors import Conflict, NotFound, ServiceError
 
 PLACE_KINDS = ("venue", "room", "workstation")
@@ -209,10 +210,12 @@ def save_organisation(
     parent_uscc: str | None = None,
     *,
     new: bool,
+    actor: dict[str, str] | None = None,
 ) -> Organisation:
     """Add an organisation by its unified social credit code (``new``), or correct one's name,
     type, region and controlling organisation (commits). The code itself never changes: it
-    is how parties and employers refer to the organisation.
+    is how parties and employers refer to the organisation. A new controlling organisation
+    re-checks the committees it may concern (``actor`` names who made the change).
 
     Raises:
         ServiceError: ``invalid:uscc`` (length, alphabet or check character), ``invalid:name``,
@@ -246,11 +249,14 @@ def save_organisation(
         db.session.add(existing)
     elif existing is None:
         raise NotFound("organisation", code)
+    moved = not new and existing.parent_id != parent_id
     existing.name = org_name or existing.name
     existing.kind = kind
     existing.region_code = region
     existing.parent_id = parent_id
     db.session.commit()
+    if moved:  # who controls whom decides party-employer: seated members may be in conflict
+        pool_changes.recheck_organisations([existing.id], actor or ledger.SYSTEM)
     return existing
 
 

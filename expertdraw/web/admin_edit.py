@@ -260,6 +260,7 @@ def organisation_edit(uscc: str) -> Response | tuple[str, int]:
             request.form.get("region_code", ""),
             request.form.get("parent_uscc", ""),
             new=False,
+            actor={"role": "admin", "id": auth.current_user().pseudonym},
         )
     except ServiceError as exc:
         state.fail(exc)

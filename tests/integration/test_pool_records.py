@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Expert, LedgerEntry, Organisation
+from expertdraw.models import Expert, LedgerEntry, Member, Organisation
 from expertdraw.personal_data import protector
-from expertdraw.services import experts, imports
+from expertdraw.services import draws, experts, imports, places, projects
 from expertdraw.services.errors import Conflict
 
 from . import centre as c
@@ -90,3 +90,47 @@ def test_the_longest_address_the_import_takes_is_stored(app, tmp_path):
     assert result.ok, result.errors
     stored = db.session.scalar(sa.select(Expert.email).where(Expert.code == "E9999999"))
     assert stored == email
+
+
+def _seated(centre: c.Centre) -> tuple[Member, Expert]:
+    project = projects.create_project(c.project_spec(centre, "P-LATER"), centre.users["pm"])
+    draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+    draw = draws.add_witness(draw, centre.users["sup1"], "w")
+    member = db.session.scalars(
+        sa.select(Member)
+        .where(Member.draw_id == draw.id, Member.state == "active")
+        .order_by(Member.id)
+    ).first()
+    return member, db.session.get(Expert, member.expert_id)
+
+
+@pytest.mark.parametrize("way", ["page", "import"])
+def test_an_employer_put_under_a_bidder_takes_its_seated_employee_off(app, tmp_path, way):
+    """rules.md party-employer: an employer that controls or is controlled by a party. A new
+    controlling organisation, set on the page or by an import, is a later-found conflict for
+    the employees on a committee of that party, who are replaced."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        member, expert = _seated(centre)
+        employer = db.session.get(Organisation, expert.employer_id)
+        if way == "page":
+            places.save_organisation(
+                employer.uscc,
+                employer.name,
+                employer.kind,
+                employer.region_code,
+                parent_uscc=centre.bidders[0],
+                new=False,
+                actor={"role": "admin", "id": centre.users["admin"].pseudonym},
+            )
+        else:
+            head = ["uscc", "name", "kind", "region_code", "parent_uscc"]
+            row = [employer.uscc, employer.name, employer.kind, employer.region_code]
+            path = _csv(tmp_path / "orgs.csv", [head, [*row, centre.bidders[0]]])
+            assert imports.import_file("organisations", path).ok
+    db.session.refresh(member)
+    assert (member.state, member.left_reason) == ("replaced", "conflict")
+    replaced = db.session.scalars(
+        sa.select(LedgerEntry.record).where(LedgerEntry.type == "draw.replaced")
+    ).all()
+    assert len(replaced) == 1
