@@ -208,9 +208,12 @@ class LogEvents:
         sample = str(body["inspection"])
         found = self.sampling.pop(sample, None)
         if found is None:
-            self._problem(
-                "inspection:order", f"inspection.drawn of {sample}, which is not pending", seq
-            )
+            # ledger.md §6 defines inspection.drawn alone; one that names a plan (plan_hash,
+            # as this service's do) claims an announcement, which must have come first.
+            if "plan_hash" in body or sample in self.sampled:
+                self._problem(
+                    "inspection:order", f"inspection.drawn of {sample}, which is not pending", seq
+                )
             return
         self.sampled.add(sample)
         announced_seq, announced = found

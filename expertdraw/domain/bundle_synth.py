@@ -71,6 +71,9 @@ class _Synth:
         self.since_checkpoint = 0
         self.draws = 0
         self.inspections = 0
+        #: Samples' draws (add's arguments), waiting for a checkpoint, then ready to append.
+        self.announced: list[tuple[str, dict[str, Any], str, str]] = []
+        self.ready: list[tuple[str, dict[str, Any], str, str]] = []
 
     def add(self, kind: str, body: dict[str, Any], role: str = "system", who: str = "scheduler"):
         self.w.append(kind, body, {"role": role, "id": who})
@@ -80,9 +83,16 @@ class _Synth:
         extra = [self.cosigner] if self.cosigner and self.rng.random() < 0.3 else []
         self.w.checkpoint(*extra)
         self.since_checkpoint = 0
+        self.ready += self.announced  # their commitments are covered now
+        self.announced = []
 
     def filler(self) -> None:
+        """One entry: a sample's draw once a checkpoint covers its announcement, else a
+        pool change or (one in ten) a sample's announcement."""
         rng = self.rng
+        if self.ready:
+            self.add(*self.ready.pop(0))
+            return
         expert = f"E{rng.randrange(10**7):07d}"
         if rng.random() < 0.9:
             field_, old, new = rng.choice(
@@ -99,8 +109,9 @@ class _Synth:
             self.inspection(expert)
 
     def inspection(self, project: str) -> None:
-        """A supervision sample of one project, announced and drawn as the service does
-        (``domain.sampling``), so that the audit replays it."""
+        """Announce a supervision sample of one project as the service does
+        (``domain.sampling``); it is drawn after the next checkpoint covers the commitment,
+        so that the audit replays it."""
         rng = self.rng
         self.inspections += 1
         plan = {
@@ -115,9 +126,8 @@ class _Synth:
         self.add(
             "inspection.announced", sampling.announced_body(plan, secret, 1), "supervisor", who
         )
-        self.checkpoint()  # the commitment is covered before any witness value (as for draws)
-        values = [f"w{self.inspections}"]
-        self.add("inspection.drawn", sampling.drawn_body(plan, secret, values), "supervisor", who)
+        drawn = sampling.drawn_body(plan, secret, [f"w{self.inspections}"])
+        self.announced.append(("inspection.drawn", drawn, "supervisor", who))
 
     def draw_cycle(self, members: int, replace: bool) -> None:
         rng, w = self.rng, self.w

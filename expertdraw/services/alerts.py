@@ -41,6 +41,7 @@ from ..models import (
     Draw,
     Expert,
     ExpertRelation,
+    LedgerEntry,
     Member,
     Notice,
     Organisation,
@@ -203,6 +204,25 @@ CANDIDATES = {
 CONDITIONS = frozenset({"frequency", "consecutive", "refusal-rate"})
 
 
+def _standing(kind: str, code: str, evidence: str) -> bool:
+    """Whether the expert's latest alert of this condition still covers ``evidence``: it is
+    open, or it was handled after the evidence's entry (``seq:<n>``) was recorded."""
+    latest = db.session.execute(
+        sa.select(Alert.acked_at)
+        .where(Alert.kind == kind, Alert.expert_code == code)
+        .order_by(Alert.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return False
+    if latest.acked_at is None:
+        return True
+    recorded = db.session.scalar(
+        sa.select(LedgerEntry.time).where(LedgerEntry.seq == int(evidence.partition(":")[2]))
+    )
+    return recorded is not None and recorded <= format_time(latest.acked_at)
+
+
 def evaluate(now: datetime | None = None) -> list[Alert]:
     """Raise every alert due at ``now`` that was not raised before (commits).
 
@@ -213,13 +233,12 @@ def evaluate(now: datetime | None = None) -> list[Alert]:
     raised: list[Alert] = []
     for kind, find in CANDIDATES.items():
         for code, evidence, detail in find(now, limits[kind]):
-            same = Alert.evidence == evidence
-            if kind in CONDITIONS:  # one open alert while the condition stands
-                same = sa.or_(same, Alert.acked_at.is_(None))
             exists = db.session.scalar(
-                sa.select(Alert.id).where(Alert.kind == kind, Alert.expert_code == code, same)
+                sa.select(Alert.id).where(
+                    Alert.kind == kind, Alert.expert_code == code, Alert.evidence == evidence
+                )
             )
-            if exists:
+            if exists or (kind in CONDITIONS and _standing(kind, code, evidence)):
                 continue
             detail = {**detail, "threshold": dict(limits[kind])}
             alert = Alert(

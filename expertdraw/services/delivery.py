@@ -230,17 +230,25 @@ def queue_withdrawals(notice_ids: Iterable[str], now: datetime) -> int:
     if not ids:
         return 0
     tried = db.session.execute(
-        sa.select(Delivery.notice_id, Delivery.channel, Delivery.status, Delivery.last_error).where(
+        sa.select(
+            Delivery.notice_id,
+            Delivery.channel,
+            Delivery.status,
+            Delivery.last_error,
+            Delivery.attempts,
+        ).where(
             Delivery.notice_id.in_(ids),
             Delivery.kind == "notice",
             Delivery.channel != "inbox",
             Delivery.attempts > 0,
         )
     ).all()
+    # Only a single attempt's outcome is known (the row keeps the last error): one refused
+    # outright brought nothing; after several, an earlier one may have got through.
     delivered = [
         (notice_id, channel)
-        for notice_id, channel, status, error in tried
-        if status in ("delivered", "sending") or _may_have_been_taken(error)
+        for notice_id, channel, status, error, attempts in tried
+        if attempts > 1 or status in ("delivered", "sending") or _may_have_been_taken(error)
     ]
     for notice_id, channel in delivered:
         row = _delivery_row(notice_id, channel, "queued", 0, now, None, kind="withdrawal")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from ..models import Employment, Expert, ExpertSpecialty, Member, Organisation
+from ..models import Expert, ExpertSpecialty, Member, Organisation
 from . import ledger
 
 #: The fields, in the order entries are appended for one expert.
@@ -135,46 +135,27 @@ def recheck(codes: Sequence[str], actor: dict[str, str]) -> int:
 
 
 def recheck_organisations(moved: Sequence[int], actor: dict[str, str]) -> int:
-    """Check again the committees of the seated experts whom a change of control of these
-    organisations may have put in conflict (each replacement commits): rules.md's
-    ``party-employer`` is an employer that controls or is controlled by a party, so a new
-    controlling organisation concerns the employees (current or former) of the moved
-    organisations and of all they control, and of all that now control them. Returns how many
-    seats they left."""
+    """Check again the committees of the seated experts whom a new controlling organisation
+    may have put in conflict (each replacement commits). rules.md's ``party-employer`` is a
+    current employer that is a party, or controls or is controlled by one, one level deep
+    (``domain.eligibility_rules._related``): so the employees of the moved organisations
+    (now controlled by their new parents) and of those parents (now controlling them).
+    Returns how many seats they left."""
     from ..extensions import db
     from .replacements import recheck_expert
 
     if not moved:
         return 0
-    concerned = set(moved)
-    frontier = set(moved)
-    while frontier:  # down: what the moved organisations control
-        below = set(
-            db.session.scalars(
-                sa.select(Organisation.id).where(Organisation.parent_id.in_(list(frontier)))
-            )
+    parents = db.session.scalars(
+        sa.select(Organisation.parent_id).where(
+            Organisation.id.in_(list(moved)), Organisation.parent_id.is_not(None)
         )
-        frontier = below - concerned
-        concerned |= frontier
-    for org_id in moved:  # up: what now controls them
-        seen: set[int] = set()
-        parent = db.session.scalar(
-            sa.select(Organisation.parent_id).where(Organisation.id == org_id)
-        )
-        while parent is not None and parent not in seen:
-            seen.add(parent)
-            concerned.add(parent)
-            parent = db.session.scalar(
-                sa.select(Organisation.parent_id).where(Organisation.id == parent)
-            )
-    ids = list(concerned)
-    employed = sa.union(
-        sa.select(Expert.id).where(Expert.employer_id.in_(ids)),
-        sa.select(Employment.expert_id).where(Employment.organisation_id.in_(ids)),
-    ).subquery()
+    ).all()
+    concerned = sorted(set(moved) | set(parents))
     seated = db.session.scalars(
         sa.select(Member.expert_id)
-        .where(Member.state == "active", Member.expert_id.in_(sa.select(employed.c[0])))
+        .join(Expert, Expert.id == Member.expert_id)
+        .where(Member.state == "active", Expert.employer_id.in_(concerned))
         .distinct()
         .order_by(Member.expert_id)
     ).all()

@@ -85,8 +85,10 @@ def test_a_standing_condition_has_one_open_alert_until_it_is_handled(app, centre
     for alert in db.session.scalars(sa.select(Alert)):
         alert.acked_at = now
     db.session.commit()
-    _sent("E0000001", "D2027-900008", 8)
-    assert [a.kind for a in alerts.evaluate(now)] == ["frequency"]
+    later = now + timedelta(days=1)
+    assert alerts.evaluate(later) == []  # nothing recorded since they were handled
+    _sent("E0000001", "D2027-900008", 90)  # after the acknowledgement
+    assert [a.kind for a in alerts.evaluate(later)] == ["frequency"]
 
 
 def test_selections_outside_the_look_back_do_not_count(app, centre):

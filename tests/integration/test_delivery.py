@@ -665,3 +665,34 @@ def test_a_withdrawal_goes_only_where_the_notice_may_have_arrived(app, smtp):
     row.status, row.last_error = "retrying", "smtp:timeout"
     assert delivery.queue_withdrawals([refused.notice.id], T0 + timedelta(minutes=5)) == 1
     db.session.rollback()
+
+
+def test_a_channel_that_may_have_brought_the_notice_once_gets_the_withdrawal(app, gateway):
+    """The row keeps only the last attempt's error: after a 503 (the operator may have taken
+    the SMS) and then a 400, or a retry cancelled past the deadline, the withdrawal is sent."""
+    from expertdraw.models import Member
+    from expertdraw.services import replacements
+
+    first = make_notice(deliveries=("sms",))
+    gateway.statuses = [503, 400]
+    _deliver_at(T0)
+    _deliver_at(T0 + timedelta(minutes=1))
+    assert (_row(first.deliveries[0].id).status, _row(first.deliveries[0].id).last_error) == (
+        "failed",
+        "http:400",
+    )
+    replacements._release(db.session.get(Member, first.member.id), "ineligible", T0)
+    db.session.commit()
+    assert delivery_state(first.notice.id, "withdrawal") == {"sms": "queued"}
+
+
+def test_a_notice_refused_at_its_only_attempt_gets_no_withdrawal(app, gateway):
+    from expertdraw.models import Member
+    from expertdraw.services import replacements
+
+    rows = make_notice(deliveries=("sms",))
+    gateway.statuses = [400]
+    _deliver_at(T0)
+    replacements._release(db.session.get(Member, rows.member.id), "ineligible", T0)
+    db.session.commit()
+    assert delivery_state(rows.notice.id, "withdrawal") == {}

@@ -174,3 +174,32 @@ def test_prefix_exports_end_at_a_checkpoint_or_report_the_uncovered_tail(tmp_pat
         filler(w, 4)
     report = audit(tmp_path)
     assert report.ok and report.summary["uncovered_tail"] == 4
+
+
+@pytest.mark.parametrize(("seed", "entries"), [(2, 3), (3, 7), (8, 5), (19, 11), (4, 400)])
+def test_a_synthetic_bundle_has_exactly_the_entries_asked(tmp_path, seed, entries):
+    info = build_bundle(tmp_path / "b", entries, seed=seed)
+    assert info.entries == entries
+    assert audit(tmp_path / "b", info).ok
+    replayed = audit(tmp_path / "b", info, replay=True)  # its draws are not made to replay
+    assert [p for p in replayed.problems if p.code.startswith("inspection")] == []
+
+
+def test_a_sample_drawn_in_the_v1_form_alone_audits_and_one_naming_a_plan_needs_its_announcement(
+    tmp_path,
+):
+    """ledger.md §6 defines inspection.drawn alone; a drawn entry that names a plan (as this
+    service's do) claims an inspection.announced before it."""
+    bare = {"inspection": "I1", "targets": ["E1"], "inspectors": ["U7"], "seed": "ab"}
+    with BundleWriter(tmp_path / "v1", ORIGIN, SIGNER) as w:
+        w.checkpoint()
+        w.append("inspection.drawn", bare, {"role": "supervisor", "id": "U0001"})
+        w.checkpoint()
+    assert audit(tmp_path / "v1", replay=True).ok
+    with BundleWriter(tmp_path / "claims", ORIGIN, SIGNER) as w:
+        w.checkpoint()
+        claims = {**bare, "plan_hash": "00" * 32}
+        w.append("inspection.drawn", claims, {"role": "supervisor", "id": "U0001"})
+        w.checkpoint()
+    report = audit(tmp_path / "claims", replay=True)
+    assert [p.code for p in report.problems] == ["inspection:order"]
