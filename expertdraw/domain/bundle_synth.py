@@ -88,13 +88,14 @@ class _Synth:
 
     def filler(self) -> None:
         """One entry: a sample's draw once a checkpoint covers its announcement, else a
-        pool change or (one in ten) a sample's announcement."""
+        pool change or (one in a hundred: a centre samples a few times a month) a sample's
+        announcement."""
         rng = self.rng
         if self.ready:
             self.add(*self.ready.pop(0))
             return
         expert = f"E{rng.randrange(10**7):07d}"
-        if rng.random() < 0.9:
+        if rng.random() < 0.99:
             field_, old, new = rng.choice(
                 [
                     ("status", "active", "suspended"),
