@@ -147,11 +147,14 @@ class LogEvents:
         for code, message in self.files.finished(seq, found[1], body):
             self._problem(code, message, seq)
 
-    def _check_announcement(self, announced: int, seq: int, what: str) -> None:
+    def _check_announcement(self, announced: int, seq: int, what: str, kind: str = "draw") -> None:
+        """A commitment (``<kind>.announced``) is covered by a checkpoint issued before what
+        reveals it (``what`` at ``seq``)."""
         if not self._covered_between(announced, seq):
             self._problem(
-                "draw:coverage",
-                f"draw.announced is covered by no checkpoint issued before its {what} at seq {seq}",
+                f"{kind}:coverage",
+                f"{kind}.announced is covered by no checkpoint issued before its {what} at "
+                f"seq {seq}",
                 announced,
             )
 
@@ -217,13 +220,7 @@ class LogEvents:
             return
         self.sampled.add(sample)
         announced_seq, announced = found
-        if not self._covered_between(announced_seq, seq):
-            self._problem(
-                "inspection:coverage",
-                f"inspection.announced is covered by no checkpoint issued before its draw at "
-                f"seq {seq}",
-                announced_seq,
-            )
+        self._check_announcement(announced_seq, seq, "draw", kind="inspection")
         if self.files.replay:
             for message in sampling.replay_sample(announced, body):
                 self._problem("inspection:replay", f"inspection {sample}: {message}", seq)

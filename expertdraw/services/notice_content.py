@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 
 from ..domain.eligibility_config import Rules
-from ..domain.notice_text import BEIJING, NoticeContent
+from ..domain.notice_text import NoticeContent
 from ..extensions import db
 from ..models import Draw, Member, Notice, Project, Room, Specialty, Stratum, Venue, Workstation
 
@@ -33,7 +33,7 @@ class NoticeDataError(LookupError):
 def centre_offset() -> timedelta:
     """The rules' ``utc_offset`` (UTC+08:00 unless the settings file says otherwise)."""
     rules = current_app.config.get("ELIGIBILITY_RULES") if has_app_context() else None
-    return Rules.from_mapping(rules or {}).utc_offset if rules else BEIJING
+    return Rules.from_mapping(rules or {}).utc_offset
 
 
 def notice_content_for(notice: Notice, *, utc_offset: timedelta | None = None) -> NoticeContent:

@@ -56,7 +56,6 @@ def init_app(app: Flask) -> None:
     del cosign_pages, inspection_pages, sampling_pages
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.DEFAULT_LOCALE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", i18n.DEFAULT_TIMEZONE)
     app.config.setdefault("LOGIN_VIEW", "web.login")
     # Uploads (imports) up to 16 MB; the API sets its own, smaller limit per request. Flask's
     # defaults hold the key (None: no limit), so setdefault would keep that.

@@ -20,7 +20,6 @@ from ..services import preferences
 from ..services.reports_periods import DEFAULT_ZONE, zone
 
 DEFAULT_LOCALE = "zh_CN"
-DEFAULT_TIMEZONE = DEFAULT_ZONE
 # The ?lang= value and the locale it selects.
 LOCALES = {"zh": "zh_CN", "en": "en"}
 SESSION_KEY = "lang"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Expert, LedgerEntry, Notice
+from expertdraw.models import Alternate, Expert, LedgerEntry, Member, Notice
 from expertdraw.models.inspection import Alert
 from expertdraw.services import alerts, ledger, notices, reports
 from expertdraw.services.errors import Conflict, Forbidden, ServiceError
@@ -238,7 +239,7 @@ def test_a_conflict_declared_while_seated_is_shown_to_supervisors(app, centre):
     idle = next(
         code
         for code in centre.experts
-        if code not in _members_of(draw.id) and code not in _alternates_of(draw.id)
+        if code not in _codes_of(Member, draw.id) and code not in _codes_of(Alternate, draw.id)
     )
     unrelated = c.uscc(6)  # a registered organisation that is no party of the project
     with clock.frozen(c.NOW + timedelta(minutes=5)):
@@ -260,26 +261,13 @@ def test_a_conflict_declared_while_seated_is_shown_to_supervisors(app, centre):
     assert _raised("seated-conflict") == {}
 
 
-def _alternates_of(draw_id: str) -> set[str]:
-    from expertdraw.models import Alternate
-
+def _codes_of(seats: Any, draw_id: str) -> set[str]:
+    """The codes of the experts in ``seats`` (members or alternates) of a draw."""
     return set(
         db.session.scalars(
             sa.select(Expert.code)
-            .join(Alternate, Alternate.expert_id == Expert.id)
-            .where(Alternate.draw_id == draw_id)
-        )
-    )
-
-
-def _members_of(draw_id: str) -> set[str]:
-    from expertdraw.models import Member
-
-    return set(
-        db.session.scalars(
-            sa.select(Expert.code)
-            .join(Member, Member.expert_id == Expert.id)
-            .where(Member.draw_id == draw_id)
+            .join(seats, seats.expert_id == Expert.id)
+            .where(seats.draw_id == draw_id)
         )
     )
 

@@ -278,18 +278,11 @@ def test_names_and_penalty_notes_are_encrypted_by_0020_and_decrypted_going_down(
 
     from expertdraw.models import Expert, Penalty, Region
 
+    from .test_personal_data import _expert
+
     db.session.add(Region(code="530602", name="昭阳区", level="county"))
     db.session.flush()
-    expert = Expert(
-        code="E0000001",
-        name="张三",
-        id_number="53060219800101001X",
-        id_number_hash="h",
-        home_region="530602",
-        title="高级工程师",
-        kind="technical",
-        status="active",
-    )
+    expert = _expert()  # 张三
     db.session.add(expert)
     db.session.flush()
     db.session.add(
