@@ -58,7 +58,7 @@ from expertdraw.domain.eligibility_rules import (
     former_role_cutoff,
     is_stale,
     penalty_cutoff,
-    recent_since,
+    recent_span,
     stale_before,
     years_before,
 )
@@ -89,7 +89,7 @@ __all__ = [
     "is_stale",
     "partition",
     "penalty_cutoff",
-    "recent_since",
+    "recent_span",
     "stale_before",
     "stale_share",
     "years_before",

@@ -44,8 +44,9 @@ class Rules:
     - ``penalty_years``: ``penalty`` look-back from the penalty's start date (years);
     - ``travel_buffer``: added on both sides of the window for ``busy``;
     - ``frequency_limit`` / ``frequency_days``: ``frequency`` excludes at this many memberships
-      in that many days before the window start;
-    - ``same_tenderer_days``: ``same-tenderer`` look-back (days);
+      of evaluations starting within that many days of the window start, before or after it
+      (``eligibility_rules.recent_span``);
+    - ``same_tenderer_days``: ``same-tenderer`` span (days, the same way);
     - ``stale_days``: ``stale-data`` when not confirmed within this many days;
     - ``stale_share_limit``: a stratum may be drawn only if its stale share is below this
       (exact: a ``Fraction``; ``Decimal``, ``int`` and strings like ``"0.2"`` are converted);

@@ -121,7 +121,8 @@ class Period:
 
 @dataclass(frozen=True)
 class Membership:
-    """A completed draw in which the expert was a member: when it completed, and for whom."""
+    """A seat the expert holds on a completed draw's committee: when that evaluation starts
+    (its project's window start), and for whom."""
 
     time: datetime
     tenderer: str

@@ -60,10 +60,20 @@ def busy_span(project: ProjectFacts, rules: Rules) -> tuple[datetime, datetime]:
     return project.window_start - rules.travel_buffer, project.window_end + rules.travel_buffer
 
 
-def recent_since(start: datetime, days: int) -> datetime:
-    """``frequency`` / ``same-tenderer``: memberships at or after this instant (and before
-    ``start``, the window start) are recent."""
-    return start - timedelta(days=days)
+def recent_span(start: datetime, days: int) -> tuple[datetime, datetime]:
+    """``frequency`` / ``same-tenderer``: a membership counts when its evaluation starts in
+    this span, bounds included: within ``days`` of ``start`` (this window's start), before or
+    after it.
+
+    A membership is dated by the evaluation it sits on, not by its draw: a draw may be made
+    weeks before its window, and dated by the draw a membership would fall outside the
+    look-back of every window it could clash with. The span reaches after ``start`` too,
+    because committees are drawn in no set order: an expert already drawn for an evaluation
+    a week later has sat there by then as surely as one drawn for last week, and counting
+    only earlier evaluations would let the order of the draws decide the rule.
+    """
+    reach = timedelta(days=days)
+    return start - reach, start + reach
 
 
 def stale_before(rules: Rules, on: date) -> date:
@@ -177,18 +187,20 @@ def check_unavailable(expert: ExpertFacts, project: ProjectFacts, rules: Rules) 
 
 
 def _recent(history: Iterable[Membership], start: datetime, days: int) -> list[Membership]:
-    since = recent_since(start, days)
-    return [m for m in history if since <= m.time < start]
+    since, until = recent_span(start, days)
+    return [m for m in history if since <= m.time <= until]
 
 
 def check_frequency(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
-    """``frequency``: already a member ``frequency_limit`` times in the last N days."""
+    """``frequency``: already a member ``frequency_limit`` times of evaluations within N days
+    of this one (:func:`recent_span`)."""
     recent = _recent(expert.member_history, project.window_start, rules.frequency_days)
     return "frequency" if len(recent) >= rules.frequency_limit else None
 
 
 def check_same_tenderer(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:
-    """``same-tenderer``: a member for this tenderer within the last N days."""
+    """``same-tenderer``: a member for this tenderer of an evaluation within N days of this
+    one (:func:`recent_span`)."""
     recent = _recent(expert.member_history, project.window_start, rules.same_tenderer_days)
     return "same-tenderer" if any(m.tenderer == project.tenderer for m in recent) else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -48,6 +48,9 @@ class Project(db.Model):
         CheckConstraint("separation IN ('venue', 'room')", name="separation"),
         CheckConstraint("max_per_group >= 1", name="max_per_group"),
         CheckConstraint("window_end > window_start", name="window"),
+        # The evaluations near a window: the memberships ``frequency`` and ``same-tenderer``
+        # count (migration 0021).
+        Index("ix_projects_window_start", "window_start", "id"),
     )
 
 

@@ -393,23 +393,22 @@ def load_facts(
         if expert_id in id_set:
             bookings[expert_id].append(el.Period(since, until))
 
-    look_back = timedelta(days=max(rules.frequency_days, rules.same_tenderer_days))
+    since, until = el.recent_span(start, max(rules.frequency_days, rules.same_tenderer_days))
     memberships: dict[int, list[el.Membership]] = defaultdict(list)
-    for expert_id, joined, tenderer in db.session.execute(
-        sa.select(Member.expert_id, Member.joined_at, Organisation.uscc)
+    for expert_id, sits, tenderer in db.session.execute(
+        sa.select(Member.expert_id, Project.window_start, Organisation.uscc)
         .join(Draw, Draw.id == Member.draw_id)
         .join(Project, Project.id == Draw.project_id)
         .join(Organisation, Organisation.id == Project.tenderer_id)
         .where(
             Draw.state == "completed",
             Member.state == "active",  # see _recent_members
-            Member.joined_at >= start - look_back,
-            Member.joined_at < start,
+            Project.window_start.between(since, until),
             Member.draw_id.not_in(apart_from),
         )
     ):
         if expert_id in id_set:
-            memberships[expert_id].append(el.Membership(time=joined, tenderer=tenderer))
+            memberships[expert_id].append(el.Membership(time=sits, tenderer=tenderer))
 
     return {
         row[0]: el.ExpertFacts(
@@ -459,8 +458,9 @@ def _employers_excluded(
     return hits
 
 
-def _recent_members(since: str) -> sa.Select[Any]:
-    """Memberships in completed draws from ``:<since>`` to before ``:window_start``.
+def _recent_members(rule: str) -> sa.Select[Any]:
+    """Memberships in completed draws whose evaluations start from ``:<rule>_since`` to
+    ``:<rule>_until`` (:func:`el.recent_span`), joined to their projects.
 
     Only members who stayed on their committee count: one who declined, did not answer or was
     taken off never sat, and rules.md counts times an expert "was a member" (the refusal-rate
@@ -469,11 +469,13 @@ def _recent_members(since: str) -> sa.Select[Any]:
     return (
         sa.select(Member.expert_id)
         .join(Draw, Draw.id == Member.draw_id)
+        .join(Project, Project.id == Draw.project_id)
         .where(
             Draw.state == "completed",
             Member.state == "active",
-            Member.joined_at >= sa.bindparam(since),
-            Member.joined_at < sa.bindparam("window_start"),
+            Project.window_start.between(
+                sa.bindparam(f"{rule}_since"), sa.bindparam(f"{rule}_until")
+            ),
         )
     )
 
@@ -495,11 +497,12 @@ def _fact_rules(
     employers = _employers_excluded(parties, facts, rules)
     busy_start, busy_end = el.busy_span(facts, rules)
     start = project.window_start
-    frequency_since = el.recent_since(start, rules.frequency_days)
-    same_tenderer_since = el.recent_since(start, rules.same_tenderer_days)
+    frequency_since, frequency_until = el.recent_span(start, rules.frequency_days)
+    same_tenderer_since, same_tenderer_until = el.recent_span(start, rules.same_tenderer_days)
     if not other_committees:
         busy_start = busy_end = _NEVER  # an empty period: no booking overlaps it
-        frequency_since = same_tenderer_since = start  # no one joined in [start, start)
+        # Empty spans: no evaluation starts at or after the start and at or before _NEVER.
+        frequency_until = same_tenderer_until = _NEVER
     return _fact_rules_statement(), {
         "day": day,
         "penalty_cutoff": el.penalty_cutoff(facts, rules),
@@ -513,8 +516,10 @@ def _fact_rules(
         "window_start": start,
         "window_end": project.window_end,
         "frequency_since": frequency_since,
+        "frequency_until": frequency_until,
         "frequency_limit": rules.frequency_limit,
         "same_tenderer_since": same_tenderer_since,
+        "same_tenderer_until": same_tenderer_until,
         "tenderer": project.tenderer_id,
     }
 
@@ -570,12 +575,12 @@ def _fact_rules_statement() -> sa.Select[Any]:
         "unavailable": sa.select(Leave.expert_id).where(
             Leave.start < sa.bindparam("window_end"), Leave.end > sa.bindparam("window_start")
         ),
-        "frequency": _recent_members("frequency_since")
+        "frequency": _recent_members("frequency")
         .group_by(Member.expert_id)
         .having(sa.func.count() >= sa.bindparam("frequency_limit", type_=sa.Integer)),
-        "same-tenderer": _recent_members("same_tenderer_since")
-        .join(Project, Project.id == Draw.project_id)
-        .where(Project.tenderer_id == sa.bindparam("tenderer")),
+        "same-tenderer": _recent_members("same_tenderer").where(
+            Project.tenderer_id == sa.bindparam("tenderer")
+        ),
     }
     rank = {code: i for i, code in enumerate(el.REASON_CODES)}
     # party-relative and party-declared in one pass over the relations with the parties.

@@ -3,9 +3,11 @@
 The list is the answer to the purpose form's POST, so a reload (or back and forward) sends the
 form again. Each purpose page carries a fresh one-time ``opening`` token; the first POST with
 it opens the list (a ``list.opened`` entry) and keeps, in the server-side session, which entry
-recorded it and with which purpose. The same token sent again with the same purpose shows the
-list under that entry, for a short while (``sealed.SHOWN_AGAIN_FOR``), instead of recording a
-second opening nobody asked for.
+recorded it, with which purpose and for which page. The same token sent again to the same page
+with the same purpose shows the list under that entry, for a short while
+(``sealed.SHOWN_AGAIN_FOR``), instead of recording a second opening nobody asked for. A token
+sent to another page (the record, its PDF) opens the list anew, and a copy taken away (the
+PDF) is always a new opening: each copy of the list that leaves the page is recorded.
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ def new_token() -> str:
     return secrets.token_urlsafe(16)
 
 
-def open_once(draw: Draw, user: User, purpose: str) -> list[dict[str, Any]]:
-    """The members: opened (and logged) for a new token, shown again for a token sent before.
+def open_once(
+    draw: Draw, user: User, purpose: str, page: str, *, copy: bool = False
+) -> list[dict[str, Any]]:
+    """The members: opened (and logged) for a new token, shown again for a token sent before
+    to the same ``page``; always opened anew for a ``copy`` (a download).
 
     Raises:
         ServiceError: as ``sealed.open_list``.
@@ -39,16 +44,16 @@ def open_once(draw: Draw, user: User, purpose: str) -> list[dict[str, Any]]:
     token = request.form.get(FIELD, "")
     kept: dict[str, list[Any]] = dict(session.get(SESSION_KEY) or {})
     root = draw.root_id or draw.id
-    earlier = kept.get(token) if token else None
-    # Only the same form sent again: a purpose changed before sending (back, edit, send) is
-    # a new opening, recorded with its own purpose.
-    if earlier is not None and earlier[0] == root and earlier[2:] == [purpose.strip()]:
+    earlier = kept.get(token) if token and not copy else None
+    # Only the same form sent again to the same page: a purpose changed before sending (back,
+    # edit, send) is a new opening, recorded with its own purpose.
+    if earlier is not None and earlier[0] == root and earlier[2:] == [purpose.strip(), page]:
         try:
             return sealed.shown_again(draw, user, int(earlier[1]))
         except ServiceError:
             pass  # too old, or the rules no longer allow it: open anew, or say why not
     members, seq = sealed.open_list_logged(draw, user, purpose)
-    if token and len(token) <= 64:
-        kept[token] = [root, seq, purpose.strip()]
+    if token and len(token) <= 64 and not copy:
+        kept[token] = [root, seq, purpose.strip(), page]
         session[SESSION_KEY] = dict(list(kept.items())[-KEPT:])
     return members

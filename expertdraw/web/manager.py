@@ -316,7 +316,8 @@ def open_list(code: str) -> tuple[str, int] | str:
     if live is None or live.state != "completed":
         return _project_page(project, form=FormState({}, general=[_("No completed draw.")])), 409
     try:
-        members = list_openings.open_once(live, _user(), request.form.get("purpose", ""))
+        purpose = request.form.get("purpose", "")
+        members = list_openings.open_once(live, _user(), purpose, "manager")
     except ServiceError as exc:
         state = FormState({})
         state.fail(exc)

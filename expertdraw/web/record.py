@@ -46,7 +46,9 @@ def _open(draw: Draw, action: str) -> tuple[list[dict[str, Any]] | None, Any]:
         state.add("purpose", _("State why you open the list; the purpose is recorded."))
         return None, _purpose_page(draw, action, state, 422)
     try:
-        return list_openings.open_once(draw, auth.current_user(), purpose), None
+        user = auth.current_user()
+        copy = action == "record_pdf"
+        return list_openings.open_once(draw, user, purpose, action, copy=copy), None
     except ServiceError as exc:
         state.fail(exc)
         return None, _purpose_page(draw, action, state, exc.http_status)

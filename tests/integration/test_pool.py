@@ -218,6 +218,25 @@ class _Facts:
             )
         )
 
+    def sits(
+        self, expert: Expert, start: datetime, tenderer: Organisation, state: str = "completed"
+    ) -> None:
+        """``expert`` a member of a draw in ``state`` of a project of ``tenderer`` evaluated
+        from ``start``, drawn long before."""
+        self.n += 1
+        project = Project(
+            code=f"P-BOUNDS-{self.n}",
+            name="bounds",
+            tenderer_id=tenderer.id,
+            region_code="530602",
+            window_start=start,
+            window_end=start + timedelta(hours=4),
+            created_at=self.project.created_at,
+        )
+        db.session.add(project)
+        db.session.flush()
+        self.member(expert, self.draw(project, state=state), self.project.created_at)
+
     def booking(self, expert: Expert, draw: Draw, start: datetime, end: datetime, **kw) -> None:
         workstation, _, _ = next(self.seats)
         db.session.add(
@@ -254,17 +273,6 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
     former = el.former_role_cutoff(facts, rules)
     penalty = el.penalty_cutoff(facts, rules)
     busy_start, busy_end = el.busy_span(facts, rules)
-    same = el.recent_since(start, rules.same_tenderer_days)
-    recent = el.recent_since(start, rules.frequency_days)
-    other_project = Project(
-        code="P-OTHER",
-        name="other",
-        tenderer_id=tenderer.id,
-        region_code="530602",
-        window_start=start - timedelta(days=200),
-        window_end=start - timedelta(days=199),
-        created_at=start - timedelta(days=300),
-    )
     third_project = Project(
         code="P-THIRD",
         name="third",
@@ -274,11 +282,9 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
         window_end=start - timedelta(days=199),
         created_at=start - timedelta(days=300),
     )
-    db.session.add_all([other_project, third_project])
+    db.session.add(third_project)
     db.session.flush()
-    same_draws = [f.draw(other_project) for _ in range(3)]
-    other_draws = [f.draw(third_project) for _ in range(5)]
-    failed = f.draw(third_project, state="failed")
+    booked_draw = f.draw(third_project)
 
     e = f.expert
     e(qualification_expiry=day)
@@ -352,7 +358,7 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
         (start, end, NOW),
     ):
         x = e()
-        f.booking(x, other_draws[0], since, until, released_at=released)
+        f.booking(x, booked_draw, since, until, released_at=released)
     for since, until in (
         (end - second, end + one),
         (end, end + one),
@@ -363,30 +369,40 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
         db.session.add(Leave(expert_id=x.id, start=since, end=until))
     x = e(data_confirmed_on=None)  # leave outranks stale data
     db.session.add(Leave(expert_id=x.id, start=start, end=end))
+    # frequency and same-tenderer count the evaluations a member sits on within their spans
+    # of this window, before or after it, whenever the draws were made.
     limit = rules.frequency_limit
-    for times, first, draws_of in (
-        ([recent] + [start - second] * (limit - 1), None, other_draws),
-        ([recent - second] + [start - second] * (limit - 1), None, other_draws),
-        ([start] + [start - second] * (limit - 1), None, other_draws),
-        ([start - second] * limit, failed, other_draws),
+    early, late = el.recent_span(start, rules.frequency_days)
+    near = start - second
+    for first, state in (
+        (early, "completed"),
+        (early - second, "completed"),
+        (late, "completed"),
+        (late + second, "completed"),
+        (near, "failed"),
     ):
         x = e()
-        for i, joined in enumerate(times):
-            f.member(x, first if (first and i == 0) else draws_of[i], joined)
-    for joined, draw in ((same, same_draws[0]), (same - second, same_draws[1])):
-        x = e()
-        f.member(x, draw, joined)
-    x = e()
-    f.member(x, other_draws[1], same)  # the same day for another tenderer
+        f.sits(x, first, stranger, state)
+        for _ in range(limit - 1):
+            f.sits(x, near, stranger)
+    same_early, same_late = el.recent_span(start, rules.same_tenderer_days)
+    for at, org in (
+        (same_early, tenderer),
+        (same_early - second, tenderer),
+        (same_late, tenderer),
+        (same_late + second, tenderer),
+        (same_early, stranger),  # the same day for another tenderer
+    ):
+        f.sits(e(), at, org)
     # Frequent and with the tenderer is frequency (first in rules.md); with the tenderer
-    # before the frequency window, and enough memberships in all but not in that window, is
+    # outside the frequency span, and enough memberships in all but not in that span, is
     # same-tenderer; so is one membership with the tenderer. The two counts differ, so a pool
     # that swapped the two reasons would not match the domain's counts.
-    for first_joined, others in ((start - second, limit - 1), (same, limit - 1), (same, 0)):
+    for first_at, others in ((near, limit - 1), (same_late, limit - 1), (same_early, 0)):
         x = e()
-        f.member(x, same_draws[2], first_joined)
-        for i in range(1, others + 1):
-            f.member(x, other_draws[i], start - second)
+        f.sits(x, first_at, tenderer)
+        for _ in range(others):
+            f.sits(x, near, stranger)
     for confirmed in (
         day - timedelta(days=rules.stale_days),
         day - timedelta(days=rules.stale_days + 1),

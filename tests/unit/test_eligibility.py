@@ -264,7 +264,7 @@ CASES = [
     case(["unavailable"], "leave ends a second late", leave=(Period(WS - D, WS + S),)),
     case([], "leave starts at the window end", leave=(Period(WE, WE + D),)),
     case(["unavailable"], "leave starts a second early", leave=(Period(WE - S, WE + D),)),
-    # frequency (4 in the 30 days before the window start)
+    # frequency (4 on evaluations within 30 days of the window start, before or after)
     case(
         ["frequency"],
         "four memberships, the oldest exactly 30 days back",
@@ -277,9 +277,19 @@ CASES = [
     ),
     case([], "three memberships", member_history=tuple(member(WS - d * D) for d in (1, 2, 3))),
     case(
+        ["frequency"],
+        "four memberships, one exactly 30 days after (already drawn)",
+        member_history=(*(member(WS - d * D) for d in (1, 2, 3)), member(WS + 30 * D)),
+    ),
+    case(
         [],
-        "a membership at the window start is not before it",
-        member_history=(*(member(WS - d * D) for d in (1, 2, 3)), member(WS)),
+        "four memberships, one 30 days and a second after",
+        member_history=(*(member(WS - d * D) for d in (1, 2, 3)), member(WS + 30 * D + S)),
+    ),
+    case(
+        ["frequency"],
+        "four memberships, all on later evaluations",
+        member_history=tuple(member(WS + d * D) for d in (1, 2, 3, 4)),
     ),
     case(
         ["frequency"],
@@ -287,7 +297,7 @@ CASES = [
         rules=Rules(frequency_limit=2),
         member_history=tuple(member(WS - d * D) for d in (1, 2)),
     ),
-    # same-tenderer (90 days)
+    # same-tenderer (an evaluation within 90 days, before or after)
     case(
         ["same-tenderer"],
         "same tenderer exactly 90 days back",
@@ -297,6 +307,16 @@ CASES = [
         [],
         "same tenderer 90 days and a second back",
         member_history=(member(WS - 90 * D - S, "TENDERER"),),
+    ),
+    case(
+        ["same-tenderer"],
+        "same tenderer exactly 90 days after (already drawn)",
+        member_history=(member(WS + 90 * D, "TENDERER"),),
+    ),
+    case(
+        [],
+        "same tenderer 90 days and a second after",
+        member_history=(member(WS + 90 * D + S, "TENDERER"),),
     ),
     case([], "another tenderer yesterday", member_history=(member(WS - D),)),
     # stale-data (365 days)
@@ -425,14 +445,14 @@ SAME_TENDERER_LONG_AGO = st.lists(
     ),
     max_size=2,
 )
-AFTER_WINDOW_START = st.lists(st.just(member(WS + D, "TENDERER")), max_size=2)
+BEYOND_THE_SPANS = st.lists(st.just(member(WS + 91 * D, "TENDERER")), max_size=2)
 
 
 @st.composite
 def clean_experts(draw: st.DrawFn) -> ExpertFacts:
     """Experts that no rule excludes from PROJECT under the default rules."""
     memberships = draw(RECENT) + draw(OLDER) + draw(SAME_TENDERER_LONG_AGO)
-    memberships += draw(AFTER_WINDOW_START)
+    memberships += draw(BEYOND_THE_SPANS)
     return ExpertFacts(
         code=draw(st.sampled_from(["E0000001", "E0000002", "E0099999"])),
         status="active",

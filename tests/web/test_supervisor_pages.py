@@ -111,6 +111,29 @@ def test_a_reloaded_opening_is_one_opening_and_a_new_form_is_another(
     assert opened_count() == before + 4
 
 
+def test_a_token_of_one_page_opens_anew_on_another_and_every_pdf_is_an_opening(
+    app, completed: dict[str, Any], login
+):
+    """The list page's token shows that page again, nothing else: sent with the record or its
+    PDF it opens the list anew, and each PDF download is recorded even when its form is sent
+    twice (a copy leaves the page each time)."""
+    draw = completed["draw"]
+    client = login("sup1")
+    token = _opening_token(client.get(f"/supervisor/draws/{draw}/list").get_data(as_text=True))
+    sent = {"purpose": "complaint 42", "opening": token}
+    assert client.post(f"/supervisor/draws/{draw}/list", data=sent).status_code == 200
+    after_list = opened_count()
+    html = client.post(f"/supervisor/draws/{draw}/record", data=sent)
+    assert html.status_code == 200
+    assert opened_count() == after_list + 1
+    assert client.post(f"/supervisor/draws/{draw}/record", data=sent).status_code == 200
+    assert opened_count() == after_list + 1  # the record's own reload
+    for n in (2, 3):
+        pdf = client.post(f"/supervisor/draws/{draw}/record.pdf", data=sent)
+        assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+        assert opened_count() == after_list + n
+
+
 def test_the_printable_record_is_an_opening_too(app, completed: dict[str, Any], login):
     client = login("sup1")
     before = opened_count()
