@@ -62,7 +62,9 @@ def _candidates(project) -> set[str]:
 
 
 def _tenderers(n: int) -> list[str]:
-    orgs = [Organisation(uscc=c.uscc(700 + i), name=f"招标人{i}", kind="tenderer") for i in range(n)]
+    orgs = [
+        Organisation(uscc=c.uscc(700 + i), name=f"招标人{i}", kind="tenderer") for i in range(n)
+    ]
     db.session.add_all(orgs)
     db.session.commit()
     return [o.uscc for o in orgs]
