@@ -61,9 +61,9 @@ def busy_span(project: ProjectFacts, rules: Rules) -> tuple[datetime, datetime]:
 
 
 def recent_span(start: datetime, days: int) -> tuple[datetime, datetime]:
-    """``frequency`` / ``same-tenderer``: a membership counts when its evaluation starts in
-    this span, bounds included: within ``days`` of ``start`` (this window's start), before or
-    after it.
+    """``frequency`` / ``same-tenderer``: a membership counts when its evaluation starts
+    strictly inside this span: less than ``days`` from ``start`` (this window's start), before
+    or after it (so 0 days counts none).
 
     A membership is dated by the evaluation it sits on, not by its draw: a draw may be made
     weeks before its window, and dated by the draw a membership would fall outside the
@@ -188,7 +188,7 @@ def check_unavailable(expert: ExpertFacts, project: ProjectFacts, rules: Rules) 
 
 def _recent(history: Iterable[Membership], start: datetime, days: int) -> list[Membership]:
     since, until = recent_span(start, days)
-    return [m for m in history if since <= m.time <= until]
+    return [m for m in history if since < m.time < until]
 
 
 def check_frequency(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:

@@ -403,7 +403,8 @@ def load_facts(
         .where(
             Draw.state == "completed",
             Member.state == "active",  # see _recent_members
-            Project.window_start.between(since, until),
+            Project.window_start > since,
+            Project.window_start < until,
             Member.draw_id.not_in(apart_from),
         )
     ):
@@ -459,8 +460,8 @@ def _employers_excluded(
 
 
 def _recent_members(rule: str) -> sa.Select[Any]:
-    """Memberships in completed draws whose evaluations start from ``:<rule>_since`` to
-    ``:<rule>_until`` (:func:`el.recent_span`), joined to their projects.
+    """Memberships in completed draws whose evaluations start after ``:<rule>_since`` and
+    before ``:<rule>_until`` (:func:`el.recent_span`), joined to their projects.
 
     Only members who stayed on their committee count: one who declined, did not answer or was
     taken off never sat, and rules.md counts times an expert "was a member" (the refusal-rate
@@ -473,9 +474,8 @@ def _recent_members(rule: str) -> sa.Select[Any]:
         .where(
             Draw.state == "completed",
             Member.state == "active",
-            Project.window_start.between(
-                sa.bindparam(f"{rule}_since"), sa.bindparam(f"{rule}_until")
-            ),
+            Project.window_start > sa.bindparam(f"{rule}_since"),
+            Project.window_start < sa.bindparam(f"{rule}_until"),
         )
     )
 
@@ -501,7 +501,7 @@ def _fact_rules(
     same_tenderer_since, same_tenderer_until = el.recent_span(start, rules.same_tenderer_days)
     if not other_committees:
         busy_start = busy_end = _NEVER  # an empty period: no booking overlaps it
-        # Empty spans: no evaluation starts at or after the start and at or before _NEVER.
+        # Empty spans: no evaluation starts after the start and before _NEVER.
         frequency_until = same_tenderer_until = _NEVER
     return _fact_rules_statement(), {
         "day": day,

@@ -375,10 +375,10 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
     early, late = el.recent_span(start, rules.frequency_days)
     near = start - second
     for first, state in (
+        (early + second, "completed"),
         (early, "completed"),
-        (early - second, "completed"),
+        (late - second, "completed"),
         (late, "completed"),
-        (late + second, "completed"),
         (near, "failed"),
     ):
         x = e()
@@ -387,18 +387,23 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
             f.sits(x, near, stranger)
     same_early, same_late = el.recent_span(start, rules.same_tenderer_days)
     for at, org in (
+        (same_early + second, tenderer),
         (same_early, tenderer),
-        (same_early - second, tenderer),
+        (same_late - second, tenderer),
         (same_late, tenderer),
-        (same_late + second, tenderer),
-        (same_early, stranger),  # the same day for another tenderer
+        (same_early + second, stranger),  # the same time for another tenderer
     ):
         f.sits(e(), at, org)
     # Frequent and with the tenderer is frequency (first in rules.md); with the tenderer
     # outside the frequency span, and enough memberships in all but not in that span, is
     # same-tenderer; so is one membership with the tenderer. The two counts differ, so a pool
     # that swapped the two reasons would not match the domain's counts.
-    for first_at, others in ((near, limit - 1), (same_late, limit - 1), (same_early, 0)):
+    inside = second
+    for first_at, others in (
+        (near, limit - 1),
+        (same_late - inside, limit - 1),
+        (same_early + inside, 0),
+    ):
         x = e()
         f.sits(x, first_at, tenderer)
         for _ in range(others):

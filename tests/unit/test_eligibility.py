@@ -267,24 +267,24 @@ CASES = [
     # frequency (4 on evaluations within 30 days of the window start, before or after)
     case(
         ["frequency"],
-        "four memberships, the oldest exactly 30 days back",
-        member_history=tuple(member(WS - d * D) for d in (1, 2, 3, 30)),
+        "four memberships, the oldest a second less than 30 days back",
+        member_history=(*(member(WS - d * D) for d in (1, 2, 3)), member(WS - 30 * D + S)),
     ),
     case(
         [],
-        "four memberships, the oldest 30 days and a second back",
-        member_history=(*(member(WS - d * D) for d in (1, 2, 3)), member(WS - 30 * D - S)),
+        "four memberships, the oldest exactly 30 days back",
+        member_history=tuple(member(WS - d * D) for d in (1, 2, 3, 30)),
     ),
     case([], "three memberships", member_history=tuple(member(WS - d * D) for d in (1, 2, 3))),
     case(
         ["frequency"],
-        "four memberships, one exactly 30 days after (already drawn)",
-        member_history=(*(member(WS - d * D) for d in (1, 2, 3)), member(WS + 30 * D)),
+        "four memberships, one a second less than 30 days after (already drawn)",
+        member_history=(*(member(WS - d * D) for d in (1, 2, 3)), member(WS + 30 * D - S)),
     ),
     case(
         [],
-        "four memberships, one 30 days and a second after",
-        member_history=(*(member(WS - d * D) for d in (1, 2, 3)), member(WS + 30 * D + S)),
+        "four memberships, one exactly 30 days after",
+        member_history=(*(member(WS - d * D) for d in (1, 2, 3)), member(WS + 30 * D)),
     ),
     case(
         ["frequency"],
@@ -299,24 +299,30 @@ CASES = [
     ),
     # same-tenderer (an evaluation within 90 days, before or after)
     case(
+        [],
+        "same_tenderer_days=0 counts no one, the same start included",
+        rules=Rules(same_tenderer_days=0),
+        member_history=(member(WS, "TENDERER"),),
+    ),
+    case(
         ["same-tenderer"],
+        "same tenderer a second less than 90 days back",
+        member_history=(member(WS - 90 * D + S, "TENDERER"),),
+    ),
+    case(
+        [],
         "same tenderer exactly 90 days back",
         member_history=(member(WS - 90 * D, "TENDERER"),),
     ),
     case(
-        [],
-        "same tenderer 90 days and a second back",
-        member_history=(member(WS - 90 * D - S, "TENDERER"),),
-    ),
-    case(
         ["same-tenderer"],
-        "same tenderer exactly 90 days after (already drawn)",
-        member_history=(member(WS + 90 * D, "TENDERER"),),
+        "same tenderer a second less than 90 days after (already drawn)",
+        member_history=(member(WS + 90 * D - S, "TENDERER"),),
     ),
     case(
         [],
-        "same tenderer 90 days and a second after",
-        member_history=(member(WS + 90 * D + S, "TENDERER"),),
+        "same tenderer exactly 90 days after",
+        member_history=(member(WS + 90 * D, "TENDERER"),),
     ),
     case([], "another tenderer yesterday", member_history=(member(WS - D),)),
     # stale-data (365 days)
