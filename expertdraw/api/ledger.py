@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from ..services import ledger, pool, projects
+from ..services import cosign, ledger, pool, projects
 from ..services.errors import NotFound
 from .blueprint import bp
 from .framework import api_route
@@ -140,7 +140,7 @@ class CheckpointOut(OutModel):
 
 
 class CosignIn(ApiModel):
-    verifier_key: Annotated[str, StringConstraints(min_length=10, max_length=300)]
+    verifier_key: Annotated[str, StringConstraints(min_length=10, max_length=cosign.KEY_LENGTH)]
     signature_line: Annotated[
         str, StringConstraints(min_length=10, max_length=400, strip_whitespace=False)
     ]

@@ -9,10 +9,11 @@ from pydantic import Field, StringConstraints
 
 from .. import auth
 from ..services import draws, projects, sealed
+from ..services.projects import CODE_LENGTH, NAME_LENGTH, STRATUM_NAME_LENGTH
 from .blueprint import bp
 from .framework import api_route
 from .pagination import Page, PageQuery, page_of
-from .schemas import ApiModel, Code, Moment, OutModel, ShortText
+from .schemas import ApiModel, Moment, OutModel, ShortText
 
 MANAGE = {"project_manager", "admin"}
 VIEW = {"project_manager", "supervisor", "admin"}
@@ -21,8 +22,19 @@ Region = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{5}$", max_length
 Specialty = Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{0,8}$", max_length=9)]
 
 
+def _id_of(length: int) -> Any:
+    """An id of draw.md §1 (a project's code, a stratum's name) its column holds."""
+    return Annotated[
+        str, StringConstraints(min_length=1, max_length=length, pattern=r"^[A-Za-z0-9._-]+$")
+    ]
+
+
+ProjectCode = _id_of(CODE_LENGTH)
+StratumName = _id_of(STRATUM_NAME_LENGTH)
+
+
 class StratumIn(ApiModel):
-    name: Code
+    name: StratumName
     specialty: Specialty
     kind: Literal["technical", "economic"]
     count: int = Field(ge=1, le=50)
@@ -30,8 +42,8 @@ class StratumIn(ApiModel):
 
 
 class ProjectIn(ApiModel):
-    code: Code
-    name: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    code: ProjectCode
+    name: Annotated[str, StringConstraints(min_length=1, max_length=NAME_LENGTH)]
     tenderer: Uscc
     agency: Uscc | None = None
     authority: Uscc | None = None

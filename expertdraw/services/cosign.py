@@ -33,6 +33,10 @@ def last_cosigned(user: User) -> Checkpoint | None:
     )
 
 
+#: The longest verifier key the cosignatures' column holds.
+KEY_LENGTH: int = Cosignature.__table__.c.verifier_key.type.length
+
+
 def cosign(user: User, checkpoint_id: int, verifier: str, line: str) -> Cosignature:
     """Add a supervisor's signature line to a checkpoint (commits).
 
@@ -45,6 +49,10 @@ def cosign(user: User, checkpoint_id: int, verifier: str, line: str) -> Cosignat
     checkpoint = db.session.get(Checkpoint, checkpoint_id)
     if checkpoint is None:
         raise NotFound("checkpoint", checkpoint_id)
+    if len(verifier) > KEY_LENGTH:
+        raise ServiceError(
+            "cosign:key", f"a verifier key is at most {KEY_LENGTH} characters", "verifier_key"
+        )
     try:
         key = VerifierKey.parse(verifier)
     except NoteError as exc:

@@ -17,6 +17,10 @@ from ..models import Organisation, Project, ProjectBidder, Region, Specialty, St
 from .errors import Conflict, Forbidden, NotFound, ServiceError
 
 KINDS = ("technical", "economic")
+#: The longest project code, project name and stratum name their columns hold.
+CODE_LENGTH: int = Project.__table__.c.code.type.length
+NAME_LENGTH: int = Project.__table__.c.name.type.length
+STRATUM_NAME_LENGTH: int = Stratum.__table__.c.name.type.length
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,12 @@ def _check_strata(strata: list[StratumSpec]) -> None:
             validate_id(stratum.name, "stratum")
         except CodeError as exc:
             raise ServiceError(exc.code, str(exc), f"{where}.name") from None
+        if len(stratum.name) > STRATUM_NAME_LENGTH:
+            raise ServiceError(
+                "invalid:stratum",
+                f"a stratum's name is at most {STRATUM_NAME_LENGTH} characters",
+                f"{where}.name",
+            )
         if stratum.name in names:
             raise ServiceError(
                 "invalid:stratum", f"stratum {stratum.name} repeats", f"{where}.name"
@@ -159,6 +169,13 @@ def _checked(spec: ProjectSpec, user: User, now: datetime, kept: str | None = No
         ServiceError naming the first bad field; Forbidden ``forbidden:no-entropy`` or
         ``forbidden:region-policy``.
     """
+    if not 1 <= len(spec.name) <= NAME_LENGTH or not visible_text(spec.name):
+        raise ServiceError(
+            "invalid:name",
+            f"the name is 1 to {NAME_LENGTH} characters, not only spaces, with no invisible "
+            "or direction-changing characters",
+            "name",
+        )
     if spec.window_start <= now:
         raise ServiceError(
             "invalid:window", "the evaluation window must be in the future", "window_start"
@@ -254,6 +271,10 @@ def create_project(spec: ProjectSpec, user: User) -> Project:
         validate_id(spec.code, "project")
     except CodeError as exc:
         raise ServiceError(exc.code, str(exc), "code") from None
+    if len(spec.code) > CODE_LENGTH:
+        raise ServiceError(
+            "invalid:project", f"a project's code is at most {CODE_LENGTH} characters", "code"
+        )
     if db.session.scalar(sa.select(Project.id).where(Project.code == spec.code)):
         raise Conflict("conflict:project", f"project {spec.code} exists", "code")
     spec = with_region_policy(spec)
