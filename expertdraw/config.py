@@ -36,8 +36,10 @@ def _int(
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":
         return default
-    if not re.fullmatch(r"[+-]?[0-9]{1,12}", raw.strip()):
+    if not re.fullmatch(r"[+-]?[0-9]+", raw.strip()):
         raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}")
+    if len(raw.strip().lstrip("+-").lstrip("0")) > 12:  # past every bound, and int() limits
+        raise ConfigError(f"{PREFIX}{name} must be {minimum} to {maximum}, got {raw.strip()}")
     value = int(raw)
     if not minimum <= value <= maximum:
         raise ConfigError(f"{PREFIX}{name} must be {minimum} to {maximum}, got {value}")

@@ -215,7 +215,9 @@ def _fraction(key: str, value: Any) -> Fraction:
             return Fraction(value.strip())
         except (ValueError, ZeroDivisionError):
             pass
-    raise RulesError("rules:invalid", key, f"must be a number like '0.2', got {value!r}")
+    raise RulesError(
+        "rules:invalid", key, f"must be an exact number like '0.2' or '1/5', got {value!r}"
+    )
 
 
 def _format_fraction(value: Fraction) -> str:

@@ -105,6 +105,7 @@ def test_a_zone_and_an_offset_that_agree_are_taken():
         ("[retention]\ndays = 1000000\n", "retention.days must be 1 to 36500"),
         ("[alerts.frequency]\ndays = 99999999999\n", "alerts.frequency.days must be"),
         ("[eligibility]\nstale_share_limit = 0.2\n", "eligibility.stale_share_limit"),
+        ('[eligibility]\nstale_share_limit = "1/0"\n', "an exact number like '0.2' or '1/5'"),
         ('[eligibility]\ntravel_buffer = "2 hours"\n', "eligibility.travel_buffer"),
         ('[eligibility]\nregion_policy = "nearby"\n', "eligibility.region_policy must be one"),
         ('[eligibility]\nutc_offset = "+25:00"\n', "eligibility.utc_offset"),
