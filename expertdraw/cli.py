@@ -214,7 +214,10 @@ def create_user_command(username: str, role: str, venue_id: str | None, password
 def demo_logins_command() -> None:
     """Print the demo users and their passwords (demo mode only)."""
     if not current_app.config.get("DEMO"):
-        click.echo("demo mode is off (set EXPERTDRAW_DEMO=1); there are no demo logins")
+        click.echo(
+            "demo mode is off (set EXPERTDRAW_DEMO=1): the demo logins' published passwords "
+            "are refused; an admin sets any demo account that should stay a new password"
+        )
         return
     from .services import seed
 

@@ -92,9 +92,9 @@ def load_master_key(
         return key
     if holds_personal_data is not None and holds_personal_data():
         raise PersonalDataError(
-            f"no personal-data key at {path}, but the database holds personal data encrypted "
-            "with one: set EXPERTDRAW_DATA_KEY, or EXPERTDRAW_INSTANCE_PATH to the instance "
-            "folder that holds data.key"
+            f"no personal-data key at {path}, but the database holds data encrypted, or to be "
+            "encrypted, with one: set EXPERTDRAW_DATA_KEY, or EXPERTDRAW_INSTANCE_PATH to the "
+            "instance folder that holds data.key"
         )
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -104,29 +104,72 @@ def load_master_key(
 
 
 def init_app(app: Flask) -> None:
+    """Load the data key (made for a database that needs none yet). In production, a key
+    is made only for a database not initialised yet (no ledger, no experts), so that a
+    process deployed without the instance's key stops instead of encrypting with a key of
+    its own; and a key that does not open the database's personal data stops the process at
+    start, naming the setting, instead of failing every page that decrypts."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    production = bool(app.config.get("PRODUCTION"))
+
     def holds_personal_data() -> bool:
-        return _holds_personal_data(app.config["SQLALCHEMY_DATABASE_URI"])
+        return _holds_personal_data(url, initialised=production)
 
     from .config import ConfigError
 
     try:
         master = load_master_key(app.instance_path, app.config.get("DATA_KEY"), holds_personal_data)
+        protector = Protector(master)
+        if production:
+            _check_opens(protector, url)
     except PersonalDataError as exc:
         raise ConfigError(str(exc)) from None  # one line at start, naming what to set
-    app.extensions[EXTENSION] = Protector(master)
+    app.extensions[EXTENSION] = protector
 
 
-def _holds_personal_data(url: str) -> bool:
-    """Whether the database has experts (whose identity numbers are encrypted). A database
-    with no tables yet holds none; one that cannot be reached is not guessed about."""
+def _check_opens(protector: Protector, url: str) -> None:
+    """Decrypt one expert's identity number: the key must be the one the data was
+    encrypted with (every process of a deployment shares it)."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table("experts"):
-                return False
-            return conn.execute(sa.text("SELECT 1 FROM experts LIMIT 1")).first() is not None
+                return
+            blob = conn.execute(sa.text("SELECT id_number FROM experts LIMIT 1")).scalar()
+    except sa.exc.DatabaseError:
+        return  # unreachable or not yet a database: nothing to check against
+    finally:
+        engine.dispose()
+    if blob is None:
+        return
+    try:
+        protector.decrypt(bytes(blob))
+    except PersonalDataError:
+        raise PersonalDataError(
+            "the personal-data key (EXPERTDRAW_DATA_KEY, or data.key in the instance folder) "
+            "does not open the database's personal data: every process needs the key the "
+            "data was encrypted with (see README, Production)"
+        ) from None
+
+
+def _holds_personal_data(url: str, *, initialised: bool = False) -> bool:
+    """Whether the database has experts (whose identity numbers are encrypted), or, with
+    ``initialised``, a ledger too (``flask init`` has run with a key). A database with no
+    tables yet holds none; one that cannot be reached is not guessed about."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = ("experts", "ledger_entries") if initialised else ("experts",)
+            for table in tables:
+                if not sa.inspect(conn).has_table(table):
+                    continue
+                if conn.execute(sa.text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None:
+                    return True
+            return False
     except sa.exc.DatabaseError as exc:
         if not isinstance(exc, sa.exc.OperationalError):  # reached, but not a database
             reason = str(exc.orig or exc).strip().splitlines()[0]

@@ -4,7 +4,8 @@ Route modules declare endpoints with ``framework.api_route`` on ``blueprint.bp``
 module registers its endpoints, so each one is listed in ``ROUTE_MODULES`` below. Anything under
 ``/api/v1`` that no endpoint matches is a problem+json 404 (or 405 with ``Allow``), answered
 by a catch-all route inside the blueprint so that the blueprint's error handler applies even
-when the web pages register their own HTML 404 page.
+when the web pages register their own HTML 404 page; it answers ``OPTIONS`` too, listing only
+the methods the path's endpoints take.
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ def _allowed_methods() -> list[str]:
 
 
 def _not_found(rest: str = "") -> Response:
-    """Unmatched paths and methods under /api/v1: 404 or 405 as problem+json."""
+    """Unmatched paths and methods under /api/v1: 404 or 405 as problem+json; ``OPTIONS``
+    on a path some endpoint answers lists the methods it answers (and HEAD with GET)."""
     allowed = _allowed_methods()
+    if allowed and request.method == "OPTIONS":
+        methods = [*allowed, *(["HEAD"] if "GET" in allowed else []), "OPTIONS"]
+        return Response(status=204, headers={"Allow": ", ".join(methods)})
     if allowed:
         raise MethodNotAllowed(valid_methods=allowed)
     raise NotFound("no such API endpoint")

@@ -193,7 +193,14 @@ def api_route(
                 kwargs["body"] = parse_body(body)
             return render(operation, func(**kwargs))
 
-        bp.add_url_rule(rule, endpoint=func.__name__, view_func=view, methods=[method])
+        # OPTIONS is the catch-all's: Flask's own answer would list its methods too.
+        bp.add_url_rule(
+            rule,
+            endpoint=func.__name__,
+            view_func=view,
+            methods=[method],
+            provide_automatic_options=False,
+        )
         registry.append(operation)
         return func
 

@@ -85,6 +85,7 @@ def ledger_state() -> dict[str, Any]:
     roles=SUPERVISE,
     response=ReceiptOut,
     summary="Receipt of one entry",
+    errors=(409,),  # ledger:uncovered: no checkpoint covers the entry yet
 )
 def receipt(seq: int) -> dict[str, Any]:
     """The entry, its signature and an inclusion proof against the latest covering checkpoint."""

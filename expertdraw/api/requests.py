@@ -82,7 +82,12 @@ def parse_json() -> Any:
     if not raw.strip():
         raise ApiError(400, "invalid:json", "the request body is empty; send a JSON object")
     try:
-        return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        text = raw.decode("utf-8")  # RFC 8259: JSON between systems is UTF-8, never UTF-16/32
+    except UnicodeDecodeError as exc:
+        detail = f"malformed JSON: not UTF-8 (byte {exc.start})"
+        raise ApiError(400, "invalid:json", detail) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         detail = f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         raise ApiError(400, "invalid:json", detail) from None

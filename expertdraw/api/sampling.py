@@ -162,6 +162,7 @@ class ReplayOut(OutModel):
     roles=SUPERVISE,
     response=ReplayOut,
     summary="Replay a sample from the ledger",
+    errors=(409,),  # conflict:inspection-state: not drawn yet
 )
 def replay_inspection(inspection_id: str) -> dict[str, Any]:
     """Recomputed from the ``inspection.announced`` and ``inspection.drawn`` entries alone."""

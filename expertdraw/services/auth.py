@@ -20,7 +20,7 @@ from flask import current_app
 from .. import clock
 from ..extensions import db
 from ..models import ApiToken, Expert, User, Venue
-from . import page_sessions, users
+from . import page_sessions, seed, users
 from .errors import Forbidden
 from .pagination import paginate
 
@@ -69,8 +69,14 @@ def authenticate(username: str, password: str) -> User:
     """The active user with this username and password; raises ``BadCredentials`` otherwise.
 
     Delegates to ``services.users.verify_password`` (Argon2id; an unknown username costs a
-    verification too, and outdated hashes are upgraded).
+    verification too, and outdated hashes are upgraded). Outside demo mode a demo login's
+    published password is refused (a database seeded in demo mode keeps its demo users).
     """
+    if not current_app.config.get("DEMO") and seed.is_published_login(username, password):
+        raise BadCredentials(
+            "a demo password is published and works only in demo mode: an admin must set this "
+            "account a new password"
+        )
     user = users.verify_password(username, password)
     if user is None:
         raise BadCredentials("wrong username or password")

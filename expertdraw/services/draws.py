@@ -399,14 +399,14 @@ def announce(
     if existing is not None:
         _same_request(existing, entropy_request, algorithm)
         return existing
+    # The project's window is at fault, not a field of the request: no field is named.
     if project.window_start <= now:
-        raise ServiceError("invalid:window", "the evaluation window has started", "window_start")
+        raise ServiceError("invalid:window", "the evaluation window has started")
     if project.window_start < now + MIN_LEAD:
         raise ServiceError(
             "invalid:window-soon",
             f"the evaluation window starts in less than {MIN_LEAD.seconds // 60} minutes: "
             "the members could not answer their notices before it",
-            "window_start",
         )
     spec = entropy_spec(project, entropy_request, now)
     _check_refusals(user)
@@ -924,15 +924,16 @@ def _write_committee(
 
 
 def _refuse_late(draw: Draw) -> None:
-    """Entropy that arrives after the draw's deadline completes nothing: the draw fails now
-    (``timeout:entropy``, as the job would have failed it), so the outcome does not depend on
-    whether the job or the entropy came first.
+    """Entropy that arrives at or after the draw's deadline completes nothing: the draw fails
+    now (``timeout:entropy``, as the job would have failed it: :func:`fail_stale` fails a draw
+    at its deadline too), so the outcome does not depend on whether the job or the entropy
+    came first. As for a notice's due time, the deadline is the first instant too late.
 
     Raises:
         Conflict: ``conflict:deadline`` (the draw has failed), or ``conflict:draw-state``.
     """
     now = clock.now()
-    if draw.state != "announced" or now <= draw.deadline_at:
+    if draw.state != "announced" or now < draw.deadline_at:
         return
     fail(draw, "timeout:entropy", None, now)
     raise Conflict(

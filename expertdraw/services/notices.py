@@ -202,7 +202,10 @@ def expire_overdue(now: datetime | None = None) -> int:
     """Scheduler job: pending notices past their response window time out and are replaced.
 
     Each notice is its own transaction: one whose replacement is refused (logged, the notice
-    left pending for the next run) does not hold up the notices due after it."""
+    left pending for the next run) does not hold up the notices due after it. A run catching
+    up after the evaluation has ended records the timeouts and replaces no one: nobody can
+    take a place in an evaluation that is over, and whether the expert sat is for the
+    check-in records to say."""
     now = now or clock.now()
     ids = list(
         db.session.scalars(
@@ -235,6 +238,11 @@ def expire_overdue(now: datetime | None = None) -> int:
             now=now,
         )
         member = db.session.get(Member, notice.member_id)
+        if replacements.evaluation_over(member, now):
+            db.session.commit()
+            log.warning(event("notice.timeout_after_evaluation", notice=notice_id))
+            done += 1
+            continue
         try:
             replacements.replace_member(member, "timeout", dict(ledger.SYSTEM), now)
         except ServiceError as exc:  # Conflict too

@@ -140,6 +140,17 @@ def _release(member: Member, reason: str, now: datetime) -> None:
     db.session.flush()
 
 
+def evaluation_over(member: Member, now: datetime) -> bool:
+    """Whether the evaluation ``member`` was drawn for has ended: no place of it is filled
+    any more."""
+    window_end = db.session.scalar(
+        sa.select(Project.window_end)
+        .join(Draw, Draw.project_id == Project.id)
+        .where(Draw.id == member.draw_id)
+    )
+    return window_end is not None and window_end <= now
+
+
 def replace_member(
     member: Member, reason: str, actor: dict[str, str], now: datetime | None = None
 ) -> dict[str, Any]:
@@ -154,13 +165,18 @@ def replace_member(
     is never held in the committee because no one can take the place.
 
     Raises:
-        Conflict: the member has already left.
+        Conflict: the member has already left (``conflict:member``), or the evaluation has
+        ended (``conflict:evaluation-over``).
     """
     now = now or clock.now()
     ledger.lock()
     db.session.refresh(member)
     if member.state != "active":
         raise Conflict("conflict:member", "the member has already been replaced")
+    if evaluation_over(member, now):
+        raise Conflict(
+            "conflict:evaluation-over", "the evaluation has ended: no place is filled any more"
+        )
     root = db.session.get(Draw, member.draw_id)
     project = db.session.get(Project, root.project_id)
     state = state_of(root)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql
 
+from ..domain import eligibility as el
 from ..extensions import db
 from ..models import (
     Alternate,
@@ -33,6 +34,7 @@ from ..models import (
     Venue,
     Workstation,
 )
+from ..models.periods import overlapping
 from ..personal_data import protector
 from . import delivery, ledger
 
@@ -68,6 +70,8 @@ class Prepared:
     end: datetime
     ids: dict[str, int]
     experts: dict[int, delivery.Addressed]
+    #: ``busy``'s travel buffer: an expert booked this close to the window clashes too.
+    buffer: timedelta = timedelta(0)
 
 
 # What seating reads of the drawn experts: their codes and their delivery addresses only (the
@@ -82,7 +86,9 @@ def prepare(draw: Draw, body: dict[str, Any]) -> Prepared:
     codes = [m["expert"] for m in body["members"]]
     codes += [e for a in body["alternates"] for e in a["experts"]]
     experts = _drawn(Expert.code.in_(codes))
-    return Prepared(start, end, {e.code: e.id for e in experts.values()}, experts)
+    rules = el.Rules.from_mapping(current_app.config.get("ELIGIBILITY_RULES") or {})
+    ids = {e.code: e.id for e in experts.values()}
+    return Prepared(start, end, ids, experts, rules.travel_buffer)
 
 
 def _drawn(condition: sa.ColumnElement[bool]) -> dict[int, delivery.Addressed]:
@@ -123,17 +129,22 @@ def _closed_count(workstations: list[str]) -> sa.ScalarSelect[Any]:
 
 
 def _clash_counts(seats: list[dict[str, Any]], prepared: Prepared) -> sa.Select[Any]:
-    on_workstation = Booking.workstation_id.in_([s["workstation"] for s in seats])
-    of_expert = Booking.expert_id.in_([prepared.ids[s["expert"]] for s in seats])
+    """Bookings held on a drawn workstation during the window, and of a drawn expert during
+    the window widened by the travel buffer (``busy``: the pool left such an expert out, so a
+    committee completed meanwhile must not seat them either)."""
+    start, end, buffer = prepared.start, prepared.end, prepared.buffer
+    on_workstation = sa.and_(
+        Booking.workstation_id.in_([s["workstation"] for s in seats]),
+        overlapping(Booking.start, Booking.end, start, end),
+    )
+    of_expert = sa.and_(
+        Booking.expert_id.in_([prepared.ids[s["expert"]] for s in seats]),
+        overlapping(Booking.start, Booking.end, start - buffer, end + buffer),
+    )
     return sa.select(
         sa.func.count(Booking.id).filter(on_workstation),
         sa.func.count(Booking.id).filter(of_expert),
-    ).where(
-        Booking.released_at.is_(None),
-        Booking.start < prepared.end,
-        Booking.end > prepared.start,
-        sa.or_(on_workstation, of_expert),
-    )
+    ).where(Booking.released_at.is_(None), sa.or_(on_workstation, of_expert))
 
 
 def _clash(taken: int, busy: int, closed: int) -> str | None:

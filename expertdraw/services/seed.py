@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
+import secrets
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -386,6 +387,21 @@ def load_users(rows: Sequence[dict[str, str]]) -> int:
         )
         created += 1
     return created
+
+
+@cache
+def _published(directory: Path) -> dict[str, str]:
+    try:
+        return {r["username"]: r["password"] for r in read_csv(directory, "users")}
+    except SeedError:
+        return {}
+
+
+def is_published_login(username: str, password: str) -> bool:
+    """Whether this is a demo login whose password ``seed_data/users.csv`` publishes (the
+    README prints the scheme): refused outside demo mode, however the account came to be."""
+    published = _published(data_dir()).get(username)
+    return published is not None and secrets.compare_digest(published.encode(), password.encode())
 
 
 def demo_logins(directory: Path | None = None) -> list[dict[str, Any]]:

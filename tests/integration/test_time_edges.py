@@ -34,7 +34,7 @@ def test_a_witness_value_after_the_deadline_fails_the_draw_instead(app):
         draw = draws.announce(
             _project(centre, "P-LATE"), centre.users["pm"], {"kind": "witness", "witnesses": 1}
         )
-    late = draw.deadline_at + timedelta(minutes=1)
+    late = draw.deadline_at  # the first instant too late, as the job has it (fail_stale)
     with clock.frozen(late), pytest.raises(Conflict) as refused:
         draws.add_witness(draw, centre.users["sup1"], "too late")
     assert refused.value.code == "conflict:deadline"
@@ -54,7 +54,7 @@ def test_a_draw_and_its_notices_end_before_the_evaluation_starts(app):
         draw = draws.announce(near, centre.users["pm"], {"kind": "witness", "witnesses": 1})
     start = c.NOW + timedelta(minutes=30)
     assert draw.deadline_at == start - draws.NOTICE_LEAD  # not the usual hour
-    with clock.frozen(draw.deadline_at):
+    with clock.frozen(draw.deadline_at - timedelta(seconds=1)):
         draws.add_witness(draw, centre.users["sup1"], "just in time")
     due = db.session.scalars(sa.select(Notice.due_at).where(Notice.draw_id == draw.id)).all()
     assert due and max(due) <= start

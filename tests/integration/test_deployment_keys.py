@@ -1,0 +1,77 @@
+"""What a deployment's processes must share, checked at start: the personal-data key, and
+no demo login's published password outside demo mode."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from expertdraw import create_app
+from expertdraw.config import ConfigError
+from expertdraw.extensions import db
+
+KEY_A = base64.b64encode(b"A" * 32).decode()
+KEY_B = base64.b64encode(b"B" * 32).decode()
+
+
+def _run(app: Any, *args: str) -> str:
+    with app.app_context():
+        try:
+            done = app.test_cli_runner().invoke(args=list(args))
+            assert done.exit_code == 0, done.output
+            return done.output
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _token(app: Any, username: str, password: str) -> Any:
+    with app.app_context():
+        try:
+            return app.test_client().post(
+                "/api/v1/auth/token", json={"username": username, "password": password}
+            )
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_published_demo_passwords_work_only_in_demo_mode(app_config: dict[str, Any]):
+    """A database seeded in demo mode keeps its demo users; outside demo mode their published
+    passwords are refused, and ``flask demo-logins`` says so."""
+    demo = create_app({**app_config, "DEMO": True, "DATA_KEY": KEY_A})
+    _run(demo, "seed")
+    assert _token(demo, "admin", "admin-demo-2026").status_code == 201
+    live = create_app({**app_config, "DEMO": False, "DATA_KEY": KEY_A})
+    refused = _token(live, "admin", "admin-demo-2026")
+    assert refused.status_code == 401
+    assert "demo mode" in refused.get_json()["detail"]
+    assert _token(live, "admin", "admin-demo-2027").status_code == 401
+    assert "published passwords are refused" in _run(live, "demo-logins")
+
+
+def test_production_makes_no_data_key_for_an_initialised_database(
+    app_config: dict[str, Any], tmp_path: Path
+):
+    """A process deployed without the instance's data key, on a database ``flask init``
+    has set up (its ledger exists, no expert yet), stops at start instead of making a key of
+    its own that no other process could read."""
+    _run(create_app({**app_config, "DATA_KEY": KEY_A}), "init")
+    other_host = tmp_path / "other-host"
+    other_host.mkdir()
+    config = {**app_config, "PRODUCTION": True, "DATA_KEY": None, "INSTANCE_PATH": str(other_host)}
+    with pytest.raises(ConfigError, match="EXPERTDRAW_DATA_KEY"):
+        create_app(config)
+    assert not (other_host / "data.key").exists()
+
+
+def test_production_refuses_a_data_key_that_does_not_open_the_data(app_config: dict[str, Any]):
+    """Every process needs the key the personal data was encrypted with: another key stops
+    the process at start, naming the setting; the right one starts."""
+    _run(create_app({**app_config, "DATA_KEY": KEY_A}), "seed")
+    with pytest.raises(ConfigError, match="does not open the database's personal data"):
+        create_app({**app_config, "PRODUCTION": True, "DATA_KEY": KEY_B})
+    assert create_app({**app_config, "PRODUCTION": True, "DATA_KEY": KEY_A}) is not None
