@@ -33,6 +33,7 @@ CLASH_REASONS = (
     "conflict:workstation-booked",
     "conflict:expert-booked",
     "conflict:workstation-closed",  # taken out of service (its room or venue too) meanwhile
+    "conflict:expert-drawn",  # seated meanwhile where same-tenderer or frequency counts it
 )
 _MISSING = "(absent)"
 

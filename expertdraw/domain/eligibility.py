@@ -25,9 +25,10 @@ Boundary choices (all documented here so that a supervisor can explain any outco
   Only penalties for bidding misconduct are expected in the data.
 - ``busy``: a booking overlapping ``[window start - buffer, window end + buffer)``; touching
   ends do not overlap. ``unavailable``: leave overlapping ``[window start, window end)``.
-- ``frequency``: at least ``frequency_limit`` memberships with
-  ``window start - frequency_days <= time < window start``; ``same-tenderer`` likewise with
-  ``same_tenderer_days`` and the project's tenderer.
+- ``frequency``: at least ``frequency_limit`` memberships whose evaluations start at a
+  ``time`` with ``window start - frequency_days < time < window start + frequency_days``
+  (before or after: committees are drawn in no set order); ``same-tenderer``: one such
+  membership with ``same_tenderer_days`` and the project's tenderer.
 - ``stale-data``: never confirmed, or confirmed before the evaluation date minus ``stale_days``.
 """
 

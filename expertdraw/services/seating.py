@@ -53,9 +53,14 @@ def expert_ids(codes: list[str]) -> dict[str, int]:
     )
 
 
-def _window(draw: Draw) -> tuple[datetime, datetime]:
+def _project(draw: Draw) -> Project:
     project = db.session.get(Project, draw.project_id)
     assert project is not None
+    return project
+
+
+def _window(draw: Draw) -> tuple[datetime, datetime]:
+    project = _project(draw)
     return project.window_start, project.window_end
 
 
@@ -72,6 +77,11 @@ class Prepared:
     experts: dict[int, delivery.Addressed]
     #: ``busy``'s travel buffer: an expert booked this close to the window clashes too.
     buffer: timedelta = timedelta(0)
+    #: The project and the rules on other committees (``same-tenderer``, ``frequency``),
+    #: checked again for the drawn members under the ledger lock.
+    project_id: int | None = None
+    tenderer_id: int | None = None
+    rules: el.Rules | None = None
 
 
 # What seating reads of the drawn experts: their codes and their delivery addresses only (the
@@ -82,13 +92,22 @@ _DRAWN = sa.select(Expert.id, Expert.code, Expert.email, Expert.phone)
 def prepare(draw: Draw, body: dict[str, Any]) -> Prepared:
     """The reads of :func:`state_and_clashes` and :func:`write_committee` for a
     ``draw.completed`` body."""
-    start, end = _window(draw)
+    project = _project(draw)
     codes = [m["expert"] for m in body["members"]]
     codes += [e for a in body["alternates"] for e in a["experts"]]
     experts = _drawn(Expert.code.in_(codes))
     rules = el.Rules.from_mapping(current_app.config.get("ELIGIBILITY_RULES") or {})
     ids = {e.code: e.id for e in experts.values()}
-    return Prepared(start, end, ids, experts, rules.travel_buffer)
+    return Prepared(
+        project.window_start,
+        project.window_end,
+        ids,
+        experts,
+        rules.travel_buffer,
+        project.id,
+        project.tenderer_id,
+        rules,
+    )
 
 
 def _drawn(condition: sa.ColumnElement[bool]) -> dict[int, delivery.Addressed]:
@@ -100,17 +119,56 @@ def state_and_clashes(
     draw_id: str, seats: list[dict[str, Any]], prepared: Prepared | None
 ) -> tuple[str | None, str | None]:
     """The draw's state as committed now, and a failure reason if a drawn workstation or
-    expert was booked, or a drawn workstation taken out of service, since the snapshot (None
-    without ``prepared``), in one round trip: all are read under the ledger lock, where every
-    one counts."""
+    expert was booked, a drawn workstation taken out of service, or a drawn member seated on
+    another committee the rules on other committees count, since the snapshot (None without
+    ``prepared``), in one round trip: all are read under the ledger lock, where every one
+    counts."""
     state = sa.select(Draw.state).where(Draw.id == draw_id).scalar_subquery()
     if prepared is None:
         return db.session.execute(sa.select(state)).scalar_one(), None
     closed = _closed_count([s["workstation"] for s in seats])
-    taken, busy, shut, found = db.session.execute(
-        _clash_counts(seats, prepared).add_columns(closed, state)
+    drawn = _drawn_elsewhere([prepared.ids[s["expert"]] for s in seats], prepared)
+    taken, busy, shut, elsewhere, found = db.session.execute(
+        _clash_counts(seats, prepared).add_columns(closed, drawn, state)
     ).one()
-    return found, _clash(taken, busy, shut)
+    return found, _clash(taken, busy, shut) or ("conflict:expert-drawn" if elsewhere else None)
+
+
+def _drawn_elsewhere(expert_ids: list[int], prepared: Prepared) -> sa.ScalarSelect[Any]:
+    """How many of the drawn members another project's committee, completed since the
+    snapshot, now puts under ``same-tenderer`` or ``frequency`` (the pool left such experts
+    out; two committees drawn at once must not both seat them): the rules' own spans
+    (``eligibility_rules.recent_span``) over the memberships of completed draws."""
+    rules = prepared.rules
+    if rules is None or not expert_ids:
+        return sa.select(sa.literal(0)).scalar_subquery()
+    sits = (
+        sa.select(Member.expert_id, Project.tenderer_id, Project.window_start)
+        .join(Draw, Draw.id == Member.draw_id)
+        .join(Project, Project.id == Draw.project_id)
+        .where(
+            Member.expert_id.in_(expert_ids),
+            Member.state == "active",
+            Draw.state == "completed",
+            Project.id != prepared.project_id,
+        )
+        .subquery("sits")
+    )
+    same_since, same_until = el.recent_span(prepared.start, rules.same_tenderer_days)
+    often_since, often_until = el.recent_span(prepared.start, rules.frequency_days)
+    same_tenderer = sa.select(sits.c.expert_id).where(
+        sits.c.tenderer_id == prepared.tenderer_id,
+        sits.c.window_start > same_since,
+        sits.c.window_start < same_until,
+    )
+    too_often = (
+        sa.select(sits.c.expert_id)
+        .where(sits.c.window_start > often_since, sits.c.window_start < often_until)
+        .group_by(sits.c.expert_id)
+        .having(sa.func.count() >= rules.frequency_limit)
+    )
+    either = sa.union(same_tenderer, too_often).subquery("either")
+    return sa.select(sa.func.count()).select_from(either).scalar_subquery()
 
 
 def _closed_count(workstations: list[str]) -> sa.ScalarSelect[Any]:

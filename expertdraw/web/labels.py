@@ -157,6 +157,10 @@ FAILURES: dict[str, Any] = {
     "insufficient:seats": _l("Too few free workstations for the members"),
     "conflict:workstation-booked": _l("A drawn workstation was booked by another draw meanwhile"),
     "conflict:expert-booked": _l("A drawn expert was seated by another draw meanwhile"),
+    "conflict:expert-drawn": _l(
+        "A drawn expert was seated meanwhile on another committee that the rules count against "
+        "this one"
+    ),
     "conflict:workstation-closed": _l("A drawn workstation was taken out of service meanwhile"),
 }
 

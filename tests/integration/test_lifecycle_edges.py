@@ -3,14 +3,16 @@ recorded after the evaluation (frozen clock, the scheduler's job functions)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from expertdraw import clock
+from expertdraw.domain import draw as engine
 from expertdraw.extensions import db
-from expertdraw.models import Booking, Draw, LedgerEntry, Member, Notice
+from expertdraw.models import Booking, Draw, LedgerEntry, Member, Notice, Organisation
 from expertdraw.services import draws, ledger, notices, projects, replacements
 from expertdraw.services.errors import Conflict
 
@@ -57,6 +59,45 @@ def test_a_committee_drawn_meanwhile_within_the_travel_buffer_does_not_seat_the_
         f"draw B is {b.state}; experts seated on both committees one hour apart: "
         f"{sorted(seated_a & seated_b)}"
     )
+
+
+@pytest.mark.parametrize(
+    ("rules", "b_tenderer", "days_apart"),
+    [({}, "same", 30), ({"frequency_limit": 1}, "other", 20)],
+    ids=["same-tenderer", "frequency"],
+)
+def test_two_committees_drawn_at_once_do_not_both_seat_an_expert_the_rules_count(
+    app, rules, b_tenderer, days_apart
+):
+    """Both draws announced before either completes, from a pool of exactly five experts:
+    once A completes, its members fall under same-tenderer (the same tenderer, 30 days
+    apart), or frequency (a limit of one, 20 days apart) for B, so B fails replayably with
+    ``conflict:expert-drawn`` instead of seating them; a third project far from both
+    completes with them."""
+    app.config["ELIGIBILITY_RULES"] = {**(app.config.get("ELIGIBILITY_RULES") or {}), **rules}
+    with clock.frozen(c.NOW):
+        centre = c.build(technical=5)
+        tenderer = {}
+        if b_tenderer == "other":
+            org = Organisation(uscc=c.uscc(901), name="另一招标人", kind="tenderer")
+            db.session.add(org)
+            db.session.commit()
+            tenderer = {"tenderer": org.uscc}
+        a = _announce(centre, "P-A")
+        later = c.WINDOW + timedelta(days=days_apart)
+        b = _announce(
+            centre, "P-B", window_start=later, window_end=later + timedelta(hours=8), **tenderer
+        )
+        draws.add_witness(a, centre.users["sup1"], "a")
+        b = draws.add_witness(draws.get_draw(b.id), centre.users["sup1"], "b")
+        assert (b.state, b.reason) == ("failed", "conflict:expert-drawn")
+        snapshot = json.loads(draws.snapshot_text(b.id))
+        announced = ledger.entry_body("draw.announced", b.id)
+        assert engine.replay(snapshot, announced, ledger.entry_body("draw.failed", b.id)) is None
+        far = c.WINDOW + timedelta(days=200)
+        c_draw = _announce(centre, "P-C", window_start=far, window_end=far + timedelta(hours=8))
+        c_draw = draws.add_witness(c_draw, centre.users["sup1"], "c")
+        assert c_draw.state == "completed"
 
 
 def test_the_stale_announcement_job_and_a_witness_agree_at_the_deadline_instant(app):
