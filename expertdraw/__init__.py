@@ -34,7 +34,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             f"EXPERTDRAW_INSTANCE_PATH cannot be made a folder: {app.instance_path!r} "
             f"({exc.strerror})"
         ) from None
-    _private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+    url = _in_instance(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    _private_sqlite_file(url)
     register_extensions(app)
     register_security(app)
     register_blueprints(app)
@@ -48,6 +50,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     return app
+
+
+def _in_instance(url: str, instance_path: str) -> str:
+    """The database URL with a relative SQLite path taken in the instance folder, as
+    Flask-SQLAlchemy takes it, so that every check at start (the data key, the signing key,
+    the new file's mode) looks at the file the app uses, not one in the working directory."""
+    import os
+
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    path = parsed.database or ""
+    relative = path not in ("", ":memory:") and not path.startswith("file:")
+    if parsed.get_backend_name() != "sqlite" or not relative or os.path.isabs(path):
+        return url
+    return parsed.set(database=os.path.join(instance_path, path)).render_as_string(
+        hide_password=False
+    )
 
 
 def _private_sqlite_file(url: str) -> None:

@@ -108,7 +108,7 @@ def change_password(
     """
     if not users.password_matches(user, current):
         raise PasswordError("the current password is wrong")
-    users.check_new_password(new)
+    users.check_new_password(new, user.username)
     if new == current:
         raise users.UserError(
             "user:password-same", "the new password is the same as the current one"
@@ -322,7 +322,7 @@ def update_account(
     else:
         venue = None
     if password:
-        users.check_new_password(password)
+        users.check_new_password(password, user.username)
     if user.role == "admin" and user.active and (role != "admin" or not active):
         _check_still_admin(actor)
     user.role, user.venue_id, user.active = role, venue, active

@@ -315,13 +315,15 @@ def entropy_deadline(spec: dict[str, Any], project: Project, now: datetime) -> d
     """When an announced draw fails for want of entropy: ``ANNOUNCE_TIMEOUT_MINUTES`` after
     the announcement, or for a public-lottery draw ``LOTTERY_TIMEOUT_HOURS`` (results come out
     once a day at most); in either case no later than ``NOTICE_LEAD`` before the evaluation
-    window starts. A supplementary draw announced after that point keeps its full wait."""
+    window starts. A supplementary draw announced after that point keeps its full wait, but
+    never past the window's end: nobody takes a place in an evaluation that is over."""
     wanted = now + timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
     if spec.get("kind") == "public-lottery":
         hours = int(current_app.config.get("LOTTERY_TIMEOUT_HOURS") or 48)
         wanted = max(wanted, now + timedelta(hours=hours))
     latest = project.window_start - NOTICE_LEAD
-    return wanted if latest <= now else min(wanted, latest)
+    deadline = wanted if latest <= now else min(wanted, latest)
+    return min(deadline, project.window_end)
 
 
 #: How many of a project manager's draw requests may be refused as not feasible in a day.

@@ -327,8 +327,10 @@ def check_in(staff: User, code: str) -> dict[str, Any]:
     )
     if booking is None or notice.status != "accepted":
         raise ServiceError("checkin:not-seated", "this code has no accepted, current seat")
-    if not booking.start - CHECK_IN_EARLY <= now < booking.end:
+    if now < booking.start - CHECK_IN_EARLY:
         raise ServiceError("checkin:time", "check-in opens two hours before the window")
+    if now >= booking.end:
+        raise ServiceError("checkin:closed", "check-in has closed: the evaluation window ended")
     again = notice.checked_in_at is not None  # a second person with the same code?
     if not again:
         # Written only while the seat is still accepted and nobody has checked in with the

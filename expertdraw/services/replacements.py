@@ -273,8 +273,9 @@ def fill_open_places(root: Draw, user: User, now: datetime | None = None) -> Dra
     once when its entropy is ``none``.
 
     Raises:
-        Conflict: ``conflict:draw-state`` (not a completed root draw) or
-            ``conflict:supplementary`` (one is waiting for its entropy).
+        Conflict: ``conflict:draw-state`` (not a completed root draw),
+            ``conflict:supplementary`` (one is waiting for its entropy) or
+            ``conflict:evaluation-over`` (the evaluation has ended).
         ServiceError: ``invalid:supplementary`` (no place is open) or ``infeasible:*``.
     """
     now = now or clock.now()
@@ -288,6 +289,11 @@ def fill_open_places(root: Draw, user: User, now: datetime | None = None) -> Dra
         raise Conflict("conflict:draw-state", f"{root.id} is not a completed root draw")
     sub_id = _named_unannounced(root) or _next_supplementary(root)
     project = db.session.get(Project, root.project_id)
+    if project.window_end <= now:
+        db.session.rollback()
+        raise Conflict(
+            "conflict:evaluation-over", "the evaluation has ended: no place is filled any more"
+        )
     try:
         prepared = _prepare(root, project, sub_id, state_of(root))
     except engine.DrawError as exc:
@@ -334,6 +340,10 @@ def _announce_for_open_places(
     ``state`` is :func:`state_of` ``root`` (its replacements may be older: the snapshot reads
     them itself)."""
     project = db.session.get(Project, root.project_id)
+    if project.window_end <= now:
+        _open_place(root, sub_id, "evaluation-over", "the evaluation has ended")
+        db.session.commit()
+        return None
     try:
         prepared = _prepare(root, project, sub_id, state)
     except engine.DrawError as exc:

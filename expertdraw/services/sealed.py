@@ -102,6 +102,10 @@ def open_list_logged(draw: Draw, user: User, purpose: str = "") -> tuple[list[di
     _may_open(draw, project, user, purpose, now)
     root = draw.root_id or draw.id
     rows = _rows(root, user)
+    if user.role == "venue_staff" and not rows:
+        # A desk opens only a committee seated at its venue: any other opening would be a
+        # ledger entry with no reason, and walking the draw ids would learn the windows.
+        raise Forbidden("forbidden:list-venue", "no member of this draw sits at your venue")
     ledger.lock()
     entry = ledger.append(
         "list.opened",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -220,8 +221,11 @@ def new_check_in_code() -> str:
 
 
 def normalise_code(code: str) -> str:
-    """What the hash is taken of: upper case, no separators or spaces."""
-    return "".join(ch for ch in code.upper() if ch.isalnum())
+    """What the hash is taken of: upper case, no separators or spaces, and the ASCII letters
+    and digits a full-width input method types (NFKC) read as such."""
+    return "".join(
+        ch for ch in unicodedata.normalize("NFKC", code).upper() if ch.isascii() and ch.isalnum()
+    )
 
 
 def response_due(now: datetime, window_start: datetime) -> datetime:

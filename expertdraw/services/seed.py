@@ -384,6 +384,7 @@ def load_users(rows: Sequence[dict[str, str]]) -> int:
             venue_id=_opt(r["venue_id"]),
             language=_opt(r["language"]),
             commit=False,
+            demo=True,
         )
         created += 1
     return created

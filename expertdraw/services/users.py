@@ -15,6 +15,7 @@ from functools import cache
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import current_app
 
 from .. import clock
 from ..extensions import db
@@ -78,13 +79,20 @@ class UserError(ValueError):
         self.code = code
 
 
-def check_new_password(password: str) -> None:
-    """Raise ``UserError`` (``user:password``) unless ``password`` has an allowed length."""
+def check_new_password(password: str, username: str | None = None) -> None:
+    """Raise ``UserError`` (``user:password``) unless ``password`` has an allowed length and,
+    outside demo mode, is not the published demo password of ``username`` (which would be
+    refused at every login)."""
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise UserError(
             "user:password",
             f"a password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
         )
+    from . import seed  # seed creates its users through this module
+
+    demo = current_app.config.get("DEMO")
+    if username and not demo and seed.is_published_login(username, password):
+        raise UserError("user:password", "this is a published demo password: choose another")
 
 
 def new_pseudonym() -> str:
@@ -107,8 +115,10 @@ def create_user(
     language: str | None = None,
     now: datetime | None = None,
     commit: bool = True,
+    demo: bool = False,
 ) -> User:
     """Create a user. Without ``commit`` the user is only flushed into the running transaction.
+    ``demo``: a demo user of the seed, whose password is published (refused otherwise).
 
     Raises:
         UserError: ``user:username`` (malformed or taken), ``user:password`` (too short or
@@ -118,7 +128,7 @@ def create_user(
     """
     if not _USERNAME.fullmatch(username):
         raise UserError("user:username", "a username is 2-64 characters of [A-Za-z0-9._-]")
-    check_new_password(password)
+    check_new_password(password, None if demo else username)
     if role not in ROLES:
         raise UserError("user:role", f"role must be one of {', '.join(ROLES)}")
     if (role == "expert") != (expert_id is not None):

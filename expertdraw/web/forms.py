@@ -69,6 +69,7 @@ ERRORS: dict[str, Any] = {
     ),
     "conflict:witness": _l("You have already entered your witness value for this draw."),
     "conflict:supplementary": _l("A supplementary draw of this committee is already waiting."),
+    "conflict:evaluation-over": _l("The evaluation has ended: no place is filled any more."),
     "invalid:supplementary": _l("No place of this committee is open."),
     "forbidden:witness": _l("Only supervisors witness draws."),
     "invalid:witness": _l("Type a witness value of 1 to 200 characters."),
@@ -83,6 +84,7 @@ ERRORS: dict[str, Any] = {
         "address (not even your own)."
     ),
     "forbidden:list-sealed": _l("The list is still sealed."),
+    "forbidden:list-venue": _l("No member of this draw sits at your venue."),
     "invalid:reason": _l("Choose a reason."),
     "invalid:conflict-with": _l(
         "To decline for a conflict, give the organisation's unified social credit code, so "
@@ -108,6 +110,7 @@ ERRORS: dict[str, Any] = {
         "At most 5 conflicts can be declared in a day. Ask the trading centre to record more."
     ),
     "checkin:time": _l("Check-in opens two hours before the evaluation window."),
+    "checkin:closed": _l("Check-in for this seat has closed: the evaluation window has ended."),
     "not-found": _l("Not found."),
     "invalid:status": _l("Choose a status."),
     "conflict:status": _l("The expert already has this status."),

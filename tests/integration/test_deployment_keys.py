@@ -12,6 +12,7 @@ import pytest
 from expertdraw import create_app
 from expertdraw.config import ConfigError
 from expertdraw.extensions import db
+from expertdraw.services import auth, users
 
 KEY_A = base64.b64encode(b"A" * 32).decode()
 KEY_B = base64.b64encode(b"B" * 32).decode()
@@ -75,3 +76,61 @@ def test_production_refuses_a_data_key_that_does_not_open_the_data(app_config: d
     with pytest.raises(ConfigError, match="does not open the database's personal data"):
         create_app({**app_config, "PRODUCTION": True, "DATA_KEY": KEY_B})
     assert create_app({**app_config, "PRODUCTION": True, "DATA_KEY": KEY_A}) is not None
+
+
+def test_a_published_demo_password_cannot_be_set_outside_demo_mode(app):
+    """Outside demo mode a demo login's published password would be refused at every login:
+    creating a user with it, or setting it later, is refused as ``user:password``."""
+    assert not app.config.get("DEMO")
+    with pytest.raises(users.UserError, match="published demo password") as refused:
+        users.create_user("manager", "manager-demo-2026", "project_manager")
+    assert refused.value.code == "user:password"
+    user = users.create_user("manager", "a long new password", "project_manager")
+    db.session.commit()
+    with pytest.raises(users.UserError, match="published demo password"):
+        auth.change_password(user, "a long new password", "manager-demo-2026")
+    assert auth.authenticate("manager", "a long new password").id == user.id
+
+
+def test_production_key_check_reads_the_relative_sqlite_database_the_app_uses(
+    app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``sqlite:///<relative file>`` is the file in the instance folder for Flask-SQLAlchemy
+    (the database the app reads and writes); the production checks must look at that file,
+    not at a file of the same name in the working directory: a key that does not open the
+    data must stop the process, and no new key may be made for a database holding experts."""
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    config = {**app_config, "SQLALCHEMY_DATABASE_URI": "sqlite:///rel.db"}
+    seeded = create_app({**config, "DATA_KEY": KEY_A})
+    _run(seeded, "init")
+    _run(seeded, "seed")
+    with seeded.app_context():
+        used = db.engine.url.database
+        db.engine.dispose()
+    assert Path(used).resolve() == (Path(app_config["INSTANCE_PATH"]) / "rel.db").resolve()
+
+    with pytest.raises(ConfigError, match="does not open the database's personal data"):
+        create_app({**config, "PRODUCTION": True, "DATA_KEY": KEY_B})
+    assert not (workdir / "rel.db").exists(), "the check made an empty database in the cwd"
+
+
+def test_production_makes_no_key_for_a_relative_sqlite_database_holding_experts(
+    app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The same database, set up with ``EXPERTDRAW_DATA_KEY``; a production process started
+    without it must stop (the database holds experts), not write a ``data.key`` of its own
+    into the instance folder, which every later start would then use."""
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    config = {**app_config, "SQLALCHEMY_DATABASE_URI": "sqlite:///rel.db"}
+    seeded = create_app({**config, "DATA_KEY": KEY_A})
+    _run(seeded, "init")
+    _run(seeded, "seed")
+    instance = Path(app_config["INSTANCE_PATH"])
+    assert not (instance / "data.key").exists()
+    with pytest.raises(ConfigError, match="EXPERTDRAW_DATA_KEY"):
+        create_app({**config, "PRODUCTION": True, "DATA_KEY": None})
+    assert not (instance / "data.key").exists()
