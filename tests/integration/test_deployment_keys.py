@@ -92,13 +92,11 @@ def test_a_published_demo_password_cannot_be_set_outside_demo_mode(app):
     assert auth.authenticate("manager", "a long new password").id == user.id
 
 
-def test_production_key_check_reads_the_relative_sqlite_database_the_app_uses(
+def _relative_sqlite(
     app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    """``sqlite:///<relative file>`` is the file in the instance folder for Flask-SQLAlchemy
-    (the database the app reads and writes); the production checks must look at that file,
-    not at a file of the same name in the working directory: a key that does not open the
-    data must stop the process, and no new key may be made for a database holding experts."""
+) -> tuple[Path, dict[str, Any], Any]:
+    """A database named ``sqlite:///rel.db``, set up and seeded with key A from another
+    working directory: that folder, the configuration and the app."""
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
@@ -106,6 +104,17 @@ def test_production_key_check_reads_the_relative_sqlite_database_the_app_uses(
     seeded = create_app({**config, "DATA_KEY": KEY_A})
     _run(seeded, "init")
     _run(seeded, "seed")
+    return workdir, config, seeded
+
+
+def test_production_key_check_reads_the_relative_sqlite_database_the_app_uses(
+    app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """``sqlite:///<relative file>`` is the file in the instance folder for Flask-SQLAlchemy
+    (the database the app reads and writes); the production checks must look at that file,
+    not at a file of the same name in the working directory: a key that does not open the
+    data must stop the process, and no new key may be made for a database holding experts."""
+    workdir, config, seeded = _relative_sqlite(app_config, tmp_path, monkeypatch)
     with seeded.app_context():
         used = db.engine.url.database
         db.engine.dispose()
@@ -122,13 +131,7 @@ def test_production_makes_no_key_for_a_relative_sqlite_database_holding_experts(
     """The same database, set up with ``EXPERTDRAW_DATA_KEY``; a production process started
     without it must stop (the database holds experts), not write a ``data.key`` of its own
     into the instance folder, which every later start would then use."""
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)
-    config = {**app_config, "SQLALCHEMY_DATABASE_URI": "sqlite:///rel.db"}
-    seeded = create_app({**config, "DATA_KEY": KEY_A})
-    _run(seeded, "init")
-    _run(seeded, "seed")
+    _workdir, config, _seeded = _relative_sqlite(app_config, tmp_path, monkeypatch)
     instance = Path(app_config["INSTANCE_PATH"])
     assert not (instance / "data.key").exists()
     with pytest.raises(ConfigError, match="EXPERTDRAW_DATA_KEY"):

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Draw
+from expertdraw.models import Booking, Draw, Member
 from expertdraw.services import auth as auth_service
-from expertdraw.services import draws
+from expertdraw.services import draws, ledger, replacements
 from expertdraw.services.errors import Conflict
 
 from . import centre as c
@@ -41,19 +41,14 @@ def test_a_supervisor_cannot_fill_open_places_after_the_evaluation_ended(app):
     assert answer.get_json()["code"] == "conflict:evaluation-over"
 
 
-def test_a_supplementary_draw_failing_after_the_evaluation_ended_is_not_retried(app):
-    """``D-R1`` waits for its witness past the end of the evaluation and fails at its
-    deadline (the stale-draw job): the retry of draw.md §6.4 must not announce ``D-R2`` for
-    an evaluation that is over."""
+def _waiting_near_the_end(code: str) -> tuple[c.Centre, Draw, Draw]:
+    """A completed draw whose member is found conflicted half an hour before the window's
+    end (at +8 h): the centre, the draw and its supplementary draw ``D-R1``, announced."""
     with clock.frozen(c.NOW):
         centre = c.build(technical=9)
-        draw = _completed_draw(centre, "P-RETRY-LATE")
-    near_end = c.WINDOW + timedelta(hours=7, minutes=30)  # the window ends at +8 h
+        draw = _completed_draw(centre, code)
+    near_end = c.WINDOW + timedelta(hours=7, minutes=30)
     with clock.frozen(near_end):
-        # A member found conflicted during the evaluation leaves: D-R1 is announced.
-        from expertdraw.models import Member
-        from expertdraw.services import ledger, replacements
-
         member = db.session.scalars(
             sa.select(Member).where(Member.draw_id == draw.id, Member.state == "active")
         ).first()
@@ -61,6 +56,14 @@ def test_a_supplementary_draw_failing_after_the_evaluation_ended_is_not_retried(
     sub = db.session.get(Draw, f"{draw.id}-R1")
     assert sub is not None and sub.state == "announced"
     assert sub.deadline_at == c.WINDOW + timedelta(hours=8)  # the window's end at the latest
+    return centre, draw, sub
+
+
+def test_a_supplementary_draw_failing_after_the_evaluation_ended_is_not_retried(app):
+    """``D-R1`` waits for its witness past the end of the evaluation and fails at its
+    deadline (the stale-draw job): the retry of draw.md §6.4 must not announce ``D-R2`` for
+    an evaluation that is over."""
+    _centre, draw, sub = _waiting_near_the_end("P-RETRY-LATE")
     with clock.frozen(sub.deadline_at):
         assert draws.fail_stale() == 1
     db.session.expire_all()
@@ -74,21 +77,8 @@ def test_a_supplementary_draw_completed_after_the_evaluation_ended_seats_no_one(
     """``D-R1`` was announced half an hour before the window's end; its witness comes ten
     minutes after the end, before the draw's deadline. Nobody can take a place in an
     evaluation that is over: the completion must not seat, book and notify a new member."""
-    from expertdraw.models import Booking, Member
-    from expertdraw.services import ledger, replacements
-
-    with clock.frozen(c.NOW):
-        centre = c.build(technical=9)
-        draw = _completed_draw(centre, "P-WITNESS-LATE")
-    near_end = c.WINDOW + timedelta(hours=7, minutes=30)
-    with clock.frozen(near_end):
-        member = db.session.scalars(
-            sa.select(Member).where(Member.draw_id == draw.id, Member.state == "active")
-        ).first()
-        replacements.replace_member(member, "conflict", dict(ledger.SYSTEM), near_end)
-    sub = db.session.get(Draw, f"{draw.id}-R1")
+    centre, draw, sub = _waiting_near_the_end("P-WITNESS-LATE")
     after_end = c.WINDOW + timedelta(hours=8, minutes=10)
-    assert sub.deadline_at == c.WINDOW + timedelta(hours=8)
     with clock.frozen(after_end), pytest.raises(Conflict, match="deadline"):
         draws.add_witness(sub, centre.users["sup1"], "late")
     db.session.expire_all()
