@@ -79,6 +79,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SESSION_ABSOLUTE_SECONDS", 12 * 3600)
     app.config.setdefault("LOGIN_RATE_LIMIT", "10/minute")
     app.config.setdefault("LOGIN_RATE_LIMIT_PER_ADDRESS", "60/minute")
+    app.config.setdefault("LOGIN_RATE_LIMIT_PER_ACCOUNT", "30/hour")
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     if app.config.get("PRODUCTION") and app.config["RATELIMIT_STORAGE_URI"] == "memory://":
         # Several server processes would each count attempts on their own.
@@ -300,9 +301,12 @@ def client_network(address: str) -> str:
 def check_login_rate(username: str) -> None:
     """Count one login attempt; raise ``RateLimited`` past the configured limits.
 
-    Two limits apply: ``LOGIN_RATE_LIMIT`` per remote address and username, and
-    ``LOGIN_RATE_LIMIT_PER_ADDRESS`` per remote address (against trying many usernames).
-    Every attempt counts, successful or not. Behind a reverse proxy, configure ProxyFix so the
+    Three limits apply: ``LOGIN_RATE_LIMIT`` per remote address and username,
+    ``LOGIN_RATE_LIMIT_PER_ADDRESS`` per remote address (against trying many usernames), and
+    ``LOGIN_RATE_LIMIT_PER_ACCOUNT`` per username from any address (against guesses at one
+    account spread over many addresses; set well above the first, since whoever knows a
+    username can spend it and keep its owner out until the window passes). Every attempt
+    counts, successful or not. Behind a reverse proxy, configure ProxyFix so the
     remote address is the client's. If the storage (Redis) fails, the error is logged and the
     attempt allowed: locking every user out would be worse than Argon2-paced guessing.
     """
@@ -311,6 +315,7 @@ def check_login_rate(username: str) -> None:
     checks = (
         (current_app.config["LOGIN_RATE_LIMIT"], ("login", address, name)),
         (current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"], ("login-address", address)),
+        (current_app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"], ("login-account", name)),
     )
     strategy = limiter().limiter
     for text, key in checks:

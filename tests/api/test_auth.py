@@ -178,6 +178,23 @@ def test_the_per_address_limit_covers_many_usernames(app, client, users):
     )
 
 
+def test_the_per_account_limit_covers_guesses_from_many_addresses(app, client, users):
+    """Guesses at one account spread over many addresses (each under its own limits) meet
+    the per-account limit, whatever address comes next; another account is not held up."""
+    app.config["LOGIN_RATE_LIMIT"] = "3/minute"
+    app.config["LOGIN_RATE_LIMIT_PER_ACCOUNT"] = "5/minute"
+
+    def from_address(n: int, username: str, password: str) -> int:
+        address = {"REMOTE_ADDR": f"198.51.100.{n}"}
+        body = {"username": username, "password": password}
+        return client.post(TOKEN, json=body, environ_base=address).status_code
+
+    statuses = [from_address(n, "admin-user", f"guess number {n}") for n in range(1, 9)]
+    assert statuses == [401] * 5 + [429] * 3
+    assert from_address(99, "admin-user", PASSWORD) == 429
+    assert from_address(98, "expert-user", PASSWORD) == 201
+
+
 def test_the_limits_count_an_ipv6_hosts_whole_64(app, client, users):
     """One IPv6 host holds a /64: a new address for each guess is the same client."""
     from expertdraw.auth import client_network
