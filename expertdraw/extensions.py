@@ -32,7 +32,8 @@ migrate = Migrate()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """SQLite: enforce foreign keys, wait for locks instead of failing, WAL for readers.
+    """SQLite: enforce foreign keys, wait for locks instead of failing, WAL for readers, and
+    fire delete triggers for a replacing insert.
 
     The driver's own transaction handling is switched off so that ``_sqlite_begin`` can start
     every transaction with BEGIN IMMEDIATE: one writer at a time, taken at the start, so a
@@ -44,6 +45,9 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.execute("PRAGMA journal_mode = WAL")
+        # INSERT OR REPLACE deletes the row it replaces; only with recursive triggers does
+        # that delete meet the append-only tables' BEFORE DELETE guard.
+        cursor.execute("PRAGMA recursive_triggers = ON")
         cursor.close()
 
 

@@ -59,6 +59,12 @@ def cosign(user: User, checkpoint_id: int, verifier: str, line: str) -> Cosignat
         raise ServiceError("cosign:key", str(exc), "verifier_key") from None
     if not line.endswith("\n"):
         line += "\n"
+    if line.count("\n") != 1:
+        # One line, this key's: more would be stored and exported as they came, and a line
+        # in another key's name that fails would fail the audit of the log or of that key.
+        raise ServiceError(
+            "cosign:signature", "send one signature line, this key's", "signature_line"
+        )
     try:
         note = parse_note(checkpoint.note + line)
     except NoteError as exc:

@@ -96,14 +96,19 @@ def _check_prefix_covered(to_seq: int) -> None:
     )
 
 
-def _cover_tail() -> None:
-    """A whole-log export ends with a checkpoint, so a cut tail is always detectable."""
+def _cover_tail() -> int:
+    """A whole-log export ends with a checkpoint, so a cut tail is always detectable: issue
+    one over the entries so far if the latest does not cover them, and return the last seq it
+    covers. The export stops there: an entry written meanwhile waits for the next export
+    instead of being exported with no checkpoint over it."""
     from . import ledger
 
     latest = ledger.latest_checkpoint()
-    if latest is not None and latest.size < ledger.size():
+    if latest is None or latest.size < ledger.size():
         ledger.issue_checkpoint()
         db.session.commit()
+        latest = ledger.latest_checkpoint()
+    return latest.size - 1
 
 
 def checkpoint_notes(max_size: int) -> list[str]:
@@ -165,8 +170,7 @@ def bundle_steps(out: Path, to_seq: int | None = None) -> steps.Steps[ExportSumm
     last = _last_seq(to_seq)
     _prepare(out)
     if to_seq is None:
-        _cover_tail()
-        last = _last_seq(None)
+        last = _cover_tail()
     announced = (
         db.session.scalar(
             sa.select(sa.func.count(LedgerEntry.seq)).where(
