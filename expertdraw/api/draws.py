@@ -148,7 +148,8 @@ def supply_entropy(draw_id: str, body: EntropyValueIn) -> DrawOut:
 def fill_open_places(draw_id: str) -> DrawOut:
     """For a committee whose open places the service left open (the pool could not fill them,
     or its retries failed), once the pool has changed: announces the supplementary draw, with
-    the entropy the draw's kind calls for."""
+    the entropy the draw's kind calls for; refused (409 ``conflict:evaluation-over``) once the
+    evaluation window has ended."""
     root = draws.get_draw(draw_id, _user())
     return draw_out(replacements.fill_open_places(root, _user()))
 

@@ -27,8 +27,10 @@ _HEX = re.compile(r"(?:[0-9a-f]{2})*")
 #: What a skipped alternate may carry (draw.md §6.1): an exclusion reason code of rules.md,
 #: or ``group-limit``.
 SKIP_REASONS = frozenset(REASON_CODES) | {"group-limit"}
-#: Why a draw whose selection completes may fail after its entropy: a member's workstation, or
-#: a member, was booked by another draw between the snapshot and the result.
+#: Why a draw whose selection completes may fail after its entropy: between the snapshot and
+#: the result a member's workstation, or a member, was booked by another draw, a workstation
+#: was taken out of service, or a member was seated on a committee that ``same-tenderer`` or
+#: ``frequency`` counts against this one.
 CLASH_REASONS = (
     "conflict:workstation-booked",
     "conflict:expert-booked",
@@ -79,8 +81,9 @@ def replay(
     value against the announced kind; the seed; then the members, the alternates and the seats
     (``draw.completed``) or the failure reason (``draw.failed``: one recorded before the
     entropy has nothing to recompute; after it, an ``insufficient:*`` failure must be what the
-    replay gives, and a draw the replay completes may only have failed by a clash with seats
-    booked meanwhile, :data:`CLASH_REASONS`).
+    replay gives, and a draw the replay completes may only have failed by a clash with what
+    changed meanwhile: seats booked or taken out of service, or a member seated on a committee
+    the rules count against this one, :data:`CLASH_REASONS`).
     Returns ``None`` when all match, else a message naming the first difference.
     """
     body = completed_or_failed

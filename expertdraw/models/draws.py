@@ -109,7 +109,8 @@ class Member(db.Model):
     __table_args__ = (
         UniqueConstraint("draw_id", "expert_id", name="uq_member_expert"),
         CheckConstraint("state IN ('active', 'replaced')", name="state"),
-        # The memberships of a look-back period, which every pool building reads (0010).
+        # The memberships of a period by when they were made (0010); the rules on other
+        # committees find theirs by the projects' window start (0021).
         Index("ix_members_joined", "joined_at", "expert_id", "draw_id"),
     )
 

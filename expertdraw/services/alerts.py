@@ -4,8 +4,9 @@ Thresholds come from ``app.config["ALERT_THRESHOLDS"]`` (the settings file's ``[
 kind's keys merged over the defaults of ``domain.alert_thresholds``); an alert fires when a
 figure is *at or over* its threshold:
 
-- ``frequency``: ``count`` (4) or more selections in the last ``days`` (30) days, the
-  anti-"熟面孔" rule of rules.md, seen before it starts to exclude;
+- ``frequency``: ``count`` (4) or more selections in the last ``days`` (30) days, counted by
+  when the notices were sent (the eligibility rule of the same name counts evaluations near
+  a window instead: the alert watches how often an expert is drawn, the rule who may sit);
 - ``consecutive``: the expert's latest ``count`` (2) or more selections within ``days`` (90)
   were all for the same tenderer;
 - ``refusal-rate``: of at least ``min_answers`` (4) answers in ``days`` (90), the share of

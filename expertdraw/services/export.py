@@ -127,7 +127,8 @@ def checkpoint_notes(max_size: int) -> list[str]:
 
 
 def write_bundle(out: Path, to_seq: int | None = None) -> ExportSummary:
-    """Write the bundle of entries ``0..to_seq`` (default: all) into folder ``out``.
+    """Write the bundle of entries ``0..to_seq`` (default: up to the checkpoint that ends the
+    export, issued over every entry so far) into folder ``out``.
 
     The bundle is written into a hidden folder inside ``out`` and its files moved up when
     it is whole, so a failed export (a full disk, say) leaves no partial bundle that an audit

@@ -55,7 +55,8 @@ def answer(
     reason: str | None = None,
     conflict_with: str | None = None,
 ) -> dict[str, Any]:
-    """Record an expert's answer; a decline replaces the member (commits).
+    """Record an expert's answer; a decline replaces the member until the evaluation ends
+    (commits).
 
     ``conflict_with`` (a unified social credit code) records a declared conflict on the
     expert for later draws, as rules.md asks; a decline for ``conflict`` must give it.
@@ -108,11 +109,12 @@ def answer(
         draw_id=notice.draw_id,
         now=now,
     )
-    if accept:
+    member = db.session.get(Member, notice.member_id)
+    if accept or replacements.evaluation_over(member, now):
+        # After the evaluation a decline is recorded and replaces no one (as a timeout).
         ledger.issue_checkpoint(now)
         db.session.commit()
     else:
-        member = db.session.get(Member, notice.member_id)
         replacements.replace_member(member, "declined", actor, now)
     if conflict_with:
         # A declared conflict is a later-found one for every committee the expert sits on,

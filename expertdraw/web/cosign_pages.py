@@ -19,7 +19,7 @@ from .access import roles_required
 from .forms import FormState, parse_int
 from .ledger_pages import SUPERVISE, _overview, bp
 
-MAX_KEY = 300
+MAX_KEY = cosign.KEY_LENGTH
 MAX_LINE = 400
 
 
@@ -46,7 +46,7 @@ def cosign_checkpoint() -> Response | tuple[str, int]:
     key = request.form.get("verifier_key", "").strip()
     line = request.form.get("signature_line", "").strip()
     if not key or len(key) > MAX_KEY:
-        state.add("verifier_key", _("Enter your verifier key (at most 300 characters)."))
+        state.add("verifier_key", _("Enter your verifier key (at most 200 characters)."))
     if not line or len(line) > MAX_LINE:
         state.add("signature_line", _("Paste your signature line (at most 400 characters)."))
     if checkpoint_id is None:

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from .. import auth
+from .. import auth, clock
 from ..domain.ledger import LedgerError
 from ..models import Draw
 from ..services import directory, draws, ledger, outside_entropy, replacements, sealed
@@ -81,6 +81,7 @@ def room_page(draw: Draw, form: FormState | None = None, **extra: Any) -> str:
         mine=any(w.supervisor_id == user.id for w in entered),
         result=_completed_body(draw),
         progress=sealed.progress(draw) if draw.state == "completed" else None,
+        evaluation_over=project.window_end <= clock.now(),  # no place is filled any more
         subdraws=[d for d in directory.draws_of_project(project) if d.root_id == draw.id],
         beacon=outside_entropy.beacon(draw),
         lottery=outside_entropy.lottery_sources(draw),
