@@ -192,18 +192,19 @@ def _clash_counts(seats: list[dict[str, Any]], prepared: Prepared) -> sa.Select[
     the window widened by the travel buffer (``busy``: the pool left such an expert out, so a
     committee completed meanwhile must not seat them either)."""
     start, end, buffer = prepared.start, prepared.end, prepared.buffer
-    on_workstation = sa.and_(
-        Booking.workstation_id.in_([s["workstation"] for s in seats]),
-        overlapping(Booking.start, Booking.end, start, end),
-    )
-    of_expert = sa.and_(
-        Booking.expert_id.in_([prepared.ids[s["expert"]] for s in seats]),
-        overlapping(Booking.start, Booking.end, start - buffer, end + buffer),
-    )
+    on_workstation = Booking.workstation_id.in_([s["workstation"] for s in seats])
+    of_expert = Booking.expert_id.in_([prepared.ids[s["expert"]] for s in seats])
+    # One range over the widened window finds both kinds from the held bookings' index; the
+    # workstations' count keeps to the window itself.
+    in_window = sa.and_(Booking.start < end, Booking.end > start)
     return sa.select(
-        sa.func.count(Booking.id).filter(on_workstation),
+        sa.func.count(Booking.id).filter(on_workstation, in_window),
         sa.func.count(Booking.id).filter(of_expert),
-    ).where(Booking.released_at.is_(None), sa.or_(on_workstation, of_expert))
+    ).where(
+        Booking.released_at.is_(None),
+        overlapping(Booking.start, Booking.end, start - buffer, end + buffer),
+        sa.or_(on_workstation, of_expert),
+    )
 
 
 def _clash(taken: int, busy: int, closed: int) -> str | None:
