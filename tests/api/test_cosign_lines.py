@@ -9,24 +9,7 @@ from expertdraw.domain.notes import NoteSigner
 from expertdraw.extensions import db
 from expertdraw.services import export, keys, ledger
 
-ACTOR = {"role": "admin", "id": "U0000000001"}
-
-
-def _grow(n: int) -> None:
-    for i in range(n):
-        ledger.append(
-            "pool.changed",
-            {
-                "expert": f"E{i:07d}",
-                "field": "status",
-                "from": "active",
-                "to": "retired",
-                "reason": "t",
-            },
-            ACTOR,
-        )
-    ledger.issue_checkpoint()
-    db.session.commit()
+from .test_ledger_api import _grow
 
 
 def test_a_cosignature_cannot_smuggle_a_failing_log_key_line_into_the_export(api, users, tmp_path):

@@ -13,17 +13,7 @@ from expertdraw.extensions import db
 from expertdraw.models import LedgerEntry
 from expertdraw.services import export, ledger
 
-ACTOR = {"role": "admin", "id": "U0000000001"}
-
-
-def _change(n: int) -> dict[str, str]:
-    return {
-        "expert": f"E{n:07d}",
-        "field": "status",
-        "from": "active",
-        "to": "suspended",
-        "reason": "test",
-    }
+from .test_ledger_service import ACTOR, _change
 
 
 @pytest.fixture
@@ -34,8 +24,8 @@ def log(app):
 
 
 def test_the_append_only_guard_also_refuses_a_replacing_insert(log):
-    """SQLite's INSERT OR REPLACE deletes the row it replaces without firing DELETE triggers
-    (recursive_triggers is off), so it rewrites a signed entry the guard should refuse."""
+    """SQLite's INSERT OR REPLACE deletes the row it replaces: with recursive triggers on, that
+    delete meets the append-only guard, so a signed entry cannot be rewritten that way."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("INSERT OR REPLACE is SQLite's")
     ledger.append("pool.changed", _change(1), ACTOR)
@@ -80,9 +70,8 @@ def test_a_whole_log_export_ends_with_a_checkpoint_while_writes_go_on(log, tmp_p
 
 def test_the_checkpoint_job_leaves_no_more_than_its_interval_without_a_checkpoint(log):
     """ledger.md §4: a checkpoint SHOULD be issued at least every 5 minutes while entries
-    arrive. The job runs every CHECKPOINT_INTERVAL_SECONDS (300 s, jobs.py) but skips a run
-    when the last checkpoint is younger than the interval, so a checkpoint issued by a draw
-    10 s after one run makes the next run skip, and entries wait almost 10 minutes."""
+    arrive. The job runs every CHECKPOINT_INTERVAL_SECONDS (300 s, jobs.py): a checkpoint a
+    draw issued 10 s after one run does not make the next run skip the entries since."""
     from datetime import timedelta
 
     from expertdraw import clock
