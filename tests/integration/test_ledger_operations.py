@@ -24,10 +24,9 @@ def log(app):
 
 
 def test_the_append_only_guard_also_refuses_a_replacing_insert(log):
-    """SQLite's INSERT OR REPLACE deletes the row it replaces: with recursive triggers on, that
-    delete meets the append-only guard, so a signed entry cannot be rewritten that way."""
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("INSERT OR REPLACE is SQLite's")
+    """An insert that replaces a signed entry meets the append-only guard: SQLite's INSERT OR
+    REPLACE deletes the row it replaces (with recursive triggers on, the delete meets the
+    guard), PostgreSQL's INSERT ... ON CONFLICT DO UPDATE updates it."""
     ledger.append("pool.changed", _change(1), ACTOR)
     ledger.issue_checkpoint()
     db.session.commit()
@@ -35,13 +34,16 @@ def test_the_append_only_guard_also_refuses_a_replacing_insert(log):
     forged = before.replace("E0000001", "E0000666")
     db.session.rollback()  # end the session's (IMMEDIATE) transaction
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT OR REPLACE INTO ledger_entries (seq, type, time, leaf, key_id, record) "
-                "SELECT seq, type, time, leaf, key_id, :record FROM ledger_entries WHERE seq = 1"
-            ),
-            {"record": forged},
-        )
+        columns = "(seq, type, time, leaf, key_id, record)"
+        copy = "SELECT seq, type, time, leaf, key_id, :record FROM ledger_entries WHERE seq = 1"
+        if conn.dialect.name == "sqlite":
+            replacing = f"INSERT OR REPLACE INTO ledger_entries {columns} {copy}"
+        else:
+            replacing = (
+                f"INSERT INTO ledger_entries {columns} {copy} "
+                "ON CONFLICT (seq) DO UPDATE SET record = EXCLUDED.record"
+            )
+        conn.execute(sa.text(replacing), {"record": forged})
     db.session.expire_all()
     assert db.session.scalar(sa.select(LedgerEntry.record).where(LedgerEntry.seq == 1)) == before
 
