@@ -140,15 +140,21 @@ def _release(member: Member, reason: str, now: datetime) -> None:
     db.session.flush()
 
 
-def evaluation_over(member: Member, now: datetime) -> bool:
-    """Whether the evaluation ``member`` was drawn for has ended: no place of it is filled
-    any more."""
-    window_end = db.session.scalar(
-        sa.select(Project.window_end)
-        .join(Draw, Draw.project_id == Project.id)
-        .where(Draw.id == member.draw_id)
+def _evaluation_over() -> Conflict:
+    return Conflict(
+        "conflict:evaluation-over", "the evaluation has ended: no place is filled any more"
     )
-    return window_end is not None and window_end <= now
+
+
+def _over(project: Project, now: datetime) -> bool:
+    """Whether ``project``'s evaluation has ended: no place of it is filled any more."""
+    return project.window_end <= now
+
+
+def evaluation_over(member: Member, now: datetime) -> bool:
+    """Whether the evaluation ``member`` was drawn for has ended (:func:`_over`)."""
+    root = db.session.get(Draw, member.draw_id)
+    return _over(db.session.get(Project, root.project_id), now)
 
 
 def replace_member(
@@ -173,12 +179,10 @@ def replace_member(
     db.session.refresh(member)
     if member.state != "active":
         raise Conflict("conflict:member", "the member has already been replaced")
-    if evaluation_over(member, now):
-        raise Conflict(
-            "conflict:evaluation-over", "the evaluation has ended: no place is filled any more"
-        )
     root = db.session.get(Draw, member.draw_id)
     project = db.session.get(Project, root.project_id)
+    if _over(project, now):
+        raise _evaluation_over()
     state = state_of(root)
     code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
     alternates = [
@@ -287,13 +291,11 @@ def fill_open_places(root: Draw, user: User, now: datetime | None = None) -> Dra
         if waiting is not None:
             raise Conflict("conflict:supplementary", f"{waiting} is waiting for its entropy")
         raise Conflict("conflict:draw-state", f"{root.id} is not a completed root draw")
-    sub_id = _named_unannounced(root) or _next_supplementary(root)
     project = db.session.get(Project, root.project_id)
-    if project.window_end <= now:
+    if _over(project, now):
         db.session.rollback()
-        raise Conflict(
-            "conflict:evaluation-over", "the evaluation has ended: no place is filled any more"
-        )
+        raise _evaluation_over()
+    sub_id = _named_unannounced(root) or _next_supplementary(root)
     try:
         prepared = _prepare(root, project, sub_id, state_of(root))
     except engine.DrawError as exc:
@@ -340,7 +342,7 @@ def _announce_for_open_places(
     ``state`` is :func:`state_of` ``root`` (its replacements may be older: the snapshot reads
     them itself)."""
     project = db.session.get(Project, root.project_id)
-    if project.window_end <= now:
+    if _over(project, now):
         _open_place(root, sub_id, "evaluation-over", "the evaluation has ended")
         db.session.commit()
         return None

@@ -76,13 +76,11 @@ class Prepared:
     end: datetime
     ids: dict[str, int]
     experts: dict[int, delivery.Addressed]
-    #: ``busy``'s travel buffer: an expert booked this close to the window clashes too.
-    buffer: timedelta = timedelta(0)
-    #: The project and the rules on other committees (``same-tenderer``, ``frequency``),
-    #: checked again for the drawn members under the ledger lock.
-    project_id: int | None = None
-    tenderer_id: int | None = None
-    rules: el.Rules | None = None
+    #: The project and the deployment's rules: ``busy``'s travel buffer and the rules on other
+    #: committees (``same-tenderer``, ``frequency``), checked again under the ledger lock.
+    project_id: int
+    tenderer_id: int
+    rules: el.Rules
 
 
 # What seating reads of the drawn experts: their codes and their delivery addresses only (the
@@ -96,18 +94,18 @@ def prepare(draw: Draw, body: dict[str, Any]) -> Prepared:
     project = _project(draw)
     codes = [m["expert"] for m in body["members"]]
     codes += [e for a in body["alternates"] for e in a["experts"]]
+    from .draws import rules  # draws imports this module
+
     experts = _drawn(Expert.code.in_(codes))
-    rules = el.Rules.from_mapping(current_app.config.get("ELIGIBILITY_RULES") or {})
     ids = {e.code: e.id for e in experts.values()}
     return Prepared(
         project.window_start,
         project.window_end,
         ids,
         experts,
-        rules.travel_buffer,
         project.id,
         project.tenderer_id,
-        rules,
+        rules(),
     )
 
 
@@ -141,7 +139,7 @@ def _drawn_elsewhere(expert_ids: list[int], prepared: Prepared) -> sa.ScalarSele
     out; two committees drawn at once must not both seat them): the rules' own spans
     (``eligibility_rules.recent_span``) over the memberships of completed draws."""
     rules = prepared.rules
-    if rules is None or not expert_ids:
+    if not expert_ids:
         return sa.select(sa.literal(0)).scalar_subquery()
     sits = (
         sa.select(Member.expert_id, Project.tenderer_id, Project.window_start)
@@ -191,7 +189,7 @@ def _clash_counts(seats: list[dict[str, Any]], prepared: Prepared) -> sa.Select[
     """Bookings held on a drawn workstation during the window, and of a drawn expert during
     the window widened by the travel buffer (``busy``: the pool left such an expert out, so a
     committee completed meanwhile must not seat them either)."""
-    start, end, buffer = prepared.start, prepared.end, prepared.buffer
+    start, end, buffer = prepared.start, prepared.end, prepared.rules.travel_buffer
     on_workstation = Booking.workstation_id.in_([s["workstation"] for s in seats])
     of_expert = Booking.expert_id.in_([prepared.ids[s["expert"]] for s in seats])
     # One range over the widened window finds both kinds from the held bookings' index; the
