@@ -203,11 +203,12 @@ def declare_conflict(
 def expire_overdue(now: datetime | None = None) -> int:
     """Scheduler job: pending notices past their response window time out and are replaced.
 
-    Each notice is its own transaction: one whose replacement is refused (logged, the notice
-    left pending for the next run) does not hold up the notices due after it. A run catching
-    up after the evaluation has ended records the timeouts and replaces no one: nobody can
-    take a place in an evaluation that is over, and whether the expert sat is for the
-    check-in records to say."""
+    Each notice is its own transaction: one whose replacement is refused or fails (logged, the
+    notice left pending for the next run) does not hold up the notices due after it; a failure
+    other than a refusal makes the run fail (:class:`TimeoutsFailed`) after the others. A run
+    catching up after the evaluation has ended records the timeouts and replaces no one:
+    nobody can take a place in an evaluation that is over, and whether the expert sat is for
+    the check-in records to say."""
     now = now or clock.now()
     ids = list(
         db.session.scalars(
@@ -216,43 +217,60 @@ def expire_overdue(now: datetime | None = None) -> int:
             .order_by(Notice.due_at)
         )
     )
-    done = 0
+    done = failed = 0
     for notice_id in ids:
-        ledger.lock()
-        notice = db.session.get(Notice, notice_id)
-        db.session.refresh(notice)
-        if notice.status != "pending":
-            db.session.rollback()
-            continue
-        notice.status = "timeout"
-        notice.answered_at = now
-        ledger.append(
-            "notice.answered",
-            {
-                "draw": notice.draw_id,
-                "notice": notice.id,
-                "expert": _expert_code(notice.expert_id),
-                "answer": "timeout",
-                "reason": "",
-            },
-            dict(ledger.SYSTEM),
-            draw_id=notice.draw_id,
-            now=now,
-        )
-        member = db.session.get(Member, notice.member_id)
-        if replacements.evaluation_over(member, now):
-            db.session.commit()
-            log.warning(event("notice.timeout_after_evaluation", notice=notice_id))
-            done += 1
-            continue
         try:
-            replacements.replace_member(member, "timeout", dict(ledger.SYSTEM), now)
+            done += _time_out(notice_id, now)
         except ServiceError as exc:  # Conflict too
             db.session.rollback()
             log.error(event("notice.timeout_refused", notice=notice_id, error=exc.code))
-            continue
-        done += 1
+        except Exception as exc:
+            # A broken row (a value that does not decrypt, say) must not hold up every
+            # notice due after it; the run is reported failed below once the rest are done.
+            db.session.rollback()
+            log.error(event("notice.timeout_failed", notice=notice_id, error=type(exc).__name__))
+            failed += 1
+    if failed:
+        raise TimeoutsFailed(f"{failed} overdue notice(s) could not be timed out; see the log")
     return done
+
+
+class TimeoutsFailed(RuntimeError):
+    """Some overdue notices could not be timed out (the others were): the job run fails, so
+    that it is retried and shows as failed."""
+
+
+def _time_out(notice_id: str, now: datetime) -> int:
+    """Time out one overdue notice and replace its member, in one transaction (commits).
+    Returns 1 if it timed out, 0 if it was answered meanwhile."""
+    ledger.lock()
+    notice = db.session.get(Notice, notice_id)
+    db.session.refresh(notice)
+    if notice.status != "pending":
+        db.session.rollback()
+        return 0
+    notice.status = "timeout"
+    notice.answered_at = now
+    ledger.append(
+        "notice.answered",
+        {
+            "draw": notice.draw_id,
+            "notice": notice.id,
+            "expert": _expert_code(notice.expert_id),
+            "answer": "timeout",
+            "reason": "",
+        },
+        dict(ledger.SYSTEM),
+        draw_id=notice.draw_id,
+        now=now,
+    )
+    member = db.session.get(Member, notice.member_id)
+    if replacements.evaluation_over(member, now):
+        db.session.commit()
+        log.warning(event("notice.timeout_after_evaluation", notice=notice_id))
+        return 1
+    replacements.replace_member(member, "timeout", dict(ledger.SYSTEM), now)
+    return 1
 
 
 def inbox(user: User) -> list[dict[str, Any]]:
