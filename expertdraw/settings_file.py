@@ -185,7 +185,7 @@ def _reports(reports: dict[str, Any]) -> dict[str, Any]:
     if "lookback" in reports:
         lookback = _table("reports.lookback", reports["lookback"], REPORT_KINDS)
         settings["REPORT_LOOKBACK"] = {
-            kind: _integer(f"reports.lookback.{kind}", value, 0, 1000)
+            kind: _integer(f"reports.lookback.{kind}", value, 1, 1000)
             for kind, value in lookback.items()
         }
     return settings

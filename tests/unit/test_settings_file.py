@@ -122,6 +122,8 @@ def test_a_zone_and_an_offset_that_agree_are_taken():
         ("[retention]\ndays = true\n", "retention.days must be an integer, got True"),
         ('[reports]\ntimezone = "Mars/Olympus"\n', "reports.timezone must be an IANA"),
         ("[reports]\nlookback = { hourly = 3 }\n", "reports.lookback.hourly is not a setting"),
+        # 0 would issue no report at all, not even the period that just ended.
+        ("[reports]\nlookback = { daily = 0 }\n", "reports.lookback.daily must be 1 to 1000"),
     ],
 )
 def test_a_bad_value_names_its_key(tmp_path, text, named):
