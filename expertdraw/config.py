@@ -89,12 +89,28 @@ def _check_production_secrets(env: dict[str, str]) -> None:
         )
 
 
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://).*@", re.DOTALL)
+_SECRET_PARAMETER = re.compile(
+    r"(?i)([?&;](?:password|passwd|pwd|pass|secret|token|key|apikey|api_key|auth)=)[^&;#]*"
+)
+
+
+def shown_url(value: str) -> str:
+    """``value`` as a message may quote it: a URL's user information (where a password
+    goes) and the values of password-like query parameters replaced by ``***``. A refused
+    setting's message reaches the terminal, the journal and CI logs, where no secret
+    belongs."""
+    return _SECRET_PARAMETER.sub(r"\1***", _USERINFO.sub(r"\1***@", value))
+
+
 def _url(env: dict[str, str], name: str, example: str) -> str | None:
     value = env.get(PREFIX + name) or None
     if value is not None and not re.fullmatch(
         r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?", value
     ):
-        raise ConfigError(f"{PREFIX}{name} must be an http(s) URL such as {example}, got {value!r}")
+        raise ConfigError(
+            f"{PREFIX}{name} must be an http(s) URL such as {example}, got {shown_url(value)!r}"
+        )
     return value
 
 
@@ -175,7 +191,8 @@ def _check_database_url(url: str, environment: str, environment_names_database: 
         parsed = make_url(url)
         parsed.port  # noqa: B018 - a port that is not a number fails here, not at connect
     except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"{name} is not a valid URL: {exc}") from None
+        said = str(exc).replace(url, shown_url(url))
+        raise ConfigError(f"{name} is not a valid URL: {said}") from None
     named = (
         parsed.database or {"dbname", "service"} & set(parsed.query) or environment_names_database
     )
@@ -195,11 +212,13 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
     instance = Path(env.get(PREFIX + "INSTANCE_PATH") or default_instance_path()).resolve()
     database_url = env.get(PREFIX + "DATABASE_URL") or f"sqlite:///{instance / 'expertdraw.db'}"
     if "://" not in database_url:
-        raise ConfigError(f"{PREFIX}DATABASE_URL must be a SQLAlchemy URL, got {database_url!r}")
+        raise ConfigError(
+            f"{PREFIX}DATABASE_URL must be a SQLAlchemy URL, got {shown_url(database_url)!r}"
+        )
     if database_url.split("://", 1)[0] not in ("sqlite", "postgresql", "postgresql+psycopg"):
         raise ConfigError(
             f"{PREFIX}DATABASE_URL must be sqlite:///<file> or postgresql://<user>@<host>/<db>, "
-            f"got {database_url!r}"
+            f"got {shown_url(database_url)!r}"
         )
     if database_url.startswith("postgresql://"):
         # psycopg 3 is the PostgreSQL driver.
@@ -231,7 +250,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
     redis_url = env.get(PREFIX + "REDIS_URL") or None
     if redis_url and not re.match(r"rediss?://", redis_url):
         raise ConfigError(
-            f"{PREFIX}REDIS_URL must be a redis:// or rediss:// URL, got {redis_url!r}"
+            f"{PREFIX}REDIS_URL must be a redis:// or rediss:// URL, got {shown_url(redis_url)!r}"
         )
     origin = env.get(PREFIX + "LOG_ORIGIN", "ledger.expertdraw.zt.example")
     if not re.fullmatch(r"[!-~]+", origin) or "+" in origin:

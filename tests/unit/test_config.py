@@ -194,3 +194,33 @@ def test_a_database_that_is_not_the_services_is_one_line(tmp_path, content, said
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert said in done.stderr
+
+
+SECRET = "S3cretDbPassw0rd"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("EXPERTDRAW_DATABASE_URL", f"postgres://expertdraw:{SECRET}@db.internal/expertdraw"),
+        ("EXPERTDRAW_DATABASE_URL", f"postgresql+psycopg2://expertdraw:{SECRET}@db/expertdraw"),
+        ("EXPERTDRAW_DATABASE_URL", f"postgresql://expertdraw:{SECRET}@db:port/expertdraw"),
+        ("EXPERTDRAW_DATABASE_URL", f"mysql://db/expertdraw?password={SECRET}"),
+        ("EXPERTDRAW_REDIS_URL", f"redis+sentinel://:{SECRET}@sentinel:26379/0"),
+        ("EXPERTDRAW_SMS_GATEWAY_URL", f"https://acct:{SECRET}@sms.example.cn/send"),
+        ("EXPERTDRAW_BEACON_URL", f"https://beacon.example/2.0?token={SECRET}&x=1 y"),
+    ],
+)
+def test_a_refused_url_is_quoted_without_the_password_it_carries(tmp_path, variable, value):
+    """The message names the variable and shows the URL's shape, never its secret: it reaches
+    the terminal, the journal and CI logs."""
+    env = {
+        "EXPERTDRAW_INSTANCE_PATH": str(tmp_path),
+        variable: value,
+        "EXPERTDRAW_SMS_GATEWAY_SECRET": "gateway-secret",
+    }
+    with pytest.raises(ConfigError) as refused:
+        from_environment(env)
+    said = str(refused.value)
+    assert variable in said
+    assert SECRET not in said
