@@ -99,13 +99,14 @@ def open_list_logged(draw: Draw, user: User, purpose: str = "") -> tuple[list[di
             "no identity number, phone number or e-mail address",
             "purpose",
         )
-    _may_open(draw, project, user, purpose, now)
     root = draw.root_id or draw.id
     rows = _rows(root, user)
     if user.role == "venue_staff" and not rows:
         # A desk opens only a committee seated at its venue: any other opening would be a
-        # ledger entry with no reason, and walking the draw ids would learn the windows.
+        # ledger entry with no reason. Judged before the window, so that walking the draw ids
+        # learns nothing of other venues' windows from the answers either.
         raise Forbidden("forbidden:list-venue", "no member of this draw sits at your venue")
+    _may_open(draw, project, user, purpose, now)
     ledger.lock()
     entry = ledger.append(
         "list.opened",

@@ -84,3 +84,23 @@ def test_a_desk_with_no_seat_in_the_draw_cannot_open_its_list(centre):
         assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))) == before
         assert sealed.open_list(draw, desk)
     assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))) == before + 1
+
+
+def test_a_desk_with_no_seat_in_the_draw_learns_nothing_of_its_window(centre):
+    """Walking the draw ids, a desk with no member in a draw gets one answer before, during
+    and after that draw's window: refusals judged by time would tell other venues' windows."""
+    from expertdraw.models import Venue
+    from expertdraw.services import sealed
+
+    draw, _notice, _desk = _accepted_seat(centre)
+    seated = set(db.session.scalars(sa.select(Member.venue_id).where(Member.draw_id == draw.id)))
+    other = db.session.scalar(sa.select(Venue.id).where(Venue.id.not_in(seated)).order_by(Venue.id))
+    stranger = create_user("walker", "correct horse battery", "venue_staff", venue_id=other)
+    db.session.commit()
+    answers = set()
+    for moment in (c.WINDOW - timedelta(hours=1), c.WINDOW, c.WINDOW + timedelta(hours=9)):
+        with clock.frozen(moment), pytest.raises(Forbidden) as refused:
+            sealed.open_list(draw, stranger)
+        db.session.rollback()
+        answers.add((refused.value.code, str(refused.value)))
+    assert answers == {("forbidden:list-venue", "no member of this draw sits at your venue")}
