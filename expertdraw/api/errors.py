@@ -60,6 +60,8 @@ DEFAULT_DOMAIN_STATUS = 409
 STATUS_BY_CODE: dict[str, int] = {
     "user:link": 422,
     "user:expert-taken": 409,
+    "user:expert-removed": 409,
+    "user:language": 422,
     "user:password": 422,
     "user:password-same": 422,
     "user:role": 422,

@@ -303,8 +303,11 @@ def update_account(
     one; venue staff need a venue. Administrators cannot deactivate or demote themselves, so
     the centre always keeps one.
 
+    A deactivated expert user whose expert was removed from the pool stays deactivated
+    (``user:expert-removed``): removal closed the account (pool_changes).
+
     Raises ``users.UserError`` (``user:role``, ``user:link``, ``user:password``,
-    ``user:self``) or ``UserNotFound``.
+    ``user:self``, ``user:expert-removed``) or ``UserNotFound``.
     """
     user = db.session.get(User, user_id)
     if user is None:
@@ -321,6 +324,8 @@ def update_account(
             raise users.UserError("user:link", "venue staff need an existing venue")
     else:
         venue = None
+    if active and not user.active and _expert_removed(user):
+        raise users.UserError("user:expert-removed", "this expert was removed from the pool")
     if password:
         users.check_new_password(password, user.username)
     if user.role == "admin" and user.active and (role != "admin" or not active):
@@ -332,3 +337,11 @@ def update_account(
         _end_credentials(user.id, now, keep_session)
     db.session.commit()
     return user
+
+
+def _expert_removed(user: User) -> bool:
+    if user.expert_id is None:
+        return False
+    return db.session.scalar(sa.select(Expert.status).where(Expert.id == user.expert_id)) == (
+        "removed"
+    )

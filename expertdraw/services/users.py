@@ -27,6 +27,7 @@ MIN_PASSWORD_LENGTH = 10
 #: works on all of them.
 MAX_PASSWORD_LENGTH = 256
 _USERNAME = re.compile(r"[A-Za-z0-9._-]{2,64}")
+_LANGUAGE = re.compile(r"[a-z]{2}(_[A-Z]{2})?")  # as the API's schemas.Language
 _PROFILES = {
     # argon2-cffi's defaults (RFC 9106 low-memory profile): what a deployment uses.
     "default": PasswordHasher(),
@@ -124,19 +125,27 @@ def create_user(
         UserError: ``user:username`` (malformed or taken), ``user:password`` (too short or
             too long), ``user:role`` (unknown role), ``user:link`` (an expert needs an expert,
             venue staff a venue, and the linked record must exist), ``user:expert-taken`` (the
-            expert has a user already).
+            expert has a user already), ``user:expert-removed`` (the expert was removed from
+            the pool), ``user:language`` (not a language code such as zh or
+            en; the API's pattern).
     """
     if not _USERNAME.fullmatch(username):
         raise UserError("user:username", "a username is 2-64 characters of [A-Za-z0-9._-]")
     check_new_password(password, None if demo else username)
     if role not in ROLES:
         raise UserError("user:role", f"role must be one of {', '.join(ROLES)}")
+    if language is not None and not _LANGUAGE.fullmatch(language):
+        raise UserError("user:language", "a language is a code such as zh or en (zh_CN)")
     if (role == "expert") != (expert_id is not None):
         raise UserError("user:link", "an expert user, and only one, is linked to an expert")
     if (role == "venue_staff") != (venue_id is not None):
         raise UserError("user:link", "a venue staff user, and only one, is linked to a venue")
-    if expert_id is not None and db.session.get(Expert, expert_id) is None:
+    expert = db.session.get(Expert, expert_id) if expert_id is not None else None
+    if expert_id is not None and expert is None:
         raise UserError("user:link", f"no expert with id {expert_id}")
+    if expert is not None and expert.status == "removed":
+        # A removed expert's accounts are closed (pool_changes): no new one signs them in.
+        raise UserError("user:expert-removed", "this expert was removed from the pool")
     if venue_id is not None and db.session.get(Venue, venue_id) is None:
         raise UserError("user:link", f"no venue {venue_id}")
     if expert_id is not None and db.session.scalar(

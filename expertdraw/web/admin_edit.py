@@ -306,7 +306,7 @@ def user_edit(user_id: int) -> Response | tuple[str, int]:
     except UserError as exc:
         abandon()
         field = exc.code.split(":", 1)[1]
-        field = {"link": "venue_id", "self": "active"}.get(field, field)
+        field = {"link": "venue_id", "self": "active", "expert-removed": "active"}.get(field, field)
         state.add(field, message_for(exc.code, str(exc)))
         return _user_page(db.session.get(User, user_id) or user, state, 422)
     if own:

@@ -67,7 +67,7 @@ def create_user() -> Response | tuple[str, int]:
         )
     except UserError as exc:
         field = exc.code.split(":", 1)[1]
-        if field in ("link", "expert-taken"):
+        if field in ("link", "expert-taken", "expert-removed"):
             field = "venue_id" if role == "venue_staff" else "expert_code"
         state.add(field, _unknown_expert(role, expert_code) or message_for(exc.code, str(exc)))
         return _users_page(state, 422)

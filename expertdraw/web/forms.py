@@ -202,6 +202,8 @@ ERRORS: dict[str, Any] = {
         "roles need neither."
     ),
     "user:expert-taken": _l("This expert already has a user account."),
+    "user:expert-removed": _l("This expert was removed from the pool: their accounts stay closed."),
+    "user:language": _l("Choose a language."),
     "user:self": _l("You cannot deactivate yourself or change your own role."),
     "invalid:place-id": _l("Use 1 to 64 letters, digits, dot, hyphen or underscore."),
     "conflict:place": _l("This id is taken already."),

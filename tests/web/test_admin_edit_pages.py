@@ -440,3 +440,60 @@ def test_every_bad_expert_field_is_named_in_one_answer(app, centre, login):
     assert response.status_code == 422
     for field in ("phone", "email", "specialties"):
         assert f'id="f-{field}-error"' in html, field
+
+
+def test_a_removed_expert_gets_no_account_back(app, centre, login):
+    """Removal from the pool closes an expert's accounts: neither a new account nor the old
+    one reactivated signs them in again; each refusal is named beside its field."""
+    from expertdraw.models import Expert
+    from expertdraw.models import User as UserModel
+
+    closed = c.expert_user("E0000001")
+    for code in ("E0000001", "E0000002"):
+        db.session.scalar(sa.select(Expert).where(Expert.code == code)).status = "removed"
+    closed.active = False  # as the import that removed the expert leaves it
+    db.session.commit()
+    admin = login("admin")
+    before = db.session.scalar(sa.select(sa.func.count(UserModel.id)))
+    page = admin.post(
+        "/admin/users",
+        data={
+            "username": "gone-e2",
+            "password": "a-long-enough-password",
+            "role": "expert",
+            "expert_code": "E0000002",
+        },
+    )
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    assert 'id="f-expert_code-error"' in html and "该专家已移出专家库" in html
+    assert db.session.scalar(sa.select(sa.func.count(UserModel.id))) == before
+    again = admin.post(f"/admin/users/{closed.id}", data={"role": "expert", "active": "1"})
+    assert again.status_code == 422 and 'id="f-active-error"' in again.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(UserModel, closed.id).active is False
+
+
+def test_a_language_the_service_does_not_know_is_a_field_error(app, centre, login):
+    """The page checks the language as the API does (a 500 on PostgreSQL before: the column
+    holds 8 characters)."""
+    from expertdraw.models import User as UserModel
+
+    for language in ("zh-Hans-CN", "fr<script>"):
+        page = login("admin").post(
+            "/admin/users",
+            data={
+                "username": "new-supervisor",
+                "password": "a-long-enough-password",
+                "role": "supervisor",
+                "language": language,
+            },
+        )
+        assert page.status_code == 422
+        assert 'id="f-language-error"' in page.get_data(as_text=True) or "请选择语言" in (
+            page.get_data(as_text=True)
+        )
+    assert (
+        db.session.scalar(sa.select(UserModel).where(UserModel.username == "new-supervisor"))
+        is None
+    )
