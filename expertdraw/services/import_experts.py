@@ -111,7 +111,9 @@ def validate_experts(
             checker.error(row.line, "employer_since", "employer_since is in the future")
         title = checker.text(row, "title", required=True, max_len=50)
         kind = checker.choice(row, "kind", EXPERT_KINDS)
-        status = checker.choice(row, "status", EXPERT_STATUSES, default="active")
+        # Blank: active for a new expert, unchanged for a known one (write_experts): a blank
+        # cell says nothing of a suspension an admin made since.
+        status = checker.choice(row, "status", EXPERT_STATUSES, default="")
         expiry = checker.date(row, "qualification_expiry")
         confirmed = checker.date(row, "data_confirmed_on")
         if confirmed is not None and confirmed > today:
@@ -191,6 +193,7 @@ def write_experts(conn: sa.Connection, plan: ExpertPlan) -> tuple[dict[str, int]
     lookup_hash = protector().lookup_hash
     existing = lookup(conn, table.c.code, table.c.id, (r.code for r in plan.records))
     removed_at = lookup(conn, table.c.code, table.c.removed_at, existing)
+    statuses = lookup(conn, table.c.code, table.c.status, existing)
     employer_ids = lookup(
         conn, Organisation.uscc, Organisation.id, (r.employer_uscc for r in plan.records)
     )
@@ -207,6 +210,7 @@ def write_experts(conn: sa.Connection, plan: ExpertPlan) -> tuple[dict[str, int]
         if has_employer:
             values["employer_id"] = employer_ids.get(record.employer_uscc)
         if "status" in values:
+            values["status"] = values["status"] or statuses.get(record.code, "active")
             removed = values["status"] == "removed"
             values["removed_at"] = (removed_at.get(record.code) or now) if removed else None
         if record.code in existing:

@@ -489,3 +489,38 @@ def test_an_expert_removed_by_import_can_sign_in_no_more(reference, tmp_path):
     assert db.session.scalar(sa.select(ApiToken.revoked_at)) is not None
     with pytest.raises(auth_service.BadCredentials):
         auth_service.authenticate("x1-user", "a long password")
+
+
+def test_a_blank_status_keeps_a_known_experts_status_and_makes_a_new_one_active(
+    reference, tmp_path
+):
+    """A blank status cell states nothing: re-importing the pool file does not lift a
+    suspension made since (on the admin page, say), while a new expert starts active and a
+    stated status still changes it."""
+    from expertdraw.services import experts
+    from expertdraw.services.users import create_user
+
+    rows = expert_rows()
+    rows[0][8] = ""
+    assert imports.import_file(
+        "experts", write_csv(tmp_path / "e.csv", EXPERT_HEADER, rows), today=TODAY
+    ).ok
+    admin = create_user("pool-admin", "a long password", "admin")
+    experts.set_status("X0000001", "suspended", "penalty", admin)
+    changes = len(_pool_changes())
+
+    again = imports.import_file(
+        "experts", write_csv(tmp_path / "again.csv", EXPERT_HEADER, rows), today=TODAY
+    )
+
+    assert again.ok
+    db.session.expire_all()
+    status = dict(db.session.execute(sa.select(Expert.code, Expert.status)).all())
+    assert (status["X0000001"], status["X0000002"]) == ("suspended", "active")
+    assert len(_pool_changes()) == changes
+    rows[0][8] = "active"
+    stated = imports.import_file(
+        "experts", write_csv(tmp_path / "stated.csv", EXPERT_HEADER, rows), today=TODAY
+    )
+    assert stated.ok
+    assert _pool_changes()[-1]["to"] == "active"
