@@ -328,6 +328,30 @@ def _check_unpacked_size(data: bytes) -> None:
         )
 
 
+def _far_cells(sheet: Any) -> dict[int, int]:
+    """Watch the rows ``sheet`` parses for values beyond the columns asked for: the first such
+    column of each row, by row number, fills the returned mapping as the rows are read.
+
+    The parser reads every cell of a row anyway; the columns asked for only bound what is
+    padded and returned. Without this, a value far right of the header would be dropped
+    without a word (openpyxl's read-only rows: ``_get_row`` receives the parsed cells).
+    """
+    found: dict[int, int] = {}
+    rows_of = sheet._get_row
+
+    def get_row(row: Any, min_col: int = 1, max_col: int | None = None, values_only: bool = False):
+        if max_col is not None:
+            for cell in row:
+                value = cell["value"]
+                if cell["column"] > max_col and value is not None and str(value).strip():
+                    found.setdefault(cell["row"], cell["column"])
+                    break
+        return rows_of(row, min_col, max_col, values_only)
+
+    sheet._get_row = get_row
+    return found
+
+
 def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
     from openpyxl import load_workbook
 
@@ -358,10 +382,14 @@ def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
         # sheet's last, read as thousands of cells (minutes for a file of a few kilobytes).
         width = max((i + 1 for i, v in enumerate(header) if v is not None), default=1)
         header = header[: width + STRAY_MARGIN]
+        far = _far_cells(sheet)
         values_of = sheet.iter_rows(min_row=2, max_col=width + STRAY_MARGIN, values_only=True)
         for number, values in enumerate(values_of, start=2):
-            if any(v is not None and str(v).strip() for v in values):
-                rows.append(Row(number, list(values)))
+            cells = list(values)
+            if number in far:  # a value beyond the margin, placed where stray_cells names it
+                cells += [None] * (far[number] - 1 - len(cells)) + ["…"]
+            if any(v is not None and str(v).strip() for v in cells):
+                rows.append(Row(number, cells))
     except Exception as exc:  # a damaged sheet raises XML, zip or value errors
         raise UnreadableFile(
             "the XLSX file cannot be read after row %(row)s (%(error)s)",

@@ -314,3 +314,23 @@ def test_a_workbook_that_would_unpack_far_beyond_its_size_is_refused_unread(refe
     result = imports.import_bytes("experts", buffer.getvalue(), "experts.xlsx")
     assert not result.ok and "would unpack to 8 MB" in str(result.errors[0].message)
     assert imports.import_bytes("experts", honest, "experts.xlsx").ok
+
+
+def test_an_xlsx_value_far_right_of_the_header_is_named_not_dropped(reference):
+    """Only the header's columns and a margin are padded and returned (a formatted, empty cell
+    at the sheet's edge costs nothing), yet a value beyond them is still a stray cell."""
+    header = ["code", "name", "id_number", "home_region", "title", "kind", "specialties"]
+    row = ["M0000001", "李明", ID_1, "530102", "教授", "technical", "A0101"]
+    book = Workbook()
+    sheet = book.active
+    for values in (header, row, row):
+        sheet.append(values)
+    far = len(header) + imports.STRAY_MARGIN + 1
+    sheet.cell(row=3, column=far, value="另见备注")
+    sheet["XFD2"] = "另有说明"
+    sheet["XFD1048576"].font = Font(bold=True)  # formatted, empty: not a value
+    buffer = io.BytesIO()
+    book.save(buffer)
+    result = imports.import_bytes("experts", buffer.getvalue(), "experts.xlsx")
+    assert [(p.line, p.column) for p in result.errors] == [(2, "#16384"), (3, f"#{far}")]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Expert)) == 0
