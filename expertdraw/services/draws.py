@@ -435,6 +435,7 @@ def announce(
         now,
         idempotency_key,
         pool_seen=seen,
+        stale_share=built.stale_shares(),
     )
 
 
@@ -543,9 +544,11 @@ def _announce(
     idempotency_key: str | None = None,
     root_id: str | None = None,
     pool_seen: int | None = None,
+    stale_share: dict[str, str] | None = None,
 ) -> Draw:
     """Announce ``snapshot`` (commits); ``pool_seen`` is the ledger's size before the pool
-    was read, kept on the draw for :func:`needs_recheck`."""
+    was read, kept on the draw for :func:`needs_recheck`; ``stale_share``, each drawn
+    stratum's share of experts excluded as ``stale-data``, is recorded with the limit."""
     secret = b"" if algorithm == engine.RFC3797 else secrets.token_bytes(32)
     try:
         # Parses and checks the snapshot once, and encodes C(snapshot) from that view.
@@ -573,6 +576,12 @@ def _announce(
     # Beyond draw.md's members (ledger.md §6: bodies may carry more): the region rule the
     # candidates were judged by, so that an auditor sees a draw that relaxed the centre's.
     body["region_policy"] = project.region_policy
+    if stale_share is not None:
+        # rules.md stale-data: "a draw may proceed only if the stale share of the stratum is
+        # below a set limit, and the announcement records it".
+        limit = rules().stale_share_limit
+        body["stale_share"] = stale_share
+        body["stale_share_limit"] = f"{limit.numerator}/{limit.denominator}"
     draw = Draw(
         id=announcement.snapshot.draw,
         project_id=project.id,

@@ -86,6 +86,11 @@ class Pool:
     venues: tuple[engine.Venue, ...]
     stale_blocked: list[str] = field(default_factory=list)
 
+    def stale_shares(self, names: set[str] | None = None) -> dict[str, str]:
+        """Each stratum's share of stale experts (``"2/24"`` as a reduced fraction), of the
+        strata ``names`` (all by default): what the announcement records (rules.md)."""
+        return {s.name: s.stale_share for s in self.strata if names is None or s.name in names}
+
 
 def group_key(project: Project | None) -> bytes | None:
     """The key of a project's group codes: the deployment's (derived from the personal-data

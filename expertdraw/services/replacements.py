@@ -359,28 +359,36 @@ def _announce_for_open_places(
 
 def _prepare(
     root: Draw, project: Project, sub_id: str, state: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, int]]:
+) -> tuple[dict[str, Any], dict[str, int], dict[str, str]]:
     """The snapshot and ``excluded`` of supplementary draw ``sub_id`` for the places open
     now, checked feasible. Raises :class:`DrawError` (``invalid:supplementary``: no place is
     open; ``infeasible:*``)."""
-    snapshot, excluded = _supplementary_snapshot(root, project, state, sub_id)
+    snapshot, excluded, stale_share = _supplementary_snapshot(root, project, state, sub_id)
     engine.check_feasible(snapshot, root.algorithm)
-    return snapshot, excluded
+    return snapshot, excluded, stale_share
 
 
 def _announce_prepared(
     root: Draw,
     project: Project,
-    prepared: tuple[dict[str, Any], dict[str, int]],
+    prepared: tuple[dict[str, Any], dict[str, int], dict[str, str]],
     user: User | None,
     now: datetime,
 ) -> Draw:
     """Announce the prepared supplementary draw (commits); complete it at once when its
     entropy is ``none``."""
-    snapshot, excluded = prepared
+    snapshot, excluded, stale_share = prepared
     entropy = supplementary_entropy(root, now)
     sub = draws._announce(
-        project, user, snapshot, excluded, entropy, root.algorithm, now, root_id=root.id
+        project,
+        user,
+        snapshot,
+        excluded,
+        entropy,
+        root.algorithm,
+        now,
+        root_id=root.id,
+        stale_share=stale_share,
     )
     if sub.entropy.get("kind") == "none":
         # In the replacement that built its pool a moment before: re-checking here would
@@ -425,11 +433,12 @@ def _next_supplementary(root: Draw) -> str:
 
 def _supplementary_snapshot(
     root: Draw, project: Project, state: dict[str, Any], sub_id: str
-) -> tuple[dict[str, Any], dict[str, int]]:
-    """The snapshot of supplementary draw ``sub_id`` for the places open now, and the
-    announcement's ``excluded`` counts. Raises :class:`DrawError` (``invalid:supplementary``
-    when no place is open; ``stale-data:share:<stratum>`` when a stratum with an open place has
-    too many experts whose data is stale, as the main draw would be refused)."""
+) -> tuple[dict[str, Any], dict[str, int], dict[str, str]]:
+    """The snapshot of supplementary draw ``sub_id`` for the places open now, the
+    announcement's ``excluded`` counts and its drawn strata's stale shares. Raises
+    :class:`DrawError` (``invalid:supplementary`` when no place is open;
+    ``stale-data:share:<stratum>`` when a stratum with an open place has too many experts
+    whose data is stale, as the main draw would be refused)."""
     from .projects import strata_request
 
     built = pool.build_pool(project, strata_request(project), draws.rules(), family=project.code)
@@ -462,7 +471,7 @@ def _supplementary_snapshot(
     excluded = dict(built.excluded)
     for reason, count in sub.excluded.items():
         excluded[reason] = excluded.get(reason, 0) + count
-    return sub.snapshot, excluded
+    return sub.snapshot, excluded, built.stale_shares(open_strata)
 
 
 def supplementary_entropy(root: Draw, now: datetime) -> dict[str, Any]:

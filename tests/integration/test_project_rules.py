@@ -362,3 +362,38 @@ def test_an_immediate_draw_is_rechecked_only_when_something_changed(app, monkeyp
         draws.complete(draw, "", centre.users["pm"], recheck=draws.needs_recheck(draw))
     assert suspended and not set(_active_codes(draw.id)) & set(suspended)
     assert {b["reason"] for b in ledger.entry_bodies("draw.replaced", draw.id)} == {"ineligible"}
+
+
+def test_each_announcement_records_its_strata_stale_share_and_the_limit(app):
+    """rules.md stale-data: "a draw may proceed only if the stale share of the stratum is
+    below a set limit, and the announcement records it": each stratum's share and the limit
+    are in draw.announced, of the main draw and of a supplementary draw (its open strata)."""
+    with clock.frozen(c.NOW):
+        centre = c.build()  # 24 technical experts, 12 economic
+        db.session.execute(
+            sa.update(Expert)
+            .where(Expert.code.in_(["E0000001", "E0000002"]))
+            .values(data_confirmed_on=None)
+        )
+        db.session.commit()
+        draw = _draw(centre, "P-SHARE")
+        body = ledger.entry_body("draw.announced", draw.id)
+        assert body["stale_share"] == {"technical": "1/12", "economic": "0/1"}
+        assert body["stale_share_limit"] == "1/5"
+        member, code = next((m, code) for m, code in _members(draw.id) if m.stratum == "technical")
+        for alternate in db.session.scalars(
+            sa.select(Alternate).where(Alternate.draw_id == draw.id)
+        ):
+            experts.set_status(
+                db.session.get(Expert, alternate.expert_id).code,
+                "suspended",
+                "investigation",
+                centre.users["admin"],
+            )
+        notice = db.session.scalar(sa.select(Notice).where(Notice.member_id == member.id))
+        notices.answer(c.expert_user(code), notice.id, accept=False, reason="ill")
+    sub = db.session.scalar(sa.select(Draw.id).where(Draw.root_id == draw.id))
+    assert sub is not None
+    body = ledger.entry_body("draw.announced", sub)
+    assert set(body["stale_share"]) == {"technical"}
+    assert body["stale_share_limit"] == "1/5"
