@@ -8,6 +8,7 @@ Every change that affects eligibility appends ``pool.changed`` in the same trans
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -57,19 +58,28 @@ class ExpertRow:
     status: str
     home_region: str
     data_confirmed_on: date | None
+    #: Seated on a committee whose evaluation is on: the name is not shown (sealed_pool).
+    sealed: bool = False
 
 
 def _actor(user: User) -> dict[str, str]:
     return {"role": user.role, "id": user.pseudonym}
 
 
-def search(query: str = "", *, status: str | None = None, limit: int = 50) -> list[ExpertRow]:
+def search(
+    query: str = "",
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    sealed: Collection[str] = frozenset(),
+) -> list[ExpertRow]:
     """Experts whose code starts with, or whose name contains, ``query`` (by code).
 
     An empty query lists the first ``limit`` experts by code. Names are encrypted at rest, so
     the database cannot match them: the pool's rows (of ``status``) are read in code order,
     their names decrypted here, until ``limit`` match (about 5 µs an expert; a name found in
-    none reads the whole pool).
+    none reads the whole pool). The experts of ``sealed`` (``sealed_pool.hidden``) are found
+    by code only and listed without their names.
     """
     limit = max(1, min(limit, MAX_RESULTS))
     columns = (
@@ -85,16 +95,23 @@ def search(query: str = "", *, status: str | None = None, limit: int = 50) -> li
         stmt = stmt.where(Expert.status == status)
     text = (query or "").strip()
     if not text:
-        return [ExpertRow(*row) for row in db.session.execute(stmt.limit(limit))]
+        return [_row(row, sealed) for row in db.session.execute(stmt.limit(limit))]
     found: list[ExpertRow] = []
     rows = db.session.execute(stmt.execution_options(yield_per=SCAN_BATCH))
     for row in rows:
-        if row.code.startswith((text, text.upper())) or text in row.name:
-            found.append(ExpertRow(*row))
+        by_code = row.code.startswith((text, text.upper()))
+        if by_code or (text in row.name and row.code not in sealed):
+            found.append(_row(row, sealed))
             if len(found) == limit:
                 break
     rows.close()
     return found
+
+
+def _row(row: Any, sealed: Collection[str]) -> ExpertRow:
+    if row.code in sealed:
+        return ExpertRow(row.code, "", *row[2:], sealed=True)
+    return ExpertRow(*row)
 
 
 def get_by_code(code: str) -> Expert:

@@ -80,15 +80,10 @@ def _may_open(draw: Draw, project: Project, user: User, purpose: str, now: datet
     raise Forbidden("forbidden:list-sealed", "this role never sees the list")
 
 
-def open_list(draw: Draw, user: User, purpose: str = "") -> list[dict[str, Any]]:
-    """The members (venue staff: of their venue) after checking the rules; logs the opening."""
-    return open_list_logged(draw, user, purpose)[0]
-
-
-def open_list_logged(draw: Draw, user: User, purpose: str = "") -> tuple[list[dict[str, Any]], int]:
-    """:func:`open_list`, and the ``seq`` of the ``list.opened`` entry that records it."""
-    now = clock.now()
-    project = db.session.get(Project, draw.project_id)
+def checked_purpose(purpose: str | None) -> str:
+    """The purpose of an opening, stripped: at most 300 characters and no personal data (the
+    ledger keeps it for ever). Raises ServiceError (``invalid:purpose``,
+    ``invalid:purpose-personal``)."""
     purpose = (purpose or "").strip()
     if len(purpose) > 300:
         raise ServiceError("invalid:purpose", "purpose is at most 300 characters", "purpose")
@@ -99,6 +94,19 @@ def open_list_logged(draw: Draw, user: User, purpose: str = "") -> tuple[list[di
             "no identity number, phone number or e-mail address",
             "purpose",
         )
+    return purpose
+
+
+def open_list(draw: Draw, user: User, purpose: str = "") -> list[dict[str, Any]]:
+    """The members (venue staff: of their venue) after checking the rules; logs the opening."""
+    return open_list_logged(draw, user, purpose)[0]
+
+
+def open_list_logged(draw: Draw, user: User, purpose: str = "") -> tuple[list[dict[str, Any]], int]:
+    """:func:`open_list`, and the ``seq`` of the ``list.opened`` entry that records it."""
+    now = clock.now()
+    project = db.session.get(Project, draw.project_id)
+    purpose = checked_purpose(purpose)
     root = draw.root_id or draw.id
     rows = _rows(root, user)
     if user.role == "venue_staff" and not rows:

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from .. import auth
 from ..extensions import db
-from ..services import directory, experts, keys, ledger
+from ..services import directory, experts, keys, ledger, sealed_pool
 from ..services.draws import actor_of
 from ..services.errors import ServiceError
 from .access import roles_required
@@ -36,7 +36,7 @@ def _experts_page(
         query, wanted = request.args.get("q", ""), request.args.get("status") or None
     return render_template(
         "admin/experts.html",
-        rows=experts.search(query, status=wanted),
+        rows=experts.search(query, status=wanted, sealed=sealed_pool.hidden(auth.current_user())),
         q=query,
         status_filter=wanted or "",
         form=form,

@@ -18,7 +18,7 @@ from .. import auth
 from ..extensions import db
 from ..models import User
 from ..services import auth as auth_service
-from ..services import directory, experts, places
+from ..services import directory, experts, places, sealed_pool
 from ..services.errors import ServiceError
 from ..services.users import UserError
 from .access import roles_required
@@ -46,10 +46,36 @@ def _expert_page(code: str, form: FormState, status: int = 200) -> tuple[str, in
     ), status
 
 
+def _sealed_page(code: str, form: FormState, status: int) -> tuple[str, int]:
+    experts.get_by_code(code)  # NotFound: a 404, as for the record itself
+    return render_template("admin/expert_sealed.html", code=code, form=form), status
+
+
+@bp.post("/experts/<code>/open")
+@roles_required("admin")
+def expert_open(code: str) -> Response | tuple[str, int]:
+    """Open a seated expert's record with a purpose: ``list.opened`` for each committee."""
+    state = FormState(request.form, fields={"purpose"})
+    try:
+        sealed_pool.open_record(code, auth.current_user(), request.form.get("purpose", ""))
+    except ServiceError as exc:
+        abandon()
+        if exc.http_status == 404:
+            abort(404)
+        state.fail(exc)
+        return _sealed_page(code, state, exc.http_status)
+    return redirect(url_for("admin.expert_edit", code=code))
+
+
 @bp.route("/experts/<code>", methods=["GET", "POST"])
 @roles_required("admin")
 def expert_edit(code: str) -> Response | tuple[str, int]:
-    """Correct an expert's data; eligibility changes are logged as ``pool.changed``."""
+    """Correct an expert's data; eligibility changes are logged as ``pool.changed``. The
+    record of an expert seated on a committee whose evaluation is on opens first with a
+    purpose (:mod:`~expertdraw.services.sealed_pool`)."""
+    if sealed_pool.hidden(auth.current_user(), [code]):
+        status = 200 if request.method == "GET" else 403
+        return _sealed_page(code, FormState({}, fields={"purpose"}), status)
     if request.method == "GET":
         current = experts.editable(code)
         return _expert_page(code, FormState(vars(current), fields=EXPERT_FIELDS))

@@ -1,0 +1,107 @@
+"""The admin's pool pages keep a committee's names sealed until its evaluation ends.
+
+Admins read the ledger as supervisors do, and the ledger names every committee by expert
+codes: a pool page naming a seated expert would open the name list with no ``list.opened``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Alternate, Expert, LedgerEntry, Member
+
+from ..integration import centre as c
+from .conftest import PASSWORD
+
+
+def _openings() -> list[dict]:
+    records = db.session.scalars(
+        sa.select(LedgerEntry.record)
+        .where(LedgerEntry.type == "list.opened")
+        .order_by(LedgerEntry.seq)
+    )
+    return [json.loads(r)["entry"] for r in records]
+
+
+def _seated(draw_id: str) -> tuple[str, str]:
+    return db.session.execute(
+        sa.select(Expert.code, Expert.name)
+        .join(Member, Member.expert_id == Expert.id)
+        .where(Member.draw_id == draw_id)
+        .order_by(Member.id)
+    ).first()
+
+
+def test_the_pool_list_names_no_member_or_alternate_of_a_committee_on(app, completed, login):
+    admin = login("admin")
+    code, name = _seated(completed["draw"])
+    standby_code, standby_name = db.session.execute(
+        sa.select(Expert.code, Expert.name)
+        .join(Alternate, Alternate.expert_id == Expert.id)
+        .where(Alternate.draw_id == completed["draw"])
+    ).first()
+    listing = admin.get("/admin/experts?q=E0").get_data(as_text=True)
+    assert f'data-sealed="{code}"' in listing and f'data-sealed="{standby_code}"' in listing
+    for secret_code, secret in ((code, name), (standby_code, standby_name)):
+        assert f"<td>{secret}</td>" not in listing
+        found = admin.get(f"/admin/experts?q={secret}").get_data(as_text=True)
+        assert f'data-expert="{secret_code}"' not in found
+    by_code = admin.get(f"/admin/experts?q={code}").get_data(as_text=True)
+    assert f'data-sealed="{code}"' in by_code and f"<td>{name}</td>" not in by_code
+    assert _openings() == []
+
+
+def test_a_seated_experts_record_opens_with_a_purpose_recorded_per_committee(app, completed, login):
+    admin = login("admin")
+    code, name = _seated(completed["draw"])
+    sealed = admin.get(f"/admin/experts/{code}")
+    assert sealed.status_code == 200
+    page = sealed.get_data(as_text=True)
+    assert f'data-sealed-record="{code}"' in page and f'value="{name}"' not in page
+    edit = admin.post(f"/admin/experts/{code}", data={"name": "改名", "title": "x"})
+    assert edit.status_code == 403
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(Expert.name).where(Expert.code == code)) == name
+    refused = admin.post(f"/admin/experts/{code}/open", data={"purpose": "  "})
+    assert refused.status_code == 422 and 'id="f-purpose-error"' in refused.get_data(as_text=True)
+    personal = admin.post(f"/admin/experts/{code}/open", data={"purpose": "call 13987012345"})
+    assert personal.status_code == 422
+    assert _openings() == []
+
+    opened = admin.post(f"/admin/experts/{code}/open", data={"purpose": "更正手机号码"})
+    assert opened.status_code == 302
+    entries = _openings()
+    assert [e["body"] for e in entries] == [
+        {
+            "draw": completed["draw"],
+            "by": entries[0]["actor"]["id"],
+            "purpose": f"pool record of {code}: 更正手机号码",
+        }
+    ]
+    assert entries[0]["actor"]["role"] == "admin"
+    shown = admin.get(f"/admin/experts/{code}").get_data(as_text=True)
+    assert f'value="{name}"' in shown
+    assert f"<td>{name}</td>" in admin.get(f"/admin/experts?q={code}").get_data(as_text=True)
+    # Another admin has not opened it: still sealed for them.
+    from expertdraw.services.users import create_user
+
+    create_user("admin2", PASSWORD, "admin")
+    db.session.commit()
+    other = login("admin2")
+    assert f'value="{name}"' not in other.get(f"/admin/experts/{code}").get_data(as_text=True)
+    assert len(_openings()) == 1
+
+
+def test_after_the_evaluation_the_pool_names_the_expert_again(app, completed, login):
+    code, name = _seated(completed["draw"])
+    with clock.frozen(c.WINDOW + timedelta(hours=8)):
+        admin = login("admin")
+        assert f'value="{name}"' in admin.get(f"/admin/experts/{code}").get_data(as_text=True)
+        listing = admin.get(f"/admin/experts?q={code}").get_data(as_text=True)
+        assert f"<td>{name}</td>" in listing
+    assert _openings() == []
