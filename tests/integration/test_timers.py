@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Alternate, Draw, LedgerEntry, Notice
+from expertdraw.models import Draw, LedgerEntry, Notice
 from expertdraw.services import draws, ledger, notices, projects, sealed
 
 from . import centre as c
@@ -108,31 +108,30 @@ def _statuses(draw_id: str) -> list[str]:
     return list(db.session.scalars(sa.select(Notice.status).where(Notice.draw_id == draw_id)))
 
 
-def test_one_notice_that_cannot_be_replaced_holds_up_no_other_timeout(app):
-    """A committee whose alternates' data does not decrypt (a row restored under another key)
-    fails its replacements; the notices due after them still time out in the same run, and
-    the run then fails so that it shows and is retried."""
+def test_one_notice_that_cannot_be_replaced_holds_up_no_other_timeout(app, monkeypatch):
+    """A committee whose replacements fail unexpectedly (a row that does not decrypt, a bug:
+    injected here for one committee) holds up no other: the notices due after its own still
+    time out in the same run, and the run then fails so that it shows and is retried."""
+    from expertdraw.services import replacements
+
     with clock.frozen(c.NOW):
         centre = c.build()
     broken = _completed(centre, "P-BROKEN", c.NOW)
     healthy = _completed(centre, "P-HEALTHY", c.NOW + timedelta(minutes=1))
-    alternates = list(
-        db.session.scalars(sa.select(Alternate.expert_id).where(Alternate.draw_id == broken.id))
-    )
-    for expert_id in alternates:  # raw bytes, past the column's encryption
-        db.session.execute(
-            sa.text("UPDATE experts SET phone = :p WHERE id = :i"),
-            {"p": b"\x00" * 40, "i": expert_id},
-        )
-    db.session.commit()
+    replace = replacements.replace_member
+
+    def failing(member, *args, **kwargs):
+        if member.draw_id == broken.id:
+            raise RuntimeError("damaged row")
+        return replace(member, *args, **kwargs)
+
+    monkeypatch.setattr(replacements, "replace_member", failing)
     due = max(db.session.scalars(sa.select(Notice.due_at).where(Notice.draw_id == healthy.id)))
     with pytest.raises(notices.TimeoutsFailed, match="overdue notice") as failed:
         notices.expire_overdue(due)
     assert _statuses(healthy.id).count("timeout") == 5  # and their replacements' notices
-    # The broken committee's notices whose replacement failed wait for the next run, nothing
-    # of them half-written (the one whose stratum had no usable alternate left timed out).
-    left = _statuses(broken.id).count("pending")
-    assert 1 <= left == 5 - _statuses(broken.id).count("timeout")
-    assert str(failed.value).startswith(f"{left} overdue notice(s)")
-    assert len(ledger.entry_bodies("notice.answered", broken.id)) == 5 - left
+    # The broken committee's notices wait for the next run, nothing of them half-written.
+    assert _statuses(broken.id) == ["pending"] * 5
+    assert str(failed.value).startswith("5 overdue notice(s)")
+    assert ledger.entry_bodies("notice.answered", broken.id) == []
     assert len(ledger.entry_bodies("notice.answered", healthy.id)) == 5
