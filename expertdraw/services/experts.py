@@ -8,7 +8,7 @@ Every change that affects eligibility appends ``pool.changed`` in the same trans
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -71,15 +71,16 @@ def search(
     *,
     status: str | None = None,
     limit: int = 50,
-    sealed: Collection[str] = frozenset(),
+    hidden: Callable[[list[str]], set[str]] | None = None,
 ) -> list[ExpertRow]:
     """Experts whose code starts with, or whose name contains, ``query`` (by code).
 
     An empty query lists the first ``limit`` experts by code. Names are encrypted at rest, so
     the database cannot match them: the pool's rows (of ``status``) are read in code order,
     their names decrypted here, until ``limit`` match (about 5 µs an expert; a name found in
-    none reads the whole pool). The experts of ``sealed`` (``sealed_pool.hidden``) are found
-    by code only and listed without their names.
+    none reads the whole pool). ``hidden`` tells, of the codes found, those whose names the
+    reader may not see (``sealed_pool.hidden``): they are found by code only and listed
+    without their names.
     """
     limit = max(1, min(limit, MAX_RESULTS))
     columns = (
@@ -95,16 +96,27 @@ def search(
         stmt = stmt.where(Expert.status == status)
     text = (query or "").strip()
     if not text:
-        return [_row(row, sealed) for row in db.session.execute(stmt.limit(limit))]
+        rows = db.session.execute(stmt.limit(limit)).all()
+        sealed = hidden([row.code for row in rows]) if hidden and rows else set()
+        return [_row(row, sealed) for row in rows]
     found: list[ExpertRow] = []
-    rows = db.session.execute(stmt.execution_options(yield_per=SCAN_BATCH))
-    for row in rows:
-        by_code = row.code.startswith((text, text.upper()))
-        if by_code or (text in row.name and row.code not in sealed):
-            found.append(_row(row, sealed))
+    result = db.session.execute(stmt.execution_options(yield_per=SCAN_BATCH))
+    for batch in result.partitions():
+        matched = [
+            (row, row.code.startswith((text, text.upper())))
+            for row in batch
+            if row.code.startswith((text, text.upper())) or text in row.name
+        ]
+        while matched:  # asked of ``hidden`` no more rows than the page still needs
+            wanted, matched = matched[: limit - len(found)], matched[limit - len(found) :]
+            sealed = hidden([row.code for row, _ in wanted]) if hidden else set()
+            found += [
+                _row(row, sealed) for row, by_code in wanted if by_code or row.code not in sealed
+            ]
             if len(found) == limit:
-                break
-    rows.close()
+                result.close()
+                return found
+    result.close()
     return found
 
 

@@ -34,9 +34,12 @@ def _experts_page(
     """The pool list; a failed status change shows the list the admin was looking at."""
     if query is None:
         query, wanted = request.args.get("q", ""), request.args.get("status") or None
+    user = auth.current_user()
     return render_template(
         "admin/experts.html",
-        rows=experts.search(query, status=wanted, sealed=sealed_pool.hidden(auth.current_user())),
+        rows=experts.search(
+            query, status=wanted, hidden=lambda codes: sealed_pool.hidden(user, codes)
+        ),
         q=query,
         status_filter=wanted or "",
         form=form,
