@@ -37,6 +37,17 @@ def _draw(centre: c.Centre, code: str, user: str = "pm", **overrides) -> Draw:
     return draws.add_witness(draw, centre.users["sup1"], "w")
 
 
+def _suspend_alternates(centre: c.Centre, draw: Draw) -> None:
+    """The draw's alternates leave the pool (suspended): a place then needs a new draw."""
+    for alternate in db.session.scalars(sa.select(Alternate).where(Alternate.draw_id == draw.id)):
+        experts.set_status(
+            db.session.get(Expert, alternate.expert_id).code,
+            "suspended",
+            "investigation",
+            centre.users["admin"],
+        )
+
+
 def _members(draw_id: str) -> list[tuple[Member, str]]:
     return list(
         db.session.execute(
@@ -160,15 +171,7 @@ def test_a_supplementary_draw_keeps_the_stale_data_limit(app):
         assert verdict.reason == "stale-data:share:technical", verdict
         notice = db.session.scalar(sa.select(Notice).where(Notice.member_id == member.id))
         # The two technical alternates leave first, so that the place needs a new draw.
-        for alternate in db.session.scalars(
-            sa.select(Alternate).where(Alternate.draw_id == draw.id)
-        ):
-            experts.set_status(
-                db.session.get(Expert, alternate.expert_id).code,
-                "suspended",
-                "investigation",
-                centre.users["admin"],
-            )
+        _suspend_alternates(centre, draw)
         notices.answer(c.expert_user(code), notice.id, accept=False, reason="ill")
     body = ledger.entry_bodies("draw.replaced", draw.id)[-1]
     assert body["out"] == code and body["in"] is None, body
@@ -381,15 +384,7 @@ def test_each_announcement_records_its_strata_stale_share_and_the_limit(app):
         assert body["stale_share"] == {"technical": "1/12", "economic": "0/1"}
         assert body["stale_share_limit"] == "1/5"
         member, code = next((m, code) for m, code in _members(draw.id) if m.stratum == "technical")
-        for alternate in db.session.scalars(
-            sa.select(Alternate).where(Alternate.draw_id == draw.id)
-        ):
-            experts.set_status(
-                db.session.get(Expert, alternate.expert_id).code,
-                "suspended",
-                "investigation",
-                centre.users["admin"],
-            )
+        _suspend_alternates(centre, draw)
         notice = db.session.scalar(sa.select(Notice).where(Notice.member_id == member.id))
         notices.answer(c.expert_user(code), notice.id, accept=False, reason="ill")
     sub = db.session.scalar(sa.select(Draw.id).where(Draw.root_id == draw.id))
