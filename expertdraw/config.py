@@ -114,6 +114,46 @@ def _url(env: dict[str, str], name: str, example: str) -> str | None:
     return value
 
 
+_MAILBOX = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _smtp(env: dict[str, str], production: bool) -> dict[str, Any]:
+    """The e-mail relay's settings. The sender is a plain address (a bad one has the relay
+    refuse every notice, one by one); ``SMTP_TLS`` is ``starttls``, ``auto`` (STARTTLS when
+    the relay offers it) or ``none``; a login is sent only over TLS; production reaches a relay
+    on another host only by ``starttls`` (a notice carries a check-in code)."""
+    host = env.get(PREFIX + "SMTP_HOST") or None
+    sender = env.get(PREFIX + "SMTP_FROM", "expertdraw@localhost")
+    if not _MAILBOX.fullmatch(sender):
+        raise ConfigError(
+            f"{PREFIX}SMTP_FROM must be an e-mail address such as notices@ggzy.example.cn"
+        )
+    tls = env.get(PREFIX + "SMTP_TLS") or "auto"
+    if tls not in ("starttls", "auto", "none"):
+        raise ConfigError(f"{PREFIX}SMTP_TLS must be starttls, auto or none, got {tls!r}")
+    username = env.get(PREFIX + "SMTP_USERNAME") or None
+    if username and tls == "none":
+        raise ConfigError(
+            f"{PREFIX}SMTP_USERNAME is set with {PREFIX}SMTP_TLS=none: a login is sent only "
+            "over TLS"
+        )
+    if production and host and host not in _LOOPBACK and tls != "starttls":
+        raise ConfigError(
+            f"{PREFIX}SMTP_TLS must be starttls in production for a relay on another host "
+            "(a notice carries the check-in code)"
+        )
+    return {
+        "SMTP_HOST": host,
+        "SMTP_PORT": _int(env, "SMTP_PORT", 25, 1, 65535),
+        "SMTP_FROM": sender,
+        "SMTP_TLS": tls,
+        "SMTP_CA_FILE": _file(env, "SMTP_CA_FILE"),
+        "SMTP_USERNAME": username,
+        "SMTP_PASSWORD": env.get(PREFIX + "SMTP_PASSWORD") or None,
+    }
+
+
 def _file(env: dict[str, str], name: str) -> str | None:
     value = env.get(PREFIX + name) or None
     if value is not None and not Path(value).is_file():
@@ -281,9 +321,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         "DATA_KEY": env.get(PREFIX + "DATA_KEY") or None,
         "SECRET_KEY": env.get(PREFIX + "SECRET_KEY") or None,
         "REDIS_URL": redis_url,
-        "SMTP_HOST": env.get(PREFIX + "SMTP_HOST") or None,
-        "SMTP_PORT": _int(env, "SMTP_PORT", 25, 1, 65535),
-        "SMTP_FROM": env.get(PREFIX + "SMTP_FROM", "expertdraw@localhost"),
+        **_smtp(env, production),
         "SMS_GATEWAY_URL": _url(env, "SMS_GATEWAY_URL", "https://sms.example.cn/send"),
         "SMS_GATEWAY_SECRET": env.get(PREFIX + "SMS_GATEWAY_SECRET") or None,
         "BEACON_URL": beacon_url,

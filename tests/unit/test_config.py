@@ -224,3 +224,39 @@ def test_a_refused_url_is_quoted_without_the_password_it_carries(tmp_path, varia
     said = str(refused.value)
     assert variable in said
     assert SECRET not in said
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"EXPERTDRAW_SMTP_FROM": "not an address"}, "EXPERTDRAW_SMTP_FROM must be an e-mail"),
+        ({"EXPERTDRAW_SMTP_FROM": "a@zt.example\r\nBcc: b@else.example"}, "SMTP_FROM"),
+        ({"EXPERTDRAW_SMTP_FROM": "@"}, "SMTP_FROM"),
+        ({"EXPERTDRAW_SMTP_TLS": "ssl"}, "EXPERTDRAW_SMTP_TLS must be starttls, auto or none"),
+        (
+            {"EXPERTDRAW_SMTP_TLS": "none", "EXPERTDRAW_SMTP_USERNAME": "notices"},
+            "a login is sent only over TLS",
+        ),
+        ({"EXPERTDRAW_SMTP_CA_FILE": "/no/such/ca.pem"}, "EXPERTDRAW_SMTP_CA_FILE names no"),
+    ],
+)
+def test_a_bad_mail_setting_is_refused_at_start(env, named):
+    with pytest.raises(ConfigError, match=named):
+        from_environment({"EXPERTDRAW_SMTP_HOST": "mail.zt.example", **env})
+
+
+def test_production_reaches_a_relay_on_another_host_only_by_starttls(tmp_path):
+    production = {
+        "EXPERTDRAW_ENV": "production",
+        "EXPERTDRAW_INSTANCE_PATH": str(tmp_path),
+        "EXPERTDRAW_KEY_PASSPHRASE": "a passphrase of some length",
+        "EXPERTDRAW_SECRET_KEY": "s" * 40,
+        "EXPERTDRAW_DATABASE_URL": "postgresql://app@db.internal/expertdraw",
+    }
+    with pytest.raises(ConfigError, match="SMTP_TLS must be starttls in production"):
+        from_environment({**production, "EXPERTDRAW_SMTP_HOST": "mail.zt.example"})
+    config = from_environment(
+        {**production, "EXPERTDRAW_SMTP_HOST": "mail.zt.example", "EXPERTDRAW_SMTP_TLS": "starttls"}
+    )
+    assert config["SMTP_TLS"] == "starttls"
+    assert from_environment({**production, "EXPERTDRAW_SMTP_HOST": "127.0.0.1"})["SMTP_HOST"]

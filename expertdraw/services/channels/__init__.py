@@ -82,6 +82,10 @@ def configured_channels(config: Mapping[str, Any]) -> dict[str, Channel]:
             host=config["SMTP_HOST"],
             port=int(config.get("SMTP_PORT") or 25),
             sender=config.get("SMTP_FROM") or "expertdraw@localhost",
+            tls=config.get("SMTP_TLS") or "auto",
+            ca_file=config.get("SMTP_CA_FILE"),
+            username=config.get("SMTP_USERNAME"),
+            password=config.get("SMTP_PASSWORD"),
         )
     if "sms" in enabled:
         for kind in ("sms", "voice"):

@@ -1,21 +1,29 @@
 """E-mail through an SMTP relay: one UTF-8 plain-text message per notice.
 
-The relay is the trading centre's own (``EXPERTDRAW_SMTP_HOST``/``_PORT``), reached without
-authentication; every connection has a timeout so a hung relay cannot stall the delivery job.
-SMTP replies map to retry decisions by their class: 4xx is temporary, 5xx is permanent;
-connection problems are temporary.
+The relay is the trading centre's own (``EXPERTDRAW_SMTP_HOST``/``_PORT``). A notice carries a
+check-in code, so the connection is upgraded by STARTTLS, its certificate verified (against
+the system's authorities or ``EXPERTDRAW_SMTP_CA_FILE``): always with ``tls = "starttls"``
+(a relay that does not offer it fails the delivery for good), whenever the relay offers it
+with ``"auto"``, never with ``"none"`` (a relay on the same host). A user name and password,
+when set, are sent only over TLS. Every connection has a timeout so a hung relay cannot stall
+the delivery job. SMTP replies map to retry decisions by their class: 4xx is temporary, 5xx is
+permanent; connection problems are temporary. Once the relay has accepted the message, what
+it answers to QUIT no longer matters: the notice is delivered (a failure then would send it
+again).
 """
 
 from __future__ import annotations
 
 import secrets
 import smtplib
+import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
 from . import DeliveryFailed
 
 DEFAULT_TIMEOUT = 15.0
+TLS_MODES = ("starttls", "auto", "none")
 
 
 def _code_failure(code: int) -> DeliveryFailed:
@@ -32,11 +40,22 @@ class EmailChannel:
         port: int = 25,
         sender: str = "expertdraw@localhost",
         timeout: float = DEFAULT_TIMEOUT,
+        *,
+        tls: str = "auto",
+        ca_file: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
+        if tls not in TLS_MODES:
+            raise ValueError(f"tls is one of {', '.join(TLS_MODES)}")
         self.host = host
         self.port = port
         self.sender = sender
         self.timeout = timeout
+        self.tls = tls
+        self.ca_file = ca_file
+        self.username = username
+        self.password = password
 
     def message(
         self, recipient: str, subject: str, body: str, delivery_id: int | None = None
@@ -71,13 +90,26 @@ class EmailChannel:
         """
         msg = self.message(recipient, subject, body, delivery_id)
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            try:
+                self._secure(smtp)
                 smtp.send_message(msg)
+            except BaseException:
+                smtp.close()
+                raise
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()  # accepted already: delivered, whatever QUIT answers
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise _code_failure(codes[0] if codes else 550) from None
         except smtplib.SMTPResponseException as exc:
             raise _code_failure(exc.smtp_code) from None
+        except smtplib.SMTPNotSupportedError:
+            raise DeliveryFailed("smtp:no-starttls", retryable=False) from None
+        except ssl.SSLError:
+            raise DeliveryFailed("smtp:tls", retryable=False) from None
         except smtplib.SMTPServerDisconnected:
             raise DeliveryFailed("smtp:disconnected", retryable=True) from None
         except smtplib.SMTPException:
@@ -86,3 +118,27 @@ class EmailChannel:
             raise DeliveryFailed("smtp:timeout", retryable=True) from None
         except OSError:
             raise DeliveryFailed("smtp:connect", retryable=True) from None
+
+    def _secure(self, smtp: smtplib.SMTP) -> None:
+        """STARTTLS as ``tls`` says, then the login if one is set (only over TLS).
+
+        Raises SMTPNotSupportedError when TLS is required (``starttls``, or a login) and the
+        relay does not offer it; ssl.SSLError when its certificate does not verify.
+        """
+        smtp.ehlo()
+        offered = smtp.has_extn("starttls")
+        if self.tls == "starttls" or (self.tls == "auto" and offered) or self.username:
+            if self.tls == "none" and self.username:
+                raise smtplib.SMTPNotSupportedError("a login is sent only over TLS")
+            context = ssl.create_default_context(cafile=self.ca_file)
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if self.username:
+            # One mechanism, so that a refused password is the relay's 535 (smtplib's login
+            # would try the next mechanism, which some relays answer by hanging up).
+            smtp.user, smtp.password = self.username, self.password or ""
+            offered = (smtp.esmtp_features.get("auth") or "").upper().split()
+            if "PLAIN" in offered:
+                smtp.auth("PLAIN", smtp.auth_plain)
+            else:
+                smtp.auth("LOGIN", smtp.auth_login)
