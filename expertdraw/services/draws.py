@@ -796,7 +796,7 @@ def complete_at_once(draw: Draw, user: User) -> Draw:
     if draw.state != "announced" or draw.entropy.get("kind") != "none":
         return draw
     try:
-        return complete(draw, "", user, recheck=needs_recheck(draw))
+        return complete(draw, "", user, recheck=False)
     except Conflict as exc:
         if exc.code != "conflict:draw-state":
             raise
@@ -820,8 +820,9 @@ def complete(
     An ``insufficient:*`` result, or seats booked by other draws since the snapshot, fails
     the draw with its secret, entropy value and seed revealed. With ``recheck`` the seated
     committee is then judged again (:func:`_recheck_committee`); without it, for a draw
-    completed in the same step that built its pool with nothing changed since
-    (:func:`needs_recheck`).
+    completed in the same step that built its pool, only when a change was recorded since
+    (:func:`needs_recheck`, asked under the ledger lock: a change committed before it found
+    no committee to re-check, one committed after it re-checks this one).
     """
     now = now or clock.now()
     if draw.state != "announced":
@@ -857,6 +858,7 @@ def complete(
     state, clash = seating.state_and_clashes(draw.id, seats, seated)
     if state != "announced":
         raise Conflict("conflict:draw-state", f"draw {draw.id} is {state}")
+    recheck = recheck or (seated is not None and needs_recheck(draw))
     if clash and written is not None:
         seating.unwrite(written)
         written = None

@@ -182,9 +182,13 @@ def set_in_service(kind: str, ident: str, active: bool) -> ServiceChange:
     model = {"venue": Venue, "room": Room, "workstation": Workstation}.get(kind)
     if model is None:
         raise ServiceError("invalid:kind", f"kind is one of {', '.join(PLACE_KINDS)}", "kind")
+    # Under the ledger lock, as every transaction that books a workstation: a completion
+    # either sees the place closed (and fails) or has booked it before the count below.
+    ledger.lock()
     place = db.session.get(model, ident)
     if place is None:
         raise NotFound(kind, ident)
+    db.session.refresh(place)
     if place.active == active:
         raise Conflict("conflict:service", f"{kind} {ident} is already in that state", "active")
     place.active = active

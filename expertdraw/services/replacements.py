@@ -359,25 +359,27 @@ def _announce_for_open_places(
 
 def _prepare(
     root: Draw, project: Project, sub_id: str, state: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, int], dict[str, str]]:
-    """The snapshot and ``excluded`` of supplementary draw ``sub_id`` for the places open
-    now, checked feasible. Raises :class:`DrawError` (``invalid:supplementary``: no place is
-    open; ``infeasible:*``)."""
+) -> tuple[dict[str, Any], dict[str, int], dict[str, str], int]:
+    """The snapshot, ``excluded`` and stale shares of supplementary draw ``sub_id`` for the
+    places open now, checked feasible, and the ledger's size before its pool was read.
+    Raises :class:`DrawError` (``invalid:supplementary``: no place is open; ``infeasible:*``).
+    """
+    seen = ledger.size()  # entries from this seq on, the pool below may not have seen
     snapshot, excluded, stale_share = _supplementary_snapshot(root, project, state, sub_id)
     engine.check_feasible(snapshot, root.algorithm)
-    return snapshot, excluded, stale_share
+    return snapshot, excluded, stale_share, seen
 
 
 def _announce_prepared(
     root: Draw,
     project: Project,
-    prepared: tuple[dict[str, Any], dict[str, int], dict[str, str]],
+    prepared: tuple[dict[str, Any], dict[str, int], dict[str, str], int],
     user: User | None,
     now: datetime,
 ) -> Draw:
     """Announce the prepared supplementary draw (commits); complete it at once when its
     entropy is ``none``."""
-    snapshot, excluded, stale_share = prepared
+    snapshot, excluded, stale_share, seen = prepared
     entropy = supplementary_entropy(root, now)
     sub = draws._announce(
         project,
@@ -389,10 +391,11 @@ def _announce_prepared(
         now,
         root_id=root.id,
         stale_share=stale_share,
+        pool_seen=seen,
     )
     if sub.entropy.get("kind") == "none":
-        # In the replacement that built its pool a moment before: re-checking here would
-        # replace within a replacement.
+        # In the replacement that built its pool a moment before: its committee is judged
+        # again only if a change was recorded since (draws.needs_recheck, under the lock).
         draws.complete(sub, "", None, now=now, recheck=False)
     return sub
 

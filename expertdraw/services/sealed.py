@@ -219,6 +219,10 @@ def record_award(project: Project, user: User) -> Project:
             "conflict:award-early", "the award is recorded after the evaluation window ends"
         )
     ledger.lock()
+    db.session.refresh(project)
+    if project.awarded_at is not None:  # recorded by a request that held the lock first
+        db.session.rollback()
+        return project
     project.awarded_at = now
     ledger.append(
         "project.awarded",
