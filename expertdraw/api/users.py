@@ -35,6 +35,8 @@ class UserOut(OutModel):
     pseudonym: str
     role: str
     active: bool
+    #: Null for an expert who sits on, or stands by for, a committee whose evaluation is on:
+    #: the ledger names the committee by this code, and a username can name the person.
     expert_code: str | None = None
     venue_id: str | None
     language: str | None
@@ -81,7 +83,7 @@ class RevokedOut(OutModel):
 
 def _out(user: Any, expert_code: str | None) -> UserOut:
     out = UserOut.model_validate(user)
-    out.expert_code = expert_code
+    out.expert_code = expert_code or None
     return out
 
 

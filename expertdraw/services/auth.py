@@ -20,7 +20,7 @@ from flask import current_app
 from .. import clock
 from ..extensions import db
 from ..models import ApiToken, Expert, User, Venue
-from . import page_sessions, seed, users
+from . import page_sessions, sealed_pool, seed, users
 from .errors import Forbidden
 from .pagination import paginate
 
@@ -224,7 +224,9 @@ def list_users(
 ) -> tuple[list[tuple[User, str | None]], int]:
     """One page of users ordered by id, each with its expert's code; and the total.
 
-    Optionally filtered by role and active flag.
+    Optionally filtered by role and active flag. The code of an expert who sits on (or
+    stands by for) a committee whose evaluation is on is ``""``: a username can be a name or
+    a phone number, and the ledger names the committee by that code (sealed_pool).
     """
     stmt = sa.select(User).order_by(User.id)
     if role is not None:
@@ -237,6 +239,8 @@ def list_users(
     if ids:
         found = db.session.execute(sa.select(Expert.id, Expert.code).where(Expert.id.in_(ids)))
         codes = {row.id: row.code for row in found}
+        sealed = sealed_pool.committees(codes.values())
+        codes = {i: "" if code in sealed else code for i, code in codes.items()}
     return [(u, codes.get(u.expert_id) if u.expert_id else None) for u in rows], total
 
 

@@ -27,6 +27,7 @@ from ..models import (
     Specialty,
 )
 from ..personal_data import protector
+from . import sealed_pool
 from .bulk import insert_rows
 from .import_rows import EMAIL, LIST_SEPARATORS, PHONE, Checker, Row, all_codes, lookup
 
@@ -166,9 +167,16 @@ def validate_experts(
 def _check_against_database(conn: sa.Connection, checker: Checker, plan: ExpertPlan) -> None:
     lookup_hash = protector().lookup_hash
     by_hash = {lookup_hash(r.values["id_number"]): r for r in plan.records}
-    for digest, owner in lookup(conn, Expert.id_number_hash, Expert.code, by_hash).items():
+    owners = lookup(conn, Expert.id_number_hash, Expert.code, by_hash)
+    taken = {digest: owner for digest, owner in owners.items() if owner != by_hash[digest].code}
+    # An owner seated on a committee whose evaluation is on is not named: the message would
+    # join an identity number to the code the ledger names the committee by (sealed_pool).
+    sealed = sealed_pool.committees(taken.values()) if taken else {}
+    for digest, owner in taken.items():
         record = by_hash[digest]
-        if owner != record.code:
+        if owner in sealed:
+            checker.error(record.line, "id_number", "this ID number belongs to another expert")
+        else:
             checker.error(
                 record.line,
                 "id_number",

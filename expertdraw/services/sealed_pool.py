@@ -45,7 +45,7 @@ def committees(
         .join(Expert, Expert.id == Member.expert_id)
         .join(Draw, Draw.id == Member.draw_id)
         .join(Project, Project.id == Draw.project_id)
-        .where(Member.state == "active", _live(now))
+        .where(_live(now))  # replaced members too: the list names them
     )
     root = sa.func.coalesce(Draw.root_id, Draw.id)
     alternates = (

@@ -105,3 +105,71 @@ def test_after_the_evaluation_the_pool_names_the_expert_again(app, completed, lo
         listing = admin.get(f"/admin/experts?q={code}").get_data(as_text=True)
         assert f"<td>{name}</td>" in listing
     assert _openings() == []
+
+
+def test_a_member_who_left_stays_sealed_while_the_evaluation_is_on(app, completed, login):
+    """The committee's list names its replaced members too (sealed.open_list), and the
+    ledger ties their codes to it: a decline does not unseal the name on the pool."""
+    from expertdraw.models import Notice
+    from expertdraw.services import notices
+
+    notice_id, code, name = db.session.execute(
+        sa.select(Notice.id, Expert.code, Expert.name)
+        .join(Expert, Expert.id == Notice.expert_id)
+        .where(Notice.draw_id == completed["draw"], Notice.status == "pending")
+        .order_by(Notice.member_id)
+        .limit(1)
+    ).one()
+    notices.answer(c.expert_user(code), notice_id, accept=False, reason="ill")
+    admin = login("admin")
+    listing = admin.get(f"/admin/experts?q={code}").get_data(as_text=True)
+    assert f'data-sealed="{code}"' in listing and f"<td>{name}</td>" not in listing
+    assert f'value="{name}"' not in admin.get(f"/admin/experts/{code}").get_data(as_text=True)
+
+
+def test_an_import_names_no_seated_owner_of_an_identity_number(app, completed, login):
+    import io
+
+    from expertdraw.domain.codes import id_check_char
+    from expertdraw.personal_data import protector
+
+    expert = db.session.scalars(
+        sa.select(Expert)
+        .join(Member, Member.expert_id == Expert.id)
+        .where(Member.draw_id == completed["draw"])
+        .order_by(Member.id)
+    ).first()
+    body = "53010219900101007"
+    expert.id_number = body + id_check_char(body)
+    expert.id_number_hash = protector().lookup_hash(expert.id_number)
+    db.session.commit()
+    code, number = expert.code, expert.id_number
+    header = "code,name,id_number,home_region,title,kind,specialties"
+    row = f"E0999999,探查,{number},530100,工程师,technical,A0101"
+    page = login("admin").post(
+        "/admin/import",
+        data={"kind": "experts", "file": (io.BytesIO(f"{header}\n{row}\n".encode()), "x.csv")},
+        content_type="multipart/form-data",
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert "该身份证号已属于另一位专家" in html and code not in html
+
+
+def test_the_users_list_shows_no_seated_experts_code(app, completed, login):
+    from expertdraw.services.users import create_user
+
+    code, expert_id = db.session.execute(
+        sa.select(Expert.code, Expert.id)
+        .join(Member, Member.expert_id == Expert.id)
+        .where(Member.draw_id == completed["draw"])
+        .order_by(Member.id)
+    ).first()
+    user = create_user("13900000003", PASSWORD, "expert", expert_id=expert_id)
+    db.session.commit()
+    admin = login("admin")
+    html = admin.get("/admin/users").get_data(as_text=True)
+    row = next(r for r in html.split("</tr>") if 'data-user="13900000003"' in r)
+    assert f'data-sealed-user="{user.id}"' in row and code not in row
+    listed = admin.get("/api/v1/users?per_page=100").get_json()
+    assert next(u for u in listed["items"] if u["id"] == user.id)["expert_code"] is None
