@@ -56,7 +56,9 @@ def announce(
     Raises:
         Forbidden: not a supervisor; ServiceError: as ``sampling_plan.build_plan``, and
             ``invalid:entropy`` for a witness count outside 1..9, ``infeasible:witnesses``
-            for more witnesses than active supervisors.
+            for more witnesses than active supervisors; Conflict
+            ``conflict:inspection-period`` when another sample's period overlaps this one
+            (whatever its state: one sample per period, so none is drawn again).
     """
     _supervisor(user)
     if not 1 <= witnesses <= MAX_WITNESSES:
@@ -71,6 +73,16 @@ def announce(
         )
     now = clock.now()
     ledger.lock()
+    earlier = _sampled(start, end)
+    if earlier is not None:
+        # One sample per period: drawing again could only serve to keep the convenient one.
+        db.session.rollback()
+        raise Conflict(
+            "conflict:inspection-period",
+            f"the period overlaps that of sample {earlier.id} ({earlier.state}): one sample "
+            "is drawn per period",
+            "start",
+        )
     inspection_id = sampling_plan.next_id(now)
     try:
         plan = sampling_plan.build_plan(
@@ -98,6 +110,15 @@ def announce(
     db.session.commit()
     log.info(logfmt.event("inspection.announced", inspection=inspection_id, plan=body["plan_hash"]))
     return inspection
+
+
+def _sampled(start: date, end: date) -> Inspection | None:
+    """The earliest sample whose period overlaps ``start``..``end`` (local dates), if any."""
+    for inspection in db.session.scalars(sa.select(Inspection).order_by(Inspection.id)):
+        period = inspection.plan["period"]
+        if period["start"] <= end.isoformat() and start.isoformat() <= period["end"]:
+            return inspection
+    return None
 
 
 def list_inspections(*, page: int = 1, per_page: int = 50) -> tuple[list[Inspection], int]:

@@ -104,6 +104,16 @@ def build_plan(
         "inspectors_per_project": inspectors_per_project,
     }
     try:
-        return method.check_plan(plan)
+        checked = method.check_plan(plan)
     except method.SamplingError as exc:
         raise ServiceError(exc.code, exc.message, "ratios") from None
+    for level in levels:
+        if level["projects"] and method.parse_ratio(level["ratio"]) == 0:
+            # A level sampled at 0 would exempt the projects put in it from any chance of
+            # inspection: whoever sets the risk levels could choose who is never inspected.
+            raise ServiceError(
+                "sampling:ratio",
+                f"level {level['name']} holds projects: its ratio must be above 0",
+                "ratios",
+            )
+    return checked

@@ -151,6 +151,9 @@ ERRORS: dict[str, Any] = {
     ),
     "conflict:alert": _l("This alert is already acknowledged."),
     "conflict:inspection-state": _l("The supervision sample is not in a state that allows this."),
+    "conflict:inspection-period": _l(
+        "A sample of an overlapping period exists already: one sample is drawn per period."
+    ),
     "invalid:period": _l("The period must end on or after the day it starts."),
     "invalid:risk": _l(
         "Check the risk levels: only projects completed in the period, only levels that "
@@ -164,7 +167,10 @@ ERRORS: dict[str, Any] = {
     "infeasible:witnesses": _l(
         "There are fewer active supervisors than witnesses: each gives one value."
     ),
-    "sampling:ratio": _l("Write each ratio as n/d, at most 1 (for example 1/5)."),
+    "sampling:ratio": _l(
+        "Write each ratio as n/d, at most 1 (for example 1/5), and above 0 for a level with "
+        "projects."
+    ),
     "sampling:plan": _l("Check the levels: each name once, each project in one level only."),
     "entropy:config": _l("The beacon certificate is not configured. Ask an administrator."),
     "entropy:lottery-count": _l("Enter the numbers of every announced source."),

@@ -184,7 +184,7 @@ def test_more_witnesses_than_supervisors_are_refused_before_anything_is_announce
     assert _announce(centre, witnesses=4).state == "announced"
 
 
-def test_the_offline_audit_replays_every_sample(centre, tmp_path):
+def test_the_offline_audit_replays_every_sample(centre, tmp_path, monkeypatch):
     """A supervisor's own tool (``expertdraw.verify --replay``) replays samples as it does
     draws: a drawn entry whose targets the seed does not give is a problem, and so is a
     second drawn entry of one sample."""
@@ -194,6 +194,8 @@ def test_the_offline_audit_replays_every_sample(centre, tmp_path):
     _drawn(centre)
     export.write_bundle(tmp_path / "honest")
     assert audit_bundle(tmp_path / "honest", replay=True).ok
+    # The forger's second sample of the period: the service's one-per-period rule set aside.
+    monkeypatch.setattr(sampling, "_sampled", lambda start, end: None)
     forged = _announce(centre)
     body = method.drawn_body(
         _bodies(forged.id)["inspection.announced"]["plan"],
@@ -210,3 +212,24 @@ def test_the_offline_audit_replays_every_sample(centre, tmp_path):
     report = audit_bundle(tmp_path / "forged", replay=True)
     codes = [problem.code for problem in report.problems]
     assert codes == ["inspection:replay", "inspection:order"], report.problems
+
+
+def test_one_sample_is_drawn_per_period(centre):
+    """Drawing again could only serve to keep the convenient sample: a period overlapping an
+    earlier sample's is refused, whatever that sample's state, and nothing is appended."""
+    first = _drawn(centre)
+    before = db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq)))
+    for start, end in ((DAY, DAY), (DAY - timedelta(days=3), DAY), (DAY, DAY + timedelta(days=2))):
+        with pytest.raises(Conflict) as refused:
+            _announce(centre, start=start, end=end)
+        assert refused.value.code == "conflict:inspection-period"
+        assert first.id in str(refused.value)
+    assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))) == before
+
+
+def test_a_level_holding_projects_is_sampled_above_zero(centre):
+    """A level at 0/1 would exempt the projects put in it from any chance of inspection."""
+    with pytest.raises(ServiceError) as refused:
+        _announce(centre, ratios={**RATIOS, "exempt": "0/1"}, risk={HIGH[0]: "exempt"})
+    assert refused.value.code == "sampling:ratio" and "exempt" in str(refused.value)
+    assert _announce(centre, ratios={**RATIOS, "unused": "0/1"}).state == "announced"
