@@ -2,9 +2,10 @@
 plus counters of this process's work. Counts and codes only, never personal data.
 
 From the database (gauges, the same on every instance): draws by state, notices by status,
-job runs by job and status, ledger size, age of the last checkpoint, open alerts, and
-whether the database answered. From this process (counters): reports issued, alerts raised,
-supervision samples drawn, experts whose personal data retention blanked.
+deliveries by channel, kind and status, job runs by job and status, ledger size, age of the
+last checkpoint, open alerts, and whether the database answered. From this process
+(counters): reports issued, alerts raised, supervision samples drawn, experts whose personal
+data retention blanked.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class DatabaseCollector(Collector):
         yield from gauges
 
     def _gauges(self) -> Iterator[Metric]:
-        from .models import Checkpoint, Draw, LedgerEntry, Notice
+        from .models import Checkpoint, Delivery, Draw, LedgerEntry, Notice
         from .models.inspection import Alert
         from .models.scheduling import JobRun
         from .services import ledger
@@ -84,6 +85,17 @@ class DatabaseCollector(Collector):
         for status in NOTICE_STATUSES:
             notices.add_metric([status], by_status.get(status, 0))
         yield notices
+        deliveries = GaugeMetricFamily(
+            "expertdraw_deliveries",
+            "Deliveries of notices and withdrawals by channel, kind and status (failed: for"
+            " good, the expert has only the inbox)",
+            labels=["channel", "kind", "status"],
+        )
+        for channel, kind, status, count in _counts(
+            Delivery.id, Delivery.channel, Delivery.kind, Delivery.status
+        ):
+            deliveries.add_metric([channel, kind, status], count)
+        yield deliveries
         runs = GaugeMetricFamily(
             "expertdraw_job_runs", "Recorded scheduler job runs", labels=["job", "status"]
         )

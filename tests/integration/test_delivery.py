@@ -696,3 +696,15 @@ def test_a_notice_refused_at_its_only_attempt_gets_no_withdrawal(app, gateway):
     replacements._release(db.session.get(Member, rows.member.id), "ineligible", T0)
     db.session.commit()
     assert delivery_state(rows.notice.id, "withdrawal") == {}
+
+
+def test_a_delivery_failed_for_good_shows_in_the_metrics(app, client, gateway):
+    """A refused number fails the SMS for good: the expert has only the inbox, and the notice
+    may time out against them; operators see it counted, by channel, kind and status."""
+    gateway.statuses = [400]
+    rows = make_notice(deliveries=("sms",))
+    _deliver_at(T0)
+    assert _row(rows.deliveries[0].id).status == "failed"
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'expertdraw_deliveries{channel="sms",kind="notice",status="failed"} 1.0' in text
+    assert "# TYPE expertdraw_deliveries gauge" in text
