@@ -390,7 +390,19 @@ def _prepare(delivery_id: int, now: datetime) -> _Outgoing:
     """Recipient and text of a delivery sent at ``now``. Raises _Cancelled or DeliveryFailed
     (permanent)."""
     delivery = db.session.get(Delivery, delivery_id)
-    notice = db.session.get(Notice, delivery.notice_id) if delivery else None
+    # Read with a share lock (PostgreSQL): a replacement withdrawing this notice holds the
+    # row until it commits, and it decides on withdrawals from the attempts it sees; read
+    # before that commit, the notice would go out with no withdrawal ever queued after it.
+    notice = (
+        db.session.scalar(
+            sa.select(Notice)
+            .where(Notice.id == delivery.notice_id)
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
+        if delivery
+        else None
+    )
     if delivery is None or notice is None:
         raise DeliveryFailed("data:missing", retryable=False)
     withdrawal = delivery.kind == "withdrawal"

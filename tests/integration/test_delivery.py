@@ -708,3 +708,39 @@ def test_a_delivery_failed_for_good_shows_in_the_metrics(app, client, gateway):
     text = client.get("/metrics").get_data(as_text=True)
     assert 'expertdraw_deliveries{channel="sms",kind="notice",status="failed"} 1.0' in text
     assert "# TYPE expertdraw_deliveries gauge" in text
+
+
+def test_a_notice_withdrawn_while_the_job_sends_it_is_not_sent_without_a_withdrawal(
+    app, gateway, backend
+):
+    """A replacement withdraws the notice (not committed yet) while the delivery job claims
+    its SMS: the job waits for the replacement's commit and cancels the send; had it sent,
+    the expert would never be told the seat is withdrawn (the replacement saw no attempt)."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises the two writers")
+    from expertdraw.models import Member
+    from expertdraw.services import replacements
+
+    rows = make_notice(deliveries=("sms",))
+    notice_id, member_id = rows.notice.id, rows.member.id
+    db.session.rollback()
+    replacements._release(db.session.get(Member, member_id), "ineligible", T0)  # not committed
+
+    def job() -> None:
+        with app.app_context():
+            with clock.frozen(T0):
+                deliver_due(clock.now())
+            db.session.remove()
+
+    sender = threading.Thread(target=job)
+    sender.start()
+    sender.join(1.5)  # claims the SMS, then waits for the notice the replacement holds
+    db.session.commit()
+    sender.join(30)
+    assert not sender.is_alive()
+    sent = [call for call in gateway.calls if "评标抽取" in call["payload"]["text"]]
+    db.session.expire_all()
+    withdrawals = delivery_state(notice_id, "withdrawal")
+    assert sent == [] or withdrawals == {"sms": "queued"}
+    assert sent == []  # the job read the notice as withdrawn
+    assert _row(rows.deliveries[0].id).status == "cancelled"
