@@ -1,8 +1,9 @@
 """Inspection reports (日巡检、周汇总、月通报): daily, weekly and monthly, in local dates.
 
 Each report is computed from the ledger (draw figures, rates, confirmation times), the pool
-(frequency, same-tenderer runs, stale data) and the venues (utilisation), plus a full ledger
-audit and a consistency check against the previous report's checkpoint. It is stored with
+(frequency, same-tenderer runs, stale data) and the venues (utilisation), plus a ledger
+audit with the period's draws and samples replayed, and a consistency check against the
+previous report's checkpoint. It is stored with
 the SHA-256 of its canonical JSON, and the ledger records that hash in a ``report.issued``
 entry (codes only), in the same transaction, covered by a checkpoint.
 
@@ -64,9 +65,10 @@ def build_content(period: periods.Period, now: datetime | None = None) -> dict[s
 
 
 def _ledger(period: periods.Period) -> dict[str, Any]:
-    """The ledger section: a full audit and consistency with the previous report."""
-    _begin, end = period.bounds(periods.zone())
-    return ledger_section(end, _previous_checkpoint(period.kind, period))
+    """The ledger section: the audit, the period's replays and consistency with the previous
+    report."""
+    begin, end = period.bounds(periods.zone())
+    return ledger_section(begin, end, _previous_checkpoint(period.kind, period))
 
 
 def _figures(period: periods.Period, now: datetime) -> dict[str, Any]:
@@ -134,7 +136,7 @@ def issue_steps(
     period: periods.Period, now: datetime | None = None
 ) -> steps.Steps[tuple[Report, bool]]:
     """:func:`issue` step by step, for the page that shows its progress: yields
-    ``report-figures``, ``report-audit`` (the full ledger audit, the long part) and
+    ``report-figures``, ``report-audit`` (the ledger audit and replays, the long part) and
     ``report-sign``, then returns ``(report, new)``. An existing report is returned at once."""
     now = now or clock.now()
     existing = find(period.kind, period)

@@ -1,14 +1,21 @@
-"""The ledger part of a report: a full audit of an exported bundle, and the period's last
-checkpoint checked against the one the previous report recorded.
+"""The ledger part of a report: an audit of an exported bundle, the period's draws and
+samples replayed, and the period's last checkpoint checked against the one the previous
+report recorded.
 
 The audit exports the whole ledger to a temporary folder and runs the same ``audit_bundle``
-a supervisor runs offline. The consistency check proves (RFC 9162 §2.1.4) that the tree the
-previous report saw is a prefix of today's: nothing the previous report counted has been
-rewritten since.
+a supervisor runs offline, without its replay and entry signatures (their cost grows with
+the whole ledger, every report): entry lines, leaves, the tree, checkpoints and their
+signatures, keys. The draws finished in the period (each with its replacements and
+supplementary draws) and the samples drawn in it are then replayed from their ledger
+entries, so that every draw is replayed by the report of the period it finished in (a
+supervisor's ``expertdraw.verify --replay`` replays them all). The consistency check proves
+(RFC 9162 §2.1.4) that the tree the previous report saw is a prefix of today's: nothing the
+previous report counted has been rewritten since.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -17,29 +24,86 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..domain.bundle import audit_bundle
-from ..domain.ledger import LedgerError
+from ..domain.ledger import LedgerError, format_time
 from ..domain.merkle import verify_consistency
 from ..extensions import db
-from ..models import Checkpoint
+from ..models import Checkpoint, Draw, LedgerEntry
 from . import ledger
+from .errors import ServiceError
 from .export import write_bundle
 
 MAX_PROBLEMS = 5
 
 
-def audit() -> dict[str, Any]:
-    """Export the ledger and audit the bundle: ``{"ok", "entries", "checkpoints", "problems"}``
-    with at most ``MAX_PROBLEMS`` problem messages (each names the first bad place)."""
+def audit(begin: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
+    """Export the ledger and audit the bundle, and replay the draws and samples finished in
+    ``begin``..``end``: ``{"ok", "entries", "checkpoints", "problems", "replayed"}`` with at
+    most ``MAX_PROBLEMS`` problem messages (each names the first bad place or draw)."""
     with tempfile.TemporaryDirectory(prefix="expertdraw-audit-") as folder:
         bundle = Path(folder) / "bundle"
         write_bundle(bundle)
         report = audit_bundle(bundle)
+    problems = [str(problem) for problem in report.problems]
+    replayed = {"draws": 0, "samples": 0}
+    if begin is not None and end is not None:
+        replayed, differences = replay_period(begin, end)
+        problems += differences
     return {
-        "ok": report.ok,
+        "ok": report.ok and len(problems) == len(report.problems),
         "entries": report.summary.get("entries", 0),
         "checkpoints": report.summary.get("checkpoints", 0),
-        "problems": [str(problem) for problem in report.problems[:MAX_PROBLEMS]],
+        "problems": problems[:MAX_PROBLEMS],
+        "replayed": replayed,
     }
+
+
+def replay_period(begin: datetime, end: datetime) -> tuple[dict[str, int], list[str]]:
+    """Replay, from their ledger entries, the committees with a result or a replacement
+    (``draw.completed``, ``draw.failed``, ``draw.replaced``, of the draw or of a
+    supplementary draw) and the samples whose ``inspection.drawn`` the ledger recorded in
+    ``begin``..``end``: how many of each, and a message for each that differs."""
+    from . import replay, sampling
+
+    rows = db.session.execute(
+        sa.select(LedgerEntry.type, LedgerEntry.draw_id, LedgerEntry.record)
+        .where(
+            LedgerEntry.type.in_(
+                ("draw.completed", "draw.failed", "draw.replaced", "inspection.drawn")
+            ),
+            LedgerEntry.time >= format_time(begin),
+            LedgerEntry.time < format_time(end),
+        )
+        .order_by(LedgerEntry.seq)
+    ).all()
+    roots: list[str] = []
+    samples: list[str] = []
+    for kind, draw_id, record in rows:
+        if kind == "inspection.drawn":
+            inspection = json.loads(record)["entry"]["body"].get("inspection")
+            if inspection not in samples:
+                samples.append(inspection)
+            continue
+        root = db.session.scalar(
+            sa.select(sa.func.coalesce(Draw.root_id, Draw.id)).where(Draw.id == draw_id)
+        )
+        if root is not None and root not in roots:
+            roots.append(root)
+    differences: list[str] = []
+    for root in roots:
+        try:
+            verdict = replay.replay_draw(db.session.get(Draw, root))
+        except ServiceError as exc:
+            differences.append(f"replay:draw {root}: {exc}")
+            continue
+        if verdict["verdict"] != "match":
+            differences.append(f"replay:draw {root}: {verdict['difference']}")
+    for inspection_id in samples:
+        try:
+            found = sampling.replay(inspection_id)
+        except ServiceError as exc:
+            found = [str(exc)]
+        differences += [f"replay:sample {inspection_id}: {d}" for d in found]
+    return {"draws": len(roots), "samples": len(samples)}, differences
 
 
 def checkpoint_before(end: datetime) -> Checkpoint | None:
@@ -71,11 +135,14 @@ def consistent(previous: dict[str, Any] | None, current: Checkpoint | None) -> d
     return result
 
 
-def ledger_section(end: datetime, previous: dict[str, Any] | None) -> dict[str, Any]:
-    """The report's ``ledger`` section: audit, the period's checkpoint, consistency."""
+def ledger_section(
+    begin: datetime, end: datetime, previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The report's ``ledger`` section: audit and replays, the period's checkpoint,
+    consistency."""
     current = checkpoint_before(end)
     return {
-        "audit": audit(),
+        "audit": audit(begin, end),
         "checkpoint": {"size": current.size, "root": current.root} if current else None,
         "consistency": consistent(previous, current),
     }

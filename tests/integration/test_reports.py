@@ -212,3 +212,42 @@ def test_median_confirmation_counts_committees_whose_members_all_accepted(centre
     last_answer = 5 + len(pending)
     assert content["confirmation"] == {"committees": 1, "median_seconds": last_answer * 60}
     assert content["notices"]["accepted"] == len(pending) == 5
+
+
+def test_a_report_replays_the_draws_and_samples_of_its_period(centre):
+    """The report's ledger check replays what the period's entries recorded: each committee
+    with a result in it, and each sample drawn in it; a drawn sample whose projects its seed
+    does not give fails the report's audit, as it fails a supervisor's own replay."""
+    from expertdraw.domain import sampling as method
+    from expertdraw.services import ledger, sampling
+
+    run_draw(centre, "P2027-0001", JUST_BEFORE_MIDNIGHT)
+    run_draw(centre, "P2027-0002", MIDNIGHT)
+    with clock.frozen(MIDNIGHT + timedelta(hours=1)):
+        inspection = sampling.announce(
+            centre.users["sup1"],
+            start=date(2027, 2, 20),
+            end=date(2027, 2, 21),
+            ratios={"low": "1/2"},
+            witnesses=2,
+        )
+    record = db.session.scalar(
+        sa.select(LedgerEntry.record)
+        .where(LedgerEntry.type == "inspection.announced")
+        .order_by(LedgerEntry.seq.desc())
+    )
+    announced = json.loads(record)["entry"]["body"]
+    body = method.drawn_body(announced["plan"], bytes.fromhex(inspection.secret), ["a", "b"])
+    everyone = sorted(p for level in announced["plan"]["levels"] for p in level["projects"])
+    body["targets"] = [{**target, "projects": everyone} for target in body["targets"]]
+    with clock.frozen(MIDNIGHT + timedelta(hours=2)):
+        ledger.append("inspection.drawn", body, {"role": "supervisor", "id": "U0001"})
+        ledger.issue_checkpoint()
+        db.session.commit()
+    reports.daily(LATER)
+    day20 = _report("daily", date(2027, 2, 20)).content["ledger"]["audit"]
+    day21 = _report("daily", date(2027, 2, 21)).content["ledger"]["audit"]
+    assert day20["ok"] and day20["replayed"] == {"draws": 1, "samples": 0}
+    assert day21["replayed"] == {"draws": 1, "samples": 1}
+    assert not day21["ok"]
+    assert [p.split(":")[:2] for p in day21["problems"]] == [["replay", f"sample {inspection.id}"]]
