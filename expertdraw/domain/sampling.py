@@ -15,7 +15,9 @@ commitment to a secret before any witness value exists:
   ``ceil(ratio × n)`` are taken (``ratio`` an exact ``"n/d"`` string);
 - for each sampled project ``p`` (levels in order, projects in walk order), inspectors are
   ordered by ``(HMAC(seed, "expertdraw/score/v1" || 0x00 || utf8(p) || 0x00 || utf8(i)), i)``
-  and the first ``inspectors_per_project`` are taken.
+  and the first ``inspectors_per_project`` are taken, leaving out those the plan's optional
+  ``recusals`` lists for ``p`` (回避: e.g. the supervisors who witnessed its draw, who would
+  otherwise inspect their own work). A plan without ``recusals`` has none.
 
 :func:`replay_sample` recomputes everything from the two ledger bodies alone.
 """
@@ -75,8 +77,10 @@ def check_plan(plan: object) -> dict[str, Any]:
     Raises:
         SamplingError: ``sampling:plan`` or ``sampling:ratio`` naming the first problem.
     """
-    if not isinstance(plan, dict) or set(plan) != PLAN_KEYS:
-        raise SamplingError("sampling:plan", f"a plan has exactly {sorted(PLAN_KEYS)}")
+    if not isinstance(plan, dict) or set(plan) - {"recusals"} != PLAN_KEYS:
+        raise SamplingError(
+            "sampling:plan", f"a plan has exactly {sorted(PLAN_KEYS)}, and may have recusals"
+        )
     if not is_id(plan["inspection"]):
         raise SamplingError("sampling:plan", "inspection must be a code")
     period = plan["period"]
@@ -104,7 +108,24 @@ def check_plan(plan: object) -> dict[str, Any]:
         raise SamplingError(
             "sampling:plan", "inspectors_per_project must be 1 to the number of inspectors"
         )
+    _check_recusals(plan.get("recusals", {}), seen, set(inspectors), k)
     return plan
+
+
+def _check_recusals(recusals: object, projects: set[str], inspectors: set[str], k: int) -> None:
+    """``recusals``: project code to the sorted inspectors left out for it; each project in
+    the plan, each inspector in the pool, and enough inspectors left for every project."""
+    if not isinstance(recusals, dict):
+        raise SamplingError("sampling:plan", "recusals must be an object")
+    for project, out in recusals.items():
+        if project not in projects:
+            raise SamplingError("sampling:plan", f"recusals name project {project} not planned")
+        if not _sorted_ids(out, f"recusals of {project}") or not set(out) <= inspectors:
+            raise SamplingError("sampling:plan", f"recusals of {project} must be inspectors")
+        if len(inspectors) - len(out) < k:
+            raise SamplingError(
+                "sampling:plan", f"too few inspectors left for {project} after its recusals"
+            )
 
 
 def plan_hash(plan: dict[str, Any]) -> str:
@@ -133,6 +154,7 @@ def select_sample(plan: dict[str, Any], seed: bytes) -> tuple[list[dict[str, Any
         SamplingError: for a malformed plan.
     """
     check_plan(plan)
+    recusals = plan.get("recusals", {})
     targets: list[dict[str, Any]] = []
     assigned: list[dict[str, Any]] = []
     for level in plan["levels"]:
@@ -141,7 +163,8 @@ def select_sample(plan: dict[str, Any], seed: bytes) -> tuple[list[dict[str, Any
         chosen = ordered(seed, level["projects"])[:take]
         targets.append({"level": level["name"], "ratio": level["ratio"], "projects": chosen})
         for project in chosen:
-            pool = ordered(seed, plan["inspectors"], context=project)
+            out = set(recusals.get(project, ()))
+            pool = ordered(seed, [i for i in plan["inspectors"] if i not in out], context=project)
             assigned.append(
                 {"project": project, "inspectors": pool[: plan["inspectors_per_project"]]}
             )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from ..domain import sampling as method
 from ..extensions import db
-from ..models import Draw, Project, User
+from ..models import Draw, Project, User, Witness
 from ..models.inspection import Inspection
 from .errors import ServiceError
 from .reports_periods import zone
@@ -37,6 +37,27 @@ def completed_projects(start: date, end: date) -> list[str]:
         .distinct()
     )
     return sorted(codes)
+
+
+def witnesses_of(projects: list[str], inspectors: set[str]) -> dict[str, list[str]]:
+    """For each project, the inspectors who witnessed one of its draws (its own or a
+    supplementary one), sorted: they are left out of its inspection (回避), which would
+    otherwise check their own work. Projects without such inspectors are not listed."""
+    if not projects:
+        return {}
+    rows = db.session.execute(
+        sa.select(Project.code, User.pseudonym)
+        .join(Draw, Draw.project_id == Project.id)
+        .join(Witness, Witness.draw_id == Draw.id)
+        .join(User, User.id == Witness.supervisor_id)
+        .where(Project.code.in_(projects))
+        .distinct()
+    )
+    found: dict[str, set[str]] = {}
+    for code, pseudonym in rows:
+        if pseudonym in inspectors:
+            found.setdefault(code, set()).add(pseudonym)
+    return {code: sorted(found[code]) for code in sorted(found)}
 
 
 def inspector_pool() -> list[str]:
@@ -103,6 +124,16 @@ def build_plan(
         "inspectors": inspectors,
         "inspectors_per_project": inspectors_per_project,
     }
+    recusals = witnesses_of(projects, set(inspectors))
+    for project, out in recusals.items():
+        if len(inspectors) - len(out) < inspectors_per_project:
+            raise ServiceError(
+                "infeasible:inspectors",
+                f"too few supervisors beside those who witnessed the draw of {project}",
+                "inspectors_per_project",
+            )
+    if recusals:
+        plan["recusals"] = recusals
     try:
         checked = method.check_plan(plan)
     except method.SamplingError as exc:

@@ -220,9 +220,13 @@ def test_a_report_replays_the_draws_and_samples_of_its_period(centre):
     does not give fails the report's audit, as it fails a supervisor's own replay."""
     from expertdraw.domain import sampling as method
     from expertdraw.services import ledger, sampling
+    from expertdraw.services.users import create_user
 
     run_draw(centre, "P2027-0001", JUST_BEFORE_MIDNIGHT)
     run_draw(centre, "P2027-0002", MIDNIGHT)
+    for name in ("sup3", "sup4"):  # the draws' two witnesses inspect neither
+        create_user(name, "correct horse battery", "supervisor")
+    db.session.commit()
     with clock.frozen(MIDNIGHT + timedelta(hours=1)):
         inspection = sampling.announce(
             centre.users["sup1"],

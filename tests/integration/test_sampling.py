@@ -233,3 +233,30 @@ def test_a_level_holding_projects_is_sampled_above_zero(centre):
         _announce(centre, ratios={**RATIOS, "exempt": "0/1"}, risk={HIGH[0]: "exempt"})
     assert refused.value.code == "sampling:ratio" and "exempt" in str(refused.value)
     assert _announce(centre, ratios={**RATIOS, "unused": "0/1"}).state == "announced"
+
+
+def test_the_witnesses_of_a_draw_do_not_inspect_it(centre):
+    """回避: the supervisors who witnessed a project's draw are left out of its inspection
+    (the plan records them as recusals, so the sample still replays from the ledger)."""
+    from expertdraw.models import User, Witness
+
+    from .inspection_helpers import run_draw
+
+    draw = run_draw(centre, "P2027-0901", c.NOW)  # the centre has four supervisors
+    witnessed = set(
+        db.session.scalars(
+            sa.select(User.pseudonym)
+            .join(Witness, Witness.supervisor_id == User.id)
+            .where(Witness.draw_id == draw.id)
+        )
+    )
+    assert len(witnessed) == 2
+    inspection = _announce(centre, ratios={"all": "1/1"}, risk={}, default_risk="all")
+    with clock.frozen(c.NOW + timedelta(hours=2)):
+        sampling.add_witness(inspection, centre.users["sup1"], "alpha")
+        sampling.add_witness(inspection, centre.users["sup2"], "beta")
+    assert inspection.plan["recusals"]["P2027-0901"] == sorted(witnessed)
+    assigned = {a["project"]: a["inspectors"] for a in inspection.result["inspectors"]}
+    assert len(assigned["P2027-0901"]) == 2
+    assert not witnessed & set(assigned["P2027-0901"])
+    assert sampling.replay(inspection.id) == []

@@ -64,3 +64,33 @@ def test_a_plan_must_be_sorted_and_hold_each_project_once():
     for plan in (twice, unsorted, {**PLAN, "inspectors_per_project": 5}):
         with pytest.raises(method.SamplingError):
             method.check_plan(plan)
+
+
+def test_an_inspector_recused_for_a_project_is_never_sent_to_it():
+    """回避: the plan's recusals leave inspectors out of a project's pool, whatever the seed;
+    a plan without recusals draws as before (older samples still replay)."""
+    out = {"P1": ["U01", "U02"], "P10": ["U03"]}
+    plan = {**PLAN, "recusals": out}
+    for n in range(50):
+        seed = hashlib.sha256(f"seed {n}".encode()).digest()
+        _targets, assigned = method.select_sample(plan, seed)
+        for item in assigned:
+            assert not set(item["inspectors"]) & set(out.get(item["project"], ()))
+            assert len(item["inspectors"]) == 2
+        same_targets, _ = method.select_sample(PLAN, seed)
+        assert same_targets == _targets  # recusals change inspectors only
+
+
+@pytest.mark.parametrize(
+    ("recusals", "said"),
+    [
+        ({"P99": ["U01"]}, "not planned"),
+        ({"P1": ["U09"]}, "must be inspectors"),
+        ({"P1": ["U02", "U01"]}, "sorted and unique"),
+        ({"P1": ["U01", "U02", "U03"]}, "too few inspectors left for P1"),
+        (["P1"], "recusals must be an object"),
+    ],
+)
+def test_a_plans_recusals_are_checked(recusals, said):
+    with pytest.raises(method.SamplingError, match=said):
+        method.check_plan({**PLAN, "recusals": recusals})
