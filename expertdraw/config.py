@@ -89,9 +89,11 @@ def _check_production_secrets(env: dict[str, str]) -> None:
         )
 
 
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://).*@", re.DOTALL)
+# The user information (where a password goes) of a URL, with or without its scheme, and the
+# values of query parameters whose name speaks of a secret.
+_USERINFO = re.compile(r"^(\s*(?:[A-Za-z][A-Za-z0-9+.-]*://)?).*@", re.DOTALL)
 _SECRET_PARAMETER = re.compile(
-    r"(?i)([?&;](?:password|passwd|pwd|pass|secret|token|key|apikey|api_key|auth)=)[^&;#]*"
+    r"(?i)([?&;][^=&;#]*(?:pass|pwd|secret|token|key|auth|credential)[^=&;#]*=)[^&;#]*"
 )
 
 

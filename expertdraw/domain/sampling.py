@@ -17,7 +17,9 @@ commitment to a secret before any witness value exists:
   ordered by ``(HMAC(seed, "expertdraw/score/v1" || 0x00 || utf8(p) || 0x00 || utf8(i)), i)``
   and the first ``inspectors_per_project`` are taken, leaving out those the plan's optional
   ``recusals`` lists for ``p`` (回避: e.g. the supervisors who witnessed its draw, who would
-  otherwise inspect their own work). A plan without ``recusals`` has none.
+  otherwise inspect their own work) as far as the pool allows: when too few others are left,
+  the recused ones, in the same order, fill the remaining places (a small centre's two
+  supervisors witness every draw). A plan without ``recusals`` has none.
 
 :func:`replay_sample` recomputes everything from the two ledger bodies alone.
 """
@@ -108,13 +110,13 @@ def check_plan(plan: object) -> dict[str, Any]:
         raise SamplingError(
             "sampling:plan", "inspectors_per_project must be 1 to the number of inspectors"
         )
-    _check_recusals(plan.get("recusals", {}), seen, set(inspectors), k)
+    _check_recusals(plan.get("recusals", {}), seen, set(inspectors))
     return plan
 
 
-def _check_recusals(recusals: object, projects: set[str], inspectors: set[str], k: int) -> None:
+def _check_recusals(recusals: object, projects: set[str], inspectors: set[str]) -> None:
     """``recusals``: project code to the sorted inspectors left out for it; each project in
-    the plan, each inspector in the pool, and enough inspectors left for every project."""
+    the plan, each inspector in the pool."""
     if not isinstance(recusals, dict):
         raise SamplingError("sampling:plan", "recusals must be an object")
     for project, out in recusals.items():
@@ -122,10 +124,6 @@ def _check_recusals(recusals: object, projects: set[str], inspectors: set[str], 
             raise SamplingError("sampling:plan", f"recusals name project {project} not planned")
         if not _sorted_ids(out, f"recusals of {project}") or not set(out) <= inspectors:
             raise SamplingError("sampling:plan", f"recusals of {project} must be inspectors")
-        if len(inspectors) - len(out) < k:
-            raise SamplingError(
-                "sampling:plan", f"too few inspectors left for {project} after its recusals"
-            )
 
 
 def plan_hash(plan: dict[str, Any]) -> str:
@@ -165,6 +163,8 @@ def select_sample(plan: dict[str, Any], seed: bytes) -> tuple[list[dict[str, Any
         for project in chosen:
             out = set(recusals.get(project, ()))
             pool = ordered(seed, [i for i in plan["inspectors"] if i not in out], context=project)
+            if len(pool) < plan["inspectors_per_project"]:
+                pool += ordered(seed, [i for i in plan["inspectors"] if i in out], context=project)
             assigned.append(
                 {"project": project, "inspectors": pool[: plan["inspectors_per_project"]]}
             )

@@ -37,7 +37,8 @@ def committees(
     """The experts (of ``codes``, or all) who sit on, or stand by as an unused alternate for,
     a committee whose evaluation has not ended: expert code to the committees' root draws."""
     now = now or clock.now()
-    wanted = None if codes is None else sorted(set(codes))
+    # Stripped, as experts.get_by_code finds them: a padded code is the same expert.
+    wanted = None if codes is None else sorted({code.strip() for code in codes})
     found: dict[str, set[str]] = defaultdict(set)
     members = (
         sa.select(Expert.code, Member.draw_id)
@@ -117,6 +118,7 @@ def open_record(code: str, user: User, purpose: str) -> list[int]:
     """
     if user.role != "admin":
         raise Forbidden("auth:forbidden", "only administrators keep the pool")
+    code = code.strip()
     if db.session.scalar(sa.select(Expert.id).where(Expert.code == code)) is None:
         raise NotFound("expert", code)
     purpose = sealed.checked_purpose(purpose)

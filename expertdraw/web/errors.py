@@ -93,11 +93,14 @@ def _refuse_control_characters() -> Any:
 
 
 def _refuse_impossible_ids() -> Any:
-    """A page address with a number no row can have is a 404 page, not a database error."""
+    """A page address with a number, or a code holding a control character (NUL is a
+    database error on PostgreSQL), that no row can have is a 404 page."""
     if request.blueprint == "api":
         return None  # the API checks its own path parameters (api.framework)
     for value in (request.view_args or {}).values():
         if isinstance(value, int) and not isinstance(value, bool) and value > MAX_INT_PARAM:
+            return _page(404, _("Not found"), _("Not found."))
+        if isinstance(value, str) and has_control(value):
             return _page(404, _("Not found"), _("Not found."))
     return None
 

@@ -260,3 +260,23 @@ def test_the_witnesses_of_a_draw_do_not_inspect_it(centre):
     assert len(assigned["P2027-0901"]) == 2
     assert not witnessed & set(assigned["P2027-0901"])
     assert sampling.replay(inspection.id) == []
+
+
+def test_a_centre_whose_only_supervisors_witnessed_the_draws_still_samples(app):
+    """Two supervisors witness every draw of a small centre: recused as far as the pool
+    allows, they still inspect, and the sample replays."""
+    from .inspection_helpers import run_draw
+
+    with clock.frozen(c.NOW):
+        small = c.build()  # two supervisors
+    run_draw(small, "P2027-0901", c.NOW)
+    with clock.frozen(c.NOW + timedelta(hours=1)):
+        inspection = sampling.announce(
+            small.users["sup1"], start=DAY, end=DAY, ratios={"all": "1/1"}, default_risk="all"
+        )
+    with clock.frozen(c.NOW + timedelta(hours=2)):
+        sampling.add_witness(inspection, small.users["sup1"], "alpha")
+        sampling.add_witness(inspection, small.users["sup2"], "beta")
+    assigned = {a["project"]: a["inspectors"] for a in inspection.result["inspectors"]}
+    assert len(assigned["P2027-0901"]) == 2
+    assert sampling.replay(inspection.id) == []

@@ -181,3 +181,37 @@ def test_an_accepted_message_is_delivered_whatever_quit_answers(app):
     row = _row(rows.deliveries[0].id)
     assert len(handler.messages) == 1
     assert (row.status, row.last_error) == ("delivered", None)
+
+
+def test_a_relay_hanging_up_during_the_handshake_is_tried_again():
+    """A relay restarting mid-handshake is a connection problem (temporary), not a bad
+    certificate (permanent)."""
+    import socket
+    import threading
+
+    from expertdraw.services.channels import DeliveryFailed
+    from expertdraw.services.channels.smtp import EmailChannel
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn, server:
+            lines = conn.makefile("rb")
+            conn.sendall(b"220 relay.test ESMTP\r\n")
+            lines.readline()  # EHLO
+            conn.sendall(b"250-relay.test\r\n250 STARTTLS\r\n")
+            lines.readline()  # STARTTLS
+            conn.sendall(b"220 2.0.0 Ready to start TLS\r\n")
+            conn.shutdown(socket.SHUT_RDWR)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    channel = EmailChannel("127.0.0.1", port, "notices@zt.example", timeout=5, tls="auto")
+    with pytest.raises(DeliveryFailed) as failed:
+        channel.send("expert@example.cn", "subject", "body")
+    thread.join(5)
+    assert failed.value.retryable and failed.value.message == "smtp:disconnected"

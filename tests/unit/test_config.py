@@ -209,6 +209,10 @@ SECRET = "S3cretDbPassw0rd"
         ("EXPERTDRAW_REDIS_URL", f"redis+sentinel://:{SECRET}@sentinel:26379/0"),
         ("EXPERTDRAW_SMS_GATEWAY_URL", f"https://acct:{SECRET}@sms.example.cn/send"),
         ("EXPERTDRAW_BEACON_URL", f"https://beacon.example/2.0?token={SECRET}&x=1 y"),
+        ("EXPERTDRAW_DATABASE_URL", f"expertdraw:{SECRET}@db.internal/expertdraw"),
+        ("EXPERTDRAW_REDIS_URL", f" redis://:{SECRET}@cache.internal:6379/0"),
+        ("EXPERTDRAW_DATABASE_URL", f"mysql://db/expertdraw?sslpassword={SECRET}"),
+        ("EXPERTDRAW_SMS_GATEWAY_URL", f"https://sms.example.cn/send?access_token={SECRET} x"),
     ],
 )
 def test_a_refused_url_is_quoted_without_the_password_it_carries(tmp_path, variable, value):

@@ -173,3 +173,24 @@ def test_the_users_list_shows_no_seated_experts_code(app, completed, login):
     assert f'data-sealed-user="{user.id}"' in row and code not in row
     listed = admin.get("/api/v1/users?per_page=100").get_json()
     assert next(u for u in listed["items"] if u["id"] == user.id)["expert_code"] is None
+
+
+def test_a_padded_or_damaged_code_opens_nothing_sealed(app, completed, login):
+    """The record is found by its stripped code, and sealed by it too; a code holding NUL is
+    a 404 page, not a database error."""
+    admin = login("admin")
+    code, name = _seated(completed["draw"])
+    for padded in (f"{code}%20", f"%20{code}"):
+        page = admin.get(f"/admin/experts/{padded}").get_data(as_text=True)
+        assert f'value="{name}"' not in page
+        assert admin.post(
+            f"/admin/experts/{padded}", data={"phone": "13912345678"}
+        ).status_code in (
+            403,
+            404,
+        )
+    assert _openings() == []
+    for damaged in ("%00", "E%00"):
+        opened = admin.post(f"/admin/experts/{damaged}/open", data={"purpose": "更正手机号码"})
+        assert opened.status_code == 404
+        assert admin.get(f"/admin/experts/{damaged}").status_code == 404

@@ -108,8 +108,10 @@ class EmailChannel:
             raise _code_failure(exc.smtp_code) from None
         except smtplib.SMTPNotSupportedError:
             raise DeliveryFailed("smtp:no-starttls", retryable=False) from None
-        except ssl.SSLError:
+        except ssl.SSLCertVerificationError:
             raise DeliveryFailed("smtp:tls", retryable=False) from None
+        except ssl.SSLError:  # the handshake cut short (a relay restarting): a connection problem
+            raise DeliveryFailed("smtp:disconnected", retryable=True) from None
         except smtplib.SMTPServerDisconnected:
             raise DeliveryFailed("smtp:disconnected", retryable=True) from None
         except smtplib.SMTPException:
