@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
@@ -13,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from .. import auth, clock
 from ..domain.entropy import parse_time
+from ..extensions import db
 from ..models import Draw, Project
 from ..services import directory, draws, outside_entropy, sealed
 from ..services import projects as project_service
@@ -74,10 +77,38 @@ def new_project() -> Response | tuple[str, int]:
     try:
         project = project_service.create_project(parsed.spec, _user())
     except ServiceError as exc:
+        earlier = _sent_twice(exc, parsed.spec)
+        if earlier is not None:
+            abandon()
+            flash(_("Project %(code)s is registered.", code=earlier.code), "success")
+            return redirect(url_for("manager.project", code=earlier.code))
         project_form.place_error(state, exc, parsed.row_of)
         return _form_page(state, exc.http_status)
     flash(_("Project %(code)s is registered.", code=project.code), "success")
     return redirect(url_for("manager.project", code=project.code))
+
+
+#: A registration sent again within this time, by its author, with the same code, name and
+#: window, is the same form sent twice (a double click on a slow link), not a second project.
+SENT_TWICE_WITHIN = timedelta(minutes=2)
+
+
+def _sent_twice(exc: ServiceError, spec: project_service.ProjectSpec) -> Project | None:
+    """The project this registration already made, if the refusal is its own code taken by
+    the very same form a moment before."""
+    if exc.code != "conflict:project":
+        return None
+    user = _user()
+    earlier = db.session.scalar(sa.select(Project).where(Project.code == spec.code))
+    if (
+        earlier is None
+        or earlier.created_by != user.id
+        or earlier.created_at + SENT_TWICE_WITHIN < clock.now()
+        or (earlier.name, earlier.window_start, earlier.window_end)
+        != (spec.name, spec.window_start, spec.window_end)
+    ):
+        return None
+    return earlier
 
 
 @bp.route("/projects/<code>/edit", methods=["GET", "POST"])

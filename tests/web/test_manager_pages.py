@@ -233,3 +233,19 @@ def test_a_supervisor_announces_a_supplementary_draw_for_open_places_from_the_ro
     assert announced.status_code == 302
     assert announced.headers["Location"].endswith(f"/supervisor/draws/{draw}-R1")
     assert db.session.get(Draw, f"{draw}-R1").state == "announced"
+
+
+def test_the_same_registration_sent_twice_lands_on_the_project(app, centre, login):
+    """A form sent again at once (a double click on a slow link) shows the project it made,
+    not a refusal; another project under a taken code is still refused, and a colleague's
+    too."""
+    pm = login("pm")
+    assert pm.post("/manager/projects/new", data=form(centre)).status_code == 302
+    again = pm.post("/manager/projects/new", data=form(centre))
+    assert again.status_code == 302 and again.location.endswith(f"/projects/{PROJECT}")
+    other = pm.post("/manager/projects/new", data=form(centre, name="另一个项目"))
+    assert other.status_code == 409
+    assert db.session.scalar(sa.select(sa.func.count(Project.id))) == 1
+    with clock.frozen(clock.now() + timedelta(minutes=3)):
+        late = pm.post("/manager/projects/new", data=form(centre))
+    assert late.status_code == 409
