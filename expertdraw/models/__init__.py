@@ -1,7 +1,16 @@
 """ORM tables, one module per concept; import from here."""
 
 from . import inspection, scheduling  # noqa: F401  (reports, alerts, samples; scheduler tables)
-from .draws import Alternate, Booking, Delivery, Draw, Member, Notice, Witness
+from .draws import (
+    Alternate,
+    Booking,
+    Delivery,
+    Draw,
+    ListOpeningToken,
+    Member,
+    Notice,
+    Witness,
+)
 from .ledger import (
     APPEND_ONLY_TABLES,
     BeaconPulse,
@@ -51,6 +60,7 @@ __all__ = [
     "Leave",
     "LedgerEntry",
     "LedgerNode",
+    "ListOpeningToken",
     "Member",
     "Notice",
     "Organisation",

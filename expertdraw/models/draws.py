@@ -211,3 +211,23 @@ class Delivery(db.Model):
         CheckConstraint("channel IN ('inbox', 'email', 'sms', 'voice')", name="channel"),
         CheckConstraint("kind IN ('notice', 'withdrawal')", name="kind"),
     )
+
+
+class ListOpeningToken(db.Model):
+    """The one-time token of a purpose form, and the ``list.opened`` entry it made.
+
+    Why: the form that opens the sealed list may be sent twice at once (a double click on a
+    slow link); both requests read the token before either has recorded it in the session.
+    Kept here and read under the ledger lock, the token's first opening is found by the second
+    request, which shows the list under that entry instead of recording a second opening.
+    """
+
+    __tablename__ = "list_opening_tokens"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    draw_id: Mapped[str] = mapped_column(String(48))
+    page: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(300))
+    seq: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

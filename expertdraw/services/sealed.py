@@ -18,7 +18,16 @@ from .. import clock
 from ..domain.ledger import parse_time
 from ..extensions import db
 from ..input_text import carries_personal_data
-from ..models import Draw, Expert, LedgerEntry, Member, Notice, Project, User
+from ..models import (
+    Draw,
+    Expert,
+    LedgerEntry,
+    ListOpeningToken,
+    Member,
+    Notice,
+    Project,
+    User,
+)
 from . import ledger, replacements
 from .errors import Conflict, Forbidden, ServiceError
 
@@ -102,8 +111,25 @@ def open_list(draw: Draw, user: User, purpose: str = "") -> list[dict[str, Any]]
     return open_list_logged(draw, user, purpose)[0]
 
 
-def open_list_logged(draw: Draw, user: User, purpose: str = "") -> tuple[list[dict[str, Any]], int]:
-    """:func:`open_list`, and the ``seq`` of the ``list.opened`` entry that records it."""
+#: How long a purpose form's token is kept (its page is shown again for SHOWN_AGAIN_FOR).
+TOKENS_KEPT_FOR = timedelta(days=1)
+
+
+def open_list_logged(
+    draw: Draw,
+    user: User,
+    purpose: str = "",
+    *,
+    token: str | None = None,
+    page: str = "",
+) -> tuple[list[dict[str, Any]], int]:
+    """:func:`open_list`, and the ``seq`` of the ``list.opened`` entry that records it.
+
+    ``token``: the purpose form's one-time token, sent from ``page``. The same form sent
+    again (the same user, draw, page and purpose), even while its first answer is on its
+    way, shows the list under the first opening (:func:`shown_again`) instead of recording
+    another; the token is looked up under the ledger lock, which the first opening holds
+    until it has recorded both."""
     now = clock.now()
     project = db.session.get(Project, draw.project_id)
     purpose = checked_purpose(purpose)
@@ -116,6 +142,21 @@ def open_list_logged(draw: Draw, user: User, purpose: str = "") -> tuple[list[di
         raise Forbidden("forbidden:list-venue", "no member of this draw sits at your venue")
     _may_open(draw, project, user, purpose, now)
     ledger.lock()
+    earlier = db.session.get(ListOpeningToken, token) if token else None
+    if earlier is not None:
+        same = (earlier.user_id, earlier.draw_id, earlier.page, earlier.purpose) == (
+            user.id,
+            root,
+            page,
+            purpose,
+        )
+        if same:
+            db.session.rollback()
+            try:
+                return shown_again(draw, user, earlier.seq), earlier.seq
+            except ServiceError:
+                ledger.lock()  # too old now: a new opening, recorded as such
+        token = None  # the token stays the first opening's
     entry = ledger.append(
         "list.opened",
         {"draw": root, "by": user.pseudonym, "purpose": purpose or _default_purpose(user)},
@@ -123,8 +164,24 @@ def open_list_logged(draw: Draw, user: User, purpose: str = "") -> tuple[list[di
         draw_id=root,
         now=now,
     )
+    seq = int(entry["seq"])
+    if token:
+        db.session.execute(
+            sa.delete(ListOpeningToken).where(ListOpeningToken.created_at < now - TOKENS_KEPT_FOR)
+        )
+        db.session.add(
+            ListOpeningToken(
+                token=token,
+                user_id=user.id,
+                draw_id=root,
+                page=page,
+                purpose=purpose,
+                seq=seq,
+                created_at=now,
+            )
+        )
     db.session.commit()
-    return _listed(rows, user), int(entry["seq"])
+    return _listed(rows, user), seq
 
 
 def shown_again(draw: Draw, user: User, seq: int) -> list[dict[str, Any]]:

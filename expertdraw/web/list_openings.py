@@ -7,7 +7,10 @@ recorded it, with which purpose and for which page. The same token sent again to
 with the same purpose shows the list under that entry, for a short while
 (``sealed.SHOWN_AGAIN_FOR``), instead of recording a second opening nobody asked for. A token
 sent to another page (the record, its PDF) opens the list anew, and a copy taken away (the
-PDF) is always a new opening: each copy of the list that leaves the page is recorded.
+PDF) is always a new opening: each copy of the list that leaves the page is recorded. The
+session cannot see a form sent twice at once (a double click on a slow link): the token is
+also recorded with the opening, under the ledger lock (migration 0022), where the second
+request finds it.
 """
 
 from __future__ import annotations
@@ -52,8 +55,11 @@ def open_once(
             return sealed.shown_again(draw, user, int(earlier[1]))
         except ServiceError:
             pass  # too old, or the rules no longer allow it: open anew, or say why not
-    members, seq = sealed.open_list_logged(draw, user, purpose)
-    if token and len(token) <= 64 and not copy:
-        kept[token] = [root, seq, purpose.strip(), page]
+    # The session misses a form sent twice at once; the token, recorded under the ledger
+    # lock with the opening, does not (sealed.open_list_logged).
+    usable = token if token and len(token) <= 64 and not copy else None
+    members, seq = sealed.open_list_logged(draw, user, purpose, token=usable, page=page)
+    if usable:
+        kept[usable] = [root, seq, purpose.strip(), page]
         session[SESSION_KEY] = dict(list(kept.items())[-KEPT:])
     return members

@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from .. import auth, clock
+from ..extensions import db
+from ..models.inspection import Inspection
 from ..services import sampling
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState, parse_day, parse_int, parse_page, zone
+from .forms import FormState, abandon, parse_day, parse_int, parse_page, zone
 from .supervisor import SUPERVISE, bp
 
 PER_PAGE = 25
@@ -169,6 +172,10 @@ def new_sample() -> Response | tuple[str, int]:
             inspectors_per_project=plan.inspectors,
         )
     except ServiceError as exc:
+        earlier = _sent_twice(exc, plan.start, plan.end)
+        if earlier is not None:  # the same form sent twice (a double click on a slow link)
+            abandon()
+            return redirect(url_for("supervisor.sample", inspection_id=earlier.id))
         state.fail(exc, aliases={"inspectors_per_project": "inspectors"})
         return render_template("supervisor/sample_form.html", form=state), exc.http_status
     flash(
@@ -176,6 +183,26 @@ def new_sample() -> Response | tuple[str, int]:
         "success",
     )
     return redirect(url_for("supervisor.sample", inspection_id=inspection.id))
+
+
+#: A sample announced by the same supervisor for the same period this recently is the one a
+#: form sent twice already announced.
+SENT_TWICE_WITHIN = timedelta(minutes=2)
+
+
+def _sent_twice(exc: ServiceError, start: date, end: date) -> Inspection | None:
+    if exc.code != "conflict:inspection-period":
+        return None
+    period = {"start": start.isoformat(), "end": end.isoformat()}
+    for inspection in db.session.scalars(
+        sa.select(Inspection).where(
+            Inspection.created_by == _user().id,
+            Inspection.announced_at >= clock.now() - SENT_TWICE_WITHIN,
+        )
+    ):
+        if {k: inspection.plan["period"][k] for k in period} == period:
+            return inspection
+    return None
 
 
 def sample_page(inspection_id: str, form: FormState | None = None, **extra: Any) -> str:
