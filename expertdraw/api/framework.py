@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from wtforms.validators import ValidationError as CsrfInvalid
 
 from .. import auth
+from ..input_text import has_control
 from ..models.users import ROLES
 from .errors import ApiError
 from .input_rules import check_input_model
@@ -241,10 +242,12 @@ def check_csrf() -> None:
 
 
 def _check_path_args(path_args: dict[str, Any]) -> None:
-    """Ids beyond the database's range, or absurdly long codes, cannot exist: 404."""
+    """Ids beyond the database's range, absurdly long codes, or codes holding a control
+    character (NUL is a database error on PostgreSQL) cannot exist: 404."""
     for value in path_args.values():
         too_big = isinstance(value, int) and value > MAX_INT_PARAM
-        if too_big or (isinstance(value, str) and len(value) > MAX_STRING_PARAM):
+        odd = isinstance(value, str) and (len(value) > MAX_STRING_PARAM or has_control(value))
+        if too_big or odd:
             raise ApiError(404, "not-found", "no such resource")
 
 

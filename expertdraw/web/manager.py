@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -88,9 +89,23 @@ def new_project() -> Response | tuple[str, int]:
     return redirect(url_for("manager.project", code=project.code))
 
 
-#: A registration sent again within this time, by its author, with the same code, name and
-#: window, is the same form sent twice (a double click on a slow link), not a second project.
+#: A registration sent again within this time, by its author, with every field the same, is
+#: the same form sent twice (a double click on a slow link), not a second project.
 SENT_TWICE_WITHIN = timedelta(minutes=2)
+
+
+def _resolved(spec: project_service.ProjectSpec) -> project_service.ProjectSpec:
+    """``spec`` with its defaults as registration takes them (region policy, alternates)."""
+    strata = [
+        replace(
+            stratum,
+            alternates=project_service.default_alternates(stratum.count)
+            if stratum.alternates is None
+            else stratum.alternates,
+        )
+        for stratum in spec.strata
+    ]
+    return replace(project_service.with_region_policy(spec), strata=strata)
 
 
 def _sent_twice(exc: ServiceError, spec: project_service.ProjectSpec) -> Project | None:
@@ -104,9 +119,14 @@ def _sent_twice(exc: ServiceError, spec: project_service.ProjectSpec) -> Project
         earlier is None
         or earlier.created_by != user.id
         or earlier.created_at + SENT_TWICE_WITHIN < clock.now()
-        or (earlier.name, earlier.window_start, earlier.window_end)
-        != (spec.name, spec.window_start, spec.window_end)
     ):
+        return None
+    # The same form: the registered project, read back through the form, is this request.
+    values = project_form.values_of(earlier)
+    state = FormState(values)
+    state.fields = project_form.all_fields(values)
+    again = project_form.parse(state).spec
+    if again is None or _resolved(again) != _resolved(spec):
         return None
     return earlier
 

@@ -172,7 +172,7 @@ def new_sample() -> Response | tuple[str, int]:
             inspectors_per_project=plan.inspectors,
         )
     except ServiceError as exc:
-        earlier = _sent_twice(exc, plan.start, plan.end)
+        earlier = _sent_twice(exc, plan)
         if earlier is not None:  # the same form sent twice (a double click on a slow link)
             abandon()
             return redirect(url_for("supervisor.sample", inspection_id=earlier.id))
@@ -190,19 +190,37 @@ def new_sample() -> Response | tuple[str, int]:
 SENT_TWICE_WITHIN = timedelta(minutes=2)
 
 
-def _sent_twice(exc: ServiceError, start: date, end: date) -> Inspection | None:
+def _sent_twice(exc: ServiceError, plan: Any) -> Inspection | None:
+    """The sample this form already announced: the same supervisor, a moment ago, the same
+    period, levels, ratios, risk levels, witnesses and inspectors per project."""
     if exc.code != "conflict:inspection-period":
         return None
-    period = {"start": start.isoformat(), "end": end.isoformat()}
     for inspection in db.session.scalars(
         sa.select(Inspection).where(
             Inspection.created_by == _user().id,
             Inspection.announced_at >= clock.now() - SENT_TWICE_WITHIN,
         )
     ):
-        if {k: inspection.plan["period"][k] for k in period} == period:
+        if _same_plan(inspection, plan):
             return inspection
     return None
+
+
+def _same_plan(inspection: Inspection, plan: Any) -> bool:
+    stored = inspection.plan
+    levels = [(level["name"], level["ratio"]) for level in stored["levels"]]
+    return (
+        stored["period"]["start"] == plan.start.isoformat()
+        and stored["period"]["end"] == plan.end.isoformat()
+        and levels == list(plan.ratios.items())
+        and inspection.witnesses == plan.witnesses
+        and stored["inspectors_per_project"] == plan.inspectors
+        and all(
+            plan.risk.get(project, plan.default_risk) == level["name"]
+            for level in stored["levels"]
+            for project in level["projects"]
+        )
+    )
 
 
 def sample_page(inspection_id: str, form: FormState | None = None, **extra: Any) -> str:

@@ -249,3 +249,13 @@ def test_the_same_registration_sent_twice_lands_on_the_project(app, centre, logi
     with clock.frozen(clock.now() + timedelta(minutes=3)):
         late = pm.post("/manager/projects/new", data=form(centre))
     assert late.status_code == 409
+
+
+def test_another_registration_under_a_taken_code_is_refused_however_close(app, centre, login):
+    """Only the very same form lands on the project: another committee under the same code,
+    name and window a moment later is refused, not silently dropped."""
+    pm = login("pm")
+    assert pm.post("/manager/projects/new", data=form(centre)).status_code == 302
+    other = pm.post("/manager/projects/new", data=form(centre, **{"strata.0.count": "5"}))
+    assert other.status_code == 409
+    assert db.session.scalar(sa.select(sa.func.count(Project.id))) == 1

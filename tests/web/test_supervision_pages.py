@@ -247,3 +247,17 @@ def test_the_new_forms_refuse_posts_without_the_csrf_token(csrf_client):
     ):
         assert csrf_client.post(path, data={"x": "1"}).status_code == 400, path
     assert csrf_client.get("/supervisor/samples").status_code == 200
+
+
+def test_another_plan_for_a_sampled_period_is_refused_however_close(app, completed, login):
+    """Only the very same form lands on its sample: a changed plan for the same period a
+    moment later is refused (one sample per period), not silently dropped; the same form
+    again shows the sample it announced."""
+    sup1 = login("sup1")
+    first = sup1.post("/supervisor/samples/new", data=_plan())
+    assert first.status_code == 302
+    again = sup1.post("/supervisor/samples/new", data=_plan())
+    assert again.status_code == 302 and again.location == first.location
+    other = sup1.post("/supervisor/samples/new", data=_plan(witnesses="1", inspectors="1"))
+    assert other.status_code == 409
+    assert entries("inspection.announced") == 1
