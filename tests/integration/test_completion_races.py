@@ -43,23 +43,11 @@ def test_a_suspension_committed_while_an_immediate_draw_completes_is_not_left_se
     real_prepare = seating.prepare
     suspended: list[str] = []
 
-    def suspend(code: str) -> None:
-        with pg_app.app_context():
-            try:
-                admin = db.session.get(User, admin_id)
-                experts.set_status(code, "suspended", _a_reason(), admin)
-                suspended.append(code)
-            finally:
-                db.session.remove()
-
     def prepare(drawn: Any, body: dict[str, Any]) -> Any:
         # The completion has its result and has not yet taken the ledger lock: an admin on
         # another worker suspends the first drawn member now, and commits.
         code = body["members"][0]["expert"]
-        worker = threading.Thread(target=suspend, args=(code,), name="admin")
-        worker.start()
-        worker.join(60)
-        assert not worker.is_alive()
+        _suspend_in_another_worker(pg_app, admin_id, code, suspended)
         return real_prepare(drawn, body)
 
     monkeypatch.setattr(seating, "prepare", prepare)
@@ -67,12 +55,35 @@ def test_a_suspension_committed_while_an_immediate_draw_completes_is_not_left_se
         draws.complete_at_once(draw, centre.users["admin"])
     db.session.remove()
     assert len(suspended) == 1
-    seated_suspended = db.session.scalars(
+    assert _seated_suspended() == [], f"suspended and still seated: {_seated_suspended()}"
+
+
+def _suspend_in_another_worker(app: Any, admin_id: int, code: str, suspended: list[str]) -> None:
+    """An admin on another worker suspends expert ``code`` and commits, while the caller
+    waits (its own transaction open)."""
+
+    def suspend() -> None:
+        with app.app_context():
+            try:
+                with clock.frozen(c.NOW):
+                    admin = db.session.get(User, admin_id)
+                    experts.set_status(code, "suspended", _a_reason(), admin)
+                suspended.append(code)
+            finally:
+                db.session.remove()
+
+    worker = threading.Thread(target=suspend, name="admin")
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive()
+
+
+def _seated_suspended() -> list[str]:
+    return db.session.scalars(
         sa.select(Expert.code)
         .join(Member, Member.expert_id == Expert.id)
         .where(Member.state == "active", Expert.status == "suspended")
     ).all()
-    assert seated_suspended == [], f"suspended expert still an active member: {seated_suspended}"
 
 
 def _a_reason() -> str:
@@ -177,33 +188,16 @@ def test_a_suspension_committed_while_a_supplementary_draw_completes_is_not_left
         real_prepare = seating.prepare
         suspended: list[str] = []
 
-        def suspend(code: str) -> None:
-            with pg_app.app_context():
-                try:
-                    with clock.frozen(c.NOW):
-                        admin = db.session.get(User, admin_id)
-                        experts.set_status(code, "suspended", _a_reason(), admin)
-                    suspended.append(code)
-                finally:
-                    db.session.remove()
-
         def prepare(drawn: Any, body: dict[str, Any]) -> Any:
             if drawn.root_id is not None and not suspended:
-                worker = threading.Thread(target=suspend, args=(body["members"][0]["expert"],))
-                worker.start()
-                worker.join(60)
-                assert not worker.is_alive()
+                code = body["members"][0]["expert"]
+                _suspend_in_another_worker(pg_app, admin_id, code, suspended)
             return real_prepare(drawn, body)
 
         monkeypatch.setattr(seating, "prepare", prepare)
         decline_economic()  # no alternate left: supplementary draw D-R1, completed at once
     assert len(suspended) == 1, "no supplementary draw was completed"
-    seated_suspended = db.session.scalars(
-        sa.select(Expert.code)
-        .join(Member, Member.expert_id == Expert.id)
-        .where(Member.state == "active", Expert.status == "suspended")
-    ).all()
-    assert seated_suspended == [], f"suspended expert still an active member: {seated_suspended}"
+    assert _seated_suspended() == [], f"suspended and still seated: {_seated_suspended()}"
 
 
 def test_two_award_requests_at_once_record_one_award(pg_app, monkeypatch):
