@@ -224,3 +224,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 red=True,
             )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def clock_left_running() -> Iterator[None]:
+    """Every test leaves the process's clock as it found it: a clock left frozen (threads
+    freezing it in turn, say) would give every later test a wrong time. The clock is restored
+    and the test that left it frozen fails."""
+    from expertdraw import clock
+
+    yield
+    left = clock.set_clock(None)
+    assert left is clock.system_clock, "the test left the clock frozen (or replaced)"

@@ -1,7 +1,9 @@
 """Races between a completion and the changes that judge or close what it seats, and a double
 award (PostgreSQL: row and advisory locks order these writes; SQLite has one writer). Each race
 is made to happen every time: the product's own step is wrapped so that the other request, in
-its own thread and session, commits at exactly that point."""
+its own thread and session, commits at exactly that point. The clock is frozen by the main
+thread only, around every thread's life: the frozen clock is the process's, and threads
+freezing it in turn could leave it frozen for the tests after."""
 
 from __future__ import annotations
 
@@ -65,9 +67,8 @@ def _suspend_in_another_worker(app: Any, admin_id: int, code: str, suspended: li
     def suspend() -> None:
         with app.app_context():
             try:
-                with clock.frozen(c.NOW):
-                    admin = db.session.get(User, admin_id)
-                    experts.set_status(code, "suspended", _a_reason(), admin)
+                admin = db.session.get(User, admin_id)
+                experts.set_status(code, "suspended", _a_reason(), admin)
                 suspended.append(code)
             finally:
                 db.session.remove()
@@ -112,8 +113,7 @@ def test_a_workstation_closed_while_a_draw_completes_is_not_booked_unannounced(p
     def close(workstation: str) -> None:
         with pg_app.app_context():
             try:
-                with clock.frozen(c.NOW):
-                    told.append(places.set_in_service("workstation", workstation, False))
+                told.append(places.set_in_service("workstation", workstation, False))
             finally:
                 db.session.remove()
 
@@ -132,9 +132,9 @@ def test_a_workstation_closed_while_a_draw_completes_is_not_booked_unannounced(p
     with clock.frozen(c.NOW):
         done = draws.complete(draw, "", centre.users["admin"], recheck=False)
         outcome = (done.id, done.state)
-    for worker in workers:
-        worker.join(60)
-        assert not worker.is_alive()
+        for worker in workers:
+            worker.join(60)
+            assert not worker.is_alive()
     db.session.remove()
     assert len(told) == 1
     change = told[0]
@@ -233,17 +233,17 @@ def test_two_award_requests_at_once_record_one_award(pg_app, monkeypatch):
     def award() -> None:
         with pg_app.app_context():
             try:
-                with clock.frozen(c.WINDOW + timedelta(hours=9)):
-                    found = db.session.scalar(sa.select(Project).where(Project.code == "P-AWARD"))
-                    sealed.record_award(found, db.session.get(User, admin_id))
+                found = db.session.scalar(sa.select(Project).where(Project.code == "P-AWARD"))
+                sealed.record_award(found, db.session.get(User, admin_id))
             finally:
                 db.session.remove()
 
     running = [threading.Thread(target=award, name=f"award{n}") for n in (1, 2)]
-    for thread in running:
-        thread.start()
-    for thread in running:
-        thread.join(60)
+    with clock.frozen(c.WINDOW + timedelta(hours=9)):
+        for thread in running:
+            thread.start()
+        for thread in running:
+            thread.join(60)
     assert not any(thread.is_alive() for thread in running)
     awarded = db.session.scalar(
         sa.select(sa.func.count()).where(LedgerEntry.type == "project.awarded")

@@ -728,15 +728,15 @@ def test_a_notice_withdrawn_while_the_job_sends_it_is_not_sent_without_a_withdra
 
     def job() -> None:
         with app.app_context():
-            with clock.frozen(T0):
-                deliver_due(clock.now())
+            deliver_due(clock.now())
             db.session.remove()
 
     sender = threading.Thread(target=job)
-    sender.start()
-    sender.join(1.5)  # claims the SMS, then waits for the notice the replacement holds
-    db.session.commit()
-    sender.join(30)
+    with clock.frozen(T0):  # by this thread only: the clock is the process's
+        sender.start()
+        sender.join(1.5)  # claims the SMS, then waits for the notice the replacement holds
+        db.session.commit()
+        sender.join(30)
     assert not sender.is_alive()
     sent = [call for call in gateway.calls if "评标抽取" in call["payload"]["text"]]
     db.session.expire_all()
