@@ -435,7 +435,7 @@ def announce(
         now,
         idempotency_key,
         pool_seen=seen,
-        stale_share=built.stale_shares(),
+        stale=built.stale_record(),
     )
 
 
@@ -544,11 +544,12 @@ def _announce(
     idempotency_key: str | None = None,
     root_id: str | None = None,
     pool_seen: int | None = None,
-    stale_share: dict[str, str] | None = None,
+    stale: dict[str, Any] | None = None,
 ) -> Draw:
     """Announce ``snapshot`` (commits); ``pool_seen`` is the ledger's size before the pool
-    was read, kept on the draw for :func:`needs_recheck`; ``stale_share``, each drawn
-    stratum's share of experts excluded as ``stale-data``, is recorded with the limit."""
+    was read, kept on the draw for :func:`needs_recheck`; ``stale``, each drawn stratum's
+    share of experts excluded as ``stale-data`` and the limit (``pool.Pool.stale_record``),
+    is recorded in the announcement."""
     secret = b"" if algorithm == engine.RFC3797 else secrets.token_bytes(32)
     try:
         # Parses and checks the snapshot once, and encodes C(snapshot) from that view.
@@ -576,12 +577,10 @@ def _announce(
     # Beyond draw.md's members (ledger.md §6: bodies may carry more): the region rule the
     # candidates were judged by, so that an auditor sees a draw that relaxed the centre's.
     body["region_policy"] = project.region_policy
-    if stale_share is not None:
+    if stale is not None:
         # rules.md stale-data: "a draw may proceed only if the stale share of the stratum is
         # below a set limit, and the announcement records it".
-        limit = rules().stale_share_limit
-        body["stale_share"] = stale_share
-        body["stale_share_limit"] = f"{limit.numerator}/{limit.denominator}"
+        body.update(stale)
     draw = Draw(
         id=announcement.snapshot.draw,
         project_id=project.id,

@@ -100,13 +100,11 @@ def search(
         sealed = hidden([row.code for row in rows]) if hidden and rows else set()
         return [_row(row, sealed) for row in rows]
     found: list[ExpertRow] = []
+    prefixes = (text, text.upper())
     result = db.session.execute(stmt.execution_options(yield_per=SCAN_BATCH))
     for batch in result.partitions():
-        matched = [
-            (row, row.code.startswith((text, text.upper())))
-            for row in batch
-            if row.code.startswith((text, text.upper())) or text in row.name
-        ]
+        by_code = [(row, row.code.startswith(prefixes)) for row in batch]
+        matched = [(row, code) for row, code in by_code if code or text in row.name]
         while matched:  # asked of ``hidden`` no more rows than the page still needs
             wanted, matched = matched[: limit - len(found)], matched[limit - len(found) :]
             sealed = hidden([row.code for row, _ in wanted]) if hidden else set()

@@ -171,7 +171,7 @@ def _check_against_database(conn: sa.Connection, checker: Checker, plan: ExpertP
     taken = {digest: owner for digest, owner in owners.items() if owner != by_hash[digest].code}
     # An owner seated on a committee whose evaluation is on is not named: the message would
     # join an identity number to the code the ledger names the committee by (sealed_pool).
-    sealed = sealed_pool.committees(taken.values()) if taken else {}
+    sealed = sealed_pool.committees(taken.values())
     for digest, owner in taken.items():
         record = by_hash[digest]
         if owner in sealed:

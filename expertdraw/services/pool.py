@@ -85,11 +85,20 @@ class Pool:
     excluded: dict[str, int]
     venues: tuple[engine.Venue, ...]
     stale_blocked: list[str] = field(default_factory=list)
+    #: The stale share a stratum must stay below (the rules the pool was built with).
+    stale_limit: Fraction = Fraction(1)
 
-    def stale_shares(self, names: set[str] | None = None) -> dict[str, str]:
-        """Each stratum's share of stale experts (``"2/24"`` as a reduced fraction), of the
-        strata ``names`` (all by default): what the announcement records (rules.md)."""
-        return {s.name: s.stale_share for s in self.strata if names is None or s.name in names}
+    def stale_record(self, names: set[str] | None = None) -> dict[str, Any]:
+        """What an announcement records of stale data (rules.md): each stratum's share of
+        stale experts (``"2/24"`` reduced), of the strata ``names`` (all by default), and the
+        limit they were judged against, as exact fractions."""
+        limit = self.stale_limit
+        return {
+            "stale_share": {
+                s.name: s.stale_share for s in self.strata if names is None or s.name in names
+            },
+            "stale_share_limit": f"{limit.numerator}/{limit.denominator}",
+        }
 
 
 def group_key(project: Project | None) -> bytes | None:
@@ -699,6 +708,7 @@ def build_pool(
     counted = Counter(reasons.values())
     counted.update(verdicts.closed_counts)
     pool = Pool(
+        stale_limit=rules.stale_share_limit,
         strata=[],
         excluded={
             code: counted[code]

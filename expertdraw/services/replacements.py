@@ -359,27 +359,27 @@ def _announce_for_open_places(
 
 def _prepare(
     root: Draw, project: Project, sub_id: str, state: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, int], dict[str, str], int]:
+) -> tuple[dict[str, Any], dict[str, int], dict[str, Any], int]:
     """The snapshot, ``excluded`` and stale shares of supplementary draw ``sub_id`` for the
     places open now, checked feasible, and the ledger's size before its pool was read.
     Raises :class:`DrawError` (``invalid:supplementary``: no place is open; ``infeasible:*``).
     """
     seen = ledger.size()  # entries from this seq on, the pool below may not have seen
-    snapshot, excluded, stale_share = _supplementary_snapshot(root, project, state, sub_id)
+    snapshot, excluded, stale = _supplementary_snapshot(root, project, state, sub_id)
     engine.check_feasible(snapshot, root.algorithm)
-    return snapshot, excluded, stale_share, seen
+    return snapshot, excluded, stale, seen
 
 
 def _announce_prepared(
     root: Draw,
     project: Project,
-    prepared: tuple[dict[str, Any], dict[str, int], dict[str, str], int],
+    prepared: tuple[dict[str, Any], dict[str, int], dict[str, Any], int],
     user: User | None,
     now: datetime,
 ) -> Draw:
     """Announce the prepared supplementary draw (commits); complete it at once when its
     entropy is ``none``."""
-    snapshot, excluded, stale_share, seen = prepared
+    snapshot, excluded, stale, seen = prepared
     entropy = supplementary_entropy(root, now)
     sub = draws._announce(
         project,
@@ -390,7 +390,7 @@ def _announce_prepared(
         root.algorithm,
         now,
         root_id=root.id,
-        stale_share=stale_share,
+        stale=stale,
         pool_seen=seen,
     )
     if sub.entropy.get("kind") == "none":
@@ -436,7 +436,7 @@ def _next_supplementary(root: Draw) -> str:
 
 def _supplementary_snapshot(
     root: Draw, project: Project, state: dict[str, Any], sub_id: str
-) -> tuple[dict[str, Any], dict[str, int], dict[str, str]]:
+) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
     """The snapshot of supplementary draw ``sub_id`` for the places open now, the
     announcement's ``excluded`` counts and its drawn strata's stale shares. Raises
     :class:`DrawError` (``invalid:supplementary`` when no place is open;
@@ -474,7 +474,7 @@ def _supplementary_snapshot(
     excluded = dict(built.excluded)
     for reason, count in sub.excluded.items():
         excluded[reason] = excluded.get(reason, 0) + count
-    return sub.snapshot, excluded, built.stale_shares(open_strata)
+    return sub.snapshot, excluded, built.stale_record(open_strata)
 
 
 def supplementary_entropy(root: Draw, now: datetime) -> dict[str, Any]:

@@ -43,18 +43,23 @@ def audit(begin: datetime | None = None, end: datetime | None = None) -> dict[st
         bundle = Path(folder) / "bundle"
         write_bundle(bundle)
         report = audit_bundle(bundle)
-    problems = [str(problem) for problem in report.problems]
+    differences: list[str] = []
     replayed = {"draws": 0, "samples": 0}
     if begin is not None and end is not None:
         replayed, differences = replay_period(begin, end)
-        problems += differences
+    problems = [str(problem) for problem in report.problems] + differences
     return {
-        "ok": report.ok and len(problems) == len(report.problems),
+        "ok": report.ok and not differences,
         "entries": report.summary.get("entries", 0),
         "checkpoints": report.summary.get("checkpoints", 0),
         "problems": problems[:MAX_PROBLEMS],
         "replayed": replayed,
     }
+
+
+#: The entries by which a committee changed: its draw's or a supplementary draw's result, or
+#: a replacement.
+COMMITTEE_CHANGES = ("draw.completed", "draw.failed", "draw.replaced")
 
 
 def replay_period(begin: datetime, end: datetime) -> tuple[dict[str, int], list[str]]:
@@ -64,39 +69,33 @@ def replay_period(begin: datetime, end: datetime) -> tuple[dict[str, int], list[
     ``begin``..``end``: how many of each, and a message for each that differs."""
     from . import replay, sampling
 
-    rows = db.session.execute(
-        sa.select(LedgerEntry.type, LedgerEntry.draw_id, LedgerEntry.record)
-        .where(
-            LedgerEntry.type.in_(
-                ("draw.completed", "draw.failed", "draw.replaced", "inspection.drawn")
-            ),
-            LedgerEntry.time >= format_time(begin),
-            LedgerEntry.time < format_time(end),
-        )
-        .order_by(LedgerEntry.seq)
+    in_period = (
+        LedgerEntry.time >= format_time(begin),
+        LedgerEntry.time < format_time(end),
+    )
+    root = sa.func.coalesce(Draw.root_id, Draw.id)
+    roots = db.session.scalars(
+        sa.select(root)
+        .join(LedgerEntry, LedgerEntry.draw_id == Draw.id)
+        .where(LedgerEntry.type.in_(COMMITTEE_CHANGES), *in_period)
+        .distinct()
+        .order_by(root)
     ).all()
-    roots: list[str] = []
-    samples: list[str] = []
-    for kind, draw_id, record in rows:
-        if kind == "inspection.drawn":
-            inspection = json.loads(record)["entry"]["body"].get("inspection")
-            if inspection not in samples:
-                samples.append(inspection)
-            continue
-        root = db.session.scalar(
-            sa.select(sa.func.coalesce(Draw.root_id, Draw.id)).where(Draw.id == draw_id)
-        )
-        if root is not None and root not in roots:
-            roots.append(root)
+    drawn = db.session.scalars(
+        sa.select(LedgerEntry.record)
+        .where(LedgerEntry.type == "inspection.drawn", *in_period)
+        .order_by(LedgerEntry.seq)
+    )
+    samples = list(dict.fromkeys(json.loads(r)["entry"]["body"].get("inspection") for r in drawn))
     differences: list[str] = []
-    for root in roots:
+    for draw_id in roots:
         try:
-            verdict = replay.replay_draw(db.session.get(Draw, root))
+            verdict = replay.replay_draw(db.session.get(Draw, draw_id))
         except ServiceError as exc:
-            differences.append(f"replay:draw {root}: {exc}")
+            differences.append(f"replay:draw {draw_id}: {exc}")
             continue
         if verdict["verdict"] != "match":
-            differences.append(f"replay:draw {root}: {verdict['difference']}")
+            differences.append(f"replay:draw {draw_id}: {verdict['difference']}")
     for inspection_id in samples:
         try:
             found = sampling.replay(inspection_id)

@@ -27,41 +27,34 @@ from . import ledger, sealed
 from .errors import Forbidden, NotFound, ServiceError
 
 
-def _live(now: datetime) -> sa.ColumnElement[bool]:
-    return Project.window_end > now
-
-
-def committees(
-    codes: Iterable[str] | None = None, now: datetime | None = None
-) -> dict[str, set[str]]:
-    """The experts (of ``codes``, or all) who sit on, or stand by as an unused alternate for,
-    a committee whose evaluation has not ended: expert code to the committees' root draws."""
+def committees(codes: Iterable[str], now: datetime | None = None) -> dict[str, set[str]]:
+    """The experts of ``codes`` who sit on (replaced members too: the list names them), or
+    stand by as an unused alternate for, a committee whose evaluation has not ended: expert
+    code to the committees' root draws."""
     now = now or clock.now()
     # Stripped, as experts.get_by_code finds them: a padded code is the same expert.
-    wanted = None if codes is None else sorted({code.strip() for code in codes})
+    wanted = sorted({code.strip() for code in codes})
+    if not wanted:
+        return {}
     found: dict[str, set[str]] = defaultdict(set)
     members = (
         sa.select(Expert.code, Member.draw_id)
         .select_from(Member)
         .join(Expert, Expert.id == Member.expert_id)
         .join(Draw, Draw.id == Member.draw_id)
-        .join(Project, Project.id == Draw.project_id)
-        .where(_live(now))  # replaced members too: the list names them
     )
-    root = sa.func.coalesce(Draw.root_id, Draw.id)
     alternates = (
-        sa.select(Expert.code, root)
+        sa.select(Expert.code, sa.func.coalesce(Draw.root_id, Draw.id))
         .select_from(Alternate)
         .join(Expert, Expert.id == Alternate.expert_id)
         .join(Draw, Draw.id == Alternate.draw_id)
-        .join(Project, Project.id == Draw.project_id)
-        .where(Alternate.used.is_(False), Draw.state == "completed", _live(now))
+        .where(Alternate.used.is_(False), Draw.state == "completed")
     )
-    if wanted is not None:
-        members = members.where(Expert.code.in_(wanted))
-        alternates = alternates.where(Expert.code.in_(wanted))
     for statement in (members, alternates):
-        for code, draw_id in db.session.execute(statement):
+        live = statement.join(Project, Project.id == Draw.project_id).where(
+            Project.window_end > now, Expert.code.in_(wanted)
+        )
+        for code, draw_id in db.session.execute(live):
             found[code].add(draw_id)
     return dict(found)
 
@@ -95,8 +88,8 @@ def _opened_by(user: User, now: datetime) -> dict[str, set[str]]:
     return opened
 
 
-def hidden(user: User, codes: Iterable[str] | None = None, now: datetime | None = None) -> set[str]:
-    """The experts (of ``codes``, or all) whose names ``user`` may not see now: seated or
+def hidden(user: User, codes: Iterable[str], now: datetime | None = None) -> set[str]:
+    """The experts of ``codes`` whose names ``user`` may not see now: seated or
     standing by on a committee whose evaluation has not ended, and their record not opened
     by ``user`` for each of those committees within ``sealed.SHOWN_AGAIN_FOR``."""
     now = now or clock.now()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -232,6 +232,11 @@ ERRORS: dict[str, Any] = {
         "Choose a day of a period that has ended, and that the ledger had begun by."
     ),
 }
+
+
+#: A form its author sends again within this time, every field the same, is the same form
+#: sent twice (a double click on a slow link): the page lands on what the first one made.
+SENT_TWICE_WITHIN = timedelta(minutes=2)
 
 
 def message_for(code: str, detail: str = "") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +22,7 @@ from ..services import projects as project_service
 from ..services.errors import ServiceError
 from . import draw_form, list_openings, project_form
 from .access import roles_required
-from .forms import FormState, abandon, message_for, parse_page
+from .forms import SENT_TWICE_WITHIN, FormState, abandon, message_for, parse_page
 
 bp = Blueprint("manager", __name__, url_prefix="/manager")
 MANAGE = ("project_manager", "admin")
@@ -87,11 +86,6 @@ def new_project() -> Response | tuple[str, int]:
         return _form_page(state, exc.http_status)
     flash(_("Project %(code)s is registered.", code=project.code), "success")
     return redirect(url_for("manager.project", code=project.code))
-
-
-#: A registration sent again within this time, by its author, with every field the same, is
-#: the same form sent twice (a double click on a slow link), not a second project.
-SENT_TWICE_WITHIN = timedelta(minutes=2)
 
 
 def _resolved(spec: project_service.ProjectSpec) -> project_service.ProjectSpec:

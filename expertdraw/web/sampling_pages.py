@@ -24,7 +24,15 @@ from ..models.inspection import Inspection
 from ..services import sampling
 from ..services.errors import ServiceError
 from .access import roles_required
-from .forms import FormState, abandon, parse_day, parse_int, parse_page, zone
+from .forms import (
+    SENT_TWICE_WITHIN,
+    FormState,
+    abandon,
+    parse_day,
+    parse_int,
+    parse_page,
+    zone,
+)
 from .supervisor import SUPERVISE, bp
 
 PER_PAGE = 25
@@ -183,11 +191,6 @@ def new_sample() -> Response | tuple[str, int]:
         "success",
     )
     return redirect(url_for("supervisor.sample", inspection_id=inspection.id))
-
-
-#: A sample announced by the same supervisor for the same period this recently is the one a
-#: form sent twice already announced.
-SENT_TWICE_WITHIN = timedelta(minutes=2)
 
 
 def _sent_twice(exc: ServiceError, plan: Any) -> Inspection | None:

@@ -35,13 +35,9 @@ def test_a_suspension_committed_while_an_immediate_draw_completes_is_not_left_se
     suspends an expert while a `none`-entropy draw, whose needs_recheck() already said
     "nothing changed", is completing: the admin's re-check finds no completed committee yet,
     and the completion skips its own re-check, so the suspended expert stays seated."""
-    with clock.frozen(c.NOW):
-        centre = c.build()
-        spec = c.project_spec(centre, "P-SUSP", allow_no_entropy=True)
-        project = projects.create_project(spec, centre.users["admin"])
-        admin_id = centre.users["admin"].id
-        draw = draws.announce(project, centre.users["admin"], {"kind": "none"})
-        assert draw.pool_seen is not None  # announced by this request: recheck may be skipped
+    centre, draw = _announced("P-SUSP")
+    admin_id = centre.users["admin"].id
+    assert draw.pool_seen is not None  # announced by this request: recheck may be skipped
     real_prepare = seating.prepare
     suspended: list[str] = []
 
@@ -58,6 +54,16 @@ def test_a_suspension_committed_while_an_immediate_draw_completes_is_not_left_se
     db.session.remove()
     assert len(suspended) == 1
     assert _seated_suspended() == [], f"suspended and still seated: {_seated_suspended()}"
+
+
+def _announced(code: str) -> tuple[c.Centre, Any]:
+    """The test centre and project ``code``'s draw, announced with ``none`` entropy by an
+    admin (this request's draw object: it carries ``pool_seen``)."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        spec = c.project_spec(centre, code, allow_no_entropy=True)
+        project = projects.create_project(spec, centre.users["admin"])
+        return centre, draws.announce(project, centre.users["admin"], {"kind": "none"})
 
 
 def _suspend_in_another_worker(app: Any, admin_id: int, code: str, suspended: list[str]) -> None:
@@ -101,11 +107,7 @@ def test_a_workstation_closed_while_a_draw_completes_is_not_booked_unannounced(p
     from expertdraw.models import Booking, Workstation
     from expertdraw.services import places
 
-    with clock.frozen(c.NOW):
-        centre = c.build()
-        spec = c.project_spec(centre, "P-CLOSE", allow_no_entropy=True)
-        project = projects.create_project(spec, centre.users["admin"])
-        draw = draws.announce(project, centre.users["admin"], {"kind": "none"})
+    centre, draw = _announced("P-CLOSE")
     real = seating.state_and_clashes
     told: list[Any] = []
     workers: list[threading.Thread] = []
@@ -160,12 +162,9 @@ def test_a_suspension_committed_while_a_supplementary_draw_completes_is_not_left
     from expertdraw.models import Notice
     from expertdraw.services import notices
 
+    centre, draw = _announced("P-SUPP")
+    admin_id = centre.users["admin"].id
     with clock.frozen(c.NOW):
-        centre = c.build()
-        spec = c.project_spec(centre, "P-SUPP", allow_no_entropy=True)
-        project = projects.create_project(spec, centre.users["admin"])
-        admin_id = centre.users["admin"].id
-        draw = draws.announce(project, centre.users["admin"], {"kind": "none"})
         draw = draws.complete(draw, "", centre.users["admin"])
         root_id = draw.id
 
@@ -209,13 +208,10 @@ def test_two_award_requests_at_once_record_one_award(pg_app, monkeypatch):
     from expertdraw.models import LedgerEntry, Project
     from expertdraw.services import ledger, sealed
 
+    centre, draw = _announced("P-AWARD")
+    admin_id = centre.users["admin"].id
     with clock.frozen(c.NOW):
-        centre = c.build()
-        spec = c.project_spec(centre, "P-AWARD", allow_no_entropy=True)
-        project = projects.create_project(spec, centre.users["admin"])
-        draw = draws.announce(project, centre.users["admin"], {"kind": "none"})
         draws.complete(draw, "", centre.users["admin"])
-        admin_id = centre.users["admin"].id
     db.session.remove()
     both_read = threading.Barrier(2)
     real_lock = ledger.lock
