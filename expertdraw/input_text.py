@@ -44,9 +44,17 @@ _DATE_OR_TIME = re.compile(
 )
 
 
+#: Characters nobody sees: format characters (zero-width space, soft hyphen, direction marks)
+#: and combining marks. Put between the digits of a number they hide it from a plain match.
+_UNSEEN = frozenset({"Cf", "Mn", "Me"})
+
+
 def _folded(text: str) -> str:
-    """Full-width forms folded (NFKC), the ideographic full stop read as a dot."""
-    return unicodedata.normalize("NFKC", text).replace("。", ".").replace("．", ".")
+    """Full-width forms folded (NFKC), unseen characters taken out, the ideographic full stop
+    read as a dot."""
+    folded = unicodedata.normalize("NFKC", text)
+    folded = "".join(ch for ch in folded if unicodedata.category(ch) not in _UNSEEN)
+    return folded.replace("。", ".").replace("．", ".")
 
 
 def comparable(text: str, *, dates_apart: bool = True) -> str:
@@ -90,6 +98,13 @@ def carries_personal_data(text: str) -> bool:
         if any((day if long_form else day[2:]) == born for day in dates):
             return True
     return False
+
+
+def has_unseen(text: str) -> bool:
+    """True if ``text`` holds a format (zero-width, direction override), private-use or
+    unassigned character: nobody reading a name or an address sees it, yet it makes two
+    records that look the same differ, or turns the text around on the page."""
+    return any(unicodedata.category(ch) in {"Cf", "Co", "Cn"} for ch in text)
 
 
 def visible_text(text: str) -> bool:

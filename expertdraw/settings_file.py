@@ -154,12 +154,15 @@ def _check_one_time(settings: dict[str, Any]) -> None:
     offset = Rules.from_mapping(settings.get("ELIGIBILITY_RULES") or {}).utc_offset
     name = settings.get("REPORT_TIMEZONE", DEFAULT_ZONE)
     centre = ZoneInfo(name)
-    year = datetime.now(UTC).year
-    for month in (1, 7):  # winter and summer: a zone with daylight saving time has two
-        local = datetime(year, month, 1, tzinfo=centre).utcoffset()
-        if local != offset:
+    first = datetime(datetime.now(UTC).year, 1, 1, 12, tzinfo=UTC)
+    # Every day of this year and the next: a zone may change its offset for a few weeks only
+    # (Africa/Casablanca in Ramadan), not just between winter and summer.
+    for day in range(731):
+        local = (first + timedelta(days=day)).astimezone(centre)
+        if local.utcoffset() != offset:
             raise SettingsError(
-                f"reports.timezone {name} is UTC{_hours(local)} on {year}-{month:02d}-01, but "
+                f"reports.timezone {name} is UTC{_hours(local.utcoffset())} on "
+                f"{local.date().isoformat()}, but "
                 f"eligibility.utc_offset is {_hours(offset)}: the centre keeps one time, so "
                 "set both to the same (a zone without daylight saving time)"
             )

@@ -88,6 +88,16 @@ def validate_experts(
     regions = all_codes(conn, Region.code)
     specialties = all_codes(conn, Specialty.code)
     plan = ExpertPlan(present={n for n in checker.index}, today=today)
+    if "employer_since" in checker.index and "employer_uscc" not in checker.index:
+        # The date belongs to an employer the file does not name: it would be dropped.
+        checker.error(
+            1,
+            "employer_since",
+            "column %(column)s needs the column %(other)s",
+            column="employer_since",
+            other="employer_uscc",
+        )
+        return plan
     seen_codes: dict[Any, int] = {}
     seen_ids: dict[Any, int] = {}
     for row in rows:

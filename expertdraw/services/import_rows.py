@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..domain.codes import CodeError, validate_id
-from ..input_text import has_control
+from ..input_text import has_control, has_unseen
 
 KINDS = ("experts", "organisations", "venues")
 REQUIRED = {
@@ -111,6 +111,18 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """A worksheet cell whose value the file does not hold: a spreadsheet error (``#N/A``
+    of a failed look-up...), or a formula never computed (``error`` None: a workbook written
+    by a program and not opened since). Read as empty it would clear what it stands for."""
+
+    error: str | None
+
+    def __str__(self) -> str:
+        return self.error or "="
+
+
+@dataclass(frozen=True)
 class Problem:
     """One problem: line (or worksheet row), column header as written, what is wrong.
 
@@ -179,6 +191,31 @@ class Checker:
                     )
                     break
 
+    def unreadable_cells(self, rows: Iterable[Row]) -> None:
+        """A cell under a known column whose value the workbook does not hold is an error
+        naming it (see :class:`Unreadable`)."""
+        for row in rows:
+            for name, position in self.index.items():
+                value = row.cells[position] if position < len(row.cells) else None
+                if not isinstance(value, Unreadable):
+                    continue
+                if value.error is None:
+                    self.error(
+                        row.line,
+                        name,
+                        "%(column)s is a formula the file holds no computed value for: open "
+                        "the file in a spreadsheet program and save it again",
+                        column=name,
+                    )
+                else:
+                    self.error(
+                        row.line,
+                        name,
+                        "%(column)s holds the spreadsheet error %(value)s",
+                        column=name,
+                        value=value.error,
+                    )
+
     def error(self, line: int, column: str, template: str, /, **params: Any) -> None:
         """Record a problem; ``template`` is an English ``%(name)s`` sentence of ``params``
         (a plain sentence without them), translated where the problem is shown."""
@@ -237,6 +274,14 @@ class Checker:
             return None
         if has_control(value):
             self.error(row.line, name, "%(column)s contains control characters", column=name)
+            return None
+        if has_unseen(value):
+            self.error(
+                row.line,
+                name,
+                "%(column)s contains invisible or direction-changing characters",
+                column=name,
+            )
             return None
         return value
 

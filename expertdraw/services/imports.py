@@ -36,7 +36,7 @@ from .import_places import (
     write_organisations,
     write_venues,
 )
-from .import_rows import KINDS, Checker, Row
+from .import_rows import KINDS, Checker, Row, Unreadable
 from .import_rows import Problem as ImportProblem
 
 MAX_ERRORS = 1000
@@ -154,6 +154,7 @@ def import_steps(
         checker.error(2, "", "the file has no data rows")
     if not checker.errors:
         checker.stray_cells(rows)
+        checker.unreadable_cells(rows)
     try:
         conn = db.session.connection()
         plan = None if checker.errors else _validate(kind, conn, checker, rows, today)
@@ -328,18 +329,23 @@ def _check_unpacked_size(data: bytes) -> None:
         )
 
 
-def _far_cells(sheet: Any) -> dict[int, int]:
-    """Watch the rows ``sheet`` parses for values beyond the columns asked for: the first such
-    column of each row, by row number, fills the returned mapping as the rows are read.
+def _watch_cells(sheet: Any) -> dict[int, int]:
+    """Watch the rows ``sheet`` parses: mark spreadsheet error cells :class:`Unreadable`, and
+    note values beyond the columns asked for (the first such column of each row, by row
+    number, fills the returned mapping as the rows are read).
 
     The parser reads every cell of a row anyway; the columns asked for only bound what is
     padded and returned. Without this, a value far right of the header would be dropped
-    without a word (openpyxl's read-only rows: ``_get_row`` receives the parsed cells).
+    without a word, and ``#N/A`` read as text (openpyxl's read-only rows: ``_get_row``
+    receives the parsed cells).
     """
     found: dict[int, int] = {}
     rows_of = sheet._get_row
 
     def get_row(row: Any, min_col: int = 1, max_col: int | None = None, values_only: bool = False):
+        for cell in row:
+            if cell["data_type"] == "e":
+                cell["value"] = Unreadable(str(cell["value"]))
         if max_col is not None:
             for cell in row:
                 value = cell["value"]
@@ -349,6 +355,39 @@ def _far_cells(sheet: Any) -> dict[int, int]:
         return rows_of(row, min_col, max_col, values_only)
 
     sheet._get_row = get_row
+    return found
+
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _uncomputed(workbook: Any, sheet: Any) -> set[tuple[int, int]]:
+    """The (row, column) of each formula cell of ``sheet`` that holds no computed value.
+
+    Read with ``data_only`` such a cell is empty, which an import reads as "clear this"; the
+    sheet's XML is scanned for them only when it holds a formula at all.
+    """
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    path = sheet._worksheet_path
+    with workbook._archive.open(path) as source:
+        xml = source.read()
+    # A formula is <f>, or <x:f> where the writer gave the namespace a prefix.
+    if not any(tag in xml for tag in (b"<f>", b"<f ", b":f>", b":f ")):
+        return set()
+    found: set[tuple[int, int]] = set()
+    with workbook._archive.open(path) as source:
+        for _, element in iterparse(source):
+            if element.tag == f"{_MAIN}c":
+                formula = element.find(f"{_MAIN}f")
+                value = element.findtext(f"{_MAIN}v")
+                where = element.get("r")
+                if formula is not None and not value and where:
+                    found.add(coordinate_to_tuple(where))
+            elif element.tag == f"{_MAIN}row":
+                element.clear()
     return found
 
 
@@ -382,12 +421,16 @@ def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
         # sheet's last, read as thousands of cells (minutes for a file of a few kilobytes).
         width = max((i + 1 for i, v in enumerate(header) if v is not None), default=1)
         header = header[: width + STRAY_MARGIN]
-        far = _far_cells(sheet)
+        far = _watch_cells(sheet)
+        uncomputed = _uncomputed(workbook, sheet)
         values_of = sheet.iter_rows(min_row=2, max_col=width + STRAY_MARGIN, values_only=True)
         for number, values in enumerate(values_of, start=2):
             cells = list(values)
             if number in far:  # a value beyond the margin, placed where stray_cells names it
                 cells += [None] * (far[number] - 1 - len(cells)) + ["…"]
+            for row, column in uncomputed:
+                if row == number and column <= len(cells):
+                    cells[column - 1] = Unreadable(None)
             if any(v is not None and str(v).strip() for v in cells):
                 rows.append(Row(number, cells))
     except Exception as exc:  # a damaged sheet raises XML, zip or value errors

@@ -83,3 +83,14 @@ def test_an_identity_number_with_its_birth_date_written_as_a_date_is_found(
     if unpadded:
         when = re.sub(r"(?<=[-./年月])0(?=[0-9])", "", when)
     assert carries_personal_data(f"见证 {region} {when} {rest}")
+
+
+@given(
+    st.from_regex(r"[1-6][0-9]{16}[0-9X]|1[3-9][0-9]{9}", fullmatch=True),
+    st.lists(st.integers(1, 10), min_size=1, max_size=3),
+    st.sampled_from(["\u200b", "\u00ad", "\u200d", "\u2060", "\ufeff", "\u202e", "\u0301"]),
+)
+def test_a_number_split_by_characters_nobody_sees_is_found(number, cuts, unseen):
+    """A zero-width space, a soft hyphen or a combining mark between the digits shows the
+    number as it is on every page; the ledger would keep it for ever."""
+    assert carries_personal_data(f"理由 {_spaced(number, cuts, unseen)}")

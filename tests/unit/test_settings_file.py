@@ -74,6 +74,14 @@ def test_a_full_file_gives_the_settings(tmp_path):
             {"eligibility": {"utc_offset": "+01:00"}, "reports": {"timezone": "Europe/Paris"}},
             "Europe/Paris is UTC+02:00",  # in July: a zone with summer time has two offsets
         ),
+        (
+            # UTC+01:00 but for a few weeks around Ramadan: neither January nor July shows it.
+            {
+                "eligibility": {"utc_offset": "+01:00"},
+                "reports": {"timezone": "Africa/Casablanca"},
+            },
+            "Africa/Casablanca is UTC+00:00",
+        ),
     ],
 )
 def test_the_centre_keeps_one_time(document, named):
