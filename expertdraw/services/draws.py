@@ -311,18 +311,28 @@ NOTICE_LEAD = timedelta(minutes=5)
 MIN_LEAD = timedelta(minutes=10)
 
 
-def entropy_deadline(spec: dict[str, Any], project: Project, now: datetime) -> datetime:
+def entropy_deadline(
+    spec: dict[str, Any], project: Project, now: datetime, *, supplementary: bool = False
+) -> datetime:
     """When an announced draw fails for want of entropy: ``ANNOUNCE_TIMEOUT_MINUTES`` after
     the announcement, or for a public-lottery draw ``LOTTERY_TIMEOUT_HOURS`` (results come out
     once a day at most); in either case no later than ``NOTICE_LEAD`` before the evaluation
-    window starts. A supplementary draw announced after that point keeps its full wait, but
-    never past the window's end: nobody takes a place in an evaluation that is over."""
+    window starts. A ``supplementary`` draw (announced by a replacement, which nobody can
+    refuse) keeps its full wait when that point is less than ``MIN_LEAD`` away, and its
+    beacon pulse always comes ``BEACON_MARGIN`` before its deadline; it never waits past the
+    window's end: nobody takes a place in an evaluation that is over."""
     wanted = now + timedelta(minutes=current_app.config["ANNOUNCE_TIMEOUT_MINUTES"])
     if spec.get("kind") == "public-lottery":
         hours = int(current_app.config.get("LOTTERY_TIMEOUT_HOURS") or 48)
         wanted = max(wanted, now + timedelta(hours=hours))
     latest = project.window_start - NOTICE_LEAD
-    deadline = wanted if latest <= now else min(wanted, latest)
+    too_soon = latest <= now + MIN_LEAD if supplementary else latest <= now
+    deadline = wanted if too_soon else min(wanted, latest)
+    if supplementary and spec.get("kind") == "beacon":
+        from ..domain import entropy as outside
+
+        pulse = outside.parse_time(spec["not_before"])
+        deadline = max(deadline, pulse + BEACON_MARGIN)
     return min(deadline, project.window_end)
 
 
@@ -594,7 +604,7 @@ def _announce(
         requested_by=user.id if user else None,
         idempotency_key=idempotency_key,
         announced_at=now,
-        deadline_at=entropy_deadline(spec, project, now),
+        deadline_at=entropy_deadline(spec, project, now, supplementary=root_id is not None),
         seed=None,
         reason=None,
         finished_at=None,

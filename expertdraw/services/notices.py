@@ -112,6 +112,8 @@ def answer(
     member = db.session.get(Member, notice.member_id)
     if accept or replacements.evaluation_over(member, now):
         # After the evaluation a decline is recorded and replaces no one (as a timeout).
+        if not accept:
+            replacements.leave_after_evaluation(member, "declined", now)
         ledger.issue_checkpoint(now)
         db.session.commit()
     else:
@@ -266,6 +268,7 @@ def _time_out(notice_id: str, now: datetime) -> int:
     )
     member = db.session.get(Member, notice.member_id)
     if replacements.evaluation_over(member, now):
+        replacements.leave_after_evaluation(member, "timeout", now)
         db.session.commit()
         log.warning(event("notice.timeout_after_evaluation", notice=notice_id))
         return 1

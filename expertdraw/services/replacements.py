@@ -140,6 +140,13 @@ def _release(member: Member, reason: str, now: datetime) -> None:
     db.session.flush()
 
 
+def leave_after_evaluation(member: Member, reason: str, now: datetime) -> None:
+    """Take off a member who declined or never answered once the evaluation had ended: no
+    place is filled any more (the ``notice.answered`` entry records why), but they never sat,
+    so the look-backs (``frequency``, ``same-tenderer``) must not count this evaluation."""
+    _release(member, reason, now)
+
+
 def _evaluation_over() -> Conflict:
     return Conflict(
         "conflict:evaluation-over", "the evaluation has ended: no place is filled any more"
@@ -177,12 +184,12 @@ def replace_member(
     now = now or clock.now()
     ledger.lock()
     db.session.refresh(member)
-    if member.state != "active":
-        raise Conflict("conflict:member", "the member has already been replaced")
     root = db.session.get(Draw, member.draw_id)
     project = db.session.get(Project, root.project_id)
     if _over(project, now):
         raise _evaluation_over()
+    if member.state != "active":
+        raise Conflict("conflict:member", "the member has already left the committee")
     state = state_of(root)
     code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
     alternates = [

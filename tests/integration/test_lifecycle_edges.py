@@ -124,8 +124,9 @@ def test_the_stale_announcement_job_and_a_witness_agree_at_the_deadline_instant(
 def test_a_late_timeout_run_after_the_evaluation_ended_seats_no_one_for_it(app):
     """The notice-timeouts job catches up after downtime (jobs.py). Run after the evaluation
     window has ended, it records the timeouts, but seats no one, books nothing, sends no
-    notice and announces no supplementary draw for an evaluation that is over; the
-    committee stays as drawn (whether its members sat is for the check-in records)."""
+    notice and announces no supplementary draw for an evaluation that is over. The members
+    who never answered never sat (check-in takes an accepted notice): they leave the
+    committee, so that later draws do not count this evaluation against them."""
     with clock.frozen(c.NOW):
         centre = c.build()
         draw = _announce(centre, "P-OVER")
@@ -144,8 +145,11 @@ def test_a_late_timeout_run_after_the_evaluation_ended_seats_no_one_for_it(app):
     statuses = set(db.session.scalars(sa.select(Notice.status).where(of_draw)))
     assert statuses == {"timeout"}
     assert set(db.session.scalars(sa.select(Notice.id).where(of_draw))) == notices_before
-    assert set(db.session.scalars(held)) == bookings_before
-    assert set(db.session.scalars(members)) == members_before
+    assert bookings_before and members_before
+    assert set(db.session.scalars(held)) == set()
+    assert set(db.session.scalars(members)) == set()
+    reasons = sa.select(Member.left_reason).where(Member.draw_id == draw.id)
+    assert set(db.session.scalars(reasons)) == {"timeout"}
     assert db.session.scalars(sa.select(Draw.id).where(Draw.root_id == draw.id)).all() == []
     recorded = db.session.scalars(
         sa.select(LedgerEntry.type).where(LedgerEntry.seq > entries_before)
