@@ -32,7 +32,10 @@ class UserOut(OutModel):
 
     id: int
     username: str
-    pseudonym: str
+    #: The user's name in ledger entries' actors. Null, as ``expert_code``, for an expert on a
+    #: committee whose evaluation is on: the expert's own entries (``notice.answered``) carry
+    #: it beside the expert's code and the committee.
+    pseudonym: str | None
     role: str
     active: bool
     #: Null for an expert who sits on, or stands by for, a committee whose evaluation is on:
@@ -82,8 +85,11 @@ class RevokedOut(OutModel):
 
 
 def _out(user: Any, expert_code: str | None) -> UserOut:
+    """``expert_code`` ``""``: sealed (see :func:`auth_service.list_users`)."""
     out = UserOut.model_validate(user)
     out.expert_code = expert_code or None
+    if expert_code == "":
+        out.pseudonym = None
     return out
 
 

@@ -226,7 +226,8 @@ def list_users(
 
     Optionally filtered by role and active flag. The code of an expert who sits on (or
     stands by for) a committee whose evaluation is on is ``""``: a username can be a name or
-    a phone number, and the ledger names the committee by that code (sealed_pool).
+    a phone number, and the ledger names the committee by that code (sealed_pool). Such a
+    user's pseudonym must not be shown either: their own entries carry it beside the code.
     """
     stmt = sa.select(User).order_by(User.id)
     if role is not None:
@@ -242,6 +243,15 @@ def list_users(
         sealed = sealed_pool.committees(codes.values())
         codes = {i: "" if code in sealed else code for i, code in codes.items()}
     return [(u, codes.get(u.expert_id) if u.expert_id else None) for u in rows], total
+
+
+def sealed_account(user: User) -> bool:
+    """Whether ``user`` is an expert on a committee whose evaluation is on: the pages show
+    neither the expert's code nor the account's pseudonym (see :func:`list_users`)."""
+    if user.expert_id is None:
+        return False
+    code = db.session.scalar(sa.select(Expert.code).where(Expert.id == user.expert_id))
+    return code is not None and bool(sealed_pool.committees([code]))
 
 
 def create_account(

@@ -738,7 +738,12 @@ def build_pool(
                 stale_share=f"{share.numerator}/{share.denominator}",
             )
         )
-    pool.venues = seat_map.free_seats(project.window_start, project.window_end, project.region_code)
+    pool.venues = seat_map.free_seats(
+        project.window_start,
+        project.window_end,
+        project.region_code,
+        other_committees=other_committees,
+    )
     return pool
 
 

@@ -82,15 +82,19 @@ def free_seats(
     province: str,
     exclude_rooms: Iterable[str] = (),
     exclude_venues: Iterable[str] = (),
+    *,
+    other_committees: bool = True,
 ) -> tuple[Venue, ...]:
     """Active venues of the province with the rooms and workstations free for the window,
     outside the rooms and venues excluded: the snapshot's ``venues`` (draw.md §2) as the
     domain's view, every level in id order, no room or venue without a free workstation.
-    The rooms and venues that no booking touches are the ones kept, shared."""
+    The rooms and venues that no booking touches are the ones kept, shared. Without
+    ``other_committees`` the seats booked for the window are counted free (a project
+    manager's dry run: its figures must not tell when and where other committees sit)."""
     lineage, generation, booked = db.session.execute(_BOOKED, {"start": start, "end": end}).one()
     seats = _seats(province[:2], lineage, generation)
     rooms_out, venues_out = set(exclude_rooms), set(exclude_venues)
-    taken = set(as_list(booked))
+    taken = set(as_list(booked)) if other_committees else set()
     places = [seats.place_of[w] for w in taken if w in seats.place_of]
     touched = {venue for venue, _ in places} | venues_out
     booked_rooms = {room for _, room in places}

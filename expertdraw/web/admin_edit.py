@@ -302,6 +302,7 @@ def _user_page(user: User, form: FormState, status: int = 200) -> tuple[str, int
     return render_template(
         "admin/user_edit.html",
         user=user,
+        sealed=auth_service.sealed_account(user),
         form=form,
         venues_options=[(v.id, f"{v.id} {v.name}") for v in directory.venues()],
     ), status

@@ -89,3 +89,23 @@ def test_over_the_api_a_managers_probes_learn_nothing(app, centre, completed):
     seen = {figures([uscc]) for uscc in _employers(True)[:2] + _employers(False)[:2]}
     assert len(seen) == 1
     assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))) == before
+
+
+def test_a_managers_dry_run_seat_figures_do_not_move_with_other_committees(app, centre, login):
+    """Else a manager who moves the window and the region could map when, where and how
+    large other committees are. A supervisor's dry run (and the draw itself) count them."""
+    pm = login("pm")
+    mine = projects.create_project(project_spec(centre, "P2027-0100"), centre.users["pm"])
+    before = pm.post(f"/api/v1/projects/{mine.code}/dry-run").get_json()
+    other = projects.create_project(project_spec(centre, "P2027-0200"), centre.users["admin"])
+    draw = draws.announce(other, centre.users["admin"], {"kind": "witness", "witnesses": 2})
+    draws.add_witness(draw, centre.users["sup1"], "31415")
+    draws.add_witness(draw, centre.users["sup2"], "zt-2027")
+    assert draw.state == "completed"
+    after = pm.post(f"/api/v1/projects/{mine.code}/dry-run").get_json()
+    assert after["other_committees"] is False
+    assert (after["venues"], after["workstations"]) == (before["venues"], before["workstations"])
+    seated = db.session.scalar(sa.select(sa.func.count(Member.id)).where(Member.draw_id == draw.id))
+    counted = draws.dry_run(mine, user=centre.users["sup1"])
+    assert counted.other_committees is True
+    assert counted.workstations == before["workstations"] - seated

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Alternate, Expert, LedgerEntry, Member
+from expertdraw.models import Alternate, Expert, LedgerEntry, Member, Notice
 
 from ..integration import centre as c
 from .conftest import PASSWORD
@@ -173,6 +173,40 @@ def test_the_users_list_shows_no_seated_experts_code(app, completed, login):
     assert f'data-sealed-user="{user.id}"' in row and code not in row
     listed = admin.get("/api/v1/users?per_page=100").get_json()
     assert next(u for u in listed["items"] if u["id"] == user.id)["expert_code"] is None
+
+
+def test_a_seated_experts_pseudonym_is_not_shown_beside_the_username(app, completed, login):
+    """The expert's own ledger entries (``notice.answered``) carry the account's pseudonym
+    beside the expert's code and the committee: shown beside the username (which can be a
+    phone number), it would name the committee's member with no ``list.opened``."""
+    from expertdraw.services import notices
+    from expertdraw.services.users import create_user
+
+    expert_id = db.session.scalar(
+        sa.select(Member.expert_id).where(Member.draw_id == completed["draw"]).order_by(Member.id)
+    )
+    user = create_user("13900000003", PASSWORD, "expert", expert_id=expert_id)
+    db.session.commit()
+    pseudonym = user.pseudonym
+    notice_id = db.session.scalar(sa.select(Notice.id).where(Notice.expert_id == expert_id))
+    notices.answer(user, notice_id, accept=True)
+    answered = db.session.scalars(
+        sa.select(LedgerEntry.record).where(LedgerEntry.type == "notice.answered")
+    ).all()
+    assert any(json.loads(r)["entry"]["actor"]["id"] == pseudonym for r in answered)
+    admin = login("admin")
+    html = admin.get("/admin/users").get_data(as_text=True)
+    row = next(r for r in html.split("</tr>") if 'data-user="13900000003"' in r)
+    assert pseudonym not in row
+    assert pseudonym not in admin.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    listed = admin.get("/api/v1/users?per_page=100").get_json()
+    assert next(u for u in listed["items"] if u["id"] == user.id)["pseudonym"] is None
+    # Another user's pseudonym is shown as before.
+    others = [u for u in listed["items"] if u["id"] != user.id]
+    assert others and all(u["pseudonym"] for u in others)
+    # After the evaluation, the account is shown whole again.
+    with clock.frozen(c.WINDOW + timedelta(hours=9)):
+        assert pseudonym in admin.get(f"/admin/users/{user.id}").get_data(as_text=True)
 
 
 def test_a_padded_or_damaged_code_opens_nothing_sealed(app, completed, login):
