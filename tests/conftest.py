@@ -227,6 +227,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(autouse=True)
+def responses_as_documented() -> Iterator[None]:
+    """Every API answer of every test's client conforms to the OpenAPI document the app
+    serves (tests/api/contract.py): the services' tests reach success answers the API tests
+    do not, and those must be what the document says too."""
+    from tests.api.contract import checked_responses
+
+    with checked_responses() as found:
+        yield
+    assert found == [], "\n".join(found[:10])
+
+
+@pytest.fixture(autouse=True)
 def clock_left_running() -> Iterator[None]:
     """Every test leaves the process's clock as it found it: a clock left frozen (threads
     freezing it in turn, say) would give every later test a wrong time. The clock is restored

@@ -70,6 +70,22 @@ def project_body(n: int, tenderer: str) -> dict[str, Any]:
     }
 
 
+def unclean(answers: list[Answer]) -> list[Answer]:
+    """5xx answers that are not problem+json ``internal`` 500s or 503s."""
+    return [
+        a
+        for a in answers
+        if a.status is not None
+        and a.status >= 500
+        and not (
+            a.status in (500, 503)
+            and a.content_type.startswith(PROBLEM)
+            and (a.body or {}).get("status") == a.status
+            and isinstance((a.body or {}).get("code"), str)
+        )
+    ]
+
+
 @dataclass
 class DrawLoad:
     """``clients`` threads working through draws ``first .. first + draws - 1``."""

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from expertdraw.extensions import db
 
 from .invariants import recover_and_check
-from .load import PROBLEM, Answer, DrawLoad, project_body
+from .load import PROBLEM, DrawLoad, project_body, unclean
 from .pgcluster import TempCluster, find_binary
 from .scenario import (
     SERVER_CONFIG,
@@ -87,22 +87,6 @@ def _probe(base_url: str, token: str, tenderer: str) -> dict[str, requests.Respo
         }
 
 
-def _unclean(answers: list[Answer]) -> list[Answer]:
-    """5xx answers that are not problem+json ``internal`` 500s or 503s."""
-    return [
-        a
-        for a in answers
-        if a.status is not None
-        and a.status >= 500
-        and not (
-            a.status in (500, 503)
-            and a.content_type.startswith(PROBLEM)
-            and (a.body or {}).get("status") == a.status
-            and isinstance((a.body or {}).get("code"), str)
-        )
-    ]
-
-
 def test_database_restart_under_load_gives_clean_errors_and_the_app_recovers(
     cluster: TempCluster, tmp_path: Path
 ) -> None:
@@ -154,7 +138,7 @@ def test_database_restart_under_load_gives_clean_errors_and_the_app_recovers(
         assert any(a.status is not None and a.status >= 500 for a in during), context
         assert not load.hangs(), context
         assert not [a for a in answers if a.status is None], f"connections lost ({context})"
-        assert not _unclean(answers), (_unclean(answers), context)
+        assert not unclean(answers), (unclean(answers), context)
         after = [a for a in answers if a.sent > back]
         assert any(a.step == "draw" and a.status == 201 for a in after), context
         failed_after = [a for a in after if a.status is not None and a.status >= 500]
