@@ -13,7 +13,7 @@ from expertdraw import clock
 from expertdraw.services import auth as auth_service
 
 from ..integration import centre as c
-from ..integration.inspection_helpers import completed_project
+from ..integration.inspection_helpers import completed_project, one_day_plan
 from .conftest import ApiClient, assert_problem
 
 
@@ -75,12 +75,7 @@ def test_replaying_an_undrawn_sample_is_a_documented_status(app, centre):
     for n in range(1, 3):
         completed_project(f"P2027-010{n}", c.NOW, centre.tenderer)
     sup = _as(app, centre.users["sup1"])
-    plan = {
-        "start": c.NOW.date().isoformat(),
-        "end": c.NOW.date().isoformat(),
-        "ratios": {"low": "1/2"},
-        "witnesses": 2,
-    }
+    plan = one_day_plan(c.NOW.date())
     with clock.frozen(c.NOW + timedelta(hours=1)):
         announced = sup.post("/api/v1/inspections", json=plan)
         assert announced.status_code == 201, announced.get_json()

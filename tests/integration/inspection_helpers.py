@@ -3,7 +3,7 @@ behind a completed committee when a test only needs a project, its tenderer and 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,16 @@ from expertdraw.services import draws, ledger, projects
 from . import centre as c
 
 spec = c.project_spec
+
+
+def one_day_plan(day: date) -> dict[str, Any]:
+    """A sample plan (the API's body) of one day: half the low-risk projects, two witnesses."""
+    return {
+        "start": day.isoformat(),
+        "end": day.isoformat(),
+        "ratios": {"low": "1/2"},
+        "witnesses": 2,
+    }
 
 
 def run_draw(

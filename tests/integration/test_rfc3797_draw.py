@@ -65,6 +65,25 @@ def test_an_rfc3797_draw_has_no_secret_and_waits_for_the_numbers(lottery_draw):
     assert draws.get_draw(draw.id).state == "announced"
 
 
+def test_supervisors_enter_the_numbers_through_the_api(app, lottery_draw):
+    from expertdraw.services import auth as auth_service
+
+    centre, draw = lottery_draw
+    answers = []
+    with clock.frozen(c.NOW):
+        for name in ("sup1", "sup2"):
+            _, token = auth_service.issue_token(centre.users[name], label="numbers")
+            answers.append(
+                app.test_client().post(
+                    f"/api/v1/draws/{draw.id}/entropy",
+                    json={"numbers": NUMBERS},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            )
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.get_json()["state"] for a in answers] == ["announced", "completed"]
+
+
 def _confirmed(centre, draw, numbers):
     """The numbers entered by two supervisors (the second reading completes the draw)."""
     waiting = draws.supply_entropy(draw, centre.users["sup1"], numbers=numbers)
