@@ -106,9 +106,9 @@ def verify_receipt_command(argv: Sequence[str]) -> int:
     try:
         receipt = json.loads(args.receipt.read_bytes())
         check = verify_receipt(receipt, trust)
-    except ValueError as exc:  # ReceiptError, or JSON that does not parse
+    except (ValueError, RecursionError) as exc:  # ReceiptError, or JSON that does not parse
         code = exc.code if isinstance(exc, ReceiptError) else "receipt:format"
-        print(f"FAILED: {exc} [{code}]")
+        print(f"FAILED: {exc!s:.300} [{code}]")
         return 1
     print(
         f"OK: the receipt proves seq {check.seq} ({check.type}), signed by {check.signed_by}, "
@@ -140,16 +140,21 @@ def verify_bundle_command(argv: Sequence[str]) -> int:
         return _usage(parser, f"--workers must be 1 to {MAX_WORKERS}, got {args.workers}")
     if args.max_problems < 0:
         return _usage(parser, f"--max-problems must be 0 or more, got {args.max_problems}")
-    report = audit_bundle(
-        args.bundle,
-        replay=args.replay,
-        entry_signatures=args.entry_signatures,
-        keys_file=args.keys,
-        cosigners=cosigners,
-        beacon_certificates=args.beacon_cert.read_bytes() if args.beacon_cert else None,
-        workers=args.workers,
-        max_problems=args.max_problems,
-    )
+    try:
+        report = audit_bundle(
+            args.bundle,
+            replay=args.replay,
+            entry_signatures=args.entry_signatures,
+            keys_file=args.keys,
+            cosigners=cosigners,
+            beacon_certificates=args.beacon_cert.read_bytes() if args.beacon_cert else None,
+            workers=args.workers,
+            max_problems=args.max_problems,
+        )
+    except OSError as exc:  # a file of the bundle that cannot be read (permissions, I/O)
+        print(f"PROBLEM [bundle:file] {exc.filename or args.bundle}: {exc.strerror or exc}")
+        print("FAILED: the bundle cannot be read whole")
+        return 1
     for problem in report.problems:
         print(f"PROBLEM {problem}")
     s = report.summary

@@ -59,11 +59,33 @@ def _is_file(path: str) -> bool:
         return False
 
 
+#: The longest beacon period a pulse may state (NIST's is a minute).
+_DAY_MS = 86_400_000
+
+
 def _when(text: object) -> datetime | None:
     try:
         return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _well_formed(body: Body) -> bool:
+    """Whether a completed body's members and alternates have the shapes draw.md gives them
+    (lists of objects naming experts by string id), as the bookkeeping of later checks reads
+    them."""
+    members, alternates = body.get("members"), body.get("alternates")
+    return (
+        isinstance(members, list)
+        and all(isinstance(m, dict) and isinstance(m.get("expert"), str) for m in members)
+        and isinstance(alternates, list)
+        and all(
+            isinstance(a, dict)
+            and isinstance(a.get("experts"), list)
+            and all(isinstance(e, str) for e in a["experts"])
+            for a in alternates
+        )
+    )
 
 
 class DrawFiles:
@@ -75,7 +97,11 @@ class DrawFiles:
         self.snapshots = os.fspath(root / "snapshots")
         self.replay = replay
         pems = sorted((root / "beacon").glob("*.pem")) if (root / "beacon").is_dir() else []
-        self.certificates = (certificates or b"") + b"".join(p.read_bytes() for p in pems)
+        # Regular files only: a folder, a dangling link or a FIFO named *.pem is no certificate
+        # (reading a FIFO would wait for ever).
+        self.certificates = (certificates or b"") + b"".join(
+            p.read_bytes() for p in pems if _is_file(os.fspath(p))
+        )
         self.completed: dict[str, Body] = {}
         self.replacements: dict[str, list[Body]] = {}
         self.supplementary: dict[str, list[Body]] = {}
@@ -206,7 +232,7 @@ class DrawFiles:
         if "entropy_value" not in body:
             return []
         path = self.root / "beacon" / f"{body['draw']}.json"
-        if not path.is_file():
+        if not _is_file(os.fspath(path)):
             return [("draw:beacon", f"beacon/{body['draw']}.json is missing")]
         data = path.read_bytes()
         try:
@@ -214,10 +240,12 @@ class DrawFiles:
             output = str(pulse["outputValue"]).lower()
             stamp, not_before = _when(pulse["timeStamp"]), _when(entropy.get("not_before"))
             period = pulse["period"]
-            if type(period) is not int or period <= 0:
-                raise ValueError(f"period {period!r} is not a positive number of milliseconds")
-        except (ValueError, KeyError, TypeError) as exc:
-            return [("draw:beacon", f"beacon/{body['draw']}.json is not a pulse: {exc}")]
+            if type(period) is not int or not 0 < period <= _DAY_MS:
+                raise ValueError(f"period {period!r} is not a number of milliseconds up to a day")
+            if stamp is not None and stamp.utcoffset() is None:
+                raise ValueError(f"timeStamp {pulse['timeStamp']!r} has no UTC offset")
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            return [("draw:beacon", f"beacon/{body['draw']}.json is not a pulse: {exc!s:.200}")]
         found: Found = []
         if output != body["entropy_value"]:
             found.append(("draw:beacon", "pulse outputValue is not the draw's entropy_value"))
@@ -255,12 +283,13 @@ class DrawFiles:
             self.completed[draw] = body
             self.algorithms[draw] = announced.get("algorithm")
             base = _SUPPLEMENTARY.fullmatch(draw)
-            if base:
+            if base and _well_formed(body):
+                # (A malformed one is a draw:replay problem already: nothing to keep of it.)
                 self._supplementary_members(base.group(1), draw, body)
                 taken = self.supplementary_taken.setdefault(base.group(1), set())
-                taken.update(str(m.get("expert")) for m in body["members"])
-                for alternates in body.get("alternates") or []:
-                    taken.update(map(str, alternates.get("experts") or []))
+                taken.update(m["expert"] for m in body["members"])
+                for alternates in body["alternates"]:
+                    taken.update(alternates["experts"])
         return found
 
     def _supplementary_members(self, base: str, draw: str, body: Body) -> None:
@@ -269,7 +298,7 @@ class DrawFiles:
         for stratum in (snapshot or {}).get("strata", []):
             for c in stratum.get("candidates", []):
                 groups[c.get("id")] = c.get("group")
-        members = [dict(m, group=groups.get(m.get("expert"))) for m in body["members"]]
+        members = [dict(m, group=groups.get(m["expert"])) for m in body["members"]]
         self.supplementary.setdefault(base, []).extend(members)
 
     def replaced(self, seq: int, body: Body) -> Found:

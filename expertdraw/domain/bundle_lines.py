@@ -51,16 +51,26 @@ def _safe_int(text: str) -> int:
 
 
 _decoder = json.JSONDecoder(parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_constant)
-_raw_decode = _decoder.raw_decode
+
+
+def _raw_decode(text: str) -> tuple[Any, int]:
+    try:
+        return _decoder.raw_decode(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
 
 
 def decode_json(text: str) -> Any:
     """Parse JSON text, refusing floats, NaN/Infinity, integers beyond ±(2^53-1) and -0.
 
     Raises:
-        ValueError: for text that is not such JSON.
+        ValueError: for text that is not such JSON (nesting too deep for the parser too: a
+        hostile bundle must give a problem, never a crash).
     """
-    return _decoder.decode(text)
+    try:
+        return _decoder.decode(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
 
 
 class Line(NamedTuple):
