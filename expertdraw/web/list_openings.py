@@ -2,8 +2,10 @@
 
 The list is the answer to the purpose form's POST, so a reload (or back and forward) sends the
 form again. Each purpose page carries a fresh one-time ``opening`` token; the first POST with
-it opens the list (a ``list.opened`` entry) and keeps, in the server-side session, which entry
-recorded it, with which purpose and for which page. The same token sent again to the same page
+it opens the list (a ``list.opened`` entry) and keeps, in the session, which entry recorded
+it, with which purpose and for which page (the session is a signed cookie, which browsers
+take up to 4 KB and anyone holding it can read: it keeps a digest of the purpose, not the
+purpose). The same token sent again to the same page
 with the same purpose shows the list under that entry, for a short while
 (``sealed.SHOWN_AGAIN_FOR``), instead of recording a second opening nobody asked for. A token
 sent to another page (the record, its PDF) opens the list anew, and a copy taken away (the
@@ -15,6 +17,7 @@ request finds it.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 
@@ -26,8 +29,13 @@ from ..services.errors import ServiceError
 
 SESSION_KEY = "list_openings"
 FIELD = "opening"
-# Tokens remembered per session (the oldest is forgotten first).
-KEPT = 20
+# Tokens remembered per session (the oldest is forgotten first): the cookie stays well
+# within the 4 KB browsers accept.
+KEPT = 12
+
+
+def _digest(purpose: str) -> str:
+    return hashlib.sha256(purpose.strip().encode()).hexdigest()[:16]
 
 
 def new_token() -> str:
@@ -50,7 +58,7 @@ def open_once(
     earlier = kept.get(token) if token and not copy else None
     # Only the same form sent again to the same page: a purpose changed before sending (back,
     # edit, send) is a new opening, recorded with its own purpose.
-    if earlier is not None and earlier[0] == root and earlier[2:] == [purpose.strip(), page]:
+    if earlier is not None and earlier[0] == root and earlier[2:] == [_digest(purpose), page]:
         try:
             return sealed.shown_again(draw, user, int(earlier[1]))
         except ServiceError:
@@ -60,6 +68,6 @@ def open_once(
     usable = token if token and len(token) <= 64 and not copy else None
     members, seq = sealed.open_list_logged(draw, user, purpose, token=usable, page=page)
     if usable:
-        kept[usable] = [root, seq, purpose.strip(), page]
+        kept[usable] = [root, seq, _digest(purpose), page]
         session[SESSION_KEY] = dict(list(kept.items())[-KEPT:])
     return members

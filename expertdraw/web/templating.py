@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, g, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
@@ -72,9 +73,10 @@ def _switch_url(code: str) -> str:
     rule = request.url_rule
     if rule is None or "GET" not in (rule.methods or ()) or request.endpoint is None:
         return url_for("web.index", lang=code)
-    args = request.args.to_dict()
-    args["lang"] = code
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    # The same path and query with ``lang`` set: built by hand, since a query key that is
+    # one of ``url_for``'s own parameters or a path argument would break the page.
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return f"{request.path}?{urlencode([*query, ('lang', code)])}"
 
 
 def _context() -> dict[str, Any]:
@@ -100,8 +102,10 @@ def _headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-    if g.get("user") is not None:
-        response.headers.setdefault("Cache-Control", "no-store")
+    if g.get("user") is not None and request.endpoint != "static":
+        # Over what a view set too (``send_file`` answers ``no-cache``, which still stores);
+        # the style sheet and script hold nobody's data.
+        response.headers["Cache-Control"] = "no-store"
     if current_app.config.get("PRODUCTION"):
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response

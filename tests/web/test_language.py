@@ -47,3 +47,23 @@ def test_an_unknown_lang_value_is_ignored(app):
 def test_the_switch_links_keep_the_page_and_its_query(app, centre, login):
     page = login("admin").get("/admin/experts?q=E0001").get_data(as_text=True)
     assert 'href="/admin/experts?q=E0001&amp;lang=en"' in page
+
+
+def test_query_keys_that_are_url_building_words_do_not_break_the_switch(app, centre, login):
+    """The switch link carries the page's query as it came: a key named like one of Flask's
+    URL-building arguments (``endpoint``, ``_method``) or like a path argument is just text."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as production does
+    anonymous = app.test_client().get("/login?endpoint=x&lang=zh")
+    assert anonymous.status_code == 200
+    assert 'href="/login?endpoint=x&amp;lang=en"' in anonymous.get_data(as_text=True)
+    assert login("pm").get("/manager/projects?_method=POST").status_code == 200
+    admin = login("admin").get("/admin/experts/E0000001?code=x")
+    assert admin.status_code in (200, 404)
+
+
+def test_what_a_logged_in_user_downloads_is_not_stored(app, centre, login):
+    """``send_file`` answers ``no-cache`` (which still stores the file); the bundle lists
+    committees by expert code."""
+    response = login("sup1").get("/supervisor/ledger/bundle.zip")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"

@@ -286,3 +286,26 @@ def test_the_draws_list_is_paged(app, completed, login, monkeypatch):
     assert _listed(first) == [made[2], made[1]]
     assert _listed(second) == [made[0], root]
     assert 'rel="next"' in first and 'rel="prev"' in second
+
+
+def test_list_openings_keep_the_session_cookie_within_what_browsers_take(app, completed, login):
+    """Each opening is remembered in the session (a signed cookie, which browsers drop past
+    4,093 bytes, with every change it carries): long purposes must not grow it, nor be
+    readable in it."""
+    import random
+
+    client = login("sup1")
+    sizes = []
+    for i in range(14):  # more than the openings kept
+        rng = random.Random(i)
+        purpose = "复核" + "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(290))
+        path = f"/supervisor/draws/{completed['draw']}/list"
+        page = client.get(path).get_data(as_text=True)
+        token = page.split('name="opening" value="', 1)[1].split('"', 1)[0]
+        response = client.post(path, data={"purpose": purpose, "opening": token})
+        assert response.status_code == 200, response.get_data(as_text=True)[:500]
+        cookie = response.headers.get("Set-Cookie", "").split(";", 1)[0]
+        sizes.append(len(cookie))
+        serializer = app.session_interface.get_signing_serializer(app)
+        assert purpose[:10] not in json.dumps(serializer.loads(cookie.split("=", 1)[1]))
+    assert max(sizes) <= 4093 - 500, sizes  # room for the rest of the session
