@@ -18,6 +18,13 @@ from typing import Any
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+#: What an e-mail address may hold outside its one ``@``: no space, and none of the characters
+#: that would make a header value a list of addresses or a display name (``a@b.cn,postmaster``
+#: would send a check-in code to two mailboxes). The domain may be Unicode (sent as IDNA).
+_ADDRESS_PART = r"[^@\s,;:<>()\[\]\\\"]+"
+EMAIL_ADDRESS = re.compile(rf"{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}")
+
+
 def has_control(text: str) -> bool:
     """True if ``text`` holds a character :data:`CONTROL` refuses."""
     return CONTROL.search(text) is not None

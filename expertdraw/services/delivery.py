@@ -23,7 +23,7 @@ a phone number.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -281,20 +281,30 @@ def deliver_due(
         return now + (clock.now() - started)
 
     down: set[str] = set()
+    seen: set[int] = set()
     tried = 0
-    for delivery_id, channel in _due_ids(now, limit):
-        if channel in down:
-            continue  # left due for the next run: this run found the channel unreachable
-        # Each claim and outcome at its own moment: a run held up by a slow channel must not
-        # record late sends as sent at its start, nor let its claims expire as they are made.
-        attempts = _claim(delivery_id, moment(), backoff)
-        if attempts is None:
-            continue
-        tried += 1
-        error = _process(delivery_id, attempts, moment, channels, backoff)
-        if error in UNREACHABLE:
-            down.add(channel)
-            log.warning(event("delivery.channel_down", channel=channel, error=error))
+    while tried < limit:
+        # The channels found down are left out of the next batch: their deliveries, left due
+        # for the next run, must not fill it and keep another channel's notices waiting.
+        batch = [(i, ch) for i, ch in _due_ids(now, limit, down) if i not in seen]
+        went_down = False
+        for delivery_id, channel in batch:
+            if channel in down or tried >= limit:
+                continue  # left due for the next run: this run found the channel unreachable
+            seen.add(delivery_id)
+            # Each claim and outcome at its own moment: a run held up by a slow channel must
+            # not record late sends as sent at its start, nor let its claims expire as made.
+            attempts = _claim(delivery_id, moment(), backoff)
+            if attempts is None:
+                continue
+            tried += 1
+            error = _process(delivery_id, attempts, moment, channels, backoff)
+            if error in UNREACHABLE:
+                down.add(channel)
+                went_down = True
+                log.warning(event("delivery.channel_down", channel=channel, error=error))
+        if not went_down or not batch:
+            break
     return tried
 
 
@@ -306,12 +316,13 @@ UNREACHABLE = frozenset(
 )
 
 
-def _due_ids(now: datetime, limit: int) -> list[tuple[int, str]]:
-    """Ids and channels of due deliveries, oldest first; includes claims left by a process
-    that died."""
+def _due_ids(now: datetime, limit: int, down: Collection[str] = ()) -> list[tuple[int, str]]:
+    """Ids and channels of due deliveries, oldest first, outside the channels ``down``;
+    includes claims left by a process that died."""
     d = DELIVERIES.c
+    due = _due(now) if not down else sa.and_(_due(now), d.channel.not_in(sorted(down)))
     rows = db.session.execute(
-        sa.select(d.id, d.channel).where(_due(now)).order_by(d.next_attempt_at, d.id).limit(limit)
+        sa.select(d.id, d.channel).where(due).order_by(d.next_attempt_at, d.id).limit(limit)
     ).all()
     db.session.commit()
     return [(delivery_id, channel) for delivery_id, channel in rows]

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from .. import clock
 from ..domain.codes import CodeError, validate_uscc
 from ..extensions import db
+from ..input_text import EMAIL_ADDRESS
 from ..models import (
     EXPERT_KINDS,
     Employment,
@@ -274,7 +275,7 @@ EDITABLE = (
     "qualification_expiry",
 )
 _PHONE = re.compile(r"1[3-9][0-9]{9}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_EMAIL = EMAIL_ADDRESS
 _LIST = re.compile(r"[;；,，、\s]+")
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..domain.codes import CodeError, validate_id
-from ..input_text import has_control, has_unseen
+from ..input_text import EMAIL_ADDRESS, has_control, has_unseen
 
 KINDS = ("experts", "organisations", "venues")
 REQUIRED = {
@@ -94,7 +94,7 @@ ALIASES = {
     },
 }
 PHONE = re.compile(r"1[3-9][0-9]{9}")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL = EMAIL_ADDRESS
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: The years an imported date may have: an employment since 1900, a qualification to 2099.
 FIRST_YEAR, LAST_YEAR = 1900, 2099

@@ -744,3 +744,66 @@ def test_a_notice_withdrawn_while_the_job_sends_it_is_not_sent_without_a_withdra
     assert sent == [] or withdrawals == {"sms": "queued"}
     assert sent == []  # the job read the notice as withdrawn
     assert _row(rows.deliveries[0].id).status == "cancelled"
+
+
+def test_a_dead_relay_keeps_no_due_sms_waiting_however_many_emails_are_due(app, gateway):
+    """More e-mails due than one run reads, on a relay that is down: the run leaves them for
+    the next and reads on, so that a due SMS still goes out in it."""
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=_free_port())  # nothing listens
+    rows = make_notice(members=101, deliveries=("email",), deliveries_for_all=True)
+    sms = Delivery(
+        notice_id=rows.notice.id,
+        channel="sms",
+        status="queued",
+        next_attempt_at=T0 + timedelta(seconds=1),
+    )
+    db.session.add(sms)
+    db.session.commit()
+    sms_id = sms.id
+    db.session.rollback()
+    tried = _deliver_at(T0 + timedelta(seconds=5))
+    assert (tried, _row(sms_id).status, len(gateway.calls)) == (2, "delivered", 1)
+
+
+def _relay(smtputf8: bool) -> tuple[Any, Controller, int]:
+    handler, port = SmtpHandler(), _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
+    controller.start()
+    return handler, controller, port
+
+
+def test_an_address_at_a_unicode_domain_goes_through_a_relay_without_smtputf8(app):
+    """An ASCII mailbox at an IDN domain is plain SMTP once the domain is written in IDNA."""
+    handler, controller, port = _relay(smtputf8=False)
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_FROM="notices@zt.example")
+    try:
+        rows = make_notice(deliveries=("email",), email="zhang@例子.中国")
+        _deliver_at(T0)
+    finally:
+        controller.stop()
+    assert _row(rows.deliveries[0].id).status == "delivered"
+    assert [e.rcpt_tos for e in handler.envelopes] == [["zhang@xn--fsqu00a.xn--fiqs8s"]]
+
+
+def test_a_unicode_mailbox_on_a_relay_without_smtputf8_fails_as_that(app):
+    handler, controller, port = _relay(smtputf8=False)
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_FROM="notices@zt.example")
+    try:
+        rows = make_notice(deliveries=("email",), email="张伟@例子.中国")
+        _deliver_at(T0)
+    finally:
+        controller.stop()
+    row = _row(rows.deliveries[0].id)
+    assert (row.status, row.last_error) == ("failed", "smtp:no-smtputf8")
+    assert handler.envelopes == []
+
+
+def test_a_notice_goes_to_the_one_address_however_its_text_reads(app, smtp):
+    """The address is refused at input when it would read as a list; and the channel sends
+    to the one address it was given, never to what a To header might parse into."""
+    from expertdraw.services.experts import _EMAIL
+
+    assert not _EMAIL.fullmatch("expert1@experts.example.cn,postmaster")
+    make_notice(deliveries=("email",), email="expert1@experts.example.cn")
+    _deliver_at(T0)
+    assert [e.rcpt_tos for e in smtp.envelopes] == [["expert1@experts.example.cn"]]

@@ -31,6 +31,22 @@ def _code_failure(code: int) -> DeliveryFailed:
     return DeliveryFailed(f"smtp:{code}", retryable=400 <= code < 500)
 
 
+def ascii_domain(address: str) -> str:
+    """``address`` with its domain in ASCII (IDNA): ``zhang@例子.中国`` is plain SMTP as
+    ``zhang@xn--fsqu00a.xn--fiqs8s``; only a mailbox name that is not ASCII needs a relay
+    that offers SMTPUTF8.
+
+    Raises DeliveryFailed (not retryable) for a domain IDNA cannot write.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        raise DeliveryFailed("email:bad-address", retryable=False) from None
+
+
 class EmailChannel:
     """Sends notices by SMTP from ``sender``."""
 
@@ -67,7 +83,7 @@ class EmailChannel:
         msg = EmailMessage()
         try:
             msg["From"] = self.sender
-            msg["To"] = recipient
+            msg["To"] = ascii_domain(recipient)
             msg["Subject"] = subject
         except (ValueError, TypeError):
             raise DeliveryFailed("email:bad-header", retryable=False) from None
@@ -93,7 +109,12 @@ class EmailChannel:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             try:
                 self._secure(smtp)
-                smtp.send_message(msg)
+                to = ascii_domain(recipient)
+                if not to.isascii() and not smtp.has_extn("smtputf8"):
+                    # A mailbox name that is not ASCII travels only over SMTPUTF8.
+                    raise DeliveryFailed("smtp:no-smtputf8", retryable=False)
+                # The one recipient named: never the list a To header might parse into.
+                smtp.send_message(msg, to_addrs=[to])
             except BaseException:
                 smtp.close()
                 raise
