@@ -156,6 +156,17 @@ def seated_conflict_candidates(
             Member.joined_at <= ExpertRelation.declared_at,
             sa.or_(Member.left_at.is_(None), Member.left_at >= ExpertRelation.declared_at),
             Project.window_end > ExpertRelation.declared_at,
+            # Not the seat the declaration declined (notices.answer: a decline for a conflict
+            # names the organisation): declining takes the expert off whatever it names, so
+            # it tells them nothing. Their other seats still count.
+            sa.not_(
+                sa.and_(  # (no NULL comparisons: NOT of NULL would drop seats still held)
+                    Member.left_at.is_not(None),
+                    Member.left_reason.is_not(None),
+                    Member.left_at == ExpertRelation.declared_at,
+                    Member.left_reason == "declined",
+                )
+            ),
         )
         .exists()
     )

@@ -300,3 +300,29 @@ def test_an_expert_declares_at_most_five_conflicts_a_day(app, centre):
     with clock.frozen(c.NOW + timedelta(days=1, minutes=1)):
         notices.declare_conflict(user, organisations[5])
     assert declared() == 6
+
+
+def test_declining_a_notice_for_a_conflict_raises_no_seated_conflict(app, centre):
+    """A decline for a conflict names the organisation (rules.md) and takes the expert off
+    whatever it names: it tells them nothing, so it is no probe. A declaration made while
+    the expert keeps another seat still is."""
+    draw = run_draw(centre, "P2027-0001", c.NOW)
+    first, second = db.session.scalars(
+        sa.select(Notice).where(Notice.draw_id == draw.id).order_by(Notice.id)
+    ).all()[:2]
+    code = db.session.scalar(sa.select(Expert.code).where(Expert.id == first.expert_id))
+    with clock.frozen(c.NOW + timedelta(minutes=5)):
+        notices.answer(
+            c.expert_user(code),
+            first.id,
+            accept=False,
+            reason="conflict",
+            conflict_with=centre.bidders[0],
+        )
+    alerts.evaluate(c.NOW + timedelta(hours=1))
+    assert _raised("seated-conflict") == {}
+    other = db.session.scalar(sa.select(Expert.code).where(Expert.id == second.expert_id))
+    with clock.frozen(c.NOW + timedelta(minutes=6)):
+        notices.declare_conflict(c.expert_user(other), c.uscc(6))
+    alerts.evaluate(c.NOW + timedelta(hours=2))
+    assert set(_raised("seated-conflict")) == {other}
