@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,6 +72,14 @@ def announce(
             "witnesses",
         )
     now = clock.now()
+    if _ends(end) > now:
+        # A sample takes the projects completed in its period; drawn before the period is
+        # over it would miss the rest, and the period could not be sampled again.
+        raise ServiceError(
+            "invalid:period-not-over",
+            f"the period ends with {end.isoformat()}: a sample is drawn once it is over",
+            "end",
+        )
     ledger.lock()
     earlier = _sampled(start, end)
     if earlier is not None:
@@ -110,6 +118,13 @@ def announce(
     db.session.commit()
     log.info(logfmt.event("inspection.announced", inspection=inspection_id, plan=body["plan_hash"]))
     return inspection
+
+
+def _ends(day: date) -> datetime:
+    """When local date ``day`` is over (the centre's zone)."""
+    from .reports_periods import zone
+
+    return datetime.combine(day + timedelta(days=1), time(), zone()).astimezone(UTC)
 
 
 def _sampled(start: date, end: date) -> Inspection | None:

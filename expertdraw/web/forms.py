@@ -155,6 +155,9 @@ ERRORS: dict[str, Any] = {
         "A sample of an overlapping period exists already: one sample is drawn per period."
     ),
     "invalid:period": _l("The period must end on or after the day it starts."),
+    "invalid:period-not-over": _l(
+        "A sample is drawn once its period is over: choose days that have ended."
+    ),
     "invalid:risk": _l(
         "Check the risk levels: only projects completed in the period, only levels that "
         "have a ratio."

@@ -13,7 +13,7 @@ from expertdraw import clock
 from expertdraw.services import auth as auth_service
 
 from ..integration import centre as c
-from ..integration.inspection_helpers import completed_project, one_day_plan
+from ..integration.inspection_helpers import SAMPLED, completed_project, one_day_plan
 from .conftest import ApiClient, assert_problem
 
 
@@ -76,7 +76,7 @@ def test_replaying_an_undrawn_sample_is_a_documented_status(app, centre):
         completed_project(f"P2027-010{n}", c.NOW, centre.tenderer)
     sup = _as(app, centre.users["sup1"])
     plan = one_day_plan(c.NOW.date())
-    with clock.frozen(c.NOW + timedelta(hours=1)):
+    with clock.frozen(SAMPLED):
         announced = sup.post("/api/v1/inspections", json=plan)
         assert announced.status_code == 201, announced.get_json()
         inspection = announced.get_json()["id"]

@@ -11,7 +11,7 @@ from expertdraw.services import alerts
 from expertdraw.services import auth as auth_service
 
 from ..integration import centre as c
-from ..integration.inspection_helpers import append, completed_project
+from ..integration.inspection_helpers import SAMPLED, append, completed_project
 from .conftest import ApiClient, assert_problem
 
 
@@ -38,7 +38,7 @@ def test_a_sample_from_announcement_to_public_list(app, centre):
         "risk": {"P2027-0101": "high", "P2027-0102": "high"},
         "witnesses": 2,
     }
-    with clock.frozen(c.NOW + timedelta(hours=1)):
+    with clock.frozen(SAMPLED):
         assert_problem(admin.post("/api/v1/inspections", json=plan), 403, "auth:forbidden")
         response = sup1.post("/api/v1/inspections", json=plan)
         assert response.status_code == 201, response.get_json()

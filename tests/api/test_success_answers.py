@@ -6,14 +6,12 @@ requests seldom get past validation to these answers."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from expertdraw import clock
 from expertdraw.services import auth as auth_service
 from expertdraw.services import projects
 
 from ..integration import centre as c
-from ..integration.inspection_helpers import completed_project, one_day_plan
+from ..integration.inspection_helpers import SAMPLED, completed_project, one_day_plan
 from .conftest import ApiClient
 
 
@@ -49,7 +47,7 @@ def test_a_supervisor_reads_an_announced_sample(app):
         completed_project(f"P2027-010{n}", c.NOW, centre.tenderer)
     sup = _as(app, centre.users["sup1"])
     plan = one_day_plan(c.NOW.date())
-    with clock.frozen(c.NOW + timedelta(hours=1)):
+    with clock.frozen(SAMPLED):
         announced = sup.post("/api/v1/inspections", json=plan)
         assert announced.status_code == 201, announced.get_json()
         read = sup.get(f"/api/v1/inspections/{announced.get_json()['id']}")

@@ -18,6 +18,10 @@ from . import centre as c
 spec = c.project_spec
 
 
+#: When the samples of ``c.NOW``'s day are drawn: the next day, once that period is over.
+SAMPLED = c.NOW + timedelta(days=1)
+
+
 def one_day_plan(day: date) -> dict[str, Any]:
     """A sample plan (the API's body) of one day: half the low-risk projects, two witnesses."""
     return {

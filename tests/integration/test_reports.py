@@ -222,16 +222,16 @@ def test_a_report_replays_the_draws_and_samples_of_its_period(centre):
     from expertdraw.services import ledger, sampling
     from expertdraw.services.users import create_user
 
-    run_draw(centre, "P2027-0001", JUST_BEFORE_MIDNIGHT)
-    run_draw(centre, "P2027-0002", MIDNIGHT)
+    run_draw(centre, "P2027-0001", JUST_BEFORE_MIDNIGHT - timedelta(hours=1))
+    run_draw(centre, "P2027-0002", JUST_BEFORE_MIDNIGHT)
     for name in ("sup3", "sup4"):  # the draws' two witnesses inspect neither
         create_user(name, "correct horse battery", "supervisor")
     db.session.commit()
-    with clock.frozen(MIDNIGHT + timedelta(hours=1)):
+    with clock.frozen(MIDNIGHT + timedelta(hours=1)):  # the 20th is over: it can be sampled
         inspection = sampling.announce(
             centre.users["sup1"],
             start=date(2027, 2, 20),
-            end=date(2027, 2, 21),
+            end=date(2027, 2, 20),
             ratios={"low": "1/2"},
             witnesses=2,
         )
@@ -251,7 +251,7 @@ def test_a_report_replays_the_draws_and_samples_of_its_period(centre):
     reports.daily(LATER)
     day20 = _report("daily", date(2027, 2, 20)).content["ledger"]["audit"]
     day21 = _report("daily", date(2027, 2, 21)).content["ledger"]["audit"]
-    assert day20["ok"] and day20["replayed"] == {"draws": 1, "samples": 0}
-    assert day21["replayed"] == {"draws": 1, "samples": 1}
+    assert day20["ok"] and day20["replayed"] == {"draws": 2, "samples": 0}
+    assert day21["replayed"] == {"draws": 0, "samples": 1}
     assert not day21["ok"]
     assert [p.split(":")[:2] for p in day21["problems"]] == [["replay", f"sample {inspection.id}"]]

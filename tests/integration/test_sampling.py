@@ -20,7 +20,7 @@ from expertdraw.services.errors import Conflict, Forbidden, ServiceError
 from expertdraw.services.users import create_user
 
 from . import centre as c
-from .inspection_helpers import completed_project
+from .inspection_helpers import SAMPLED, completed_project
 
 RATIOS = {"high": "1/2", "medium": "1/5", "low": "1/10"}
 HIGH = ["P2027-0101", "P2027-0102", "P2027-0103"]
@@ -41,7 +41,7 @@ def centre(app):
     return built
 
 
-def _announce(centre, **overrides):
+def _announce(centre, at=SAMPLED + timedelta(hours=1), **overrides):
     values = dict(
         start=DAY,
         end=DAY,
@@ -51,13 +51,13 @@ def _announce(centre, **overrides):
         witnesses=2,
     )
     values.update(overrides)
-    with clock.frozen(c.NOW + timedelta(hours=1)):
+    with clock.frozen(at):
         return sampling.announce(centre.users["sup1"], **values)
 
 
 def _drawn(centre, values=("alpha", "beta")):
     inspection = _announce(centre)
-    with clock.frozen(c.NOW + timedelta(hours=2)):
+    with clock.frozen(SAMPLED + timedelta(hours=2)):
         sampling.add_witness(inspection, centre.users["sup1"], values[0])
         sampling.add_witness(inspection, centre.users["sup2"], values[1])
     return inspection
@@ -158,7 +158,7 @@ def test_the_public_list_names_projects_and_roles_only(app, centre):
     client = app.test_client()
     url = f"/api/v1/public/inspections/{inspection.id}"
     assert client.get(url).status_code == 404  # not published yet
-    with clock.frozen(c.NOW + timedelta(hours=3)):
+    with clock.frozen(SAMPLED + timedelta(hours=3)):
         sampling.publish(inspection, centre.users["sup1"])
     response = client.get(url)
     assert response.status_code == 200
@@ -203,7 +203,7 @@ def test_the_offline_audit_replays_every_sample(centre, tmp_path, monkeypatch):
         ["alpha", "beta"],
     )
     body["targets"] = [{**level, "projects": list(reversed(HIGH))} for level in body["targets"]]
-    with clock.frozen(c.NOW + timedelta(hours=3)):
+    with clock.frozen(SAMPLED + timedelta(hours=3)):
         ledger.append("inspection.drawn", body, {"role": "supervisor", "id": "U0001"})
         ledger.append("inspection.drawn", body, {"role": "supervisor", "id": "U0001"})
         ledger.issue_checkpoint()
@@ -221,10 +221,25 @@ def test_one_sample_is_drawn_per_period(centre):
     before = db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq)))
     for start, end in ((DAY, DAY), (DAY - timedelta(days=3), DAY), (DAY, DAY + timedelta(days=2))):
         with pytest.raises(Conflict) as refused:
-            _announce(centre, start=start, end=end)
+            _announce(centre, start=start, end=end, at=SAMPLED + timedelta(days=3))
         assert refused.value.code == "conflict:inspection-period"
         assert first.id in str(refused.value)
     assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))) == before
+
+
+def test_a_period_is_sampled_once_it_is_over(centre):
+    """A sample takes the projects completed in its period: drawn before the period ends, it
+    would miss the rest of it, which could never be sampled again. Refused, nothing written."""
+    before = db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq)))
+    for when in (c.NOW, SAMPLED - timedelta(hours=10, seconds=1)):  # 23:59:59 local
+        with pytest.raises(ServiceError) as refused:
+            _announce(centre, at=when)
+        assert (refused.value.code, refused.value.field) == ("invalid:period-not-over", "end")
+    with pytest.raises(ServiceError):
+        _announce(centre, end=DAY + timedelta(days=30), at=SAMPLED)
+    assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.seq))) == before
+    # At local midnight the day is over.
+    assert _announce(centre, at=SAMPLED - timedelta(hours=10)).state == "announced"
 
 
 def test_a_level_holding_projects_is_sampled_above_zero(centre):
@@ -252,7 +267,7 @@ def test_the_witnesses_of_a_draw_do_not_inspect_it(centre):
     )
     assert len(witnessed) == 2
     inspection = _announce(centre, ratios={"all": "1/1"}, risk={}, default_risk="all")
-    with clock.frozen(c.NOW + timedelta(hours=2)):
+    with clock.frozen(SAMPLED + timedelta(hours=2)):
         sampling.add_witness(inspection, centre.users["sup1"], "alpha")
         sampling.add_witness(inspection, centre.users["sup2"], "beta")
     assert inspection.plan["recusals"]["P2027-0901"] == sorted(witnessed)
@@ -270,11 +285,11 @@ def test_a_centre_whose_only_supervisors_witnessed_the_draws_still_samples(app):
     with clock.frozen(c.NOW):
         small = c.build()  # two supervisors
     run_draw(small, "P2027-0901", c.NOW)
-    with clock.frozen(c.NOW + timedelta(hours=1)):
+    with clock.frozen(SAMPLED + timedelta(hours=1)):
         inspection = sampling.announce(
             small.users["sup1"], start=DAY, end=DAY, ratios={"all": "1/1"}, default_risk="all"
         )
-    with clock.frozen(c.NOW + timedelta(hours=2)):
+    with clock.frozen(SAMPLED + timedelta(hours=2)):
         sampling.add_witness(inspection, small.users["sup1"], "alpha")
         sampling.add_witness(inspection, small.users["sup2"], "beta")
     assigned = {a["project"]: a["inspectors"] for a in inspection.result["inspectors"]}

@@ -41,6 +41,15 @@ def centre(app: Any, frozen: None) -> c.Centre:
     return c.build()
 
 
+@pytest.fixture
+def day_over(completed: dict[str, Any]) -> dict[str, Any]:
+    """:func:`completed`, then the clock on to the next day: that day can be sampled."""
+    from ..integration.inspection_helpers import SAMPLED
+
+    clock.set_clock(lambda: SAMPLED)  # ``frozen`` sets the clock back after the test
+    return completed
+
+
 def csrf_of(html: str) -> str:
     """The CSRF token of a rendered form."""
     match = CSRF_FIELD.search(html)

@@ -142,7 +142,7 @@ def _plan(**overrides: str) -> dict[str, str]:
     return values
 
 
-def test_bad_sample_plans_are_refused_field_by_field_and_announce_nothing(app, completed, login):
+def test_bad_sample_plans_are_refused_field_by_field_and_announce_nothing(app, day_over, login):
     client = login("sup1")
     assert 'name="ratios"' in client.get("/supervisor/samples/new").get_data(as_text=True)
     cases = {
@@ -170,7 +170,7 @@ def test_bad_sample_plans_are_refused_field_by_field_and_announce_nothing(app, c
     assert entries("inspection.announced") == 0
 
 
-def test_a_sample_is_announced_witnessed_replayed_and_published(app, completed, login):
+def test_a_sample_is_announced_witnessed_replayed_and_published(app, day_over, login):
     sup1, sup2, admin = login("sup1"), login("sup2"), login("admin")
     both_languages(sup1, "/supervisor/samples/new")
     created = sup1.post("/supervisor/samples/new", data=_plan())
@@ -249,7 +249,7 @@ def test_the_new_forms_refuse_posts_without_the_csrf_token(csrf_client):
     assert csrf_client.get("/supervisor/samples").status_code == 200
 
 
-def test_another_plan_for_a_sampled_period_is_refused_however_close(app, completed, login):
+def test_another_plan_for_a_sampled_period_is_refused_however_close(app, day_over, login):
     """Only the very same form lands on its sample: a changed plan for the same period a
     moment later is refused (one sample per period), not silently dropped; the same form
     again shows the sample it announced."""
@@ -261,3 +261,11 @@ def test_another_plan_for_a_sampled_period_is_refused_however_close(app, complet
     other = sup1.post("/supervisor/samples/new", data=_plan(witnesses="1", inspectors="1"))
     assert other.status_code == 409
     assert entries("inspection.announced") == 1
+
+
+def test_a_day_not_over_is_not_sampled(app, completed, login):
+    response = login("sup1").post("/supervisor/samples/new?lang=en", data=_plan())
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'id="f-end-error"' in html and "once its period is over" in html
+    assert entries("inspection.announced") == 0

@@ -64,7 +64,7 @@ def test_a_second_click_opens_the_list_once(completed, slow_posts, open_as, live
     assert entries("list.opened") == before + 1
 
 
-def test_a_second_click_announces_one_sample(completed, slow_posts, open_as, live_server):
+def test_a_second_click_announces_one_sample(day_over, slow_posts, open_as, live_server):
     from expertdraw.models.inspection import Inspection
 
     sup = open_as("sup1", locale="en-US")
