@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -205,6 +206,9 @@ class Delivery(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(300))
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Whether any attempt so far may have reached the expert (delivered, or ended so that
+    #: the operator may have taken it): only then does a withdrawal follow (0023).
+    maybe_taken: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
         UniqueConstraint("notice_id", "channel", "kind", name="uq_delivery_channel_kind"),

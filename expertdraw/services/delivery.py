@@ -235,7 +235,7 @@ def queue_withdrawals(notice_ids: Iterable[str], now: datetime) -> int:
             Delivery.channel,
             Delivery.status,
             Delivery.last_error,
-            Delivery.attempts,
+            Delivery.maybe_taken,
         ).where(
             Delivery.notice_id.in_(ids),
             Delivery.kind == "notice",
@@ -243,12 +243,12 @@ def queue_withdrawals(notice_ids: Iterable[str], now: datetime) -> int:
             Delivery.attempts > 0,
         )
     ).all()
-    # Only a single attempt's outcome is known (the row keeps the last error): one refused
-    # outright brought nothing; after several, an earlier one may have got through.
+    # Every attempt's outcome counts (``maybe_taken``): refusals only, however many, brought
+    # nothing; one delivered or left uncertain may have.
     delivered = [
         (notice_id, channel)
-        for notice_id, channel, status, error, attempts in tried
-        if attempts > 1 or status in ("delivered", "sending") or _may_have_been_taken(error)
+        for notice_id, channel, status, error, maybe_taken in tried
+        if maybe_taken or status in ("delivered", "sending") or _may_have_been_taken(error)
     ]
     for notice_id, channel in delivered:
         row = _delivery_row(notice_id, channel, "queued", 0, now, None, kind="withdrawal")
@@ -346,7 +346,11 @@ def _claim(delivery_id: int, now: datetime, backoff: Backoff) -> int | None:
         sa.update(DELIVERIES)
         .where(d.id == delivery_id, _due(now))
         .values(
-            status="sending", attempts=d.attempts + 1, next_attempt_at=now + backoff.claim_timeout
+            status="sending",
+            attempts=d.attempts + 1,
+            next_attempt_at=now + backoff.claim_timeout,
+            # A claim taken over from a process that died mid-send: that send may have gone.
+            maybe_taken=sa.or_(d.maybe_taken, d.status == "sending"),
         )
         .returning(d.attempts)
     ).scalar_one_or_none()
@@ -481,6 +485,8 @@ def _record(
     values: dict[str, Any] = {"status": status, "last_error": error, "next_attempt_at": next_at}
     if status == "delivered":
         values["delivered_at"] = now
+    if status == "delivered" or _may_have_been_taken(error):
+        values["maybe_taken"] = True
     channel = db.session.execute(
         sa.update(DELIVERIES)
         .where(d.id == delivery_id, d.status == "sending", d.attempts == attempts)

@@ -807,3 +807,34 @@ def test_a_notice_goes_to_the_one_address_however_its_text_reads(app, smtp):
     make_notice(deliveries=("email",), email="expert1@experts.example.cn")
     _deliver_at(T0)
     assert [e.rcpt_tos for e in smtp.envelopes] == [["expert1@experts.example.cn"]]
+
+
+def _withdraw(rows) -> None:
+    from expertdraw.models import Member
+    from expertdraw.services import replacements
+
+    replacements._release(db.session.get(Member, rows.member.id), "ineligible", T0)
+    db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("statuses", "withdrawn"),
+    [
+        ([429, 429], False),  # refused twice: the notice never arrived
+        ([503, 429], True),  # the gateway failed on the first: the operator may have taken it
+        ([429, 200], True),  # delivered on the second
+    ],
+)
+def test_a_withdrawal_follows_only_a_notice_that_may_have_arrived(
+    app, gateway, statuses, withdrawn
+):
+    rows = make_notice(deliveries=("sms",))
+    gateway.statuses = list(statuses)
+    _deliver_at(T0)
+    _deliver_at(T0 + timedelta(minutes=1))
+    assert _row(rows.deliveries[0].id).attempts == 2
+    _withdraw(rows)
+    _deliver_at(T0 + timedelta(minutes=3))
+    texts = [json.dumps(call["payload"], ensure_ascii=False) for call in gateway.calls]
+    assert any("撤销" in text for text in texts) is withdrawn, texts
+    assert bool(delivery_state(rows.notice.id, "withdrawal")) is withdrawn

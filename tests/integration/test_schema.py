@@ -240,7 +240,7 @@ def test_the_latest_migrations_go_down_and_up_again(app):
         else:
             names = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
         triggers = set(conn.execute(sa.text(names)).scalars())
-    assert version == "0022"
+    assert version == "0023"
     assert {"organisations_pool_changed", "organisations_pool_updated"} & triggers
     assert any(name.startswith("workstations_place") for name in triggers)
 
@@ -305,3 +305,32 @@ def test_names_and_penalty_notes_are_encrypted_by_0020_and_decrypted_going_down(
     assert db.session.scalars(sa.select(Penalty.note)).one() == "私下接触"
     db.session.remove()  # SQLite: its transaction holds the one writer's lock
     test_migrated_schema_matches_the_models(app)
+
+
+def test_0023_counts_earlier_attempts_as_they_were_counted(app):
+    """What attempts before 0023 did is not known: a delivery tried more than once, or
+    delivered, may have reached the expert (a withdrawal follows it, as it did before)."""
+    from flask_migrate import downgrade, upgrade
+
+    from expertdraw.models import Delivery
+
+    from .factories import make_notice
+
+    rows = make_notice(members=3, deliveries=("sms",), deliveries_for_all=True)
+    assert len(rows.deliveries) == 3
+    tried = [(2, "retrying"), (1, "failed"), (1, "delivered")]
+    outcomes = {d.id: o for d, o in zip(rows.deliveries, tried, strict=True)}
+    for delivery_id, (attempts, status) in outcomes.items():
+        db.session.execute(
+            sa.update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(attempts=attempts, status=status)
+        )
+    db.session.commit()
+    db.session.remove()
+    downgrade(revision="0022")
+    upgrade()
+    db.engine.dispose()
+    taken = dict(db.session.execute(sa.select(Delivery.id, Delivery.maybe_taken)).all())
+    assert [taken[i] for i in outcomes] == [True, False, True]
+    db.session.remove()
