@@ -190,6 +190,7 @@ def _delivery_row(
         "last_error": None,
         "next_attempt_at": next_attempt_at,
         "delivered_at": delivered_at,
+        "maybe_taken": delivered_at is not None,
     }
 
 

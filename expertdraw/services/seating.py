@@ -379,6 +379,7 @@ _TOGETHER = {
         "last_error",
         "next_attempt_at",
         "delivered_at",
+        "maybe_taken",
     ],
     "alternates": ["draw_id", "stratum", "position", "expert_id", "used"],
 }
