@@ -422,6 +422,9 @@ def announce(
         )
     spec = entropy_spec(project, entropy_request, now)
     _check_refusals(user)
+    # Held until the announcement commits: a correction or a bidder of this project waits,
+    # then finds the draw; one committed first is read here (projects.lock_project).
+    projects.lock_project(project)
     seen = ledger.size()  # entries from this seq on, the pool below may not have seen
     # The pool is built before taking the ledger lock, so that announcements of different
     # projects build their pools in parallel; only numbering and recording are serialised.

@@ -304,6 +304,7 @@ def update_project(project: Project, spec: ProjectSpec, user: User) -> Project:
 
     if spec.code != project.code:
         raise ServiceError("invalid:code", "a project's code cannot change", "code")
+    lock_project(project)
     if live_root_draw(project) is not None:
         raise Conflict(
             "conflict:project-drawn", f"project {project.code} has a draw; it can no longer change"
@@ -319,6 +320,18 @@ def update_project(project: Project, spec: ProjectSpec, user: User) -> Project:
     _apply(project, spec, parties, now, added)
     db.session.commit()
     return project
+
+
+def lock_project(project: Project) -> None:
+    """Hold ``project``'s row until the transaction ends (PostgreSQL; SQLite has one writer)
+    and read it afresh: a correction, a bidder added and a draw request of one project then
+    happen one after the other, each seeing what the one before it committed (a draw built
+    from the parties as they were, beside a correction committed meanwhile, would seat a
+    new bidder's staff)."""
+    db.session.execute(
+        sa.select(Project.id).where(Project.id == project.id).with_for_update()
+    ).scalar_one()
+    db.session.expire(project)
 
 
 def may_see(project: Project, user: User | None) -> bool:
@@ -449,6 +462,7 @@ def add_bidder_and_recheck(
     """
     from . import draws, ledger, replacements
 
+    lock_project(project)  # a draw requested meanwhile is seen, or sees this bidder
     live = draws.live_root_draw(project)
     reason = reason.strip()
     if live is not None:
