@@ -80,6 +80,15 @@ def authenticate(username: str, password: str) -> User:
     user = users.verify_password(username, password)
     if user is None:
         raise BadCredentials("wrong username or password")
+    # The row held until the caller's session or token commits, and read afresh: a password
+    # changed (or the account closed) while this one was being verified ends this login too,
+    # else it would issue a credential the change never saw to revoke.
+    now_held = db.session.execute(
+        sa.select(User.password_hash, User.active).where(User.id == user.id).with_for_update()
+    ).one()
+    if now_held.password_hash != user.password_hash or not now_held.active:
+        db.session.rollback()
+        raise BadCredentials("wrong username or password")
     return user
 
 
@@ -106,6 +115,7 @@ def change_password(
     tokens ended. Raises ``PasswordError`` (wrong current password) or ``users.UserError``
     (``user:password``: too short or too long; ``user:password-same``: the same as the current one).
     """
+    db.session.refresh(user, with_for_update=True)  # ordered with logins (authenticate)
     if not users.password_matches(user, current):
         raise PasswordError("the current password is wrong")
     users.check_new_password(new, user.username)
@@ -326,6 +336,7 @@ def update_account(
     user = db.session.get(User, user_id)
     if user is None:
         raise UserNotFound(user_id)
+    db.session.refresh(user, with_for_update=True)  # ordered with logins (authenticate)
     if role not in users.ROLES:
         raise users.UserError("user:role", f"role must be one of {', '.join(users.ROLES)}")
     if (role == "expert") != (user.role == "expert"):
