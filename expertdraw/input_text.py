@@ -64,6 +64,17 @@ def _folded(text: str) -> str:
     return folded.replace("。", ".").replace("．", ".")
 
 
+def _real_date_or_time(word: str) -> bool:
+    """Whether ``word`` is a date or a time of day that exists (``1381-2-34`` is no date: its
+    separators are a number's)."""
+    if _DATE_OR_TIME.fullmatch(word) is None:
+        return False
+    parts = [int(part) for part in re.findall(r"[0-9]+", word)]
+    if ":" in word:
+        return parts[0] < 24 and all(p < 60 for p in parts[1:])
+    return 1 <= parts[1] <= 12 and 1 <= parts[2] <= 31
+
+
 def comparable(text: str, *, dates_apart: bool = True) -> str:
     """``text`` as the personal-data check reads it: folded, words that are dates or times
     set apart (``dates_apart``), and what separates the digits of a number removed
@@ -71,12 +82,23 @@ def comparable(text: str, *, dates_apart: bool = True) -> str:
     folded = _folded(text)
     if dates_apart:
         words = re.split(r"(\s+)", folded)
-        folded = "".join("|" if _DATE_OR_TIME.fullmatch(word) else word for word in words)
+        folded = "".join("|" if _real_date_or_time(word) else word for word in words)
     return _DIGIT_BREAKS.sub("", folded)
 
 
 def _is_date(word: str) -> bool:
-    return _DATE_OR_TIME.fullmatch(word) is not None and ":" not in word
+    return _real_date_or_time(word) and ":" not in word
+
+
+def _between_numbers(words: list[str]) -> str:
+    """The words, a date or time word between two plain numbers read as its digits: a lottery
+    source has its date beside words (``第2027053期``, a time), ``138 12:34 5678`` a number."""
+    plain = [w.isdigit() for w in words]
+    out = list(words)
+    for i in range(2, len(words) - 2, 2):  # words at even places, the spaces between
+        if plain[i - 2] and plain[i + 2] and _real_date_or_time(words[i]):
+            out[i] = "".join(re.findall(r"[0-9]+", words[i]))
+    return "".join(out)
 
 
 def _date_digits(word: str) -> str:
@@ -96,6 +118,8 @@ def carries_personal_data(text: str) -> bool:
     if PERSONAL_DATA.search(comparable(text)) is not None:
         return True
     words = re.split(r"(\s+)", _folded(text))
+    if PERSONAL_DATA.search(comparable(_between_numbers(words))) is not None:
+        return True
     dates = {_date_digits(w) for w in words if _is_date(w)}
     as_digits = "".join(_date_digits(w) if _is_date(w) else w for w in words)
     for found in PERSONAL_DATA.finditer(comparable(as_digits, dates_apart=False)):
@@ -108,10 +132,11 @@ def carries_personal_data(text: str) -> bool:
 
 
 def has_unseen(text: str) -> bool:
-    """True if ``text`` holds a format (zero-width, direction override), private-use or
-    unassigned character: nobody reading a name or an address sees it, yet it makes two
-    records that look the same differ, or turns the text around on the page."""
-    return any(unicodedata.category(ch) in {"Cf", "Co", "Cn"} for ch in text)
+    """True if ``text`` holds a format (zero-width, direction override) or private-use
+    character: nobody reading a name or an address sees it, yet it makes two records that
+    look the same differ, or turns the text around on the page. (Characters this Python's
+    Unicode does not know yet, such as CJK Extension H ideographs of rare names, are taken.)"""
+    return any(unicodedata.category(ch) in {"Cf", "Co"} for ch in text)
 
 
 def visible_text(text: str) -> bool:

@@ -361,8 +361,8 @@ def _watch_cells(sheet: Any) -> dict[int, int]:
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
 
-def _uncomputed(workbook: Any, sheet: Any) -> set[tuple[int, int]]:
-    """The (row, column) of each formula cell of ``sheet`` that holds no computed value.
+def _uncomputed(workbook: Any, sheet: Any) -> dict[int, list[int]]:
+    """The columns, by row, of the formula cells of ``sheet`` that hold no computed value.
 
     Read with ``data_only`` such a cell is empty, which an import reads as "clear this"; the
     sheet's XML is scanned for them only when it holds a formula at all.
@@ -376,16 +376,22 @@ def _uncomputed(workbook: Any, sheet: Any) -> set[tuple[int, int]]:
         xml = source.read()
     # A formula is <f>, or <x:f> where the writer gave the namespace a prefix.
     if not any(tag in xml for tag in (b"<f>", b"<f ", b":f>", b":f ")):
-        return set()
-    found: set[tuple[int, int]] = set()
+        return {}
+    found: dict[int, list[int]] = {}
     with workbook._archive.open(path) as source:
         for _, element in iterparse(source):
             if element.tag == f"{_MAIN}c":
-                formula = element.find(f"{_MAIN}f")
-                value = element.findtext(f"{_MAIN}v")
                 where = element.get("r")
-                if formula is not None and not value and where:
-                    found.add(coordinate_to_tuple(where))
+                # Never computed: no value, or an empty one where a text result is not said
+                # (openpyxl writes <v/>); an empty text result is <v></v> of type str.
+                value = element.find(f"{_MAIN}v")
+                uncomputed = element.find(f"{_MAIN}f") is not None and (
+                    value is None
+                    or (not value.text and element.get("t") not in ("str", "s", "inlineStr"))
+                )
+                if where and uncomputed:
+                    row, column = coordinate_to_tuple(where)
+                    found.setdefault(row, []).append(column)
             elif element.tag == f"{_MAIN}row":
                 element.clear()
     return found
@@ -428,8 +434,8 @@ def _read_xlsx(data: bytes) -> tuple[list[Any], list[Row]]:
             cells = list(values)
             if number in far:  # a value beyond the margin, placed where stray_cells names it
                 cells += [None] * (far[number] - 1 - len(cells)) + ["…"]
-            for row, column in uncomputed:
-                if row == number and column <= len(cells):
+            for column in uncomputed.get(number, ()):
+                if column <= len(cells):
                     cells[column - 1] = Unreadable(None)
             if any(v is not None and str(v).strip() for v in cells):
                 rows.append(Row(number, cells))

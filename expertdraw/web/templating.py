@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, current_app, g, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
@@ -76,7 +76,8 @@ def _switch_url(code: str) -> str:
     # The same path and query with ``lang`` set: built by hand, since a query key that is
     # one of ``url_for``'s own parameters or a path argument would break the page.
     query = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
-    return f"{request.path}?{urlencode([*query, ('lang', code)])}"
+    path = request.script_root + quote(request.path)
+    return f"{path}?{urlencode([*query, ('lang', code)])}"
 
 
 def _context() -> dict[str, Any]:
@@ -102,7 +103,8 @@ def _headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-    if g.get("user") is not None and request.endpoint != "static":
+    endpoint = (request.endpoint or "").rpartition(".")[2]
+    if g.get("user") is not None and endpoint != "static":
         # Over what a view set too (``send_file`` answers ``no-cache``, which still stores);
         # the style sheet and script hold nobody's data.
         response.headers["Cache-Control"] = "no-store"

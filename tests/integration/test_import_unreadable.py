@@ -122,3 +122,48 @@ def test_employer_since_without_the_employer_column_is_a_header_error(reference,
     result = imports.import_file("experts", write_csv(tmp_path / "e.csv", header, rows))
     assert [(e.line, e.column) for e in result.errors] == [(1, "employer_since")]
     assert "employer_uscc" in result.errors[0].message
+
+
+@pytest.mark.parametrize("cell", ["I3", "G9"])  # an optional column; a row below the data
+def test_a_formula_computed_to_empty_text_is_empty(reference, tmp_path, cell):
+    """``<v></v>``: computed, to empty text (``IF(A3="","",…)``, a template filled down); only
+    a formula with no value at all is one the file cannot give."""
+    row = cell[1:]
+    xml = f'<c r="{cell}" t="str"><f>IF(A{row}="","",A{row})</f><v></v></c>'
+    result = imports.import_file("experts", _xlsx_with(tmp_path, expert_rows(), cell, xml))
+    assert result.ok, result.as_dict()
+
+
+def test_a_workbook_written_by_a_program_has_its_uncomputed_formulas_found(app, monkeypatch):
+    """openpyxl writes a formula's value as ``<v/>``: never computed. The sheet is scanned for
+    them once, and every row's is found (each row looks its own up)."""
+    import io
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(EXPERT_HEADER)
+    for i in range(3000):  # openpyxl writes formulas without computed values
+        sheet.append([f"X{i:07d}", "名", "", "", "", "", f"=A{i + 2}"])
+    data = io.BytesIO()
+    workbook.save(data)
+    calls = []
+    real = imports._uncomputed
+
+    def counted(*args):
+        found = real(*args)
+        calls.append(found)
+        return found
+
+    monkeypatch.setattr(imports, "_uncomputed", counted)
+    _, rows = imports._read_xlsx(data.getvalue())
+    assert len(calls) == 1 and len(calls[0]) == 3000
+    assert all(str(r.cells[6]) == "=" for r in rows) and len(rows) == 3000
+
+
+def test_a_name_in_an_ideograph_newer_than_this_python_is_imported(reference, tmp_path):
+    """CJK Extension H (Unicode 15) holds rare name characters this Python does not know."""
+    rows = expert_rows()
+    rows[0][1] = "王\U00031350"
+    result = imports.import_file("experts", write_csv(tmp_path / "e.csv", EXPERT_HEADER, rows))
+    assert result.ok, result.as_dict()
+    assert "王\U00031350" in _names()

@@ -94,3 +94,15 @@ def test_a_number_split_by_characters_nobody_sees_is_found(number, cuts, unseen)
     """A zero-width space, a soft hyphen or a combining mark between the digits shows the
     number as it is on every page; the ledger would keep it for ever."""
     assert carries_personal_data(f"理由 {_spaced(number, cuts, unseen)}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "联系 138 12:34 5678",  # a mobile number with a time of day in the middle
+        "联系 1381-2-34 5678",  # no such date: its dashes are a number's
+        "5306021980 05:17 0012",  # an identity number split by a time
+    ],
+)
+def test_a_number_split_by_a_date_or_time_word_is_found(text):
+    assert carries_personal_data(text)

@@ -67,3 +67,20 @@ def test_what_a_logged_in_user_downloads_is_not_stored(app, centre, login):
     response = login("sup1").get("/supervisor/ledger/bundle.zip")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_switch_link_keeps_an_encoded_path_and_the_script_root(app, centre, login):
+    admin = login("admin")
+    page = admin.get("/admin/experts/E%3Fx").get_data(as_text=True)
+    assert "/admin/experts/E%3Fx?lang=en" in page
+    mounted = admin.get("/admin/experts?q=E1", environ_overrides={"SCRIPT_NAME": "/ed"})
+    assert 'href="/ed/admin/experts?q=E1&amp;lang=en"' in mounted.get_data(as_text=True)
+
+
+def test_the_style_sheet_stays_cacheable_for_a_logged_in_user(app, centre, login):
+    """It holds nobody's data; ``no-store`` would fetch it again on every page."""
+    for client in (app.test_client(), login("admin")):
+        response = client.get("/assets/style.css")
+        assert response.status_code == 200
+        assert response.headers.get("Cache-Control") != "no-store"
+        response.close()
