@@ -449,6 +449,7 @@ def announce(
         idempotency_key,
         pool_seen=seen,
         stale=built.stale_record(),
+        request=entropy_request,
     )
 
 
@@ -558,11 +559,13 @@ def _announce(
     root_id: str | None = None,
     pool_seen: int | None = None,
     stale: dict[str, Any] | None = None,
+    request: dict[str, Any] | None = None,
 ) -> Draw:
     """Announce ``snapshot`` (commits); ``pool_seen`` is the ledger's size before the pool
     was read, kept on the draw for :func:`needs_recheck`; ``stale``, each drawn stratum's
     share of experts excluded as ``stale-data`` and the limit (``pool.Pool.stale_record``),
-    is recorded in the announcement."""
+    is recorded in the announcement; ``request``, the entropy as asked for (a retry of the
+    same key is compared with it, not with this request's own defaults)."""
     secret = b"" if algorithm == engine.RFC3797 else secrets.token_bytes(32)
     try:
         # Parses and checks the snapshot once, and encodes C(snapshot) from that view.
@@ -623,7 +626,7 @@ def _announce(
         if root_id is None:
             existing = _earlier_draw(project, idempotency_key)
             if existing is not None:
-                _same_request(existing, spec, algorithm)
+                _same_request(existing, spec if request is None else request, algorithm)
                 return existing
         raise
     try:
