@@ -72,6 +72,17 @@ def _body(centre: c.Centre, code: str, bidders: list[str]) -> dict[str, Any]:
     }
 
 
+def _together(now: Any, **targets: Any) -> None:
+    """Run each target in a thread of its name, the clock frozen at ``now`` by this thread."""
+    with clock.frozen(now):
+        threads = [threading.Thread(target=t, name=name) for name, t in targets.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not any(thread.is_alive() for thread in threads)
+
+
 def _seated_employed_by(uscc: str, project_code: str) -> list[str]:
     return list(
         db.session.scalars(
@@ -139,16 +150,7 @@ def test_a_bidder_added_by_correcting_the_project_during_its_draw_request_is_ign
         finally:
             corrected.set()
 
-    with clock.frozen(c.NOW):
-        threads = [
-            threading.Thread(target=request_draw, name="draw"),
-            threading.Thread(target=correct, name="put"),
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert not any(t.is_alive() for t in threads)
+    _together(c.NOW, draw=request_draw, put=correct)
 
     db.session.remove()
     project = db.session.scalar(sa.select(Project).where(Project.code == "P-EDIT"))
@@ -218,16 +220,7 @@ def test_a_bidder_added_by_the_manager_while_the_draw_completes_is_never_recheck
         finally:
             drawn.set()
 
-    with clock.frozen(c.NOW):
-        threads = [
-            threading.Thread(target=add, name="bidder"),
-            threading.Thread(target=request_draw, name="draw"),
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert not any(t.is_alive() for t in threads)
+    _together(c.NOW, bidder=add, draw=request_draw)
 
     db.session.remove()
     # Every technical expert works for X: with X a bidder, the pool has none (a refusal), as
