@@ -21,7 +21,7 @@ NEW_PASSWORD = "a completely new passphrase 2027"
 @pytest.fixture
 def pg_app(app, backend):
     if backend != "postgresql":
-        pytest.skip("PostgreSQL: concurrent writers")
+        pytest.skip("row locks order these writes (SQLite has a single writer)")
     return app
 
 
