@@ -224,6 +224,9 @@ def revoke_all_tokens(user_id: int, now: datetime | None = None) -> int:
     """
     if db.session.get(User, user_id) is None:
         raise UserNotFound(user_id)
+    # Ordered with logins (authenticate): a token being written now is written first, and
+    # revoked with the rest.
+    db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update())
     revoked = _revoke_tokens(user_id, _now(now))
     db.session.commit()
     return revoked
@@ -336,7 +339,6 @@ def update_account(
     user = db.session.get(User, user_id)
     if user is None:
         raise UserNotFound(user_id)
-    db.session.refresh(user, with_for_update=True)  # ordered with logins (authenticate)
     if role not in users.ROLES:
         raise users.UserError("user:role", f"role must be one of {', '.join(users.ROLES)}")
     if (role == "expert") != (user.role == "expert"):
@@ -354,7 +356,10 @@ def update_account(
     if password:
         users.check_new_password(password, user.username)
     if user.role == "admin" and user.active and (role != "admin" or not active):
-        _check_still_admin(actor)
+        _check_still_admin(actor)  # (locks the admins' rows: before this one, never after)
+    # Ordered with logins (authenticate): a login verified before this change has written its
+    # token by now, which the change ends; one after it sees the new password or state.
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
     user.role, user.venue_id, user.active = role, venue, active
     if password:
         user.password_hash = users.hash_password(password)

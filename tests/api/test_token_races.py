@@ -25,11 +25,14 @@ def pg_app(app, backend):
     return app
 
 
+@pytest.mark.parametrize("change_by", ["owner", "admin"])
 def test_a_token_issued_by_a_login_racing_a_password_change_survives_it(
-    pg_app, api, users, monkeypatch
+    pg_app, api, users, monkeypatch, change_by
 ):
-    """The change is sent between the login's verification and its token."""
+    """The change (the owner's new password, or an admin revoking every token) is sent
+    between the login's verification and its token."""
     owner = api("project_manager")
+    admin = api("admin")
     verified, changed = threading.Event(), threading.Event()
     real_issue = auth_service.issue_token
 
@@ -53,10 +56,14 @@ def test_a_token_issued_by_a_login_racing_a_password_change_survives_it(
     def change() -> None:
         assert verified.wait(30)
         try:
-            sent = owner.post(
-                "/api/v1/me/password",
-                json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-            )
+            if change_by == "owner":
+                sent = owner.post(
+                    "/api/v1/me/password",
+                    json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+                )
+            else:
+                user_id = users["project_manager"].id
+                sent = admin.post(f"/api/v1/users/{user_id}/tokens/revoke-all")
             answers["change"] = (sent.status_code, sent.get_json())
         finally:
             changed.set()
