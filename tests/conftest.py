@@ -185,6 +185,15 @@ def app(app_config: dict[str, Any]) -> Iterator[Any]:
 
 
 @pytest.fixture
+def pg_app(app: Any, backend: str) -> Any:
+    """The app, for tests of what PostgreSQL's row locks order (concurrent writers): skipped
+    on SQLite, which has a single writer."""
+    if backend != "postgresql":
+        pytest.skip("row locks order these writes (SQLite has a single writer)")
+    return app
+
+
+@pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()
 

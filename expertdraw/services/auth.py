@@ -217,6 +217,14 @@ def revoke_token(token_id: int, now: datetime | None = None) -> None:
         db.session.commit()
 
 
+def _hold(user_id: int) -> None:
+    """Lock the user's row until the transaction ends, ordering this change with logins
+    (:func:`authenticate` holds the row until its session or token is written): a login
+    verified before the change has written its credential by now, which the change ends;
+    one after it sees the new password or state."""
+    db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update())
+
+
 def revoke_all_tokens(user_id: int, now: datetime | None = None) -> int:
     """Revoke every unrevoked token of a user and commit; returns how many were revoked.
 
@@ -224,9 +232,7 @@ def revoke_all_tokens(user_id: int, now: datetime | None = None) -> int:
     """
     if db.session.get(User, user_id) is None:
         raise UserNotFound(user_id)
-    # Ordered with logins (authenticate): a token being written now is written first, and
-    # revoked with the rest.
-    db.session.execute(sa.select(User.id).where(User.id == user_id).with_for_update())
+    _hold(user_id)  # a token a login is writing now is written first, and revoked too
     revoked = _revoke_tokens(user_id, _now(now))
     db.session.commit()
     return revoked
@@ -357,9 +363,7 @@ def update_account(
         users.check_new_password(password, user.username)
     if user.role == "admin" and user.active and (role != "admin" or not active):
         _check_still_admin(actor)  # (locks the admins' rows: before this one, never after)
-    # Ordered with logins (authenticate): a login verified before this change has written its
-    # token by now, which the change ends; one after it sees the new password or state.
-    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
+    _hold(user.id)
     user.role, user.venue_id, user.active = role, venue, active
     if password:
         user.password_hash = users.hash_password(password)

@@ -288,9 +288,11 @@ def deliver_due(
         # The channels found down are left out of the next batch: their deliveries, left due
         # for the next run, must not fill it and keep another channel's notices waiting.
         batch = [(i, ch) for i, ch in _due_ids(now, limit, down) if i not in seen]
-        went_down = False
+        down_before = len(down)
         for delivery_id, channel in batch:
-            if channel in down or tried >= limit:
+            if tried >= limit:
+                break
+            if channel in down:
                 continue  # left due for the next run: this run found the channel unreachable
             seen.add(delivery_id)
             # Each claim and outcome at its own moment: a run held up by a slow channel must
@@ -302,9 +304,8 @@ def deliver_due(
             error = _process(delivery_id, attempts, moment, channels, backoff)
             if error in UNREACHABLE:
                 down.add(channel)
-                went_down = True
                 log.warning(event("delivery.channel_down", channel=channel, error=error))
-        if not went_down or not batch:
+        if len(down) == down_before or not batch:
             break
     return tried
 

@@ -378,22 +378,21 @@ def _uncomputed(workbook: Any, sheet: Any) -> dict[int, list[int]]:
     if not any(tag in xml for tag in (b"<f>", b"<f ", b":f>", b":f ")):
         return {}
     found: dict[int, list[int]] = {}
-    with workbook._archive.open(path) as source:
-        for _, element in iterparse(source):
-            if element.tag == f"{_MAIN}c":
-                where = element.get("r")
-                # Never computed: no value, or an empty one where a text result is not said
-                # (openpyxl writes <v/>); an empty text result is <v></v> of type str.
-                value = element.find(f"{_MAIN}v")
-                uncomputed = element.find(f"{_MAIN}f") is not None and (
-                    value is None
-                    or (not value.text and element.get("t") not in ("str", "s", "inlineStr"))
-                )
-                if where and uncomputed:
-                    row, column = coordinate_to_tuple(where)
-                    found.setdefault(row, []).append(column)
-            elif element.tag == f"{_MAIN}row":
-                element.clear()
+    for _, element in iterparse(io.BytesIO(xml)):
+        if element.tag == f"{_MAIN}c":
+            where = element.get("r")
+            # Never computed: no value, or an empty one where a text result is not said
+            # (openpyxl writes <v/>); an empty text result is <v></v> of type str.
+            value = element.find(f"{_MAIN}v")
+            uncomputed = element.find(f"{_MAIN}f") is not None and (
+                value is None
+                or (not value.text and element.get("t") not in ("str", "s", "inlineStr"))
+            )
+            if where and uncomputed:
+                row, column = coordinate_to_tuple(where)
+                found.setdefault(row, []).append(column)
+        elif element.tag == f"{_MAIN}row":
+            element.clear()
     return found
 
 

@@ -13,16 +13,10 @@ import pytest
 
 from expertdraw.services import auth as auth_service
 
+from ..integration.test_races import _threads
 from .conftest import PASSWORD
 
 NEW_PASSWORD = "a completely new passphrase 2027"
-
-
-@pytest.fixture
-def pg_app(app, backend):
-    if backend != "postgresql":
-        pytest.skip("row locks order these writes (SQLite has a single writer)")
-    return app
 
 
 @pytest.mark.parametrize("change_by", ["owner", "admin"])
@@ -68,15 +62,7 @@ def test_a_token_issued_by_a_login_racing_a_password_change_survives_it(
         finally:
             changed.set()
 
-    threads = [
-        threading.Thread(target=login, name="login"),
-        threading.Thread(target=change, name="change"),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads)
+    _threads(("login", login), ("change", change))
     assert answers["change"][0] == 200, answers
     if answers["login"][0] == 401:  # the login saw the change: no token at all
         return

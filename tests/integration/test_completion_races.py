@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from expertdraw import clock
@@ -19,13 +18,6 @@ from expertdraw.models import Expert, Member, User
 from expertdraw.services import draws, experts, projects, seating
 
 from . import centre as c
-
-
-@pytest.fixture
-def pg_app(app, backend):
-    if backend != "postgresql":
-        pytest.skip("row locks order these writes (SQLite has a single writer)")
-    return app
 
 
 def test_a_suspension_committed_while_an_immediate_draw_completes_is_not_left_seated(

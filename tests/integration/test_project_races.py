@@ -13,7 +13,6 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from expertdraw import clock
@@ -22,13 +21,7 @@ from expertdraw.models import Expert, LedgerEntry, Member, Organisation, Project
 from expertdraw.services import auth as auth_service
 from expertdraw.services import draws, pool, projects
 from tests.integration import centre as c
-
-
-@pytest.fixture
-def pg_app(app, backend):
-    if backend != "postgresql":
-        pytest.skip("row locks order these writes (SQLite has a single writer)")
-    return app
+from tests.integration.test_races import _threads
 
 
 def _one_employer_for_technical() -> str:
@@ -70,17 +63,6 @@ def _body(centre: c.Centre, code: str, bidders: list[str]) -> dict[str, Any]:
             },
         ],
     }
-
-
-def _together(now: Any, **targets: Any) -> None:
-    """Run each target in a thread of its name, the clock frozen at ``now`` by this thread."""
-    with clock.frozen(now):
-        threads = [threading.Thread(target=t, name=name) for name, t in targets.items()]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert not any(thread.is_alive() for thread in threads)
 
 
 def _seated_employed_by(uscc: str, project_code: str) -> list[str]:
@@ -150,7 +132,8 @@ def test_a_bidder_added_by_correcting_the_project_during_its_draw_request_is_ign
         finally:
             corrected.set()
 
-    _together(c.NOW, draw=request_draw, put=correct)
+    with clock.frozen(c.NOW):
+        _threads(("draw", request_draw), ("put", correct))
 
     db.session.remove()
     project = db.session.scalar(sa.select(Project).where(Project.code == "P-EDIT"))
@@ -220,7 +203,8 @@ def test_a_bidder_added_by_the_manager_while_the_draw_completes_is_never_recheck
         finally:
             drawn.set()
 
-    _together(c.NOW, bidder=add, draw=request_draw)
+    with clock.frozen(c.NOW):
+        _threads(("bidder", add), ("draw", request_draw))
 
     db.session.remove()
     # Every technical expert works for X: with X a bidder, the pool has none (a refusal), as

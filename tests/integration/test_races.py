@@ -27,13 +27,6 @@ from . import centre as c
 CODE = "ABCDE-FGHJK"
 
 
-@pytest.fixture
-def pg_app(app, backend):
-    if backend != "postgresql":
-        pytest.skip("row locks order these writes (SQLite has a single writer)")
-    return app
-
-
 def _threads(*targets: tuple[str, Any]) -> None:
     running = [threading.Thread(target=run, name=name) for name, run in targets]
     for thread in running:

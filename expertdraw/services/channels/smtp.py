@@ -83,7 +83,7 @@ class EmailChannel:
         msg = EmailMessage()
         try:
             msg["From"] = self.sender
-            msg["To"] = ascii_domain(recipient)
+            msg["To"] = recipient
             msg["Subject"] = subject
         except (ValueError, TypeError):
             raise DeliveryFailed("email:bad-header", retryable=False) from None
@@ -104,12 +104,12 @@ class EmailChannel:
         Raises DeliveryFailed: ``smtp:<code>`` for a refusal (retryable for 4xx),
         ``smtp:timeout``, ``smtp:connect`` or ``smtp:disconnected`` (retryable).
         """
-        msg = self.message(recipient, subject, body, delivery_id)
+        to = ascii_domain(recipient)
+        msg = self.message(to, subject, body, delivery_id)
         try:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             try:
                 self._secure(smtp)
-                to = ascii_domain(recipient)
                 if not to.isascii() and not smtp.has_extn("smtputf8"):
                     # A mailbox name that is not ASCII travels only over SMTPUTF8.
                     raise DeliveryFailed("smtp:no-smtputf8", retryable=False)
