@@ -14,9 +14,10 @@ Boundary choices (all documented here so that a supervisor can explain any outco
   29 February the year arithmetic lands on 28 February (the longer look-back).
 - ``inactive``: status other than ``active``, or ``qualification_expiry`` earlier than the
   evaluation date (still qualified on the expiry day itself).
-- ``party-employer`` / ``authority``: the employer *is* the party, the employer's controlling group
-  is the party, or the party's controlling group is the employer (one level, as the data gives
-  it; two subsidiaries of one group are not "control").
+- ``party-employer`` / ``authority``: the employer *is* the party, an organisation controlling
+  the employer is the party, or an organisation controlling the party is the employer, through
+  any number of ``parent`` links (control passes down a chain; two subsidiaries of one group
+  are not "control").
 - ``party-former``: an employment or advising role at a party (tenderer, agency, bidder or
   authority) that lasts, or ended (last day) on or after the evaluation date minus N years.
 - ``penalty``: an administrative or criminal penalty whose start (decision) date is within the

@@ -133,7 +133,8 @@ class ExpertFacts:
     """What the rules know about one expert. Only ``code``, ``status`` and ``home_region``
     are required; every tuple defaults to empty.
 
-    - ``employer_group``: the code of the group / parent that controls the employer, if any;
+    - ``employer_groups``: the codes of the organisations that control the employer, its
+      parent first, then the parent's parent, and so on up the chain;
     - ``employment_history``: past and present employments (a current one may be listed too);
     - ``advising``: advisory or consulting roles for organisations, same shape;
     - ``relatives_orgs``: organisations where a declared close relative works or is a principal;
@@ -148,7 +149,7 @@ class ExpertFacts:
     home_region: str
     qualification_expiry: date | None = None
     employer: str | None = None
-    employer_group: str | None = None
+    employer_groups: tuple[str, ...] = ()
     employment_history: tuple[Employment, ...] = ()
     advising: tuple[Employment, ...] = ()
     relatives_orgs: tuple[str, ...] = ()
@@ -169,6 +170,7 @@ class ExpertFacts:
         )
         check_region_code(self.home_region, f"home_region of {self.code}")
         for name in (
+            "employer_groups",
             "employment_history",
             "advising",
             "relatives_orgs",
@@ -193,8 +195,9 @@ class ProjectFacts:
     - ``region``: the project's GB/T 2260 code (county, or prefecture ``XXYY00``);
     - ``bidders``, ``authorities`` (supervising / approving), ``drafters`` (expert codes who
       drafted or consulted on the documents);
-    - ``related_orgs``: for the parties, org code -> code of the group that controls it, used for
-      "controls or is controlled by" (stored as a read-only mapping).
+    - ``related_orgs``: for the parties, org code -> the codes of the organisations that
+      control it, its parent first and up the chain, used for "controls or is controlled by"
+      (stored as a read-only mapping).
     """
 
     code: str
@@ -206,7 +209,7 @@ class ProjectFacts:
     bidders: tuple[str, ...] = ()
     authorities: tuple[str, ...] = ()
     drafters: tuple[str, ...] = ()
-    related_orgs: Mapping[str, str] = field(default_factory=dict, hash=False)
+    related_orgs: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _require(bool(self.code), "eligibility:project", "project code must not be empty")
@@ -217,6 +220,11 @@ class ProjectFacts:
             self.window_end > self.window_start,
             "eligibility:window",
             "the evaluation window must end after it starts",
+        )
+        _require(
+            all(isinstance(chain, tuple) for chain in self.related_orgs.values()),
+            "eligibility:project",
+            "related_orgs maps each organisation to a tuple of the codes controlling it",
         )
         object.__setattr__(self, "related_orgs", MappingProxyType(dict(self.related_orgs)))
 

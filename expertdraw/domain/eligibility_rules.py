@@ -40,9 +40,13 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=year, day=28)
 
 
-def _related(org: str, org_group: str | None, party: str, party_group: str | None) -> bool:
-    """Same organisation, or one controls the other (one level of ``group``)."""
-    return org == party or (org_group is not None and org_group == party) or party_group == org
+def _related(
+    org: str, org_controllers: tuple[str, ...], party: str, party_controllers: tuple[str, ...]
+) -> bool:
+    """Same organisation, or one controls the other, directly or through any number of
+    ``parent`` links (control passes down a chain: a group controls its subsidiaries'
+    units). Two units of one group are not related by that alone."""
+    return org == party or party in org_controllers or org in party_controllers
 
 
 def former_role_cutoff(project: ProjectFacts, rules: Rules) -> date:
@@ -85,8 +89,9 @@ def _employer_related_to(expert: ExpertFacts, project: ProjectFacts, orgs: Itera
     employer = expert.employer
     if not employer:
         return False
-    group = expert.employer_group or project.related_orgs.get(employer)
-    return any(_related(employer, group, org, project.related_orgs.get(org)) for org in orgs)
+    controllers = expert.employer_groups or project.related_orgs.get(employer, ())
+    related = project.related_orgs
+    return any(_related(employer, controllers, org, related.get(org, ())) for org in orgs)
 
 
 def check_inactive(expert: ExpertFacts, project: ProjectFacts, rules: Rules) -> str | None:

@@ -20,8 +20,9 @@ class Organisation(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(12))
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
-    # The controlling organisation, for "controls or is controlled by" exclusions.
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    # The controlling organisation, for "controls or is controlled by" exclusions (walked
+    # downwards from the parties at every pool building: indexed).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
 
     __table_args__ = (
         CheckConstraint(

@@ -51,7 +51,7 @@ from ..models import (
 )
 from ..models.periods import overlapping
 from ..personal_data import protector
-from . import pool_universe, seat_map
+from . import control, pool_universe, seat_map
 from .sql_lists import as_list, list_of
 
 
@@ -229,11 +229,13 @@ def specialty_universes(codes: Sequence[str]) -> list[list[str]]:
 class Parties:
     """What pool building reads of a project's parties, in one statement (:func:`_parties`).
 
-    ``rows`` are ``(id, uscc, group uscc, party, bidder)`` for the parties, the groups
-    controlling them and the units they control; ``ids`` the parties' ids."""
+    ``rows`` are ``(id, uscc, parent id, party, bidder, drafters)`` for the parties, the
+    organisations controlling them and those they control, at any depth; ``controllers``
+    maps each row's id to the USCCs above it, nearest first; ``ids`` are the parties' ids."""
 
     ids: list[int]
     rows: list[Any]
+    controllers: dict[int, tuple[str, ...]]
 
 
 def project_facts(project: Project) -> el.ProjectFacts:
@@ -246,6 +248,7 @@ def _project_reads(project: Project) -> tuple[el.ProjectFacts, Parties]:
     (it was five: the bidders, the parties, their groups, the drafters, the related units)."""
     named = sorted({project.tenderer_id, project.agency_id, project.authority_id} - {None})
     rows = db.session.execute(_parties(), {"named": named, "project": project.id}).all()
+    above = control.chains({row.id: (row.uscc, row.parent_id) for row in rows})
     parties = [row for row in rows if row.party]
     code_of = {row.id: row.uscc for row in parties}
     drafters = as_list(rows[0].drafters) if rows else []
@@ -259,46 +262,41 @@ def _project_reads(project: Project) -> tuple[el.ProjectFacts, Parties]:
         drafters=tuple(sorted(drafters)),
         window_start=project.window_start,
         window_end=project.window_end,
-        related_orgs={row.uscc: row.group for row in parties if row.group},
+        related_orgs={row.uscc: above[row.id] for row in parties if above[row.id]},
     )
-    return facts, Parties(ids=sorted(code_of), rows=rows)
+    return facts, Parties(ids=sorted(code_of), rows=rows, controllers=above)
 
 
 @functools.cache
 def _parties() -> sa.Select[Any]:
-    """The parties (``:named`` and the bidders of ``:project``), the groups controlling them
-    and the units they control: id, USCC, the USCC of the group controlling it, whether a
-    party, whether a bidder; and on each row the project's drafters' codes (built once: an
-    alias costs a millisecond)."""
-    parent = sa.orm.aliased(Organisation)
+    """The parties (``:named`` and the bidders of ``:project``), the organisations above
+    them and those below them, at any depth (:mod:`.control`): id, USCC, parent's id,
+    whether a party, whether a bidder; and on each row the project's drafters' codes (built
+    once: an alias costs a millisecond)."""
     named = sa.bindparam("named", expanding=True)
     project = sa.bindparam("project")
     bidders = sa.select(ProjectBidder.organisation_id).where(ProjectBidder.project_id == project)
     party = sa.or_(Organisation.id.in_(named), Organisation.id.in_(bidders))
     party_ids = sa.select(Organisation.id).where(party)
-    party_groups = sa.select(Organisation.parent_id).where(party)
+    above = control.upward(party_ids, "above")
+    below = control.downward(party_ids, "below")
     drafters = (
         sa.select(list_of(Expert.code))
         .join(ProjectDrafter, ProjectDrafter.expert_id == Expert.id)
         .where(ProjectDrafter.project_id == project)
         .scalar_subquery()
     )
-    return (
-        sa.select(
-            Organisation.id,
-            Organisation.uscc,
-            parent.uscc.label("group"),
-            party.label("party"),
-            Organisation.id.in_(bidders).label("bidder"),
-            drafters.label("drafters"),
-        )
-        .outerjoin(parent, parent.id == Organisation.parent_id)
-        .where(
-            sa.or_(
-                party,
-                Organisation.parent_id.in_(party_ids),
-                Organisation.id.in_(party_groups),
-            )
+    return sa.select(
+        Organisation.id,
+        Organisation.uscc,
+        Organisation.parent_id,
+        party.label("party"),
+        Organisation.id.in_(bidders).label("bidder"),
+        drafters.label("drafters"),
+    ).where(
+        sa.or_(
+            Organisation.id.in_(sa.select(above.c.id)),
+            Organisation.id.in_(sa.select(below.c.id)),
         )
     )
 
@@ -335,7 +333,6 @@ def load_facts(
     start, end = project.window_start, project.window_end
     parties = _project_reads(project)[1].ids
     employer = sa.orm.aliased(Organisation)
-    parent = sa.orm.aliased(Organisation)
     base = db.session.execute(
         sa.select(
             Expert.id,
@@ -345,12 +342,12 @@ def load_facts(
             Expert.qualification_expiry,
             Expert.data_confirmed_on,
             employer.uscc,
-            parent.uscc,
+            Expert.employer_id,
         )
         .outerjoin(employer, employer.id == Expert.employer_id)
-        .outerjoin(parent, parent.id == employer.parent_id)
         .where(Expert.id.in_(id_set))
     ).all()
+    above = control.controllers(row[7] for row in base if row[7] is not None)
 
     history: dict[int, list[el.Employment]] = defaultdict(list)
     advising: dict[int, list[el.Employment]] = defaultdict(list)
@@ -433,7 +430,7 @@ def load_facts(
             qualification_expiry=row[4],
             data_confirmed_on=row[5],
             employer=row[6],
-            employer_group=row[7],
+            employer_groups=above.get(row[7], ()),
             employment_history=tuple(history[row[0]]),
             advising=tuple(advising[row[0]]),
             relatives_orgs=tuple(relatives[row[0]]),
@@ -452,20 +449,21 @@ def _employers_excluded(
 ) -> dict[str, list[int]]:
     """Employers that ``party-employer`` and ``authority`` exclude, decided by those rules.
 
-    Both rules read only the employer and the group controlling it, so each is run once per
-    organisation, on a probe expert employed there (as ``excluded_regions`` does for home
-    regions). Only a party, the group controlling a party or a unit a party controls can be
-    related to a party, so only those organisations are probed.
+    Both rules read only the employer and the organisations controlling it, so each is run
+    once per organisation, on a probe expert employed there (as ``excluded_regions`` does for
+    home regions). Only a party, an organisation above a party or one below it can be related
+    to a party, so only those organisations are probed.
     """
     checks = dict(el.RULES)
     hits: dict[str, list[int]] = {"party-employer": [], "authority": []}
-    for org_id, uscc, group, *_ in parties.rows:
+    for row in parties.rows:
+        org_id = row.id
         probe = el.ExpertFacts(
             code="probe",
             status="active",
             home_region=facts.region,
-            employer=uscc,
-            employer_group=group,
+            employer=row.uscc,
+            employer_groups=parties.controllers[org_id],
         )
         for code, found in hits.items():
             if checks[code](probe, facts, rules):

@@ -137,21 +137,17 @@ def recheck(codes: Sequence[str], actor: dict[str, str]) -> int:
 def recheck_organisations(moved: Sequence[int], actor: dict[str, str]) -> int:
     """Check again the committees of the seated experts whom a new controlling organisation
     may have put in conflict (each replacement commits). rules.md's ``party-employer`` is a
-    current employer that is a party, or controls or is controlled by one, one level deep
-    (``domain.eligibility_rules._related``): so the employees of the moved organisations
-    (now controlled by their new parents) and of those parents (now controlling them).
-    Returns how many seats they left."""
+    current employer that is a party, or controls or is controlled by one, at any depth
+    (``domain.eligibility_rules._related``): so the employees of the moved organisations and
+    of all below them (now under new controllers), and of the new parents and all above them
+    (now controlling more). Returns how many seats they left."""
     from ..extensions import db
+    from .control import moved_reach
     from .replacements import recheck_expert
 
-    if not moved:
+    concerned = moved_reach(moved)
+    if not concerned:
         return 0
-    parents = db.session.scalars(
-        sa.select(Organisation.parent_id).where(
-            Organisation.id.in_(list(moved)), Organisation.parent_id.is_not(None)
-        )
-    ).all()
-    concerned = sorted(set(moved) | set(parents))
     seated = db.session.scalars(
         sa.select(Member.expert_id)
         .join(Expert, Expert.id == Member.expert_id)

@@ -260,14 +260,19 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
     orgs = {o.id: o for o in db.session.scalars(sa.select(Organisation))}
     tenderer, agency = orgs[project.tenderer_id], orgs[project.agency_id]
     bidder = orgs[project.bidders[0].organisation_id]
-    # Control, one level each way: a group above the agency, a unit under a bidder, and a
-    # unit under the authority; a sibling of the agency is not related to it.
-    group = f.org("employer")
+    # Control, at any depth each way: a group above the agency and a holding above the group,
+    # a unit under a bidder and its own sub-unit, a unit under the authority and its own
+    # sub-unit; a sibling of the agency, or a cousin under the holding, is not related to it.
+    holding = f.org("employer")
+    group = f.org("employer", holding)
     agency.parent_id = group.id
     authority = f.org("authority")
     project.authority_id = authority.id
     unit_of_bidder, unit_of_authority = f.org("employer", bidder), f.org("employer", authority)
+    sub_unit_of_bidder = f.org("employer", unit_of_bidder)
+    sub_unit_of_authority = f.org("employer", unit_of_authority)
     sibling, stranger = f.org("employer", group), f.org("employer")
+    cousin = f.org("employer", f.org("employer", holding))
     db.session.flush()
     facts = pool.project_facts(project)
     former = el.former_role_cutoff(facts, rules)
@@ -290,7 +295,10 @@ def _with_facts_at_every_bound(project: Project) -> dict[str, str | None]:
     e(qualification_expiry=day)
     e(qualification_expiry=day - timedelta(days=1))
     e(status="suspended", employer_id=tenderer.id)
-    for employer in (tenderer, agency, bidder, group, unit_of_bidder, sibling, authority):
+    for employer in (
+        *(tenderer, agency, bidder, group, holding, unit_of_bidder, sub_unit_of_bidder),
+        *(sibling, cousin, authority, sub_unit_of_authority),
+    ):
         e(employer_id=employer.id)
     e(employer_id=unit_of_authority.id)
     e(employer_id=unit_of_authority.id, data_confirmed_on=None)

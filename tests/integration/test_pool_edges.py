@@ -251,14 +251,16 @@ def test_project_facts_name_the_parties_their_groups_and_the_drafters(
     seeded_project: Project,  # noqa: F811
 ):
     """The one statement of the project's reads gives what the ORM's relationships give: the
-    parties' codes, each party's controlling group, the drafters; and the organisations the
-    employer rules probe are the parties, their groups and the units they control."""
+    parties' codes, the organisations above each party, the drafters; and the organisations
+    the employer rules probe are the parties and those above and below them, at any depth."""
     project = seeded_project
     orgs = db.session.scalars(sa.select(Organisation).order_by(Organisation.id)).all()
     bidder = db.session.get(Organisation, project.bidders[0].organisation_id)
-    group, unit = orgs[-1], orgs[-2]
+    holding, group, unit, subunit = orgs[-4], orgs[-1], orgs[-2], orgs[-3]
+    group.parent_id = holding.id
     bidder.parent_id = group.id
     unit.parent_id = bidder.id
+    subunit.parent_id = unit.id
     drafters = db.session.scalars(sa.select(Expert).order_by(Expert.id).limit(2)).all()
     for expert in drafters:
         db.session.add(ProjectDrafter(project_id=project.id, expert_id=expert.id))
@@ -267,6 +269,10 @@ def test_project_facts_name_the_parties_their_groups_and_the_drafters(
     def uscc(org_id: int | None) -> str | None:
         org = db.session.get(Organisation, org_id) if org_id else None
         return org.uscc if org else None
+
+    def above(org_id: int) -> tuple[str, ...]:
+        parent = db.session.get(Organisation, org_id).parent_id
+        return (uscc(parent), *above(parent)) if parent else ()
 
     party_ids = {project.tenderer_id, project.agency_id, project.authority_id} - {None}
     party_ids |= {b.organisation_id for b in project.bidders}
@@ -281,16 +287,13 @@ def test_project_facts_name_the_parties_their_groups_and_the_drafters(
         drafters=tuple(sorted(e.code for e in drafters)),
         window_start=project.window_start,
         window_end=project.window_end,
-        related_orgs={
-            uscc(i): uscc(db.session.get(Organisation, i).parent_id)
-            for i in party_ids
-            if db.session.get(Organisation, i).parent_id
-        },
+        related_orgs={uscc(i): above(i) for i in party_ids if above(i)},
     )
-    assert facts.related_orgs[bidder.uscc] == group.uscc
+    assert facts.related_orgs[bidder.uscc] == (group.uscc, holding.uscc)
     assert parties.ids == sorted(party_ids)
+    assert parties.controllers[subunit.id] == (unit.uscc, bidder.uscc, group.uscc, holding.uscc)
     probed = {row.id for row in parties.rows}
-    assert probed == party_ids | {group.id, unit.id} | {
+    assert probed == party_ids | {holding.id, group.id, unit.id, subunit.id} | {
         o.id for o in orgs if o.parent_id in party_ids
     } | {db.session.get(Organisation, i).parent_id for i in party_ids} - {None}
 

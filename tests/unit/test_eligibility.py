@@ -42,7 +42,7 @@ PROJECT = ProjectFacts(
     drafters=("E-DRAFTER",),
     window_start=WS,
     window_end=WE,
-    related_orgs={"BIDDER-1": "GROUP-1"},
+    related_orgs={"BIDDER-1": ("GROUP-1", "HOLDING-1")},
 )
 CLEAN = ExpertFacts(
     code="E0000001",
@@ -122,9 +122,16 @@ CASES = [
     case(["party-employer"], "works for the tenderer", employer="TENDERER"),
     case(["party-employer"], "works for the agency", employer="AGENCY"),
     case(["party-employer"], "works for a bidder", employer="BIDDER-2"),
-    case(["party-employer"], "employer controlled by a bidder", employer_group="BIDDER-1"),
+    case(["party-employer"], "employer controlled by a bidder", employer_groups=("BIDDER-1",)),
     case(["party-employer"], "employer controls a bidder", employer="GROUP-1"),
-    case([], "sibling of a bidder in one group", employer_group="GROUP-1"),
+    case(
+        ["party-employer"],
+        "employer two levels below a bidder",
+        employer_groups=("UNIT-9", "BIDDER-1"),
+    ),
+    case(["party-employer"], "employer controls a bidder two levels up", employer="HOLDING-1"),
+    case([], "sibling of a bidder in one group", employer_groups=("GROUP-1",)),
+    case([], "cousin of a bidder under one holding", employer_groups=("GROUP-2", "HOLDING-1")),
     case([], "no employer", employer=None),
     # party-former
     case(
@@ -184,7 +191,12 @@ CASES = [
     case([], "declared another org", declared_conflicts=("ELSEWHERE",)),
     # authority
     case(["authority"], "works for the authority", employer="AUTHORITY"),
-    case(["authority"], "works for a unit of the authority", employer_group="AUTHORITY"),
+    case(["authority"], "works for a unit of the authority", employer_groups=("AUTHORITY",)),
+    case(
+        ["authority"],
+        "works for a unit of a unit of the authority",
+        employer_groups=("UNIT-9", "AUTHORITY"),
+    ),
     # penalty
     case(
         ["penalty"],
@@ -465,7 +477,7 @@ def clean_experts(draw: st.DrawFn) -> ExpertFacts:
         home_region=draw(st.sampled_from(["530102", "530702", "532301", "110101", "530400"])),
         qualification_expiry=draw(st.none() | st.dates(DAY, date(2035, 1, 1))),
         employer=draw(st.sampled_from(CLEAN_ORGS)),
-        employer_group=draw(st.none() | st.sampled_from(CLEAN_ORGS)),
+        employer_groups=tuple(draw(st.lists(st.sampled_from(CLEAN_ORGS), max_size=2, unique=True))),
         employment_history=tuple(draw(st.lists(HISTORY, max_size=4))),
         advising=tuple(draw(st.lists(HISTORY, max_size=2))),
         relatives_orgs=tuple(draw(st.lists(st.sampled_from(CLEAN_ORGS), max_size=3))),
@@ -491,7 +503,7 @@ TRIGGERS = {
     "party-former": lambda e: _add(e, "advising", Employment("BIDDER-1", date(2024, 1, 1))),
     "party-relative": lambda e: _add(e, "relatives_orgs", "AGENCY"),
     "party-declared": lambda e: _add(e, "declared_conflicts", "TENDERER"),
-    "authority": lambda e: replace(e, employer_group="AUTHORITY"),
+    "authority": lambda e: replace(e, employer_groups=("AUTHORITY",)),
     "penalty": lambda e: _add(e, "penalties", Penalty("blacklist", date(2020, 1, 1))),
     "drafting": lambda e: replace(e, code="E-DRAFTER"),
     "busy": lambda e: _add(e, "bookings", Period(WS + H, WS + 3 * H)),

@@ -300,10 +300,10 @@ def test_times_that_cannot_be_compared_with_the_window_are_refused():
 
 
 def test_project_facts_are_read_only():
-    related = {"BIDDER-1": "GROUP-1"}
+    related = {"BIDDER-1": ("GROUP-1",)}
     project = replace(PROJECT, related_orgs=related)
-    related["BIDDER-2"] = "GROUP-1"
-    assert dict(project.related_orgs) == {"BIDDER-1": "GROUP-1"}
+    related["BIDDER-2"] = ("GROUP-1",)
+    assert dict(project.related_orgs) == {"BIDDER-1": ("GROUP-1",)}
     with pytest.raises(TypeError):
         project.related_orgs["X"] = "Y"  # type: ignore[index]
     assert hash(project) == hash(replace(project))
