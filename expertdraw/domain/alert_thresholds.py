@@ -63,11 +63,13 @@ def merge_thresholds(configured: object) -> dict[str, dict[str, Any]]:
         for key, value in values.items():
             if key == "ratio":
                 try:
-                    parse_ratio(value)
+                    ratio = parse_ratio(value)
                 except SamplingError:
                     raise ThresholdError(
                         f"{kind}.ratio", f"must be an exact ratio n/d, got {value!r}"
                     ) from None
+                if ratio == 0:  # every expert's rate reaches 0: an alert for each, unearned
+                    raise ThresholdError(f"{kind}.ratio", f"must be more than 0, got {value!r}")
             elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ThresholdError(
                     f"{kind}.{key}", f"must be an integer of at least 1, got {value!r}"

@@ -313,7 +313,9 @@ def suspend_expert(code: str, reason: str, user: User, alert_id: int | None = No
 
     Raises:
         Forbidden: not a supervisor or admin; NotFound: no such expert or alert;
-        ServiceError: ``invalid:reason``; Conflict: ``conflict:status`` when not active.
+        ServiceError: ``invalid:reason``, ``invalid:alert`` (the alert is about another
+        expert: acknowledging it would close it unhandled); Conflict: ``conflict:status``
+        when not active.
     """
     _supervising(user)
     if reason not in SUSPEND_REASONS:
@@ -322,6 +324,14 @@ def suspend_expert(code: str, reason: str, user: User, alert_id: int | None = No
         )
     ledger.lock()
     expert = get_by_code(code)
+    if alert_id is not None:
+        alert = db.session.get(Alert, alert_id)
+        if alert is None:
+            raise NotFound("alert", alert_id)
+        if alert.expert_code != expert.code:
+            raise ServiceError(
+                "invalid:alert", f"alert {alert_id} is not about expert {expert.code}", "alert"
+            )
     if expert.status != "active":
         raise Conflict("conflict:status", f"expert {expert.code} is {expert.status}", "status")
     try:

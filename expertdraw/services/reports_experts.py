@@ -102,22 +102,31 @@ def _minutes(delta: timedelta) -> int:
 def venue_utilisation(begin: datetime, end: datetime) -> dict[str, Any]:
     """Booked workstation-minutes over available ones in ``[begin, end)``.
 
-    Available: every active workstation (of an active room and venue) for the whole period;
-    booked: the part of each live (not released) booking inside the period.
+    Booked: the part of each live (not released) booking inside the period. Available: the
+    whole period of every workstation in service (of a room and venue in service), and of
+    every workstation out of service that still holds such a booking (booked seats stay
+    booked when a place closes): both sides count the same workstations, so the share is
+    never more than one (the database refuses overlapping bookings of a workstation).
     """
+    live = (
+        Booking.released_at.is_(None),
+        Booking.start < end,
+        Booking.end > begin,
+    )
+    in_service = sa.and_(
+        Workstation.active.is_(True), Room.active.is_(True), Venue.active.is_(True)
+    )
     workstations = db.session.scalar(
         sa.select(sa.func.count(Workstation.id))
         .join(Room, Room.id == Workstation.room_id)
         .join(Venue, Venue.id == Room.venue_id)
-        .where(Workstation.active.is_(True), Room.active.is_(True), Venue.active.is_(True))
+        .where(
+            sa.or_(in_service, Workstation.id.in_(sa.select(Booking.workstation_id).where(*live)))
+        )
     )
     available = workstations * _minutes(end - begin)
     booked = 0
-    for start, stop in db.session.execute(
-        sa.select(Booking.start, Booking.end).where(
-            Booking.released_at.is_(None), Booking.start < end, Booking.end > begin
-        )
-    ):
+    for start, stop in db.session.execute(sa.select(Booking.start, Booking.end).where(*live)):
         booked += _minutes(min(stop, end) - max(start, begin))
     return {
         "workstations": workstations,

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Expert
 from expertdraw.services import alerts
 from expertdraw.services import auth as auth_service
 
@@ -86,3 +89,26 @@ def test_supervisors_list_and_acknowledge_alerts(app, centre):
     assert sup1.get("/api/v1/alerts").get_json()["total"] == 0
     assert sup1.get("/api/v1/alerts?include_acked=true").get_json()["total"] == 1
     assert_problem(sup1.post(f"/api/v1/alerts/{alert_id}/ack"), 409, "conflict:alert")
+
+
+def test_suspending_an_expert_acknowledges_only_an_alert_about_that_expert(app, centre):
+    """The alert acted on is acknowledged with the suspension; an alert about another expert
+    is refused (it would be closed while nobody handled it) and nothing changes."""
+    app.config["ALERT_THRESHOLDS"] = {"frequency": {"count": 1}}
+    body = {"draw": "D2027-900001", "notice": "N000001", "expert": "E0000003", "channel": "inbox"}
+    append("notice.sent", body, c.NOW + timedelta(hours=1))
+    (alert,) = alerts.evaluate(c.NOW + timedelta(hours=2))
+    sup1 = _as(app, centre.users["sup1"])
+    wrong = sup1.post(
+        "/api/v1/experts/E0000001/suspend", json={"reason": "other", "alert": alert.id}
+    )
+    assert_problem(wrong, 422, "invalid:alert")
+    assert sup1.get("/api/v1/alerts").get_json()["total"] == 1
+    db.session.expire_all()
+    status = db.session.scalar(sa.select(Expert.status).where(Expert.code == "E0000001"))
+    assert status == "active"
+    right = sup1.post(
+        "/api/v1/experts/E0000003/suspend", json={"reason": "other", "alert": alert.id}
+    )
+    assert right.status_code == 200 and right.get_json()["status"] == "suspended"
+    assert sup1.get("/api/v1/alerts").get_json()["total"] == 0

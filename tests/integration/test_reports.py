@@ -16,9 +16,18 @@ from openpyxl import load_workbook
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import LedgerEntry, Notice
+from expertdraw.models import LedgerEntry, Notice, Venue
 from expertdraw.models.inspection import Report
-from expertdraw.services import draws, notices, projects, reports, reports_export
+from expertdraw.services import (
+    draws,
+    notices,
+    places,
+    projects,
+    reports,
+    reports_experts,
+    reports_export,
+)
+from expertdraw.services import reports_periods as periods
 from expertdraw.services.reports_periods import Period
 
 from . import centre as c
@@ -255,3 +264,26 @@ def test_a_report_replays_the_draws_and_samples_of_its_period(centre):
     assert day21["replayed"] == {"draws": 0, "samples": 1}
     assert not day21["ok"]
     assert [p.split(":")[:2] for p in day21["problems"]] == [["replay", f"sample {inspection.id}"]]
+
+
+def test_utilisation_counts_the_seats_of_closed_places_that_still_hold_bookings(centre):
+    """Booked seats stay booked when their venues close: the day's utilisation counts those
+    workstations on both sides of its share (five members booked eight hours each on 1 March,
+    every venue then closed: 2,400 of 2,400 minutes, not 2,400 of none)."""
+    run_draw(centre, "P2027-0001", c.NOW)
+    with clock.frozen(c.NOW + timedelta(hours=1)):
+        open_before = reports.issue(
+            periods.containing("daily", date(2027, 3, 1)), datetime(2027, 3, 2, 1, tzinfo=UTC)
+        )[0].content["venues"]
+        for venue in db.session.scalars(sa.select(Venue.id)).all():
+            places.set_in_service("venue", venue, False)
+    begin = datetime(2027, 3, 1, tzinfo=SHANGHAI)
+    closed = reports_experts.venue_utilisation(begin, begin + timedelta(days=1))
+    assert open_before["booked_workstation_minutes"] == 5 * 8 * 60
+    assert open_before["workstations"] > 5
+    assert closed == {
+        "workstations": 5,
+        "booked_workstation_minutes": 2400,
+        "available_workstation_minutes": 5 * 24 * 60,
+        "utilisation": "2400/7200",
+    }

@@ -121,6 +121,8 @@ def test_a_zone_and_an_offset_that_agree_are_taken():
         ("[alerts.fame]\ncount = 2\n", "alerts.fame is not an alert kind"),
         ("[alerts.frequency]\ncont = 2\n", "alerts.frequency.cont is not a key of frequency"),
         ('[alerts.refusal-rate]\nratio = "0.5"\n', "alerts.refusal-rate.ratio must be an exact"),
+        # 0/1 would raise an alert about every expert with enough answers, refusals or none.
+        ('[alerts.refusal-rate]\nratio = "0/1"\n', "alerts.refusal-rate.ratio must be more than"),
         ("[alerts.no-show]\ncount = 0\n", "alerts.no-show.count must be an integer of at least"),
         ("[alerts]\nno-show = 1\n", "alerts.no-show must be a table"),
         ("[timers]\nresponse_window_minutes = 0\n", "timers.response_window_minutes must be 1"),
