@@ -167,7 +167,9 @@ def validate_venues(conn: sa.Connection, checker: Checker, rows: list[Row]) -> V
             "room_name": checker.text(row, "room_name", required=True, max_len=100),
         }
         workstation = checker.draw_id(row, "workstation_id", 64)
-        active = checker.flag(row, "active")
+        # A blank cell states nothing: a known workstation keeps its state (one taken out of
+        # service stays out), a new one is in service.
+        active = checker.flag(row, "active", default=None)
         if venue is not None:
             if venue in plan.venues:
                 _same(checker, row, plan.venues[venue], venue_values)
@@ -202,7 +204,8 @@ def validate_venues(conn: sa.Connection, checker: Checker, rows: list[Row]) -> V
                 plan.workstations[workstation] = {
                     "line": row.line,
                     "room_id": room,
-                    "active": active,
+                    "active": True if active is None else active,
+                    "stated": active is not None,
                 }
     for room, venue in lookup(conn, Room.id, Room.venue_id, plan.rooms).items():
         if venue != plan.rooms[room]["venue_id"]:
@@ -285,8 +288,14 @@ def write_venues(conn: sa.Connection, plan: VenuePlan) -> tuple[dict[str, int], 
     inserted["workstations"], updated["workstations"] = _upsert(
         conn,
         Workstation.__table__,
-        plan.workstations,
+        {key: row for key, row in plan.workstations.items() if row["stated"]},
         {"room_id": "room_id", "active": "active"},
-        ("active",) if "active" in plan.present else (),
+        ("active",),
     )
+    unstated = {key: row for key, row in plan.workstations.items() if not row["stated"]}
+    added, kept = _upsert(
+        conn, Workstation.__table__, unstated, {"room_id": "room_id", "active": "active"}, ()
+    )
+    inserted["workstations"] += added
+    updated["workstations"] += kept
     return inserted, updated

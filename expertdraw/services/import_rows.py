@@ -385,7 +385,7 @@ class Checker:
             return None
         return value
 
-    def flag(self, row: Row, name: str, default: bool = True) -> bool:
+    def flag(self, row: Row, name: str, default: bool | None = True) -> bool | None:
         value = self.raw(row, name)
         if value is None:
             return default

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from .. import clock
 from ..domain.codes import CodeError, validate_id, validate_uscc
 from ..extensions import db
+from ..input_text import has_unseen
 from ..models import Booking, Organisation, Region, Room, Venue, Workstation
 from ..models.parties import ORGANISATION_KINDS
 from . import ledger, pool_changes
@@ -45,6 +46,12 @@ def _text(value: str | None, field: str, max_len: int, required: bool = True) ->
         return None
     if len(text) > max_len:
         raise ServiceError(f"invalid:{field}", f"{field} is longer than {max_len}", field)
+    if has_unseen(text):  # as the imports refuse it: names and addresses go into notices
+        raise ServiceError(
+            f"invalid:{field}",
+            f"{field} contains invisible or direction-changing characters",
+            field,
+        )
     return text
 
 

@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from expertdraw.domain.codes import id_check_char, uscc_check_char
 from expertdraw.extensions import db
 from expertdraw.models import Employment, Expert, Organisation, Room, Venue, Workstation
-from expertdraw.services import imports, seed
+from expertdraw.services import imports, places, seed
 
 TODAY = date(2026, 11, 27)
 ORG_HEADER = ["uscc", "name", "kind", "region_code", "parent_uscc"]
@@ -524,3 +524,22 @@ def test_a_blank_status_keeps_a_known_experts_status_and_makes_a_new_one_active(
     )
     assert stated.ok
     assert _pool_changes()[-1]["to"] == "active"
+
+
+def test_a_blank_active_cell_keeps_a_workstation_out_of_service(reference, tmp_path):
+    """A venues file with an ``active`` column that one row leaves blank: that row's
+    workstation, taken out of service meanwhile, stays out (a blank cell states nothing); a
+    stated 0 or 1 still sets it, and a new workstation with a blank cell is in service."""
+    header = [*VENUE_HEADER, "active"]
+    rows = [[*row, ""] for row in venue_rows()]
+    rows[0][-1] = "1"
+    assert imports.import_file("venues", write_csv(tmp_path / "v.csv", header, rows)).ok
+    blank, stated = rows[1][6], rows[0][6]
+    assert db.session.get(Workstation, blank).active is True
+    places.set_in_service("workstation", blank, False)
+    places.set_in_service("workstation", stated, False)
+    again = imports.import_file("venues", write_csv(tmp_path / "again.csv", header, rows))
+    assert again.ok
+    db.session.expire_all()
+    assert db.session.get(Workstation, blank).active is False
+    assert db.session.get(Workstation, stated).active is True

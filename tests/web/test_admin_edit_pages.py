@@ -185,6 +185,23 @@ def test_venue_errors_name_the_field_and_add_nothing(app, centre, login):
         "/admin/venues", data={"venue_id": "V9", "name": "x", "region_code": "", "address": "y"}
     )
     assert 'id="f-region_code-error"' in no_region.get_data(as_text=True)
+    # Text that reads differently from what is stored (it goes into every notice), as the
+    # venues import refuses it: a zero-width name, a right-to-left override in the address.
+    for name, address, named in (
+        ("\u200b", "某路1号", "name"),
+        ("新场地", "某路\u202e号1001", "address"),
+    ):
+        unseen = client.post(
+            "/admin/venues",
+            data={
+                "venue_id": "V530700-9",
+                "name": name,
+                "region_code": "530100",
+                "address": address,
+            },
+        )
+        assert unseen.status_code == 422
+        assert f'id="f-{named}-error"' in unseen.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Venue.id))) == venues
     room = client.post("/admin/venues/V530100-0/rooms", data={"room_id": "R9", "room_name": ""})
     assert room.status_code == 422 and 'id="f-room_name-error"' in room.get_data(as_text=True)
