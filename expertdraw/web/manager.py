@@ -89,7 +89,8 @@ def new_project() -> Response | tuple[str, int]:
 
 
 def _resolved(spec: project_service.ProjectSpec) -> project_service.ProjectSpec:
-    """``spec`` with its defaults as registration takes them (region policy, alternates)."""
+    """``spec`` with its defaults as registration takes them (region policy, alternates), and
+    its bidders in one order (a project keeps them as a set: read back, they come sorted)."""
     strata = [
         replace(
             stratum,
@@ -99,7 +100,8 @@ def _resolved(spec: project_service.ProjectSpec) -> project_service.ProjectSpec:
         )
         for stratum in spec.strata
     ]
-    return replace(project_service.with_region_policy(spec), strata=strata)
+    bidders = tuple(sorted(spec.bidders))
+    return replace(project_service.with_region_policy(spec), strata=strata, bidders=bidders)
 
 
 def _sent_twice(exc: ServiceError, spec: project_service.ProjectSpec) -> Project | None:

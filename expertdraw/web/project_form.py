@@ -142,11 +142,13 @@ def _check_without_database(state: FormState, start: Any, end: Any) -> None:
             state.add(
                 "bidders", _("Bidder %(number)s: %(message)s", number=number, message=message)
             )
-    if (
+    if start is not None and "window_start" not in state.errors and start <= clock.now():
+        state.add("window_start", message_for("invalid:window"))
+    elif (
         start is not None
         and end is not None
         and "window_end" not in state.errors
-        and (start <= clock.now() or end <= start)
+        and end <= start
     ):
         state.add("window_end", message_for("invalid:window"))
 

@@ -109,6 +109,24 @@ def test_missing_fields_are_named_in_english_too(app, centre, login):
     assert "YYYY-MM-DD HH:MM" in error_of(html, "window_end")
 
 
+def test_a_window_error_is_shown_beside_the_time_that_is_wrong(app, centre, login):
+    """A start in the past is the start's error; an end before the start is the end's."""
+    pm = login("pm")
+    past = pm.post(
+        "/manager/projects/new?lang=en",
+        data=form(centre, window_start="2027-02-01T09:00", window_end="2027-03-01T17:00"),
+    )
+    html = past.get_data(as_text=True)
+    assert past.status_code == 422
+    assert "in the future" in error_of(html, "window_start") and not error_of(html, "window_end")
+    backwards = pm.post(
+        "/manager/projects/new?lang=en",
+        data=form(centre, window_start="2027-03-01T17:00", window_end="2027-03-01T09:00"),
+    ).get_data(as_text=True)
+    assert "end after it starts" in error_of(backwards, "window_end")
+    assert not error_of(backwards, "window_start")
+
+
 def test_the_dry_run_shows_counts_and_the_verdict(app, centre, login):
     client = login("pm")
     client.post("/manager/projects/new", data=form(centre))
@@ -240,8 +258,10 @@ def test_the_same_registration_sent_twice_lands_on_the_project(app, centre, logi
     not a refusal; another project under a taken code is still refused, and a colleague's
     too."""
     pm = login("pm")
-    assert pm.post("/manager/projects/new", data=form(centre)).status_code == 302
-    again = pm.post("/manager/projects/new", data=form(centre))
+    # The bidders in another order than the project keeps them (sorted): the same form.
+    data = form(centre, bidders="\n".join(sorted(centre.bidders, reverse=True)))
+    assert pm.post("/manager/projects/new", data=data).status_code == 302
+    again = pm.post("/manager/projects/new", data=data)
     assert again.status_code == 302 and again.location.endswith(f"/projects/{PROJECT}")
     other = pm.post("/manager/projects/new", data=form(centre, name="另一个项目"))
     assert other.status_code == 409
