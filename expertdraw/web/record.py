@@ -5,6 +5,7 @@ for supervisors and administrators. All show members' codes, so all go through
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -85,16 +86,41 @@ def _root(draw_id: str) -> Draw:
     return draws.get_draw(draw.root_id) if draw.root_id is not None else draw
 
 
+def as_drawn(project: dict[str, Any], announced: dict[str, Any] | None) -> dict[str, Any]:
+    """The project's summary with what the draw was made from: the window, strata,
+    separation, members per employer and region rule of its announcement (a project may be
+    corrected after a failed draw; its record shows the request it was drawn for). A stratum
+    keeps its kind from the project's stratum of that name, if there is one still."""
+    if not announced:
+        return project
+    request = announced.get("request") or {}
+    drawn = dict(project)
+    window = request.get("window") or {}
+    if window.get("start") and window.get("end"):
+        drawn["window_start"] = datetime.fromisoformat(window["start"])
+        drawn["window_end"] = datetime.fromisoformat(window["end"])
+    for key in ("separation", "max_per_group"):
+        if key in request:
+            drawn[key] = request[key]
+    if announced.get("region_policy"):
+        drawn["region_policy"] = announced["region_policy"]
+    if "strata" in request:
+        kinds = {s["name"]: s["kind"] for s in project["strata"]}
+        drawn["strata"] = [{**s, "kind": kinds.get(s["name"])} for s in request["strata"]]
+    return drawn
+
+
 def record_data(draw: Draw, members: list[dict[str, Any]], purpose: str) -> dict[str, Any]:
     """Everything the draw record shows, for the HTML page and the PDF alike: the project,
     the announcement and result bodies, witnesses, the opened ``members``, replacements,
     the draw's ledger entries, supplementary draws, the latest checkpoint and this opening."""
     project = project_service.get_project_by_id(draw.project_id)
+    announced = _body("draw.announced", draw.id)
     return {
         "draw": draw,
-        "project": project_service.summary(project),
+        "project": as_drawn(project_service.summary(project), announced),
         "specialty_names": directory.specialty_names(),
-        "announced": _body("draw.announced", draw.id),
+        "announced": announced,
         "result": _body("draw.completed", draw.id) or _body("draw.failed", draw.id),
         "witnesses": len(draws.witnesses_of(draw)),
         "members": members,

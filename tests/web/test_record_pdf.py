@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,8 +13,9 @@ from pypdf import PdfReader
 
 from expertdraw.extensions import db
 from expertdraw.models import LedgerEntry
-from expertdraw.services import draws
+from expertdraw.services import draws, projects
 
+from ..integration import centre as c
 from .conftest import PROJECT
 
 
@@ -125,3 +127,40 @@ def test_witness_values_show_as_the_list_that_enters_the_seed(app, centre, login
     assert "data-entropy-value>[&#34;王五&#34;,&#34;a, b&#34;]</code>" in room
     pdf = client.post(f"/supervisor/draws/{draw.id}/record.pdf", data={"purpose": "archive"})
     assert '["王五","a, b"]' in pdf_text(pdf.data).replace("\n", "")
+
+
+def test_a_failed_draws_record_keeps_the_window_and_strata_it_was_drawn_for(app, centre, login):
+    """A project corrected after its draw failed (window a week later, a bigger technical
+    stratum): the failed draw's record, page and PDF, shows what that draw was made from."""
+    project = projects.create_project(c.project_spec(centre, PROJECT), centre.users["pm"])
+    first = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+    draws.fail(first, "timeout:entropy", None)
+    moved = c.WINDOW + timedelta(days=7)
+    strata = [
+        projects.StratumSpec("technical", "A0101", "technical", 6, 3),
+        projects.StratumSpec("economic", "C0301", "economic", 1, 1),
+    ]
+    projects.update_project(
+        projects.get_project(PROJECT),
+        c.project_spec(
+            centre,
+            PROJECT,
+            window_start=moved,
+            window_end=moved + timedelta(hours=8),
+            strata=strata,
+        ),
+        centre.users["pm"],
+    )
+    client = login("sup1")
+    page = client.post(
+        f"/supervisor/draws/{first.id}/record?lang=en", data={"purpose": "audit the failed draw"}
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "2027-03-01 09:00" in html and "2027-03-08" not in html
+    assert "<td>4</td><td>2</td>" in html and "<td>6</td><td>3</td>" not in html
+    document = client.post(
+        f"/supervisor/draws/{first.id}/record.pdf?lang=en", data={"purpose": "audit"}
+    )
+    text = pdf_text(document.data)
+    assert "2027-03-01 09:00" in text and "2027-03-08" not in text
