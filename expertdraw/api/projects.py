@@ -30,6 +30,7 @@ def _id_of(length: int) -> Any:
 
 
 ProjectCode = _id_of(CODE_LENGTH)
+ExpertCode = _id_of(32)
 StratumName = _id_of(STRATUM_NAME_LENGTH)
 
 
@@ -48,6 +49,12 @@ class ProjectIn(ApiModel):
     agency: Uscc | None = None
     authority: Uscc | None = None
     bidders: list[Uscc] = Field(default_factory=list, max_length=200)
+    drafters: list[ExpertCode] = Field(
+        default_factory=list,
+        max_length=projects.MAX_DRAFTERS,
+        description="Codes of the experts who drafted or consulted on the project's "
+        "documents: never drawn for it (rules.md `drafting`).",
+    )
     region: Region
     window_start: Moment
     window_end: Moment
@@ -79,6 +86,7 @@ class ProjectOut(OutModel):
     agency: str | None
     authority: str | None
     bidders: list[str]
+    drafters: list[str]
     region: str
     window_start: datetime
     window_end: datetime
@@ -217,6 +225,7 @@ def _spec(body: ProjectIn) -> projects.ProjectSpec:
         agency=body.agency,
         authority=body.authority,
         bidders=tuple(body.bidders),
+        drafters=tuple(body.drafters),
         region=body.region,
         window_start=body.window_start,
         window_end=body.window_end,

@@ -43,6 +43,7 @@ class Project(db.Model):
         order_by="Stratum.position", cascade="all, delete-orphan"
     )
     bidders: Mapped[list[ProjectBidder]] = relationship(cascade="all, delete-orphan")
+    drafters: Mapped[list[ProjectDrafter]] = relationship(cascade="all, delete-orphan")
 
     __table_args__ = (
         CheckConstraint("separation IN ('venue', 'room')", name="separation"),

@@ -13,13 +13,25 @@ from ..domain.codes import CodeError, validate_id, validate_uscc
 from ..domain.eligibility import REGION_POLICIES
 from ..extensions import db
 from ..input_text import carries_personal_data, visible_text
-from ..models import Organisation, Project, ProjectBidder, Region, Specialty, Stratum, User
+from ..models import (
+    Expert,
+    Organisation,
+    Project,
+    ProjectBidder,
+    ProjectDrafter,
+    Region,
+    Specialty,
+    Stratum,
+    User,
+)
 from .errors import Conflict, Forbidden, NotFound, ServiceError
 
 KINDS = ("technical", "economic")
 #: The longest project code, project name and stratum name their columns hold.
 CODE_LENGTH: int = Project.__table__.c.code.type.length
 NAME_LENGTH: int = Project.__table__.c.name.type.length
+#: Drafters a project lists at most (its documents' authors and consultants).
+MAX_DRAFTERS = 50
 STRATUM_NAME_LENGTH: int = Stratum.__table__.c.name.type.length
 
 
@@ -48,6 +60,8 @@ class ProjectSpec:
     agency: str | None = None
     authority: str | None = None
     bidders: tuple[str, ...] = ()
+    #: Codes of the experts who drafted or consulted on the documents (rules.md ``drafting``).
+    drafters: tuple[str, ...] = ()
     bid_deadline: datetime | None = None
     separation: str = "venue"
     max_per_group: int = 1
@@ -136,6 +150,7 @@ class _Parties:
     agency: Organisation | None
     authority: Organisation | None
     bidders: list[Organisation]
+    drafters: list[int]
 
 
 def with_region_policy(spec: ProjectSpec) -> ProjectSpec:
@@ -207,6 +222,7 @@ def _checked(spec: ProjectSpec, user: User, now: datetime, kept: str | None = No
     if len({b.id for b in bidders}) != len(bidders):
         raise ServiceError("invalid:bidders", "a bidder is listed twice", "bidders")
     _check_parties(tenderer, agency, bidders)
+    drafters = _drafters(spec.drafters)
     if spec.allow_no_entropy and user.role != "admin":
         raise Forbidden(
             "forbidden:no-entropy",
@@ -220,7 +236,35 @@ def _checked(spec: ProjectSpec, user: User, now: datetime, kept: str | None = No
             f"regional exclusion rule ({_centre_policy()}) allows",
             "region_policy",
         )
-    return _Parties(tenderer, agency, authority, bidders)
+    return _Parties(tenderer, agency, authority, bidders, drafters)
+
+
+def _drafters(codes: tuple[str, ...]) -> list[int]:
+    """The ids of the experts the project names as its documents' drafters.
+
+    Raises:
+        ServiceError ``invalid:drafters`` naming the entry (``drafters.<i>``): not an
+        expert's code, or listed twice.
+    """
+    if len(codes) > MAX_DRAFTERS:
+        raise ServiceError(
+            "invalid:drafters", f"at most {MAX_DRAFTERS} drafters are listed", "drafters"
+        )
+    ids = dict(
+        db.session.execute(
+            sa.select(Expert.code, Expert.id).where(Expert.code.in_(list(set(codes))))
+        ).all()
+    )
+    found: list[int] = []
+    for i, code in enumerate(codes):
+        if code not in ids:
+            raise ServiceError(
+                "invalid:drafters", f"no expert has the code {code}", f"drafters.{i}"
+            )
+        if ids[code] in found:
+            raise ServiceError("invalid:drafters", f"{code} is listed twice", f"drafters.{i}")
+        found.append(ids[code])
+    return found
 
 
 def _apply(
@@ -258,6 +302,7 @@ def _apply(
     project.bidders = [
         ProjectBidder(organisation_id=b.id, added_at=added.get(b.id, now)) for b in parties.bidders
     ]
+    project.drafters = [ProjectDrafter(expert_id=expert) for expert in parties.drafters]
 
 
 def create_project(spec: ProjectSpec, user: User) -> Project:
@@ -316,6 +361,7 @@ def update_project(project: Project, spec: ProjectSpec, user: User) -> Project:
     # The old rows go first: new ones take the same positions and organisations.
     project.strata.clear()
     project.bidders.clear()
+    project.drafters.clear()
     db.session.flush()
     _apply(project, spec, parties, now, added)
     db.session.commit()
@@ -521,6 +567,11 @@ def summary(project: Project) -> dict[str, Any]:
         "agency": codes.get(project.agency_id) if project.agency_id else None,
         "authority": codes.get(project.authority_id) if project.authority_id else None,
         "bidders": sorted(codes[b.organisation_id] for b in project.bidders),
+        "drafters": sorted(
+            db.session.scalars(
+                sa.select(Expert.code).where(Expert.id.in_([d.expert_id for d in project.drafters]))
+            )
+        ),
         "region": project.region_code,
         "window_start": project.window_start,
         "window_end": project.window_end,

@@ -39,6 +39,7 @@ ERRORS: dict[str, Any] = {
         "No organisation with this unified social credit code is registered."
     ),
     "invalid:bidders": _l("A bidder is listed twice."),
+    "invalid:drafters": _l("Enter the codes of registered experts, each once (50 at most)."),
     "invalid:project": _l("Use letters, digits, dot, hyphen or underscore only."),
     "invalid:stratum": _l(
         "Check this line: name in letters and digits, count 1 to 50, alternates 0 to 50."

@@ -100,8 +100,10 @@ def _resolved(spec: project_service.ProjectSpec) -> project_service.ProjectSpec:
         )
         for stratum in spec.strata
     ]
-    bidders = tuple(sorted(spec.bidders))
-    return replace(project_service.with_region_policy(spec), strata=strata, bidders=bidders)
+    bidders, drafters = tuple(sorted(spec.bidders)), tuple(sorted(spec.drafters))
+    return replace(
+        project_service.with_region_policy(spec), strata=strata, bidders=bidders, drafters=drafters
+    )
 
 
 def _sent_twice(exc: ServiceError, spec: project_service.ProjectSpec) -> Project | None:

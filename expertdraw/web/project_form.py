@@ -28,6 +28,7 @@ TOP_FIELDS = (
     "agency",
     "authority",
     "bidders",
+    "drafters",
     "region",
     "window_start",
     "window_end",
@@ -145,10 +146,7 @@ def _check_without_database(state: FormState, start: Any, end: Any) -> None:
     if start is not None and "window_start" not in state.errors and start <= clock.now():
         state.add("window_start", message_for("invalid:window"))
     elif (
-        start is not None
-        and end is not None
-        and "window_end" not in state.errors
-        and end <= start
+        start is not None and end is not None and "window_end" not in state.errors and end <= start
     ):
         state.add("window_end", message_for("invalid:window"))
 
@@ -181,6 +179,7 @@ def parse(state: FormState) -> ParsedProject:
         agency=state.get("agency").strip() or None,
         authority=state.get("authority").strip() or None,
         bidders=tuple(lines(state.get("bidders"))),
+        drafters=tuple(lines(state.get("drafters"))),
         region=state.get("region").strip(),
         window_start=start,
         window_end=end,
@@ -206,6 +205,10 @@ def place_error(state: FormState, exc: Exception, row_of: list[int]) -> None:
         number = (parse_int(name.split(".")[1]) or 0) + 1
         message = _("Bidder %(number)s: %(message)s", number=number, message=message)
         name = "bidders"
+    elif name.startswith("drafters."):
+        number = (parse_int(name.split(".")[1]) or 0) + 1
+        message = _("Drafter %(number)s: %(message)s", number=number, message=message)
+        name = "drafters"
     state.add(name or None, message)
 
 
@@ -221,6 +224,7 @@ def values_of(project: Any) -> dict[str, str]:
         "agency": summary["agency"] or "",
         "authority": summary["authority"] or "",
         "bidders": "\n".join(summary["bidders"]),
+        "drafters": "\n".join(summary["drafters"]),
         "region": summary["region"],
         "window_start": local_input(summary["window_start"]),
         "window_end": local_input(summary["window_end"]),

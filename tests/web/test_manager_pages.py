@@ -279,3 +279,20 @@ def test_another_registration_under_a_taken_code_is_refused_however_close(app, c
     other = pm.post("/manager/projects/new", data=form(centre, **{"strata.0.count": "5"}))
     assert other.status_code == 409
     assert db.session.scalar(sa.select(sa.func.count(Project.id))) == 1
+
+
+def test_the_documents_drafters_are_registered_with_the_project(app, centre, login):
+    """The drafters typed on the form are kept and shown; a code that is no expert's is
+    refused beside the drafters' field, naming its line, and nothing is registered."""
+    pm = login("pm")
+    unknown = pm.post(
+        "/manager/projects/new?lang=en",
+        data=form(centre, drafters=f"{centre.experts[0]}\nE9999999"),
+    )
+    assert unknown.status_code == 422
+    assert error_of(unknown.get_data(as_text=True), "drafters").startswith("Drafter 2:")
+    assert db.session.scalar(sa.select(sa.func.count(Project.id))) == 0
+    kept = pm.post("/manager/projects/new", data=form(centre, drafters=centre.experts[0]))
+    assert kept.status_code == 302
+    page = pm.get(f"/manager/projects/{PROJECT}").get_data(as_text=True)
+    assert f"<code>{centre.experts[0]}</code>" in page.split("data-drafters>")[1].split("</dd>")[0]
