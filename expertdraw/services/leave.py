@@ -3,7 +3,14 @@
 A leave overlapping a project's evaluation window excludes the expert from that project's
 later draws (``unavailable``, rules.md). Declaring or cancelling one changes eligibility, so
 each appends ``pool.changed`` (field ``leave``, the period as ``start/end`` in ledger times)
-in the same transaction. A leave changes nothing that was already drawn or answered.
+in the same transaction.
+
+A leave over a seat the expert holds is no silent note beside it: over a seat still offered
+(its notice pending) it is refused, the expert declines the notice (a decline, with its
+reason, brings in an alternate); over a seat accepted, before its evaluation starts, the
+leave stands and the expert leaves the committee (replaced as ``unavailable``, the seat
+withdrawn), so that no committee counts on a member who said they will not come; once the
+evaluation has begun it is refused (the centre handles who is at the seat).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import sqlalchemy as sa
 from .. import clock
 from ..domain.ledger import format_time
 from ..extensions import db
-from ..models import Expert, Leave, User
+from ..models import Draw, Expert, Leave, Member, Notice, Project, User
 from . import ledger
 from .errors import Conflict, Forbidden, NotFound, ServiceError
 
@@ -59,7 +66,10 @@ def declare(user: User, start: datetime, end: datetime, now: datetime | None = N
     Raises:
         Forbidden: not an expert; ServiceError: ``invalid:leave`` naming ``start`` or ``end``
             (naive times, end not after start, already over, longer than a year);
-        Conflict: ``conflict:leave`` when it overlaps a leave already declared.
+        Conflict: ``conflict:leave`` when it overlaps a leave already declared;
+        ``conflict:leave-offered`` when it overlaps a seat offered and not yet answered,
+        ``conflict:leave-begun`` when it overlaps an evaluation the expert sits on that has
+        begun.
     """
     expert = _expert_of(user)
     now = now or clock.now()
@@ -80,6 +90,7 @@ def declare(user: User, start: datetime, end: datetime, now: datetime | None = N
     if overlapping is not None:
         db.session.rollback()
         raise Conflict("conflict:leave", "the period overlaps a leave already declared", "start")
+    given_up = _seats_given_up(expert.id, start, end, now)
     leave = Leave(expert_id=expert.id, start=start, end=end)
     db.session.add(leave)
     try:
@@ -99,7 +110,57 @@ def declare(user: User, start: datetime, end: datetime, now: datetime | None = N
     except Exception:
         db.session.rollback()
         raise
+    from .replacements import replace_member
+
+    for member in given_up:
+        replace_member(member, "unavailable", {"role": user.role, "id": user.pseudonym}, now)
     return leave
+
+
+def _seats_given_up(expert_id: int, start: datetime, end: datetime, now: datetime) -> list[Member]:
+    """The accepted seats a leave over ``[start, end)`` gives up: the expert's seats on
+    completed committees whose evaluation windows overlap it.
+
+    Raises:
+        Conflict (after a rollback): ``conflict:leave-offered``, one of them is still
+        offered (answer its notice); ``conflict:leave-begun``, its evaluation has begun.
+    """
+    seats = db.session.execute(
+        sa.select(Member, Project.window_start)
+        .join(Draw, Draw.id == Member.draw_id)
+        .join(Project, Project.id == Draw.project_id)
+        .where(
+            Member.expert_id == expert_id,
+            Member.state == "active",
+            Draw.state == "completed",
+            Project.window_start < end,
+            Project.window_end > start,
+            Project.window_end > now,
+        )
+        .order_by(Project.window_start, Member.id)
+    ).all()
+    given_up = []
+    for member, window_start in seats:
+        pending = db.session.scalar(
+            sa.select(Notice.id).where(Notice.member_id == member.id, Notice.status == "pending")
+        )
+        if pending is not None:
+            db.session.rollback()
+            raise Conflict(
+                "conflict:leave-offered",
+                "you are offered a seat during this leave: decline that notice (an alternate "
+                "takes the seat), then declare the leave",
+                "start",
+            )
+        if window_start <= now:
+            db.session.rollback()
+            raise Conflict(
+                "conflict:leave-begun",
+                "an evaluation you sit on has begun during this leave: tell the trading centre",
+                "start",
+            )
+        given_up.append(member)
+    return given_up
 
 
 def cancel(user: User, leave_id: int, now: datetime | None = None) -> None:

@@ -128,6 +128,13 @@ ERRORS: dict[str, Any] = {
         "Check the period: it must end after it starts, not be over, and last at most a year."
     ),
     "conflict:leave": _l("This period overlaps a leave you have already declared."),
+    "conflict:leave-offered": _l(
+        "You are offered a seat during this period: decline that notice first (an alternate "
+        "takes the seat), then declare the leave."
+    ),
+    "conflict:leave-begun": _l(
+        "An evaluation you sit on has begun during this period: tell the trading centre."
+    ),
     "conflict:leave-over": _l("This leave is already over."),
     "conflict:bidder": _l("This organisation is already a bidder of the project."),
     "entropy:lottery-mismatch": _l(
