@@ -73,6 +73,11 @@ def answer(
         raise Conflict("conflict:notice", f"the notice is {notice.status}")
     if now >= notice.due_at:  # at the due time the notice has timed out (expire_overdue)
         raise Conflict("conflict:notice-late", "the response window has closed")
+    member = db.session.get(Member, notice.member_id)
+    if accept and replacements.evaluation_over(member, now):
+        # A seat is not taken up once its evaluation is over (notices due after the window's
+        # end were written before their due time was held to it).
+        raise Conflict("conflict:notice-late", "the evaluation is over")
     if accept:
         reason = None
     elif reason not in DECLINE_REASONS:
@@ -109,7 +114,6 @@ def answer(
         draw_id=notice.draw_id,
         now=now,
     )
-    member = db.session.get(Member, notice.member_id)
     if accept or replacements.evaluation_over(member, now):
         # After the evaluation a decline is recorded and replaces no one (as a timeout).
         if not accept:

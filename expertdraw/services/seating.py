@@ -227,12 +227,16 @@ def normalise_code(code: str) -> str:
     )
 
 
-def response_due(now: datetime, window_start: datetime) -> datetime:
-    """The response window (default 30 minutes), shorter when the evaluation is near, and
-    never past its start while it has not begun."""
+def response_due(
+    now: datetime, window_start: datetime, window_end: datetime | None = None
+) -> datetime:
+    """The response window (default 30 minutes), shorter when the evaluation is near, never
+    past its start while it has not begun, and never past its end (a seat offered in the
+    last minutes of an evaluation could otherwise be accepted once it is over)."""
     window = timedelta(minutes=current_app.config["RESPONSE_WINDOW_MINUTES"])
     due = now + min(window, max((window_start - now) / 4, timedelta(minutes=5)))
-    return min(due, window_start) if now < window_start else due
+    due = min(due, window_start) if now < window_start else due
+    return min(due, window_end) if window_end is not None else due
 
 
 def _notice_id() -> str:
@@ -279,7 +283,7 @@ def write_members(
     if not seats and not alternates:
         return Written(seats, [], [])
     root = root_of(draw)
-    start = prepared.start if prepared else _window(draw)[0]
+    start, end = (prepared.start, prepared.end) if prepared else _window(draw)
     members = [
         {
             "draw_id": root,
@@ -299,7 +303,7 @@ def write_members(
     else:
         experts = _drawn(Expert.id.in_([e for _, e in seats])) if seats else {}
     notices, deliveries = [], []
-    due = response_due(now, start)
+    due = response_due(now, start, end)
     for _, expert_id in seats:
         code = new_check_in_code()
         notice = {

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Notice
-from expertdraw.services import draws, ledger, notices, projects, seating
+from expertdraw.models import Expert, Member, Notice
+from expertdraw.services import draws, experts, ledger, notices, projects, seating
 from expertdraw.services.errors import Conflict, ServiceError
 
 from . import centre as c
@@ -140,3 +140,38 @@ def test_an_idempotency_key_is_its_users_and_names_the_beacon_time(app, shared_d
             other, centre.users["admin"], {"kind": "witness", "witnesses": 2}, idempotency_key="1"
         )
         assert mine.id != first.id and mine.project_id == other.id
+
+
+def test_no_seat_is_offered_past_or_accepted_after_the_evaluation_end(app):
+    """A member suspended a minute before the window ends: the newcomer's notice is due by
+    the end, not five minutes later; and a notice due after the end (written before due
+    times were held to it) cannot be accepted once the evaluation is over."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        project = projects.create_project(c.project_spec(centre, "P-END"), centre.users["pm"])
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        draw = draws.add_witness(draw, centre.users["sup1"], "w")
+        for notice in db.session.scalars(sa.select(Notice).where(Notice.draw_id == draw.id)):
+            code = db.session.scalar(sa.select(Expert.code).where(Expert.id == notice.expert_id))
+            notices.answer(c.expert_user(code), notice.id, accept=True)
+    end = project.window_end
+    member = db.session.scalars(
+        sa.select(Member).where(Member.draw_id == draw.id).order_by(Member.id)
+    ).first()
+    code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
+    with clock.frozen(end - timedelta(minutes=1)):
+        experts.set_status(code, "suspended", "investigation", centre.users["admin"])
+    newcomer = db.session.scalar(
+        sa.select(Notice).where(Notice.draw_id == draw.id, Notice.status == "pending")
+    )
+    assert newcomer is not None and newcomer.due_at == end
+    newcomer.due_at = end + timedelta(minutes=4)  # as a notice written before this rule
+    db.session.commit()
+    user = c.expert_user(
+        db.session.scalar(sa.select(Expert.code).where(Expert.id == newcomer.expert_id))
+    )
+    with clock.frozen(end + timedelta(minutes=2)), pytest.raises(Conflict) as late:
+        notices.answer(user, newcomer.id, accept=True)
+    assert late.value.code == "conflict:notice-late"
+    db.session.expire_all()
+    assert db.session.get(Notice, newcomer.id).status == "pending"
