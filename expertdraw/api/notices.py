@@ -11,6 +11,7 @@ from .. import auth
 from ..services import notices
 from .blueprint import bp
 from .framework import api_route
+from .pagination import Page, PageQuery, page_of
 from .schemas import ApiModel, OutModel
 
 Uscc = Annotated[str, StringConstraints(min_length=18, max_length=18, pattern=r"^[0-9A-Za-z]+$")]
@@ -35,10 +36,6 @@ class NoticeOut(OutModel):
     specialty: str | None
     due_at: datetime
     answered_at: datetime | None
-
-
-class InboxOut(OutModel):
-    items: list[NoticeOut]
 
 
 class AnswerIn(ApiModel):
@@ -78,10 +75,19 @@ def _user() -> Any:
     return user
 
 
-@api_route(bp, "GET", "/notices", roles={"expert"}, response=InboxOut, summary="My notices")
-def inbox() -> dict[str, Any]:
-    """The expert's own notices, newest first."""
-    return {"items": notices.inbox(_user())}
+@api_route(
+    bp,
+    "GET",
+    "/notices",
+    roles={"expert"},
+    query=PageQuery,
+    response=Page[NoticeOut],
+    summary="My notices",
+)
+def inbox(query: PageQuery) -> dict[str, Any]:
+    """The expert's own notices, newest first, a page at a time."""
+    items, total = notices.inbox_page(_user(), page=query.page, per_page=query.per_page)
+    return page_of(items, total, query)
 
 
 @api_route(

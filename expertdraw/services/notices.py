@@ -282,17 +282,30 @@ def _time_out(notice_id: str, now: datetime) -> int:
 
 def inbox(user: User) -> list[dict[str, Any]]:
     """An expert's own notices, newest first, with only what a notice may say."""
+    return [notice_view(n, m, p) for n, m, p in db.session.execute(_inbox_rows(user)).all()]
+
+
+def inbox_page(user: User, *, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+    """One page of :func:`inbox`, and how many notices the expert has in all."""
+    rows = _inbox_rows(user)
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(rows.order_by(None).subquery())
+    )
+    chosen = db.session.execute(rows.limit(per_page).offset((page - 1) * per_page)).all()
+    return [notice_view(n, m, p) for n, m, p in chosen], int(total or 0)
+
+
+def _inbox_rows(user: User) -> sa.Select[Any]:
     if user.role != "expert" or user.expert_id is None:
         raise Forbidden("auth:forbidden", "only experts have an inbox")
-    rows = db.session.execute(
+    return (
         sa.select(Notice, Member, Project)
         .join(Member, Member.id == Notice.member_id)
         .join(Draw, Draw.id == Notice.draw_id)
         .join(Project, Project.id == Draw.project_id)
         .where(Notice.expert_id == user.expert_id)
-        .order_by(Notice.sent_at.desc())
-    ).all()
-    return [notice_view(n, m, p) for n, m, p in rows]
+        .order_by(Notice.sent_at.desc(), Notice.id.desc())
+    )
 
 
 def notice_view(notice: Notice, member: Member, project: Project) -> dict[str, Any]:

@@ -1,0 +1,33 @@
+"""An expert's notices come a page at a time, as every list of the API does."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from expertdraw import clock
+from expertdraw.extensions import db
+from expertdraw.models import Expert, Member
+from expertdraw.services import auth as auth_service
+from expertdraw.services import draws, projects
+
+from ..integration import centre as c
+from .conftest import ApiClient, assert_problem
+
+
+def test_the_notice_inbox_is_paged_like_every_other_list(app):
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        project = projects.create_project(c.project_spec(centre, "P-PAGE"), centre.users["pm"])
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        draws.add_witness(draw, centre.users["sup1"], "w")
+        member = db.session.scalars(sa.select(Member).order_by(Member.id)).first()
+        code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
+        _, token = auth_service.issue_token(c.expert_user(code), label="inbox")
+        expert = ApiClient(app.test_client(), token)
+        first = expert.get("/api/v1/notices?page=1&per_page=1").get_json()
+        second = expert.get("/api/v1/notices?page=2&per_page=1").get_json()
+        too_many = expert.get("/api/v1/notices?per_page=201")
+    assert (first["page"], first["per_page"], first["total"]) == (1, 1, 1)
+    assert [n["check_in_code"] for n in first["items"]] and len(first["items"]) == 1
+    assert second["items"] == [] and second["total"] == 1
+    assert_problem(too_many, 422, "invalid:query")
