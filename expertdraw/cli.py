@@ -70,6 +70,11 @@ def _database_errors_in_one_line(command: click.Command) -> None:
     command.callback = wrapped
 
 
+#: Bounds of ``seed``'s generated data: ten times the provincial scale the benchmarks use.
+SEED_MAX_EXPERTS = 1_000_000
+SEED_MAX_CONFLICTS = 10_000_000
+
+
 @click.command("init")
 def init_command() -> None:
     """Create or upgrade the schema, and create the ledger (key, log.created) if new."""
@@ -80,6 +85,10 @@ def init_command() -> None:
     if ledger.create_log():
         db.session.commit()
         click.echo(f"ledger created with key {ledger.keys.current_row().name}")
+    else:
+        # An existing log under another EXPERTDRAW_LOG_ORIGIN refuses every write: say so
+        # here, the command run to check a setup, not at the first draw.
+        ledger.origin()
     _record_rules()
 
 
@@ -126,13 +135,13 @@ def rules_command(record: bool) -> None:
 @click.option(
     "--experts",
     "extra_experts",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=SEED_MAX_EXPERTS),
     default=0,
     help="Generate this many more experts after the seed pool (benchmarks).",
 )
 @click.option(
     "--conflicts",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=SEED_MAX_CONFLICTS),
     default=0,
     help="Add this many declared-conflict / relative relations (benchmarks).",
 )
@@ -159,7 +168,12 @@ def seed_command(extra_experts: int, conflicts: int, venues: int, into_productio
             "import-data, or pass --into-production"
         )
 
-    report = seed.seed(extra_experts=extra_experts, conflicts=conflicts, venues=venues)
+    from .services.seed_pool import SeedError
+
+    try:
+        report = seed.seed(extra_experts=extra_experts, conflicts=conflicts, venues=venues)
+    except SeedError as exc:  # seed_data/ unreadable, or more relations than exist
+        raise click.ClickException(str(exc)) from None
     for table, count in report.inserted.items():
         click.echo(f"{table}: {count} inserted")
     steps = ", ".join(f"{step} {seconds:.1f}" for step, seconds in report.timings.items())

@@ -145,12 +145,15 @@ def _smtp(env: dict[str, str], production: bool) -> dict[str, Any]:
             f"{PREFIX}SMTP_TLS must be starttls in production for a relay on another host "
             "(a notice carries the check-in code)"
         )
+    ca_file = _file(env, "SMTP_CA_FILE")
+    # Anything but certificates would fail every STARTTLS, each retried as a relay down.
+    _check_certificates("SMTP_CA_FILE", ca_file, "give the relay's CA certificates (PEM)")
     return {
         "SMTP_HOST": host,
         "SMTP_PORT": _int(env, "SMTP_PORT", 25, 1, 65535),
         "SMTP_FROM": sender,
         "SMTP_TLS": tls,
-        "SMTP_CA_FILE": _file(env, "SMTP_CA_FILE"),
+        "SMTP_CA_FILE": ca_file,
         "SMTP_USERNAME": username,
         "SMTP_PASSWORD": env.get(PREFIX + "SMTP_PASSWORD") or None,
     }
@@ -170,6 +173,15 @@ def check_beacon_certificate(path: str | None) -> None:
     Raises:
         ConfigError: naming the setting and the file.
     """
+    _check_certificates("BEACON_CERTIFICATE", path, "give the NIST beacon's certificate file")
+
+
+def _check_certificates(name: str, path: str | None, advice: str) -> None:
+    """The file ``path`` of setting ``name`` holds at least one PEM certificate.
+
+    Raises:
+        ConfigError: naming the setting, the file and ``advice``.
+    """
     if not path:
         return
     from cryptography import x509
@@ -179,9 +191,28 @@ def check_beacon_certificate(path: str | None) -> None:
         x509.load_pem_x509_certificates(data)
     except (OSError, ValueError) as exc:
         raise ConfigError(
-            f"{PREFIX}BEACON_CERTIFICATE {path!r} holds no PEM certificate "
-            f"({type(exc).__name__}): give the NIST beacon's certificate file"
+            f"{PREFIX}{name} {path!r} holds no PEM certificate ({type(exc).__name__}): {advice}"
         ) from None
+
+
+def _check_redis_url(url: str) -> None:
+    """The parts of ``REDIS_URL`` the client reads at start: a port that is a number, a
+    database that is one.
+
+    Raises:
+        ConfigError: naming the setting (the password masked).
+    """
+    from urllib.parse import urlsplit
+
+    shown = shown_url(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number fails here, not at start
+    except ValueError:
+        raise ConfigError(f"{PREFIX}REDIS_URL has a port that is no number: {shown!r}") from None
+    database = parts.path.strip("/")
+    if database and not database.isdigit():
+        raise ConfigError(f"{PREFIX}REDIS_URL names a database that is no number: {shown!r}")
 
 
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
@@ -294,6 +325,8 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
         raise ConfigError(
             f"{PREFIX}REDIS_URL must be a redis:// or rediss:// URL, got {shown_url(redis_url)!r}"
         )
+    if redis_url:
+        _check_redis_url(redis_url)
     origin = env.get(PREFIX + "LOG_ORIGIN", "ledger.expertdraw.zt.example")
     if not re.fullmatch(r"[!-~]+", origin) or "+" in origin:
         raise ConfigError(

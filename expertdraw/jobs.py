@@ -157,6 +157,16 @@ def scheduler_command() -> None:
         )
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # A database without the schema would have the scheduler run for ever and do nothing
+    # (each lease attempt fails): one read of the ledger's table stops it at once, naming
+    # `init` (the command's one-line database errors).
+    import sqlalchemy as sa
+
+    from .extensions import db
+    from .models import LedgerEntry
+
+    db.session.execute(sa.select(LedgerEntry.seq).limit(1)).all()
+    db.session.rollback()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

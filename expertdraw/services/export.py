@@ -140,10 +140,12 @@ def write_bundle(out: Path, to_seq: int | None = None) -> ExportSummary:
         OSError: the bundle could not be written (nothing is left behind).
     """
     _check_folder(out)
-    created = not out.exists()
+    # The folders this export makes, outermost first: a refused or failed export removes them.
+    created = [folder for folder in (*reversed(out.parents), out) if not folder.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        _remove_empty(created)
         raise ExportError(f"cannot create {out}: {exc.strerror or exc}") from None
     partial = out / f".partial-{secrets.token_hex(4)}"
     try:
@@ -153,11 +155,16 @@ def write_bundle(out: Path, to_seq: int | None = None) -> ExportSummary:
         partial.rmdir()
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
-        if created:
-            with contextlib.suppress(OSError):
-                out.rmdir()
+        _remove_empty(created)
         raise
     return summary
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (outermost first), innermost first, as far as they are empty."""
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def bundle_steps(out: Path, to_seq: int | None = None) -> steps.Steps[ExportSummary]:
