@@ -99,6 +99,18 @@ def _seated(centre: c.Centre, code: str) -> tuple[Draw, list[str]]:
     return draw, list(seated)
 
 
+def _move(centre: c.Centre, org: Organisation, parent: Organisation) -> None:
+    """An admin puts ``org`` under ``parent`` (which re-checks the committees concerned)."""
+    places.save_organisation(
+        org.uscc,
+        org.name,
+        "employer",
+        parent_uscc=parent.uscc,
+        new=False,
+        actor=draws.actor_of(centre.users["admin"]),
+    )
+
+
 def _replaced(draw: Draw) -> dict[str, str]:
     return {body["out"]: body["reason"] for body in ledger.entry_bodies("draw.replaced", draw.id)}
 
@@ -115,14 +127,7 @@ def test_an_organisation_moved_below_a_bidder_rechecks_the_staff_of_its_own_unit
         _employ([db.session.scalar(sa.select(Expert).where(Expert.code == seated[0]))], employer)
         unit = _org(9102, _org_of(centre.bidders[0]))
         db.session.commit()
-        places.save_organisation(
-            moved.uscc,
-            "moved",
-            "employer",
-            parent_uscc=unit.uscc,
-            new=False,
-            actor=draws.actor_of(centre.users["admin"]),
-        )
+        _move(centre, moved, unit)
     assert _replaced(draw) == {seated[0]: "conflict"}
 
 
@@ -145,12 +150,5 @@ def test_a_holding_put_above_a_bidders_group_rechecks_the_holdings_staff(app):
         _employ([members[seated[0]]], top)
         _employ([members[seated[1]]], other_group)
         db.session.commit()
-        places.save_organisation(
-            group.uscc,
-            "group",
-            "employer",
-            parent_uscc=holding.uscc,
-            new=False,
-            actor=draws.actor_of(centre.users["admin"]),
-        )
+        _move(centre, group, holding)
     assert _replaced(draw) == {seated[0]: "conflict"}
