@@ -57,6 +57,7 @@ def supplementary_snapshot(
     supplementary_members: Sequence[Mapping[str, Any]] = (),
     supplementary_taken: Iterable[str] = (),
     algorithm: str | None = None,
+    whole_groups_only: bool = False,
 ) -> Supplementary:
     """Build the snapshot of ``draw_id`` (``D-R<n>``) for the places of ``D`` open now.
 
@@ -68,6 +69,14 @@ def supplementary_snapshot(
     expert taken by earlier ``D-R<k>``. Window, ``max_per_group`` and ``separation`` are
     ``D``'s; ``algorithm`` defaults to ``D``'s (see
     :func:`~expertdraw.domain.draw_replace.replace`).
+
+    ``whole_groups_only`` also leaves out, as ``group-full``, each group of ``D``'s current
+    members with room for fewer than the open places: the supplementary draw's own walk
+    counts only its own members against ``max_per_group``, so with ``max_per_group`` of 2 or
+    more it could take as many again of a group that already has a member, past the limit
+    rules.md sets for the whole committee. The service draws so; draw.md §6.4 names only the
+    groups already full, and a verifier rebuilding the snapshot by it (the default) finds the
+    service's candidates among its own.
     Raises :class:`DrawError` ``invalid:supplementary`` (no open place, bad id or input) or
     any error of :func:`~expertdraw.domain.draw_replace.history`.
     """
@@ -81,10 +90,15 @@ def supplementary_snapshot(
     for expert in (*noticed, *supplementary_taken):
         taken.add(check_id(expert, "taken expert", "invalid:supplementary"))
     groups = Counter(m.group for m in state.members)
-    full = (
-        {g for g, n in groups.items() if n >= snap.max_per_group} if algorithm == SCORE else set()
-    )
     seated = Counter(m.stratum for m in state.members)
+    room = {g: snap.max_per_group - n for g, n in groups.items()}
+    if whole_groups_only:
+        places = sum(max(0, s["count"] - seated[s["name"]]) for s in snapshot["strata"])
+        full = {g for g, left in room.items() if left < places}
+    else:
+        full = {g for g, left in room.items() if left <= 0}
+    if algorithm != SCORE:
+        full = set()
     strata: list[dict[str, Any]] = []
     left_out: dict[str, set[str]] = {"taken": set(), "group-full": set()}
     for index, stratum in enumerate(snapshot["strata"]):

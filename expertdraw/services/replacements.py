@@ -470,6 +470,7 @@ def _supplementary_snapshot(
         supplementary_members=state["supplementary_members"],
         supplementary_taken=state["supplementary_taken"],
         algorithm=root.algorithm,
+        whole_groups_only=True,
     )
     open_strata = {stratum["name"] for stratum in sub.snapshot["strata"]}
     stale = [name for name in built.stale_blocked if name in open_strata]
