@@ -37,10 +37,14 @@ PERSONAL_DATA = re.compile(
     r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])"
     r"|(?<![0-9])[0-9]{15}(?![0-9])"
     r"|(?<![0-9])(?:\+?86|0086)?1[3-9][0-9]{9}(?![0-9])"
-    r"|[^@\s]+@[^@\s]+\.[^@\s]+"
+    r"|[^@\s]+\s*@\s*[^@\s]+\.[^@\s]+"
 )
-#: Spaces, dashes, dots and brackets people put between the digits of a number.
-_DIGIT_BREAKS = re.compile(r"(?<=[0-9])[\s\-.·()]+(?=[0-9Xx])")
+#: Spaces, dashes of every kind (:func:`_folded` makes them ``-``), dots, slashes, underscores,
+#: commas and brackets people put between the digits of a number.
+_DIGIT_BREAKS = re.compile(r"(?<=[0-9])[\s\-.·・()/_,、]+(?=[0-9Xx])")
+#: Chinese numerals, plain and financial, as the digits they stand for: a number written in
+#: them is the same number.
+_CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九壹贰叁肆伍陆柒捌玖", "00123456789123456789")
 
 
 #: A word that is a date or a time of day (``2027-02-21``, ``2027/2/21``, ``2027年2月21日``,
@@ -57,10 +61,14 @@ _UNSEEN = frozenset({"Cf", "Mn", "Me"})
 
 
 def _folded(text: str) -> str:
-    """Full-width forms folded (NFKC), unseen characters taken out, the ideographic full stop
-    read as a dot."""
+    """Full-width forms folded (NFKC), unseen characters taken out, every dash read as
+    ``-``, the ideographic full stop as a dot."""
     folded = unicodedata.normalize("NFKC", text)
-    folded = "".join(ch for ch in folded if unicodedata.category(ch) not in _UNSEEN)
+    folded = "".join(
+        "-" if unicodedata.category(ch) == "Pd" else ch
+        for ch in folded
+        if unicodedata.category(ch) not in _UNSEEN
+    )
     return folded.replace("。", ".").replace("．", ".")
 
 
@@ -114,14 +122,28 @@ def carries_personal_data(text: str) -> bool:
 
     A date written beside a number (a lottery's issue and date) is no identity number; an
     identity number whose birth date is written as a date (``530602 1980-05-17 0012``) is.
+    A number written in Chinese numerals is the same number (read apart from the text as
+    written: a name such as 张三 beside a number must not hide it).
     """
+    return _carries(text) or _carries(text.translate(_CHINESE_DIGITS))
+
+
+def _carries(text: str) -> bool:
     if PERSONAL_DATA.search(comparable(text)) is not None:
         return True
     words = re.split(r"(\s+)", _folded(text))
     if PERSONAL_DATA.search(comparable(_between_numbers(words))) is not None:
         return True
-    dates = {_date_digits(w) for w in words if _is_date(w)}
-    as_digits = "".join(_date_digits(w) if _is_date(w) else w for w in words)
+    dates: set[str] = set()
+
+    def as_eight_digits(found: re.Match[str]) -> str:
+        if not _is_date(found.group()):
+            return found.group()
+        dates.add(_date_digits(found.group()))
+        return _date_digits(found.group())
+
+    # Dates anywhere, a word of their own or inside one (``1101011990年3月7日1234``).
+    as_digits = _DATE_OR_TIME.sub(as_eight_digits, "".join(words))
     for found in PERSONAL_DATA.finditer(comparable(as_digits, dates_apart=False)):
         digits = found.group()  # an identity number: region, birth date, sequence
         long_form = len(digits) == 18

@@ -2,16 +2,20 @@
 
 rules.md's ``party-employer`` and ``authority`` count an employer that "controls / is
 controlled by" a party. Control passes down a chain (a group controls its subsidiaries and
-their units), so the rules follow ``parent`` links to any depth. The statements here walk
-those links in the database (``WITH RECURSIVE``, on SQLite and PostgreSQL alike); a cycle,
-which registration refuses, would end the walk rather than loop: the walks take each
-``(id, parent)`` pair once.
+their units), so the rules follow ``parent`` links to any depth.
+
+The links are walked a level at a time, each level one statement over the primary key
+(upwards) and ``ix_organisations_parent_id`` (downwards): a recursive query would do it in
+one, but PostgreSQL cannot tell how many rows a recursive walk yields, guesses millions and
+reads the whole table at every level. Chains are short (a group, its subsidiaries, their
+units), so a walk takes a few statements; a cycle, which registration refuses, ends the walk
+rather than loops, as each organisation is taken once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -19,68 +23,81 @@ from ..extensions import db
 from ..models import Organisation
 
 
-def upward(start: sa.Select[Any], name: str = "upward") -> sa.CTE:
-    """``(id, parent_id)`` of the organisations ``start`` selects (one column of ids) and of
-    every organisation above them."""
-    above = sa.orm.aliased(Organisation)
-    walk = (
-        sa.select(Organisation.id, Organisation.parent_id)
-        .where(Organisation.id.in_(start))
-        .cte(name, recursive=True)
-    )
-    return walk.union(sa.select(above.id, above.parent_id).join(walk, above.id == walk.c.parent_id))
+@dataclass(frozen=True)
+class Link:
+    """An organisation's code and the id of the organisation controlling it."""
+
+    uscc: str
+    parent_id: int | None
 
 
-def downward(start: sa.Select[Any], name: str = "downward") -> sa.CTE:
-    """``(id)`` of the organisations ``start`` selects and of every organisation below them."""
-    below = sa.orm.aliased(Organisation)
-    walk = sa.select(Organisation.id).where(Organisation.id.in_(start)).cte(name, recursive=True)
-    return walk.union(sa.select(below.id).join(walk, below.parent_id == walk.c.id))
+def walk(up_from: Iterable[int] = (), down_from: Iterable[int] = ()) -> dict[int, Link]:
+    """The organisations ``up_from`` and every one above them, and ``down_from`` and every one
+    below them, by id: a statement a level each way."""
+    found: dict[int, Link] = {}
 
+    def read(where: sa.ColumnElement[bool]) -> list[int]:
+        rows = db.session.execute(
+            sa.select(Organisation.id, Organisation.uscc, Organisation.parent_id).where(where)
+        ).all()
+        found.update((org_id, Link(uscc, parent_id)) for org_id, uscc, parent_id in rows)
+        return [org_id for org_id, _, _ in rows]
 
-def chains(links: Mapping[int, tuple[str, int | None]]) -> dict[int, tuple[str, ...]]:
-    """For each organisation of ``links`` (id -> its USCC and its parent's id), the USCCs of
-    the organisations above it, its parent first, as far as ``links`` reaches."""
-    found: dict[int, tuple[str, ...]] = {}
-    for org_id in links:
-        above: list[str] = []
-        seen = {org_id}
-        parent = links[org_id][1]
-        while parent is not None and parent in links and parent not in seen:
-            seen.add(parent)
-            above.append(links[parent][0])
-            parent = links[parent][1]
-        found[org_id] = tuple(above)
+    seen: set[int] = set()
+    level = set(up_from)
+    while level:  # upwards: these, then their parents
+        seen |= level
+        read(Organisation.id.in_(sorted(level)))
+        parents = {found[org_id].parent_id for org_id in level if org_id in found}
+        level = {parent for parent in parents if parent is not None} - seen
+    level = set(down_from)
+    if level - found.keys():
+        read(Organisation.id.in_(sorted(level - found.keys())))
+    seen = set(level)
+    while level:  # downwards: the units of these, then theirs
+        units = set(read(Organisation.parent_id.in_(sorted(level))))
+        level = units - seen
+        seen |= units
     return found
 
 
+def chains(links: Mapping[int, Link]) -> dict[int, tuple[str, ...]]:
+    """For each organisation of ``links``, the USCCs of the organisations above it, its parent
+    first, as far as ``links`` reaches."""
+    above: dict[int, tuple[str, ...]] = {}
+    for org_id in links:
+        codes: list[str] = []
+        seen = {org_id}
+        parent = links[org_id].parent_id
+        while parent is not None and parent in links and parent not in seen:
+            seen.add(parent)
+            codes.append(links[parent].uscc)
+            parent = links[parent].parent_id
+        above[org_id] = tuple(codes)
+    return above
+
+
 def controllers(org_ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
-    """The USCCs of the organisations controlling each of ``org_ids``, nearest first, in one
-    statement."""
-    wanted = sorted(set(org_ids))
+    """The USCCs of the organisations controlling each of ``org_ids``, nearest first."""
+    wanted = set(org_ids)
     if not wanted:
         return {}
-    start = sa.select(Organisation.id).where(Organisation.id.in_(wanted))
-    lineage = upward(start)
-    rows = db.session.execute(
-        sa.select(Organisation.id, Organisation.uscc, Organisation.parent_id).where(
-            Organisation.id.in_(sa.select(lineage.c.id))
-        )
-    ).all()
-    found = chains({row.id: (row.uscc, row.parent_id) for row in rows})
-    return {org_id: found.get(org_id, ()) for org_id in wanted}
+    above = chains(walk(up_from=wanted))
+    return {org_id: above.get(org_id, ()) for org_id in wanted}
 
 
-def moved_reach(moved: Sequence[int]) -> list[int]:
+def moved_reach(moved: Iterable[int]) -> list[int]:
     """The organisations whose relations of control a change of the ``moved`` ones' parents
     may have added: the moved ones and all below them (they have new controllers), and their
     new parents and all above those (they control more)."""
+    moved = set(moved)
     if not moved:
         return []
-    start = sa.select(Organisation.id).where(Organisation.id.in_(list(moved)))
-    parents = sa.select(Organisation.parent_id).where(
-        Organisation.id.in_(list(moved)), Organisation.parent_id.is_not(None)
-    )
-    below = downward(start, "below")
-    above = upward(parents, "above")
-    return sorted(db.session.scalars(sa.union(sa.select(below.c.id), sa.select(above.c.id))).all())
+    parents = db.session.scalars(
+        sa.select(Organisation.parent_id).where(
+            Organisation.id.in_(sorted(moved)), Organisation.parent_id.is_not(None)
+        )
+    ).all()
+    below = walk(down_from=moved)
+    above = walk(up_from=parents)
+    return sorted(below.keys() | above.keys())

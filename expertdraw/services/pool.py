@@ -227,14 +227,14 @@ def specialty_universes(codes: Sequence[str]) -> list[list[str]]:
 
 @dataclass(frozen=True)
 class Parties:
-    """What pool building reads of a project's parties, in one statement (:func:`_parties`).
+    """What pool building reads of a project's parties (:func:`_project_reads`).
 
-    ``rows`` are ``(id, uscc, parent id, party, bidder, drafters)`` for the parties, the
-    organisations controlling them and those they control, at any depth; ``controllers``
-    maps each row's id to the USCCs above it, nearest first; ``ids`` are the parties' ids."""
+    ``links`` are the parties and the organisations above and below them, at any depth
+    (:mod:`.control`); ``controllers`` maps each of them to the USCCs above it, nearest
+    first; ``ids`` are the parties' ids."""
 
     ids: list[int]
-    rows: list[Any]
+    links: dict[int, control.Link]
     controllers: dict[int, tuple[str, ...]]
 
 
@@ -244,14 +244,15 @@ def project_facts(project: Project) -> el.ProjectFacts:
 
 
 def _project_reads(project: Project) -> tuple[el.ProjectFacts, Parties]:
-    """The project's facts, and its parties as the fact rules need them, from one statement
-    (it was five: the bidders, the parties, their groups, the drafters, the related units)."""
+    """The project's facts, and its parties as the fact rules need them: one statement for
+    the parties and the drafters (it was five), and the walk of control up and down from the
+    parties."""
     named = sorted({project.tenderer_id, project.agency_id, project.authority_id} - {None})
-    rows = db.session.execute(_parties(), {"named": named, "project": project.id}).all()
-    above = control.chains({row.id: (row.uscc, row.parent_id) for row in rows})
-    parties = [row for row in rows if row.party]
+    parties = db.session.execute(_parties(), {"named": named, "project": project.id}).all()
     code_of = {row.id: row.uscc for row in parties}
-    drafters = as_list(rows[0].drafters) if rows else []
+    links = control.walk(up_from=code_of, down_from=code_of)
+    above = control.chains(links)
+    drafters = as_list(parties[0].drafters) if parties else []
     facts = el.ProjectFacts(
         code=project.code,
         region=project.region_code,
@@ -264,22 +265,17 @@ def _project_reads(project: Project) -> tuple[el.ProjectFacts, Parties]:
         window_end=project.window_end,
         related_orgs={row.uscc: above[row.id] for row in parties if above[row.id]},
     )
-    return facts, Parties(ids=sorted(code_of), rows=rows, controllers=above)
+    return facts, Parties(ids=sorted(code_of), links=links, controllers=above)
 
 
 @functools.cache
 def _parties() -> sa.Select[Any]:
-    """The parties (``:named`` and the bidders of ``:project``), the organisations above
-    them and those below them, at any depth (:mod:`.control`): id, USCC, parent's id,
-    whether a party, whether a bidder; and on each row the project's drafters' codes (built
-    once: an alias costs a millisecond)."""
+    """The parties (``:named`` and the bidders of ``:project``): id, USCC, whether a bidder;
+    and on each row the project's drafters' codes (built once: an alias costs a
+    millisecond)."""
     named = sa.bindparam("named", expanding=True)
     project = sa.bindparam("project")
     bidders = sa.select(ProjectBidder.organisation_id).where(ProjectBidder.project_id == project)
-    party = sa.or_(Organisation.id.in_(named), Organisation.id.in_(bidders))
-    party_ids = sa.select(Organisation.id).where(party)
-    above = control.upward(party_ids, "above")
-    below = control.downward(party_ids, "below")
     drafters = (
         sa.select(list_of(Expert.code))
         .join(ProjectDrafter, ProjectDrafter.expert_id == Expert.id)
@@ -289,14 +285,13 @@ def _parties() -> sa.Select[Any]:
     return sa.select(
         Organisation.id,
         Organisation.uscc,
-        Organisation.parent_id,
-        party.label("party"),
         Organisation.id.in_(bidders).label("bidder"),
         drafters.label("drafters"),
     ).where(
-        sa.or_(
-            Organisation.id.in_(sa.select(above.c.id)),
-            Organisation.id.in_(sa.select(below.c.id)),
+        # One list of ids, not "named OR a bidder": PostgreSQL reads the OR of two lists by
+        # scanning every organisation, this by the primary key.
+        Organisation.id.in_(
+            sa.union(sa.select(Organisation.id).where(Organisation.id.in_(named)), bidders)
         )
     )
 
@@ -456,13 +451,12 @@ def _employers_excluded(
     """
     checks = dict(el.RULES)
     hits: dict[str, list[int]] = {"party-employer": [], "authority": []}
-    for row in parties.rows:
-        org_id = row.id
+    for org_id, link in parties.links.items():
         probe = el.ExpertFacts(
             code="probe",
             status="active",
             home_region=facts.region,
-            employer=row.uscc,
+            employer=link.uscc,
             employer_groups=parties.controllers[org_id],
         )
         for code, found in hits.items():

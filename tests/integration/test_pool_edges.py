@@ -292,7 +292,7 @@ def test_project_facts_name_the_parties_their_groups_and_the_drafters(
     assert facts.related_orgs[bidder.uscc] == (group.uscc, holding.uscc)
     assert parties.ids == sorted(party_ids)
     assert parties.controllers[subunit.id] == (unit.uscc, bidder.uscc, group.uscc, holding.uscc)
-    probed = {row.id for row in parties.rows}
+    probed = set(parties.links)
     assert probed == party_ids | {holding.id, group.id, unit.id, subunit.id} | {
         o.id for o in orgs if o.parent_id in party_ids
     } | {db.session.get(Organisation, i).parent_id for i in party_ids} - {None}
