@@ -16,6 +16,7 @@ from ..models import (
     Draw,
     Expert,
     ExpertRelation,
+    Leave,
     Member,
     Notice,
     Organisation,
@@ -78,6 +79,14 @@ def answer(
         # A seat is not taken up once its evaluation is over (notices due after the window's
         # end were written before their due time was held to it).
         raise Conflict("conflict:notice-late", "the evaluation is over")
+    if accept and _on_leave(notice.expert_id, member):
+        # Declared after the draw's snapshot was taken (while it awaited its entropy): a seat
+        # accepted over it would be one the expert said they cannot take.
+        raise Conflict(
+            "conflict:notice-leave",
+            "you declared a leave over this evaluation: decline the notice, or cancel the "
+            "leave first",
+        )
     if accept:
         reason = None
     elif reason not in DECLINE_REASONS:
@@ -128,6 +137,25 @@ def answer(
         replacements.recheck_expert(user.expert_id, actor, now)
         db.session.refresh(notice)
     return {"notice": notice.id, "status": notice.status}
+
+
+def _on_leave(expert_id: int, member: Member) -> bool:
+    """Whether the expert has declared a leave over the window of ``member``'s evaluation."""
+    project = db.session.scalar(
+        sa.select(Project)
+        .join(Draw, Draw.project_id == Project.id)
+        .where(Draw.id == member.draw_id)
+    )
+    return (
+        db.session.scalar(
+            sa.select(Leave.id).where(
+                Leave.expert_id == expert_id,
+                Leave.start < project.window_end,
+                Leave.end > project.window_start,
+            )
+        )
+        is not None
+    )
 
 
 #: Conflicts an expert may declare themselves in a day. A declaration takes the expert off a

@@ -87,3 +87,33 @@ def test_a_leave_beside_a_seat_leaves_it_alone(app):
     db.session.expire_all()
     assert db.session.get(Member, member.id).state == "active"
     assert db.session.get(Notice, notice.id).status == "accepted"
+
+
+def test_a_seat_offered_inside_a_leave_declared_while_the_draw_awaited_cannot_be_accepted(app):
+    """A leave declared while the draw awaits its entropy (its snapshot taken already): the
+    seat offered over it is refused on acceptance; declining it still works."""
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        project = projects.create_project(
+            c.project_spec(centre, "P-LATE-LEAVE"), centre.users["pm"]
+        )
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        for code in db.session.scalars(sa.select(Expert.code).order_by(Expert.id)).all():
+            leave.declare(
+                c.expert_user(code), c.WINDOW - timedelta(days=1), c.WINDOW + timedelta(days=2)
+            )
+        draw = draws.add_witness(draw, centre.users["sup1"], "w")
+        member = db.session.scalars(
+            sa.select(Member).where(Member.draw_id == draw.id).order_by(Member.id)
+        ).first()
+        notice = db.session.scalar(sa.select(Notice).where(Notice.member_id == member.id))
+        user = c.expert_user(
+            db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
+        )
+        with pytest.raises(Conflict) as refused:
+            notices.answer(user, notice.id, accept=True)
+        assert refused.value.code == "conflict:notice-leave"
+        db.session.rollback()
+        assert db.session.get(Notice, notice.id).status == "pending"
+        notices.answer(user, notice.id, accept=False, reason="other")
+    assert db.session.get(Member, member.id).state == "replaced"
