@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from .. import clock
 from ..domain.codes import CodeError, validate_id_number, validate_region, validate_uscc
+from ..input_text import carries_personal_data
 from ..models import (
     EXPERT_KINDS,
     EXPERT_STATUSES,
@@ -103,6 +104,17 @@ def validate_experts(
     for row in rows:
         before = len(checker.errors)
         code = checker.draw_id(row, "code", 32)
+        if code is not None and carries_personal_data(code):
+            # The code names the expert in the ledger for ever: it must be a pseudonym, never
+            # the identity or mobile number a centre may have numbered its experts by.
+            checker.error(
+                row.line,
+                "code",
+                "code %(value)s looks like an identity or mobile number: give the expert a "
+                "code of the centre's own",
+                value=code,
+            )
+            code = None
         name = checker.text(row, "name", required=True, max_len=100)
         id_number = checker.code(row, "id_number", _id_number)
         phone = _phone(checker, row)

@@ -543,3 +543,16 @@ def test_a_blank_active_cell_keeps_a_workstation_out_of_service(reference, tmp_p
     db.session.expire_all()
     assert db.session.get(Workstation, blank).active is False
     assert db.session.get(Workstation, stated).active is True
+
+
+def test_an_expert_code_that_is_an_identity_or_mobile_number_is_refused(reference, tmp_path):
+    """The code names the expert in the ledger for ever: a centre that numbered its experts
+    by identity or mobile number is told to give them codes of its own, and nothing is
+    imported."""
+    for number in (ID_1, "13812345678"):
+        rows = expert_rows()[:1]
+        rows[0][0] = number
+        result = imports.import_file("experts", write_csv(tmp_path / "a.csv", EXPERT_HEADER, rows))
+        assert not result.ok
+        assert [(e.line, e.column) for e in result.errors] == [(2, "code")]
+        assert db.session.scalar(sa.select(sa.func.count(Expert.id))) == 0

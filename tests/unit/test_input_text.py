@@ -106,3 +106,32 @@ def test_a_number_split_by_characters_nobody_sees_is_found(number, cuts, unseen)
 )
 def test_a_number_split_by_a_date_or_time_word_is_found(text):
     assert carries_personal_data(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "联系 138–1234–5678",  # en dash
+        "联系 138—1234—5678",  # em dash
+        "联系 138‐1234‐5678",  # hyphen U+2010
+        "联系 138/1234/5678",
+        "联系 138_1234_5678",
+        "联系 138,1234,5678",
+        "联系 138、1234、5678",
+        "身份证 110101–19900307–1234",
+        "身份证 1101011990年3月7日1234",
+        "联系 一三八一二三四五六七八",
+        "张三 电话 壹叁捌壹贰叁肆伍陆柒捌",
+        "邮箱 wangwei @ gov.cn",
+    ],
+)
+def test_a_number_punctuated_or_written_otherwise_is_found(text):
+    assert carries_personal_data(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["张三 李四 王五 三人见证", "双色球 第2027053期 2027年5月3日 开奖号码 3,15,22,28,30,33"],
+)
+def test_names_with_numerals_and_lottery_numbers_are_no_personal_data(text):
+    assert not carries_personal_data(text)
