@@ -86,7 +86,12 @@ def load_master_key(
         return key
     path = Path(instance_path) / KEY_FILE
     if path.exists():
-        key = base64.b64decode(path.read_text().strip())
+        try:
+            key = base64.b64decode(path.read_text().strip(), validate=True)
+        except (ValueError, OSError) as exc:  # a damaged or unreadable file
+            raise PersonalDataError(
+                f"{path} does not hold a base64 32-byte key ({type(exc).__name__})"
+            ) from None
         if len(key) != 32:
             raise PersonalDataError(f"{path} does not hold a 32-byte key")
         return key

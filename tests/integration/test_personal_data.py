@@ -143,3 +143,22 @@ def test_a_process_without_the_key_refuses_to_make_one_for_a_database_with_perso
     assert not (elsewhere / "data.key").exists()
     key = (fresh / "data.key").read_text().strip()
     create_app({**app_config, "INSTANCE_PATH": str(elsewhere), "DATA_KEY": key})  # given: fine
+
+
+@pytest.mark.parametrize("content", ["not a key!!\n", "c2hvcnQ\n"])
+def test_a_damaged_data_key_file_is_a_config_error_naming_the_file(tmp_path, content):
+    """A truncated or edited key file stops the start with the file named, not a decoding
+    traceback."""
+    from expertdraw import create_app
+    from expertdraw.config import ConfigError
+
+    (tmp_path / "data.key").write_text(content)
+    with pytest.raises(ConfigError, match="data.key"):
+        create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+                "INSTANCE_PATH": str(tmp_path),
+                "SECRET_KEY": "x",
+                "TESTING": True,
+            }
+        )
