@@ -180,6 +180,9 @@ class Notice(db.Model):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The id of the venue staff's user who checked the expert in (a second entry of the
+    #: code by the same desk a moment later is the same check-in); no foreign key, see 0025.
+    checked_in_by: Mapped[int | None]
 
     __table_args__ = (
         CheckConstraint(

@@ -720,10 +720,12 @@ def snapshot_text(draw_id: str) -> str:
 
 
 def add_witness(draw: Draw, supervisor: User, value: str) -> Draw:
-    """A supervisor's witness value; the last one completes the draw (commits).
+    """A supervisor's witness value; the last one completes the draw (commits). The same
+    value given again by the same supervisor changes nothing and answers the draw as it is.
 
     Raises:
-        Forbidden: not a supervisor; Conflict: already witnessed, or the draw is not waiting;
+        Forbidden: not a supervisor; Conflict: witnessed with another value already, or the
+        draw is not waiting;
         ServiceError: empty or over-long value.
     """
     if supervisor.role != "supervisor":
@@ -741,14 +743,20 @@ def add_witness(draw: Draw, supervisor: User, value: str) -> Draw:
     _refuse_late(draw)
     ledger.lock()
     db.session.refresh(draw)
-    if draw.state != "announced" or draw.entropy.get("kind") != "witness":
-        raise Conflict("conflict:draw-state", f"draw {draw.id} is not waiting for witnesses")
     entered = list(
         db.session.scalars(
             sa.select(Witness).where(Witness.draw_id == draw.id).order_by(Witness.position)
         )
     )
-    if any(w.supervisor_id == supervisor.id for w in entered):
+    own = [w for w in entered if w.supervisor_id == supervisor.id]
+    if own and own[0].value == value:
+        # The same value again (a double click, a request retried), even once it completed
+        # the draw: it stands, once.
+        db.session.rollback()
+        return draw
+    if draw.state != "announced" or draw.entropy.get("kind") != "witness":
+        raise Conflict("conflict:draw-state", f"draw {draw.id} is not waiting for witnesses")
+    if own:
         raise Conflict("conflict:witness", "each supervisor witnesses once")
     now = clock.now()
     db.session.add(

@@ -62,14 +62,21 @@ def answer(
     ``conflict_with`` (a unified social credit code) records a declared conflict on the
     expert for later draws, as rules.md asks; a decline for ``conflict`` must give it.
 
+    The same answer given again (a double click, a request retried) changes nothing and
+    answers as the first did.
+
     Raises:
-        NotFound: not the expert's notice; Conflict: already answered or past due;
+        NotFound: not the expert's notice; Conflict: answered otherwise already, or past due;
         ServiceError: bad reason.
     """
     now = clock.now()
     ledger.lock()
     notice = notice_for(user, notice_id)
     db.session.refresh(notice)
+    if notice.status == ("accepted" if accept else "declined"):
+        # The same answer again (a double click, a retried request): it stands, once.
+        db.session.rollback()
+        return {"notice": notice.id, "status": notice.status}
     if notice.status != "pending":
         raise Conflict("conflict:notice", f"the notice is {notice.status}")
     if now >= notice.due_at:  # at the due time the notice has timed out (expire_overdue)
@@ -368,6 +375,16 @@ def notice_view(notice: Notice, member: Member, project: Project) -> dict[str, A
     }
 
 
+#: A code entered again by the same desk within this time is the same check-in.
+SAME_CHECK_IN = timedelta(seconds=30)
+
+
+def _same_check_in(notice: Notice, staff: User, now: datetime) -> bool:
+    """Whether the notice's check-in is this desk's of a moment ago."""
+    at = notice.checked_in_at
+    return at is not None and notice.checked_in_by == staff.id and now - at < SAME_CHECK_IN
+
+
 def check_in(staff: User, code: str) -> dict[str, Any]:
     """Venue staff enter a check-in code: confirm workstation and time, nothing about the project.
 
@@ -400,7 +417,11 @@ def check_in(staff: User, code: str) -> dict[str, Any]:
     if now >= booking.end:
         raise ServiceError("checkin:closed", "check-in has closed: the evaluation window ended")
     again = notice.checked_in_at is not None  # a second person with the same code?
-    if not again:
+    if again and _same_check_in(notice, staff, now):
+        # The same desk entering the code again at once (a double click): the one check-in.
+        db.session.commit()
+        again = False
+    elif not again:
         # Written only while the seat is still accepted and nobody has checked in with the
         # code: a withdrawal (a replacement) or a second desk that wrote since the read above
         # wins, whichever of them commits first, as the row's lock orders them.
@@ -411,14 +432,14 @@ def check_in(staff: User, code: str) -> dict[str, Any]:
                 Notice.status == "accepted",
                 Notice.checked_in_at.is_(None),
             )
-            .values(checked_in_at=now)
+            .values(checked_in_at=now, checked_in_by=staff.id)
             .execution_options(synchronize_session=False)
         ).rowcount
         db.session.commit()  # expires the notice: read again below as committed
         if written != 1:
             if notice.status != "accepted":
                 raise ServiceError("checkin:not-seated", "this code has no accepted, current seat")
-            again = True
+            again = not _same_check_in(notice, staff, now)
     else:
         db.session.commit()
     return {

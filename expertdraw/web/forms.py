@@ -100,8 +100,7 @@ ERRORS: dict[str, Any] = {
     ),
     "conflict:notice": _l("This notice can no longer be answered."),
     "conflict:notice-leave": _l(
-        "You declared a leave over this evaluation: decline the notice, or cancel the leave "
-        "first."
+        "You declared a leave over this evaluation: decline the notice, or cancel the leave first."
     ),
     "conflict:notice-late": _l(
         "The time to answer this notice has passed: another expert is being asked."

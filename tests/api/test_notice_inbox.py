@@ -31,3 +31,35 @@ def test_the_notice_inbox_is_paged_like_every_other_list(app):
     assert [n["check_in_code"] for n in first["items"]] and len(first["items"]) == 1
     assert second["items"] == [] and second["total"] == 1
     assert_problem(too_many, 422, "invalid:query")
+
+
+def test_the_same_answer_sent_twice_is_recorded_once(app):
+    """A retried acceptance answers as the first did and records one answer; answering the
+    other way afterwards is refused."""
+    from expertdraw.services import ledger
+
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        project = projects.create_project(c.project_spec(centre, "P-TWICE"), centre.users["pm"])
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        draws.add_witness(draw, centre.users["sup1"], "w")
+        again = draws.add_witness(draws.get_draw(draw.id), centre.users["sup1"], "w")
+        assert again.state == "completed"
+        member = db.session.scalars(sa.select(Member).order_by(Member.id)).first()
+        code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
+        _, token = auth_service.issue_token(c.expert_user(code), label="twice")
+        expert = ApiClient(app.test_client(), token)
+        notice = expert.get("/api/v1/notices").get_json()["items"][0]["notice"]
+        answers = [
+            expert.post(f"/api/v1/notices/{notice}/answer", json={"answer": "accept"})
+            for _ in range(2)
+        ]
+        other = expert.post(
+            f"/api/v1/notices/{notice}/answer", json={"answer": "decline", "reason": "ill"}
+        )
+    assert [a.get_json() for a in answers] == [{"notice": notice, "status": "accepted"}] * 2
+    assert_problem(other, 409, "conflict:notice")
+    answered = [b for b in ledger.entry_bodies("notice.answered", draw.id) if b["notice"] == notice]
+    assert len(answered) == 1
+    witnesses = ledger.entry_body("draw.completed", draw.id)["entropy_value"]
+    assert witnesses == ["w"]

@@ -104,3 +104,21 @@ def test_a_desk_with_no_seat_in_the_draw_learns_nothing_of_its_window(centre):
         db.session.rollback()
         answers.add((refused.value.code, str(refused.value)))
     assert answers == {("forbidden:list-venue", "no member of this draw sits at your venue")}
+
+
+def test_the_same_desk_entering_a_code_twice_at_once_is_one_check_in(centre):
+    """A double click at the desk is the one check-in, not the alarm of a second person with
+    the same code; another desk at once, or the same desk later, still raises it."""
+    _draw, notice, desk = _accepted_seat(centre)
+    other = create_user("desk2", "correct horse battery", "venue_staff", venue_id=desk.venue_id)
+    db.session.commit()
+    first = c.WINDOW - timedelta(minutes=30)
+    with clock.frozen(first):
+        assert notices.check_in(desk, notice.check_in_code)["again"] is False
+    with clock.frozen(first + timedelta(seconds=2)):
+        twice = notices.check_in(desk, notice.check_in_code)
+        elsewhere = notices.check_in(other, notice.check_in_code)
+    with clock.frozen(first + notices.SAME_CHECK_IN):
+        later = notices.check_in(desk, notice.check_in_code)
+    assert (twice["again"], elsewhere["again"], later["again"]) == (False, True, True)
+    assert twice["checked_in_at"] == later["checked_in_at"] == first
