@@ -39,6 +39,10 @@ ERRORS: dict[str, Any] = {
         "No organisation with this unified social credit code is registered."
     ),
     "invalid:bidders": _l("A bidder is listed twice."),
+    "invalid:parties": _l(
+        "The tenderer, the agency and the bidders must be different organisations: the "
+        "tenderer and its agency do not bid, and the agency is not the tenderer itself."
+    ),
     "invalid:drafters": _l("Enter the codes of registered experts, each once (50 at most)."),
     "invalid:project": _l("Use letters, digits, dot, hyphen or underscore only."),
     "invalid:stratum": _l(

@@ -83,7 +83,11 @@ def receipt() -> Response | tuple[str, int]:
     try:
         body = ledger.receipt(seq)
     except LedgerError as exc:
-        state.add("seq", _("No receipt for entry %(seq)s: %(detail)s", seq=seq, detail=str(exc)))
+        if exc.code == "ledger:uncovered":
+            why = _("no checkpoint covers it yet; one follows within minutes")
+        else:
+            why = _("the ledger has no entry with this number")
+        state.add("seq", _("No receipt for entry %(seq)s: %(detail)s", seq=seq, detail=why))
         return _overview(state, 404)
     return Response(
         json.dumps(body, ensure_ascii=False, indent=2) + "\n",

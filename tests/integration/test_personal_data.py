@@ -153,7 +153,7 @@ def test_a_damaged_data_key_file_is_a_config_error_naming_the_file(tmp_path, con
     from expertdraw.config import ConfigError
 
     (tmp_path / "data.key").write_text(content)
-    with pytest.raises(ConfigError, match="data.key"):
+    with pytest.raises(ConfigError, match=r"data\.key"):
         create_app(
             {
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
