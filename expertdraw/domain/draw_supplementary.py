@@ -71,12 +71,13 @@ def supplementary_snapshot(
     :func:`~expertdraw.domain.draw_replace.replace`).
 
     ``whole_groups_only`` also leaves out, as ``group-full``, each group of ``D``'s current
-    members with room for fewer than the open places: the supplementary draw's own walk
-    counts only its own members against ``max_per_group``, so with ``max_per_group`` of 2 or
-    more it could take as many again of a group that already has a member, past the limit
-    rules.md sets for the whole committee. The service draws so; draw.md §6.4 names only the
-    groups already full, and a verifier rebuilding the snapshot by it (the default) finds the
-    service's candidates among its own.
+    members with room for fewer than the draw could take of it (its candidates here, up to
+    the open places): the supplementary draw's own walk counts only its own members against
+    ``max_per_group``, so with ``max_per_group`` of 2 or more it could take as many again of
+    a group that already has a member, past the limit rules.md sets for the whole
+    committee; a group with no more candidates than room is kept whole. The service draws
+    so; draw.md §6.4 names only the groups already full, and a verifier rebuilding the
+    snapshot by it (the default) finds the service's candidates among its own.
     Raises :class:`DrawError` ``invalid:supplementary`` (no open place, bad id or input) or
     any error of :func:`~expertdraw.domain.draw_replace.history`.
     """
@@ -91,22 +92,13 @@ def supplementary_snapshot(
         taken.add(check_id(expert, "taken expert", "invalid:supplementary"))
     groups = Counter(m.group for m in state.members)
     seated = Counter(m.stratum for m in state.members)
-    room = {g: snap.max_per_group - n for g, n in groups.items()}
-    if whole_groups_only:
-        places = sum(max(0, s["count"] - seated[s["name"]]) for s in snapshot["strata"])
-        full = {g for g, left in room.items() if left < places}
-    else:
-        full = {g for g, left in room.items() if left <= 0}
-    if algorithm != SCORE:
-        full = set()
-    strata: list[dict[str, Any]] = []
-    left_out: dict[str, set[str]] = {"taken": set(), "group-full": set()}
+    open_pools: list[tuple[int, Mapping[str, Any], int, list[tuple[str, str]]]] = []
     for index, stratum in enumerate(snapshot["strata"]):
         places = stratum["count"] - seated[stratum["name"]]
         if places <= 0:
             continue
         pool = stratum["candidates"] if candidates is None else candidates.get(stratum["name"], ())
-        kept = []
+        read = []
         for cand in pool:
             if not isinstance(cand, Mapping):
                 raise DrawError(
@@ -114,6 +106,27 @@ def supplementary_snapshot(
                 )
             cid = check_id(cand.get("id"), "candidate id", "invalid:supplementary")
             group = check_id(cand.get("group"), "candidate group", "invalid:supplementary")
+            read.append((cid, group))
+        open_pools.append((index, stratum, places, read))
+    room = {g: snap.max_per_group - n for g, n in groups.items()}
+    full = {g for g, left in room.items() if left <= 0}
+    if whole_groups_only:
+        # A group may give the draw as many as it has candidates, up to the open places:
+        # left out when that could be more than its room.
+        offered: dict[str, set[str]] = {}
+        for _, _, _, read in open_pools:
+            for cid, group in read:
+                if cid not in taken:
+                    offered.setdefault(group, set()).add(cid)
+        places_open = sum(places for _, _, places, _ in open_pools)
+        full |= {g for g, left in room.items() if left < min(places_open, len(offered.get(g, ())))}
+    if algorithm != SCORE:
+        full = set()
+    strata: list[dict[str, Any]] = []
+    left_out: dict[str, set[str]] = {"taken": set(), "group-full": set()}
+    for index, stratum, places, read in open_pools:
+        kept = []
+        for cid, group in read:
             reason = "taken" if cid in taken else "group-full" if group in full else None
             if reason:
                 left_out[reason].add(cid)

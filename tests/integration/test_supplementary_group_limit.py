@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from expertdraw import clock
 from expertdraw.extensions import db
-from expertdraw.models import Expert, Member, Notice
+from expertdraw.models import Draw, Expert, Member, Notice
 from expertdraw.services import draws, export, ledger, notices, projects
 from tests.verifier import run_verifier
 
@@ -80,3 +80,41 @@ def test_a_supplementary_draw_keeps_the_committee_within_max_per_group(app, tmp_
     assert max(employers.values()) <= 2, (
         f"employer {employer} has {employers[employer]} members, max_per_group is 2"
     )
+
+
+def test_a_group_with_room_for_one_still_fills_one_of_two_places(app):
+    """G has room for one and one candidate, beside a candidate of another employer: both
+    are offered and both places filled (G left out whole, a place stayed open)."""
+    with clock.frozen(c.NOW):
+        centre = c.build(technical=5)
+        spec = c.project_spec(
+            centre,
+            "P-ROOM1",
+            strata=[projects.StratumSpec("technical", "A0101", "technical", 5, 0)],
+            max_per_group=2,
+        )
+        project = projects.create_project(spec, centre.users["pm"])
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        draw = draws.add_witness(draw, centre.users["sup1"], "a")
+        staying = _active(draw.id)[0]
+        employer = db.session.get(Expert, staying.expert_id).employer_id
+        _decline_one(draw.id, keep=staying.expert_id)  # nobody left: D-R1 not announced
+        # Two experts join: one employed by the staying member's employer (it has room for
+        # one more: 1 of max 2), one by an employer of their own.
+        for n in (1, 2):
+            code = c.add_technical_expert(n)
+            if n == 1:
+                joined = db.session.scalar(sa.select(Expert).where(Expert.code == code))
+                joined.employer_id = employer
+        db.session.commit()
+        _decline_one(draw.id, keep=staying.expert_id)  # two places open now
+        sub = db.session.get(Draw, f"{draw.id}-R2")  # a group with room for one is kept
+        assert sub is not None and sub.state == "announced", (
+            "D-R2 not announced although one expert of the staying member's employer and one "
+            "other fill the two places within max_per_group 2"
+        )
+        draws.add_witness(sub, centre.users["sup1"], "b")
+        members = _active(draw.id)
+        employers = Counter(db.session.get(Expert, m.expert_id).employer_id for m in members)
+    assert len(members) == 5
+    assert max(employers.values()) <= 2
