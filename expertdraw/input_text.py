@@ -37,14 +37,17 @@ PERSONAL_DATA = re.compile(
     r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])"
     r"|(?<![0-9])[0-9]{15}(?![0-9])"
     r"|(?<![0-9])(?:\+?86|0086)?1[3-9][0-9]{9}(?![0-9])"
-    r"|[^@\s]+\s*@\s*[^@\s]+\.[^@\s]+"
+    r"|[^@\s]+\s*@\s*[^@\s.]+(?:\s*\.\s*[^@\s.]+)+"
 )
 #: Spaces, dashes of every kind (:func:`_folded` makes them ``-``), dots, slashes, underscores,
 #: commas and brackets people put between the digits of a number.
 _DIGIT_BREAKS = re.compile(r"(?<=[0-9])[\s\-.·・()/_,、]+(?=[0-9Xx])")
 #: Chinese numerals, plain and financial, as the digits they stand for: a number written in
 #: them is the same number.
-_CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九壹贰叁肆伍陆柒捌玖", "00123456789123456789")
+#: 幺 is the 1 people say when they read out a phone number.
+_CHINESE_DIGITS = str.maketrans(
+    "〇零一二三四五六七八九壹贰叁肆伍陆柒捌玖幺", "001234567891234567891"
+)
 
 
 #: A word that is a date or a time of day (``2027-02-21``, ``2027/2/21``, ``2027年2月21日``,

@@ -73,8 +73,14 @@ def answer(
     ledger.lock()
     notice = notice_for(user, notice_id)
     db.session.refresh(notice)
-    if notice.status == ("accepted" if accept else "declined"):
-        # The same answer again (a double click, a retried request): it stands, once.
+    same = (
+        notice.status == "accepted"
+        if accept
+        else (notice.status == "declined" and notice.reason == reason and not conflict_with)
+    )
+    if same:
+        # The same answer again (a double click, a retried request): it stands, once. A
+        # decline with another reason, or a conflict to record, is another answer (refused).
         db.session.rollback()
         return {"notice": notice.id, "status": notice.status}
     if notice.status != "pending":

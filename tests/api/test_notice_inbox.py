@@ -63,3 +63,35 @@ def test_the_same_answer_sent_twice_is_recorded_once(app):
     assert len(answered) == 1
     witnesses = ledger.entry_body("draw.completed", draw.id)["entropy_value"]
     assert witnesses == ["w"]
+
+
+def test_a_decline_sent_again_otherwise_is_another_answer_and_refused(app):
+    """A second decline with another reason, or a conflict to record, is not the first one
+    retried: refused, not answered as done while its conflict goes unrecorded."""
+    from expertdraw.models import ExpertRelation
+
+    with clock.frozen(c.NOW):
+        centre = c.build()
+        project = projects.create_project(c.project_spec(centre, "P-DECL2"), centre.users["pm"])
+        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+        draws.add_witness(draw, centre.users["sup1"], "w")
+        member = db.session.scalars(sa.select(Member).order_by(Member.id)).first()
+        code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
+        _, token = auth_service.issue_token(c.expert_user(code), label="decl2")
+        expert = ApiClient(app.test_client(), token)
+        notice = expert.get("/api/v1/notices").get_json()["items"][0]["notice"]
+        url = f"/api/v1/notices/{notice}/answer"
+        first = expert.post(url, json={"answer": "decline", "reason": "ill"})
+        again = expert.post(url, json={"answer": "decline", "reason": "ill"})
+        changed = expert.post(
+            url,
+            json={"answer": "decline", "reason": "conflict", "conflict_with": centre.bidders[0]},
+        )
+    assert first.get_json() == again.get_json() == {"notice": notice, "status": "declined"}
+    assert_problem(changed, 409, "conflict:notice")
+    declared = db.session.scalar(
+        sa.select(sa.func.count(ExpertRelation.id)).where(
+            ExpertRelation.expert_id == member.expert_id
+        )
+    )
+    assert declared == 0

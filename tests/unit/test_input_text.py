@@ -123,6 +123,9 @@ def test_a_number_split_by_a_date_or_time_word_is_found(text):
         "联系 一三八一二三四五六七八",
         "张三 电话 壹叁捌壹贰叁肆伍陆柒捌",
         "邮箱 wangwei @ gov.cn",
+        "邮箱 wangwei @ gov . cn",
+        "联系 幺三八幺二三四五六七八",  # 幺: the 1 of a number read out
+        "监督人手机 幺三八 幺二三四 五六七八",
     ],
 )
 def test_a_number_punctuated_or_written_otherwise_is_found(text):
