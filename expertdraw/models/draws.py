@@ -52,6 +52,10 @@ class Draw(db.Model):
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     list_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A failed supplementary draw whose retry (the next ``D-R<n>``, or the open place
+    #: logged) is not committed yet: the deadline job retries it, should the process that
+    #: failed it have stopped before (migration 0026).
+    retry_pending: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     @classmethod
     def live_root(cls) -> ColumnElement[bool]:

@@ -898,6 +898,7 @@ def complete(
     if kind == "draw.failed":
         draw.state = "failed"
         draw.reason = body["reason"]
+        draw.retry_pending = draw.root_id is not None
         ledger.append("draw.failed", body, actor, draw_id=draw.id, now=now)
     else:
         draw.state = "completed"
@@ -1120,11 +1121,13 @@ def fail_announced(draw: Draw, reason: str, actor: dict[str, str], now: datetime
     draw.state = "failed"
     draw.reason = reason
     draw.finished_at = now
+    draw.retry_pending = draw.root_id is not None
     ledger.append("draw.failed", body, actor, draw_id=draw.id, now=now)
 
 
 def fail_stale(now: datetime | None = None) -> int:
-    """Scheduler job: fail announced draws past their deadline (secret revealed)."""
+    """Scheduler job: fail announced draws past their deadline (secret revealed), then retry
+    the failed supplementary draws whose retry a stopped process left pending."""
     now = now or clock.now()
     ids = list(
         db.session.scalars(
@@ -1138,4 +1141,13 @@ def fail_stale(now: datetime | None = None) -> int:
             failed += 1
         except Conflict:
             db.session.rollback()
+    pending = list(
+        db.session.scalars(
+            sa.select(Draw.id)
+            .where(Draw.retry_pending.is_(True), Draw.state == "failed")
+            .order_by(Draw.finished_at, Draw.id)
+        )
+    )
+    for draw_id in pending:
+        _retry_supplementary(get_draw(draw_id), now)
     return failed

@@ -251,6 +251,12 @@ def retry_failed_supplementary(failed: Draw, now: datetime) -> Draw | None:
     walk that keeps falling short, entropy that never comes; logged, and the places stay open
     for the supervisors). Returns the new draw."""
     ledger.lock()
+    db.session.refresh(failed)
+    if not failed.retry_pending:
+        db.session.commit()
+        return None  # retried already, by another process or run
+    # Settled with whatever this transaction commits: the next D-R<n>, or the open place.
+    failed.retry_pending = False
     root = db.session.get(Draw, failed.root_id)
     subs = list(
         db.session.scalars(

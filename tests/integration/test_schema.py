@@ -240,7 +240,7 @@ def test_the_latest_migrations_go_down_and_up_again(app):
         else:
             names = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
         triggers = set(conn.execute(sa.text(names)).scalars())
-    assert version == "0025"
+    assert version == "0026"
     assert {"organisations_pool_changed", "organisations_pool_updated"} & triggers
     assert any(name.startswith("workstations_place") for name in triggers)
 
