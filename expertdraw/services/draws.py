@@ -615,6 +615,7 @@ def _announce(
         reason=None,
         finished_at=None,
         list_opened_at=None,
+        retry_pending=False,
     )
     try:
         _insert_announced(draw, body["snapshot_hash"], encoded.decode())
