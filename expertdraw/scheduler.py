@@ -172,12 +172,15 @@ class LeasedScheduler:
         self._job_locks = {name: threading.Lock() for name in self.specs}
         #: Recoveries submitted and not yet done, so that a tick does not submit one again.
         self._recovering: set[tuple[str, datetime]] = set()
+        #: Slots that fired here but could not be claimed (the lease lapsing as they fired, a
+        #: passing database error): run at a later tick, as a recovery.
+        self._missed: set[tuple[str, datetime]] = set()
         self._recovering_lock = threading.Lock()
         self._stopping = threading.Event()
         self._draining = False
         self._stopped = False
         self._thread: threading.Thread | None = None
-        self._executor = SlotExecutor(self.run_slot, settings.workers)
+        self._executor = SlotExecutor(self._run_fired, settings.workers)
         with app.app_context():
             engine = db.engine
         self.apscheduler = _RunningOnlyScheduler(
@@ -264,6 +267,7 @@ class LeasedScheduler:
             if self._synced_epoch != term.epoch:
                 self._sync_jobs()
                 self._synced_epoch = term.epoch
+                self._catch_up()
                 self.apscheduler.resume()
             self._recover(term)
 
@@ -289,11 +293,41 @@ class LeasedScheduler:
             self.apscheduler.remove_job(name)
             log.info(event("job.removed", job=name))
 
+    def _run_fired(self, name: str, slot: datetime) -> None:
+        """Run a slot APScheduler fired; one that could not be claimed is kept for a later
+        tick (APScheduler has moved the job's next run time on already)."""
+        try:
+            outcome = self.run_slot(name, slot)
+        except SQLAlchemyError:
+            self._keep(name, slot)
+            raise
+        if outcome == "not-leader":
+            self._keep(name, slot)
+
+    def _keep(self, name: str, slot: datetime) -> None:
+        with self._recovering_lock:
+            self._missed.add((name, slot))
+        log.warning(event("job.missed", job=name, slot=slot))
+
+    def _catch_up(self) -> None:
+        """On taking the lease: each job's latest slot that no run row records (it fired in
+        a holder whose lease lapsed as it fired, or while none held it) is kept, to run as a
+        recovery; every job is idempotent, so a slot run late is run once all the same."""
+        now = datetime.now(UTC)
+        for name, spec in self.specs.items():
+            slot = latest_slot(spec.trigger, now)
+            if slot is not None and not scheduling.has_run(name, slot):
+                with self._recovering_lock:
+                    self._missed.add((name, slot))
+
     def _recover(self, term: Term) -> None:
         abandoned = scheduling.abandon_exhausted(term, self.settings.policy)
         if abandoned:
             log.error(event("job.abandoned", runs=abandoned))
-        for name, slot in scheduling.recoverable(term, self.settings.policy):
+        with self._recovering_lock:
+            missed, self._missed = sorted(self._missed, key=lambda item: item[1]), set()
+        due = [*scheduling.recoverable(term, self.settings.policy), *missed]
+        for name, slot in due:
             if name not in self.specs:
                 continue
             with self._recovering_lock:
@@ -308,7 +342,12 @@ class LeasedScheduler:
         later tick, never waited for, so that one long job cannot hold every thread of the
         pool and stop the other jobs (timeouts, checkpoints, lists opening)."""
         try:
-            self.run_slot(name, slot, wait=False)
+            outcome = self.run_slot(name, slot, wait=False)
+            if outcome == "not-leader":
+                self._keep(name, slot)
+        except SQLAlchemyError:
+            self._keep(name, slot)
+            log.exception(event("job.error", job=name, slot=slot))
         except Exception:
             log.exception(event("job.error", job=name, slot=slot))
         finally:
@@ -330,6 +369,25 @@ class LeasedScheduler:
                 return scheduling.execute(self._term, name, slot, spec.target, self.settings.policy)
         finally:
             lock.release()
+
+
+#: How far back :func:`latest_slot` looks, nearest first: a slot fires at least monthly.
+_LOOK_BACK = (timedelta(minutes=2), timedelta(hours=2), timedelta(days=2), timedelta(days=40))
+
+
+def latest_slot(trigger: BaseTrigger, now: datetime) -> datetime | None:
+    """The latest time at or before ``now`` that ``trigger`` fires (within 40 days)."""
+    for back in _LOOK_BACK:
+        fire = trigger.get_next_fire_time(None, now - back)
+        if fire is None or fire > now:
+            continue
+        latest = fire
+        while True:
+            fire = trigger.get_next_fire_time(latest, latest + timedelta(microseconds=1))
+            if fire is None or fire > now or fire <= latest:
+                return latest
+            latest = fire
+    return None
 
 
 def _same(job: Any, spec: JobSpec) -> bool:

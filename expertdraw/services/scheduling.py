@@ -175,6 +175,15 @@ def _finish(run: Run, status: str, error: str | None) -> bool:
     return result.rowcount == 1
 
 
+def has_run(job: str, slot: datetime) -> bool:
+    """Whether ``job`` has a run row for ``slot`` (claimed once, whatever came of it)."""
+    with db.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(RUNS.c.id).where(RUNS.c.job == job, RUNS.c.slot == slot)
+        ).first()
+    return found is not None
+
+
 def complete(run: Run) -> bool:
     """Mark ``run`` done; False if it no longer owns its row (it was taken over)."""
     return _finish(run, "done", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from apscheduler.schedulers.base import STATE_PAUSED
 
 from expertdraw import jobs
 from expertdraw.scheduler import LeasedScheduler, Settings
+from expertdraw.services import leases
 
 from . import scheduler_helpers as helpers
 
@@ -106,6 +108,7 @@ def test_a_slot_to_recover_waits_for_no_run_of_its_job(make, monkeypatch):
     scheduler = make(HOURLY)
     slot = _hour(datetime.now(UTC)) - timedelta(hours=1)
     monkeypatch.setattr(scheduling, "recoverable", lambda term, policy: [("hourly", slot)])
+    monkeypatch.setattr(scheduling, "has_run", lambda job, slot: True)  # nothing to catch up
     submitted: list[Any] = []
     monkeypatch.setattr(scheduler._executor, "submit_recovery", submitted.append)
     scheduler.tick()
@@ -121,3 +124,76 @@ def test_a_slot_to_recover_waits_for_no_run_of_its_job(make, monkeypatch):
     assert scheduler.run_slot("hourly", slot, wait=False) == "done"  # free again: it runs
     scheduler.tick()
     assert len(submitted) == 2  # done with, a later tick may submit the slot again
+
+
+def test_a_slot_fired_just_as_the_lease_changes_hands_is_run_by_the_next_leader(make, monkeypatch):
+    """The holder's APScheduler takes the due slot (advancing the shared store's next run time
+    to the next hour, or for the reports to the next day, week or month) while its lease has
+    just lapsed (a stalled renewal); its run is refused as ``not-leader`` and records nothing.
+    The next leader must still run that slot: the reports job would otherwise issue the
+    day's / week's / month's report only at its next slot, a day, a week or a month late."""
+    from expertdraw.services import scheduling
+
+    real_has_run = scheduling.has_run
+    monkeypatch.setattr(scheduling, "has_run", lambda job, slot: True)  # none to catch up yet
+    first = make(HOURLY)
+    first.tick()
+    assert first.is_leader
+    first.apscheduler.pause()
+    slot = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    first.apscheduler.modify_job("hourly", next_run_time=slot)
+    # The lease lapses before the holder's next renewal (it still believes it leads).
+    past = datetime.now(UTC) - timedelta(seconds=60)
+    assert leases.acquire("scheduler", first.holder, 30, now=past) is not None
+    first.apscheduler.resume()  # the slot fires in the old holder
+    helpers.wait_for(
+        lambda: first.apscheduler.get_job("hourly").next_run_time > datetime.now(UTC),
+        10,
+        "the old holder to take the slot",
+    )
+    time.sleep(1)  # its run finds it is no longer the leader
+    first.apscheduler.pause()
+    assert helpers.job_runs() == []
+
+    monkeypatch.setattr(scheduling, "has_run", real_has_run)
+    second = make(HOURLY)
+    second.tick()
+    assert second.is_leader
+    time.sleep(3)
+    second.tick()
+    time.sleep(2)
+    ran = [e["slot"] for e in helpers.effects()]
+    assert ran == [helpers.slot_text(slot)], "the slot was lost in the handover"
+
+
+def test_a_slot_whose_claim_hit_a_passing_database_error_is_recovered(make, monkeypatch):
+    """One transient database error as a fired slot's run is claimed (a failover, a dropped
+    connection at 00:10) leaves no job_runs row: the slot is kept and a later tick runs it,
+    as it recovers a run that failed inside the service (the daily report would otherwise
+    wait a day, the monthly one a month)."""
+    from sqlalchemy.exc import OperationalError
+
+    from expertdraw.services import scheduling
+
+    monkeypatch.setattr(scheduling, "has_run", lambda job, slot: True)  # none to catch up
+    scheduler = make(HOURLY)
+    scheduler.tick()
+    assert scheduler.is_leader
+    scheduler.apscheduler.pause()  # the test drives the run itself
+    slot = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    real_claim = scheduling.claim
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("INSERT INTO job_runs", {}, Exception("server closed"))
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(scheduling, "claim", flaky)
+    with pytest.raises(OperationalError):  # SlotExecutor logs job.error and moves on
+        scheduler._run_fired("hourly", slot)  # as APScheduler fires it
+    for _ in range(3):  # the database is back; later lease ticks recover unfinished runs
+        scheduler.tick()
+        time.sleep(0.5)
+    assert [e["slot"] for e in helpers.effects()] == [helpers.slot_text(slot)]
