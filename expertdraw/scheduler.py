@@ -169,6 +169,7 @@ class LeasedScheduler:
         self.holder = new_holder_id()
         self._term: Term | None = None
         self._synced_epoch: int | None = None
+        self._caught_up_epoch: int | None = None
         self._job_locks = {name: threading.Lock() for name in self.specs}
         #: Recoveries submitted and not yet done, so that a tick does not submit one again.
         self._recovering: set[tuple[str, datetime]] = set()
@@ -267,8 +268,10 @@ class LeasedScheduler:
             if self._synced_epoch != term.epoch:
                 self._sync_jobs()
                 self._synced_epoch = term.epoch
-                self._catch_up()
                 self.apscheduler.resume()
+            if self._caught_up_epoch != term.epoch:
+                self._catch_up()  # a database error: tried again at the next tick
+                self._caught_up_epoch = term.epoch
             self._recover(term)
 
     def _step_down(self) -> None:
@@ -324,9 +327,11 @@ class LeasedScheduler:
         abandoned = scheduling.abandon_exhausted(term, self.settings.policy)
         if abandoned:
             log.error(event("job.abandoned", runs=abandoned))
+        recoverable = scheduling.recoverable(term, self.settings.policy)
+        # Taken only once the query above has answered: a database error there keeps them.
         with self._recovering_lock:
             missed, self._missed = sorted(self._missed, key=lambda item: item[1]), set()
-        due = [*scheduling.recoverable(term, self.settings.policy), *missed]
+        due = [*recoverable, *missed]
         for name, slot in due:
             if name not in self.specs:
                 continue

@@ -197,3 +197,71 @@ def test_a_slot_whose_claim_hit_a_passing_database_error_is_recovered(make, monk
         scheduler.tick()
         time.sleep(0.5)
     assert [e["slot"] for e in helpers.effects()] == [helpers.slot_text(slot)]
+
+
+def test_a_database_error_in_the_catch_up_does_not_leave_the_leader_paused(make, monkeypatch):
+    """The new leader's look for slots to catch up hits a passing database error: its
+    scheduler runs all the same, and the catch-up is tried again at the next tick."""
+    from apscheduler.schedulers.base import STATE_RUNNING
+    from sqlalchemy.exc import OperationalError
+
+    from expertdraw.services import scheduling
+
+    real_has_run = scheduling.has_run
+    calls = {"n": 0}
+
+    def flaky(job: str, slot: datetime) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("SELECT job_runs", {}, Exception("server closed"))
+        return real_has_run(job, slot)
+
+    monkeypatch.setattr(scheduling, "has_run", flaky)
+    scheduler = make(HOURLY)
+    with pytest.raises(OperationalError):
+        scheduler.tick()  # the lease loop logs scheduler.tick_failed and ticks again
+    assert scheduler.is_leader
+    for _ in range(2):
+        scheduler.tick()
+    assert scheduler.apscheduler.state == STATE_RUNNING
+    assert calls["n"] == 2  # caught up at the next tick, once
+
+
+def test_a_kept_slot_survives_a_database_error_in_the_next_ticks_recovery(make, monkeypatch):
+    """A slot kept after its claim failed is not dropped by a tick whose recovery query
+    fails too: a later tick runs it."""
+    from sqlalchemy.exc import OperationalError
+
+    from expertdraw.services import scheduling
+
+    monkeypatch.setattr(scheduling, "has_run", lambda job, slot: True)  # none to catch up
+    scheduler = make(HOURLY)
+    scheduler.tick()
+    assert scheduler.is_leader
+    scheduler.apscheduler.pause()
+    slot = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    real_claim, real_recoverable = scheduling.claim, scheduling.recoverable
+    calls = {"claim": 0, "recoverable": 0}
+
+    def flaky_claim(*args: Any, **kwargs: Any) -> Any:
+        calls["claim"] += 1
+        if calls["claim"] == 1:
+            raise OperationalError("INSERT INTO job_runs", {}, Exception("server closed"))
+        return real_claim(*args, **kwargs)
+
+    def flaky_recoverable(*args: Any, **kwargs: Any) -> Any:
+        calls["recoverable"] += 1
+        if calls["recoverable"] == 1:
+            raise OperationalError("SELECT job_runs", {}, Exception("server closed"))
+        return real_recoverable(*args, **kwargs)
+
+    monkeypatch.setattr(scheduling, "claim", flaky_claim)
+    monkeypatch.setattr(scheduling, "recoverable", flaky_recoverable)
+    with pytest.raises(OperationalError):
+        scheduler._run_fired("hourly", slot)
+    with pytest.raises(OperationalError):
+        scheduler.tick()
+    for _ in range(3):
+        scheduler.tick()
+        time.sleep(0.5)
+    assert [e["slot"] for e in helpers.effects()] == [helpers.slot_text(slot)]
