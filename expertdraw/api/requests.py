@@ -8,6 +8,7 @@ unknown fields; every failure is a 4xx problem naming the field, never a 500.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, TypeVar, get_origin
 
@@ -87,7 +88,12 @@ def parse_json() -> Any:
         detail = f"malformed JSON: not UTF-8 (byte {exc.start})"
         raise ApiError(400, "invalid:json", detail) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_bounded_int,
+            object_pairs_hook=_no_duplicates,
+        )
     except json.JSONDecodeError as exc:
         detail = f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         raise ApiError(400, "invalid:json", detail) from None
@@ -95,6 +101,31 @@ def parse_json() -> Any:
         raise ApiError(400, "invalid:json", f"malformed JSON: {exc}") from None
     except (ValueError, RecursionError):
         raise ApiError(400, "invalid:json", "malformed JSON: not UTF-8 or too deep") from None
+
+
+def _first_infinite(data: Any, path: str = "") -> str | None:
+    """The dotted path of the first number in JSON-like ``data`` too large to be read (an
+    integer of thousands of digits, ``1e400``), or None."""
+    if isinstance(data, float) and math.isinf(data):
+        return path or "$"
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        found = _first_infinite(value, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def _bounded_int(digits: str) -> int | float:
+    """An integer of the body; one longer than Python reads (4,300 digits) stands as
+    infinity, which the field's own check refuses naming the field (as it does ``1e400``)."""
+    return int(digits) if len(digits.lstrip("-")) <= 4000 else float("inf")
 
 
 def _control_problem(field: str, code: str, location: str) -> ApiError:
@@ -116,9 +147,25 @@ def _control_problem(field: str, code: str, location: str) -> ApiError:
 
 def parse_body(model: type[M]) -> M:
     """Validate the JSON body against ``model``; 422 ``invalid:body`` names each bad field."""
-    bad = first_bad_field(parse_json())
+    data = parse_json()
+    bad = first_bad_field(data)
     if bad is not None:
         raise _control_problem(bad, "invalid:body", "body")
+    huge = _first_infinite(data)
+    if huge is not None:  # a number no field holds: named here (the JSON validator cannot)
+        raise ApiError(
+            422,
+            "invalid:body",
+            f"invalid body: {huge[:MAX_FIELD]}",
+            errors=[
+                {
+                    "field": huge[:MAX_FIELD],
+                    "in": "body",
+                    "message": "number out of range",
+                    "type": "number_out_of_range",
+                }
+            ],
+        )
     try:
         return model.model_validate_json(request.get_data(cache=True))
     except ValidationError as exc:

@@ -118,7 +118,11 @@ def change_password(
     db.session.refresh(user, with_for_update=True)  # ordered with logins (authenticate)
     if not users.password_matches(user, current):
         raise PasswordError("the current password is wrong")
-    users.check_new_password(new, user.username)
+    try:
+        users.check_new_password(new, user.username)
+    except users.UserError as exc:
+        exc.field = "new_password"  # as the API's body names it
+        raise
     if new == current:
         raise users.UserError(
             "user:password-same", "the new password is the same as the current one"
@@ -292,7 +296,7 @@ def create_account(
     if expert_code is not None:
         expert_id = db.session.scalar(sa.select(Expert.id).where(Expert.code == expert_code))
         if expert_id is None:
-            raise users.UserError("user:link", f"no expert with code {expert_code}")
+            raise users.UserError("user:link", f"no expert with code {expert_code}", "expert_code")
     return users.create_user(
         username,
         password,
@@ -354,7 +358,7 @@ def update_account(
     venue = (venue_id or "").strip() or None
     if role == "venue_staff":
         if venue is None or db.session.get(Venue, venue) is None:
-            raise users.UserError("user:link", "venue staff need an existing venue")
+            raise users.UserError("user:link", "venue staff need an existing venue", "venue_id")
     else:
         venue = None
     if active and not user.active and _expert_removed(user):

@@ -290,12 +290,17 @@ def entropy_spec(project: Project, request: dict[str, Any], now: datetime) -> di
             raise ServiceError(
                 "invalid:entropy", "sources is a list of descriptions", "entropy.sources"
             )
-        for source in sources:
+        for i, source in enumerate(sources):
             if not visible_text(source):
                 raise ServiceError(
                     "invalid:entropy", "a source is a description one can read", "entropy.sources"
                 )
             ledger.refuse_personal_data(source, "entropy.sources")
+            if source.strip() in (s.strip() for s in sources[:i]):
+                # One source twice is one source's numbers typed twice, not two sources.
+                raise ServiceError(
+                    "invalid:entropy", "a source is listed twice", f"entropy.sources.{i}"
+                )
         return {"kind": "public-lottery", "sources": [s.strip() for s in sources]}
     raise ServiceError("invalid:entropy", f"unknown entropy kind {kind!r}", "entropy.kind")
 

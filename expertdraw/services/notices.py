@@ -73,10 +73,10 @@ def answer(
     ledger.lock()
     notice = notice_for(user, notice_id)
     db.session.refresh(notice)
-    same = (
+    same = not conflict_with and (
         notice.status == "accepted"
         if accept
-        else (notice.status == "declined" and notice.reason == reason and not conflict_with)
+        else notice.status == "declined" and notice.reason == reason
     )
     if same:
         # The same answer again (a double click, a retried request): it stands, once. A
@@ -100,6 +100,9 @@ def answer(
             "you declared a leave over this evaluation: decline the notice, or cancel the "
             "leave first",
         )
+    if accept and reason:
+        # Refused, not dropped: an answer with a decline's reason was meant otherwise.
+        raise ServiceError("invalid:reason", "an acceptance gives no reason", "reason")
     if accept:
         reason = None
     elif reason not in DECLINE_REASONS:

@@ -221,7 +221,7 @@ def _checked(spec: ProjectSpec, user: User, now: datetime, kept: str | None = No
     bidders = [_organisation(b, f"bidders.{i}") for i, b in enumerate(spec.bidders)]
     if len({b.id for b in bidders}) != len(bidders):
         raise ServiceError("invalid:bidders", "a bidder is listed twice", "bidders")
-    _check_parties(tenderer, agency, bidders)
+    _check_parties(tenderer, agency, bidders, authority)
     drafters = _drafters(spec.drafters)
     if spec.allow_no_entropy and user.role != "admin":
         raise Forbidden(
@@ -436,10 +436,14 @@ def strata_request(project: Project) -> list[dict[str, Any]]:
 
 
 def _check_parties(
-    tenderer: Organisation, agency: Organisation | None, bidders: list[Organisation]
+    tenderer: Organisation,
+    agency: Organisation | None,
+    bidders: list[Organisation],
+    authority: Organisation | None = None,
 ) -> None:
-    """The tenderer, its agency and the bidders are distinct parties: a tenderer does not bid
-    on its own project, and an agency acts for the tenderer, not for a bidder."""
+    """The tenderer, its agency, the bidders and the supervising authority are distinct: a
+    tenderer does not bid on its own project, an agency acts for the tenderer, not for a
+    bidder, and the authority supervises them all, being none of them."""
     if agency is not None and agency.id == tenderer.id:
         raise ServiceError("invalid:parties", "the agency is the tenderer itself", "agency")
     for i, bidder in enumerate(bidders):
@@ -447,6 +451,16 @@ def _check_parties(
             raise ServiceError("invalid:parties", "the tenderer cannot bid", f"bidders.{i}")
         if agency is not None and bidder.id == agency.id:
             raise ServiceError("invalid:parties", "the agency cannot bid", f"bidders.{i}")
+    if authority is not None and authority.id in (
+        tenderer.id,
+        agency.id if agency is not None else None,
+        *(bidder.id for bidder in bidders),
+    ):
+        raise ServiceError(
+            "invalid:parties",
+            "the supervising authority is none of the parties it supervises",
+            "authority",
+        )
 
 
 def permit_no_entropy(project: Project, user: User) -> Project:
@@ -478,6 +492,8 @@ def add_bidder(project: Project, uscc: str) -> Organisation:
     org = _organisation(uscc, "uscc")
     if org.id in (project.tenderer_id, project.agency_id):
         raise ServiceError("invalid:parties", "the tenderer and its agency cannot bid", "uscc")
+    if project.authority_id is not None and org.id == project.authority_id:
+        raise ServiceError("invalid:parties", "the supervising authority cannot bid", "uscc")
     if any(b.organisation_id == org.id for b in project.bidders):
         raise Conflict("conflict:bidder", f"{org.uscc} is already a bidder", "uscc")
     project.bidders.append(ProjectBidder(organisation_id=org.id, added_at=now))

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from .. import clock
 from ..domain.ledger import parse_time
 from ..extensions import db
-from ..input_text import carries_personal_data
+from ..input_text import carries_personal_data, visible_text
 from ..models import (
     Draw,
     Expert,
@@ -96,6 +96,14 @@ def checked_purpose(purpose: str | None) -> str:
     purpose = (purpose or "").strip()
     if len(purpose) > 300:
         raise ServiceError("invalid:purpose", "purpose is at most 300 characters", "purpose")
+    if purpose and not visible_text(purpose):
+        # A purpose nobody can read is none: opening the list early needs one, logged.
+        raise ServiceError(
+            "invalid:purpose",
+            "the purpose is read by people: visible characters only, no invisible or "
+            "direction-changing ones",
+            "purpose",
+        )
     if carries_personal_data(purpose):
         raise ServiceError(
             "invalid:purpose-personal",

@@ -20,6 +20,7 @@ from flask import current_app
 from .. import clock
 from ..extensions import db
 from ..models import ROLES, Expert, User, Venue
+from .preferences import LANGUAGES
 
 PSEUDONYM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32
 MIN_PASSWORD_LENGTH = 10
@@ -72,12 +73,34 @@ def _dummy_for(hasher: PasswordHasher) -> str:
     return hasher.hash("expertdraw: no such user")
 
 
-class UserError(ValueError):
-    """A user cannot be created as asked; ``code`` is stable (``user:role``, ...)."""
+#: The field a user error names when its raiser names none.
+_FIELD_OF = {
+    "user:username": "username",
+    "user:password": "password",
+    "user:password-same": "new_password",
+    "user:role": "role",
+    "user:self": "role",
+    "user:language": "language",
+    "user:expert-taken": "expert_code",
+    "user:expert-removed": "expert_code",
+}
 
-    def __init__(self, code: str, message: str) -> None:
+
+class UserError(ValueError):
+    """A user cannot be created or changed as asked; ``code`` is stable (``user:role``,
+    ...), ``field`` names the bad input (as the API's bodies name it)."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.field = field or _FIELD_OF.get(code)
+
+    @property
+    def errors(self) -> list[dict[str, str]] | None:
+        """The field error, as :class:`~expertdraw.services.errors.ServiceError` gives it."""
+        if self.field is None:
+            return None
+        return [{"field": self.field, "in": "body", "message": str(self), "type": self.code}]
 
 
 def check_new_password(password: str, username: str | None = None) -> None:
@@ -126,28 +149,35 @@ def create_user(
             too long), ``user:role`` (unknown role), ``user:link`` (an expert needs an expert,
             venue staff a venue, and the linked record must exist), ``user:expert-taken`` (the
             expert has a user already), ``user:expert-removed`` (the expert was removed from
-            the pool), ``user:language`` (not a language code such as zh or
-            en; the API's pattern).
+            the pool), ``user:language`` (not zh or en, or a regional form of them
+            such as zh_CN).
     """
     if not _USERNAME.fullmatch(username):
         raise UserError("user:username", "a username is 2-64 characters of [A-Za-z0-9._-]")
     check_new_password(password, None if demo else username)
     if role not in ROLES:
         raise UserError("user:role", f"role must be one of {', '.join(ROLES)}")
-    if language is not None and not _LANGUAGE.fullmatch(language):
-        raise UserError("user:language", "a language is a code such as zh or en (zh_CN)")
+    if language is not None and (
+        not _LANGUAGE.fullmatch(language) or language.split("_")[0] not in LANGUAGES
+    ):
+        # Only the languages the pages and notices speak: another would fall back silently.
+        raise UserError("user:language", "the language is zh or en (zh_CN)")
     if (role == "expert") != (expert_id is not None):
-        raise UserError("user:link", "an expert user, and only one, is linked to an expert")
+        raise UserError(
+            "user:link", "an expert user, and only one, is linked to an expert", "expert_code"
+        )
     if (role == "venue_staff") != (venue_id is not None):
-        raise UserError("user:link", "a venue staff user, and only one, is linked to a venue")
+        raise UserError(
+            "user:link", "a venue staff user, and only one, is linked to a venue", "venue_id"
+        )
     expert = db.session.get(Expert, expert_id) if expert_id is not None else None
     if expert_id is not None and expert is None:
-        raise UserError("user:link", f"no expert with id {expert_id}")
+        raise UserError("user:link", f"no expert with id {expert_id}", "expert_code")
     if expert is not None and expert.status == "removed":
         # A removed expert's accounts are closed (pool_changes): no new one signs them in.
         raise UserError("user:expert-removed", "this expert was removed from the pool")
     if venue_id is not None and db.session.get(Venue, venue_id) is None:
-        raise UserError("user:link", f"no venue {venue_id}")
+        raise UserError("user:link", f"no venue {venue_id}", "venue_id")
     if expert_id is not None and db.session.scalar(
         sa.select(User.username).where(User.expert_id == expert_id)
     ):
