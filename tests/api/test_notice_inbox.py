@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from expertdraw import clock
@@ -14,16 +16,22 @@ from ..integration import centre as c
 from .conftest import ApiClient, assert_problem
 
 
+def _seated(app, code: str) -> tuple[c.Centre, Any, Member, ApiClient]:
+    """A completed committee (witness value ``w``), its first member, and an API client of
+    that member's expert."""
+    centre = c.build()
+    project = projects.create_project(c.project_spec(centre, code), centre.users["pm"])
+    draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+    draws.add_witness(draw, centre.users["sup1"], "w")
+    member = db.session.scalars(sa.select(Member).order_by(Member.id)).first()
+    expert = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
+    _, token = auth_service.issue_token(c.expert_user(expert), label="inbox")
+    return centre, draw, member, ApiClient(app.test_client(), token)
+
+
 def test_the_notice_inbox_is_paged_like_every_other_list(app):
     with clock.frozen(c.NOW):
-        centre = c.build()
-        project = projects.create_project(c.project_spec(centre, "P-PAGE"), centre.users["pm"])
-        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
-        draws.add_witness(draw, centre.users["sup1"], "w")
-        member = db.session.scalars(sa.select(Member).order_by(Member.id)).first()
-        code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
-        _, token = auth_service.issue_token(c.expert_user(code), label="inbox")
-        expert = ApiClient(app.test_client(), token)
+        _, _, _, expert = _seated(app, "P-PAGE")
         first = expert.get("/api/v1/notices?page=1&per_page=1").get_json()
         second = expert.get("/api/v1/notices?page=2&per_page=1").get_json()
         too_many = expert.get("/api/v1/notices?per_page=201")
@@ -39,16 +47,9 @@ def test_the_same_answer_sent_twice_is_recorded_once(app):
     from expertdraw.services import ledger
 
     with clock.frozen(c.NOW):
-        centre = c.build()
-        project = projects.create_project(c.project_spec(centre, "P-TWICE"), centre.users["pm"])
-        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
-        draws.add_witness(draw, centre.users["sup1"], "w")
+        centre, draw, _, expert = _seated(app, "P-TWICE")
         again = draws.add_witness(draws.get_draw(draw.id), centre.users["sup1"], "w")
         assert again.state == "completed"
-        member = db.session.scalars(sa.select(Member).order_by(Member.id)).first()
-        code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
-        _, token = auth_service.issue_token(c.expert_user(code), label="twice")
-        expert = ApiClient(app.test_client(), token)
         notice = expert.get("/api/v1/notices").get_json()["items"][0]["notice"]
         answers = [
             expert.post(f"/api/v1/notices/{notice}/answer", json={"answer": "accept"})
@@ -71,14 +72,7 @@ def test_a_decline_sent_again_otherwise_is_another_answer_and_refused(app):
     from expertdraw.models import ExpertRelation
 
     with clock.frozen(c.NOW):
-        centre = c.build()
-        project = projects.create_project(c.project_spec(centre, "P-DECL2"), centre.users["pm"])
-        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
-        draws.add_witness(draw, centre.users["sup1"], "w")
-        member = db.session.scalars(sa.select(Member).order_by(Member.id)).first()
-        code = db.session.scalar(sa.select(Expert.code).where(Expert.id == member.expert_id))
-        _, token = auth_service.issue_token(c.expert_user(code), label="decl2")
-        expert = ApiClient(app.test_client(), token)
+        centre, _, member, expert = _seated(app, "P-DECL2")
         notice = expert.get("/api/v1/notices").get_json()["items"][0]["notice"]
         url = f"/api/v1/notices/{notice}/answer"
         first = expert.post(url, json={"answer": "decline", "reason": "ill"})

@@ -40,20 +40,26 @@ def _decline_one(draw_id: str, keep: int) -> None:
     notices.answer(c.expert_user(code), notice, accept=False, reason="ill")
 
 
+def _two_per_group(code: str) -> tuple[c.Centre, Draw, Member, int]:
+    """A completed committee of five technical members, no alternates, at most two per
+    employer; one member who stays, and their employer's id."""
+    centre = c.build(technical=5)
+    spec = c.project_spec(
+        centre,
+        code,
+        strata=[projects.StratumSpec("technical", "A0101", "technical", 5, 0)],
+        max_per_group=2,
+    )
+    project = projects.create_project(spec, centre.users["pm"])
+    draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
+    draw = draws.add_witness(draw, centre.users["sup1"], "a")
+    staying = _active(draw.id)[0]
+    return centre, draw, staying, db.session.get(Expert, staying.expert_id).employer_id
+
+
 def test_a_supplementary_draw_keeps_the_committee_within_max_per_group(app, tmp_path):
     with clock.frozen(c.NOW):
-        centre = c.build(technical=5)
-        spec = c.project_spec(
-            centre,
-            "P-GROUP",
-            strata=[projects.StratumSpec("technical", "A0101", "technical", 5, 0)],
-            max_per_group=2,
-        )
-        project = projects.create_project(spec, centre.users["pm"])
-        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
-        draw = draws.add_witness(draw, centre.users["sup1"], "a")
-        staying = _active(draw.id)[0]
-        employer = db.session.get(Expert, staying.expert_id).employer_id
+        centre, draw, staying, employer = _two_per_group("P-GROUP")
         # The first leaver's place: nobody is left in the pool, D-R1 cannot be announced.
         _decline_one(draw.id, keep=staying.expert_id)
         # Four experts join the pool: two employed by the staying member's employer, two each
@@ -86,18 +92,7 @@ def test_a_group_with_room_for_one_still_fills_one_of_two_places(app):
     """G has room for one and one candidate, beside a candidate of another employer: both
     are offered and both places filled (G left out whole, a place stayed open)."""
     with clock.frozen(c.NOW):
-        centre = c.build(technical=5)
-        spec = c.project_spec(
-            centre,
-            "P-ROOM1",
-            strata=[projects.StratumSpec("technical", "A0101", "technical", 5, 0)],
-            max_per_group=2,
-        )
-        project = projects.create_project(spec, centre.users["pm"])
-        draw = draws.announce(project, centre.users["pm"], {"kind": "witness", "witnesses": 1})
-        draw = draws.add_witness(draw, centre.users["sup1"], "a")
-        staying = _active(draw.id)[0]
-        employer = db.session.get(Expert, staying.expert_id).employer_id
+        centre, draw, staying, employer = _two_per_group("P-ROOM1")
         _decline_one(draw.id, keep=staying.expert_id)  # nobody left: D-R1 not announced
         # Two experts join: one employed by the staying member's employer (it has room for
         # one more: 1 of max 2), one by an employer of their own.
