@@ -181,7 +181,7 @@ class LeasedScheduler:
         self._draining = False
         self._stopped = False
         self._thread: threading.Thread | None = None
-        self._executor = SlotExecutor(self._run_fired, settings.workers)
+        self._executor = SlotExecutor(self._run_kept, settings.workers)
         with app.app_context():
             engine = db.engine
         self.apscheduler = _RunningOnlyScheduler(
@@ -296,16 +296,18 @@ class LeasedScheduler:
             self.apscheduler.remove_job(name)
             log.info(event("job.removed", job=name))
 
-    def _run_fired(self, name: str, slot: datetime) -> None:
-        """Run a slot APScheduler fired; one that could not be claimed is kept for a later
-        tick (APScheduler has moved the job's next run time on already)."""
+    def _run_kept(self, name: str, slot: datetime, *, wait: bool = True) -> str:
+        """:meth:`run_slot`, keeping a slot that could not be claimed (not leading, a passing
+        database error) for a later tick: APScheduler has moved a fired job's next run time
+        on already, and a recovered slot has no run row to be found by again."""
         try:
-            outcome = self.run_slot(name, slot)
+            outcome = self.run_slot(name, slot, wait=wait)
         except SQLAlchemyError:
             self._keep(name, slot)
             raise
         if outcome == "not-leader":
             self._keep(name, slot)
+        return outcome
 
     def _keep(self, name: str, slot: datetime) -> None:
         with self._recovering_lock:
@@ -347,12 +349,7 @@ class LeasedScheduler:
         later tick, never waited for, so that one long job cannot hold every thread of the
         pool and stop the other jobs (timeouts, checkpoints, lists opening)."""
         try:
-            outcome = self.run_slot(name, slot, wait=False)
-            if outcome == "not-leader":
-                self._keep(name, slot)
-        except SQLAlchemyError:
-            self._keep(name, slot)
-            log.exception(event("job.error", job=name, slot=slot))
+            self._run_kept(name, slot, wait=False)
         except Exception:
             log.exception(event("job.error", job=name, slot=slot))
         finally:

@@ -128,20 +128,28 @@ def _bounded_int(digits: str) -> int | float:
     return int(digits) if len(digits.lstrip("-")) <= 4000 else float("inf")
 
 
-def _control_problem(field: str, code: str, location: str) -> ApiError:
+def _field_problem(
+    field: str, code: str, location: str, said: str, message: str, kind: str
+) -> ApiError:
+    """A 422 naming one bad ``field`` of the request's ``location``; the detail reads
+    ``invalid <location>: <field><said>``."""
     field = field[:MAX_FIELD]
     return ApiError(
         422,
         code,
-        f"invalid {location}: {field} contains control characters",
-        errors=[
-            {
-                "field": field,
-                "in": location,
-                "message": "contains control characters (NUL, escapes, lone surrogates)",
-                "type": "control_characters",
-            }
-        ],
+        f"invalid {location}: {field}{said}",
+        errors=[{"field": field, "in": location, "message": message, "type": kind}],
+    )
+
+
+def _control_problem(field: str, code: str, location: str) -> ApiError:
+    return _field_problem(
+        field,
+        code,
+        location,
+        " contains control characters",
+        "contains control characters (NUL, escapes, lone surrogates)",
+        "control_characters",
     )
 
 
@@ -153,18 +161,8 @@ def parse_body(model: type[M]) -> M:
         raise _control_problem(bad, "invalid:body", "body")
     huge = _first_infinite(data)
     if huge is not None:  # a number no field holds: named here (the JSON validator cannot)
-        raise ApiError(
-            422,
-            "invalid:body",
-            f"invalid body: {huge[:MAX_FIELD]}",
-            errors=[
-                {
-                    "field": huge[:MAX_FIELD],
-                    "in": "body",
-                    "message": "number out of range",
-                    "type": "number_out_of_range",
-                }
-            ],
+        raise _field_problem(
+            huge, "invalid:body", "body", "", "number out of range", "number_out_of_range"
         )
     try:
         return model.model_validate_json(request.get_data(cache=True))

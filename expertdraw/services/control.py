@@ -31,10 +31,15 @@ class Link:
     parent_id: int | None
 
 
-def walk(up_from: Iterable[int] = (), down_from: Iterable[int] = ()) -> dict[int, Link]:
+def walk(
+    up_from: Iterable[int] = (),
+    down_from: Iterable[int] = (),
+    known: Mapping[int, Link] | None = None,
+) -> dict[int, Link]:
     """The organisations ``up_from`` and every one above them, and ``down_from`` and every one
-    below them, by id: a statement a level each way."""
-    found: dict[int, Link] = {}
+    below them, by id: a statement a level each way (the ``known`` links, read already, are
+    not read again)."""
+    found: dict[int, Link] = dict(known or {})
 
     def read(where: sa.ColumnElement[bool]) -> list[int]:
         rows = db.session.execute(
@@ -47,7 +52,8 @@ def walk(up_from: Iterable[int] = (), down_from: Iterable[int] = ()) -> dict[int
     level = set(up_from)
     while level:  # upwards: these, then their parents
         seen |= level
-        read(Organisation.id.in_(sorted(level)))
+        if level - found.keys():
+            read(Organisation.id.in_(sorted(level - found.keys())))
         parents = {found[org_id].parent_id for org_id in level if org_id in found}
         level = {parent for parent in parents if parent is not None} - seen
     level = set(down_from)

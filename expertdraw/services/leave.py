@@ -125,8 +125,9 @@ def _seats_given_up(expert_id: int, start: datetime, end: datetime, now: datetim
         Conflict (after a rollback): ``conflict:leave-offered``, one of them is still
         offered (answer its notice); ``conflict:leave-begun``, its evaluation has begun.
     """
+    offered = sa.exists().where(Notice.member_id == Member.id, Notice.status == "pending")
     seats = db.session.execute(
-        sa.select(Member, Project.window_start)
+        sa.select(Member, Project.window_start, offered.label("offered"))
         .join(Draw, Draw.id == Member.draw_id)
         .join(Project, Project.id == Draw.project_id)
         .where(
@@ -140,11 +141,8 @@ def _seats_given_up(expert_id: int, start: datetime, end: datetime, now: datetim
         .order_by(Project.window_start, Member.id)
     ).all()
     given_up = []
-    for member, window_start in seats:
-        pending = db.session.scalar(
-            sa.select(Notice.id).where(Notice.member_id == member.id, Notice.status == "pending")
-        )
-        if pending is not None:
+    for member, window_start, still_offered in seats:
+        if still_offered:
             db.session.rollback()
             raise Conflict(
                 "conflict:leave-offered",

@@ -26,6 +26,7 @@ from ..models import (
 from ..personal_data import protector
 from . import ledger, replacements, seating
 from .errors import Conflict, Forbidden, NotFound, ServiceError, TooMany
+from .pagination import paginate
 
 log = logging.getLogger(__name__)
 
@@ -331,12 +332,8 @@ def inbox(user: User) -> list[dict[str, Any]]:
 
 def inbox_page(user: User, *, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
     """One page of :func:`inbox`, and how many notices the expert has in all."""
-    rows = _inbox_rows(user)
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(rows.order_by(None).subquery())
-    )
-    chosen = db.session.execute(rows.limit(per_page).offset((page - 1) * per_page)).all()
-    return [notice_view(n, m, p) for n, m, p in chosen], int(total or 0)
+    chosen, total = paginate(_inbox_rows(user), page=page, per_page=per_page, rows=True)
+    return [notice_view(n, m, p) for n, m, p in chosen], total
 
 
 def _inbox_rows(user: User) -> sa.Select[Any]:

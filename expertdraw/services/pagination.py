@@ -13,13 +13,17 @@ import sqlalchemy as sa
 from ..extensions import db
 
 
-def paginate(stmt: sa.Select[Any], *, page: int, per_page: int) -> tuple[list[Any], int]:
+def paginate(
+    stmt: sa.Select[Any], *, page: int, per_page: int, rows: bool = False
+) -> tuple[list[Any], int]:
     """Rows ``(page-1)*per_page`` onwards of ``stmt`` (which must be ordered), and the total.
 
-    ``stmt`` should select one entity or column; the rows are its scalars.
+    ``stmt`` should select one entity or column, and the rows are its scalars; with ``rows``
+    it may select several, and the rows are whole.
     """
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
     )
-    rows = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return list(rows), int(total or 0)
+    page_of = stmt.limit(per_page).offset((page - 1) * per_page)
+    found = db.session.execute(page_of).all() if rows else db.session.scalars(page_of).all()
+    return list(found), int(total or 0)

@@ -250,7 +250,8 @@ def _project_reads(project: Project) -> tuple[el.ProjectFacts, Parties]:
     named = sorted({project.tenderer_id, project.agency_id, project.authority_id} - {None})
     parties = db.session.execute(_parties(), {"named": named, "project": project.id}).all()
     code_of = {row.id: row.uscc for row in parties}
-    links = control.walk(up_from=code_of, down_from=code_of)
+    read = {row.id: control.Link(row.uscc, row.parent_id) for row in parties}
+    links = control.walk(up_from=code_of, down_from=code_of, known=read)
     above = control.chains(links)
     drafters = as_list(parties[0].drafters) if parties else []
     facts = el.ProjectFacts(
@@ -270,9 +271,9 @@ def _project_reads(project: Project) -> tuple[el.ProjectFacts, Parties]:
 
 @functools.cache
 def _parties() -> sa.Select[Any]:
-    """The parties (``:named`` and the bidders of ``:project``): id, USCC, whether a bidder;
-    and on each row the project's drafters' codes (built once: an alias costs a
-    millisecond)."""
+    """The parties (``:named`` and the bidders of ``:project``): id, USCC, parent's id,
+    whether a bidder; and on each row the project's drafters' codes (built once: an alias
+    costs a millisecond)."""
     named = sa.bindparam("named", expanding=True)
     project = sa.bindparam("project")
     bidders = sa.select(ProjectBidder.organisation_id).where(ProjectBidder.project_id == project)
@@ -285,6 +286,7 @@ def _parties() -> sa.Select[Any]:
     return sa.select(
         Organisation.id,
         Organisation.uscc,
+        Organisation.parent_id,
         Organisation.id.in_(bidders).label("bidder"),
         drafters.label("drafters"),
     ).where(

@@ -564,6 +564,14 @@ def add_bidder_and_recheck(
     return org, replaced
 
 
+def _drafter_codes(project: Project) -> list[str]:
+    """The codes of the project's drafters, sorted (no statement when it has none)."""
+    ids = [d.expert_id for d in project.drafters]
+    if not ids:
+        return []
+    return sorted(db.session.scalars(sa.select(Expert.code).where(Expert.id.in_(ids))))
+
+
 def summary(project: Project) -> dict[str, Any]:
     """What anyone allowed to see the project sees (no expert data)."""
     codes = dict(
@@ -583,11 +591,7 @@ def summary(project: Project) -> dict[str, Any]:
         "agency": codes.get(project.agency_id) if project.agency_id else None,
         "authority": codes.get(project.authority_id) if project.authority_id else None,
         "bidders": sorted(codes[b.organisation_id] for b in project.bidders),
-        "drafters": sorted(
-            db.session.scalars(
-                sa.select(Expert.code).where(Expert.id.in_([d.expert_id for d in project.drafters]))
-            )
-        ),
+        "drafters": _drafter_codes(project),
         "region": project.region_code,
         "window_start": project.window_start,
         "window_end": project.window_end,

@@ -5,7 +5,6 @@ for supervisors and administrators. All show members' codes, so all go through
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -13,7 +12,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from .. import auth, clock
-from ..domain.ledger import LedgerError
+from ..domain.ledger import LedgerError, parse_time
 from ..models import Draw
 from ..services import directory, draws, ledger
 from ..services import projects as project_service
@@ -97,8 +96,8 @@ def as_drawn(project: dict[str, Any], announced: dict[str, Any] | None) -> dict[
     drawn = dict(project)
     window = request.get("window") or {}
     if window.get("start") and window.get("end"):
-        drawn["window_start"] = datetime.fromisoformat(window["start"])
-        drawn["window_end"] = datetime.fromisoformat(window["end"])
+        drawn["window_start"] = parse_time(window["start"])
+        drawn["window_end"] = parse_time(window["end"])
     for key in ("separation", "max_per_group"):
         if key in request:
             drawn[key] = request[key]

@@ -192,7 +192,7 @@ def test_a_slot_whose_claim_hit_a_passing_database_error_is_recovered(make, monk
 
     monkeypatch.setattr(scheduling, "claim", flaky)
     with pytest.raises(OperationalError):  # SlotExecutor logs job.error and moves on
-        scheduler._run_fired("hourly", slot)  # as APScheduler fires it
+        scheduler._run_kept("hourly", slot)  # as APScheduler fires it
     for _ in range(3):  # the database is back; later lease ticks recover unfinished runs
         scheduler.tick()
         time.sleep(0.5)
@@ -258,7 +258,7 @@ def test_a_kept_slot_survives_a_database_error_in_the_next_ticks_recovery(make, 
     monkeypatch.setattr(scheduling, "claim", flaky_claim)
     monkeypatch.setattr(scheduling, "recoverable", flaky_recoverable)
     with pytest.raises(OperationalError):
-        scheduler._run_fired("hourly", slot)
+        scheduler._run_kept("hourly", slot)
     with pytest.raises(OperationalError):
         scheduler.tick()
     for _ in range(3):
